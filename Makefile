@@ -1,0 +1,82 @@
+# lifeboat — build, test, demo.  `make check` and `make demo` install what is
+# missing first (scripts/install-deps.sh), so both work on a fresh Debian 12.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb) -lm
+
+SRC      = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+HDR      = $(wildcard src/*.h src/*/*.h)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+
+BUILD     = build
+ASAN      = build/asan
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+OBJ       = $(SRC:%.c=$(BUILD)/%.o)
+ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
+
+.PHONY: all deps check unit integration demo bench install clean fuzz asan
+
+all: lifeboat
+
+lifeboat: $(BUILD)/lifeboat
+	cp $< $@
+
+$(BUILD)/lifeboat: $(OBJ) $(BUILD)/src/main.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+# Sanitizer build: the binary the integration tests run, and the unit tests.
+asan: $(ASAN)/lifeboat $(UNIT_BIN)
+
+$(ASAN)/lifeboat: $(ASAN_OBJ) $(ASAN)/src/main.o
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
+
+$(ASAN)/tests/%: tests/unit/%.c $(ASAN_OBJ) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+check: deps
+	$(MAKE) all asan
+	@tests/run.sh
+
+unit: asan
+	@tests/run.sh unit
+
+integration: asan
+	@tests/run.sh integration
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo.sh
+
+bench: all
+	@bench/run.sh
+
+fuzz:
+	$(MAKE) -C tests/fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 lifeboat $(DESTDIR)$(PREFIX)/bin/lifeboat
+	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+	for m in docs/man/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+
+clean:
+	rm -rf $(BUILD) lifeboat

@@ -1,0 +1,33 @@
+/* commands: one function per subcommand, one file per command (cmd_*.c),
+ * git-style. main.c parses the global options and dispatches here. */
+#ifndef LIFEBOAT_COMMANDS_H
+#define LIFEBOAT_COMMANDS_H
+
+#include "config.h"
+
+/* Exit statuses of the SPEC. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_CHECK_FAILED = 3,
+};
+
+struct cli {
+	const char *config_option; /* -c value or NULL */
+	const char *config_path;   /* resolved path */
+	int verbosity;             /* -1 quiet, 0 normal, 1 verbose */
+};
+
+/* Load the configuration for a command; on error logs the one-line message
+ * and returns EXIT_USAGE. */
+int cli_load_config(const struct cli *cli, struct config *cfg);
+
+int cmd_sync(const struct cli *cli, int argc, char **argv);
+int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_version(const struct cli *cli, int argc, char **argv);
+int cmd_help(const struct cli *cli, int argc, char **argv);
+
+void usage_short(void);
+
+#endif

@@ -1,0 +1,114 @@
+/* config: the meaning of the configuration file. Owns struct config and every
+ * string in it; config_free() releases all of it. Syntax errors and checks
+ * that every command needs happen in config_load(); checks that only one
+ * command needs (sync sources exist, database section complete) live in
+ * config_check_*() so a sync-only file stays a valid file. */
+#ifndef LIFEBOAT_CONFIG_H
+#define LIFEBOAT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+#define DEFAULT_CONFIG_PATH "/etc/lifeboat/lifeboat.conf"
+
+enum delete_mode { DELETE_YES, DELETE_NO, DELETE_STARTUP, DELETE_RUNNING };
+
+struct node_conf {
+	char *name;
+	char *address;
+	char *ssh;  /* [user@]host the other node uses to reach this one */
+	char *role; /* "primary" | "standby" */
+	int line;
+};
+
+struct sync_conf {
+	char *name;
+	int line;
+	char *source; /* absolute, no trailing slash */
+	int source_line;
+	char *target; /* as written */
+	int target_line;
+	/* target resolved by config_load: host is NULL for a local target. */
+	char *target_host; /* "[user@]host" */
+	char *target_path; /* no trailing slash */
+	char *target_node; /* node name when written as NODE:PATH */
+	double delay;
+	struct strv excludes;
+	char *exclude_from;
+	enum delete_mode delete_mode;
+	bool compress;
+	long bwlimit;
+	long ssh_port;
+	char *ssh_identity;
+	char *ssh_options;
+	char *rsync_args;
+};
+
+struct database_conf {
+	bool present;
+	int line;
+	char *primary; /* NODE, HOST or HOST:PORT */
+	char *standby;
+	long port;
+	char *user;
+	char *password_file;
+	char *replication_user;
+	char *replication_password_file;
+	char *socket;  /* optional unix socket for a local server */
+	bool heartbeat;
+	bool semi_sync;
+	double promote_timeout; /* seconds to wait for the relay log to drain */
+	double max_lag;         /* seconds; check warns above it */
+};
+
+struct failover_conf {
+	bool present;
+	int line;
+	char *vip;
+	char *vip_dev;
+	char *dns_hook;
+	struct strv pre_hooks;
+	struct strv post_hooks;
+	char *fence; /* "read_only" or "hook:/path" */
+};
+
+struct config {
+	char *path;
+	char *node; /* this machine's [node] name */
+	char *state_dir;
+	char *log;
+	double status_interval;
+	char *metrics_listen;
+	bool drill_allow_crash;
+	bool has_lifeboat_section;
+
+	struct node_conf *nodes;
+	size_t n_nodes;
+	struct sync_conf *syncs;
+	size_t n_syncs;
+	struct database_conf db;
+	struct failover_conf failover;
+};
+
+/* Which file to use: -c value, else $LIFEBOAT_CONFIG, else the default. */
+const char *config_path_choose(const char *from_option);
+
+/* Parse and check the file. Returns 0, or -1 with *err a malloc'd one-line
+ * "FILE:LINE: what is wrong" (caller frees). On error *cfg is left empty. */
+int config_load(const char *path, struct config *cfg, char **err);
+int config_load_text(const char *name, const char *text, size_t len, struct config *cfg,
+		     char **err);
+void config_free(struct config *cfg);
+
+/* Checks for `sync`: sources exist and are directories, no target inside its
+ * source, no two syncs to one target, at least one sync. */
+int config_check_sync(const struct config *cfg, char **err);
+
+const struct node_conf *config_find_node(const struct config *cfg, const char *name);
+const struct sync_conf *config_find_sync(const struct config *cfg, const char *name);
+
+const char *delete_mode_name(enum delete_mode m);
+
+#endif

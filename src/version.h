@@ -1,0 +1,4 @@
+#ifndef LIFEBOAT_VERSION_H
+#define LIFEBOAT_VERSION_H
+#define LIFEBOAT_VERSION "0.1.0"
+#endif

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Test runner: unit tests (cmocka, built with ASan+UBSan) and integration
+# tests (tests/integration/*.sh, each a program: exit 0 pass, 77 skip, other
+# fail), run in parallel, JOBS at a time. Ends with "N passed, N failed".
+#   tests/run.sh [unit|integration] [NAME-PATTERN]
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WHAT=${1:-all}
+PATTERN=${2:-}
+JOBS=${JOBS:-$(( $(nproc) > 1 ? $(nproc) : 2 ))}
+LOGDIR=${TEST_LOGDIR:-$ROOT/build/test-logs}
+rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
+export LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
+export LIFEBOAT_ROOT=$ROOT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
+
+tests=()
+if [ "$WHAT" = all ] || [ "$WHAT" = unit ]; then
+	for t in build/asan/tests/test_*; do [ -x "$t" ] && tests+=("$t"); done
+fi
+if [ "$WHAT" = all ] || [ "$WHAT" = integration ]; then
+	for t in tests/integration/*.sh; do [ -f "$t" ] && tests+=("$t"); done
+fi
+if [ -n "$PATTERN" ]; then
+	filtered=()
+	for t in "${tests[@]}"; do [[ $t == *$PATTERN* ]] && filtered+=("$t"); done
+	tests=("${filtered[@]}")
+fi
+
+passed=0 failed=0 skipped=0
+declare -A running=()
+failures=()
+
+finish() {
+	local pid=$1 name=${running[$1]} rc
+	wait "$pid"; rc=$?
+	unset "running[$pid]"
+	local log="$LOGDIR/$(basename "$name").log"
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1)); echo "PASS $name"
+	elif [ $rc -eq 77 ]; then
+		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$log")"
+	else
+		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc)"
+		sed 's/^/    | /' "$log" | tail -n 40
+	fi
+}
+
+start_ts=$(date +%s)
+for t in "${tests[@]}"; do
+	while [ ${#running[@]} -ge "$JOBS" ]; do
+		wait -n -p done_pid 2>/dev/null || true
+		[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
+		done_pid=
+	done
+	log="$LOGDIR/$(basename "$t").log"
+	case $t in
+	*.sh) timeout -k 10 ${TEST_TIMEOUT:-600} bash "$t" >"$log" 2>&1 & ;;
+	*) timeout -k 10 ${TEST_TIMEOUT:-600} "$t" >"$log" 2>&1 & ;;
+	esac
+	running[$!]=$t
+done
+while [ ${#running[@]} -gt 0 ]; do
+	wait -n -p done_pid 2>/dev/null || true
+	[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
+	done_pid=
+done
+echo "($(( $(date +%s) - start_ts )) s; logs in $LOGDIR)"
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+if [ $skipped -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ]
