@@ -222,7 +222,10 @@ double now_wall(void)
 bool parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
-	if (!s || !*s)
+	/* Decimal digits with an optional '-': strtol alone would also take
+	 * leading blanks and a '+'. */
+	const char *digits = s && *s == '-' ? s + 1 : s;
+	if (!s || !(*digits >= '0' && *digits <= '9'))
 		return false;
 	errno = 0;
 	long v = strtol(s, &end, 10);
