@@ -1,6 +1,242 @@
+/* lifeboat sync [NAME...] [--once]: live replication of every [sync NAME]
+ * section (or the named ones) until SIGTERM/SIGINT. SIGHUP reloads the
+ * configuration and reopens the log, SIGUSR1 asks for a full pass now. */
 #include "commands.h"
+#include "log.h"
+#include "loop.h"
+#include "status.h"
+#include "syncer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_COALESCE_MS 200
+
+struct sync_daemon {
+	const struct cli *cli;
+	struct loop *loop;
+	struct config cfg;
+	struct strv names; /* the syncs asked for; empty: all */
+	bool once;
+	struct syncer **syncers;
+	size_t n_syncers;
+	size_t n_finished;
+	int exit_code;
+	uint64_t status_timer;
+	uint64_t periodic_timer;
+};
+
+static void write_status(struct sync_daemon *d)
+{
+	if (d->once)
+		return;
+	if (status_write(&d->cfg, d->syncers, d->n_syncers) < 0)
+		log_warn("cannot write %s/status.json: %s", d->cfg.state_dir, strerror(errno));
+}
+
+static void on_status_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct sync_daemon *d = arg;
+	d->status_timer = 0;
+	write_status(d);
+}
+
+static void on_periodic(struct loop *loop, void *arg)
+{
+	struct sync_daemon *d = arg;
+	write_status(d);
+	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
+	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
+}
+
+static void on_syncer_changed(void *arg, struct syncer *s)
+{
+	(void)s;
+	struct sync_daemon *d = arg;
+	if (!d->status_timer)
+		d->status_timer = loop_add_timer(d->loop, STATUS_COALESCE_MS, on_status_timer, d);
+}
+
+static void on_syncer_finished(void *arg, struct syncer *s, int code)
+{
+	struct sync_daemon *d = arg;
+	if (code == 0)
+		log_info("[sync %s] target matches the source", syncer_conf(s)->name);
+	if (code > d->exit_code)
+		d->exit_code = code;
+	if (++d->n_finished == d->n_syncers)
+		loop_stop(d->loop);
+}
+
+static bool wanted(const struct sync_daemon *d, const char *name)
+{
+	if (d->names.len == 0)
+		return true;
+	for (size_t i = 0; i < d->names.len; i++)
+		if (strcmp(d->names.items[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Check the configuration for this command; logs and returns EXIT_USAGE. */
+static int check_config(struct sync_daemon *d, struct config *cfg)
+{
+	char *err = NULL;
+	if (config_check_sync(cfg, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < d->names.len; i++) {
+		if (!config_find_sync(cfg, d->names.items[i])) {
+			log_error("%s: no [sync %s] section", cfg->path, d->names.items[i]);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+static int start_syncers(struct sync_daemon *d)
+{
+	struct syncer_hooks hooks = {on_syncer_changed, on_syncer_finished, d};
+	d->syncers = xcalloc(d->cfg.n_syncs, sizeof(*d->syncers));
+	d->n_syncers = 0;
+	d->n_finished = 0;
+	for (size_t i = 0; i < d->cfg.n_syncs; i++) {
+		const struct sync_conf *sc = &d->cfg.syncs[i];
+		if (!wanted(d, sc->name))
+			continue;
+		struct syncer *s = syncer_new(d->loop, sc, d->once, hooks);
+		d->syncers[d->n_syncers++] = s;
+		if (syncer_start(s) < 0)
+			return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static void stop_syncers(struct sync_daemon *d)
+{
+	for (size_t i = 0; i < d->n_syncers; i++)
+		syncer_free(d->syncers[i]);
+	free(d->syncers);
+	d->syncers = NULL;
+	d->n_syncers = 0;
+}
+
+static void on_stop(struct loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_info("%s: stopping", strsignal(signo));
+	loop_stop(loop);
+}
+
+static void on_full_pass(struct loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	struct sync_daemon *d = arg;
+	for (size_t i = 0; i < d->n_syncers; i++)
+		syncer_full_pass(d->syncers[i], "SIGUSR1");
+}
+
+static void on_reload(struct loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	struct sync_daemon *d = arg;
+	if (log_reopen() < 0)
+		log_error("cannot reopen the log: %s", strerror(errno));
+	struct config fresh;
+	char *err = NULL;
+	if (config_load(d->cli->config_path, &fresh, &err) < 0) {
+		log_error("reload refused, keeping the running configuration: %s", err);
+		free(err);
+		return;
+	}
+	if (check_config(d, &fresh) != EXIT_OK) {
+		log_error("reload refused, keeping the running configuration");
+		config_free(&fresh);
+		return;
+	}
+	log_info("configuration reloaded from %s; restarting the syncs with a full pass",
+		 fresh.path);
+	stop_syncers(d);
+	config_free(&d->cfg);
+	d->cfg = fresh;
+	if (start_syncers(d) != EXIT_OK)
+		log_error("some syncs could not start after the reload; see above");
+	write_status(d);
+}
+
+static int parse_args(struct sync_daemon *d, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--once") == 0) {
+			d->once = true;
+		} else if (argv[i][0] == '-') {
+			log_error("sync: unknown option '%s' (usage: lifeboat sync [NAME...] [--once])",
+				  argv[i]);
+			return EXIT_USAGE;
+		} else {
+			strv_push(&d->names, argv[i]);
+		}
+	}
+	return EXIT_OK;
+}
+
+static int run(struct sync_daemon *d)
+{
+	if (!d->once && mkdir_p(d->cfg.state_dir, 0755) < 0) {
+		log_error("cannot create state_dir '%s': %s", d->cfg.state_dir, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (!d->once && strcmp(d->cfg.log, "stderr") != 0 && log_open(d->cfg.log) < 0)
+		log_error("cannot open log '%s': %s; logging to stderr", d->cfg.log, strerror(errno));
+	d->loop = loop_new();
+	if (!d->loop) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	loop_on_signal(d->loop, SIGTERM, on_stop, d);
+	loop_on_signal(d->loop, SIGINT, on_stop, d);
+	if (!d->once) {
+		loop_on_signal(d->loop, SIGHUP, on_reload, d);
+		loop_on_signal(d->loop, SIGUSR1, on_full_pass, d);
+	}
+	int rc = start_syncers(d);
+	if (rc == EXIT_OK) {
+		if (!d->once)
+			on_periodic(d->loop, d);
+		if (loop_run(d->loop) < 0)
+			rc = EXIT_FAILED;
+	}
+	if (d->once && rc == EXIT_OK) {
+		rc = d->n_finished == d->n_syncers ? d->exit_code : EXIT_FAILED;
+	}
+	loop_cancel_timer(d->loop, d->status_timer);
+	loop_cancel_timer(d->loop, d->periodic_timer);
+	write_status(d);
+	stop_syncers(d);
+	loop_free(d->loop);
+	return rc;
+}
+
 int cmd_sync(const struct cli *cli, int argc, char **argv)
 {
-	(void)cli; (void)argc; (void)argv;
-	return 1;
+	struct sync_daemon d = {.cli = cli};
+	strv_init(&d.names);
+	int rc = parse_args(&d, argc, argv);
+	if (rc == EXIT_OK)
+		rc = cli_load_config(cli, &d.cfg);
+	if (rc == EXIT_OK) {
+		rc = check_config(&d, &d.cfg);
+		if (rc == EXIT_OK)
+			rc = run(&d);
+		config_free(&d.cfg);
+	}
+	strv_free(&d.names);
+	return rc;
 }

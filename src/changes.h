@@ -1,0 +1,71 @@
+/* changes: the queue of what changed on the source and is not yet on the
+ * target. Owns every path in it. Paths are relative to the sync's source
+ * ("" is the source itself), bytes, never interpreted.
+ *
+ * An entry is a path to ship (CH_PATH: the path itself, created, changed or
+ * gone) or a subtree to ship whole (CH_TREE). Renames are kept as ordered
+ * operations so the target can rename instead of receiving the content
+ * again. Memory is bounded: past max_entries the queue collapses entries
+ * into directory-level CH_TREE marks. */
+#ifndef LIFEBOAT_CHANGES_H
+#define LIFEBOAT_CHANGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum change_kind { CH_PATH = 1, CH_TREE = 2 };
+
+struct change_queue;
+
+struct rename_op {
+	char *from;
+	char *to;
+	bool is_dir;
+};
+
+/* What one batch ships; owned by the caller after changes_take(). */
+struct batch {
+	struct rename_op *renames;
+	size_t n_renames;
+	struct strv trees; /* CH_TREE paths */
+	struct strv paths; /* CH_PATH paths */
+	int64_t oldest_ms; /* when the oldest change in the batch was seen */
+	bool full;         /* the whole source: a full pass */
+};
+
+struct change_queue *changes_new(size_t max_entries);
+void changes_free(struct change_queue *q);
+
+/* Record a change seen at now_ms. "writing" marks a file that is open for
+ * writing (IN_MODIFY without close): it is held until closed or quiet. */
+void changes_add(struct change_queue *q, const char *path, enum change_kind kind, bool writing,
+		 int64_t now_ms);
+/* The file was closed after writing: ready to ship. */
+void changes_closed(struct change_queue *q, const char *path, int64_t now_ms);
+/* A rename inside the source. Pending entries under from move to to. */
+void changes_rename(struct change_queue *q, const char *from, const char *to, bool is_dir,
+		    int64_t now_ms);
+/* Forget everything and ship the whole source next. */
+void changes_full(struct change_queue *q, int64_t now_ms);
+
+size_t changes_count(const struct change_queue *q);
+bool changes_empty(const struct change_queue *q);
+/* Age of the oldest pending change, in ms (0 when empty). */
+int64_t changes_oldest_age(const struct change_queue *q, int64_t now_ms);
+/* Number of times the queue collapsed to stay under max_entries. */
+uint64_t changes_collapses(const struct change_queue *q);
+
+/* When the next held (still-writing) entry becomes ready, or -1. */
+int64_t changes_next_ready_ms(const struct change_queue *q, int64_t quiet_ms, int64_t max_hold_ms);
+/* Move everything ready at now_ms into b (initialised by this call).
+ * Returns false when nothing was ready. */
+bool changes_take(struct change_queue *q, struct batch *b, int64_t now_ms, int64_t quiet_ms,
+		  int64_t max_hold_ms);
+/* Put a batch that could not be shipped back in front of newer changes. */
+void changes_requeue(struct change_queue *q, struct batch *b);
+void batch_free(struct batch *b);
+
+#endif

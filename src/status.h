@@ -1,0 +1,17 @@
+/* status: the status file STATE_DIR/status.json that `lifeboat status`,
+ * monitoring and tests read. Owns its format; written atomically (temp file
+ * and rename) so a reader never sees half a file. */
+#ifndef LIFEBOAT_STATUS_H
+#define LIFEBOAT_STATUS_H
+
+#include <stddef.h>
+
+struct syncer;
+struct config;
+
+/* Render and write the status of these syncers. 0, or -1 with errno. */
+int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n);
+/* The JSON text alone (caller frees), for tests and `status --json`. */
+char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n);
+
+#endif

@@ -1,0 +1,459 @@
+#include "syncer.h"
+#include "changes.h"
+#include "log.h"
+#include "loop.h"
+#include "transport.h"
+#include "watch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A file open for writing ships once closed, or once it has been quiet this
+ * long, and at least this often while it keeps growing (an open log). */
+#define QUIET_MS 1000
+#define MAX_HOLD_MS 5000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 60000
+/* Watches missing (limit reached): rescan this often. */
+#define DEGRADED_PASS_MS 60000
+#define MAX_PENDING 100000
+
+enum stage { STAGE_NONE, STAGE_RENAMES, STAGE_FULL, STAGE_TREES, STAGE_PATHS, STAGE_VERIFY };
+
+struct syncer {
+	struct loop *loop;
+	const struct sync_conf *sc;
+	bool once;
+	struct syncer_hooks hooks;
+	struct watch *watch;
+	struct change_queue *q;
+	struct transport *t;
+
+	enum sync_state state;
+	bool busy;
+	bool stopped;
+	bool source_gone;
+	enum stage stage;
+	struct batch cur;
+	bool *rename_failed;
+	uint64_t batch_bytes, batch_files;
+	bool startup_done;
+	bool in_startup_pass;
+
+	uint64_t timer;       /* next batch */
+	uint64_t retry_timer; /* backoff */
+	uint64_t rescan_timer;
+	int backoff_ms;
+	int consecutive_failures;
+
+	struct sync_stats stats;
+	char *last_error;
+};
+
+static void schedule(struct syncer *s);
+static void run_stage(struct syncer *s);
+
+const char *sync_state_name(enum sync_state st)
+{
+	static const char *const names[] = {"startup", "idle", "syncing", "retrying", "error"};
+	return names[st];
+}
+
+static bool live_delete(const struct sync_conf *sc)
+{
+	return sc->delete_mode == DELETE_YES || sc->delete_mode == DELETE_RUNNING;
+}
+
+static bool startup_delete(const struct sync_conf *sc)
+{
+	return sc->delete_mode == DELETE_YES || sc->delete_mode == DELETE_STARTUP;
+}
+
+static void notify(struct syncer *s)
+{
+	if (s->hooks.changed)
+		s->hooks.changed(s->hooks.arg, s);
+}
+
+static void set_state(struct syncer *s, enum sync_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("[sync %s] %s -> %s", s->sc->name, sync_state_name(s->state), sync_state_name(st));
+	s->state = st;
+	notify(s);
+}
+
+static void set_error(struct syncer *s, const char *msg)
+{
+	free(s->last_error);
+	s->last_error = xstrdup(msg);
+	s->stats.last_error_time = now_wall();
+}
+
+/* ---- events from the watcher ---- */
+
+static void on_watch_event(void *arg, enum watch_event ev, const char *path, const char *path2,
+			   bool is_dir)
+{
+	struct syncer *s = arg;
+	int64_t now = now_ms();
+	switch (ev) {
+	case WE_CHANGED:
+		changes_add(s->q, path, CH_PATH, false, now);
+		break;
+	case WE_WRITING:
+		changes_add(s->q, path, CH_PATH, true, now);
+		break;
+	case WE_CLOSED:
+		changes_closed(s->q, path, now);
+		break;
+	case WE_NEW_TREE:
+		changes_add(s->q, path, CH_TREE, false, now);
+		break;
+	case WE_RENAMED:
+		changes_rename(s->q, path, path2, is_dir, now);
+		break;
+	case WE_OVERFLOW:
+		log_warn("[sync %s] kernel event queue overflowed: rescanning and doing a full pass",
+			 s->sc->name);
+		watch_add_tree(s->watch, "");
+		changes_full(s->q, now);
+		break;
+	case WE_ROOT_GONE:
+		log_error("[sync %s] source '%s' was removed or moved away: nothing is shipped until "
+			  "it is back",
+			  s->sc->name, s->sc->source);
+		s->source_gone = true;
+		set_error(s, "source directory gone");
+		set_state(s, SYNC_ERROR);
+		notify(s);
+		return;
+	}
+	schedule(s);
+}
+
+/* ---- batches ---- */
+
+static void finish_batch(struct syncer *s, bool ok)
+{
+	s->busy = false;
+	s->stage = STAGE_NONE;
+	free(s->rename_failed);
+	s->rename_failed = NULL;
+	if (ok) {
+		s->stats.bytes_shipped += s->batch_bytes;
+		s->stats.files_shipped += s->batch_files;
+		s->stats.batches++;
+		s->stats.last_success = now_wall();
+		s->backoff_ms = BACKOFF_MIN_MS;
+		s->consecutive_failures = 0;
+		batch_free(&s->cur);
+		if (s->in_startup_pass) {
+			s->in_startup_pass = false;
+			s->startup_done = true;
+			log_info("[sync %s] startup pass done; watching %llu directories", s->sc->name,
+				 (unsigned long long)(s->watch ? watch_count(s->watch) : 0));
+		}
+	}
+	set_state(s, SYNC_IDLE);
+	notify(s);
+	schedule(s);
+}
+
+static void on_retry(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct syncer *s = arg;
+	s->retry_timer = 0;
+	schedule(s);
+}
+
+static void batch_failed(struct syncer *s, const struct transfer_result *r)
+{
+	s->stats.failures++;
+	s->consecutive_failures++;
+	set_error(s, r->message);
+	bool unreachable = r->outcome == T_UNREACHABLE;
+	if (s->consecutive_failures == 1 || s->backoff_ms >= BACKOFF_MAX_MS)
+		log_warn("[sync %s] %s: %s; changes kept, retrying in %.1f s", s->sc->name,
+			 unreachable ? "target unreachable" : "transfer failed", r->message,
+			 s->backoff_ms / 1000.0);
+	else
+		log_debug("[sync %s] still failing: %s", s->sc->name, r->message);
+	free(s->rename_failed);
+	s->rename_failed = NULL;
+	changes_requeue(s->q, &s->cur);
+	/* A transfer that fails twice for a reason other than the network may
+	 * have left the target in doubt: the next success is a full pass. */
+	if (!unreachable && s->consecutive_failures >= 2)
+		changes_full(s->q, now_ms());
+	s->busy = false;
+	s->stage = STAGE_NONE;
+	set_state(s, unreachable ? SYNC_RETRYING : SYNC_ERROR);
+	s->retry_timer = loop_add_timer(s->loop, s->backoff_ms, on_retry, s);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+	notify(s);
+}
+
+static void once_verified(void *arg, const struct transfer_result *r)
+{
+	struct syncer *s = arg;
+	s->busy = false;
+	int code = 0;
+	if (r->outcome != T_OK) {
+		log_error("[sync %s] verification failed: %s", s->sc->name, r->message);
+		code = 1;
+	} else if (r->differs) {
+		log_error("[sync %s] the target still differs from the source after the pass",
+			  s->sc->name);
+		code = 1;
+	}
+	if (s->hooks.finished)
+		s->hooks.finished(s->hooks.arg, s, code);
+}
+
+static void on_transfer_done(void *arg, const struct transfer_result *r)
+{
+	struct syncer *s = arg;
+	if (s->stopped)
+		return;
+	if (r->outcome != T_OK) {
+		if (s->once) {
+			s->busy = false;
+			log_error("[sync %s] %s", s->sc->name, r->message);
+			if (s->hooks.finished)
+				s->hooks.finished(s->hooks.arg, s, 1);
+			return;
+		}
+		batch_failed(s, r);
+		return;
+	}
+	if (r->exit_code == 24)
+		log_debug("[sync %s] some files vanished during the transfer", s->sc->name);
+	s->batch_bytes += r->bytes;
+	s->batch_files += r->files;
+	if (s->stage == STAGE_RENAMES) {
+		/* What could not be renamed on the target is shipped instead. */
+		for (size_t i = 0; i < s->cur.n_renames; i++) {
+			if (!s->rename_failed[i])
+				continue;
+			const struct rename_op *op = &s->cur.renames[i];
+			strv_push(op->is_dir ? &s->cur.trees : &s->cur.paths, op->to);
+			strv_push(&s->cur.paths, op->from);
+		}
+		if (r->n_renames_failed)
+			log_debug("[sync %s] %zu renames not possible on the target; copying instead",
+				  s->sc->name, r->n_renames_failed);
+		for (size_t i = 0; i < s->cur.n_renames; i++) {
+			free(s->cur.renames[i].from);
+			free(s->cur.renames[i].to);
+		}
+		free(s->cur.renames);
+		s->cur.renames = NULL;
+		s->cur.n_renames = 0;
+	}
+	if (s->stage == STAGE_FULL) {
+		s->cur.full = false;
+		/* The full pass covered every path queued with it. */
+		strv_free(&s->cur.trees);
+		strv_free(&s->cur.paths);
+		strv_init(&s->cur.trees);
+		strv_init(&s->cur.paths);
+	} else if (s->stage == STAGE_TREES) {
+		strv_free(&s->cur.trees);
+		strv_init(&s->cur.trees);
+	} else if (s->stage == STAGE_PATHS) {
+		strv_free(&s->cur.paths);
+		strv_init(&s->cur.paths);
+	}
+	run_stage(s);
+}
+
+/* Advance the batch to its next non-empty stage. */
+static void run_stage(struct syncer *s)
+{
+	struct batch *b = &s->cur;
+	if (b->n_renames) {
+		s->stage = STAGE_RENAMES;
+		s->rename_failed = xcalloc(b->n_renames, sizeof(bool));
+		transport_renames(s->t, b->renames, b->n_renames, s->rename_failed, on_transfer_done, s);
+	} else if (b->full) {
+		s->stage = STAGE_FULL;
+		s->stats.full_passes++;
+		bool del = s->in_startup_pass ? startup_delete(s->sc) : live_delete(s->sc);
+		transport_rsync(s->t, RSYNC_FULL, NULL, del, on_transfer_done, s);
+	} else if (b->trees.len) {
+		s->stage = STAGE_TREES;
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, live_delete(s->sc), on_transfer_done, s);
+	} else if (b->paths.len) {
+		s->stage = STAGE_PATHS;
+		transport_rsync(s->t, RSYNC_PATHS, &b->paths, live_delete(s->sc), on_transfer_done, s);
+	} else if (s->once) {
+		s->stage = STAGE_VERIFY;
+		batch_free(b);
+		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
+	} else {
+		finish_batch(s, true);
+	}
+}
+
+static void start_batch(struct syncer *s)
+{
+	int64_t now = now_ms();
+	if (!changes_take(s->q, &s->cur, now, QUIET_MS, MAX_HOLD_MS))
+		return;
+	s->busy = true;
+	s->batch_bytes = s->batch_files = 0;
+	set_state(s, s->startup_done ? SYNC_SYNCING : SYNC_STARTUP);
+	run_stage(s);
+}
+
+static void on_batch_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct syncer *s = arg;
+	s->timer = 0;
+	if (s->busy || s->retry_timer || s->stopped || s->source_gone)
+		return;
+	start_batch(s);
+	if (!s->busy)
+		schedule(s);
+}
+
+static void schedule(struct syncer *s)
+{
+	if (s->busy || s->retry_timer || s->stopped || s->source_gone)
+		return;
+	if (changes_empty(s->q)) {
+		if (s->state != SYNC_IDLE && s->startup_done)
+			set_state(s, SYNC_IDLE);
+		return;
+	}
+	int64_t ready = changes_next_ready_ms(s->q, QUIET_MS, MAX_HOLD_MS);
+	if (ready < 0)
+		return;
+	int64_t delay = (int64_t)(s->sc->delay * 1000 + 0.5);
+	if (!s->startup_done)
+		delay = 0; /* the startup pass waits for nobody */
+	int64_t due = ready + delay - now_ms();
+	loop_cancel_timer(s->loop, s->timer);
+	s->timer = loop_add_timer(s->loop, due, on_batch_timer, s);
+}
+
+/* ---- lifecycle ---- */
+
+struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool once,
+			  struct syncer_hooks hooks)
+{
+	struct syncer *s = xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->sc = sc;
+	s->once = once;
+	s->hooks = hooks;
+	s->q = changes_new(MAX_PENDING);
+	s->t = transport_new(loop, sc, live_delete(sc));
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->state = SYNC_STARTUP;
+	strv_init(&s->cur.trees);
+	strv_init(&s->cur.paths);
+	return s;
+}
+
+static void on_rescan(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct syncer *s = arg;
+	s->rescan_timer = 0;
+	if (s->watch && watch_missed(s->watch)) {
+		syncer_full_pass(s, "some directories are not watched (inotify limit)");
+		s->rescan_timer = loop_add_timer(s->loop, DEGRADED_PASS_MS, on_rescan, s);
+	}
+}
+
+int syncer_start(struct syncer *s)
+{
+	const struct sync_conf *sc = s->sc;
+	if (!sc->target_host && mkdir_p(sc->target_path, 0755) < 0) {
+		log_error("[sync %s] cannot create target '%s': %s", sc->name, sc->target_path,
+			  strerror(errno));
+		return -1;
+	}
+	if (!s->once) {
+		struct watch_handler h = {on_watch_event, s};
+		s->watch = watch_new(s->loop, sc->source, sc->excludes.items, h);
+		if (watch_start(s->watch) < 0) {
+			log_error("[sync %s] cannot watch '%s': %s", sc->name, sc->source,
+				  strerror(errno));
+			return -1;
+		}
+		if (watch_missed(s->watch))
+			s->rescan_timer = loop_add_timer(s->loop, DEGRADED_PASS_MS, on_rescan, s);
+	}
+	transport_start(s->t);
+	s->in_startup_pass = true;
+	changes_full(s->q, now_ms());
+	schedule(s);
+	return 0;
+}
+
+void syncer_full_pass(struct syncer *s, const char *why)
+{
+	log_info("[sync %s] full pass: %s", s->sc->name, why);
+	changes_full(s->q, now_ms());
+	schedule(s);
+}
+
+void syncer_stop(struct syncer *s)
+{
+	s->stopped = true;
+	loop_cancel_timer(s->loop, s->timer);
+	loop_cancel_timer(s->loop, s->retry_timer);
+	loop_cancel_timer(s->loop, s->rescan_timer);
+	s->timer = s->retry_timer = s->rescan_timer = 0;
+	transport_stop(s->t);
+}
+
+void syncer_free(struct syncer *s)
+{
+	if (!s)
+		return;
+	syncer_stop(s);
+	transport_free(s->t);
+	watch_free(s->watch);
+	changes_free(s->q);
+	batch_free(&s->cur);
+	free(s->rename_failed);
+	free(s->last_error);
+	free(s);
+}
+
+const struct sync_conf *syncer_conf(const struct syncer *s)
+{
+	return s->sc;
+}
+
+void syncer_stats(const struct syncer *s, struct sync_stats *out)
+{
+	*out = s->stats;
+	int64_t now = now_ms();
+	out->state = s->state;
+	out->pending = changes_count(s->q);
+	int64_t age = changes_oldest_age(s->q, now);
+	if (s->busy) {
+		/* What is being shipped is not on the target yet either. */
+		int64_t busy_age = now - s->cur.oldest_ms;
+		if (busy_age > age)
+			age = busy_age;
+		out->pending += s->cur.paths.len + s->cur.trees.len + s->cur.n_renames +
+				(s->cur.full ? 1 : 0);
+	}
+	out->oldest_pending_age = age / 1000.0;
+	out->last_error = s->last_error;
+	out->startup_done = s->startup_done;
+	out->watches = s->watch ? watch_count(s->watch) : 0;
+	out->watches_missed = s->watch ? watch_missed(s->watch) : 0;
+	out->collapses = changes_collapses(s->q);
+}

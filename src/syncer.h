@@ -1,0 +1,60 @@
+/* syncer: one [sync NAME] section come alive. Owns its watcher, change
+ * queue and transport, and the state machine that joins them:
+ *
+ *   startup (full pass) -> idle <-> syncing -> retrying/error -> ...
+ *
+ * Kernel events go into the change queue; after `delay` seconds the ready
+ * changes become a batch: renames on the target first, then new trees,
+ * then single paths. A batch that fails goes back into the queue, nothing
+ * is dropped, and the next try waits with capped exponential backoff. */
+#ifndef LIFEBOAT_SYNCER_H
+#define LIFEBOAT_SYNCER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+struct loop;
+struct syncer;
+
+enum sync_state { SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING, SYNC_RETRYING, SYNC_ERROR };
+
+struct sync_stats {
+	enum sync_state state;
+	size_t pending;
+	double oldest_pending_age; /* seconds: the files' RPO */
+	double last_success;       /* unix time, 0: never */
+	double last_error_time;
+	const char *last_error;    /* owned by the syncer; NULL: none */
+	uint64_t bytes_shipped;
+	uint64_t files_shipped;
+	uint64_t batches;
+	uint64_t full_passes;
+	uint64_t failures;
+	uint64_t watches;
+	uint64_t watches_missed;
+	uint64_t collapses;
+	bool startup_done;
+};
+
+struct syncer_hooks {
+	void (*changed)(void *arg, struct syncer *s);  /* status worth writing */
+	void (*finished)(void *arg, struct syncer *s, int exit_code); /* --once */
+	void *arg;
+};
+
+/* once: one full pass, verify, report through hooks.finished. */
+struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool once,
+			  struct syncer_hooks hooks);
+int syncer_start(struct syncer *s);
+void syncer_full_pass(struct syncer *s, const char *why);
+void syncer_stop(struct syncer *s);
+void syncer_free(struct syncer *s);
+
+const struct sync_conf *syncer_conf(const struct syncer *s);
+void syncer_stats(const struct syncer *s, struct sync_stats *out);
+const char *sync_state_name(enum sync_state st);
+
+#endif

@@ -1,0 +1,584 @@
+#include "transport.h"
+#include "child.h"
+#include "log.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A remote rename helper: perl is part of every Debian base system. Paths
+ * arrive NUL-separated on stdin, never on a command line, so no shell ever
+ * sees a file name. The script itself is constant. */
+static const char rename_script[] =
+	"perl -e '$/=\"\\0\"; $|=1; chomp($r=<STDIN>); chdir($r) or die \"chdir $r: $!\\n\"; "
+	"while (defined($f=<STDIN>)) { defined($t=<STDIN>) or last; chomp $f; chomp $t; "
+	"print rename($f,$t) ? \"ok\\n\" : \"fail $!\\n\" }'";
+
+struct run;
+
+struct transport {
+	struct loop *loop;
+	const struct sync_conf *sc;
+	bool remote;
+	bool live_delete;
+	char *runtime_dir;
+	char *control_path;
+	struct proc *master;
+	uint64_t master_timer;
+	int master_backoff_ms;
+	struct run *primed[2]; /* RSYNC_PATHS, RSYNC_TREES */
+	uint64_t prime_timer;
+	struct run *active;
+	bool stopping;
+};
+
+/* One rsync or rename child and what to do when it ends. */
+struct run {
+	struct transport *t;
+	struct proc *p;
+	enum rsync_mode mode;
+	bool is_rename;
+	bool claimed; /* a transfer is waiting for it (primed ones are not yet) */
+	bool *failed;
+	size_t n_ops;
+	transfer_cb cb;
+	void *arg;
+};
+
+static void start_master(struct transport *t);
+static void master_timer_cb(struct loop *loop, void *arg);
+static void prime(struct transport *t);
+
+bool transport_remote(const struct transport *t)
+{
+	return t->remote;
+}
+
+/* rsync splits -e on spaces and honours quotes; quote what needs it. */
+static void add_e_word(struct buf *b, const char *w)
+{
+	buf_addc(b, ' ');
+	if (!strpbrk(w, " \t'\"")) {
+		buf_adds(b, w);
+		return;
+	}
+	char q = strchr(w, '\'') ? '"' : '\'';
+	buf_addc(b, q);
+	buf_adds(b, w);
+	buf_addc(b, q);
+}
+
+static void ssh_words(const struct sync_conf *sc, const char *control_path, struct strv *v)
+{
+	strv_push(v, "ssh");
+	if (sc->ssh_port) {
+		strv_push(v, "-p");
+		strv_pushf(v, "%ld", sc->ssh_port);
+	}
+	if (sc->ssh_identity) {
+		strv_push(v, "-i");
+		strv_push(v, sc->ssh_identity);
+	}
+	/* Fail fast and notice a dead link: a hung transfer is a silent gap. */
+	strv_push(v, "-o");
+	strv_push(v, "BatchMode=yes");
+	strv_push(v, "-o");
+	strv_push(v, "ConnectTimeout=10");
+	strv_push(v, "-o");
+	strv_push(v, "ServerAliveInterval=5");
+	strv_push(v, "-o");
+	strv_push(v, "ServerAliveCountMax=3");
+	if (control_path) {
+		strv_push(v, "-o");
+		strv_pushf(v, "ControlPath=%s", control_path);
+	}
+	if (sc->ssh_options)
+		strv_push_split(v, sc->ssh_options);
+}
+
+void transport_build_argv(const struct sync_conf *sc, const char *control_path,
+			  enum rsync_mode mode, bool allow_delete, struct strv *argv)
+{
+	strv_push(argv, "rsync");
+	strv_push(argv, "-aH"); /* archive (owners when root) and hard links */
+	strv_push(argv, "--modify-window=-1"); /* compare nanoseconds too */
+	switch (mode) {
+	case RSYNC_FULL:
+		strv_push(argv, "--stats");
+		if (allow_delete)
+			strv_push(argv, "--delete");
+		if (sc->target_host)
+			strv_push(argv, "--mkpath");
+		break;
+	case RSYNC_VERIFY:
+		strv_push(argv, "--dry-run");
+		strv_push(argv, "--itemize-changes");
+		if (allow_delete)
+			strv_push(argv, "--delete");
+		break;
+	case RSYNC_PATHS:
+	case RSYNC_TREES:
+		strv_push(argv, "--stats");
+		strv_push(argv, "--files-from=-");
+		strv_push(argv, "--from0");
+		if (mode == RSYNC_TREES) {
+			strv_push(argv, "-r");
+			if (allow_delete)
+				strv_push(argv, "--delete");
+		} else {
+			/* We know these changed: never trust size+mtime, a same-size
+			 * rewrite within one clock tick must still arrive. */
+			strv_push(argv, "--ignore-times");
+		}
+		if (allow_delete) {
+			strv_push(argv, "--delete-missing-args");
+			strv_push(argv, "--force");
+		} else {
+			strv_push(argv, "--ignore-missing-args");
+		}
+		break;
+	}
+	for (size_t i = 0; i < sc->excludes.len; i++)
+		strv_pushf(argv, "--exclude=%s", sc->excludes.items[i]);
+	if (sc->exclude_from)
+		strv_pushf(argv, "--exclude-from=%s", sc->exclude_from);
+	if (sc->compress)
+		strv_push(argv, "-z");
+	if (sc->bwlimit > 0)
+		strv_pushf(argv, "--bwlimit=%ld", sc->bwlimit);
+	if (sc->target_host) {
+		struct strv words;
+		strv_init(&words);
+		ssh_words(sc, control_path, &words);
+		if (control_path) {
+			strv_push(&words, "-o");
+			strv_push(&words, "ControlMaster=no");
+		}
+		struct buf e;
+		buf_init(&e);
+		buf_adds(&e, "ssh");
+		for (size_t i = 1; i < words.len; i++)
+			add_e_word(&e, words.items[i]);
+		strv_push(argv, "-e");
+		strv_push(argv, e.data);
+		buf_free(&e);
+		strv_free(&words);
+	}
+	if (sc->rsync_args)
+		strv_push_split(argv, sc->rsync_args);
+	/* "--": a source or target starting with '-' is still a path. */
+	strv_push(argv, "--");
+	strv_pushf(argv, "%s/", sc->source);
+	if (sc->target_host)
+		strv_pushf(argv, "%s:%s/", sc->target_host, sc->target_path);
+	else
+		strv_pushf(argv, "%s/", sc->target_path);
+}
+
+enum transfer_outcome transport_classify(int exit_code, bool remote)
+{
+	switch (exit_code) {
+	case 0:
+	case 24: /* some files vanished before they could be sent: normal here */
+		return T_OK;
+	case 5:   /* error starting client-server protocol */
+	case 10:  /* socket I/O */
+	case 12:  /* protocol data stream */
+	case 14:  /* IPC */
+	case 30:  /* timeout */
+	case 35:  /* daemon connection timeout */
+	case 255: /* ssh could not connect */
+		return remote ? T_UNREACHABLE : T_FAILED;
+	default:
+		return T_FAILED;
+	}
+}
+
+static uint64_t number_after(const char *out, const char *label)
+{
+	const char *p = strstr(out, label);
+	if (!p)
+		return 0;
+	p += strlen(label);
+	uint64_t v = 0;
+	for (; *p && *p != '\n'; p++) {
+		if (*p >= '0' && *p <= '9')
+			v = v * 10 + (uint64_t)(*p - '0');
+		else if (*p != ',' && *p != '.' && *p != ' ')
+			break;
+	}
+	return v;
+}
+
+void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files)
+{
+	*bytes = number_after(out, "Total bytes sent:");
+	*files = number_after(out, "Number of regular files transferred:");
+}
+
+struct transport *transport_new(struct loop *loop, const struct sync_conf *sc, bool live_delete)
+{
+	struct transport *t = xcalloc(1, sizeof(*t));
+	t->loop = loop;
+	t->sc = sc;
+	t->remote = sc->target_host != NULL;
+	t->live_delete = live_delete;
+	t->master_backoff_ms = 1000;
+	if (t->remote) {
+		char tmpl[] = "/tmp/lifeboat.XXXXXX";
+		if (mkdtemp(tmpl)) {
+			t->runtime_dir = xstrdup(tmpl);
+			t->control_path = xasprintf("%s/%s.ssh", tmpl, sc->name);
+		} else {
+			log_warn("[sync %s] cannot create a runtime directory (%s): every transfer "
+				 "will log in to ssh anew",
+				 sc->name, strerror(errno));
+		}
+	}
+	return t;
+}
+
+static void free_run(struct run *r)
+{
+	if (!r)
+		return;
+	proc_free(r->p);
+	free(r);
+}
+
+void transport_stop(struct transport *t)
+{
+	t->stopping = true;
+	loop_cancel_timer(t->loop, t->master_timer);
+	loop_cancel_timer(t->loop, t->prime_timer);
+	t->master_timer = t->prime_timer = 0;
+	for (int i = 0; i < 2; i++) {
+		free_run(t->primed[i]);
+		t->primed[i] = NULL;
+	}
+	free_run(t->active);
+	t->active = NULL;
+	if (t->master) {
+		proc_kill(t->master, SIGTERM);
+		proc_free(t->master);
+		t->master = NULL;
+	}
+}
+
+void transport_free(struct transport *t)
+{
+	if (!t)
+		return;
+	transport_stop(t);
+	if (t->control_path)
+		unlink(t->control_path);
+	if (t->runtime_dir)
+		rmdir(t->runtime_dir);
+	free(t->control_path);
+	free(t->runtime_dir);
+	free(t);
+}
+
+static void on_master_exit(struct proc *p, void *arg)
+{
+	struct transport *t = arg;
+	(void)p;
+	if (t->stopping)
+		return;
+	log_debug("[sync %s] ssh master connection ended (%s); reconnecting in %d ms", t->sc->name,
+		  proc_stderr_tail(t->master), t->master_backoff_ms);
+	proc_free(t->master);
+	t->master = NULL;
+	t->master_timer = loop_add_timer(t->loop, t->master_backoff_ms, master_timer_cb, t);
+	if (t->master_backoff_ms < 30000)
+		t->master_backoff_ms *= 2;
+}
+
+static void master_timer_cb(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct transport *t = arg;
+	t->master_timer = 0;
+	start_master(t);
+}
+
+static void start_master(struct transport *t)
+{
+	if (!t->remote || !t->control_path || t->stopping || t->master)
+		return;
+	struct strv argv;
+	strv_init(&argv);
+	ssh_words(t->sc, t->control_path, &argv);
+	strv_push(&argv, "-o");
+	strv_push(&argv, "ControlMaster=yes");
+	strv_push(&argv, "-o");
+	strv_push(&argv, "ControlPersist=no");
+	strv_push(&argv, "-N");
+	strv_push(&argv, "--");
+	strv_push(&argv, t->sc->target_host);
+	struct proc_opts o = {.argv = argv.items};
+	char *err = NULL;
+	t->master = proc_start(t->loop, &o, on_master_exit, t, &err);
+	if (!t->master) {
+		log_error("[sync %s] %s", t->sc->name, err);
+		free(err);
+	}
+	strv_free(&argv);
+}
+
+static bool master_ready(const struct transport *t)
+{
+	struct stat st;
+	return t->control_path && stat(t->control_path, &st) == 0;
+}
+
+static void deliver(struct run *r, struct transfer_result *res)
+{
+	struct transport *t = r->t;
+	if (t->active == r)
+		t->active = NULL;
+	transfer_cb cb = r->cb;
+	void *arg = r->arg;
+	free_run(r);
+	if (cb)
+		cb(arg, res);
+}
+
+static void fill_result(struct run *r, struct transfer_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->exit_code = proc_exit_code(r->p);
+	const struct buf *out = proc_stdout(r->p);
+	const char *text = out->data ? out->data : "";
+	if (r->is_rename) {
+		/* One line per rename: "ok" or "fail REASON". */
+		size_t i = 0;
+		for (const char *line = text; *line && i < r->n_ops; i++) {
+			if (strncmp(line, "ok", 2) != 0) {
+				r->failed[i] = true;
+				res->n_renames_failed++;
+			}
+			const char *nl = strchr(line, '\n');
+			if (!nl)
+				break;
+			line = nl + 1;
+		}
+		for (; i < r->n_ops; i++) /* no answer: assume it did not happen */
+			if (!r->failed[i])
+				r->failed[i] = true, res->n_renames_failed++;
+		res->outcome = res->exit_code == 0 ? T_OK
+						     : transport_classify(res->exit_code, r->t->remote);
+		if (res->outcome == T_FAILED && res->n_renames_failed == r->n_ops)
+			res->outcome = T_OK; /* every pair falls back to a copy */
+	} else {
+		res->outcome = transport_classify(res->exit_code, r->t->remote);
+		if (r->mode == RSYNC_VERIFY)
+			res->differs = out->len > 0;
+		else
+			transport_parse_stats(text, &res->bytes, &res->files);
+	}
+	if (res->exit_code != 0)
+		snprintf(res->message, sizeof(res->message), "%s exit %d: %s",
+			 r->is_rename ? "rename helper" : "rsync", res->exit_code,
+			 proc_stderr_tail(r->p));
+}
+
+static void on_run_exit(struct proc *p, void *arg)
+{
+	(void)p;
+	struct run *r = arg;
+	struct transport *t = r->t;
+	if (!r->claimed) {
+		/* A primed rsync died before it was used: the link dropped, or the
+		 * target went away. Prime again later; the next transfer tells. */
+		for (int i = 0; i < 2; i++)
+			if (t->primed[i] == r)
+				t->primed[i] = NULL;
+		log_debug("[sync %s] idle rsync ended (exit %d: %s)", t->sc->name, proc_exit_code(p),
+			  proc_stderr_tail(p));
+		free_run(r);
+		return;
+	}
+	struct transfer_result res;
+	fill_result(r, &res);
+	deliver(r, &res);
+}
+
+static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
+			     char **err)
+{
+	struct strv argv;
+	strv_init(&argv);
+	transport_build_argv(t->sc, master_ready(t) ? t->control_path : NULL, mode, allow_delete,
+			     &argv);
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->t = t;
+	r->mode = mode;
+	struct proc_opts o = {
+		.argv = argv.items,
+		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES,
+		.capture_stdout = true,
+	};
+	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
+	strv_free(&argv);
+	if (!r->p) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void prime_timer_cb(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct transport *t = arg;
+	t->prime_timer = 0;
+	prime(t);
+}
+
+static void prime(struct transport *t)
+{
+	if (t->stopping)
+		return;
+	if (t->remote && t->control_path && !master_ready(t)) {
+		/* Wait for the master so the primed rsyncs ride on it. */
+		if (!t->prime_timer)
+			t->prime_timer = loop_add_timer(t->loop, 20, prime_timer_cb, t);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (t->primed[i])
+			continue;
+		char *err = NULL;
+		t->primed[i] = spawn_run(t, i == 0 ? RSYNC_PATHS : RSYNC_TREES, t->live_delete, &err);
+		if (!t->primed[i]) {
+			log_error("[sync %s] %s", t->sc->name, err);
+			free(err);
+		}
+	}
+}
+
+void transport_start(struct transport *t)
+{
+	t->stopping = false;
+	if (t->remote)
+		start_master(t);
+	prime(t);
+}
+
+static void fail_now(struct transport *t, transfer_cb cb, void *arg, const char *msg)
+{
+	(void)t;
+	struct transfer_result res = {.outcome = T_FAILED, .exit_code = -1};
+	snprintf(res.message, sizeof(res.message), "%s", msg);
+	cb(arg, &res);
+}
+
+static void send_list(struct run *r, const struct strv *list)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; list && i < list->len; i++) {
+		buf_adds(&b, list->items[i][0] ? list->items[i] : ".");
+		buf_addc(&b, '\0');
+	}
+	proc_write_stdin(r->p, b.data ? b.data : "", b.len);
+	proc_close_stdin(r->p);
+	buf_free(&b);
+}
+
+void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
+		     bool allow_delete, transfer_cb cb, void *arg)
+{
+	struct run *r = NULL;
+	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
+	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot]) {
+		r = t->primed[slot];
+		t->primed[slot] = NULL;
+	} else {
+		char *err = NULL;
+		r = spawn_run(t, mode, allow_delete, &err);
+		if (!r) {
+			fail_now(t, cb, arg, err);
+			free(err);
+			return;
+		}
+	}
+	r->claimed = true;
+	r->cb = cb;
+	r->arg = arg;
+	t->active = r;
+	if (slot >= 0) {
+		send_list(r, list);
+		prime(t); /* the next change finds a warm rsync too */
+	}
+}
+
+static void local_renames(struct transport *t, const struct rename_op *ops, size_t n,
+			  bool *failed, transfer_cb cb, void *arg)
+{
+	struct transfer_result res = {.outcome = T_OK};
+	for (size_t i = 0; i < n; i++) {
+		char *from = xasprintf("%s/%s", t->sc->target_path, ops[i].from);
+		char *to = xasprintf("%s/%s", t->sc->target_path, ops[i].to);
+		if (rename(from, to) < 0) {
+			failed[i] = true;
+			res.n_renames_failed++;
+		}
+		free(from);
+		free(to);
+	}
+	cb(arg, &res);
+}
+
+void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,
+		       transfer_cb cb, void *arg)
+{
+	if (!t->remote) {
+		local_renames(t, ops, n, failed, cb, arg);
+		return;
+	}
+	struct strv argv;
+	strv_init(&argv);
+	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, &argv);
+	strv_push(&argv, "-o");
+	strv_push(&argv, "ControlMaster=no");
+	strv_push(&argv, "--");
+	strv_push(&argv, t->sc->target_host);
+	strv_push(&argv, rename_script);
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->t = t;
+	r->is_rename = true;
+	r->claimed = true;
+	r->failed = failed;
+	r->n_ops = n;
+	r->cb = cb;
+	r->arg = arg;
+	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true, .capture_stdout = true,
+			      .timeout_ms = 120000};
+	char *err = NULL;
+	r->p = proc_start(t->loop, &o, on_run_exit, r, &err);
+	strv_free(&argv);
+	if (!r->p) {
+		free(r);
+		fail_now(t, cb, arg, err);
+		free(err);
+		return;
+	}
+	t->active = r;
+	struct buf b;
+	buf_init(&b);
+	buf_add(&b, t->sc->target_path, strlen(t->sc->target_path) + 1);
+	for (size_t i = 0; i < n; i++) {
+		buf_add(&b, ops[i].from, strlen(ops[i].from) + 1);
+		buf_add(&b, ops[i].to, strlen(ops[i].to) + 1);
+	}
+	proc_write_stdin(r->p, b.data, b.len);
+	proc_close_stdin(r->p);
+	buf_free(&b);
+}

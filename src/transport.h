@@ -1,0 +1,69 @@
+/* transport: how changes reach the target. Owns the rsync child processes,
+ * the ssh master connection they all share (one login, reused for every
+ * batch), and the runtime directory holding its socket.
+ *
+ * Latency trick: an rsync started with --files-from=- connects (forks its
+ * receiver, or logs in over the ssh master) before it reads the file list,
+ * so the transport keeps one such rsync "primed" for each live mode. A
+ * change then costs one pipe write instead of a process start and a login. */
+#ifndef LIFEBOAT_TRANSPORT_H
+#define LIFEBOAT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "changes.h"
+#include "config.h"
+
+struct loop;
+struct transport;
+
+enum rsync_mode {
+	RSYNC_FULL,   /* the whole source, recursive */
+	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I) */
+	RSYNC_TREES,  /* listed directories, recursive */
+	RSYNC_VERIFY, /* dry run of a full pass: does the target match? */
+};
+
+enum transfer_outcome {
+	T_OK,          /* done (rsync 0, or 24: files vanished meanwhile) */
+	T_UNREACHABLE, /* the target could not be reached: retry later */
+	T_FAILED,      /* rsync ran and failed */
+};
+
+struct transfer_result {
+	enum transfer_outcome outcome;
+	int exit_code;
+	uint64_t bytes;  /* bytes sent */
+	uint64_t files;  /* regular files transferred */
+	bool differs;    /* RSYNC_VERIFY: the target differs */
+	size_t n_renames_failed;
+	char message[600];
+};
+
+typedef void (*transfer_cb)(void *arg, const struct transfer_result *r);
+
+struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
+				bool live_delete);
+void transport_free(struct transport *t);
+/* Start the ssh master (remote targets) and the primed rsyncs. */
+void transport_start(struct transport *t);
+bool transport_remote(const struct transport *t);
+/* Run one rsync. list holds relative paths ("" is the source itself) for
+ * PATHS and TREES. One transfer at a time per transport. */
+void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
+		     bool allow_delete, transfer_cb cb, void *arg);
+/* Apply renames on the target in order; failed[i] is set for each one that
+ * could not be applied (the caller ships those paths instead). */
+void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,
+		       transfer_cb cb, void *arg);
+/* End every child (TERM to its process group); pending callbacks are dropped. */
+void transport_stop(struct transport *t);
+
+/* Exposed for unit tests: the rsync argv for a mode. Caller frees. */
+void transport_build_argv(const struct sync_conf *sc, const char *control_path,
+			  enum rsync_mode mode, bool allow_delete, struct strv *argv);
+enum transfer_outcome transport_classify(int exit_code, bool remote);
+void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files);
+
+#endif
