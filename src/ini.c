@@ -70,7 +70,7 @@ static int parse_line(const char *name, int lineno, char *line, char **section,
 	value = trim(value);
 	if (!*key)
 		return fail(err, name, lineno, "missing key before '='");
-	if (!*section)
+	if (!**section)
 		return fail(err, name, lineno, "key outside of any [section]");
 	const char *msg = handler(ctx, lineno, *section, key, value);
 	return msg ? fail(err, name, lineno, msg) : 0;
