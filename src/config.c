@@ -13,29 +13,39 @@
  * value gets the same strict checking. */
 enum key_type { K_STRING, K_PATH, K_BOOL, K_SECONDS, K_LONG, K_LIST, K_DELETE };
 
+struct parse_state;
+
 struct key_spec {
 	const char *name;
 	enum key_type type;
 	size_t offset;
 	long min, max; /* K_LONG range; K_SECONDS uses max */
+	/* Extra check of a string value: NULL or the error message. */
+	const char *(*check)(struct parse_state *st, const char *value);
 };
 
-#define KEY(st, n, t, field) {n, t, offsetof(struct st, field), 0, 0}
-#define KEY_RANGE(st, n, t, field, lo, hi) {n, t, offsetof(struct st, field), lo, hi}
+#define KEY(st, n, t, field) {n, t, offsetof(struct st, field), 0, 0, NULL}
+#define KEY_RANGE(st, n, t, field, lo, hi) {n, t, offsetof(struct st, field), lo, hi, NULL}
+#define KEY_CHECK(st, n, t, field, fn) {n, t, offsetof(struct st, field), 0, 0, fn}
+
+static const char *check_log(struct parse_state *st, const char *value);
+static const char *check_host(struct parse_state *st, const char *value);
+static const char *check_role(struct parse_state *st, const char *value);
+static const char *check_fence(struct parse_state *st, const char *value);
 
 static const struct key_spec lifeboat_keys[] = {
 	KEY(config, "node", K_STRING, node),
 	KEY(config, "state_dir", K_PATH, state_dir),
-	KEY(config, "log", K_STRING, log),
+	KEY_CHECK(config, "log", K_STRING, log, check_log),
 	KEY_RANGE(config, "status_interval", K_SECONDS, status_interval, 0, 86400),
 	KEY(config, "metrics_listen", K_STRING, metrics_listen),
 	KEY(config, "drill_allow_crash", K_BOOL, drill_allow_crash),
 };
 
 static const struct key_spec node_keys[] = {
-	KEY(node_conf, "address", K_STRING, address),
-	KEY(node_conf, "ssh", K_STRING, ssh),
-	KEY(node_conf, "role", K_STRING, role),
+	KEY_CHECK(node_conf, "address", K_STRING, address, check_host),
+	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
+	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
 };
 
 static const struct key_spec sync_keys[] = {
@@ -74,7 +84,7 @@ static const struct key_spec failover_keys[] = {
 	KEY(failover_conf, "dns_hook", K_PATH, dns_hook),
 	KEY(failover_conf, "pre_hook", K_LIST, pre_hooks),
 	KEY(failover_conf, "post_hook", K_LIST, post_hooks),
-	KEY(failover_conf, "fence", K_STRING, fence),
+	KEY_CHECK(failover_conf, "fence", K_STRING, fence, check_fence),
 };
 
 struct parse_state {
@@ -83,6 +93,8 @@ struct parse_state {
 	const struct key_spec *keys;
 	size_t n_keys;
 	unsigned char seen[32]; /* keys already set in this section */
+	const char *key;        /* key being set, for messages */
+	int node_line;          /* line of [lifeboat] node = */
 	char msg[512];
 };
 
@@ -103,13 +115,20 @@ const char *config_path_choose(const char *from_option)
 	return DEFAULT_CONFIG_PATH;
 }
 
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Section names start with a letter or digit: they are typed on the command
+ * line (`lifeboat sync NAME`) where "-x" would read as an option, and may name
+ * files, where "." or ".." would not be a name. */
 static bool valid_name(const char *s)
 {
-	if (!*s)
+	if (!is_alnum(*s))
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_' || *s == '.'))
+		if (!(is_alnum(*s) || *s == '-' || *s == '_' || *s == '.'))
 			return false;
 	return true;
 }
@@ -122,84 +141,182 @@ static void sync_defaults(struct sync_conf *s)
 	s->ssh_port = 0; /* ssh's own default */
 }
 
-static const char *begin_section(struct parse_state *st, int line, const char *section)
+static void use_keys(struct parse_state *st, void *target, const struct key_spec *keys,
+		     size_t n_keys)
+{
+	st->target = target;
+	st->keys = keys;
+	st->n_keys = n_keys;
+}
+
+/* [lifeboat], [database], [failover]: once each, no name. */
+static const char *begin_single(struct parse_state *st, int line, const char *kind)
 {
 	struct config *cfg = st->cfg;
-	const char *space = strchr(section, ' ');
-	char *kind = space ? xstrndup(section, (size_t)(space - section)) : xstrdup(section);
-	const char *name = space ? space + 1 : NULL;
-	while (name && *name == ' ')
-		name++;
-	const char *err = NULL;
-	memset(st->seen, 0, sizeof(st->seen));
-
-	if (strcmp(kind, "lifeboat") == 0 || strcmp(kind, "database") == 0 ||
-	    strcmp(kind, "failover") == 0) {
-		if (name) {
-			snprintf(st->msg, sizeof(st->msg), "section [%s] takes no name", kind);
-			err = st->msg;
-		} else if (strcmp(kind, "lifeboat") == 0) {
-			if (cfg->has_lifeboat_section)
-				err = "section [lifeboat] appears twice";
-			cfg->has_lifeboat_section = true;
-			st->target = cfg, st->keys = lifeboat_keys, st->n_keys = ARRAY_LEN(lifeboat_keys);
-		} else if (strcmp(kind, "database") == 0) {
-			if (cfg->db.present)
-				err = "section [database] appears twice";
-			cfg->db.present = true;
-			cfg->db.line = line;
-			st->target = &cfg->db, st->keys = database_keys, st->n_keys = ARRAY_LEN(database_keys);
-		} else {
-			if (cfg->failover.present)
-				err = "section [failover] appears twice";
-			cfg->failover.present = true;
-			cfg->failover.line = line;
-			st->target = &cfg->failover, st->keys = failover_keys,
-			st->n_keys = ARRAY_LEN(failover_keys);
-		}
-	} else if (strcmp(kind, "node") == 0 || strcmp(kind, "sync") == 0) {
-		bool is_sync = kind[0] == 's';
-		if (!is_sync && !name) {
-			err = "section [node] needs a name: [node NAME]";
-		} else if (name && !valid_name(name)) {
-			snprintf(st->msg, sizeof(st->msg),
-				 "bad %s name '%s' (letters, digits, '-', '_', '.')", kind, name);
-			err = st->msg;
-		} else if (is_sync) {
-			const char *sync_name = name ? name : "default";
-			if (config_find_sync(cfg, sync_name)) {
-				snprintf(st->msg, sizeof(st->msg), "[sync %s] appears twice", sync_name);
-				err = st->msg;
-			} else {
-				cfg->syncs = xrealloc(cfg->syncs, (cfg->n_syncs + 1) * sizeof(*cfg->syncs));
-				struct sync_conf *s = &cfg->syncs[cfg->n_syncs++];
-				memset(s, 0, sizeof(*s));
-				sync_defaults(s);
-				s->name = xstrdup(sync_name);
-				s->line = line;
-				st->target = s, st->keys = sync_keys, st->n_keys = ARRAY_LEN(sync_keys);
-			}
-		} else {
-			if (config_find_node(cfg, name)) {
-				snprintf(st->msg, sizeof(st->msg), "[node %s] appears twice", name);
-				err = st->msg;
-			} else {
-				cfg->nodes = xrealloc(cfg->nodes, (cfg->n_nodes + 1) * sizeof(*cfg->nodes));
-				struct node_conf *n = &cfg->nodes[cfg->n_nodes++];
-				memset(n, 0, sizeof(*n));
-				n->name = xstrdup(name);
-				n->line = line;
-				st->target = n, st->keys = node_keys, st->n_keys = ARRAY_LEN(node_keys);
-			}
-		}
+	bool *present;
+	if (strcmp(kind, "lifeboat") == 0) {
+		present = &cfg->has_lifeboat_section;
+		use_keys(st, cfg, lifeboat_keys, ARRAY_LEN(lifeboat_keys));
+	} else if (strcmp(kind, "database") == 0) {
+		present = &cfg->db.present;
+		cfg->db.line = line;
+		use_keys(st, &cfg->db, database_keys, ARRAY_LEN(database_keys));
 	} else {
+		present = &cfg->failover.present;
+		cfg->failover.line = line;
+		use_keys(st, &cfg->failover, failover_keys, ARRAY_LEN(failover_keys));
+	}
+	if (*present) {
+		snprintf(st->msg, sizeof(st->msg), "section [%s] appears twice", kind);
+		return st->msg;
+	}
+	*present = true;
+	return NULL;
+}
+
+static const char *begin_sync(struct parse_state *st, int line, const char *name)
+{
+	struct config *cfg = st->cfg;
+	if (config_find_sync(cfg, name)) {
+		snprintf(st->msg, sizeof(st->msg), "[sync %s] appears twice", name);
+		return st->msg;
+	}
+	cfg->syncs = xrealloc(cfg->syncs, (cfg->n_syncs + 1) * sizeof(*cfg->syncs));
+	struct sync_conf *s = &cfg->syncs[cfg->n_syncs++];
+	memset(s, 0, sizeof(*s));
+	sync_defaults(s);
+	s->name = xstrdup(name);
+	s->line = line;
+	use_keys(st, s, sync_keys, ARRAY_LEN(sync_keys));
+	return NULL;
+}
+
+static const char *begin_node(struct parse_state *st, int line, const char *name)
+{
+	struct config *cfg = st->cfg;
+	if (config_find_node(cfg, name)) {
+		snprintf(st->msg, sizeof(st->msg), "[node %s] appears twice", name);
+		return st->msg;
+	}
+	cfg->nodes = xrealloc(cfg->nodes, (cfg->n_nodes + 1) * sizeof(*cfg->nodes));
+	struct node_conf *n = &cfg->nodes[cfg->n_nodes++];
+	memset(n, 0, sizeof(*n));
+	n->name = xstrdup(name);
+	n->line = line;
+	use_keys(st, n, node_keys, ARRAY_LEN(node_keys));
+	return NULL;
+}
+
+static const char *begin_kind(struct parse_state *st, int line, const char *section,
+			      const char *kind, const char *name)
+{
+	bool single = strcmp(kind, "lifeboat") == 0 || strcmp(kind, "database") == 0 ||
+		      strcmp(kind, "failover") == 0;
+	bool is_sync = strcmp(kind, "sync") == 0, is_node = strcmp(kind, "node") == 0;
+	if (!single && !is_sync && !is_node) {
 		snprintf(st->msg, sizeof(st->msg),
 			 "unknown section [%s] (expected lifeboat, node, sync, database or failover)",
 			 section);
-		err = st->msg;
+		return st->msg;
 	}
+	if (single && name) {
+		snprintf(st->msg, sizeof(st->msg), "section [%s] takes no name", kind);
+		return st->msg;
+	}
+	if (single)
+		return begin_single(st, line, kind);
+	if (is_node && !name)
+		return "section [node] needs a name: [node NAME]";
+	if (name && !valid_name(name)) {
+		snprintf(st->msg, sizeof(st->msg),
+			 "bad %s name '%s' (a letter or digit, then letters, digits, '-', '_', '.')",
+			 kind, name);
+		return st->msg;
+	}
+	return is_sync ? begin_sync(st, line, name ? name : "default") : begin_node(st, line, name);
+}
+
+/* "[KIND]" or "[KIND NAME]", KIND and NAME separated by blanks. */
+static const char *begin_section(struct parse_state *st, int line, const char *section)
+{
+	size_t kind_len = strcspn(section, " \t");
+	char *kind = xstrndup(section, kind_len);
+	const char *name = NULL;
+	if (section[kind_len])
+		name = section + kind_len + strspn(section + kind_len, " \t");
+	memset(st->seen, 0, sizeof(st->seen));
+	st->target = NULL;
+	const char *err = begin_kind(st, line, section, kind, name);
 	free(kind);
 	return err;
+}
+
+/* An absolute path without "//", "/./" or a trailing slash; ".." stays, as
+ * only the file system knows where it leads. */
+static char *clean_path(const char *path)
+{
+	char *out = xstrdup(path);
+	char *w = out;
+	for (const char *r = path; *r;) {
+		if (r[0] == '/' && (r[1] == '/' || (r[1] == '.' && (r[2] == '/' || !r[2])))) {
+			r += r[1] == '/' ? 1 : 2; /* drop a "/" or a "/." */
+			continue;
+		}
+		*w++ = *r++;
+	}
+	if (w == out)
+		*w++ = '/';
+	*w = '\0';
+	char *clean = path_normalise(out);
+	free(out);
+	return clean;
+}
+
+static const char *check_log(struct parse_state *st, const char *value)
+{
+	if (strcmp(value, "stderr") == 0 || strcmp(value, "syslog") == 0 || value[0] == '/')
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "'log' must be stderr, syslog or an absolute path, got '%s'",
+		 value);
+	return st->msg;
+}
+
+/* A host as ssh and rsync take it: "[USER@]HOST", never an option. */
+static bool valid_host(const char *s)
+{
+	const char *at = strrchr(s, '@');
+	const char *host = at ? at + 1 : s;
+	if (!*host || s[0] == '-' || host[0] == '-' || s[0] == '@')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '/')
+			return false;
+	return true;
+}
+
+static const char *check_host(struct parse_state *st, const char *value)
+{
+	if (valid_host(value))
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "'%s' must be [USER@]HOST, got '%s'", st->key, value);
+	return st->msg;
+}
+
+static const char *check_role(struct parse_state *st, const char *value)
+{
+	if (strcmp(value, "primary") == 0 || strcmp(value, "standby") == 0)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "'role' must be primary or standby, got '%s'", value);
+	return st->msg;
+}
+
+static const char *check_fence(struct parse_state *st, const char *value)
+{
+	if (strcmp(value, "read_only") == 0 || strncmp(value, "hook:/", 6) == 0)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "'fence' must be read_only or hook:/PATH, got '%s'",
+		 value);
+	return st->msg;
 }
 
 static const char *set_value(struct parse_state *st, const struct key_spec *k, const char *value)
@@ -217,8 +334,13 @@ static const char *set_value(struct parse_state *st, const struct key_spec *k, c
 				 k->name, value);
 			return st->msg;
 		}
+		if (k->check) {
+			const char *msg = k->check(st, value);
+			if (msg)
+				return msg;
+		}
 		free(*(char **)field);
-		*(char **)field = k->type == K_PATH ? path_normalise(value) : xstrdup(value);
+		*(char **)field = k->type == K_PATH ? clean_path(value) : xstrdup(value);
 		return NULL;
 	case K_LIST:
 		if (!*value) {
@@ -283,6 +405,9 @@ static const char *handle(void *ctx, int line, const char *section, const char *
 			return st->msg;
 		}
 		st->seen[i] = 1;
+		st->key = k->name;
+		if (st->keys == lifeboat_keys && strcmp(key, "node") == 0)
+			st->node_line = line;
 		if (st->keys == sync_keys) {
 			struct sync_conf *s = st->target;
 			if (strcmp(key, "source") == 0)
@@ -296,67 +421,66 @@ static const char *handle(void *ctx, int line, const char *section, const char *
 	return st->msg;
 }
 
-/* NODE:PATH, [USER@]HOST:PATH or an absolute local path. */
-static int resolve_target(struct config *cfg, struct sync_conf *s, char **err)
+static int bad_target(const struct config *cfg, const struct sync_conf *s, const char *why,
+		      char **err)
 {
-	const char *t = s->target;
-	const char *colon = strchr(t, ':');
-	const char *slash = strchr(t, '/');
-	if (colon && (!slash || colon < slash)) {
-		char *host = xstrndup(t, (size_t)(colon - t));
-		const char *path = colon + 1;
-		if (!*host || path[0] != '/') {
-			*err = xasprintf("%s:%d: target '%s' must be NODE:/PATH, [USER@]HOST:/PATH or "
-					 "/PATH",
-					 cfg->path, s->target_line, t);
-			free(host);
-			return -1;
-		}
-		const struct node_conf *node = config_find_node(cfg, host);
-		s->target_path = path_normalise(path);
-		if (node) {
-			s->target_node = xstrdup(node->name);
-			if (cfg->node && strcmp(cfg->node, node->name) == 0) {
-				s->target_host = NULL; /* the node is this machine */
-			} else if (node->ssh) {
-				s->target_host = xstrdup(node->ssh);
-			} else if (node->address) {
-				s->target_host = xstrdup(node->address);
-			} else {
-				*err = xasprintf("%s:%d: target node '%s' has neither ssh nor address",
-						 cfg->path, s->target_line, node->name);
-				free(host);
-				return -1;
-			}
-			free(host);
-		} else {
-			s->target_host = host;
-		}
+	*err = xasprintf("%s:%d: target '%s' %s", cfg->path, s->target_line, s->target, why);
+	return -1;
+}
+
+/* NODE:PATH: over the node's ssh (else its address), or local when the node is
+ * this machine. */
+static int resolve_node_target(const struct config *cfg, struct sync_conf *s,
+			       const struct node_conf *node, char **err)
+{
+	s->target_node = xstrdup(node->name);
+	if (cfg->node && strcmp(cfg->node, node->name) == 0)
 		return 0;
-	}
-	if (t[0] != '/') {
-		*err = xasprintf("%s:%d: target '%s' must be NODE:/PATH, [USER@]HOST:/PATH or /PATH",
-				 cfg->path, s->target_line, t);
-		return -1;
-	}
-	s->target_path = path_normalise(t);
+	const char *via = node->ssh ? node->ssh : node->address;
+	if (!via)
+		return bad_target(cfg, s, "names a node with neither 'ssh' nor 'address'", err);
+	s->target_host = xstrdup(via);
 	return 0;
 }
 
-static int check_after_parse(struct config *cfg, char **err)
+/* NODE:PATH, [USER@]HOST:PATH or an absolute local path. */
+static int resolve_target(const struct config *cfg, struct sync_conf *s, char **err)
 {
-	if (cfg->node && !config_find_node(cfg, cfg->node) && cfg->n_nodes > 0) {
-		*err = xasprintf("%s: [lifeboat] node = %s, but there is no [node %s] section", cfg->path,
-				 cfg->node, cfg->node);
-		return -1;
+	static const char forms[] = "must be NODE:/PATH, [USER@]HOST:/PATH or /PATH";
+	const char *t = s->target;
+	const char *colon = strchr(t, ':');
+	const char *slash = strchr(t, '/');
+	if (!colon || (slash && slash < colon)) {
+		if (t[0] != '/')
+			return bad_target(cfg, s, forms, err);
+		s->target_path = clean_path(t);
+		return 0;
 	}
-	for (size_t i = 0; i < cfg->n_nodes; i++) {
-		const struct node_conf *n = &cfg->nodes[i];
-		if (n->role && strcmp(n->role, "primary") != 0 && strcmp(n->role, "standby") != 0) {
-			*err = xasprintf("%s:%d: [node %s] role must be primary or standby, got '%s'",
-					 cfg->path, n->line, n->name, n->role);
-			return -1;
-		}
+	const char *path = colon + 1;
+	char *host = xstrndup(t, (size_t)(colon - t));
+	const struct node_conf *node = config_find_node(cfg, host);
+	int rc = 0;
+	if (path[0] != '/' || !*host)
+		rc = bad_target(cfg, s, forms, err);
+	else if (node)
+		rc = resolve_node_target(cfg, s, node, err);
+	else if (!valid_host(host))
+		rc = bad_target(cfg, s, "has a bad host: must be [USER@]HOST", err);
+	else
+		s->target_host = xstrdup(host);
+	free(host);
+	if (rc == 0)
+		s->target_path = clean_path(path);
+	return rc;
+}
+
+static int check_after_parse(const struct parse_state *st, char **err)
+{
+	struct config *cfg = st->cfg;
+	if (cfg->node && cfg->n_nodes > 0 && !config_find_node(cfg, cfg->node)) {
+		*err = xasprintf("%s:%d: [lifeboat] node = %s, but there is no [node %s] section",
+				 cfg->path, st->node_line, cfg->node, cfg->node);
+		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_syncs; i++) {
 		struct sync_conf *s = &cfg->syncs[i];
@@ -367,14 +491,6 @@ static int check_after_parse(struct config *cfg, char **err)
 		}
 		if (resolve_target(cfg, s, err) < 0)
 			return -1;
-	}
-	if (cfg->failover.present && cfg->failover.fence) {
-		const char *f = cfg->failover.fence;
-		if (strcmp(f, "read_only") != 0 && !(strncmp(f, "hook:/", 6) == 0)) {
-			*err = xasprintf("%s:%d: [failover] fence must be read_only or hook:/PATH, got '%s'",
-					 cfg->path, cfg->failover.line, f);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -400,7 +516,7 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 {
 	config_defaults(cfg, name);
 	struct parse_state st = {.cfg = cfg};
-	if (ini_parse(name, text, len, handle, &st, err) < 0 || check_after_parse(cfg, err) < 0) {
+	if (ini_parse(name, text, len, handle, &st, err) < 0 || check_after_parse(&st, err) < 0) {
 		config_free(cfg);
 		return -1;
 	}
@@ -487,15 +603,137 @@ const struct sync_conf *config_find_sync(const struct config *cfg, const char *n
 	return NULL;
 }
 
-static bool same_target(const struct sync_conf *a, const struct sync_conf *b)
+static char *join_path(const char *dir, const char *rest)
 {
-	bool a_local = !a->target_host, b_local = !b->target_host;
-	if (a_local != b_local)
-		return false;
-	if (!a_local && strcmp(a->target_host, b->target_host) != 0)
-		return false;
-	return path_is_within(a->target_path, b->target_path) ||
-	       path_is_within(b->target_path, a->target_path);
+	while (*rest == '/')
+		rest++;
+	if (!*rest)
+		return xstrdup(dir);
+	return xasprintf("%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", rest);
+}
+
+/* Where a local path really is: symlinks and ".." resolved in the part that
+ * exists, the rest appended as written. Caller frees. */
+static char *real_local_path(const char *path)
+{
+	char *head = xstrdup(path);
+	for (;;) {
+		char *real = realpath(head, NULL);
+		if (real) {
+			char *full = join_path(real, path + strlen(head));
+			free(real);
+			free(head);
+			return full;
+		}
+		char *cut = strrchr(head, '/');
+		if (!cut || strcmp(head, "/") == 0) {
+			free(head);
+			return xstrdup(path);
+		}
+		cut[cut == head ? 1 : 0] = '\0';
+	}
+}
+
+/* The machine a target is on: "" for this one, else its node's name, else
+ * its host without the user, so that "oslo-dr:/x", "dr-user@10.0.0.5:/x"
+ * and "10.0.0.5:/x" are one place. */
+static const char *target_machine(const struct config *cfg, const struct sync_conf *s)
+{
+	if (!s->target_host)
+		return "";
+	const char *name = s->target_node;
+	const char *at = strrchr(s->target_host, '@');
+	const char *host = at ? at + 1 : s->target_host;
+	for (size_t i = 0; i < cfg->n_nodes && !name; i++) {
+		const struct node_conf *n = &cfg->nodes[i];
+		const char *ssh_at = n->ssh ? strrchr(n->ssh, '@') : NULL;
+		const char *ssh_host = ssh_at ? ssh_at + 1 : n->ssh;
+		if ((n->address && strcmp(n->address, host) == 0) ||
+		    (ssh_host && strcmp(ssh_host, host) == 0))
+			name = n->name;
+	}
+	if (name && cfg->node && strcmp(name, cfg->node) == 0)
+		return "";
+	return name ? name : host;
+}
+
+/* Per sync, what the checks compare: real paths for local ones. */
+struct sync_place {
+	char *source;
+	char *target;
+	const char *machine;
+};
+
+static struct sync_place *sync_places(const struct config *cfg)
+{
+	struct sync_place *p = xcalloc(cfg->n_syncs, sizeof(*p));
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const struct sync_conf *s = &cfg->syncs[i];
+		p[i].machine = target_machine(cfg, s);
+		p[i].source = real_local_path(s->source);
+		p[i].target = *p[i].machine ? xstrdup(s->target_path)
+					    : real_local_path(s->target_path);
+	}
+	return p;
+}
+
+static void sync_places_free(struct sync_place *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].source);
+		free(p[i].target);
+	}
+	free(p);
+}
+
+static bool overlaps(const char *a, const char *b)
+{
+	return path_is_within(a, b) || path_is_within(b, a);
+}
+
+static int check_source(const struct config *cfg, const struct sync_conf *s, char **err)
+{
+	struct stat st;
+	if (stat(s->source, &st) < 0) {
+		*err = xasprintf("%s:%d: [sync %s] source '%s': %s", cfg->path, s->source_line,
+				 s->name, s->source, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*err = xasprintf("%s:%d: [sync %s] source '%s' is not a directory", cfg->path,
+				 s->source_line, s->name, s->source);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_one_sync(const struct config *cfg, const struct sync_place *places, size_t i,
+			  char **err)
+{
+	const struct sync_conf *s = &cfg->syncs[i];
+	const struct sync_place *p = &places[i];
+	if (check_source(cfg, s, err) < 0)
+		return -1;
+	if (!*p->machine && overlaps(p->target, p->source)) {
+		*err = xasprintf("%s:%d: [sync %s] target '%s' overlaps its source '%s'", cfg->path,
+				 s->target_line, s->name, s->target_path, s->source);
+		return -1;
+	}
+	if (s->exclude_from && access(s->exclude_from, R_OK) < 0) {
+		*err = xasprintf("%s:%d: [sync %s] exclude_from '%s': %s", cfg->path, s->line,
+				 s->name, s->exclude_from, strerror(errno));
+		return -1;
+	}
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(p->machine, places[j].machine) == 0 &&
+		    overlaps(p->target, places[j].target)) {
+			*err = xasprintf("%s:%d: [sync %s] has the same target as [sync %s] (line %d)",
+					 cfg->path, s->target_line, s->name, cfg->syncs[j].name,
+					 cfg->syncs[j].target_line);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int config_check_sync(const struct config *cfg, char **err)
@@ -504,39 +742,10 @@ int config_check_sync(const struct config *cfg, char **err)
 		*err = xasprintf("%s: no [sync NAME] section: nothing to replicate", cfg->path);
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->n_syncs; i++) {
-		const struct sync_conf *s = &cfg->syncs[i];
-		struct stat st;
-		if (stat(s->source, &st) < 0) {
-			*err = xasprintf("%s:%d: [sync %s] source '%s': %s", cfg->path, s->source_line,
-					 s->name, s->source, strerror(errno));
-			return -1;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			*err = xasprintf("%s:%d: [sync %s] source '%s' is not a directory", cfg->path,
-					 s->source_line, s->name, s->source);
-			return -1;
-		}
-		if (!s->target_host && (path_is_within(s->target_path, s->source) ||
-					path_is_within(s->source, s->target_path))) {
-			*err = xasprintf("%s:%d: [sync %s] target '%s' overlaps its source '%s'",
-					 cfg->path, s->target_line, s->name, s->target_path, s->source);
-			return -1;
-		}
-		if (s->exclude_from && access(s->exclude_from, R_OK) < 0) {
-			*err = xasprintf("%s:%d: [sync %s] exclude_from '%s': %s", cfg->path, s->line,
-					 s->name, s->exclude_from, strerror(errno));
-			return -1;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (same_target(s, &cfg->syncs[j])) {
-				*err = xasprintf("%s:%d: [sync %s] has the same target as [sync %s] "
-						 "(line %d)",
-						 cfg->path, s->target_line, s->name, cfg->syncs[j].name,
-						 cfg->syncs[j].target_line);
-				return -1;
-			}
-		}
-	}
-	return 0;
+	struct sync_place *places = sync_places(cfg);
+	int rc = 0;
+	for (size_t i = 0; i < cfg->n_syncs && rc == 0; i++)
+		rc = check_one_sync(cfg, places, i, err);
+	sync_places_free(places, cfg->n_syncs);
+	return rc;
 }
