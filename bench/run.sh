@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# Benchmarks: lifeboat sync side by side with lsyncd and plain rsync, on the
+# same machine, trees and file system, in one run; prints a table with
+# ratios.  Method: bench/README.md (after shared/anchors.md).
+#
+#   bench/run.sh [latency] [burst] [startup]      (default: all three)
+#
+# Knobs (environment):
+#   BENCH_QUICK=1           small run (~2-3 min): 1,000/5,000-file bursts,
+#                           startup on 2,000 dirs / 20,000 files, 8 samples
+#   BENCH_TOOLS             default "lifeboat lsyncd rsync" (rsync: bursts only)
+#   BENCH_MODES             default "local ssh"
+#   BENCH_SAMPLES           latency samples per tool and mode (25)
+#   BENCH_INTERVAL_MS       between latency samples (1200)
+#   BENCH_BURST_SIZES       files per burst, in 100 dirs (default "10000 100000")
+#   BENCH_BURST_REPS        repetitions for bursts up to 20,000 files (3; median);
+#                           bigger bursts run once
+#   BENCH_STARTUP_DIRS / BENCH_STARTUP_FILES   (20000 / 200000)
+#   BENCH_STARTUP_REPS      (3; median)
+#   BENCH_CM=0              skip lsyncd + ssh ControlMaster
+#   BENCH_FS=tmp            no loop device: use /tmp's file system
+#   BENCH_OUT=FILE          also write the table (markdown) to FILE
+#   LIFEBOAT                binary (default ./lifeboat, built by `make bench`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LIFEBOAT=${LIFEBOAT:-$ROOT/lifeboat}
+export LIFEBOAT
+# shellcheck source=tests/lib/common.sh
+. "$ROOT/tests/lib/common.sh"
+# shellcheck source=tests/lib/sshd.sh
+. "$ROOT/tests/lib/sshd.sh"
+
+WHAT=("$@")
+[ ${#WHAT[@]} -gt 0 ] || WHAT=(latency burst startup)
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	: "${BENCH_SAMPLES:=8}" "${BENCH_BURST_SIZES:=1000 5000}" "${BENCH_STARTUP_DIRS:=2000}"
+	: "${BENCH_STARTUP_FILES:=20000}" "${BENCH_BURST_REPS:=1}" "${BENCH_STARTUP_REPS:=1}"
+	: "${BENCH_INTERVAL_MS:=500}"
+fi
+SAMPLES=${BENCH_SAMPLES:-25}
+INTERVAL=${BENCH_INTERVAL_MS:-1200}
+BURST_SIZES=${BENCH_BURST_SIZES:-10000 100000}
+BURST_REPS=${BENCH_BURST_REPS:-3}
+ST_DIRS=${BENCH_STARTUP_DIRS:-20000}
+ST_FILES=${BENCH_STARTUP_FILES:-200000}
+ST_REPS=${BENCH_STARTUP_REPS:-3}
+TOOLS=${BENCH_TOOLS:-lifeboat lsyncd rsync}
+MODES=${BENCH_MODES:-local ssh}
+CM=${BENCH_CM:-1}
+
+log() { printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
+
+lb_setup
+need_root
+need rsync lsyncd ssh cc losetup mkfs.ext4
+
+# ---------------------------------------------------------------- setup
+
+mkdir -p "$T/bin"
+cc -O2 -o "$T/bin/latency_probe" bench/latency_probe.c
+cc -O2 -o "$T/bin/gen_tree" bench/gen_tree.c
+
+# A private ext4 on a loop device: stable file-creation cost, nothing else
+# on it.  Sized for the biggest scenario (source and target).
+W=$T/mnt
+mkdir -p "$W"
+FSNOTE="ext4 on a loop device (image in /tmp)"
+if [ "${BENCH_FS:-loop}" = loop ]; then
+	need_files=$(( ST_FILES > 100000 ? ST_FILES : 100000 ))
+	for s in $BURST_SIZES; do [ "$s" -gt "$need_files" ] && need_files=$s; done
+	inodes=$(( need_files * 3 + ST_DIRS * 3 + 100000 ))
+	gib=$(( (need_files * 3 * 4096 + ST_DIRS * 2 * 4096) / 1073741824 + 2 ))
+	truncate -s "${gib}G" "$T/fs.img"
+	if LOOP=$(losetup -f --show "$T/fs.img" 2>/dev/null); then
+		lb_on_exit "losetup -d $LOOP"
+		mkfs.ext4 -q -F -N "$inodes" -E lazy_itable_init=0,lazy_journal_init=0 "$LOOP"
+		mount -o noatime "$LOOP" "$W"
+		lb_on_exit "umount $W || umount -l $W"
+	else
+		log "no loop device; using /tmp"
+		FSNOTE="the file system of /tmp (no loop device)"
+	fi
+else
+	FSNOTE="the file system of /tmp"
+fi
+log "file system: $FSNOTE, $W"
+
+start_sshd ""   # a free port
+# lsyncd's rsyncssh passes ssh options as a table; SSH_OPTS as pairs.
+SSH_HOST=127.0.0.1
+
+RESULTS=$T/results   # lines: key<TAB>value
+: >"$RESULTS"
+put() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; log "$1 = $2"; }
+get() { awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { print v }' "$RESULTS"; }
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+now() { echo "${EPOCHREALTIME}"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# ---------------------------------------------------------------- tools
+
+# Every tool run gets a fresh directory pair unless told otherwise.
+fresh_pair() {
+	rm -rf "$W/src" "$W/dst"
+	mkdir -p "$W/src" "$W/dst"
+	sync
+}
+
+# start_tool TOOL MODE SRC DST: start the daemon; sets TOOL_PID, TOOL_LOG.
+start_tool() {
+	local tool=$1 mode=$2 src=$3 dst=$4
+	TOOL_LOG=$T/$tool-$mode.log
+	: >"$TOOL_LOG"
+	case $tool in
+	lifeboat)
+		rm -rf "$T/lbstate"; mkdir -p "$T/lbstate"
+		{
+			printf '[lifeboat]\nstate_dir = %s\nlog = stderr\n\n[sync bench]\nsource = %s/\ndelay = 0\n' \
+				"$T/lbstate" "$src"
+			if [ "$mode" = local ]; then
+				printf 'target = %s/\n' "$dst"
+			else
+				printf 'target = root@%s:%s/\nssh_port = %s\nssh_identity = %s\nssh_options = %s\n' \
+					"$SSH_HOST" "$dst" "$SSHD_PORT" "$SSH_KEY" "$SSH_OPTS"
+			fi
+		} >"$T/lifeboat.conf"
+		"$LIFEBOAT" -c "$T/lifeboat.conf" sync >>"$TOOL_LOG" 2>&1 &
+		TOOL_PID=$!
+		;;
+	lsyncd|lsyncd-cm)
+		local opts
+		opts="UserKnownHostsFile=\"$T/ssh/known_hosts\", StrictHostKeyChecking=\"yes\", BatchMode=\"yes\", LogLevel=\"ERROR\""
+		if [ "$tool" = lsyncd-cm ]; then
+			opts="$opts, ControlMaster=\"auto\", ControlPath=\"$T/cm-%C\", ControlPersist=\"600\""
+		fi
+		{
+			printf 'settings {\n  nodaemon = true,\n  logfile = "%s",\n  statusFile = "%s",\n  statusInterval = 1,\n  insist = false,\n}\n' \
+				"$T/lsyncd-file.log" "$T/lsyncd.status"
+			if [ "$mode" = local ]; then
+				printf 'sync {\n  default.rsync,\n  source = "%s/",\n  target = "%s/",\n  delay = 0,\n  rsync = { archive = true },\n}\n' \
+					"$src" "$dst"
+			else
+				printf 'sync {\n  default.rsyncssh,\n  source = "%s/",\n  host = "root@%s",\n  targetdir = "%s/",\n  delay = 0,\n  rsync = { archive = true },\n  ssh = { port = %s, identityFile = "%s", options = { %s } },\n}\n' \
+					"$src" "$SSH_HOST" "$dst" "$SSHD_PORT" "$SSH_KEY" "$opts"
+			fi
+		} >"$T/lsyncd.conf.lua"
+		: >"$T/lsyncd-file.log"
+		lsyncd -nodaemon "$T/lsyncd.conf.lua" >>"$TOOL_LOG" 2>&1 &
+		TOOL_PID=$!
+		;;
+	*) fail "start_tool: $tool" ;;
+	esac
+	lb_track_pid "$TOOL_PID"
+	TOOL=$tool
+}
+
+# tool_idle: the daemon finished its startup pass and has nothing pending.
+tool_idle() {
+	kill -0 "$TOOL_PID" 2>/dev/null || { cat "$TOOL_LOG" >&2; fail "$TOOL exited"; }
+	case $TOOL in
+	lifeboat)
+		local f=$T/lbstate/status.json states
+		[ -s "$f" ] || return 1
+		states=$(grep -o '"state": *"[a-z]*"' "$f" | sed 's/.*"\([a-z]*\)"$/\1/' | sort -u)
+		[ "$states" = idle ]
+		;;
+	lsyncd*)
+		grep -q 'Startup of .* finished' "$T/lsyncd-file.log" "$TOOL_LOG" 2>/dev/null
+		;;
+	esac
+}
+
+# Peak resident set of the daemon itself (children not included), KiB.
+tool_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$TOOL_PID/status" 2>/dev/null || echo 0; }
+
+stop_tool() {
+	lb_kill_tree "$TOOL_PID" 10 || true
+	if [ "$TOOL" = lsyncd-cm ]; then
+		# shellcheck disable=SC2086
+		ssh -O exit -o ControlPath="$T/cm-%C" -p "$SSHD_PORT" $SSH_OPTS "root@$SSH_HOST" 2>/dev/null || true
+	fi
+}
+
+# The target is complete: a cheap count first (rsync's temporary files
+# start with a dot), then rsync's quick check (size + mtime, no content).
+tree_done() {
+	local n
+	n=$(find "$2" -type f ! -name '.*' 2>/dev/null | wc -l)
+	[ "$n" -eq "$3" ] || return 1
+	[ -z "$(rsync -ani --delete "$1/" "$2/" 2>/dev/null)" ]
+}
+
+tool_modes() {   # the (tool, mode) pairs to run, one per line
+	local tool mode
+	for tool in $TOOLS; do
+		[ "$tool" = rsync ] && continue
+		for mode in $MODES; do
+			echo "$tool $mode"
+			if [ "$tool" = lsyncd ] && [ "$mode" = ssh ] && [ "$CM" = 1 ]; then echo "lsyncd-cm ssh"; fi
+		done
+	done
+}
+
+lifeboat_ok() {
+	[ -x "$LIFEBOAT" ] || return 1
+	"$LIFEBOAT" help 2>&1 | grep -q '^ *sync' || return 1
+	return 0
+}
+
+# ---------------------------------------------------------------- scenarios
+
+bench_latency() {
+	local tool mode out
+	while read -r tool mode; do
+		log "latency: $tool $mode"
+		fresh_pair
+		start_tool "$tool" "$mode" "$W/src" "$W/dst"
+		if ! wait_until 60 tool_idle; then
+			log "latency: $tool $mode did not become idle"; tail -5 "$TOOL_LOG" >&2
+			stop_tool; put "lat/$tool/$mode" "n/a"; continue
+		fi
+		out=$("$T/bin/latency_probe" "$W/src" "$W/dst" "$SAMPLES" "$INTERVAL" 100 30000 | tee "$T/lat-$tool-$mode.txt" | tail -n 1) || true
+		stop_tool
+		# "p50 X p90 Y min .. max .. n N lost L"
+		put "lat/$tool/$mode" "$(awk '{ printf "%s %s %s", $2, $4, $12 }' <<<"$out")"
+	done < <(tool_modes)
+}
+
+bench_burst() {
+	local n tool mode reps r t0 t1 times
+	for n in $BURST_SIZES; do
+		reps=$BURST_REPS
+		[ "$n" -gt 20000 ] && reps=1
+		# generation alone, for reference
+		times=()
+		for r in $(seq "$reps"); do
+			fresh_pair
+			t0=$(now); "$T/bin/gen_tree" "$W/src" 100 "$n" 4096; t1=$(now)
+			times+=("$(elapsed "$t0" "$t1")")
+		done
+		put "burst/$n/gen" "$(printf '%s\n' "${times[@]}" | median)"
+		# plain rsync -a of the generated tree, alone (target empty)
+		if has_tool rsync; then
+			for mode in $MODES; do
+				times=()
+				for r in $(seq "$reps"); do
+					rm -rf "$W/dst"; mkdir "$W/dst"; sync
+					t0=$(now)
+					if [ "$mode" = local ]; then
+						rsync -a "$W/src/" "$W/dst/"
+					else
+						rsync -a -e "$SSH_RSH" "$W/src/" "root@$SSH_HOST:$W/dst/"
+					fi
+					t1=$(now)
+					times+=("$(elapsed "$t0" "$t1")")
+				done
+				put "burst/$n/rsync/$mode" "$(printf '%s\n' "${times[@]}" | median)"
+			done
+		fi
+		# live tools: start idle on empty dirs, then generate; from the
+		# start of the generation until the target is complete.
+		while read -r tool mode; do
+			times=()
+			for r in $(seq "$reps"); do
+				log "burst $n: $tool $mode (run $r/$reps)"
+				fresh_pair
+				start_tool "$tool" "$mode" "$W/src" "$W/dst"
+				if ! wait_until 60 tool_idle; then
+					log "burst: $tool $mode did not become idle"; stop_tool; continue
+				fi
+				t0=$(now)
+				"$T/bin/gen_tree" "$W/src" 100 "$n" 4096
+				if wait_until 900 tree_done "$W/src" "$W/dst" "$n"; then
+					t1=$(now)
+					times+=("$(elapsed "$t0" "$t1")")
+					trees_equal "$W/src" "$W/dst" || log "burst: $tool $mode: content differs after completion: $(head -3 <<<"$TREES_DIFF")"
+				else
+					log "burst: $tool $mode: target incomplete after 900 s"
+				fi
+				put "burst/$n/$tool/$mode/hwm" "$(tool_hwm)"
+				stop_tool
+			done
+			if [ ${#times[@]} -gt 0 ]; then
+				put "burst/$n/$tool/$mode" "$(printf '%s\n' "${times[@]}" | median)"
+			else
+				put "burst/$n/$tool/$mode" "n/a"
+			fi
+		done < <(tool_modes)
+	done
+}
+
+bench_startup() {
+	local tool mode r t0 t1 times hwms
+	log "startup: generating $ST_DIRS dirs / $ST_FILES files"
+	fresh_pair
+	"$T/bin/gen_tree" "$W/src" "$ST_DIRS" "$ST_FILES" 1024 200
+	rsync -a "$W/src/" "$W/dst/"
+	while read -r tool mode; do
+		times=() hwms=()
+		for r in $(seq "$ST_REPS"); do
+			log "startup: $tool $mode (run $r/$ST_REPS)"
+			# warm cache: the previous pass (or the seeding rsync) read it all
+			t0=$(now)
+			start_tool "$tool" "$mode" "$W/src" "$W/dst"
+			if wait_until 600 tool_idle; then
+				t1=$(now)
+				times+=("$(elapsed "$t0" "$t1")")
+				hwms+=("$(tool_hwm)")
+			else
+				log "startup: $tool $mode not idle after 600 s"
+			fi
+			stop_tool
+		done
+		if [ ${#times[@]} -gt 0 ]; then
+			put "startup/$tool/$mode" "$(printf '%s\n' "${times[@]}" | median)"
+			put "startup/$tool/$mode/hwm" "$(printf '%s\n' "${hwms[@]}" | sort -n | tail -n 1)"
+		else
+			put "startup/$tool/$mode" "n/a"
+		fi
+	done < <(tool_modes | grep -v '^lsyncd-cm')
+}
+
+# ---------------------------------------------------------------- report
+
+ratio() {   # ratio A B: "A/B" to two decimals, or empty
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b }'
+}
+ms() { awk -v s="$1" 'BEGIN { if (s == "" || s == "n/a") print "n/a"; else printf "%.0f", s * 1000 }'; }
+secs() { awk -v s="$1" 'BEGIN { if (s == "" || s == "n/a") print "n/a"; else printf "%.2f s", s }'; }
+mib() { awk -v k="$1" 'BEGIN { if (k == "" || k == 0) print "n/a"; else printf "%.1f MiB", k / 1024 }'; }
+
+report() {
+	local mode n a b c v
+	echo
+	echo "lifeboat bench, $(date -u +%Y-%m-%d\ %H:%MZ), $(nproc) CPUs, $(uname -r), $FSNOTE"
+	echo "lifeboat: $("$LIFEBOAT" version 2>/dev/null | head -n 1), $(lsyncd --version 2>&1 | head -n 1 | sed 's/Version: /lsyncd /'), $(rsync --version | head -n 1 | awk '{ print "rsync " $3 }'), $(ssh -V 2>&1 | cut -d, -f1)"
+	echo
+	if [[ " ${WHAT[*]} " == *" latency "* ]]; then
+		echo "| one-file change until on target (p50 / p90 ms, $SAMPLES samples) | lifeboat | lsyncd | lsyncd + ControlMaster | lifeboat / lsyncd (p50) |"
+		echo "|---|---|---|---|---|"
+		for mode in $MODES; do
+			a=$(get "lat/lifeboat/$mode"); b=$(get "lat/lsyncd/$mode"); c=$(get "lat/lsyncd-cm/$mode")
+			fmt() { [ -n "$1" ] && [ "$1" != n/a ] && awk '{ printf "%s / %s%s", $1, $2, ($3 > 0 ? " (" $3 " lost)" : "") }' <<<"$1" || echo "${1:-}"; }
+			echo "| $mode, delay 0 | $(fmt "$a") | $(fmt "$b") | $(fmt "$c") | $(ratio "${a%% *}" "${b%% *}") |"
+		done
+		echo
+	fi
+	if [[ " ${WHAT[*]} " == *" burst "* ]]; then
+		echo "| files (4 KiB, 100 new dirs), start of creation until identical | lifeboat | lsyncd | lsyncd + CM | plain rsync -a alone | lifeboat / rsync | lsyncd / rsync | lifeboat / lsyncd |"
+		echo "|---|---|---|---|---|---|---|---|"
+		for n in $BURST_SIZES; do
+			for mode in $MODES; do
+				a=$(get "burst/$n/lifeboat/$mode"); b=$(get "burst/$n/lsyncd/$mode")
+				c=$(get "burst/$n/lsyncd-cm/$mode"); v=$(get "burst/$n/rsync/$mode")
+				echo "| $n, $mode (generation alone $(secs "$(get "burst/$n/gen")")) | $(secs "$a") | $(secs "$b") | $(secs "$c") | $(secs "$v") | $(ratio "$a" "$v") | $(ratio "$b" "$v") | $(ratio "$a" "$b") |"
+			done
+		done
+		echo
+	fi
+	if [[ " ${WHAT[*]} " == *" startup "* ]]; then
+		echo "| startup on $ST_DIRS dirs / $ST_FILES files in sync, until idle (warm cache) | lifeboat | lsyncd | lifeboat / lsyncd |"
+		echo "|---|---|---|---|"
+		for mode in $MODES; do
+			a=$(get "startup/lifeboat/$mode"); b=$(get "startup/lsyncd/$mode")
+			echo "| $mode: time | $(secs "$a") | $(secs "$b") | $(ratio "$a" "$b") |"
+			a=$(get "startup/lifeboat/$mode/hwm"); b=$(get "startup/lsyncd/$mode/hwm")
+			echo "| $mode: daemon peak RSS (VmHWM) | $(mib "$a") | $(mib "$b") | $(ratio "$a" "$b") |"
+		done
+		echo
+	fi
+}
+
+if has_tool lifeboat && ! lifeboat_ok; then
+	log "$LIFEBOAT has no working sync command: lifeboat left out"
+	TOOLS=${TOOLS//lifeboat/}
+fi
+for w in "${WHAT[@]}"; do
+	case $w in
+	latency) bench_latency ;;
+	burst) bench_burst ;;
+	startup) bench_startup ;;
+	*) fail "unknown scenario $w (latency, burst, startup)" ;;
+	esac
+done
+report | tee "$T/table.md"
+[ -z "${BENCH_OUT:-}" ] || cp "$T/table.md" "$BENCH_OUT"
