@@ -61,6 +61,7 @@ static const struct key_spec sync_keys[] = {
 	KEY(sync_conf, "ssh_identity", K_PATH, ssh_identity),
 	KEY(sync_conf, "ssh_options", K_STRING, ssh_options),
 	KEY(sync_conf, "rsync_args", K_STRING, rsync_args),
+	KEY_RANGE(sync_conf, "max_pending", K_LONG, max_pending, 16, 100000000L),
 };
 
 static const struct key_spec database_keys[] = {
@@ -76,6 +77,9 @@ static const struct key_spec database_keys[] = {
 	KEY(database_conf, "semi_sync", K_BOOL, semi_sync),
 	KEY_RANGE(database_conf, "promote_timeout", K_SECONDS, promote_timeout, 0, 86400),
 	KEY_RANGE(database_conf, "max_lag", K_SECONDS, max_lag, 0, 86400),
+	KEY(database_conf, "datadir", K_PATH, datadir),
+	KEY(database_conf, "start_command", K_STRING, start_command),
+	KEY(database_conf, "read_only_cnf", K_PATH, read_only_cnf),
 };
 
 static const struct key_spec failover_keys[] = {
@@ -139,6 +143,7 @@ static void sync_defaults(struct sync_conf *s)
 	strv_init(&s->excludes);
 	s->delete_mode = DELETE_YES;
 	s->ssh_port = 0; /* ssh's own default */
+	s->max_pending = 100000;
 }
 
 static void use_keys(struct parse_state *st, void *target, const struct key_spec *keys,
@@ -577,6 +582,9 @@ void config_free(struct config *cfg)
 	free(d->replication_user);
 	free(d->replication_password_file);
 	free(d->socket);
+	free(d->datadir);
+	free(d->start_command);
+	free(d->read_only_cnf);
 	struct failover_conf *f = &cfg->failover;
 	free(f->vip);
 	free(f->vip_dev);

@@ -44,6 +44,7 @@ struct sync_conf {
 	char *ssh_identity;
 	char *ssh_options;
 	char *rsync_args;
+	long max_pending; /* changes kept one by one before collapsing to directories */
 };
 
 struct database_conf {
@@ -61,6 +62,9 @@ struct database_conf {
 	bool semi_sync;
 	double promote_timeout; /* seconds to wait for the relay log to drain */
 	double max_lag;         /* seconds; check warns above it */
+	char *datadir;          /* standby datadir for a physical clone when it is down */
+	char *start_command;    /* starts the standby's mariadbd (physical clone), split on blanks */
+	char *read_only_cnf;    /* my.cnf drop-in lifeboat rewrites so read_only survives restarts */
 };
 
 struct failover_conf {

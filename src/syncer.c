@@ -18,7 +18,6 @@
 #define BACKOFF_MAX_MS 60000
 /* Watches missing (limit reached): rescan this often. */
 #define DEGRADED_PASS_MS 60000
-#define MAX_PENDING 100000
 
 enum stage { STAGE_NONE, STAGE_RENAMES, STAGE_FULL, STAGE_TREES, STAGE_PATHS, STAGE_VERIFY };
 
@@ -272,10 +271,30 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	run_stage(s);
 }
 
+/* rsync keeps hard links only between files in the same transfer, and a
+ * path list holds one name of the pair: such a batch becomes a full pass. */
+static bool has_hard_links(const struct syncer *s, const struct strv *paths)
+{
+	for (size_t i = 0; i < paths->len; i++) {
+		char *full = xasprintf("%s/%s", s->sc->source, paths->items[i]);
+		struct stat st;
+		bool multi = lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1;
+		free(full);
+		if (multi)
+			return true;
+	}
+	return false;
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
 	struct batch *b = &s->cur;
+	if (!b->full && b->paths.len && has_hard_links(s, &b->paths)) {
+		log_debug("[sync %s] hard-linked files changed: full pass to keep the links",
+			  s->sc->name);
+		b->full = true;
+	}
 	if (b->n_renames) {
 		s->stage = STAGE_RENAMES;
 		s->rename_failed = xcalloc(b->n_renames, sizeof(bool));
@@ -353,12 +372,10 @@ struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool on
 	s->sc = sc;
 	s->once = once;
 	s->hooks = hooks;
-	s->q = changes_new(MAX_PENDING);
+	s->q = changes_new((size_t)sc->max_pending);
 	s->t = transport_new(loop, sc, live_delete(sc));
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->state = SYNC_STARTUP;
-	strv_init(&s->cur.trees);
-	strv_init(&s->cur.paths);
 	return s;
 }
 

@@ -390,6 +390,9 @@ static void handle_named(struct watch *w, const struct inotify_event *ev)
 	}
 	char *dir = path_of(w, ev->wd);
 	char *path = join(dir, ev->name);
+	/* Adding or removing a name changes the directory's mtime too. */
+	if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+		emit(w, WE_CHANGED, dir, NULL, true);
 	if (ev->mask & IN_MOVED_FROM) {
 		flush_moved_from(w);
 		w->from_pending = true;

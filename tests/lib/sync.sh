@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Helpers for the live-sync tests.  Needs common.sh and lb_setup.
+#
+#   status_field NAME FIELD   print one field of sync NAME from status.json
+#   wait_idle NAME TIMEOUT    until NAME is idle with nothing pending
+#   wait_field_ge NAME FIELD N TIMEOUT
+#   make_weird_names DIR      files whose names try to break shells and logs
+#                             (a shell that ran one creates ./pwned: run
+#                             lifeboat from a directory you then check)
+
+status_field() {
+	local f=${3:-$T/state}/status.json
+	[ -s "$f" ] || return 1
+	/usr/bin/python3 - "$f" "$1" "$2" <<'PY' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = d["syncs"][sys.argv[2]][sys.argv[3]]
+print("" if v is None else v)
+PY
+}
+
+_idle() {
+	[ "$(status_field "$1" state)" = idle ] && [ "$(status_field "$1" pending)" = 0 ]
+}
+
+wait_idle() {
+	wait_until "$2" _idle "$1"
+}
+
+_field_ge() {
+	local v
+	v=$(status_field "$1" "$2") || return 1
+	[ -n "$v" ] && [ "${v%.*}" -ge "$3" ]
+}
+
+wait_field_ge() {
+	wait_until "$4" _field_ge "$1" "$2" "$3"
+}
+
+make_weird_names() {
+	local d=$1
+	mkdir -p "$d"
+	echo space >"$d/with space"
+	printf 'nl' >"$d/$(printf 'new\nline')"
+	echo dash >"$d/-rf"
+	echo dash2 >"$d/--delete"
+	echo quote >"$d/it's \"quoted\""
+	echo star >"$d/*"
+	# shellcheck disable=SC2016
+	echo subst >"$d/\$(touch pwned)"
+	echo tick >"$d/\`touch pwned2\`"
+	echo semi >"$d/a;b&c|d"
+	printf 'bin' >"$d/$(printf 'latin1-\xe9\xff')"
+	echo glob >"$d/[abc]?"
+	mkdir -p "$d/dir with space/-sub"
+	echo deep >"$d/dir with space/-sub/file"
+}
