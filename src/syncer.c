@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 /* A file open for writing ships once closed, or once it has been quiet this
@@ -29,6 +30,9 @@ struct syncer {
 	struct watch *watch;
 	struct change_queue *q;
 	struct transport *t;
+	struct strv filters;  /* rsync filter rules from exclude + exclude_from */
+	struct strv patterns; /* the same patterns, for the watcher */
+	bool root_changed;    /* the source directory's own attributes */
 
 	enum sync_state state;
 	bool busy;
@@ -286,6 +290,37 @@ static bool has_hard_links(const struct syncer *s, const struct strv *paths)
 	return false;
 }
 
+/* "." in a path list makes rsync copy the whole top directory's files, so
+ * the source directory itself is left out and its times copied after the
+ * batch. Returns whether paths remain. */
+static bool drop_root(struct syncer *s, struct strv *paths)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < paths->len; i++) {
+		if (paths->items[i][0] == '\0') {
+			s->root_changed = true;
+			free(paths->items[i]);
+			continue;
+		}
+		paths->items[out++] = paths->items[i];
+	}
+	paths->len = out;
+	paths->items[out] = NULL;
+	return out > 0;
+}
+
+static void copy_root_times(struct syncer *s)
+{
+	s->root_changed = false;
+	if (s->sc->target_host)
+		return; /* the next full pass carries it */
+	struct stat st;
+	if (stat(s->sc->source, &st) == 0) {
+		struct timespec times[2] = {st.st_atim, st.st_mtim};
+		utimensat(AT_FDCWD, s->sc->target_path, times, 0);
+	}
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
@@ -307,7 +342,7 @@ static void run_stage(struct syncer *s)
 	} else if (b->trees.len) {
 		s->stage = STAGE_TREES;
 		transport_rsync(s->t, RSYNC_TREES, &b->trees, live_delete(s->sc), on_transfer_done, s);
-	} else if (b->paths.len) {
+	} else if (b->paths.len && drop_root(s, &b->paths)) {
 		s->stage = STAGE_PATHS;
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, live_delete(s->sc), on_transfer_done, s);
 	} else if (s->once) {
@@ -315,6 +350,8 @@ static void run_stage(struct syncer *s)
 		batch_free(b);
 		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
 	} else {
+		if (s->root_changed)
+			copy_root_times(s);
 		finish_batch(s, true);
 	}
 }
@@ -364,6 +401,44 @@ static void schedule(struct syncer *s)
 
 /* ---- lifecycle ---- */
 
+/* exclude values and exclude_from lines become rsync filter rules; a line
+ * may carry its own "+ " or "- " as in rsync's exclude files. */
+static void add_filter(struct syncer *s, const char *line)
+{
+	if ((line[0] == '+' || line[0] == '-') && line[1] == ' ') {
+		strv_push(&s->filters, line);
+		if (line[0] == '-')
+			strv_push(&s->patterns, line + 2);
+	} else {
+		strv_pushf(&s->filters, "- %s", line);
+		strv_push(&s->patterns, line);
+	}
+}
+
+static void load_filters(struct syncer *s)
+{
+	const struct sync_conf *sc = s->sc;
+	for (size_t i = 0; i < sc->excludes.len; i++)
+		add_filter(s, sc->excludes.items[i]);
+	if (!sc->exclude_from)
+		return;
+	char *text = read_file(sc->exclude_from, NULL);
+	if (!text) {
+		log_error("[sync %s] cannot read exclude_from '%s': %s", sc->name, sc->exclude_from,
+			  strerror(errno));
+		return;
+	}
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\r')
+			line[--n] = '\0';
+		if (n && line[0] != '#' && line[0] != ';')
+			add_filter(s, line);
+	}
+	free(text);
+}
+
 struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool once,
 			  struct syncer_hooks hooks)
 {
@@ -373,7 +448,10 @@ struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool on
 	s->once = once;
 	s->hooks = hooks;
 	s->q = changes_new((size_t)sc->max_pending);
-	s->t = transport_new(loop, sc, live_delete(sc));
+	strv_init(&s->filters);
+	strv_init(&s->patterns);
+	load_filters(s);
+	s->t = transport_new(loop, sc, &s->filters, live_delete(sc));
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->state = SYNC_STARTUP;
 	return s;
@@ -400,7 +478,7 @@ int syncer_start(struct syncer *s)
 	}
 	if (!s->once) {
 		struct watch_handler h = {on_watch_event, s};
-		s->watch = watch_new(s->loop, sc->source, sc->excludes.items, h);
+		s->watch = watch_new(s->loop, sc->source, s->patterns.items, h);
 		if (watch_start(s->watch) < 0) {
 			log_error("[sync %s] cannot watch '%s': %s", sc->name, sc->source,
 				  strerror(errno));
@@ -444,6 +522,8 @@ void syncer_free(struct syncer *s)
 	batch_free(&s->cur);
 	free(s->rename_failed);
 	free(s->last_error);
+	strv_free(&s->filters);
+	strv_free(&s->patterns);
 	free(s);
 }
 

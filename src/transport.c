@@ -24,6 +24,7 @@ struct run;
 struct transport {
 	struct loop *loop;
 	const struct sync_conf *sc;
+	const struct strv *filters;
 	bool remote;
 	bool live_delete;
 	char *runtime_dir;
@@ -101,8 +102,9 @@ static void ssh_words(const struct sync_conf *sc, const char *control_path, stru
 		strv_push_split(v, sc->ssh_options);
 }
 
-void transport_build_argv(const struct sync_conf *sc, const char *control_path,
-			  enum rsync_mode mode, bool allow_delete, struct strv *argv)
+void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
+			  const char *control_path, enum rsync_mode mode, bool allow_delete,
+			  struct strv *argv)
 {
 	strv_push(argv, "rsync");
 	strv_push(argv, "-aH"); /* archive (owners when root) and hard links */
@@ -143,10 +145,10 @@ void transport_build_argv(const struct sync_conf *sc, const char *control_path,
 		}
 		break;
 	}
-	for (size_t i = 0; i < sc->excludes.len; i++)
-		strv_pushf(argv, "--exclude=%s", sc->excludes.items[i]);
-	if (sc->exclude_from)
-		strv_pushf(argv, "--exclude-from=%s", sc->exclude_from);
+	/* Filters go on the command line: --from0 would make rsync read an
+	 * --exclude-from file as NUL-separated. */
+	for (size_t i = 0; filters && i < filters->len; i++)
+		strv_pushf(argv, "--filter=%s", filters->items[i]);
 	if (sc->compress)
 		strv_push(argv, "-z");
 	if (sc->bwlimit > 0)
@@ -221,11 +223,13 @@ void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files)
 	*files = number_after(out, "Number of regular files transferred:");
 }
 
-struct transport *transport_new(struct loop *loop, const struct sync_conf *sc, bool live_delete)
+struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
+				const struct strv *filters, bool live_delete)
 {
 	struct transport *t = xcalloc(1, sizeof(*t));
 	t->loop = loop;
 	t->sc = sc;
+	t->filters = filters;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
 	t->master_backoff_ms = 1000;
@@ -414,8 +418,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 {
 	struct strv argv;
 	strv_init(&argv);
-	transport_build_argv(t->sc, master_ready(t) ? t->control_path : NULL, mode, allow_delete,
-			     &argv);
+	transport_build_argv(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
+			     allow_delete, &argv);
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->mode = mode;

@@ -43,8 +43,10 @@ struct transfer_result {
 
 typedef void (*transfer_cb)(void *arg, const struct transfer_result *r);
 
+/* filters: rsync filter rules ("- PATTERN", "+ PATTERN") from the sync's
+ * exclude and exclude_from; borrowed, must outlive the transport. */
 struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
-				bool live_delete);
+				const struct strv *filters, bool live_delete);
 void transport_free(struct transport *t);
 /* Start the ssh master (remote targets) and the primed rsyncs. */
 void transport_start(struct transport *t);
@@ -61,8 +63,9 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 void transport_stop(struct transport *t);
 
 /* Exposed for unit tests: the rsync argv for a mode. Caller frees. */
-void transport_build_argv(const struct sync_conf *sc, const char *control_path,
-			  enum rsync_mode mode, bool allow_delete, struct strv *argv);
+void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
+			  const char *control_path, enum rsync_mode mode, bool allow_delete,
+			  struct strv *argv);
 enum transfer_outcome transport_classify(int exit_code, bool remote);
 void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files);
 
