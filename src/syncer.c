@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 
 /* A file open for writing ships once closed, or once it has been quiet this
@@ -20,7 +19,15 @@
 /* Watches missing (limit reached): rescan this often. */
 #define DEGRADED_PASS_MS 60000
 
-enum stage { STAGE_NONE, STAGE_RENAMES, STAGE_FULL, STAGE_TREES, STAGE_PATHS, STAGE_VERIFY };
+enum stage {
+	STAGE_NONE,
+	STAGE_RENAMES,
+	STAGE_FULL,
+	STAGE_TREES,
+	STAGE_PATHS,
+	STAGE_ROOT,
+	STAGE_VERIFY,
+};
 
 struct syncer {
 	struct loop *loop;
@@ -309,16 +316,21 @@ static bool drop_root(struct syncer *s, struct strv *paths)
 	return out > 0;
 }
 
-static void copy_root_times(struct syncer *s)
+static bool at_top(const char *path)
 {
-	s->root_changed = false;
-	if (s->sc->target_host)
-		return; /* the next full pass carries it */
-	struct stat st;
-	if (stat(s->sc->source, &st) == 0) {
-		struct timespec times[2] = {st.st_atim, st.st_mtim};
-		utimensat(AT_FDCWD, s->sc->target_path, times, 0);
-	}
+	return !strchr(path, '/');
+}
+
+/* Did this batch add or remove names in the top directory? Then rsync or
+ * the renames changed the target directory's times. */
+static void note_top_changes(struct syncer *s, const struct batch *b)
+{
+	for (size_t i = 0; i < b->n_renames && !s->root_changed; i++)
+		s->root_changed = at_top(b->renames[i].from) || at_top(b->renames[i].to);
+	for (size_t i = 0; i < b->trees.len && !s->root_changed; i++)
+		s->root_changed = at_top(b->trees.items[i]);
+	for (size_t i = 0; i < b->paths.len && !s->root_changed; i++)
+		s->root_changed = at_top(b->paths.items[i]);
 }
 
 /* Advance the batch to its next non-empty stage. */
@@ -349,9 +361,11 @@ static void run_stage(struct syncer *s)
 		s->stage = STAGE_VERIFY;
 		batch_free(b);
 		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
+	} else if (s->root_changed) {
+		s->stage = STAGE_ROOT;
+		s->root_changed = false;
+		transport_copy_root_times(s->t, on_transfer_done, s);
 	} else {
-		if (s->root_changed)
-			copy_root_times(s);
 		finish_batch(s, true);
 	}
 }
@@ -363,6 +377,8 @@ static void start_batch(struct syncer *s)
 		return;
 	s->busy = true;
 	s->batch_bytes = s->batch_files = 0;
+	if (!s->cur.full)
+		note_top_changes(s, &s->cur);
 	set_state(s, s->startup_done ? SYNC_SYNCING : SYNC_STARTUP);
 	run_stage(s);
 }

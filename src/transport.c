@@ -4,6 +4,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,12 @@ static const char rename_script[] =
 	"perl -e '$/=\"\\0\"; $|=1; chomp($r=<STDIN>); chdir($r) or die \"chdir $r: $!\\n\"; "
 	"while (defined($f=<STDIN>)) { defined($t=<STDIN>) or last; chomp $f; chomp $t; "
 	"print rename($f,$t) ? \"ok\\n\" : \"fail $!\\n\" }'";
+
+/* Sets the times of the directory named on stdin; numbers on the command
+ * line are ours, never a file name. */
+static const char utime_script[] =
+	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); utime($ARGV[0], $ARGV[1], $d) or "
+	"die \"utime $d: $!\\n\"; print \"ok\\n\"'";
 
 struct run;
 
@@ -540,13 +547,9 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 	cb(arg, &res);
 }
 
-void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,
-		       transfer_cb cb, void *arg)
+static struct run *start_helper(struct transport *t, const char *script, char *const *args,
+				const void *input, size_t input_len, transfer_cb cb, void *arg)
 {
-	if (!t->remote) {
-		local_renames(t, ops, n, failed, cb, arg);
-		return;
-	}
 	struct strv argv;
 	strv_init(&argv);
 	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, &argv);
@@ -554,13 +557,24 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 	strv_push(&argv, "ControlMaster=no");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	strv_push(&argv, rename_script);
+	if (args) {
+		/* One command string for the remote shell: digits and spaces only. */
+		struct buf cmd;
+		buf_init(&cmd);
+		buf_adds(&cmd, script);
+		for (size_t i = 0; args[i]; i++) {
+			buf_addc(&cmd, ' ');
+			buf_adds(&cmd, args[i]);
+		}
+		strv_push(&argv, cmd.data);
+		buf_free(&cmd);
+	} else {
+		strv_push(&argv, script);
+	}
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->is_rename = true;
 	r->claimed = true;
-	r->failed = failed;
-	r->n_ops = n;
 	r->cb = cb;
 	r->arg = arg;
 	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true, .capture_stdout = true,
@@ -572,9 +586,43 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 		free(r);
 		fail_now(t, cb, arg, err);
 		free(err);
-		return;
+		return NULL;
 	}
 	t->active = r;
+	proc_write_stdin(r->p, input, input_len);
+	proc_close_stdin(r->p);
+	return r;
+}
+
+void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
+{
+	struct stat st;
+	struct transfer_result res = {.outcome = T_OK};
+	if (stat(t->sc->source, &st) < 0) {
+		cb(arg, &res); /* the next full pass will tell */
+		return;
+	}
+	if (!t->remote) {
+		struct timespec times[2] = {st.st_atim, st.st_mtim};
+		utimensat(AT_FDCWD, t->sc->target_path, times, 0);
+		cb(arg, &res);
+		return;
+	}
+	char at[64], mt[64];
+	snprintf(at, sizeof(at), "%ld.%09ld", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
+	snprintf(mt, sizeof(mt), "%ld.%09ld", (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	char *args[] = {at, mt, NULL};
+	start_helper(t, utime_script, args, t->sc->target_path, strlen(t->sc->target_path) + 1,
+		     cb, arg);
+}
+
+void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,
+		       transfer_cb cb, void *arg)
+{
+	if (!t->remote) {
+		local_renames(t, ops, n, failed, cb, arg);
+		return;
+	}
 	struct buf b;
 	buf_init(&b);
 	buf_add(&b, t->sc->target_path, strlen(t->sc->target_path) + 1);
@@ -582,7 +630,10 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 		buf_add(&b, ops[i].from, strlen(ops[i].from) + 1);
 		buf_add(&b, ops[i].to, strlen(ops[i].to) + 1);
 	}
-	proc_write_stdin(r->p, b.data, b.len);
-	proc_close_stdin(r->p);
+	struct run *r = start_helper(t, rename_script, NULL, b.data, b.len, cb, arg);
+	if (r) {
+		r->failed = failed;
+		r->n_ops = n;
+	}
 	buf_free(&b);
 }

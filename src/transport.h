@@ -59,6 +59,10 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
  * could not be applied (the caller ships those paths instead). */
 void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,
 		       transfer_cb cb, void *arg);
+/* Give the target directory itself the source directory's times: rsync
+ * changes them when it adds a file there but is never asked to fix them
+ * (a path list cannot name the top directory alone). */
+void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg);
 /* End every child (TERM to its process group); pending callbacks are dropped. */
 void transport_stop(struct transport *t);
 
