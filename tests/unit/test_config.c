@@ -652,27 +652,32 @@ struct tmp {
 	char dir[64];
 };
 
+/* NAME under the temp dir: a directory (mkdir -p), or a symlink to TO. */
+static int tmp_make(const struct tmp *t, const char *name, const char *to)
+{
+	char *path = xasprintf("%s/%s", t->dir, name);
+	char *target = to ? xasprintf("%s/%s", t->dir, to) : NULL;
+	int rc = target ? symlink(target, path) : mkdir_p(path, 0755);
+	free(target);
+	free(path);
+	return rc;
+}
+
+/* ~/src/sub/, ~/other/, ~/file, ~/link -> src, ~/filelink -> file */
 static int tmp_setup(void **state)
 {
 	struct tmp *t = xcalloc(1, sizeof(*t));
+	*state = t;
 	strcpy(t->dir, "/tmp/lifeboat-test-config.XXXXXX");
 	if (!mkdtemp(t->dir))
 		return -1;
-	char *p = xasprintf("%s/src/sub", t->dir);
-	int rc = mkdir_p(p, 0755);
-	free(p);
-	p = xasprintf("%s/file", t->dir);
-	rc |= write_file_atomic(p, "x\n", 2);
-	free(p);
-	p = xasprintf("%s/other", t->dir);
-	rc |= mkdir(p, 0755);
-	free(p);
-	p = xasprintf("%s/link", t->dir); /* link -> src */
-	char *to = xasprintf("%s/src", t->dir);
-	rc |= symlink(to, p);
-	free(p);
-	free(to);
-	*state = t;
+	char *file = xasprintf("%s/file", t->dir);
+	int rc = write_file_atomic(file, "x\n", 2);
+	free(file);
+	rc |= tmp_make(t, "src/sub", NULL);
+	rc |= tmp_make(t, "other", NULL);
+	rc |= tmp_make(t, "link", "src");
+	rc |= tmp_make(t, "filelink", "file");
 	return rc;
 }
 
@@ -786,6 +791,13 @@ static void test_check_sync_overlap(void **state)
 	expect_sync_check(t, "[lifeboat]\nnode = me\n[node me]\nssh = root@h\n"
 			"[sync a]\nsource = ~/src\ntarget = me:~/src/x\n",
 		     "t.conf:7: [sync a] target '~/src/x' overlaps its source '~/src'");
+	/* ...and so is this machine reached over ssh by its address */
+	expect_sync_check(t, "[lifeboat]\nnode = me\n[node me]\naddress = 10.0.0.4\n"
+			     "[sync a]\nsource = ~/src\ntarget = root@10.0.0.4:~/src/x\n",
+			  "t.conf:7: [sync a] target '~/src/x' overlaps its source '~/src'");
+	/* a source reached through a symlink to a file is no directory */
+	expect_sync_check(t, "[sync a]\nsource = ~/filelink\ntarget = ~/dst\n",
+			  "t.conf:2: [sync a] source '~/filelink' is not a directory");
 }
 
 static void test_check_sync_overlap_through_links(void **state)
