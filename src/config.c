@@ -102,6 +102,11 @@ struct parse_state {
 	char msg[512];
 };
 
+#define FITS_SEEN(keys) (ARRAY_LEN(keys) <= sizeof(((struct parse_state *)0)->seen))
+_Static_assert(FITS_SEEN(lifeboat_keys) && FITS_SEEN(node_keys) && FITS_SEEN(sync_keys) &&
+		       FITS_SEEN(database_keys) && FITS_SEEN(failover_keys),
+	       "a key table outgrew parse_state.seen");
+
 static const char *delete_names[] = {"yes", "no", "startup", "running"};
 
 const char *delete_mode_name(enum delete_mode m)
