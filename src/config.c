@@ -19,7 +19,7 @@ struct key_spec {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	long min, max; /* K_LONG range; K_SECONDS uses max */
+	long min, max; /* K_LONG and K_SECONDS range */
 	/* Extra check of a string value: NULL or the error message. */
 	const char *(*check)(struct parse_state *st, const char *value);
 };
@@ -368,14 +368,17 @@ static const char *set_value(struct parse_state *st, const struct key_spec *k, c
 			return st->msg;
 		}
 		return NULL;
-	case K_SECONDS:
-		if (!parse_seconds(value, (double)k->max, (double *)field)) {
+	case K_SECONDS: {
+		double v;
+		if (!parse_seconds(value, (double)k->max, &v) || v < (double)k->min) {
 			snprintf(st->msg, sizeof(st->msg),
-				 "'%s' must be a number of seconds between 0 and %ld, got '%s'", k->name,
-				 k->max, value);
+				 "'%s' must be a number of seconds between %ld and %ld, got '%s'",
+				 k->name, k->min, k->max, value);
 			return st->msg;
 		}
+		*(double *)field = v;
 		return NULL;
+	}
 	case K_LONG:
 		if (!parse_long(value, k->min, k->max, (long *)field)) {
 			snprintf(st->msg, sizeof(st->msg),
