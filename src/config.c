@@ -62,6 +62,7 @@ static const struct key_spec sync_keys[] = {
 	KEY(sync_conf, "ssh_options", K_STRING, ssh_options),
 	KEY(sync_conf, "rsync_args", K_STRING, rsync_args),
 	KEY_RANGE(sync_conf, "max_pending", K_LONG, max_pending, 16, 100000000L),
+	KEY_RANGE(sync_conf, "rescan_interval", K_SECONDS, rescan_interval, 1, 86400),
 };
 
 static const struct key_spec database_keys[] = {
@@ -149,6 +150,7 @@ static void sync_defaults(struct sync_conf *s)
 	s->delete_mode = DELETE_YES;
 	s->ssh_port = 0; /* ssh's own default */
 	s->max_pending = 100000;
+	s->rescan_interval = 60;
 }
 
 static void use_keys(struct parse_state *st, void *target, const struct key_spec *keys,

@@ -45,6 +45,7 @@ struct sync_conf {
 	char *ssh_options;
 	char *rsync_args;
 	long max_pending; /* changes kept one by one before collapsing to directories */
+	double rescan_interval; /* full passes this often while directories are unwatched */
 };
 
 struct database_conf {

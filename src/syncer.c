@@ -16,8 +16,6 @@
 #define MAX_HOLD_MS 5000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 60000
-/* Watches missing (limit reached): rescan this often. */
-#define DEGRADED_PASS_MS 60000
 
 enum stage {
 	STAGE_NONE,
@@ -473,6 +471,11 @@ struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool on
 	return s;
 }
 
+static int64_t rescan_ms(const struct syncer *s)
+{
+	return (int64_t)(s->sc->rescan_interval * 1000);
+}
+
 static void on_rescan(struct loop *loop, void *arg)
 {
 	(void)loop;
@@ -480,7 +483,7 @@ static void on_rescan(struct loop *loop, void *arg)
 	s->rescan_timer = 0;
 	if (s->watch && watch_missed(s->watch)) {
 		syncer_full_pass(s, "some directories are not watched (inotify limit)");
-		s->rescan_timer = loop_add_timer(s->loop, DEGRADED_PASS_MS, on_rescan, s);
+		s->rescan_timer = loop_add_timer(s->loop, rescan_ms(s), on_rescan, s);
 	}
 }
 
@@ -501,7 +504,7 @@ int syncer_start(struct syncer *s)
 			return -1;
 		}
 		if (watch_missed(s->watch))
-			s->rescan_timer = loop_add_timer(s->loop, DEGRADED_PASS_MS, on_rescan, s);
+			s->rescan_timer = loop_add_timer(s->loop, rescan_ms(s), on_rescan, s);
 	}
 	transport_start(s->t);
 	s->in_startup_pass = true;
