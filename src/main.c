@@ -17,6 +17,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"sync", cmd_sync, "run live file replication (--once: one pass)"},
+	{"db", cmd_db, "database: status, clone, promote, fence, rejoin, heartbeat"},
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},
@@ -44,17 +45,6 @@ int cmd_help(const struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	usage_short();
-	return EXIT_OK;
-}
-
-int cli_load_config(const struct cli *cli, struct config *cfg)
-{
-	char *err = NULL;
-	if (config_load(cli->config_path, cfg, &err) < 0) {
-		log_error("%s", err);
-		free(err);
-		return EXIT_USAGE;
-	}
 	return EXIT_OK;
 }
 

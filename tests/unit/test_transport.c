@@ -1,0 +1,167 @@
+/* Unit tests for the rsync command lines the transport builds, how rsync
+ * exit codes are classified, and how --stats output is read. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transport.h"
+
+static bool argv_has(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (strcmp(v->items[i], s) == 0)
+			return true;
+	return false;
+}
+
+static const char *argv_after(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i + 1 < v->len; i++)
+		if (strcmp(v->items[i], s) == 0)
+			return v->items[i + 1];
+	return NULL;
+}
+
+static struct sync_conf base_conf(void)
+{
+	struct sync_conf sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.name = "www";
+	sc.source = "/srv/src";
+	sc.target_path = "/srv/dst";
+	strv_init(&sc.excludes);
+	return sc;
+}
+
+static void test_paths_mode_local(void **state)
+{
+	(void)state;
+	struct sync_conf sc = base_conf();
+	struct strv filters, argv;
+	strv_init(&filters);
+	strv_push(&filters, "- *.tmp");
+	strv_init(&argv);
+	transport_build_argv(&sc, &filters, NULL, RSYNC_PATHS, true, &argv);
+	assert_string_equal(argv.items[0], "rsync");
+	assert_true(argv_has(&argv, "-aH"));
+	assert_true(argv_has(&argv, "--files-from=-"));
+	assert_true(argv_has(&argv, "--from0"));
+	assert_true(argv_has(&argv, "--ignore-times"));
+	assert_true(argv_has(&argv, "--delete-missing-args"));
+	assert_false(argv_has(&argv, "-r"));
+	assert_false(argv_has(&argv, "-e"));
+	assert_true(argv_has(&argv, "--filter=- *.tmp"));
+	/* Paths come last, after "--", each with a trailing slash. */
+	assert_string_equal(argv.items[argv.len - 3], "--");
+	assert_string_equal(argv.items[argv.len - 2], "/srv/src/");
+	assert_string_equal(argv.items[argv.len - 1], "/srv/dst/");
+	strv_free(&argv);
+	strv_free(&filters);
+	strv_free(&sc.excludes);
+}
+
+static void test_delete_modes(void **state)
+{
+	(void)state;
+	struct sync_conf sc = base_conf();
+	struct strv argv;
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_PATHS, false, &argv);
+	assert_true(argv_has(&argv, "--ignore-missing-args"));
+	assert_false(argv_has(&argv, "--delete-missing-args"));
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_TREES, true, &argv);
+	assert_true(argv_has(&argv, "-r"));
+	assert_true(argv_has(&argv, "--delete"));
+	assert_false(argv_has(&argv, "--ignore-times")); /* trees use the quick check */
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_FULL, false, &argv);
+	assert_false(argv_has(&argv, "--delete"));
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_VERIFY, true, &argv);
+	assert_true(argv_has(&argv, "--dry-run"));
+	assert_true(argv_has(&argv, "--itemize-changes"));
+	assert_true(argv_has(&argv, "--delete"));
+	strv_free(&argv);
+	strv_free(&sc.excludes);
+}
+
+static void test_remote_ssh_command(void **state)
+{
+	(void)state;
+	struct sync_conf sc = base_conf();
+	sc.target_host = "dr@10.0.0.5";
+	sc.target_path = "/var/www/my site";
+	sc.ssh_port = 2222;
+	sc.ssh_identity = "/etc/lifeboat/id key";
+	sc.ssh_options = "-o StrictHostKeyChecking=yes";
+	sc.compress = true;
+	sc.bwlimit = 5000;
+	sc.rsync_args = "--acls --xattrs";
+	struct strv argv;
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, "/tmp/lb.x/www.ssh", RSYNC_FULL, true, &argv);
+	const char *e = argv_after(&argv, "-e");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "ssh -p 2222 -i '/etc/lifeboat/id key'"));
+	assert_non_null(strstr(e, "-o ControlPath=/tmp/lb.x/www.ssh"));
+	assert_non_null(strstr(e, "-o ControlMaster=no"));
+	assert_non_null(strstr(e, "-o StrictHostKeyChecking=yes"));
+	assert_true(argv_has(&argv, "-z"));
+	assert_true(argv_has(&argv, "--bwlimit=5000"));
+	assert_true(argv_has(&argv, "--acls"));
+	assert_true(argv_has(&argv, "--xattrs"));
+	assert_true(argv_has(&argv, "--mkpath"));
+	assert_string_equal(argv.items[argv.len - 1], "dr@10.0.0.5:/var/www/my site/");
+	strv_free(&argv);
+	strv_free(&sc.excludes);
+}
+
+static void test_classify(void **state)
+{
+	(void)state;
+	assert_int_equal(transport_classify(0, true), T_OK);
+	assert_int_equal(transport_classify(24, false), T_OK); /* vanished files */
+	assert_int_equal(transport_classify(255, true), T_UNREACHABLE);
+	assert_int_equal(transport_classify(12, true), T_UNREACHABLE);
+	assert_int_equal(transport_classify(30, true), T_UNREACHABLE);
+	assert_int_equal(transport_classify(12, false), T_FAILED);
+	assert_int_equal(transport_classify(23, true), T_FAILED);
+	assert_int_equal(transport_classify(11, false), T_FAILED);
+}
+
+static void test_parse_stats(void **state)
+{
+	(void)state;
+	const char *out = "Number of files: 3 (reg: 2, dir: 1)\n"
+			  "Number of regular files transferred: 1,234\n"
+			  "Total file size: 9 bytes\n"
+			  "Total bytes sent: 5,244,834\n"
+			  "Total bytes received: 35\n";
+	uint64_t bytes, files;
+	transport_parse_stats(out, &bytes, &files);
+	assert_int_equal(bytes, 5244834);
+	assert_int_equal(files, 1234);
+	transport_parse_stats("", &bytes, &files);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_paths_mode_local),
+		cmocka_unit_test(test_delete_modes),
+		cmocka_unit_test(test_remote_ssh_command),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_parse_stats),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
