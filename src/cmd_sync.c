@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "status.h"
 #include "syncer.h"
 
@@ -26,6 +27,8 @@ struct sync_daemon {
 	int exit_code;
 	uint64_t status_timer;
 	uint64_t periodic_timer;
+	uint64_t watchdog_timer;
+	bool ready_sent;
 };
 
 static void write_status(struct sync_daemon *d)
@@ -52,10 +55,34 @@ static void on_periodic(struct loop *loop, void *arg)
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
 
+/* systemd: ready only once every sync finished its startup pass. */
+static void maybe_ready(struct sync_daemon *d)
+{
+	if (d->ready_sent || d->once)
+		return;
+	for (size_t i = 0; i < d->n_syncers; i++) {
+		struct sync_stats st;
+		syncer_stats(d->syncers[i], &st);
+		if (!st.startup_done)
+			return;
+	}
+	d->ready_sent = true;
+	log_info("every sync is live");
+	notify_send("READY=1\nSTATUS=live: watching and replicating");
+}
+
+static void on_watchdog(struct loop *loop, void *arg)
+{
+	struct sync_daemon *d = arg;
+	notify_send("WATCHDOG=1");
+	d->watchdog_timer = loop_add_timer(loop, notify_watchdog_ms() / 2, on_watchdog, d);
+}
+
 static void on_syncer_changed(void *arg, struct syncer *s)
 {
 	(void)s;
 	struct sync_daemon *d = arg;
+	maybe_ready(d);
 	if (!d->status_timer)
 		d->status_timer = loop_add_timer(d->loop, STATUS_COALESCE_MS, on_status_timer, d);
 }
@@ -163,11 +190,13 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	}
 	log_info("configuration reloaded from %s; restarting the syncs with a full pass",
 		 fresh.path);
+	notify_send("RELOADING=1");
 	stop_syncers(d);
 	config_free(&d->cfg);
 	d->cfg = fresh;
 	if (start_syncers(d) != EXIT_OK)
 		log_error("some syncs could not start after the reload; see above");
+	notify_send("READY=1");
 	write_status(d);
 }
 
@@ -210,14 +239,18 @@ static int run(struct sync_daemon *d)
 	if (rc == EXIT_OK) {
 		if (!d->once)
 			on_periodic(d->loop, d);
+		if (!d->once && notify_watchdog_ms() > 0)
+			on_watchdog(d->loop, d);
 		if (loop_run(d->loop) < 0)
 			rc = EXIT_FAILED;
 	}
 	if (d->once && rc == EXIT_OK) {
 		rc = d->n_finished == d->n_syncers ? d->exit_code : EXIT_FAILED;
 	}
+	notify_send("STOPPING=1");
 	loop_cancel_timer(d->loop, d->status_timer);
 	loop_cancel_timer(d->loop, d->periodic_timer);
+	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
 	stop_syncers(d);
 	loop_free(d->loop);
