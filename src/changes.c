@@ -240,6 +240,13 @@ void changes_closed(struct change_queue *q, const char *path, int64_t now)
 	add_entry(q, path, CH_PATH, false, now, now);
 }
 
+void changes_release(struct change_queue *q, const char *path)
+{
+	struct entry *e = lookup(q, path);
+	if (e)
+		e->writing = false;
+}
+
 static char *rewrite_prefix(const char *path, const char *from, const char *to)
 {
 	if (strcmp(path, from) == 0)

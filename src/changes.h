@@ -45,6 +45,8 @@ void changes_add(struct change_queue *q, const char *path, enum change_kind kind
 		 int64_t now_ms);
 /* The file was closed after writing: ready to ship. */
 void changes_closed(struct change_queue *q, const char *path, int64_t now_ms);
+/* If path is pending and held as writing, it is ready now; else nothing. */
+void changes_release(struct change_queue *q, const char *path);
 /* A rename inside the source. Pending entries under from move to to. */
 void changes_rename(struct change_queue *q, const char *from, const char *to, bool is_dir,
 		    int64_t now_ms);

@@ -115,9 +115,15 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 	case WE_WRITING:
 		changes_add(s->q, path, CH_PATH, true, now);
 		break;
-	case WE_CLOSED:
+	case WE_CLOSED: {
 		changes_closed(s->q, path, now);
+		/* Its directory waited for it (see watch.c): release it too. */
+		const char *slash = strrchr(path, '/');
+		char *parent = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup("");
+		changes_release(s->q, parent);
+		free(parent);
 		break;
+	}
 	case WE_NEW_TREE:
 		changes_add(s->q, path, CH_TREE, false, now);
 		break;

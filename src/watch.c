@@ -390,9 +390,12 @@ static void handle_named(struct watch *w, const struct inotify_event *ev)
 	}
 	char *dir = path_of(w, ev->wd);
 	char *path = join(dir, ev->name);
-	/* Adding or removing a name changes the directory's mtime too. */
+	/* Adding or removing a name changes the directory's mtime too. A new
+	 * regular file is still being written: its directory waits with it
+	 * (WE_WRITING) instead of starting a batch of its own. */
+	bool new_file = (ev->mask & IN_CREATE) && !is_dir && is_regular(w, path);
 	if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
-		emit(w, WE_CHANGED, dir, NULL, true);
+		emit(w, new_file ? WE_WRITING : WE_CHANGED, dir, NULL, true);
 	if (ev->mask & IN_MOVED_FROM) {
 		flush_moved_from(w);
 		w->from_pending = true;
@@ -413,7 +416,7 @@ static void handle_named(struct watch *w, const struct inotify_event *ev)
 		} else {
 			/* A new regular file will be written and closed; anything
 			 * else (symlink, hard link, fifo) is complete already. */
-			emit(w, is_regular(w, path) ? WE_WRITING : WE_CHANGED, path, NULL, false);
+			emit(w, new_file ? WE_WRITING : WE_CHANGED, path, NULL, false);
 		}
 	} else if (ev->mask & IN_MODIFY) {
 		emit(w, WE_WRITING, path, NULL, false);
