@@ -1,0 +1,360 @@
+/* lifeboat db status|clone|promote|fence|rejoin|heartbeat: the command line
+ * of the database operations (db_ops.h). Parses arguments, reports the one
+ * error message, prints status as text or JSON. */
+#include "commands.h"
+#include "db_ops.h"
+#include "epoch.h"
+#include "log.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DB_USAGE                                                                                   \
+	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote | "  \
+	"fence [--server primary|standby] | rejoin [--force] | heartbeat"
+
+static void json_str(struct buf *b, const char *s)
+{
+	buf_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			buf_addf(b, "\\u%04x", *p);
+		else
+			buf_addc(b, (char)*p);
+	}
+	buf_addc(b, '"');
+}
+
+static void json_facts(struct buf *b, const struct db_conn *c, const struct db_server *s,
+		       const struct db_facts *f)
+{
+	buf_adds(b, "{\"role\":");
+	json_str(b, s->role);
+	buf_addf(b, ",\"host\":");
+	json_str(b, s->host);
+	buf_addf(b, ",\"port\":%u,\"reachable\":%s", s->port, f->reachable ? "true" : "false");
+	if (!f->reachable) {
+		buf_adds(b, ",\"error\":");
+		json_str(b, f->error);
+		buf_addc(b, '}');
+		return;
+	}
+	(void)c;
+	buf_addf(b, ",\"version\":");
+	json_str(b, f->version);
+	buf_addf(b, ",\"server_id\":%lld,\"read_only\":%s,\"gtid_binlog_pos\":", f->server_id,
+		 f->read_only ? "true" : "false");
+	json_str(b, f->gtid_binlog_pos);
+	buf_adds(b, ",\"gtid_slave_pos\":");
+	json_str(b, f->gtid_slave_pos);
+	buf_adds(b, ",\"gtid_current_pos\":");
+	json_str(b, f->gtid_current_pos);
+	buf_addf(b, ",\"replica\":%s", f->replica ? "true" : "false");
+	if (f->replica) {
+		buf_adds(b, ",\"io_running\":");
+		json_str(b, f->io_running);
+		buf_adds(b, ",\"sql_running\":");
+		json_str(b, f->sql_running);
+		buf_addf(b, ",\"last_io_errno\":%lld,\"last_io_error\":", f->io_errno);
+		json_str(b, f->io_error);
+		buf_addf(b, ",\"last_sql_errno\":%lld,\"last_sql_error\":", f->sql_errno);
+		json_str(b, f->sql_error);
+		if (f->seconds_behind >= 0)
+			buf_addf(b, ",\"seconds_behind_master\":%lld", f->seconds_behind);
+		else
+			buf_adds(b, ",\"seconds_behind_master\":null");
+		buf_adds(b, ",\"gtid_io_pos\":");
+		json_str(b, f->gtid_io_pos);
+		buf_adds(b, ",\"source\":");
+		json_str(b, f->source_host);
+		buf_addf(b, ",\"source_port\":%lld", f->source_port);
+	}
+	if (f->has_heartbeat)
+		buf_addf(b, ",\"heartbeat_age\":%.3f,\"heartbeat_server_id\":%lld", f->heartbeat_age,
+			 f->heartbeat_server_id);
+	else
+		buf_adds(b, ",\"heartbeat_age\":null");
+	buf_addf(b,
+		 ",\"semi_sync\":{\"master_enabled\":%s,\"master_active\":%s,\"slave_enabled\":%s,"
+		 "\"slave_active\":%s}",
+		 f->semi_master_enabled ? "true" : "false", f->semi_master_on ? "true" : "false",
+		 f->semi_slave_enabled ? "true" : "false", f->semi_slave_on ? "true" : "false");
+	buf_addf(b, ",\"epoch\":%llu}", (unsigned long long)f->epoch);
+}
+
+static void print_facts(const struct db_conn *c, const struct db_facts *f)
+{
+	if (!f->reachable) {
+		printf("%s: unreachable: %s\n", c->name, f->error);
+		return;
+	}
+	printf("%s: %s, server_id %lld, read_only %s, epoch %llu\n", c->name,
+	       f->replica ? "replica" : (f->read_only ? "read-only, not replicating" : "writable"),
+	       f->server_id, f->read_only ? "ON" : "OFF", (unsigned long long)f->epoch);
+	printf("  gtid binlog %s, slave %s, current %s\n", *f->gtid_binlog_pos ? f->gtid_binlog_pos : "-",
+	       *f->gtid_slave_pos ? f->gtid_slave_pos : "-",
+	       *f->gtid_current_pos ? f->gtid_current_pos : "-");
+	if (f->replica) {
+		printf("  from %s:%lld, IO %s, SQL %s, received %s\n", f->source_host,
+		       f->source_port, f->io_running, f->sql_running,
+		       *f->gtid_io_pos ? f->gtid_io_pos : "-");
+		if (f->seconds_behind >= 0)
+			printf("  Seconds_Behind_Master %lld", f->seconds_behind);
+		else
+			printf("  Seconds_Behind_Master NULL");
+		if (f->has_heartbeat)
+			printf(", heartbeat lag %.3f s\n", f->heartbeat_age);
+		else
+			printf(", no heartbeat row (is 'lifeboat sync' or 'lifeboat db heartbeat' running?)\n");
+		if (f->io_errno)
+			printf("  last IO error %lld: %s\n", f->io_errno, f->io_error);
+		if (f->sql_errno)
+			printf("  last SQL error %lld: %s\n", f->sql_errno, f->sql_error);
+	}
+	if (f->semi_master_enabled || f->semi_slave_enabled)
+		printf("  semi-sync: master %s%s, slave %s%s\n",
+		       f->semi_master_enabled ? "enabled" : "off",
+		       f->semi_master_enabled ? (f->semi_master_on ? " (active)" : " (FELL BACK TO ASYNC)")
+					      : "",
+		       f->semi_slave_enabled ? "enabled" : "off",
+		       f->semi_slave_enabled ? (f->semi_slave_on ? " (active)" : " (inactive)") : "");
+}
+
+/* Read both servers; report problems as warnings; exit 1 if any. */
+static int db_status(struct db_pair *p, bool json)
+{
+	const struct db_server *servers[2] = {&p->primary, &p->standby};
+	struct db_conn conns[2];
+	struct db_facts facts[2];
+	int rc = EXIT_OK;
+	for (int i = 0; i < 2; i++) {
+		char *err = NULL;
+		memset(&facts[i], 0, sizeof(facts[i]));
+		int r = db_pair_connect(p, servers[i], &conns[i], &err);
+		if (!r)
+			r = db_facts_read(&conns[i], &facts[i], &err);
+		if (r) {
+			facts[i].reachable = false;
+			facts[i].error = err;
+			log_error("%s", err);
+			rc = r > rc ? r : rc;
+		}
+	}
+	if (facts[0].reachable && facts[1].reachable && facts[0].server_id == facts[1].server_id) {
+		log_error("%s and %s both have server_id %lld: give each a unique server_id in its "
+			  "my.cnf",
+			  conns[0].name, conns[1].name, facts[0].server_id);
+		rc = EXIT_FAILED;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!facts[i].reachable)
+			continue;
+		char *problem = db_facts_replication_problem(&facts[i]);
+		if (problem) {
+			log_error("replication on %s is broken: %s", conns[i].name, problem);
+			free(problem);
+			rc = EXIT_FAILED;
+		}
+		if (facts[i].semi_master_enabled && !facts[i].semi_master_on && !facts[i].read_only)
+			log_warn("semi-sync on %s has fallen back to async: commits are not "
+				 "confirmed by the standby; check the standby's IO thread",
+				 conns[i].name);
+		if (facts[i].replica && p->cfg->db.max_lag > 0 && facts[i].has_heartbeat &&
+		    facts[i].heartbeat_age > p->cfg->db.max_lag)
+			log_warn("%s lags %.1f s behind (max_lag %.0f s)", conns[i].name,
+				 facts[i].heartbeat_age, p->cfg->db.max_lag);
+	}
+	if (json) {
+		struct buf b;
+		buf_init(&b);
+		buf_adds(&b, "{\"servers\":[");
+		for (int i = 0; i < 2; i++) {
+			if (i)
+				buf_addc(&b, ',');
+			json_facts(&b, &conns[i], servers[i], &facts[i]);
+		}
+		uint64_t e = 0;
+		char *err = NULL;
+		if (epoch_read(p->cfg->state_dir, &e, &err) < 0)
+			free(err);
+		buf_addf(&b, "],\"state_dir_epoch\":%llu,\"ok\":%s}\n", (unsigned long long)e,
+			 rc ? "false" : "true");
+		fwrite(b.data, 1, b.len, stdout);
+		buf_free(&b);
+	} else {
+		for (int i = 0; i < 2; i++)
+			print_facts(&conns[i], &facts[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		db_facts_free(&facts[i]);
+		db_close(&conns[i]);
+	}
+	return rc;
+}
+
+static volatile sig_atomic_t stop_heartbeat;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_heartbeat = 1;
+}
+
+static int db_heartbeat_foreground(const struct config *cfg)
+{
+	char *err = NULL;
+	int rc;
+	struct db_heartbeat *hb = db_heartbeat_new(cfg, &err, &rc);
+	if (!hb) {
+		log_error("%s", err);
+		free(err);
+		return rc;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	log_info("heartbeat: writing lifeboat.heartbeat every second until SIGTERM");
+	while (!stop_heartbeat) {
+		int64_t next = now_ms() + 1000;
+		db_heartbeat_tick(hb);
+		int64_t left;
+		while (!stop_heartbeat && (left = next - now_ms()) > 0) {
+			struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
+			nanosleep(&ts, NULL); /* EINTR on SIGTERM ends the wait */
+		}
+	}
+	db_heartbeat_free(hb);
+	return EXIT_OK;
+}
+
+static int report(int rc, char *err)
+{
+	if (rc && err)
+		log_error("%s", err);
+	free(err);
+	return rc;
+}
+
+static int run_clone(struct db_pair *p, int argc, char **argv)
+{
+	struct db_clone_opts o = {.method = DB_CLONE_BACKUP, .progress = isatty(2)};
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0) {
+			o.force = true;
+		} else if (strcmp(argv[i], "--method") == 0 && i + 1 < argc) {
+			const char *m = argv[++i];
+			if (strcmp(m, "backup") == 0)
+				o.method = DB_CLONE_BACKUP;
+			else if (strcmp(m, "dump") == 0)
+				o.method = DB_CLONE_DUMP;
+			else {
+				log_error("db clone: --method must be backup or dump, not '%s'", m);
+				return EXIT_USAGE;
+			}
+		} else {
+			log_error("db clone: unknown argument '%s' (" DB_USAGE ")", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	char *err = NULL;
+	int rc = db_clone(p, &p->primary, &p->standby, &o, &err);
+	if (!rc)
+		log_info("clone done: %s replicates from %s:%u with GTID", p->standby.host,
+			 p->primary.host, p->primary.port);
+	return report(rc, err);
+}
+
+static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
+{
+	char *err = NULL;
+	int rc;
+	bool force = false;
+	const struct db_server *target = &p->primary;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(sub, "rejoin") == 0 && strcmp(argv[i], "--force") == 0) {
+			force = true;
+		} else if (strcmp(sub, "fence") == 0 && strcmp(argv[i], "--server") == 0 &&
+			   i + 1 < argc && (strcmp(argv[i + 1], "primary") == 0 ||
+					    strcmp(argv[i + 1], "standby") == 0)) {
+			target = strcmp(argv[++i], "primary") == 0 ? &p->primary : &p->standby;
+		} else {
+			log_error("db %s: unknown argument '%s' (" DB_USAGE ")", sub, argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (strcmp(sub, "promote") == 0) {
+		struct db_promote_result r;
+		rc = db_promote(p, &r, &err);
+		if (!rc)
+			log_info("promoted %s:%u: writable after %.0f ms, epoch %llu, forked at %s",
+				 p->standby.host, p->standby.port, r.ms_to_writable,
+				 (unsigned long long)r.epoch, r.fork_gtid ? r.fork_gtid : "-");
+		free(r.fork_gtid);
+	} else if (strcmp(sub, "fence") == 0) {
+		rc = db_fence(p, target, &err);
+	} else {
+		rc = db_rejoin(p, force, &err);
+	}
+	return report(rc, err);
+}
+
+int cmd_db(const struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2) {
+		log_error(DB_USAGE);
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[1];
+	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
+					   "heartbeat"};
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_LEN(subs); i++)
+		known = known || strcmp(sub, subs[i]) == 0;
+	if (!known) {
+		log_error("db: unknown subcommand '%s' (" DB_USAGE ")", sub);
+		return EXIT_USAGE;
+	}
+	bool json = false;
+	if (strcmp(sub, "status") == 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--json") != 0) {
+				log_error("db status: unknown argument '%s' (" DB_USAGE ")", argv[i]);
+				return EXIT_USAGE;
+			}
+			json = true;
+		}
+	}
+	struct config cfg;
+	int rc = cli_load_config(cli, &cfg);
+	if (rc)
+		return rc;
+	if (strcmp(sub, "heartbeat") == 0) {
+		rc = db_heartbeat_foreground(&cfg);
+		config_free(&cfg);
+		return rc;
+	}
+	bool need_repl = strcmp(sub, "clone") == 0 || strcmp(sub, "rejoin") == 0;
+	struct db_pair p;
+	char *err = NULL;
+	rc = db_pair_init(&p, &cfg, need_repl, &err);
+	if (rc) {
+		report(rc, err);
+	} else if (strcmp(sub, "status") == 0) {
+		rc = db_status(&p, json);
+	} else if (strcmp(sub, "clone") == 0) {
+		rc = run_clone(&p, argc, argv);
+	} else {
+		rc = run_simple(&p, sub, argc, argv);
+	}
+	db_pair_free(&p);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,621 @@
+/* db_clone: seeding a replica from a source server, physically
+ * (mariadb-backup --stream into mbstream, prepare, start) or logically
+ * (mariadb-dump --single-transaction --gtid into the mariadb client), then
+ * starting GTID replication. The stream passes through this process (a
+ * pump) so progress can be shown and no shell pipeline is needed. */
+#include "child.h"
+#include "commands.h"
+#include "db_ops.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define SYSTEM_SCHEMAS "'mysql','information_schema','performance_schema','sys','lifeboat'"
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Spawn argv with stdin/stdout on the given fds (-1: /dev/null) and stderr
+ * appended to log_path. Returns the pid or -1. */
+static pid_t spawn_io(char *const *argv, int in_fd, int out_fd, const char *log_path)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	pid_t pid;
+	int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Last non-empty line of a log file, for the error message. */
+static char *last_line(const char *path)
+{
+	size_t len;
+	char *text = read_file(path, &len);
+	if (!text)
+		return xstrdup("(no output)");
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	char *nl = strrchr(text, '\n');
+	char *line = xstrdup(nl ? nl + 1 : text);
+	free(text);
+	return line;
+}
+
+static void show_progress(uint64_t bytes, uint64_t estimate, double secs, bool final)
+{
+	double mib = (double)bytes / 1048576.0;
+	double rate = secs > 0 ? mib / secs : 0;
+	if (estimate > bytes && rate > 0) {
+		double eta = ((double)(estimate - bytes) / 1048576.0) / rate;
+		fprintf(stderr, "\rlifeboat: clone: %.1f MiB of ~%.1f MiB, %.1f MiB/s, ETA %d:%02d   ",
+			mib, (double)estimate / 1048576.0, rate, (int)eta / 60, (int)eta % 60);
+	} else {
+		fprintf(stderr, "\rlifeboat: clone: %.1f MiB, %.1f MiB/s   ", mib, rate);
+	}
+	if (final)
+		fputc('\n', stderr);
+}
+
+struct pump {
+	char *const *producer, *const *consumer;
+	const char *prefix; /* written to the consumer before the stream */
+	const char *log_path;
+	bool progress;
+	uint64_t estimate;
+	uint64_t bytes;
+	double secs;
+};
+
+/* producer | consumer through us. 0 or -1 with *err. */
+static int pump_run(struct pump *pm, char **err)
+{
+	int a[2], b[2];
+	if (pipe2(a, O_CLOEXEC) < 0)
+		goto sys;
+	if (pipe2(b, O_CLOEXEC) < 0) {
+		close(a[0]), close(a[1]);
+		goto sys;
+	}
+	pid_t prod = spawn_io(pm->producer, -1, a[1], pm->log_path);
+	pid_t cons = prod < 0 ? -1 : spawn_io(pm->consumer, b[0], -1, pm->log_path);
+	close(a[1]), close(b[0]);
+	if (prod < 0 || cons < 0) {
+		*err = xasprintf("cannot run %s: %s", prod < 0 ? pm->producer[0] : pm->consumer[0],
+				 strerror(errno));
+		close(a[0]), close(b[1]);
+		if (prod > 0) {
+			kill(prod, SIGTERM);
+			wait_exit(prod);
+		}
+		return -1;
+	}
+	int64_t t0 = now_ms(), last = t0;
+	bool write_failed = pm->prefix && write_all(b[1], pm->prefix, strlen(pm->prefix)) < 0;
+	size_t cap = 1 << 20;
+	char *chunk = xmalloc(cap);
+	while (!write_failed) {
+		ssize_t n = read(a[0], chunk, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (write_all(b[1], chunk, (size_t)n) < 0) {
+			write_failed = true; /* consumer died: its status says why */
+			break;
+		}
+		pm->bytes += (uint64_t)n;
+		if (pm->progress && now_ms() - last >= 1000) {
+			last = now_ms();
+			show_progress(pm->bytes, pm->estimate, (double)(last - t0) / 1000.0, false);
+		}
+	}
+	free(chunk);
+	close(a[0]); /* a producer still writing gets EPIPE */
+	close(b[1]);
+	int rp = wait_exit(prod), rcons = wait_exit(cons);
+	pm->secs = (double)(now_ms() - t0) / 1000.0;
+	if (pm->progress)
+		show_progress(pm->bytes, pm->estimate, pm->secs, true);
+	if (rp != 0 || rcons != 0) {
+		char *line = last_line(pm->log_path);
+		*err = xasprintf("%s exited %d: %s (full log: %s)",
+				 rp != 0 ? pm->producer[0] : pm->consumer[0], rp != 0 ? rp : rcons,
+				 line, pm->log_path);
+		free(line);
+		return -1;
+	}
+	return 0;
+sys:
+	*err = xasprintf("pipe: %s", strerror(errno));
+	return -1;
+}
+
+/* Non-system databases on a server, comma-free list for argv. */
+static int user_schemas(struct db_conn *c, struct strv *out, char **err)
+{
+	struct db_row *rows;
+	size_t n;
+	int rc = db_rows(c,
+			 "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT "
+			 "IN (" SYSTEM_SCHEMAS ") ORDER BY 1",
+			 &rows, &n, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].values[0])
+			strv_push(out, rows[i].values[0]);
+	db_rows_free(rows, n);
+	return EXIT_OK;
+}
+
+static uint64_t estimate_bytes(struct db_conn *c)
+{
+	char *v = NULL, *err = NULL;
+	db_value(c,
+		 "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE "
+		 "TABLE_SCHEMA NOT IN ('information_schema','performance_schema')",
+		 &v, &err);
+	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	free(err);
+	return n;
+}
+
+static int refuse_if_data(struct db_conn *target, bool force, char **err)
+{
+	struct strv dbs;
+	strv_init(&dbs);
+	int rc = user_schemas(target, &dbs, err);
+	if (!rc && dbs.len > 0 && !force) {
+		*err = xasprintf("%s holds data (database '%s'%s): nothing changed; run 'lifeboat db "
+				 "clone --force' to overwrite it",
+				 target->name, dbs.items[0], dbs.len > 1 ? " and more" : "");
+		rc = EXIT_FAILED;
+	}
+	strv_free(&dbs);
+	return rc;
+}
+
+/* Replication off, local binlog history gone: a fresh standby whose binlog
+ * holds local transactions (an admin user created there) would otherwise
+ * reject the source's GTIDs (anchors pitfalls 5 and 6). */
+static int reset_target(struct db_conn *t, bool drop_data, char **err)
+{
+	const struct db_flavor *fl = t->flavor;
+	int rc = db_exec(t, "SET GLOBAL read_only = ON", err);
+	if (!rc)
+		rc = db_exec(t, fl->stop_replica, err);
+	if (!rc)
+		rc = db_exec(t, fl->reset_replica_all, err);
+	if (!rc)
+		rc = db_exec(t, "SET SESSION sql_log_bin = 0", err);
+	struct strv dbs;
+	strv_init(&dbs);
+	if (!rc && drop_data)
+		rc = user_schemas(t, &dbs, err);
+	for (size_t i = 0; !rc && i < dbs.len; i++) {
+		char *q = xasprintf("DROP DATABASE `%s`", dbs.items[i]);
+		rc = db_exec(t, q, err);
+		free(q);
+	}
+	strv_free(&dbs);
+	if (!rc)
+		rc = db_exec(t, "DROP DATABASE IF EXISTS lifeboat", err);
+	if (!rc)
+		rc = db_exec(t, "RESET MASTER", err);
+	if (!rc)
+		rc = db_exec(t, "SET GLOBAL gtid_slave_pos = ''", err);
+	return rc;
+}
+
+static char *log_path_for(const struct config *cfg, const char *what)
+{
+	return xasprintf("%s/clone-%s.log", cfg->state_dir, what);
+}
+
+static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+		      const struct db_clone_opts *o, char **err)
+{
+	int rc = reset_target(tgt, o->force, err);
+	if (rc)
+		return rc;
+	char *scnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
+	char *tcnf = scnf ? db_write_client_cnf(p->cfg, tgt->server, p->cfg->db.user, p->password,
+						NULL, err)
+			  : NULL;
+	if (!tcnf) {
+		if (scnf)
+			unlink(scnf);
+		free(scnf);
+		return EXIT_FAILED;
+	}
+	struct strv prod, cons;
+	strv_init(&prod);
+	strv_init(&cons);
+	strv_push(&prod, "mariadb-dump");
+	strv_pushf(&prod, "--defaults-file=%s", scnf);
+	/* --gtid --master-data=1: the dump ends with SET GLOBAL gtid_slave_pos
+	 * of its snapshot. --system=users: accounts and grants as statements
+	 * (CREATE USER IF NOT EXISTS with --insert-ignore: the account running
+	 * the import is not dropped under itself). */
+	strv_push_split(&prod, "--single-transaction --gtid --master-data=1 --system=users "
+			       "--insert-ignore --routines --events --triggers --hex-blob "
+			       "--max-allowed-packet=1G --databases");
+	strv_push(&prod, "lifeboat");
+	rc = user_schemas(src, &prod, err);
+	strv_push(&cons, "mariadb");
+	strv_pushf(&cons, "--defaults-file=%s", tcnf);
+	strv_push_split(&cons, "--binary-mode --batch --max-allowed-packet=1G");
+	char *logp = log_path_for(p->cfg, "dump");
+	unlink(logp);
+	struct pump pm = {.producer = prod.items,
+			  .consumer = cons.items,
+			  .prefix = "SET SESSION sql_log_bin = 0;\n",
+			  .log_path = logp,
+			  .progress = o->progress,
+			  .estimate = estimate_bytes(src)};
+	if (!rc && pump_run(&pm, err) < 0)
+		rc = EXIT_FAILED;
+	if (!rc)
+		log_info("clone: dumped %.1f MiB in %.1f s (%.1f MiB/s)", (double)pm.bytes / 1048576.0,
+			 pm.secs, pm.secs > 0 ? (double)pm.bytes / 1048576.0 / pm.secs : 0);
+	unlink(scnf);
+	unlink(tcnf);
+	free(scnf);
+	free(tcnf);
+	free(logp);
+	strv_free(&prod);
+	strv_free(&cons);
+	if (rc) {
+		char *m = xasprintf("%s; %s is left read-only with a partial copy and no "
+				    "replication: run 'lifeboat db clone --force' again",
+				    *err, tgt->name);
+		free(*err);
+		*err = m;
+	}
+	return rc;
+}
+
+/* ---- physical ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0)
+		return 0;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	/* A zombie is dead (anchors pitfall 2). */
+	return rp && rp[1] == ' ' && rp[2] != 'Z';
+}
+
+/* Shut the target down through SQL and wait until its process is gone. */
+static int stop_target(struct db_conn *t, char **err)
+{
+	char *pidfile = NULL;
+	int rc = db_value(t, "SELECT @@global.pid_file", &pidfile, err);
+	if (rc)
+		return rc;
+	size_t len;
+	char *text = pidfile ? read_file(pidfile, &len) : NULL;
+	long pid = text ? strtol(text, NULL, 10) : 0;
+	free(text);
+	if (pid <= 0) {
+		*err = xasprintf("cannot read the pid file %s of %s: a physical clone must run on "
+				 "the standby's machine (or use --method dump)",
+				 pidfile ? pidfile : "(none)", t->name);
+		free(pidfile);
+		return EXIT_FAILED;
+	}
+	free(pidfile);
+	rc = db_exec(t, "SHUTDOWN", err);
+	if (rc)
+		return rc;
+	int64_t deadline = now_ms() + 120000;
+	while (pid_alive((pid_t)pid)) {
+		if (now_ms() > deadline) {
+			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN",
+					 t->name, pid);
+			return EXIT_FAILED;
+		}
+		nap(20);
+	}
+	return EXIT_OK;
+}
+
+static char *read_backup_gtid(const char *datadir, char **err)
+{
+	static const char *const names[] = {"mariadb_backup_binlog_info", "xtrabackup_binlog_info"};
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		char *path = xasprintf("%s/%s", datadir, names[i]);
+		size_t len;
+		char *text = read_file(path, &len);
+		free(path);
+		if (!text)
+			continue;
+		/* "FILE\tPOS\tGTID" */
+		char *f1 = strchr(text, '\t');
+		char *f2 = f1 ? strchr(f1 + 1, '\t') : NULL;
+		char *gtid = f2 ? xstrdup(f2 + 1) : NULL;
+		free(text);
+		if (gtid) {
+			gtid[strcspn(gtid, "\r\n")] = '\0';
+			return gtid;
+		}
+	}
+	*err = xasprintf("the backup in %s has no binlog GTID position: is log_bin on on the "
+			 "primary?",
+			 datadir);
+	return NULL;
+}
+
+static int run_start_command(const struct config *cfg, const char *who, char **err)
+{
+	if (!cfg->db.start_command) {
+		*err = xasprintf("%s:%d: a physical clone stops and starts the standby: set "
+				 "[database] start_command (e.g. 'systemctl start mariadb')",
+				 cfg->path, cfg->db.line);
+		return EXIT_USAGE;
+	}
+	struct strv argv;
+	strv_init(&argv);
+	strv_push_split(&argv, cfg->db.start_command);
+	struct run_result r;
+	int code = child_run(argv.items, NULL, 0, 180000, &r);
+	int rc = EXIT_OK;
+	if (code != 0) {
+		*err = xasprintf("start_command '%s' failed (exit %d%s): %s; %s holds the restored "
+				 "copy but is not running",
+				 cfg->db.start_command, code, r.timed_out ? ", timed out" : "",
+				 r.err_tail[0] ? r.err_tail : "no output", who);
+		rc = EXIT_FAILED;
+	}
+	run_result_free(&r);
+	strv_free(&argv);
+	return rc;
+}
+
+static int connect_retry(struct db_pair *p, const struct db_server *s, struct db_conn *c,
+			 double secs, char **err)
+{
+	int64_t deadline = now_ms() + (int64_t)(secs * 1000);
+	for (;;) {
+		int rc = db_pair_connect(p, s, c, err);
+		if (!rc || rc == EXIT_USAGE || now_ms() > deadline)
+			return rc;
+		db_close(c);
+		free(*err);
+		*err = NULL;
+		nap(100);
+	}
+}
+
+static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+			const struct db_server *target, const struct db_clone_opts *o, char **err)
+{
+	char *datadir = NULL, *src_datadir = NULL;
+	int rc = db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+	if (!rc)
+		rc = db_value(src, "SELECT @@global.datadir", &src_datadir, err);
+	struct stat st;
+	if (!rc && (!datadir || stat(datadir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		*err = xasprintf("%s: datadir %s is not a directory here: a physical clone runs on "
+				 "the standby's machine (or use --method dump)",
+				 tgt->name, datadir ? datadir : "(unknown)");
+		rc = EXIT_FAILED;
+	}
+	if (!rc && !p->cfg->db.start_command)
+		rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
+	if (!rc)
+		rc = stop_target(tgt, err);
+	db_close(tgt);
+	if (rc)
+		goto out;
+	log_info("clone: standby stopped; replacing %s", datadir);
+	if (nftw(datadir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0) {
+		*err = xasprintf("cannot empty %s: %s; the standby is stopped", datadir,
+				 strerror(errno));
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	char *scnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
+	if (!scnf) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	char *tmpdir = xasprintf("%s/clone-tmp", p->cfg->state_dir);
+	mkdir_p(tmpdir, 0700);
+	struct strv prod, cons;
+	strv_init(&prod);
+	strv_init(&cons);
+	const struct node_conf *snode = src->server->node ? config_find_node(p->cfg, src->server->node)
+							  : NULL;
+	if (snode && snode->ssh && (!p->cfg->node || strcmp(p->cfg->node, snode->name) != 0)) {
+		/* Remote source: its mariadb-backup reads credentials from the
+		 * source's own option files ([mariadb-backup] group). */
+		strv_push(&prod, "ssh");
+		strv_push_split(&prod, "-o BatchMode=yes");
+		strv_push(&prod, snode->ssh);
+		strv_push_split(&prod, "mariadb-backup --backup --stream=xbstream --target-dir=/tmp");
+		strv_pushf(&prod, "--datadir=%s", src_datadir);
+	} else {
+		strv_push(&prod, "mariadb-backup");
+		strv_pushf(&prod, "--defaults-file=%s", scnf);
+		strv_push_split(&prod, "--backup --stream=xbstream --parallel=2");
+		strv_pushf(&prod, "--datadir=%s", src_datadir);
+		strv_pushf(&prod, "--target-dir=%s", tmpdir);
+	}
+	strv_push(&cons, "mbstream");
+	strv_push(&cons, "-x");
+	strv_push(&cons, "-C");
+	strv_push(&cons, datadir);
+	char *logp = log_path_for(p->cfg, "backup");
+	unlink(logp);
+	struct pump pm = {.producer = prod.items,
+			  .consumer = cons.items,
+			  .log_path = logp,
+			  .progress = o->progress,
+			  .estimate = estimate_bytes(src)};
+	if (pump_run(&pm, err) < 0)
+		rc = EXIT_FAILED;
+	unlink(scnf);
+	free(scnf);
+	strv_free(&prod);
+	strv_free(&cons);
+	if (!rc) {
+		log_info("clone: streamed %.1f MiB in %.1f s (%.1f MiB/s); preparing",
+			 (double)pm.bytes / 1048576.0, pm.secs,
+			 pm.secs > 0 ? (double)pm.bytes / 1048576.0 / pm.secs : 0);
+		char *argv[] = {"mariadb-backup", "--no-defaults", "--prepare",
+				xasprintf("--target-dir=%s", datadir), NULL};
+		struct run_result r;
+		int code = child_run(argv, NULL, 0, 3600000, &r);
+		if (code != 0) {
+			*err = xasprintf("mariadb-backup --prepare failed (exit %d): %s; the "
+					 "standby is stopped with an unprepared copy in %s",
+					 code, r.err_tail, datadir);
+			rc = EXIT_FAILED;
+		}
+		run_result_free(&r);
+		free(argv[3]);
+	}
+	chown_uid = st.st_uid;
+	chown_gid = st.st_gid;
+	if (!rc && nftw(datadir, chown_entry, 64, FTW_PHYS) < 0) {
+		*err = xasprintf("cannot chown %s: %s", datadir, strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	char *gtid = rc ? NULL : read_backup_gtid(datadir, err);
+	if (!rc && !gtid)
+		rc = EXIT_FAILED;
+	if (!rc)
+		rc = run_start_command(p->cfg, target->role, err);
+	if (!rc)
+		rc = connect_retry(p, target, tgt, 60, err);
+	/* A binlog kept outside the datadir would still hold the old history. */
+	if (!rc)
+		rc = db_exec(tgt, "SET GLOBAL read_only = ON", err);
+	if (!rc)
+		rc = db_exec(tgt, "RESET MASTER", err);
+	if (!rc)
+		rc = db_execf(tgt, err, "SET GLOBAL gtid_slave_pos = '%s'", gtid);
+	free(gtid);
+	free(logp);
+	free(tmpdir);
+out:
+	free(datadir);
+	free(src_datadir);
+	return rc;
+}
+
+int db_clone(struct db_pair *p, const struct db_server *source, const struct db_server *target,
+	     const struct db_clone_opts *o, char **err)
+{
+	if (!p->repl_password) {
+		*err = xstrdup("internal: clone needs the replication password");
+		return EXIT_FAILED;
+	}
+	struct db_conn src, tgt;
+	memset(&tgt, 0, sizeof(tgt));
+	int rc = db_pair_connect(p, source, &src, err);
+	if (!rc)
+		rc = db_pair_connect(p, target, &tgt, err);
+	if (!rc)
+		rc = db_check_server_ids(&src, &tgt, err);
+	if (!rc)
+		rc = refuse_if_data(&tgt, o->force, err);
+	/* Created on the source before the copy: the copy then carries it. */
+	if (!rc)
+		rc = db_meta_ensure(&src, err);
+	if (!rc)
+		rc = db_ensure_repl_user(p, &src, err);
+	if (rc)
+		goto out;
+	log_info("clone: %s -> %s by %s", src.name, tgt.name,
+		 o->method == DB_CLONE_DUMP ? "mariadb-dump" : "mariadb-backup");
+	if (o->method == DB_CLONE_DUMP)
+		rc = clone_dump(p, &src, &tgt, o, err);
+	else
+		rc = clone_backup(p, &src, &tgt, target, o, err);
+	if (rc)
+		goto out;
+	rc = db_start_replication(p, &tgt, source, false, err);
+	char *pos = NULL;
+	if (!rc)
+		rc = db_value(&src, "SELECT @@global.gtid_binlog_pos", &pos, err);
+	if (!rc)
+		rc = db_wait_replica(&tgt, pos, 60, err);
+	free(pos);
+	if (!rc)
+		rc = db_semi_sync_setup(p, &src, &tgt, err);
+	if (!rc)
+		rc = db_persist_read_only(p->cfg, true, 0, err);
+out:
+	db_close(&src);
+	db_close(&tgt);
+	return rc;
+}

@@ -1,0 +1,237 @@
+/* db_rejoin: the old primary becomes a replica of the new one. Before it
+ * follows, its binlog is compared with the fork point the new primary
+ * recorded when promoted: transactions written on the old primary after
+ * that point (errant) are listed and extracted to a file, never dropped
+ * silently. With errant transactions rejoin refuses, unless --force, which
+ * re-seeds the old primary from the new one. */
+#include "child.h"
+#include "commands.h"
+#include "db_ops.h"
+#include "gtid.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* mariadb-binlog of everything after the fork point into STATE_DIR. Returns
+ * the file path (caller frees) or NULL with *err. */
+static char *save_errant(struct db_pair *p, struct db_conn *old, const char *fork, char **err)
+{
+	char *first = NULL;
+	struct db_row row;
+	bool found;
+	if (db_row(old, "SHOW BINARY LOGS", &row, &found, err))
+		return NULL;
+	if (found && row.values[0])
+		first = xstrdup(row.values[0]);
+	db_row_free(&row);
+	if (!first) {
+		*err = xasprintf("%s has no binary logs to extract the errant transactions from",
+				 old->name);
+		return NULL;
+	}
+	char *cnf = db_write_client_cnf(p->cfg, old->server, p->cfg->db.user, p->password, NULL, err);
+	if (!cnf) {
+		free(first);
+		return NULL;
+	}
+	struct strv argv;
+	strv_init(&argv);
+	strv_push(&argv, "mariadb-binlog");
+	strv_pushf(&argv, "--defaults-file=%s", cnf);
+	strv_push_split(&argv, "--read-from-remote-server --to-last-log --skip-gtid-strict-mode "
+			       "--base64-output=auto");
+	/* GTID start positions are exclusive: events after the fork. */
+	if (fork && *fork)
+		strv_pushf(&argv, "--start-position=%s", fork);
+	strv_push(&argv, first);
+	struct run_result r;
+	int code = child_run(argv.items, NULL, 0, 600000, &r);
+	char *path = NULL;
+	if (code != 0) {
+		*err = xasprintf("mariadb-binlog failed (exit %d): %s", code, r.err_tail);
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		char stamp[32];
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		path = xasprintf("%s/errant-%s.sql", p->cfg->state_dir, stamp);
+		if (write_file_atomic(path, r.out.data, r.out.len) < 0) {
+			*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+			free(path);
+			path = NULL;
+		}
+	}
+	run_result_free(&r);
+	strv_free(&argv);
+	unlink(cnf);
+	free(cnf);
+	free(first);
+	return path;
+}
+
+static char *describe_errant(const struct gtid_errant *e, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].diverged)
+			buf_addf(&b, "%sdomain %u: %u-%u-%llu differs from the new primary's history",
+				 i ? "; " : "", e[i].domain, e[i].old_last.domain,
+				 e[i].old_last.server, (unsigned long long)e[i].old_last.seq);
+		else
+			buf_addf(&b, "%sdomain %u: seq %llu..%llu (%llu transaction%s, last %u-%u-%llu)",
+				 i ? "; " : "", e[i].domain, (unsigned long long)e[i].first,
+				 (unsigned long long)e[i].last,
+				 (unsigned long long)(e[i].last - e[i].first + 1),
+				 e[i].last == e[i].first ? "" : "s", e[i].old_last.domain,
+				 e[i].old_last.server, (unsigned long long)e[i].old_last.seq);
+	}
+	return buf_steal(&b);
+}
+
+/* 0: no errant; EXIT_FAILED with *err listing them (and *found set). */
+static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *neu, bool *found,
+			char **err)
+{
+	*found = false;
+	struct db_facts fo, fn;
+	int rc = db_facts_read(old, &fo, err);
+	if (rc)
+		return rc;
+	rc = db_facts_read(neu, &fn, err);
+	if (rc) {
+		db_facts_free(&fo);
+		return rc;
+	}
+	/* The fork point the new primary recorded at promotion; without one
+	 * (promoted by hand), what it had applied from the old primary. */
+	const char *fork = fn.fork_gtid && *fn.fork_gtid ? fn.fork_gtid : fn.gtid_slave_pos;
+	if (!(fn.fork_gtid && *fn.fork_gtid))
+		log_warn("%s has no lifeboat promotion record; comparing with its gtid_slave_pos %s",
+			 neu->name, fork);
+	struct gtid_pos ob, fk;
+	struct gtid_errant *e = NULL;
+	size_t n = 0;
+	if (gtid_pos_parse(fo.gtid_binlog_pos, &ob) < 0 || gtid_pos_parse(fork, &fk) < 0) {
+		*err = xasprintf("cannot parse GTID positions '%s' / '%s'", fo.gtid_binlog_pos, fork);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	n = gtid_find_errant(&ob, &fk, &e);
+	if (n) {
+		*found = true;
+		char *list = describe_errant(e, n);
+		char *e2 = NULL;
+		char *file = save_errant(p, old, fork, &e2);
+		if (file)
+			*err = xasprintf("%s has errant transactions the new primary lacks: %s; saved "
+					 "to %s; apply what matters on the new primary by hand, then "
+					 "'lifeboat db rejoin --force' re-clones it (old primary left "
+					 "fenced, read-only)",
+					 old->name, list, file);
+		else
+			*err = xasprintf("%s has errant transactions the new primary lacks: %s; they "
+					 "could NOT be saved (%s); old primary left fenced, nothing "
+					 "else changed",
+					 old->name, list, e2);
+		free(e2);
+		free(file);
+		free(list);
+		rc = EXIT_FAILED;
+	}
+	free(e);
+	gtid_pos_free(&ob);
+	gtid_pos_free(&fk);
+out:
+	db_facts_free(&fo);
+	db_facts_free(&fn);
+	return rc;
+}
+
+static int check_roles(struct db_conn *old, struct db_conn *neu, char **err)
+{
+	struct db_facts fo, fn;
+	int rc = db_facts_read(old, &fo, err);
+	if (rc)
+		return rc;
+	rc = db_facts_read(neu, &fn, err);
+	if (rc) {
+		db_facts_free(&fo);
+		return rc;
+	}
+	if (fn.read_only || fn.replica) {
+		*err = xasprintf("%s is not a promoted primary (read_only %s, %s): run 'lifeboat db "
+				 "promote' first; nothing changed",
+				 neu->name, fn.read_only ? "ON" : "OFF",
+				 fn.replica ? "replicating" : "not replicating");
+		rc = EXIT_FAILED;
+	} else if (fo.epoch > fn.epoch) {
+		*err = xasprintf("%s holds role epoch %llu, higher than %s's %llu: it is the newer "
+				 "primary; the roles in the configuration are the other way round; "
+				 "nothing changed",
+				 old->name, (unsigned long long)fo.epoch, neu->name,
+				 (unsigned long long)fn.epoch);
+		rc = EXIT_FAILED;
+	}
+	db_facts_free(&fo);
+	db_facts_free(&fn);
+	return rc;
+}
+
+int db_rejoin(struct db_pair *p, bool force, char **err)
+{
+	struct db_conn old, neu;
+	memset(&neu, 0, sizeof(neu));
+	/* Config roles: "primary" is the old primary, "standby" the promoted one. */
+	int rc = db_pair_connect(p, &p->primary, &old, err);
+	if (!rc)
+		rc = db_pair_connect(p, &p->standby, &neu, err);
+	if (!rc)
+		rc = db_check_server_ids(&old, &neu, err);
+	if (!rc)
+		rc = check_roles(&old, &neu, err);
+	unsigned killed = 0;
+	if (!rc)
+		rc = db_fence_conn(&old, &killed, err);
+	bool errant = false;
+	if (!rc)
+		rc = check_errant(p, &old, &neu, &errant, err);
+	if (rc && errant && force) {
+		log_warn("%s", *err);
+		free(*err);
+		*err = NULL;
+		db_close(&old);
+		db_close(&neu);
+		log_info("rejoin --force: re-cloning the old primary from the new one");
+		struct db_clone_opts o = {.method = DB_CLONE_DUMP, .force = true};
+		return db_clone(p, &p->standby, &p->primary, &o, err);
+	}
+	if (!rc)
+		rc = db_ensure_repl_user(p, &neu, err);
+	if (!rc)
+		rc = db_exec(&old, old.flavor->stop_replica, err);
+	if (!rc)
+		rc = db_exec(&old, old.flavor->reset_replica_all, err);
+	if (!rc)
+		rc = db_start_replication(p, &old, &p->standby, true, err);
+	char *pos = NULL;
+	if (!rc)
+		rc = db_value(&neu, "SELECT @@global.gtid_binlog_pos", &pos, err);
+	if (!rc)
+		rc = db_wait_replica(&old, pos, p->cfg->db.promote_timeout, err);
+	free(pos);
+	if (!rc)
+		rc = db_semi_sync_setup(p, &neu, &old, err);
+	if (!rc)
+		log_info("rejoined: %s replicates from %s with GTID", old.name, neu.name);
+	db_close(&old);
+	db_close(&neu);
+	return rc;
+}

@@ -1,0 +1,243 @@
+# shellcheck shell=bash
+# MariaDB fixture for tests/integration/db_*.sh and bench/db_*.sh: real
+# mariadbd instances on 127.0.0.1, each with its own datadir, port, socket
+# and my.cnf (always --defaults-file / --no-defaults: /etc/mysql is never read).
+#
+#   . tests/lib/mariadb.sh
+#   mdb_setup                     # work dir, cleanup trap, template datadir
+#   mdb_new a 1                   # instance "a", server_id 1 (copies the template)
+#   mdb_start a; mdb_sql a "SELECT 1"; mdb_stop a; mdb_kill9 a
+#   mdb_config > lifeboat.conf    # [database] for a (primary) and b (standby)
+#
+# The template datadir is made once per machine and user by mariadb-install-db
+# (with a 'lifeboat' admin user) and copied sparsely per instance. Instances
+# are stopped by PID only. Run as a program ("bash mariadb.sh start DIR") it
+# starts one instance and returns once it answers: the start_command lifeboat
+# uses for a physical clone.
+
+MDB_PASS=lbpass
+MDB_REPL_PASS=replpass
+MDB_TEMPLATE=${MDB_TEMPLATE:-/tmp/lifeboat-mdb-template-$(id -u)}
+
+mdb_mysqld() { command -v mariadbd || echo /usr/sbin/mariadbd; }
+
+# The template, made once (flock: tests run in parallel).
+mdb_template() {
+	[ -f "$MDB_TEMPLATE/.done" ] && return 0
+	mkdir -p "$(dirname "$MDB_TEMPLATE")"
+	(
+		flock 9
+		[ -f "$MDB_TEMPLATE/.done" ] && exit 0
+		rm -rf "$MDB_TEMPLATE.tmp"
+		mkdir -p "$MDB_TEMPLATE.tmp"
+		# root@HOSTNAME is unusable under skip-name-resolve and makes
+		# mariadb-dump --system=users fail (1133), so the template drops it.
+		# PROXY ... WITH GRANT OPTION lets the dump clone recreate root's
+		# PROXY grant (mariadb-dump --system=users); GRANT PROXY is refused
+		# while bootstrapping, hence the row. FLUSH PRIVILEGES first: without it CREATE USER fails under
+		# --skip-grant-tables (anchors pitfall 1).
+		cat >"$MDB_TEMPLATE.extra.sql" <<SQL
+FLUSH PRIVILEGES;
+CREATE USER 'lifeboat'@'%' IDENTIFIED BY '$MDB_PASS';
+GRANT ALL PRIVILEGES ON *.* TO 'lifeboat'@'%' WITH GRANT OPTION;
+INSERT INTO mysql.proxies_priv VALUES ('%', 'lifeboat', '', '', 1, 'root@localhost', NOW());
+FLUSH PRIVILEGES;
+DROP USER IF EXISTS 'root'@'$(hostname)';
+SQL
+		mariadb-install-db --no-defaults --datadir="$MDB_TEMPLATE.tmp" --user="$(id -un)" \
+			--auth-root-authentication-method=normal --skip-test-db \
+			--extra-file="$MDB_TEMPLATE.extra.sql" >"$MDB_TEMPLATE.log" 2>&1 || {
+			cat "$MDB_TEMPLATE.log" >&2; exit 1; }
+		rm -rf "$MDB_TEMPLATE"
+		mv "$MDB_TEMPLATE.tmp" "$MDB_TEMPLATE"
+		touch "$MDB_TEMPLATE/.done"
+	) 9>"$MDB_TEMPLATE.lock"
+}
+
+# A free TCP port on 127.0.0.1, spread by PID so parallel tests rarely collide.
+mdb_free_port() {
+	local p tries=0
+	p=$(( 20000 + ($$ * 37 + RANDOM) % 20000 ))
+	while (: </dev/tcp/127.0.0.1/$p) 2>/dev/null || [ -e "/tmp/lifeboat-port-$p" ]; do
+		p=$(( 20000 + (p + 1 - 20000) % 20000 )); tries=$((tries + 1))
+		[ $tries -gt 200 ] && return 1
+	done
+	echo "$p"
+}
+
+mdb_setup() {
+	MDB_WORK=$(mktemp -d /tmp/lifeboat-db-test.XXXXXX)
+	MDB_INSTANCES=()
+	trap mdb_cleanup EXIT
+	mdb_template || { echo "cannot make the template datadir" >&2; exit 1; }
+}
+
+# Background helpers a test starts (heartbeat, writers): killed at exit.
+MDB_PIDS=()
+mdb_cleanup() {
+	local n p
+	for p in "${MDB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for n in "${MDB_INSTANCES[@]}"; do mdb_kill9 "$n" 2>/dev/null; done
+	[ -n "${MDB_KEEP:-}" ] || rm -rf "$MDB_WORK"
+}
+
+mdb_dir() { echo "$MDB_WORK/$1"; }
+mdb_port() { cat "$MDB_WORK/$1/port"; }
+
+# mdb_new NAME SERVER_ID [extra my.cnf lines...]
+mdb_new() {
+	local name=$1 sid=$2 dir="$MDB_WORK/$1" port
+	shift 2
+	mkdir -p "$dir"
+	port=$(mdb_free_port) || { echo "no free port" >&2; return 1; }
+	echo "$port" >"$dir/port"
+	cp -a --sparse=always "$MDB_TEMPLATE" "$dir/data"
+	rm -f "$dir/data/.done"
+	# read_only lives in a drop-in lifeboat may rewrite (read_only_cnf).
+	printf '[mariadbd]\nread_only = ON\n' >"$dir/lifeboat.cnf"
+	{
+		echo "[mariadbd]"
+		echo "datadir=$dir/data"
+		echo "port=$port"
+		echo "bind-address=127.0.0.1"
+		echo "socket=$dir/sock"
+		echo "pid-file=$dir/mariadbd.pid"
+		echo "log-error=$dir/error.log"
+		echo "user=$(id -un)"
+		echo "server_id=$sid"
+		echo "log_bin=binlog"
+		echo "log_slave_updates=ON"
+		echo "gtid_strict_mode=ON"
+		echo "binlog_format=ROW"
+		echo "sync_binlog=1"
+		echo "innodb_flush_log_at_trx_commit=1"
+		echo "innodb_buffer_pool_size=64M"
+		echo "skip-name-resolve"
+		echo "skip-log-error=0"
+		echo "max_connections=100"
+		for l in "$@"; do echo "$l"; done
+		echo "!include $dir/lifeboat.cnf"
+	} >"$dir/my.cnf"
+	sed -i '/^skip-log-error=0$/d' "$dir/my.cnf"
+	MDB_INSTANCES+=("$name")
+}
+
+# Start DIR's mariadbd and wait (bounded) until it answers.
+mdb_start_dir() {
+	local dir=$1 pid deadline
+	rm -f "$dir/mariadbd.pid"
+	setsid "$(mdb_mysqld)" --defaults-file="$dir/my.cnf" </dev/null >>"$dir/out.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/pid"
+	deadline=$(( $(date +%s) + 60 ))
+	until mariadb-admin --no-defaults --protocol=tcp -h127.0.0.1 -P"$(cat "$dir/port")" \
+		-ulifeboat -p"$MDB_PASS" --connect-timeout=2 ping >/dev/null 2>&1; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "mariadbd in $dir exited; error.log:" >&2; tail -n 20 "$dir/error.log" >&2
+			return 1
+		fi
+		[ "$(date +%s)" -ge $deadline ] && { echo "mariadbd in $dir does not answer" >&2; return 1; }
+		sleep 0.05
+	done
+}
+mdb_start() { mdb_start_dir "$MDB_WORK/$1"; }
+
+# Alive = exists and not a zombie (anchors pitfall 2).
+mdb_pid_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+mdb_pid() {
+	local dir="$MDB_WORK/$1"
+	if [ -s "$dir/mariadbd.pid" ]; then cat "$dir/mariadbd.pid"; else cat "$dir/pid" 2>/dev/null; fi
+}
+
+mdb_wait_gone() {
+	local pid=$1 deadline=$(( $(date +%s) + ${2:-60} ))
+	while mdb_pid_alive "$pid"; do
+		[ "$(date +%s)" -ge $deadline ] && { echo "pid $pid does not exit" >&2; return 1; }
+		sleep 0.02
+	done
+}
+
+mdb_stop() {
+	local pid; pid=$(mdb_pid "$1") || return 0
+	[ -n "$pid" ] || return 0
+	mdb_pid_alive "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	mdb_wait_gone "$pid" 60
+}
+
+mdb_kill9() {
+	local pid; pid=$(mdb_pid "$1") || return 0
+	[ -n "$pid" ] || return 0
+	mdb_pid_alive "$pid" || return 0
+	kill -KILL "$pid" 2>/dev/null
+	mdb_wait_gone "$pid" 30
+}
+
+# mdb_sql NAME SQL... : run as the lifeboat admin user, tab-separated, no headers.
+mdb_sql() {
+	local name=$1; shift
+	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -ulifeboat \
+		-p"$MDB_PASS" -N -B -e "$*"
+}
+mdb_sql_root() {
+	local name=$1; shift
+	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -uroot \
+		-N -B -e "$*" 2>/dev/null || mariadb --no-defaults -S "$(mdb_dir "$name")/sock" -uroot -N -B -e "$*"
+}
+
+# Poll until "mdb_sql NAME SQL" prints EXPECTED, at most SECONDS.
+mdb_wait_value() {
+	local name=$1 sql=$2 expected=$3 secs=${4:-30} got deadline
+	deadline=$(( $(date +%s) + secs ))
+	while :; do
+		got=$(mdb_sql "$name" "$sql" 2>/dev/null)
+		[ "$got" = "$expected" ] && return 0
+		if [ "$(date +%s)" -ge $deadline ]; then
+			echo "timeout: '$sql' on $name gave '$got', expected '$expected'" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# A lifeboat.conf for primary a and standby b (extra [database] lines as args).
+mdb_config() {
+	local a=$1 b=$2; shift 2
+	mkdir -p "$MDB_WORK/state"
+	printf '%s\n' "$MDB_PASS" >"$MDB_WORK/db.pass"
+	printf '%s\n' "$MDB_REPL_PASS" >"$MDB_WORK/repl.pass"
+	chmod 600 "$MDB_WORK/db.pass" "$MDB_WORK/repl.pass"
+	cat <<CONF
+[lifeboat]
+state_dir = $MDB_WORK/state
+log = stderr
+
+[database]
+primary = 127.0.0.1:$(mdb_port "$a")
+standby = 127.0.0.1:$(mdb_port "$b")
+user = lifeboat
+password_file = $MDB_WORK/db.pass
+replication_user = repl
+replication_password_file = $MDB_WORK/repl.pass
+CONF
+	local l
+	for l in "$@"; do echo "$l"; done
+}
+
+# Fail the test with a message.
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	case ${1:-} in
+	start)
+		MDB_WORK=$(dirname "$2")
+		mdb_start_dir "$2"
+		;;
+	*) echo "usage: mariadb.sh start DIR" >&2; exit 2 ;;
+	esac
+fi
