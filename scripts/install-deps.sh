@@ -3,7 +3,7 @@
 # those missing, so a second run costs nothing.  Debian 12, as root.
 set -eu
 
-PACKAGES="build-essential pkg-config libmariadb-dev libcmocka-dev
+PACKAGES="build-essential pkg-config libmariadb-dev libjson-c-dev libcmocka-dev
 rsync openssh-server openssh-client lsyncd
 mariadb-server mariadb-client mariadb-backup
 iproute2 iputils-arping procps psmisc curl python3"

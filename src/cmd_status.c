@@ -1,12 +1,124 @@
-/* lifeboat status [--json]: the running daemons' status file, summarised. */
+/* lifeboat status [--json]: the state of every sync, read from the running
+ * daemon's status file, as one screen a sysadmin can read at 3 a.m. */
 #include "commands.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+struct style {
+	const char *bold, *red, *yellow, *green, *off;
+};
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static double get_num(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (b >= 1024 && u < 4)
+		b /= 1024, u++;
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+}
+
+static void human_age(double secs, char *out, size_t n)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 1)
+		snprintf(out, n, "%.0f ms", secs * 1000);
+	else if (secs < 120)
+		snprintf(out, n, "%.1f s", secs);
+	else if (secs < 7200)
+		snprintf(out, n, "%.0f min", secs / 60);
+	else
+		snprintf(out, n, "%.1f h", secs / 3600);
+}
+
+static const char *state_colour(const struct style *st, const char *state)
+{
+	if (!state)
+		return st->red;
+	if (strcmp(state, "idle") == 0 || strcmp(state, "syncing") == 0)
+		return st->green;
+	if (strcmp(state, "startup") == 0 || strcmp(state, "retrying") == 0)
+		return st->yellow;
+	return st->red;
+}
+
+static void print_sync(const struct style *st, const char *name, json_object *s, double now)
+{
+	const char *state = get_str(s, "state");
+	char rpo[32], ago[32], bytes[32];
+	human_age(get_num(s, "oldest_pending_age"), rpo, sizeof(rpo));
+	double last = get_num(s, "last_success_unix");
+	if (last > 0)
+		human_age(now - last, ago, sizeof(ago));
+	else
+		snprintf(ago, sizeof(ago), "never");
+	human_bytes(get_num(s, "bytes_shipped"), bytes, sizeof(bytes));
+	printf("  %s%-12s%s %s%-8s%s %s -> %s\n", st->bold, name, st->off, state_colour(st, state),
+	       state ? state : "?", st->off, get_str(s, "source") ? get_str(s, "source") : "?",
+	       get_str(s, "target") ? get_str(s, "target") : "?");
+	printf("               pending %.0f (file RPO %s), last success %s%s, shipped %s in %.0f "
+	       "files\n",
+	       get_num(s, "pending"), rpo, ago, last > 0 ? " ago" : "", bytes,
+	       get_num(s, "files_shipped"));
+	if (get_num(s, "watches_missed") > 0)
+		printf("               %s%.0f directories not watched (inotify limit): periodic full "
+		       "passes%s\n",
+		       st->yellow, get_num(s, "watches_missed"), st->off);
+	const char *err = get_str(s, "last_error");
+	if (err && strcmp(state ? state : "", "idle") != 0)
+		printf("               %slast error: %s%s\n", st->red, err, st->off);
+}
+
+static int show(const char *path, const char *text, bool colour)
+{
+	json_object *root = json_tokener_parse(text);
+	if (!root) {
+		log_error("%s is not valid JSON (a partial write?); try again", path);
+		return EXIT_FAILED;
+	}
+	struct style st = {"", "", "", "", ""};
+	if (colour)
+		st = (struct style){"\033[1m", "\033[31m", "\033[33m", "\033[32m", "\033[0m"};
+	double now = now_wall();
+	double updated = get_num(root, "updated_unix");
+	long pid = (long)get_num(root, "pid");
+	json_object *flag;
+	bool said_running = !json_object_object_get_ex(root, "running", &flag) ||
+			    json_object_get_boolean(flag);
+	bool running = said_running && pid > 0 && kill((pid_t)pid, 0) == 0;
+	char age[32];
+	human_age(now - updated, age, sizeof(age));
+	printf("%slifeboat sync%s: %s%s%s (pid %ld), status written %s ago\n", st.bold, st.off,
+	       running ? st.green : st.red, running ? "running" : "NOT RUNNING", st.off, pid, age);
+	json_object *syncs;
+	if (json_object_object_get_ex(root, "syncs", &syncs)) {
+		json_object_object_foreach(syncs, name, s) print_sync(&st, name, s, now);
+	}
+	json_object_put(root);
+	return running ? EXIT_OK : EXIT_FAILED;
+}
 
 int cmd_status(const struct cli *cli, int argc, char **argv)
 {
@@ -15,7 +127,8 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else {
-			log_error("status: unknown argument '%s' (usage: lifeboat status [--json])", argv[i]);
+			log_error("status: unknown argument '%s' (usage: lifeboat status [--json])",
+				  argv[i]);
 			return EXIT_USAGE;
 		}
 	}
@@ -28,17 +141,14 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	char *text = read_file(path, &len);
 	if (!text) {
 		log_error("cannot read %s: %s (is 'lifeboat sync' running?)", path, strerror(errno));
-		free(path);
-		config_free(&cfg);
-		return EXIT_FAILED;
-	}
-	if (json) {
+		rc = EXIT_FAILED;
+	} else if (json) {
 		fwrite(text, 1, len, stdout);
 	} else {
-		fwrite(text, 1, len, stdout);
+		rc = show(path, text, isatty(1) && !getenv("NO_COLOR"));
 	}
 	free(text);
 	free(path);
 	config_free(&cfg);
-	return EXIT_OK;
+	return rc;
 }

@@ -35,7 +35,7 @@ static void write_status(struct sync_daemon *d)
 {
 	if (d->once)
 		return;
-	if (status_write(&d->cfg, d->syncers, d->n_syncers) < 0)
+	if (status_write(&d->cfg, d->syncers, d->n_syncers, !loop_stopping(d->loop)) < 0)
 		log_warn("cannot write %s/status.json: %s", d->cfg.state_dir, strerror(errno));
 }
 

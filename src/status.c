@@ -52,7 +52,8 @@ static void render_sync(struct buf *b, struct syncer *s)
 	buf_addc(b, '}');
 }
 
-char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n)
+char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n,
+		    bool running)
 {
 	struct buf b;
 	buf_init(&b);
@@ -62,6 +63,8 @@ char *status_render(const struct config *cfg, struct syncer *const *syncers, siz
 	buf_adds(&b, "1");
 	json_key(&b, "pid", &first);
 	buf_addf(&b, "%ld", (long)getpid());
+	json_key(&b, "running", &first);
+	buf_adds(&b, running ? "true" : "false");
 	json_key(&b, "node", &first);
 	json_str(&b, cfg->node);
 	json_key(&b, "updated", &first);
@@ -80,9 +83,10 @@ char *status_render(const struct config *cfg, struct syncer *const *syncers, siz
 	return buf_steal(&b);
 }
 
-int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n)
+int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n,
+		 bool running)
 {
-	char *text = status_render(cfg, syncers, n);
+	char *text = status_render(cfg, syncers, n, running);
 	char *path = xasprintf("%s/status.json", cfg->state_dir);
 	int rc = write_file_atomic(path, text, strlen(text));
 	free(path);

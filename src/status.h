@@ -4,14 +4,18 @@
 #ifndef LIFEBOAT_STATUS_H
 #define LIFEBOAT_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct syncer;
 struct config;
 
-/* Render and write the status of these syncers. 0, or -1 with errno. */
-int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n);
-/* The JSON text alone (caller frees), for tests and `status --json`. */
-char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n);
+/* Render and write the status of these syncers; "running" is false in the
+ * last write of a daemon that is stopping. 0, or -1 with errno. */
+int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n,
+		 bool running);
+/* The JSON text alone (caller frees). */
+char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n,
+		    bool running);
 
 #endif

@@ -60,5 +60,12 @@ assert_trees_equal "$SRC" "$DST" 10
 wait_idle www 10 || fail "not idle at the end"
 [ "$(status_field www files_shipped)" -gt 0 ] || fail "status: files_shipped is 0"
 [ -n "$(status_field www last_success)" ] || fail "status: no last_success"
+out=$("$LIFEBOAT" -c "$T/lb.conf" status) || fail "status failed while running: $out"
+echo "$out"
+grep -q "running" <<<"$out" && grep -q "www .*idle" <<<"$out" || fail "status text lacks state"
+"$LIFEBOAT" -c "$T/lb.conf" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["syncs"]["www"]["state"]=="idle"' ||
+	fail "status --json is not the status JSON"
 stop_sync || fail "sync did not stop cleanly on SIGTERM"
+rc=0; out=$("$LIFEBOAT" -c "$T/lb.conf" status) || rc=$?
+[ "$rc" = 1 ] && grep -q "NOT RUNNING" <<<"$out" || fail "status after stop: exit $rc: $out"
 pass
