@@ -23,22 +23,23 @@ static void nap(long ms)
 static int drain_relay_log(struct db_pair *p, struct db_conn *c, char **err)
 {
 	const struct db_flavor *fl = c->flavor;
-	int rc = db_exec(c, fl->stop_io_thread, err);
-	if (rc)
-		return rc;
 	struct db_facts f;
-	rc = db_facts_read(c, &f, err);
+	int rc = db_facts_read(c, &f, err);
 	if (rc)
 		return rc;
-	if (f.sql_errno) {
+	if (f.sql_errno) { /* checked before anything changes */
 		char *problem = db_facts_replication_problem(&f);
-		*err = xasprintf("cannot promote %s: %s (its IO thread is now stopped; nothing "
-				 "else changed)",
-				 c->name, problem);
+		*err = xasprintf("cannot promote %s: %s (nothing changed)", c->name, problem);
 		free(problem);
 		db_facts_free(&f);
 		return EXIT_FAILED;
 	}
+	db_facts_free(&f);
+	rc = db_exec(c, fl->stop_io_thread, err);
+	if (!rc)
+		rc = db_facts_read(c, &f, err);
+	if (rc)
+		return rc;
 	char *target = xstrdup(f.gtid_io_pos);
 	db_facts_free(&f);
 	if (*target) {
