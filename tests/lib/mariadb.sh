@@ -190,6 +190,21 @@ mdb_sql_root() {
 		-N -B -e "$*" 2>/dev/null || mariadb --no-defaults -S "$(mdb_dir "$name")/sock" -uroot -N -B -e "$*"
 }
 
+# One column of SHOW SLAVE STATUS on NAME (empty when not a replica).
+mdb_slave_field() {
+	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$1")" -ulifeboat \
+		-p"$MDB_PASS" -E -e "SHOW SLAVE STATUS" | awk -F': ' -v f="$2" '$1 ~ "^ *"f"$" {print $2}'
+}
+
+# Poll until "mdb_slave_field NAME FIELD" prints EXPECTED, at most SECONDS.
+mdb_wait_slave_field() {
+	local deadline=$(( $(date +%s) + ${4:-30} ))
+	until [ "$(mdb_slave_field "$1" "$2")" = "$3" ]; do
+		[ "$(date +%s)" -lt $deadline ] || { echo "timeout: $2 on $1 is '$(mdb_slave_field "$1" "$2")', expected '$3'" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
 # Poll until "mdb_sql NAME SQL" prints EXPECTED, at most SECONDS.
 mdb_wait_value() {
 	local name=$1 sql=$2 expected=$3 secs=${4:-30} got deadline
