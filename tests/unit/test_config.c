@@ -487,6 +487,12 @@ static void test_seconds(void **state)
 		free(line);
 		free(want);
 	}
+	/* a key's lower bound holds for seconds too */
+	load_sync_line("rescan_interval = 1", &cfg);
+	assert_true(cfg.syncs[0].rescan_interval == 1);
+	config_free(&cfg);
+	expect_sync_line_err("rescan_interval = 0.5", "t.conf:4: 'rescan_interval' must be a number "
+						      "of seconds between 1 and 86400, got '0.5'");
 	expect_err("[lifeboat]\nstatus_interval = 1e3\n",
 		   "t.conf:2: 'status_interval' must be a number of seconds between 0 and 86400, "
 		   "got '1e3'");
