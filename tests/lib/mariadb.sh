@@ -54,15 +54,32 @@ SQL
 	) 9>"$MDB_TEMPLATE.lock"
 }
 
-# A free TCP port on 127.0.0.1, spread by PID so parallel tests rarely collide.
+# A free TCP port on 127.0.0.1, reserved with mkdir (atomic) under
+# /tmp/lifeboat-ports so parallel tests never pick the same one; a
+# reservation whose owner PID is gone is taken over.
+MDB_PORT_DIR=/tmp/lifeboat-ports
+MDB_PORTS=()
 mdb_free_port() {
-	local p tries=0
+	local p tries=0 owner
+	mkdir -p "$MDB_PORT_DIR"
 	p=$(( 20000 + ($$ * 37 + RANDOM) % 20000 ))
-	while (: </dev/tcp/127.0.0.1/$p) 2>/dev/null || [ -e "/tmp/lifeboat-port-$p" ]; do
-		p=$(( 20000 + (p + 1 - 20000) % 20000 )); tries=$((tries + 1))
-		[ $tries -gt 200 ] && return 1
+	while :; do
+		tries=$((tries + 1))
+		[ $tries -gt 500 ] && return 1
+		p=$(( 20000 + (p + 1 - 20000) % 20000 ))
+		if ! mkdir "$MDB_PORT_DIR/$p" 2>/dev/null; then
+			owner=$(cat "$MDB_PORT_DIR/$p/pid" 2>/dev/null)
+			if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+				rm -rf "$MDB_PORT_DIR/$p"
+			fi
+			continue
+		fi
+		echo $$ >"$MDB_PORT_DIR/$p/pid"
+		if (: </dev/tcp/127.0.0.1/$p) 2>/dev/null; then continue; fi # in use by someone else
+		MDB_PORTS+=("$p")
+		echo "$p"
+		return 0
 	done
-	echo "$p"
 }
 
 mdb_setup() {
@@ -78,6 +95,7 @@ mdb_cleanup() {
 	local n p
 	for p in "${MDB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for n in "${MDB_INSTANCES[@]}"; do mdb_kill9 "$n" 2>/dev/null; done
+	for p in "${MDB_PORTS[@]}"; do rm -rf "${MDB_PORT_DIR:?}/$p"; done
 	[ -n "${MDB_KEEP:-}" ] || rm -rf "$MDB_WORK"
 }
 
@@ -89,7 +107,8 @@ mdb_new() {
 	local name=$1 sid=$2 dir="$MDB_WORK/$1" port
 	shift 2
 	mkdir -p "$dir"
-	port=$(mdb_free_port) || { echo "no free port" >&2; return 1; }
+	mdb_free_port >"$MDB_WORK/.port" || { echo "no free port" >&2; return 1; }
+	port=$(cat "$MDB_WORK/.port"); MDB_PORTS+=("$port")
 	echo "$port" >"$dir/port"
 	cp -a --sparse=always "$MDB_TEMPLATE" "$dir/data"
 	rm -f "$dir/data/.done"
