@@ -136,7 +136,7 @@ static int start_syncers(struct sync_daemon *d)
 		const struct sync_conf *sc = &d->cfg.syncs[i];
 		if (!wanted(d, sc->name))
 			continue;
-		struct syncer *s = syncer_new(d->loop, sc, d->once, hooks);
+		struct syncer *s = syncer_new(d->loop, &d->cfg, sc, d->once, hooks);
 		d->syncers[d->n_syncers++] = s;
 		if (syncer_start(s) < 0)
 			return EXIT_FAILED;

@@ -46,6 +46,7 @@ static const struct key_spec node_keys[] = {
 	KEY_CHECK(node_conf, "address", K_STRING, address, check_host),
 	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
 	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
+	KEY(node_conf, "state_dir", K_PATH, state_dir),
 };
 
 static const struct key_spec sync_keys[] = {
@@ -90,6 +91,7 @@ static const struct key_spec failover_keys[] = {
 	KEY(failover_conf, "pre_hook", K_LIST, pre_hooks),
 	KEY(failover_conf, "post_hook", K_LIST, post_hooks),
 	KEY_CHECK(failover_conf, "fence", K_STRING, fence, check_fence),
+	KEY(failover_conf, "peer_command", K_STRING, peer_command),
 };
 
 struct parse_state {
@@ -579,6 +581,7 @@ void config_free(struct config *cfg)
 		free(cfg->nodes[i].address);
 		free(cfg->nodes[i].ssh);
 		free(cfg->nodes[i].role);
+		free(cfg->nodes[i].state_dir);
 	}
 	free(cfg->nodes);
 	for (size_t i = 0; i < cfg->n_syncs; i++)
@@ -602,6 +605,7 @@ void config_free(struct config *cfg)
 	strv_free(&f->pre_hooks);
 	strv_free(&f->post_hooks);
 	free(f->fence);
+	free(f->peer_command);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -20,6 +20,7 @@ struct node_conf {
 	char *address;
 	char *ssh;  /* [user@]host the other node uses to reach this one */
 	char *role; /* "primary" | "standby" */
+	char *state_dir; /* that node's state_dir, when not [lifeboat]'s */
 	int line;
 };
 
@@ -77,6 +78,7 @@ struct failover_conf {
 	struct strv pre_hooks;
 	struct strv post_hooks;
 	char *fence; /* "read_only" or "hook:/path" */
+	char *peer_command; /* runs lifeboat on the other node, split on blanks */
 };
 
 struct config {

@@ -10,7 +10,6 @@
 
 static void render_sync(struct buf *b, struct syncer *s)
 {
-	const struct sync_conf *sc = syncer_conf(s);
 	struct sync_stats st;
 	syncer_stats(s, &st);
 	bool first = true;
@@ -18,9 +17,13 @@ static void render_sync(struct buf *b, struct syncer *s)
 	json_key(b, "state", &first);
 	json_str(b, sync_state_name(st.state));
 	json_key(b, "source", &first);
-	json_str(b, sc->source);
+	json_str(b, st.source);
 	json_key(b, "target", &first);
-	json_str(b, sc->target);
+	json_str(b, st.target);
+	json_key(b, "direction", &first);
+	json_str(b, sync_direction_name(st.direction));
+	json_key(b, "peer_epoch", &first);
+	buf_addf(b, "%llu", (unsigned long long)st.peer_epoch);
 	json_key(b, "pending", &first);
 	buf_addf(b, "%zu", st.pending);
 	json_key(b, "oldest_pending_age", &first);

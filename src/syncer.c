@@ -1,24 +1,31 @@
 #include "syncer.h"
 #include "changes.h"
+#include "epoch.h"
 #include "log.h"
+#include "role.h"
 #include "loop.h"
 #include "transport.h"
 #include "watch.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* A file open for writing ships once closed, or once it has been quiet this
  * long, and at least this often while it keeps growing (an open log). */
 #define QUIET_MS 1000
 #define MAX_HOLD_MS 5000
+/* How often a sync to a [node] re-reads that node's role epoch. */
+#define PEER_CHECK_MS 10000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 60000
 
 enum stage {
 	STAGE_NONE,
+	STAGE_PEER,
 	STAGE_RENAMES,
 	STAGE_FULL,
 	STAGE_TREES,
@@ -29,7 +36,15 @@ enum stage {
 
 struct syncer {
 	struct loop *loop;
-	const struct sync_conf *sc;
+	const struct config *cfg;
+	const struct sync_conf *sc; /* the configured one, or reversed_conf */
+	struct sync_conf reversed_conf; /* borrows strings except those below */
+	char *reversed_target, *reversed_host;
+	enum sync_direction direction;
+	bool check_peer;      /* the target is a [node]: mind its epoch */
+	int64_t next_peer_check;
+	uint64_t peer_epoch;
+	bool backup_next_full; /* the next full pass keeps what it replaces */
 	bool once;
 	struct syncer_hooks hooks;
 	struct watch *watch;
@@ -62,6 +77,12 @@ struct syncer {
 
 static void schedule(struct syncer *s);
 static void run_stage(struct syncer *s);
+
+const char *sync_direction_name(enum sync_direction d)
+{
+	static const char *const names[] = {"push", "reversed", "receiving"};
+	return names[d];
+}
 
 const char *sync_state_name(enum sync_state st)
 {
@@ -374,6 +395,89 @@ static void run_stage(struct syncer *s)
 	}
 }
 
+/* The target node keeps its state where its [node] says, else where ours is
+ * (one configuration file deployed on both nodes). */
+static const char *peer_state_dir(const struct syncer *s)
+{
+	const struct node_conf *n = config_find_node(s->cfg, s->sc->target_node);
+	return n && n->state_dir ? n->state_dir : s->cfg->state_dir;
+}
+
+/* Not now: the batch goes back, and the epochs are read again later. */
+static void hold(struct syncer *s, enum sync_state st, const char *why)
+{
+	if (!s->last_error || strcmp(s->last_error, why) != 0)
+		log_error("[sync %s] %s", s->sc->name, why);
+	set_error(s, why);
+	changes_requeue(s->q, &s->cur);
+	s->busy = false;
+	s->stage = STAGE_NONE;
+	set_state(s, st);
+	s->retry_timer = loop_add_timer(s->loop, PEER_CHECK_MS, on_retry, s);
+	notify(s);
+}
+
+/* A node never pushes to a peer holding a higher role epoch (it would
+ * overwrite the new primary), nor to one with a lower epoch (an old primary
+ * not yet rejoined: it may hold files only it has). */
+static void on_peer_epoch(void *arg, const struct transfer_result *r)
+{
+	struct syncer *s = arg;
+	if (s->stopped)
+		return;
+	if (r->outcome != T_OK) {
+		batch_failed(s, r);
+		return;
+	}
+	uint64_t ours = 0, theirs = 0;
+	char *err = NULL;
+	if (epoch_read(s->cfg->state_dir, &ours, &err) < 0) {
+		hold(s, SYNC_ERROR, err);
+		free(err);
+		return;
+	}
+	if (strncmp(r->text, "none", 4) != 0 && !epoch_parse(r->text, &theirs)) {
+		hold(s, SYNC_ERROR, "the target node's epoch file is unreadable: not pushing");
+		return;
+	}
+	s->peer_epoch = theirs;
+	char why[300];
+	if (theirs > ours) {
+		snprintf(why, sizeof(why),
+			 "%s holds role epoch %llu, ours is %llu: this node was failed over and must "
+			 "not push; run 'lifeboat db rejoin' here",
+			 s->sc->target_node, (unsigned long long)theirs, (unsigned long long)ours);
+		hold(s, SYNC_ERROR, why);
+		return;
+	}
+	if (theirs < ours) {
+		snprintf(why, sizeof(why),
+			 "%s is at role epoch %llu, ours is %llu: holding changes until it is "
+			 "rejoined ('lifeboat db rejoin' there)",
+			 s->sc->target_node, (unsigned long long)theirs, (unsigned long long)ours);
+		s->backup_next_full = true;
+		hold(s, SYNC_RETRYING, why);
+		return;
+	}
+	s->next_peer_check = now_ms() + PEER_CHECK_MS;
+	if (s->backup_next_full) {
+		char stamp[32];
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		char *dir = xasprintf("%s/rejoin-backup/%s-epoch%llu-%s", peer_state_dir(s),
+				      s->sc->name, (unsigned long long)ours, stamp);
+		log_info("[sync %s] first pass to %s: files it would replace are kept in %s on %s",
+			 s->sc->name, s->sc->target_node, dir, s->sc->target_node);
+		transport_backup_next_full(s->t, dir);
+		free(dir);
+		s->backup_next_full = false;
+		s->cur.full = true;
+	}
+	run_stage(s);
+}
+
 static void start_batch(struct syncer *s)
 {
 	int64_t now = now_ms();
@@ -384,6 +488,13 @@ static void start_batch(struct syncer *s)
 	if (!s->cur.full)
 		note_top_changes(s, &s->cur);
 	set_state(s, s->startup_done ? SYNC_SYNCING : SYNC_STARTUP);
+	if (s->check_peer && now >= s->next_peer_check) {
+		s->stage = STAGE_PEER;
+		char *path = xasprintf("%s/epoch", peer_state_dir(s));
+		transport_read_peer_file(s->t, path, on_peer_epoch, s);
+		free(path);
+		return;
+	}
 	run_stage(s);
 }
 
@@ -459,13 +570,51 @@ static void load_filters(struct syncer *s)
 	free(text);
 }
 
-struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool once,
-			  struct syncer_hooks hooks)
+/* After a failover this node may be the primary of a sync whose target is
+ * itself: files then flow back to the other node, from the target path
+ * here to the source path there. */
+static void reverse(struct syncer *s, const struct sync_conf *sc, const struct node_conf *peer)
+{
+	s->reversed_conf = *sc;
+	s->reversed_host = xstrdup(peer->ssh ? peer->ssh : peer->address);
+	s->reversed_target = xasprintf("%s:%s", peer->name, sc->source);
+	s->reversed_conf.source = sc->target_path;
+	s->reversed_conf.target_path = sc->source;
+	s->reversed_conf.target_host = s->reversed_host;
+	s->reversed_conf.target_node = peer->name;
+	s->reversed_conf.target = s->reversed_target;
+	s->sc = &s->reversed_conf;
+	s->backup_next_full = true; /* the old primary may hold files we lack */
+}
+
+static void choose_direction(struct syncer *s, const struct sync_conf *sc)
+{
+	const struct config *cfg = s->cfg;
+	s->sc = sc;
+	s->direction = DIR_PUSH;
+	if (role_current(cfg) == ROLE_STANDBY) {
+		s->direction = DIR_RECEIVING;
+	} else if (sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0) {
+		const struct node_conf *peer = role_peer_node(cfg);
+		if (peer && (peer->ssh || peer->address)) {
+			s->direction = DIR_REVERSED;
+			reverse(s, sc, peer);
+		} else {
+			s->direction = DIR_RECEIVING;
+		}
+	}
+	s->check_peer = s->direction != DIR_RECEIVING && s->sc->target_node && s->sc->target_host;
+}
+
+struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
+			  const struct sync_conf *sc, bool once, struct syncer_hooks hooks)
 {
 	struct syncer *s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
-	s->sc = sc;
+	s->cfg = cfg;
 	s->once = once;
+	choose_direction(s, sc);
+	sc = s->sc;
 	s->hooks = hooks;
 	s->q = changes_new((size_t)sc->max_pending);
 	strv_init(&s->filters);
@@ -496,6 +645,19 @@ static void on_rescan(struct loop *loop, void *arg)
 int syncer_start(struct syncer *s)
 {
 	const struct sync_conf *sc = s->sc;
+	if (s->direction == DIR_RECEIVING) {
+		log_info("[sync %s] this node is the standby: it receives these files and pushes "
+			 "nothing",
+			 sc->name);
+		s->startup_done = true;
+		s->state = SYNC_IDLE;
+		if (s->once && s->hooks.finished)
+			s->hooks.finished(s->hooks.arg, s, 0);
+		return 0;
+	}
+	if (s->direction == DIR_REVERSED)
+		log_info("[sync %s] this node is the primary now: pushing %s to %s", sc->name,
+			 sc->source, sc->target);
 	if (!sc->target_host && mkdir_p(sc->target_path, 0755) < 0) {
 		log_error("[sync %s] cannot create target '%s': %s", sc->name, sc->target_path,
 			  strerror(errno));
@@ -549,6 +711,8 @@ void syncer_free(struct syncer *s)
 	free(s->last_error);
 	strv_free(&s->filters);
 	strv_free(&s->patterns);
+	free(s->reversed_host);
+	free(s->reversed_target);
 	free(s);
 }
 
@@ -578,4 +742,8 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 	out->watches = s->watch ? watch_count(s->watch) : 0;
 	out->watches_missed = s->watch ? watch_missed(s->watch) : 0;
 	out->collapses = changes_collapses(s->q);
+	out->direction = s->direction;
+	out->source = s->sc->source;
+	out->target = s->sc->target;
+	out->peer_epoch = s->peer_epoch;
 }

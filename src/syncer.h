@@ -21,6 +21,12 @@ struct syncer;
 
 enum sync_state { SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING, SYNC_RETRYING, SYNC_ERROR };
 
+/* Which way files flow for this node, from its role (see role.h):
+ * the primary pushes; if the sync's target is this node and this node is now
+ * the primary (after a failover), it pushes back to the other node; a
+ * standby only receives. */
+enum sync_direction { DIR_PUSH, DIR_REVERSED, DIR_RECEIVING };
+
 struct sync_stats {
 	enum sync_state state;
 	size_t pending;
@@ -37,6 +43,10 @@ struct sync_stats {
 	uint64_t watches_missed;
 	uint64_t collapses;
 	bool startup_done;
+	enum sync_direction direction;
+	const char *source;   /* where files come from now (may be reversed) */
+	const char *target;   /* where files go now */
+	uint64_t peer_epoch;  /* last seen on the target node; 0: unknown */
 };
 
 struct syncer_hooks {
@@ -45,9 +55,10 @@ struct syncer_hooks {
 	void *arg;
 };
 
-/* once: one full pass, verify, report through hooks.finished. */
-struct syncer *syncer_new(struct loop *loop, const struct sync_conf *sc, bool once,
-			  struct syncer_hooks hooks);
+/* once: one full pass, verify, report through hooks.finished. cfg and sc
+ * must outlive the syncer. */
+struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
+			  const struct sync_conf *sc, bool once, struct syncer_hooks hooks);
 int syncer_start(struct syncer *s);
 void syncer_full_pass(struct syncer *s, const char *why);
 void syncer_stop(struct syncer *s);
@@ -56,5 +67,6 @@ void syncer_free(struct syncer *s);
 const struct sync_conf *syncer_conf(const struct syncer *s);
 void syncer_stats(const struct syncer *s, struct sync_stats *out);
 const char *sync_state_name(enum sync_state st);
+const char *sync_direction_name(enum sync_direction d);
 
 #endif

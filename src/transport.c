@@ -26,6 +26,11 @@ static const char utime_script[] =
 	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); utime($ARGV[0], $ARGV[1], $d) or "
 	"die \"utime $d: $!\\n\"; print \"ok\\n\"'";
 
+/* Prints the file named on stdin, or "none". */
+static const char read_script[] =
+	"perl -e '$/=\"\\0\"; chomp($p=<STDIN>); if (open(F, \"<\", $p)) "
+	"{ local $/; print <F> } else { print \"none\\n\" }'";
+
 struct run;
 
 struct transport {
@@ -42,6 +47,7 @@ struct transport {
 	struct run *primed[2]; /* RSYNC_PATHS, RSYNC_TREES */
 	uint64_t prime_timer;
 	struct run *active;
+	char *backup_dir; /* for the next full pass only */
 	bool stopping;
 };
 
@@ -51,6 +57,7 @@ struct run {
 	struct proc *p;
 	enum rsync_mode mode;
 	bool is_rename;
+	bool is_read;
 	bool claimed; /* a transfer is waiting for it (primed ones are not yet) */
 	bool *failed;
 	size_t n_ops;
@@ -109,7 +116,7 @@ static void ssh_words(const struct sync_conf *sc, const char *control_path, stru
 		strv_push_split(v, sc->ssh_options);
 }
 
-void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
+static void build_options(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv)
 {
@@ -180,6 +187,10 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 	}
 	if (sc->rsync_args)
 		strv_push_split(argv, sc->rsync_args);
+}
+
+static void append_paths(const struct sync_conf *sc, struct strv *argv)
+{
 	/* "--": a source or target starting with '-' is still a path. */
 	strv_push(argv, "--");
 	strv_pushf(argv, "%s/", sc->source);
@@ -187,6 +198,14 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 		strv_pushf(argv, "%s:%s/", sc->target_host, sc->target_path);
 	else
 		strv_pushf(argv, "%s/", sc->target_path);
+}
+
+void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
+			  const char *control_path, enum rsync_mode mode, bool allow_delete,
+			  struct strv *argv)
+{
+	build_options(sc, filters, control_path, mode, allow_delete, argv);
+	append_paths(sc, argv);
 }
 
 enum transfer_outcome transport_classify(int exit_code, bool remote)
@@ -292,6 +311,7 @@ void transport_free(struct transport *t)
 		rmdir(t->runtime_dir);
 	free(t->control_path);
 	free(t->runtime_dir);
+	free(t->backup_dir);
 	free(t);
 }
 
@@ -366,7 +386,13 @@ static void fill_result(struct run *r, struct transfer_result *res)
 	res->exit_code = proc_exit_code(r->p);
 	const struct buf *out = proc_stdout(r->p);
 	const char *text = out->data ? out->data : "";
-	if (r->is_rename) {
+	if (r->is_read) {
+		snprintf(res->text, sizeof(res->text), "%s", text);
+		res->outcome = res->exit_code == 0 ? T_OK
+						     : transport_classify(res->exit_code, r->t->remote);
+		if (res->outcome == T_FAILED)
+			res->outcome = T_UNREACHABLE;
+	} else if (r->is_rename) {
 		/* One line per rename: "ok" or "fail REASON". */
 		size_t i = 0;
 		for (const char *line = text; *line && i < r->n_ops; i++) {
@@ -425,8 +451,17 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 {
 	struct strv argv;
 	strv_init(&argv);
-	transport_build_argv(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
-			     allow_delete, &argv);
+	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
+		      allow_delete, &argv);
+	if (mode == RSYNC_FULL && t->backup_dir) {
+		/* Keep what the pass would overwrite or delete (a rejoined peer). */
+		strv_push(&argv, "--backup");
+		strv_pushf(&argv, "--backup-dir=%s", t->backup_dir);
+		free(t->backup_dir);
+		t->backup_dir = NULL;
+	}
+	append_paths(t->sc, &argv);
+
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->mode = mode;
@@ -614,6 +649,27 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 	char *args[] = {at, mt, NULL};
 	start_helper(t, utime_script, args, t->sc->target_path, strlen(t->sc->target_path) + 1,
 		     cb, arg);
+}
+
+void transport_read_peer_file(struct transport *t, const char *path, transfer_cb cb, void *arg)
+{
+	if (!t->remote) {
+		struct transfer_result res = {.outcome = T_OK};
+		char *text = read_file(path, NULL);
+		snprintf(res.text, sizeof(res.text), "%s", text ? text : "none\n");
+		free(text);
+		cb(arg, &res);
+		return;
+	}
+	struct run *r = start_helper(t, read_script, NULL, path, strlen(path) + 1, cb, arg);
+	if (r)
+		r->is_read = true;
+}
+
+void transport_backup_next_full(struct transport *t, const char *dir)
+{
+	free(t->backup_dir);
+	t->backup_dir = xstrdup(dir);
 }
 
 void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,

@@ -38,6 +38,7 @@ struct transfer_result {
 	uint64_t files;  /* regular files transferred */
 	bool differs;    /* RSYNC_VERIFY: the target differs */
 	size_t n_renames_failed;
+	char text[128];  /* transport_read_peer_file: the file's start, or "none" */
 	char message[600];
 };
 
@@ -63,6 +64,11 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
  * changes them when it adds a file there but is never asked to fix them
  * (a path list cannot name the top directory alone). */
 void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg);
+/* Read a small file on the target host (the peer's role epoch). */
+void transport_read_peer_file(struct transport *t, const char *path, transfer_cb cb, void *arg);
+/* The next full pass keeps a copy of every file it would overwrite or
+ * delete on the target in dir (an absolute path on the target host). */
+void transport_backup_next_full(struct transport *t, const char *dir);
 /* End every child (TERM to its process group); pending callbacks are dropped. */
 void transport_stop(struct transport *t);
 

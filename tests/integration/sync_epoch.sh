@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Split brain, file side: a node never pushes to a peer holding a higher
+# role epoch (a returning old primary is refused); the new primary pushes
+# back to the old one only once it is rejoined, and that first pass keeps a
+# copy of every file it replaces or deletes there.
+# Two nodes on one machine: "oslo" and "dr", each with its own state_dir,
+# the peer reached over a private sshd.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/sshd.sh"
+. "$(dirname "$0")/../lib/sync.sh"
+need rsync python3 ssh
+need_root
+lb_setup
+cd "$T"
+start_sshd || fail "cannot start sshd"
+
+mkdir -p "$T/oslo/www" "$T/oslo/state" "$T/dr/www" "$T/dr/state"
+echo index >"$T/oslo/www/index.html"
+conf() { # NODE FILE
+	cat >"$2" <<EOF2
+[lifeboat]
+node = $1
+state_dir = $T/$1/state
+[node oslo]
+ssh = root@127.0.0.1
+role = primary
+state_dir = $T/oslo/state
+[node dr]
+ssh = root@127.0.0.1
+role = standby
+state_dir = $T/dr/state
+[sync www]
+source = $T/oslo/www
+target = dr:$T/dr/www
+delay = 0
+ssh_port = $SSHD_PORT
+ssh_identity = $SSH_KEY
+ssh_options = $SSH_OPTS
+EOF2
+}
+conf oslo "$T/oslo.conf"
+conf dr "$T/dr.conf"
+st() { status_field www "$1" "$2"; }
+
+# 1. Normal operation: oslo (primary) pushes to dr; dr only receives.
+start_sync "$T/oslo.conf"; OSLO=$SYNC_PID
+"$LIFEBOAT" -c "$T/dr.conf" sync >>"$T/dr.log" 2>&1 & DR=$!; lb_track_pid $DR
+wait_until 20 eval '[ "$(st state $T/oslo/state)" = idle ]' || fail "oslo did not reach idle"
+assert_trees_equal "$T/oslo/www" "$T/dr/www" 10
+wait_until 10 eval '[ "$(st direction $T/dr/state)" = receiving ]' || fail "dr is not receiving"
+lb_kill_tree $DR 5
+
+# 2. Failover: dr promoted (epoch 1, role primary). The old primary's sync
+#    restarts and must refuse to push over the new primary.
+lb_kill_tree $OSLO 5
+echo 1 >"$T/dr/state/epoch"; echo primary >"$T/dr/state/role"
+echo "new on dr" >"$T/dr/www/upload-after-failover"
+echo "only on the old primary" >"$T/oslo/www/late-write"
+start_sync "$T/oslo.conf"; OSLO=$SYNC_PID
+wait_until 20 eval '[ "$(st state $T/oslo/state)" = error ]' || fail "old primary did not refuse"
+st last_error "$T/oslo/state" | grep -q "epoch" || fail "refusal does not name the epoch"
+[ -f "$T/dr/www/upload-after-failover" ] || fail "the old primary deleted a file on the new primary"
+[ ! -e "$T/dr/www/late-write" ] || fail "the old primary pushed to the new primary"
+
+# 3. The new primary pushes back to the old one only after its rejoin.
+"$LIFEBOAT" -c "$T/dr.conf" sync >>"$T/dr.log" 2>&1 & DR=$!; lb_track_pid $DR
+wait_until 20 eval '[ "$(st state $T/dr/state)" = retrying ]' || fail "dr did not hold for the unrejoined peer"
+[ "$(st direction "$T/dr/state")" = reversed ] || fail "dr is not pushing back to oslo"
+[ ! -e "$T/oslo/www/upload-after-failover" ] || fail "dr pushed before the rejoin"
+lb_kill_tree $OSLO 5
+echo 1 >"$T/oslo/state/epoch"; echo standby >"$T/oslo/state/role"   # what db rejoin leaves
+assert_trees_equal "$T/dr/www" "$T/oslo/www" 40
+kept=$(find "$T/oslo/state/rejoin-backup" -name late-write 2>/dev/null | head -1)
+[ -n "$kept" ] && grep -q "only on the old primary" "$kept" || fail "the old primary's own file was not kept"
+echo "kept: $kept"
+pass
