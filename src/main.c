@@ -18,6 +18,8 @@ struct command {
 static const struct command commands[] = {
 	{"sync", cmd_sync, "run live file replication (--once: one pass)"},
 	{"db", cmd_db, "database: status, clone, promote, fence, rejoin, heartbeat"},
+	{"failover", cmd_failover, "the panic button: promote this node now (--dry-run, --yes)"},
+	{"switchover", cmd_switchover, "planned role swap with zero data loss"},
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},

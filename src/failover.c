@@ -1,0 +1,1275 @@
+/* failover: see failover.h. A run is: lock, probe both nodes (facts that
+ * decide whether to go on and what it will cost), refuse what would be a
+ * split brain, show the plan (--dry-run stops there), confirm, then the
+ * steps, each journaled start/done and written so that running it twice is
+ * harmless. The report is built from the journal alone, so a failover
+ * resumed after a crash reports its whole history. */
+#include "failover.h"
+#include "child.h"
+#include "commands.h"
+#include "db_ops.h"
+#include "epoch.h"
+#include "gtid.h"
+#include "hooks.h"
+#include "journal.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "vip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PEER_TIMEOUT_MS 15000
+#define PROBE_TIMEOUT_MS 1000
+
+/* What the probe learned; refreshed on every run. */
+struct probe {
+	bool local_ok;
+	struct db_facts lf;
+	char *local_err;
+	int peer_net; /* 1 port answers, 0 host refuses (up, db down), -1 silent */
+	bool peer_ok;
+	struct db_facts pf;
+	char *peer_err;
+	bool files_known;
+	double files_age;
+	long files_pending;
+	char *files_note;
+};
+
+struct fo {
+	const struct config *cfg;
+	const struct failover_opts *o;
+	bool switchover;
+	struct db_pair pair; /* standby = this node (promoted), primary = the peer */
+	const struct node_conf *self, *peer;
+	struct journal j;
+	int lock_fd;
+	struct probe pr;
+	double invoked; /* when this run started (the probe comes before the journal) */
+};
+
+struct step {
+	const char *name;
+	int (*run)(struct fo *f, char **note, char **err);
+	const char *what; /* for --dry-run */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void test_kill(const char *step, const char *when)
+{
+	const char *at = getenv("LIFEBOAT_TEST_KILL_AT");
+	if (!at)
+		return;
+	char *want = xasprintf("%s:%s", step, when);
+	bool hit = strcmp(at, want) == 0;
+	free(want);
+	if (hit)
+		raise(SIGKILL);
+}
+
+static void swap_servers(struct db_pair *p)
+{
+	struct db_server t = p->primary;
+	p->primary = p->standby;
+	p->standby = t;
+	char *r = p->primary.role;
+	p->primary.role = p->standby.role;
+	p->standby.role = r;
+}
+
+static const char *peer_address(const struct fo *f)
+{
+	return f->peer ? f->peer->address : f->pair.primary.host;
+}
+
+static const char *self_address(const struct fo *f)
+{
+	return f->self ? f->self->address : f->pair.standby.host;
+}
+
+/* argv to run lifeboat on the peer: [failover] peer_command, else ssh to
+ * the peer node's `ssh` and the lifeboat found in its PATH. */
+static bool peer_argv(const struct fo *f, struct strv *v)
+{
+	if (f->cfg->failover.peer_command) {
+		strv_push_split(v, f->cfg->failover.peer_command);
+		return true;
+	}
+	if (!f->peer || !f->peer->ssh)
+		return false;
+	strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=3");
+	strv_push(v, f->peer->ssh);
+	strv_push(v, "lifeboat");
+	return true;
+}
+
+/* A TCP connect bounded by PROBE_TIMEOUT_MS: a dead host costs 1 s here
+ * instead of the client library's 5 s. */
+static int tcp_probe(const char *host, unsigned port)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%u", port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
+		return -1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = -1;
+	if (fd >= 0) {
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			rc = 1;
+		} else if (errno == EINPROGRESS) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			if (poll(&pfd, 1, PROBE_TIMEOUT_MS) == 1) {
+				int e = 0;
+				socklen_t l = sizeof(e);
+				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
+				rc = e == 0 ? 1 : (e == ECONNREFUSED ? 0 : -1);
+			}
+		} else if (errno == ECONNREFUSED) {
+			rc = 0;
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
+static double gtid_behind(const char *ahead, const char *behind)
+{
+	struct gtid_pos a, b;
+	if (!ahead || !behind || gtid_pos_parse(ahead, &a) < 0)
+		return -1;
+	if (gtid_pos_parse(behind, &b) < 0) {
+		gtid_pos_free(&a);
+		return -1;
+	}
+	double n = 0;
+	for (size_t i = 0; i < a.len; i++) {
+		const struct gtid *g = gtid_pos_find(&b, a.items[i].domain);
+		uint64_t have = g ? g->seq : 0;
+		if (a.items[i].seq > have)
+			n += (double)(a.items[i].seq - have);
+	}
+	gtid_pos_free(&a);
+	gtid_pos_free(&b);
+	return n;
+}
+
+/* ------------------------------------------------------------ lock */
+
+static int take_lock(struct fo *f, char **err)
+{
+	if (mkdir_p(f->cfg->state_dir, 0755) < 0) {
+		*err = xasprintf("cannot create state_dir %s: %s", f->cfg->state_dir,
+				 strerror(errno));
+		return EXIT_FAILED;
+	}
+	char *path = xasprintf("%s/failover.lock", f->cfg->state_dir);
+	f->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int rc = EXIT_OK;
+	if (f->lock_fd < 0) {
+		*err = xasprintf("cannot open %s: %s", path, strerror(errno));
+		rc = EXIT_FAILED;
+	} else if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(f->lock_fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		*err = xasprintf("another failover or switchover (pid %s) holds %s: wait for it "
+				 "to finish, then run this again to see its report",
+				 *buf ? buf : "?", path);
+		rc = EXIT_FAILED;
+	} else {
+		char pid[32];
+		int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(f->lock_fd, 0) == 0)
+			(void)!pwrite(f->lock_fd, pid, (size_t)len, 0);
+	}
+	free(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------ probe */
+
+static void probe_files(struct fo *f)
+{
+	struct probe *p = &f->pr;
+	struct strv v;
+	strv_init(&v);
+	if (p->peer_net < 0 || !peer_argv(f, &v)) {
+		p->files_note = xstrdup(p->peer_net < 0 ? "old primary unreachable: its unsent "
+							  "file changes are unknown"
+							: "no way to reach the old primary (no ssh)");
+		strv_free(&v);
+		return;
+	}
+	strv_push(&v, "status");
+	strv_push(&v, "--json");
+	struct run_result r;
+	child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
+	json_object *root = r.out.data ? json_tokener_parse(r.out.data) : NULL, *syncs, *s, *x;
+	if (root && json_object_object_get_ex(root, "syncs", &syncs)) {
+		p->files_known = true;
+		json_object_object_foreach(syncs, name, one)
+		{
+			(void)name;
+			s = one;
+			if (json_object_object_get_ex(s, "oldest_pending_age", &x) &&
+			    json_object_get_double(x) > p->files_age)
+				p->files_age = json_object_get_double(x);
+			if (json_object_object_get_ex(s, "pending", &x))
+				p->files_pending += json_object_get_int64(x);
+		}
+	} else {
+		p->files_note = xstrdup("the old primary's 'lifeboat status --json' gave no sync "
+					"status (is 'lifeboat sync' running there?)");
+	}
+	if (root)
+		json_object_put(root);
+	run_result_free(&r);
+	strv_free(&v);
+}
+
+static void probe(struct fo *f)
+{
+	struct probe *p = &f->pr;
+	struct db_conn c;
+	memset(&c, 0, sizeof(c));
+	if (!db_pair_connect(&f->pair, &f->pair.standby, &c, &p->local_err) &&
+	    !db_facts_read(&c, &p->lf, &p->local_err))
+		p->local_ok = true;
+	db_close(&c);
+	p->peer_net = tcp_probe(f->pair.primary.host, f->pair.primary.port);
+	if (p->peer_net == 1) {
+		memset(&c, 0, sizeof(c));
+		if (!db_pair_connect(&f->pair, &f->pair.primary, &c, &p->peer_err) &&
+		    !db_facts_read(&c, &p->pf, &p->peer_err))
+			p->peer_ok = true;
+		db_close(&c);
+	} else {
+		p->peer_err = xasprintf("%s:%u %s", f->pair.primary.host, f->pair.primary.port,
+					p->peer_net == 0 ? "refuses connections (database down)"
+							 : "does not answer (host or link down)");
+	}
+	probe_files(f);
+}
+
+static void probe_free(struct probe *p)
+{
+	if (p->local_ok)
+		db_facts_free(&p->lf);
+	if (p->peer_ok)
+		db_facts_free(&p->pf);
+	free(p->local_err);
+	free(p->peer_err);
+	free(p->files_note);
+}
+
+/* Why this must not go on (NULL: go). Split brain is refused even with
+ * --force; a live primary only without it. */
+static char *refusal(struct fo *f)
+{
+	struct probe *p = &f->pr;
+	bool resumed = f->j.begun > 0;
+	if (!p->local_ok)
+		return xasprintf("the local database is not reachable: %s", p->local_err);
+	if (p->peer_ok && p->pf.epoch > p->lf.epoch && !p->pf.read_only)
+		return xasprintf("%s holds role epoch %llu, higher than this node's %llu, and is "
+				 "writable: it is the newer primary, this node is the stale one "
+				 "(split brain refused; rejoin this node with 'lifeboat db rejoin')",
+				 f->pair.primary.host, (unsigned long long)p->pf.epoch,
+				 (unsigned long long)p->lf.epoch);
+	if (!resumed && !p->lf.replica && !p->lf.read_only)
+		return xasprintf("this node's database is already a writable primary that "
+				 "replicates from nobody: nothing to %s",
+				 f->switchover ? "switch over" : "fail over");
+	if (f->switchover) {
+		if (!p->peer_ok && !resumed)
+			return xasprintf("switchover needs both nodes up, but the primary is not "
+					 "reachable: %s; use 'lifeboat failover'",
+					 p->peer_err);
+		return NULL;
+	}
+	if (!resumed && p->peer_ok && !p->pf.read_only && !f->o->force)
+		return xasprintf("the primary %s is alive and writable: use 'lifeboat switchover' "
+				 "for a planned move, or --force to fence it and fail over anyway",
+				 f->pair.primary.host);
+	return NULL;
+}
+
+/* Facts the report needs, recorded once: the first run's view counts. */
+static int record_facts(struct fo *f, char **err)
+{
+	struct probe *p = &f->pr;
+	struct {
+		const char *key;
+		char *value;
+	} kv[] = {
+		{"received_gtid", xstrdup(p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "")},
+		{"applied_gtid_before", xstrdup(p->lf.gtid_current_pos ? p->lf.gtid_current_pos : "")},
+		{"heartbeat_age", p->lf.has_heartbeat ? xasprintf("%.3f", p->lf.heartbeat_age)
+						      : xstrdup("")},
+		{"seconds_behind", xasprintf("%lld", p->lf.seconds_behind)},
+		{"primary_gtid", xstrdup(p->peer_ok ? p->pf.gtid_binlog_pos : "")},
+		{"primary_state", xstrdup(p->peer_ok ? (p->pf.read_only ? "read-only" : "writable")
+						     : p->peer_err)},
+		{"files_age", p->files_known ? xasprintf("%.3f", p->files_age) : xstrdup("")},
+		{"files_pending", p->files_known ? xasprintf("%ld", p->files_pending) : xstrdup("")},
+		{"files_note", xstrdup(p->files_note ? p->files_note : "")},
+		{"node", xstrdup(f->cfg->node ? f->cfg->node : f->pair.standby.host)},
+		{"invoked", xasprintf("%.3f", f->invoked)},
+		{"old_primary", xstrdup(f->peer ? f->peer->name : f->pair.primary.host)},
+	};
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_LEN(kv); i++) {
+		if (!rc && !journal_get(&f->j, kv[i].key))
+			rc = journal_fact(&f->j, kv[i].key, kv[i].value, err);
+		free(kv[i].value);
+	}
+	return rc ? EXIT_FAILED : EXIT_OK;
+}
+
+/* ------------------------------------------------------------ steps */
+
+static int step_hooks(struct fo *f, const struct strv *hooks, const char *phase, bool fatal,
+		      char **note, char **err)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < hooks->len; i++) {
+		char *e = NULL;
+		if (hook_run(hooks->items[i], phase, f->cfg->node, self_address(f), &e) == 0) {
+			buf_addf(&b, "%s%s ok", b.len ? "; " : "", hooks->items[i]);
+			continue;
+		}
+		if (fatal && !f->o->force) {
+			*err = xasprintf("%s; nothing changed yet (--force runs the failover anyway)",
+					 e);
+			free(e);
+			buf_free(&b);
+			return EXIT_FAILED;
+		}
+		log_warn("%s", e);
+		buf_addf(&b, "%s%s", b.len ? "; " : "", e);
+		free(e);
+	}
+	*note = b.len ? buf_steal(&b) : xstrdup("none configured");
+	buf_free(&b);
+	return EXIT_OK;
+}
+
+static int step_pre_hooks(struct fo *f, char **note, char **err)
+{
+	return step_hooks(f, &f->cfg->failover.pre_hooks, "pre", true, note, err);
+}
+
+static int step_post_hooks(struct fo *f, char **note, char **err)
+{
+	return step_hooks(f, &f->cfg->failover.post_hooks, "post", false, note, err);
+}
+
+static int step_precheck(struct fo *f, char **note, char **err)
+{
+	*note = xasprintf("standby received %s, applied %s; primary %s",
+			  *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
+			  *f->pr.lf.gtid_current_pos ? f->pr.lf.gtid_current_pos : "-",
+			  f->pr.peer_ok ? (f->pr.pf.read_only ? "up, read-only" : "up, writable")
+					: f->pr.peer_err);
+	return record_facts(f, err);
+}
+
+/* Fence the old primary when it can be reached. Unreachable is not an
+ * error for a failover: a stopped server takes no writes, and it comes back
+ * read-only (read_only=ON in its my.cnf) with a lower epoch. */
+static int step_fence(struct fo *f, char **note, char **err)
+{
+	const char *fence = f->cfg->failover.fence;
+	if (fence && strncmp(fence, "hook:", 5) == 0) {
+		const char *name = f->peer ? f->peer->name : f->pair.primary.host;
+		if (hook_run(fence + 5, "fence", name, peer_address(f), err) < 0)
+			return EXIT_FAILED;
+		*note = xasprintf("fence hook %s ok", fence + 5);
+		return EXIT_OK;
+	}
+	if (f->pr.peer_net != 1) {
+		*note = xasprintf("old primary unreachable (%s): not fenced; it must come back "
+				  "read-only (read_only=ON in its my.cnf)",
+				  f->pr.peer_err ? f->pr.peer_err : "no answer");
+		return EXIT_OK;
+	}
+	struct db_conn c;
+	int rc = db_pair_connect(&f->pair, &f->pair.primary, &c, err);
+	unsigned killed = 0;
+	if (!rc)
+		rc = db_fence_conn(&c, &killed, err);
+	db_close(&c);
+	if (rc && !f->switchover) {
+		/* It answered a moment ago; if it died meanwhile that is fine. */
+		log_warn("fence of the old primary failed: %s", *err);
+		*note = xasprintf("fence failed (%s); continuing: the old primary is presumed dead",
+				  *err);
+		free(*err);
+		*err = NULL;
+		return EXIT_OK;
+	}
+	if (!rc)
+		*note = xasprintf("read_only=ON on %s, %u client session(s) killed",
+				  f->pair.primary.host, killed);
+	return rc;
+}
+
+static int step_promote(struct fo *f, char **note, char **err)
+{
+	struct db_conn c;
+	int rc = db_pair_connect(&f->pair, &f->pair.standby, &c, err);
+	struct db_facts lf;
+	bool done = false;
+	if (!rc && !(rc = db_facts_read(&c, &lf, err))) {
+		done = !lf.replica && !lf.read_only; /* an earlier run got there */
+		if (done)
+			*note = xasprintf("already writable (epoch %llu): promoted by an earlier run",
+					  (unsigned long long)lf.epoch);
+		db_facts_free(&lf);
+	}
+	db_close(&c);
+	if (rc || done)
+		return rc;
+	struct db_promote_result r;
+	rc = db_promote(&f->pair, &r, err);
+	if (!rc) {
+		*note = xasprintf("writable after %.0f ms, epoch %llu, forked at %s",
+				  r.ms_to_writable, (unsigned long long)r.epoch,
+				  r.fork_gtid ? r.fork_gtid : "-");
+		char *e = NULL;
+		if (r.fork_gtid && journal_fact(&f->j, "applied_gtid", r.fork_gtid, &e) < 0) {
+			log_warn("%s", e);
+			free(e);
+		}
+	}
+	free(r.fork_gtid);
+	return rc;
+}
+
+/* STATE_DIR/epoch at least the epoch recorded in the database: db_promote
+ * writes it, but a promote killed between the two leaves it behind. */
+static int step_epoch(struct fo *f, char **note, char **err)
+{
+	struct db_conn c;
+	uint64_t db_epoch = 0, file_epoch = 0;
+	bool found = false;
+	char *fork = NULL;
+	int rc = db_pair_connect(&f->pair, &f->pair.standby, &c, err);
+	if (!rc)
+		rc = db_meta_epoch(&c, &db_epoch, &fork, &found, err);
+	db_close(&c);
+	if (!rc && epoch_read(f->cfg->state_dir, &file_epoch, err) < 0)
+		rc = EXIT_FAILED;
+	if (!rc && !found) {
+		*err = xstrdup("the promoted database has no lifeboat.epoch row: run 'lifeboat "
+			       "db promote' by hand, then this again");
+		rc = EXIT_FAILED;
+	}
+	if (!rc && db_epoch > file_epoch && epoch_write(f->cfg->state_dir, db_epoch, err) < 0)
+		rc = EXIT_FAILED;
+	if (!rc) {
+		*note = xasprintf("epoch %llu", (unsigned long long)(db_epoch > file_epoch ? db_epoch
+											   : file_epoch));
+		char *e = NULL, *v = xasprintf("%llu", (unsigned long long)db_epoch);
+		if (journal_fact(&f->j, "epoch", v, &e) < 0) {
+			log_warn("%s", e);
+			free(e);
+		}
+		if (fork && !journal_get(&f->j, "applied_gtid") &&
+		    journal_fact(&f->j, "applied_gtid", fork, &e) < 0) {
+			log_warn("%s", e);
+			free(e);
+		}
+		free(v);
+	}
+	free(fork);
+	return rc;
+}
+
+static int step_vip(struct fo *f, char **note, char **err)
+{
+	const struct failover_conf *fc = &f->cfg->failover;
+	if (!fc->vip) {
+		*note = xstrdup("no vip configured");
+		return EXIT_OK;
+	}
+	if (!fc->vip_dev) {
+		*err = xasprintf("%s: [failover] vip needs vip_dev", f->cfg->path);
+		return EXIT_FAILED;
+	}
+	return vip_take(fc->vip, fc->vip_dev, note, err) < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+static int step_dns(struct fo *f, char **note, char **err)
+{
+	const char *hook = f->cfg->failover.dns_hook;
+	if (!hook) {
+		*note = xstrdup("no dns_hook configured");
+		return EXIT_OK;
+	}
+	if (hook_run(hook, "dns", f->cfg->node, self_address(f), err) < 0)
+		return EXIT_FAILED;
+	*note = xasprintf("%s %s %s ok", hook, f->cfg->node ? f->cfg->node : "", self_address(f));
+	return EXIT_OK;
+}
+
+/* The running sync daemon of this node, from its status file; 0 if none. */
+static pid_t sync_daemon(const struct config *cfg)
+{
+	char *path = xasprintf("%s/status.json", cfg->state_dir);
+	json_object *root = json_object_from_file(path), *x;
+	free(path);
+	pid_t pid = 0;
+	if (root && json_object_object_get_ex(root, "running", &x) &&
+	    json_object_get_boolean(x) && json_object_object_get_ex(root, "pid", &x))
+		pid = (pid_t)json_object_get_int64(x);
+	if (root)
+		json_object_put(root);
+	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+/* Write STATE_DIR/role and tell the sync daemon to reload. */
+static int set_role(const struct config *cfg, const char *role, char **note, char **err)
+{
+	char *path = xasprintf("%s/role", cfg->state_dir);
+	char *text = xasprintf("%s\n", role);
+	int rc = write_file_atomic(path, text, strlen(text));
+	if (rc < 0)
+		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+	free(text);
+	free(path);
+	if (rc < 0)
+		return EXIT_FAILED;
+	pid_t pid = sync_daemon(cfg);
+	if (pid && kill(pid, SIGHUP) == 0)
+		*note = xasprintf("role %s; sync daemon (pid %ld) signalled to reload", role,
+				  (long)pid);
+	else
+		*note = xasprintf("role %s; no sync daemon running here: 'lifeboat sync' will "
+				  "read it when started",
+				  role);
+	return EXIT_OK;
+}
+
+static int step_reverse_sync(struct fo *f, char **note, char **err)
+{
+	return set_role(f->cfg, "primary", note, err);
+}
+
+/* Tell the old primary's lifeboat to step down (VIP, role, sync). Best
+ * effort in a failover: it is presumed dead. */
+static int step_old_primary(struct fo *f, char **note, char **err)
+{
+	struct strv v;
+	strv_init(&v);
+	if (!peer_argv(f, &v)) {
+		strv_free(&v);
+		*note = xstrdup("no [failover] peer_command and no ssh for the old primary's node: "
+				"run 'lifeboat switchover --step-down' there before it rejoins");
+		return EXIT_OK;
+	}
+	strv_push(&v, "switchover");
+	strv_push(&v, "--step-down");
+	if (f->switchover) {
+		strv_push(&v, "--epoch");
+		strv_push(&v, journal_get(&f->j, "epoch") ? journal_get(&f->j, "epoch") : "0");
+	}
+	struct run_result r;
+	int code = child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
+	int rc = EXIT_OK;
+	if (code == 0) {
+		*note = xstrdup("stepped down (address released, role standby)");
+	} else if (f->switchover) {
+		*err = xasprintf("the old primary's step-down failed (exit %d): %s", code,
+				 r.err_tail);
+		rc = EXIT_FAILED;
+	} else {
+		*note = xasprintf("old primary not reached (exit %d%s%s): run 'lifeboat switchover "
+				  "--step-down' on it before it rejoins",
+				  code, r.err_tail[0] ? ": " : "", r.err_tail);
+	}
+	run_result_free(&r);
+	strv_free(&v);
+	return rc;
+}
+
+/* Switchover: the standby has applied everything the fenced primary has. */
+static int step_catch_up(struct fo *f, char **note, char **err)
+{
+	struct db_conn pc, lc;
+	char *pos = NULL;
+	int rc = db_pair_connect(&f->pair, &f->pair.primary, &pc, err);
+	if (!rc)
+		rc = db_value(&pc, "SELECT @@global.gtid_binlog_pos", &pos, err);
+	db_close(&pc);
+	if (rc) {
+		free(pos);
+		return rc;
+	}
+	rc = db_pair_connect(&f->pair, &f->pair.standby, &lc, err);
+	struct db_facts lf;
+	bool promoted = false;
+	if (!rc && !db_facts_read(&lc, &lf, err)) {
+		promoted = !lf.replica && !lf.read_only;
+		db_facts_free(&lf);
+	}
+	if (!rc && !promoted)
+		rc = db_wait_replica(&lc, pos, f->cfg->db.promote_timeout, err);
+	db_close(&lc);
+	if (!rc) {
+		*note = xasprintf("standby has applied %s", pos && *pos ? pos : "everything");
+		char *e = NULL;
+		if (journal_fact(&f->j, "primary_gtid", pos ? pos : "", &e) < 0) {
+			log_warn("%s", e);
+			free(e);
+		}
+	}
+	free(pos);
+	return rc;
+}
+
+/* Switchover: the old primary's file changes are all shipped (its sync
+ * daemon idle with nothing pending) before the direction flips. */
+static int step_files_flush(struct fo *f, char **note, char **err)
+{
+	int64_t deadline = now_ms() + (int64_t)(f->cfg->db.promote_timeout * 1000);
+	for (;;) {
+		free(f->pr.files_note);
+		f->pr.files_note = NULL;
+		f->pr.files_known = false;
+		f->pr.files_age = 0;
+		f->pr.files_pending = 0;
+		probe_files(f);
+		if (!f->pr.files_known) {
+			*note = xasprintf("%s: not waited for", f->pr.files_note);
+			return EXIT_OK;
+		}
+		if (f->pr.files_pending == 0) {
+			*note = xstrdup("old primary's syncs have nothing pending");
+			return EXIT_OK;
+		}
+		if (now_ms() > deadline) {
+			*err = xasprintf("the old primary still has %ld file change(s) pending after "
+					 "%.0f s: check 'lifeboat status' there",
+					 f->pr.files_pending, f->cfg->db.promote_timeout);
+			return EXIT_FAILED;
+		}
+		poll(NULL, 0, 200);
+	}
+}
+
+static int step_rejoin(struct fo *f, char **note, char **err)
+{
+	int rc = db_rejoin(&f->pair, false, err);
+	if (!rc)
+		*note = xasprintf("%s replicates from %s", f->pair.primary.host,
+				  f->pair.standby.host);
+	return rc;
+}
+
+static const struct step failover_steps[] = {
+	{"precheck", step_precheck, "read both databases: lag, positions, epochs"},
+	{"pre_hook", step_pre_hooks, "run each pre_hook (non-zero aborts unless --force)"},
+	{"fence", step_fence, "fence the old primary when reachable"},
+	{"promote", step_promote, "promote this node's database"},
+	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
+	{"vip", step_vip, "take the service address"},
+	{"dns", step_dns, "run dns_hook"},
+	{"reverse_sync", step_reverse_sync, "role primary: file sync now pushes from here"},
+	{"old_primary", step_old_primary, "old primary steps down when reachable"},
+	{"post_hook", step_post_hooks, "run each post_hook"},
+};
+
+static const struct step switchover_steps[] = {
+	{"precheck", step_precheck, "read both databases: lag, positions, epochs"},
+	{"pre_hook", step_pre_hooks, "run each pre_hook (non-zero aborts unless --force)"},
+	{"fence", step_fence, "fence the primary (write block starts)"},
+	{"catch_up", step_catch_up, "wait until this node applied the primary's last GTID"},
+	{"files", step_files_flush, "wait until the primary's syncs have nothing pending"},
+	{"promote", step_promote, "promote this node's database (write block ends)"},
+	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
+	{"old_primary", step_old_primary, "old primary steps down (address, role, epoch)"},
+	{"vip", step_vip, "take the service address"},
+	{"dns", step_dns, "run dns_hook"},
+	{"rejoin", step_rejoin, "the old primary replicates from this node"},
+	{"reverse_sync", step_reverse_sync, "role primary: file sync now pushes from here"},
+	{"post_hook", step_post_hooks, "run each post_hook"},
+};
+
+/* ------------------------------------------------------------ plan */
+
+static void print_argv(FILE *out, const char *prefix, const struct strv *v)
+{
+	fprintf(out, "%s", prefix);
+	for (size_t i = 0; i < v->len; i++) {
+		const char *a = v->items[i];
+		bool plain = *a && strcspn(a, " \t\n'\"\\$`;&|<>()*?[]{}~#!") == strlen(a);
+		fprintf(out, plain ? " %s" : " '%s'", a);
+	}
+	fputc('\n', out);
+}
+
+static void plan_hooks(const struct fo *f, const struct strv *hooks, const char *phase)
+{
+	for (size_t i = 0; i < hooks->len; i++) {
+		struct strv v;
+		strv_init(&v);
+		hook_argv(&v, hooks->items[i], phase, f->cfg->node, self_address(f));
+		print_argv(stdout, "    run:", &v);
+		strv_free(&v);
+	}
+}
+
+static void plan_step(const struct fo *f, const char *name)
+{
+	const struct failover_conf *fc = &f->cfg->failover;
+	const struct probe *p = &f->pr;
+	struct strv v;
+	strv_init(&v);
+	if (strcmp(name, "pre_hook") == 0) {
+		plan_hooks(f, &fc->pre_hooks, "pre");
+	} else if (strcmp(name, "post_hook") == 0) {
+		plan_hooks(f, &fc->post_hooks, "post");
+	} else if (strcmp(name, "fence") == 0) {
+		if (fc->fence && strncmp(fc->fence, "hook:", 5) == 0) {
+			hook_argv(&v, fc->fence + 5, "fence", f->peer ? f->peer->name : "",
+				  peer_address(f));
+			print_argv(stdout, "    run:", &v);
+		} else if (!p->peer_ok) {
+			printf("    skipped: old primary unreachable (%s)\n", p->peer_err);
+		} else {
+			printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
+			       "read_only = ON; KILL CONNECTION <id> for every client session; "
+			       "then verify read_only and that they are gone\n",
+			       f->pair.primary.host, f->pair.primary.port);
+		}
+	} else if (strcmp(name, "catch_up") == 0) {
+		printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
+		       "gtid_binlog_pos, read after the fence)\n",
+		       f->pair.standby.host, f->pair.standby.port,
+		       p->peer_ok ? p->pf.gtid_binlog_pos : "?", f->cfg->db.promote_timeout);
+	} else if (strcmp(name, "promote") == 0) {
+		printf("    SQL on %s:%u: STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('%s', "
+		       "...) within promote_timeout %.0f s; STOP SLAVE; RESET SLAVE ALL; "
+		       "INSERT INTO lifeboat.epoch (epoch %llu or higher); SET GLOBAL read_only = "
+		       "OFF\n",
+		       f->pair.standby.host, f->pair.standby.port,
+		       p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "", f->cfg->db.promote_timeout,
+		       (unsigned long long)(p->lf.epoch + 1));
+	} else if (strcmp(name, "rejoin") == 0) {
+		printf("    SQL on %s:%u: STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO "
+		       "MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USE_GTID=slave_pos, "
+		       "MASTER_DEMOTE_TO_SLAVE=1; START SLAVE (after the errant transaction check)\n",
+		       f->pair.primary.host, f->pair.primary.port, f->pair.standby.host,
+		       f->pair.standby.port);
+	} else if (strcmp(name, "vip") == 0 && fc->vip && fc->vip_dev) {
+		vip_add_argv(&v, fc->vip, fc->vip_dev);
+		print_argv(stdout, "    run (unless held):", &v);
+		strv_free(&v);
+		strv_init(&v);
+		vip_arp_argv(&v, fc->vip, fc->vip_dev);
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "dns") == 0 && fc->dns_hook) {
+		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, self_address(f));
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "reverse_sync") == 0) {
+		pid_t pid = sync_daemon(f->cfg);
+		printf("    write %s/role = primary; ", f->cfg->state_dir);
+		if (pid)
+			printf("kill -HUP %ld (the sync daemon)\n", (long)pid);
+		else
+			printf("no sync daemon running here\n");
+	} else if (strcmp(name, "old_primary") == 0 && peer_argv(f, &v)) {
+		strv_push(&v, "switchover");
+		strv_push(&v, "--step-down");
+		if (f->switchover)
+			strv_push(&v, "--epoch <new epoch>");
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "files") == 0 && peer_argv(f, &v)) {
+		strv_push(&v, "status");
+		strv_push(&v, "--json");
+		print_argv(stdout, "    run until nothing is pending:", &v);
+	}
+	strv_free(&v);
+}
+
+/* The expected loss, for --dry-run and the confirmation question. */
+static void print_expected_loss(FILE *out, const struct fo *f)
+{
+	const struct probe *p = &f->pr;
+	double unapplied = gtid_behind(p->lf.gtid_io_pos, p->lf.gtid_current_pos);
+	fprintf(out, "standby lag: %s%.3f s by heartbeat, Seconds_Behind_Master %lld; %.0f "
+		     "received transaction(s) not yet applied (promote applies them)\n",
+		p->lf.has_heartbeat ? "" : "unknown (no heartbeat row) ",
+		p->lf.has_heartbeat ? p->lf.heartbeat_age : 0.0, p->lf.seconds_behind,
+		unapplied < 0 ? 0 : unapplied);
+	if (f->switchover)
+		fprintf(out, "expected loss: none (the primary is fenced and the standby waits "
+			     "for its last transaction and file)\n");
+	else if (p->peer_ok)
+		fprintf(out, "expected database loss: %.0f transaction(s) the primary has and "
+			     "this node never received\n",
+			gtid_behind(p->pf.gtid_binlog_pos, p->lf.gtid_io_pos));
+	else if (p->lf.has_heartbeat)
+		fprintf(out, "expected database loss: unknown, the primary is unreachable; what it "
+			     "committed in the last %.1f s before it stopped may be missing\n",
+			p->lf.heartbeat_age);
+	else
+		fprintf(out, "expected database loss: unknown, the primary is unreachable and "
+			     "there is no heartbeat to bound it\n");
+	if (p->files_known)
+		fprintf(out, "expected file loss: %ld change(s) pending, oldest %.3f s old\n",
+			p->files_pending, p->files_age);
+	else
+		fprintf(out, "expected file loss: unknown (%s)\n", p->files_note);
+}
+
+static void print_plan(const struct fo *f, const struct step *steps, size_t n)
+{
+	printf("%s plan (dry run, nothing changed): promote %s (%s:%u), old primary %s "
+	       "(%s:%u)\n",
+	       f->switchover ? "switchover" : "failover", f->cfg->node ? f->cfg->node : "-",
+	       f->pair.standby.host, f->pair.standby.port, f->peer ? f->peer->name : "-",
+	       f->pair.primary.host, f->pair.primary.port);
+	for (size_t i = 0; i < n; i++) {
+		bool done = journal_step_done(&f->j, steps[i].name);
+		printf("%2zu. %-12s %s%s\n", i + 1, steps[i].name, steps[i].what,
+		       done ? " [done by an interrupted run]" : "");
+		if (!done)
+			plan_step(f, steps[i].name);
+	}
+	print_expected_loss(stdout, f);
+}
+
+/* ------------------------------------------------------------ report */
+
+/* RTO counts from the command, which probed before the journal began. */
+static double rto_start(const struct journal *j)
+{
+	return journal_get_num(j, "invoked", j->begun);
+}
+
+static double rto_end(const struct journal *j)
+{
+	static const char *const service[] = {"promote", "vip", "dns"};
+	double end = 0;
+	for (size_t i = 0; i < ARRAY_LEN(service); i++) {
+		const struct journal_step *s = journal_step(j, service[i]);
+		if (s && s->ended > end)
+			end = s->ended;
+	}
+	return end;
+}
+
+struct rpo {
+	double tx_lost; /* -1 unknown */
+	double heartbeat_age; /* -1 unknown */
+	double files_age, files_pending; /* -1 unknown */
+};
+
+static void rpo_compute(const struct journal *j, struct rpo *r)
+{
+	const char *prim = journal_get(j, "primary_gtid");
+	const char *applied = journal_get(j, "applied_gtid");
+	if (!applied || !*applied)
+		applied = journal_get(j, "received_gtid");
+	r->tx_lost = prim && *prim ? gtid_behind(prim, applied) : -1;
+	r->heartbeat_age = journal_get_num(j, "heartbeat_age", -1);
+	r->files_age = journal_get_num(j, "files_age", -1);
+	r->files_pending = journal_get_num(j, "files_pending", -1);
+}
+
+static void json_num_or_null(struct buf *b, double v, const char *fmt)
+{
+	if (v < 0)
+		buf_adds(b, "null");
+	else
+		buf_addf(b, fmt, v);
+}
+
+static void report_json(const struct fo *f)
+{
+	const struct journal *j = &f->j;
+	struct rpo r;
+	rpo_compute(j, &r);
+	double end = rto_end(j);
+	struct buf b;
+	buf_init(&b);
+	bool first = true;
+	buf_addc(&b, '{');
+	json_key(&b, "operation", &first);
+	json_str(&b, f->switchover ? "switchover" : "failover");
+	json_key(&b, "node", &first);
+	json_str(&b, journal_get(j, "node"));
+	json_key(&b, "old_primary", &first);
+	json_str(&b, journal_get(j, "old_primary"));
+	json_key(&b, "complete", &first);
+	buf_adds(&b, j->finished > 0 ? "true" : "false");
+	json_key(&b, "started", &first);
+	json_time(&b, j->begun);
+	json_key(&b, "finished", &first);
+	json_time(&b, j->finished);
+	json_key(&b, "epoch", &first);
+	json_num_or_null(&b, journal_get_num(j, "epoch", -1), "%.0f");
+	json_key(&b, "steps", &first);
+	buf_addc(&b, '[');
+	for (size_t i = 0; i < j->n_steps; i++) {
+		const struct journal_step *s = &j->steps[i];
+		bool f2 = true;
+		buf_adds(&b, i ? ",{" : "{");
+		json_key(&b, "name", &f2);
+		json_str(&b, s->name);
+		json_key(&b, "started", &f2);
+		json_time(&b, s->started);
+		json_key(&b, "ended", &f2);
+		json_time(&b, s->ended);
+		json_key(&b, "seconds", &f2);
+		json_num_or_null(&b, s->ended > 0 ? s->ended - s->started : -1, "%.3f");
+		json_key(&b, "note", &f2);
+		json_str(&b, s->note);
+		buf_addc(&b, '}');
+	}
+	buf_adds(&b, "],\"rto\":{\"from_command_s\":");
+	json_num_or_null(&b, end > 0 ? end - rto_start(j) : -1, "%.3f");
+	buf_adds(&b, ",\"from_last_heartbeat_s\":");
+	json_num_or_null(&b,
+			 end > 0 && r.heartbeat_age >= 0 ? end - rto_start(j) + r.heartbeat_age : -1,
+			 "%.3f");
+	buf_adds(&b, "},\"rpo\":{\"database\":{\"primary_gtid\":");
+	json_str(&b, journal_get(j, "primary_gtid"));
+	buf_adds(&b, ",\"received_gtid\":");
+	json_str(&b, journal_get(j, "received_gtid"));
+	buf_adds(&b, ",\"applied_gtid\":");
+	json_str(&b, journal_get(j, "applied_gtid"));
+	buf_adds(&b, ",\"transactions_lost\":");
+	json_num_or_null(&b, r.tx_lost, "%.0f");
+	buf_adds(&b, ",\"primary_last_heartbeat_age_s\":");
+	json_num_or_null(&b, r.heartbeat_age, "%.3f");
+	buf_adds(&b, "},\"files\":{\"oldest_pending_age_s\":");
+	json_num_or_null(&b, r.files_age, "%.3f");
+	buf_adds(&b, ",\"pending\":");
+	json_num_or_null(&b, r.files_pending, "%.0f");
+	buf_adds(&b, ",\"note\":");
+	json_str(&b, journal_get(j, "files_note"));
+	buf_adds(&b, "}}}\n");
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+}
+
+static void report_text(const struct fo *f)
+{
+	const struct journal *j = &f->j;
+	struct rpo r;
+	rpo_compute(j, &r);
+	printf("%s to %s (old primary %s): %s\n", f->switchover ? "switchover" : "failover",
+	       journal_get(j, "node"), journal_get(j, "old_primary"),
+	       j->finished > 0 ? "complete" : "NOT complete: run it again to finish");
+	for (size_t i = 0; i < j->n_steps; i++) {
+		const struct journal_step *s = &j->steps[i];
+		if (s->ended > 0)
+			printf("  %-12s +%7.3f s  %6.3f s  %s\n", s->name, s->started - j->begun,
+			       s->ended - s->started, s->note);
+		else
+			printf("  %-12s +%7.3f s  unfinished\n", s->name, s->started - j->begun);
+	}
+	double end = rto_end(j);
+	if (end > 0 && r.heartbeat_age >= 0)
+		printf("RTO: %.3f s from the command, %.3f s from the primary's last heartbeat\n",
+		       end - rto_start(j), end - rto_start(j) + r.heartbeat_age);
+	else if (end > 0)
+		printf("RTO: %.3f s from the command (no heartbeat seen)\n", end - rto_start(j));
+	if (r.tx_lost >= 0)
+		printf("RPO database: %.0f transaction(s) lost (primary had %s, applied %s)\n",
+		       r.tx_lost, journal_get(j, "primary_gtid"), journal_get(j, "applied_gtid"));
+	else
+		printf("RPO database: primary unreachable; applied everything received (%s); its "
+		       "last heartbeat was %s s before the failover\n",
+		       journal_get(j, "applied_gtid") ? journal_get(j, "applied_gtid") : "-",
+		       r.heartbeat_age >= 0 ? journal_get(j, "heartbeat_age") : "?");
+	if (r.files_age >= 0)
+		printf("RPO files: %.0f change(s) not replicated, oldest %.3f s old\n",
+		       r.files_pending, r.files_age);
+	else
+		printf("RPO files: unknown (%s)\n", journal_get(j, "files_note"));
+}
+
+static void report(const struct fo *f)
+{
+	if (f->o->json)
+		report_json(f);
+	else
+		report_text(f);
+}
+
+/* ------------------------------------------------------------ run */
+
+static int run_steps(struct fo *f, const struct step *steps, size_t n)
+{
+	const char *cmd = f->switchover ? "switchover" : "failover";
+	for (size_t i = 0; i < n; i++) {
+		const char *name = steps[i].name;
+		if (journal_step_done(&f->j, name))
+			continue;
+		char *note = NULL, *err = NULL;
+		if (journal_start(&f->j, name, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			return EXIT_FAILED;
+		}
+		test_kill(name, "start");
+		int rc = steps[i].run(f, &note, &err);
+		if (rc) {
+			log_error("%s step %s failed: %s; %s records the progress: fix that and run "
+				  "'lifeboat %s' again to resume",
+				  cmd, name, err ? err : "?", f->j.path, cmd);
+			free(err);
+			free(note);
+			return rc;
+		}
+		if (journal_done(&f->j, name, note, &err) < 0) {
+			log_error("%s", err);
+			free(err);
+			free(note);
+			return EXIT_FAILED;
+		}
+		log_info("%s: %s: %s", cmd, name, note ? note : "done");
+		free(note);
+		test_kill(name, "done");
+	}
+	char *err = NULL;
+	if (journal_end(&f->j, &err) < 0) {
+		log_error("%s", err);
+		free(err);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static int setup(struct fo *f, char **err)
+{
+	const struct config *cfg = f->cfg;
+	int rc = db_pair_init(&f->pair, cfg, f->switchover, err);
+	if (rc)
+		return rc;
+	/* This node is the one promoted: after a failover the configuration's
+	 * "primary" may be the node that now runs the failover back. */
+	if (cfg->node && f->pair.primary.node && strcmp(cfg->node, f->pair.primary.node) == 0)
+		swap_servers(&f->pair);
+	if (cfg->node && f->pair.standby.node && strcmp(cfg->node, f->pair.standby.node) != 0) {
+		*err = xasprintf("%s: this node is '%s' but [database] names '%s' and '%s': run "
+				 "this on one of them",
+				 cfg->path, cfg->node, f->pair.primary.node, f->pair.standby.node);
+		return EXIT_USAGE;
+	}
+	f->self = cfg->node ? config_find_node(cfg, cfg->node) : NULL;
+	f->peer = f->pair.primary.node ? config_find_node(cfg, f->pair.primary.node) : NULL;
+	if (cfg->failover.vip && !cfg->failover.vip_dev) {
+		*err = xasprintf("%s:%d: [failover] vip needs vip_dev", cfg->path,
+				 cfg->failover.line);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* A finished journal: nothing to do if this node is still the primary it
+ * made; otherwise it is history, moved aside for a new run. */
+static int handle_finished(struct fo *f, bool *already, char **err)
+{
+	*already = false;
+	if (!f->j.finished)
+		return EXIT_OK;
+	if (f->pr.local_ok && !f->pr.lf.replica && !f->pr.lf.read_only) {
+		*already = true;
+		return EXIT_OK;
+	}
+	if (f->o->dry_run) {
+		journal_close(&f->j);
+		memset(&f->j, 0, sizeof(f->j));
+		f->j.fd = -1;
+		return EXIT_OK;
+	}
+	return journal_archive(&f->j, err) < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+static int confirm(const struct fo *f)
+{
+	if (f->o->yes)
+		return EXIT_OK;
+	const char *cmd = f->switchover ? "switchover" : "failover";
+	if (!isatty(0) || !isatty(2)) {
+		log_error("%s: not on a terminal: pass --yes to confirm (see --dry-run first)", cmd);
+		return EXIT_USAGE;
+	}
+	print_expected_loss(stderr, f);
+	fprintf(stderr, "promote %s now? type 'yes' to go on: ", f->pair.standby.host);
+	char line[64] = "";
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
+		log_error("%s: not confirmed; nothing changed", cmd);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static int open_journal(struct fo *f, char **err)
+{
+	char *path = xasprintf("%s/failover.journal", f->cfg->state_dir);
+	bool exists = access(path, F_OK) == 0;
+	free(path);
+	f->j.fd = -1;
+	/* --dry-run changes nothing, not even an empty journal file. */
+	if (f->o->dry_run && !exists)
+		return EXIT_OK;
+	return journal_open(&f->j, f->cfg->state_dir, "failover.journal", err) < 0 ? EXIT_FAILED
+										    : EXIT_OK;
+}
+
+static int check_operation(struct fo *f, char **err)
+{
+	const char *op = journal_get(&f->j, "operation");
+	const char *mine = f->switchover ? "switchover" : "failover";
+	if (f->j.begun && !f->j.finished && op && strcmp(op, mine) != 0) {
+		*err = xasprintf("an interrupted %s is in %s: run 'lifeboat %s' to finish it first",
+				 op, f->j.path, op);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static int go(struct fo *f, const struct step *steps, size_t n)
+{
+	char *err = NULL;
+	f->invoked = now_wall();
+	int rc = setup(f, &err);
+	if (!rc && !f->o->dry_run)
+		rc = take_lock(f, &err);
+	if (!rc)
+		rc = open_journal(f, &err);
+	if (!rc)
+		rc = check_operation(f, &err);
+	if (rc)
+		goto out;
+	probe(f);
+	bool already = false;
+	rc = handle_finished(f, &already, &err);
+	if (rc)
+		goto out;
+	if (already) {
+		log_info("the %s recorded in %s is complete and this node is the primary: "
+			 "nothing to do",
+			 journal_get(&f->j, "operation"), f->j.path);
+		report(f);
+		goto out;
+	}
+	char *no = refusal(f);
+	if (f->o->dry_run) {
+		print_plan(f, steps, n);
+		if (no) {
+			err = xasprintf("it would refuse: %s", no);
+			rc = EXIT_FAILED;
+		}
+		free(no);
+		goto out;
+	}
+	if (no) {
+		err = xasprintf("%s; nothing changed", no);
+		free(no);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	rc = confirm(f);
+	if (rc)
+		goto out;
+	if (!f->j.begun) {
+		if (journal_begin(&f->j, &err) < 0 ||
+		    journal_fact(&f->j, "operation", f->switchover ? "switchover" : "failover",
+				 &err) < 0) {
+			rc = EXIT_FAILED;
+			goto out;
+		}
+	} else {
+		log_info("resuming the interrupted %s recorded in %s", journal_get(&f->j, "operation"),
+			 f->j.path);
+	}
+	rc = run_steps(f, steps, n);
+	report(f);
+out:
+	if (err)
+		log_error("%s", err);
+	free(err);
+	probe_free(&f->pr);
+	if (f->j.path)
+		journal_close(&f->j);
+	if (f->lock_fd >= 0)
+		close(f->lock_fd);
+	db_pair_free(&f->pair);
+	return rc;
+}
+
+int failover_run(const struct config *cfg, const struct failover_opts *o)
+{
+	struct fo f;
+	memset(&f, 0, sizeof(f));
+	f.cfg = cfg;
+	f.o = o;
+	f.lock_fd = -1;
+	return go(&f, failover_steps, ARRAY_LEN(failover_steps));
+}
+
+int switchover_run(const struct config *cfg, const struct failover_opts *o)
+{
+	struct fo f;
+	memset(&f, 0, sizeof(f));
+	f.cfg = cfg;
+	f.o = o;
+	f.switchover = true;
+	f.lock_fd = -1;
+	return go(&f, switchover_steps, ARRAY_LEN(switchover_steps));
+}
+
+int failover_step_down(const struct config *cfg, uint64_t epoch)
+{
+	const struct failover_conf *fc = &cfg->failover;
+	char *note = NULL, *err = NULL;
+	if (fc->vip && fc->vip_dev && vip_release(fc->vip, fc->vip_dev, &note, &err) < 0) {
+		log_error("step-down: %s; role unchanged", err);
+		free(err);
+		return EXIT_FAILED;
+	}
+	if (note)
+		log_info("step-down: %s", note);
+	free(note);
+	note = NULL;
+	uint64_t have = 0;
+	if (epoch && (epoch_read(cfg->state_dir, &have, &err) < 0 ||
+		      (epoch > have && epoch_write(cfg->state_dir, epoch, &err) < 0))) {
+		log_error("step-down: %s", err);
+		free(err);
+		return EXIT_FAILED;
+	}
+	int rc = set_role(cfg, "standby", &note, &err);
+	if (rc)
+		log_error("step-down: %s", err);
+	else
+		log_info("step-down: %s%s", note, epoch ? "; following the new primary's epoch" : "");
+	free(note);
+	free(err);
+	return rc;
+}

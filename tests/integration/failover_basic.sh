@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# failover in network namespaces (primary, dr, client on a bridge): the
+# client writes through the VIP, the primary's mariadbd is killed and its
+# link cut, `lifeboat failover` on dr promotes it, takes the VIP (gratuitous
+# ARP) and reports RTO/RPO; the client writes through the VIP again. Then the
+# old primary comes back: it is read-only, its own failover is refused (the
+# peer holds a higher epoch) and it never gets the VIP.
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+. "$LIFEBOAT_ROOT/tests/lib/netns.sh"
+. "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
+. "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
+. "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
+lb_setup
+need_root
+command -v arping >/dev/null || skip "arping not installed"
+cluster_up || fail "cluster setup"
+
+for i in $(seq 1 20); do app_vip "INSERT INTO app.t VALUES ($i, 'before')" || fail "write $i via VIP"; done
+wait_until 20 eval '[ "$(sql_d "SELECT COUNT(*) FROM app.t")" = 20 ]' || fail "not replicated"
+[ "$(vip_holder)" = primary ] || fail "VIP not on primary at start"
+
+# --dry-run: every step with SQL and commands, the lag, changes nothing.
+out=$(lb_d failover --dry-run 2>&1); rc=$?
+echo "$out"
+[ $rc = 1 ] || fail "dry-run with a live primary: exit $rc, expected a refusal"
+echo "$out" | grep -q "use 'lifeboat switchover'" || fail "no switchover hint: $out"
+cluster_kill_primary
+out=$(lb_d failover --dry-run 2>&1) || fail "dry-run failed: $out"
+echo "$out"
+for want in "SET GLOBAL read_only = OFF" "RESET SLAVE ALL" "ip addr add $VIP/24 dev eth0" \
+	"arping -q -U -c 1 -I eth0 $VIP" "standby lag:" "expected database loss" "$STATE_D/role"; do
+	echo "$out" | grep -qF -- "$want" || fail "dry-run lacks '$want'"
+done
+[ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "dry-run changed read_only"
+[ ! -e "$STATE_D/failover.journal" ] || fail "dry-run wrote a journal"
+[ "$(vip_holder)" = primary ] || fail "dry-run moved the VIP"
+
+# Not a terminal and no --yes: usage error, nothing changed.
+out=$(lb_d failover </dev/null 2>&1); rc=$?
+[ $rc = 2 ] || fail "no --yes: exit $rc: $out"
+echo "$out" | grep -q -- "--yes" || fail "no --yes hint: $out"
+
+t0=$(lb_now_ms)
+lb_d failover --yes --json >"$T/report.json" 2>"$T/failover.err" || { cat "$T/failover.err"; fail "failover failed"; }
+t1=$(lb_now_ms)
+cat "$T/failover.err"; cat "$T/report.json"
+python3 - "$T/report.json" <<'PY' || fail "report wrong"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["operation"] == "failover" and r["complete"] is True, r
+names = [s["name"] for s in r["steps"]]
+assert names == ["precheck", "pre_hook", "fence", "promote", "epoch", "vip", "dns",
+                 "reverse_sync", "old_primary", "post_hook"], names
+assert all(s["started"] and s["ended"] for s in r["steps"]), r["steps"]
+assert r["rto"]["from_command_s"] > 0 and r["rto"]["from_last_heartbeat_s"] >= r["rto"]["from_command_s"], r["rto"]
+assert r["rpo"]["database"]["applied_gtid"], r["rpo"]
+assert r["rpo"]["database"]["transactions_lost"] is None  # primary unreachable
+assert r["epoch"] == 1, r
+print("RTO %.3f s from the command, %.3f s from the last heartbeat" %
+      (r["rto"]["from_command_s"], r["rto"]["from_last_heartbeat_s"]))
+PY
+echo "failover wall time: $((t1 - t0)) ms"
+# The cut-off old primary still has it configured (it cannot be told):
+# the client follows the gratuitous ARP; step-down removes it on return.
+case $(vip_holder) in dr|both) ;; *) fail "VIP not on dr: $(vip_holder)" ;; esac
+[ "$(cat "$STATE_D/role")" = primary ] || fail "role file not primary"
+[ "$(cat "$STATE_D/epoch")" = 1 ] || fail "epoch file not 1"
+# The client reaches the new primary through the VIP (its ARP cache was
+# updated by the gratuitous ARP, not by expiry).
+app_vip "INSERT INTO app.t VALUES (21, 'after')" || fail "write via VIP after failover"
+[ "$(app_vip "SELECT COUNT(*) FROM app.t")" = 21 ] || fail "rows lost"
+[ "$(app_vip "SELECT @@server_id")" = 2 ] || fail "VIP does not lead to dr"
+
+# Run again: complete, nothing to do, same report.
+out=$(lb_d failover --yes 2>&1) || fail "second run failed: $out"
+echo "$out" | grep -q "nothing to do" || fail "second run did something: $out"
+
+# The old primary comes back: read-only, fenced by its epoch.
+cluster_revive_primary || fail "revive"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary came back writable"
+out=$(lb_p failover --yes --force 2>&1); rc=$?
+echo "$out"
+[ $rc = 1 ] || fail "failover on the stale old primary: exit $rc"
+echo "$out" | grep -q "higher than this node" || fail "no epoch refusal: $out"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary made writable"
+# The heartbeat writer (still running there) never writes on it.
+wait_until 10 eval '[ "$(sql_d "SELECT server_id FROM lifeboat.heartbeat")" = 2 ]' \
+	|| fail "heartbeat not on the new primary"
+# Its sync would push over the new primary only as primary with the higher
+# epoch: the step-down tells it it is a standby.
+lb_p switchover --step-down || fail "step-down"
+[ "$(cat "$STATE_P/role")" = standby ] || fail "old primary role not standby"
+[ "$(vip_holder)" = dr ] || fail "VIP not only on dr after step-down: $(vip_holder)"
+app_vip "INSERT INTO app.t VALUES (22, 'after return')" || fail "write via VIP after the return"
+[ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 20 ] || fail "old primary got writes"
+pass
