@@ -3,6 +3,9 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -33,7 +36,8 @@ $(BUILD)/lifeboat: $(OBJ) $(BUILD)/src/main.o
 
 $(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
 
 # Sanitizer build: the binary the integration tests run, and the unit tests.
 asan: $(ASAN)/lifeboat $(UNIT_BIN)
@@ -43,11 +47,13 @@ $(ASAN)/lifeboat: $(ASAN_OBJ) $(ASAN)/src/main.o
 
 $(ASAN)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
+	@echo "  CC/SAN  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
 
 $(ASAN)/tests/%: tests/unit/%.c $(ASAN_OBJ) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
+	@echo "  TEST    $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< $(ASAN_OBJ) $(LDLIBS) -lcmocka
 
 deps:
 	@scripts/install-deps.sh
@@ -77,6 +83,11 @@ install: all
 	install -m 0755 lifeboat $(DESTDIR)$(PREFIX)/bin/lifeboat
 	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
 	for m in docs/man/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples
+	for u in contrib/systemd/*.service; do sed 's|/usr/local/bin/lifeboat|$(PREFIX)/bin/lifeboat|' "$$u" >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 0644 contrib/bash-completion/lifeboat $(DESTDIR)$(BASHCOMPDIR)/lifeboat
+	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
+	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
 clean:
 	rm -rf $(BUILD) lifeboat

@@ -29,6 +29,7 @@ struct sync_daemon {
 	uint64_t periodic_timer;
 	uint64_t watchdog_timer;
 	bool ready_sent;
+	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 };
 
 static void write_status(struct sync_daemon *d)
@@ -176,27 +177,38 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	struct sync_daemon *d = arg;
 	if (log_reopen() < 0)
 		log_error("cannot reopen the log: %s", strerror(errno));
+	char *text = read_file(d->cli->config_path, NULL);
+	if (text && d->config_text && strcmp(text, d->config_text) == 0) {
+		/* logrotate's weekly SIGHUP must not cost a full pass. */
+		log_info("SIGHUP: log reopened; %s unchanged", d->cli->config_path);
+		free(text);
+		return;
+	}
 	struct config fresh;
 	char *err = NULL;
 	if (config_load(d->cli->config_path, &fresh, &err) < 0) {
 		log_error("reload refused, keeping the running configuration: %s", err);
 		free(err);
+		free(text);
 		return;
 	}
 	if (check_config(d, &fresh) != EXIT_OK) {
 		log_error("reload refused, keeping the running configuration");
 		config_free(&fresh);
+		free(text);
 		return;
 	}
+	free(d->config_text);
+	d->config_text = text;
 	log_info("configuration reloaded from %s; restarting the syncs with a full pass",
 		 fresh.path);
 	notify_send("RELOADING=1");
 	stop_syncers(d);
 	config_free(&d->cfg);
 	d->cfg = fresh;
+	d->ready_sent = false; /* READY=1 again once the new startup passes are done */
 	if (start_syncers(d) != EXIT_OK)
 		log_error("some syncs could not start after the reload; see above");
-	notify_send("READY=1");
 	write_status(d);
 }
 
@@ -262,8 +274,10 @@ int cmd_sync(const struct cli *cli, int argc, char **argv)
 	struct sync_daemon d = {.cli = cli};
 	strv_init(&d.names);
 	int rc = parse_args(&d, argc, argv);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		d.config_text = read_file(cli->config_path, NULL);
 		rc = cli_load_config(cli, &d.cfg);
+	}
 	if (rc == EXIT_OK) {
 		rc = check_config(&d, &d.cfg);
 		if (rc == EXIT_OK)
@@ -271,5 +285,6 @@ int cmd_sync(const struct cli *cli, int argc, char **argv)
 		config_free(&d.cfg);
 	}
 	strv_free(&d.names);
+	free(d.config_text);
 	return rc;
 }

@@ -2,11 +2,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,21 @@ static char *file_path;
 static int file_fd = -1;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+/* Under systemd, stderr goes to the journal: a "<N>" prefix (sd-daemon(3))
+ * gives each line its priority, so `journalctl -p err` works. */
+static bool stderr_is_journal(void)
+{
+	static int cached = -1;
+	if (cached < 0) {
+		const char *js = getenv("JOURNAL_STREAM");
+		unsigned long dev, ino;
+		struct stat st;
+		cached = js && sscanf(js, "%lu:%lu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+			 st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+	}
+	return cached;
+}
 
 int log_open(const char *where)
 {
@@ -111,6 +128,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
 		n = snprintf(line, sizeof(line), "%s [%ld] %s: %s\n", stamp, (long)getpid(),
 			     level_names[level], msg);
+	} else if (stderr_is_journal()) {
+		static const int prio[] = {3, 4, 6, 7};
+		n = snprintf(line, sizeof(line), "<%d>%s: %s\n", prio[level], level_names[level], msg);
 	} else {
 		n = snprintf(line, sizeof(line), "lifeboat: %s: %s\n", level_names[level], msg);
 	}

@@ -30,6 +30,14 @@ kill -USR1 "$SYNC_PID"
 wait_field_ge www full_passes $((passes + 1)) 10 || fail "SIGUSR1 did not start a full pass"
 assert_trees_equal "$SRC" "$DST" 10
 
+# SIGHUP from logrotate, configuration unchanged: the log is reopened and
+# no full pass is started.
+mv "$T/lifeboat.log" "$T/lifeboat.log.0"
+passes=$(status_field www full_passes)
+kill -HUP "$SYNC_PID"
+wait_until 10 grep -q "log reopened" "$T/lifeboat.log" || fail "SIGHUP did not reopen the log"
+[ "$(status_field www full_passes)" = "$passes" ] || fail "an unchanged configuration caused a full pass"
+
 # SIGHUP: logrotate moved the log; a new configuration excludes *.tmp.
 mv "$T/lifeboat.log" "$T/lifeboat.log.1"
 write_conf "exclude = *.tmp"
