@@ -30,7 +30,10 @@ out=$(lb db clone --method backup 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q -- --force || die "no refusal: $rc $out"
 mdb_sql a "INSERT INTO app.t (v) VALUES ('again')"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 5002 20 || die "refusal broke replication"
-lb db clone --method backup --force || die "forced clone failed"
+# On a terminal (script(1) gives it one) the clone shows bytes and rate.
+script -qec "$LIFEBOAT -c $CONF db clone --method backup --force" "$MDB_WORK/typescript" >/dev/null 2>&1 \
+	|| die "forced clone failed: $(tail -3 "$MDB_WORK/typescript")"
+grep -q "lifeboat: clone: [0-9.]* MiB.*MiB/s" "$MDB_WORK/typescript" || die "no progress on a terminal: $(cat "$MDB_WORK/typescript")"
 mdb_sql a "INSERT INTO app.t (v) VALUES ('third')"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 5003 20 || die "replication after forced clone"
 echo PASS
