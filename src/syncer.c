@@ -21,6 +21,7 @@
 /* How often a sync to a [node] re-reads that node's role epoch. */
 #define PEER_CHECK_MS 10000
 #define BACKOFF_MIN_MS 500
+#define SOURCE_CHECK_MS 2000
 #define BACKOFF_MAX_MS 60000
 
 enum stage {
@@ -68,6 +69,7 @@ struct syncer {
 	uint64_t timer;       /* next batch */
 	uint64_t retry_timer; /* backoff */
 	uint64_t rescan_timer;
+	uint64_t source_timer; /* waiting for a vanished source to return */
 	int backoff_ms;
 	int consecutive_failures;
 
@@ -125,6 +127,34 @@ static void set_error(struct syncer *s, const char *msg)
 /* ---- events from the watcher ---- */
 
 static void on_watch_event(void *arg, enum watch_event ev, const char *path, const char *path2,
+			   bool is_dir);
+
+/* The source directory vanished (an unmounted volume, a careless mv): wait
+ * for it, then watch it anew and do a full pass. Never ship an empty tree
+ * with --delete in the meantime. */
+static void on_source_check(struct loop *loop, void *arg)
+{
+	struct syncer *s = arg;
+	s->source_timer = 0;
+	struct stat st;
+	if (stat(s->sc->source, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		s->source_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_source_check, s);
+		return;
+	}
+	watch_free(s->watch);
+	struct watch_handler h = {on_watch_event, s};
+	s->watch = watch_new(s->loop, s->sc->source, s->patterns.items, h);
+	if (watch_start(s->watch) < 0) {
+		s->source_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_source_check, s);
+		return;
+	}
+	log_info("[sync %s] source '%s' is back: full pass", s->sc->name, s->sc->source);
+	s->source_gone = false;
+	changes_full(s->q, now_ms());
+	schedule(s);
+}
+
+static void on_watch_event(void *arg, enum watch_event ev, const char *path, const char *path2,
 			   bool is_dir)
 {
 	struct syncer *s = arg;
@@ -161,9 +191,12 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 		log_error("[sync %s] source '%s' was removed or moved away: nothing is shipped until "
 			  "it is back",
 			  s->sc->name, s->sc->source);
-		s->source_gone = true;
-		set_error(s, "source directory gone");
-		set_state(s, SYNC_ERROR);
+		if (!s->source_gone) {
+			s->source_gone = true;
+			set_error(s, "source directory gone");
+			set_state(s, SYNC_ERROR);
+			s->source_timer = loop_add_timer(s->loop, SOURCE_CHECK_MS, on_source_check, s);
+		}
 		notify(s);
 		return;
 	}
@@ -223,8 +256,10 @@ static void batch_failed(struct syncer *s, const struct transfer_result *r)
 	changes_requeue(s->q, &s->cur);
 	/* A transfer that fails twice for a reason other than the network may
 	 * have left the target in doubt: the next success is a full pass. */
-	if (!unreachable && s->consecutive_failures >= 2)
+	if (!unreachable && s->consecutive_failures == 2) {
+		log_warn("[sync %s] failed twice: the next transfer is a full pass", s->sc->name);
 		changes_full(s->q, now_ms());
+	}
 	s->busy = false;
 	s->stage = STAGE_NONE;
 	set_state(s, unreachable ? SYNC_RETRYING : SYNC_ERROR);
@@ -694,7 +729,8 @@ void syncer_stop(struct syncer *s)
 	loop_cancel_timer(s->loop, s->timer);
 	loop_cancel_timer(s->loop, s->retry_timer);
 	loop_cancel_timer(s->loop, s->rescan_timer);
-	s->timer = s->retry_timer = s->rescan_timer = 0;
+	loop_cancel_timer(s->loop, s->source_timer);
+	s->timer = s->retry_timer = s->rescan_timer = s->source_timer = 0;
 	transport_stop(s->t);
 }
 
