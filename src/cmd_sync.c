@@ -30,6 +30,7 @@ struct sync_daemon {
 	uint64_t watchdog_timer;
 	bool ready_sent;
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
+	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
 };
 
 static void write_status(struct sync_daemon *d)
@@ -170,6 +171,20 @@ static void on_full_pass(struct loop *loop, int signo, void *arg)
 		syncer_full_pass(d->syncers[i], "SIGUSR1");
 }
 
+/* What a SIGHUP also reloads: the role and epoch files failover and
+ * switchover rewrite before signalling the daemon. */
+static char *role_state(const struct config *cfg)
+{
+	char *rp = xasprintf("%s/role", cfg->state_dir), *ep = xasprintf("%s/epoch", cfg->state_dir);
+	char *r = read_file(rp, NULL), *e = read_file(ep, NULL);
+	char *s = xasprintf("%s|%s", r ? r : "", e ? e : "");
+	free(rp);
+	free(ep);
+	free(r);
+	free(e);
+	return s;
+}
+
 static void on_reload(struct loop *loop, int signo, void *arg)
 {
 	(void)loop;
@@ -178,7 +193,10 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	if (log_reopen() < 0)
 		log_error("cannot reopen the log: %s", strerror(errno));
 	char *text = read_file(d->cli->config_path, NULL);
-	if (text && d->config_text && strcmp(text, d->config_text) == 0) {
+	char *state = role_state(&d->cfg);
+	bool same_role = d->role_text && strcmp(state, d->role_text) == 0;
+	free(state);
+	if (same_role && text && d->config_text && strcmp(text, d->config_text) == 0) {
 		/* logrotate's weekly SIGHUP must not cost a full pass. */
 		log_info("SIGHUP: log reopened; %s unchanged", d->cli->config_path);
 		free(text);
@@ -200,6 +218,8 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	}
 	free(d->config_text);
 	d->config_text = text;
+	free(d->role_text);
+	d->role_text = role_state(&fresh);
 	log_info("configuration reloaded from %s; restarting the syncs with a full pass",
 		 fresh.path);
 	notify_send("RELOADING=1");
@@ -277,6 +297,8 @@ int cmd_sync(const struct cli *cli, int argc, char **argv)
 	if (rc == EXIT_OK) {
 		d.config_text = read_file(cli->config_path, NULL);
 		rc = cli_load_config(cli, &d.cfg);
+		if (rc == EXIT_OK)
+			d.role_text = role_state(&d.cfg);
 	}
 	if (rc == EXIT_OK) {
 		rc = check_config(&d, &d.cfg);
@@ -286,5 +308,6 @@ int cmd_sync(const struct cli *cli, int argc, char **argv)
 	}
 	strv_free(&d.names);
 	free(d.config_text);
+	free(d.role_text);
 	return rc;
 }
