@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A two-node lifeboat cluster in network namespaces, for failover and
 # switchover tests, bench/switchover.sh and the demo.  Needs common.sh,
-# netns.sh, sshd.sh and mariadb.sh sourced, and lb_setup done.
+# netns.sh, sshd.sh, sync.sh and mariadb.sh sourced, and lb_setup done.
 #
 #   cluster_up           namespaces primary, dr, client, each with eth0 on a
 #                        bridge (namespace sw): $LB_NET.1 primary, .2 dr, .3
@@ -16,6 +16,9 @@
 #   sql_p SQL / sql_d SQL   SQL as the lifeboat admin, in that namespace
 #   app_vip SQL          SQL as the app user from client through the VIP
 #   vip_holder           prints primary, dr, both or none
+#   CLUSTER_SYNC=1       also a [sync www] $T/oslo/www -> dr:$T/dr/www;
+#                        cluster_sync_start runs 'lifeboat sync' on both
+#   CLUSTER_EXTRA=(...)  extra lines for the [failover] section
 #   cluster_kill_primary kill -9 the primary's mariadbd and cut its link
 #   cluster_revive_primary  link back up, its mariadbd started again
 #
@@ -79,11 +82,13 @@ log = stderr
 address = $LB_NET.1
 ssh = root@$LB_NET.1
 role = primary
+state_dir = $T/state-oslo
 
 [node dr]
 address = $LB_NET.2
 ssh = root@$LB_NET.2
 role = standby
+state_dir = $T/state-dr
 
 [database]
 primary = oslo
@@ -102,6 +107,29 @@ peer_command = ssh -i $SSH_KEY -p $4 $SSH_OPTS -o ConnectTimeout=3 root@$3 $LIFE
 EOF2
 	local l
 	for l in "${CLUSTER_EXTRA[@]}"; do echo "$l"; done
+	[ -z "${CLUSTER_SYNC:-}" ] || cat <<EOF2
+
+[sync www]
+source = $T/oslo/www
+target = dr:$T/dr/www
+delay = 0
+ssh_port = $SSHD_PORT_P
+ssh_identity = $SSH_KEY
+ssh_options = $SSH_OPTS
+EOF2
+}
+
+# File sync daemons (CLUSTER_SYNC=1 before cluster_up): oslo's www
+# replicated to dr's; each node runs 'lifeboat sync', the roles decide who
+# pushes.
+cluster_sync_start() {
+	mkdir -p "$T/oslo/www" "$T/dr/www"
+	in_ns primary "$LIFEBOAT" -c "$CONF_P" sync >>"$T/sync-oslo.log" 2>&1 &
+	lb_track_pid $!
+	in_ns dr "$LIFEBOAT" -c "$CONF_D" sync >>"$T/sync-dr.log" 2>&1 &
+	lb_track_pid $!
+	wait_until 30 eval '[ "$(status_field www state "$STATE_P")" = idle ]' &&
+		wait_until 30 eval '[ "$(status_field www direction "$STATE_D")" = receiving ]'
 }
 
 cluster_up() {
@@ -119,7 +147,8 @@ cluster_up() {
 	chmod 600 "$T/db.pass" "$T/repl.pass"
 	start_sshd_in_ns primary "$LB_NET.1" || return 1
 	SSHD_PORT_P=$SSHD_PORT
-	start_sshd_in_ns dr "$LB_NET.2" || return 1
+	# The same port in both: a [sync] has one ssh_port, used both ways.
+	start_sshd_in_ns dr "$LB_NET.2" "$SSHD_PORT_P" || return 1
 	SSHD_PORT_D=$SSHD_PORT
 	STATE_P=$T/state-oslo STATE_D=$T/state-dr
 	CONF_P=$T/oslo.conf CONF_D=$T/dr.conf
