@@ -31,6 +31,7 @@ pair() { # fresh replicating pair $1a -> $1b
 lb=() art=()
 for ((i = 1; i <= TRIALS; i++)); do
 	pair "l$i"
+	"$LIFEBOAT" -q -c "$MDB_WORK/l$i.conf" db fence || exit 1  # failover does this first
 	t0=$(now_ms)
 	"$LIFEBOAT" -q -c "$MDB_WORK/l$i.conf" db promote || exit 1
 	app_write "l${i}b"

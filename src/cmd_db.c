@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #define DB_USAGE                                                                                   \
-	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote | "  \
+	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
+	"[--force] | "  \
 	"fence [--server primary|standby] | rejoin [--force] | heartbeat"
 
 static void json_str(struct buf *b, const char *s)
@@ -279,7 +280,8 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 	bool force = false;
 	const struct db_server *target = &p->primary;
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(sub, "rejoin") == 0 && strcmp(argv[i], "--force") == 0) {
+		if ((strcmp(sub, "rejoin") == 0 || strcmp(sub, "promote") == 0) &&
+		    strcmp(argv[i], "--force") == 0) {
 			force = true;
 		} else if (strcmp(sub, "fence") == 0 && strcmp(argv[i], "--server") == 0 &&
 			   i + 1 < argc && (strcmp(argv[i + 1], "primary") == 0 ||
@@ -292,7 +294,7 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 	}
 	if (strcmp(sub, "promote") == 0) {
 		struct db_promote_result r;
-		rc = db_promote(p, &r, &err);
+		rc = db_promote_guarded(p, force, &r, &err);
 		if (!rc)
 			log_info("promoted %s:%u: writable after %.0f ms, epoch %llu, forked at %s",
 				 p->standby.host, p->standby.port, r.ms_to_writable,

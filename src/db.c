@@ -174,7 +174,7 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 		*err = xstrdup("out of memory in mysql_init");
 		return EXIT_FAILED;
 	}
-	unsigned timeout = 5;
+	unsigned timeout = s->connect_timeout ? s->connect_timeout : 5;
 	mysql_optionsv(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	if (!s->socket) {
 		enum mysql_protocol_type tcp = MYSQL_PROTOCOL_TCP;

@@ -41,6 +41,7 @@ struct db_server {
 	unsigned port;
 	char *socket; /* only for host "localhost" */
 	char *config_key_where; /* "FILE:LINE" of [database], for messages */
+	unsigned connect_timeout; /* seconds; 0: the default (5) */
 };
 
 struct db_conn {

@@ -90,7 +90,11 @@ struct db_promote_result {
 	uint64_t epoch;
 	char *fork_gtid;
 };
+/* Promote the standby (callers that fenced the primary themselves). */
 int db_promote(struct db_pair *p, struct db_promote_result *r, char **err);
+/* The same, but first refuses while the primary still answers with
+ * read_only=OFF (split brain), unless force. `lifeboat db promote` uses it. */
+int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *r, char **err);
 /* Fence: read_only=ON, kill client sessions, verify. */
 int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);

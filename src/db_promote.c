@@ -157,6 +157,47 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, struct db_promote_
 	return db_persist_read_only(p->cfg, false, r->epoch, err);
 }
 
+/* Split-brain guard: a primary that still answers and is writable must be
+ * fenced first. A dead or unreachable one is the normal failover case; the
+ * short timeout keeps a blackholed host from costing the RTO more than 1 s. */
+static int refuse_live_primary(struct db_pair *p, bool force, char **err)
+{
+	struct db_conn c;
+	char *e = NULL;
+	p->primary.connect_timeout = 1;
+	int rc = db_pair_connect(p, &p->primary, &c, &e);
+	p->primary.connect_timeout = 0;
+	long long ro = 1;
+	if (!rc)
+		rc = db_long(&c, "SELECT @@global.read_only", &ro, &e);
+	free(e);
+	if (!rc && !ro) {
+		if (force) {
+			log_warn("%s is still writable: promoting anyway (--force); two primaries "
+				 "now accept writes until it is fenced",
+				 c.name);
+		} else {
+			*err = xasprintf("%s is still up and writable: run 'lifeboat db fence' first "
+					 "(or 'lifeboat failover'), or promote with --force; nothing "
+					 "changed",
+					 c.name);
+			db_close(&c);
+			return EXIT_FAILED;
+		}
+	}
+	db_close(&c);
+	return EXIT_OK;
+}
+
+int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *r, char **err)
+{
+	memset(r, 0, sizeof(*r));
+	int rc = refuse_live_primary(p, force, err);
+	if (rc)
+		return rc;
+	return db_promote(p, r, err);
+}
+
 int db_promote(struct db_pair *p, struct db_promote_result *r, char **err)
 {
 	memset(r, 0, sizeof(*r));

@@ -19,6 +19,10 @@ mdb_wait_value b "SELECT COUNT(*) FROM app.t" 1 20 || die "replication"
 # The standby stops receiving; the old primary takes two more commits.
 mdb_sql b "STOP SLAVE"
 mdb_sql a "INSERT INTO app.t VALUES (2,'errant-two'); INSERT INTO app.t VALUES (3,'errant-three')"
+out=$(lb db promote 2>&1) && die "promote with a writable primary did not refuse"
+echo "$out" | grep -q "still up and writable" || die "no split-brain message: $out"
+[ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "refused promote changed b"
+lb db fence || die "fence"
 lb db promote || die "promote"
 mdb_sql b "INSERT INTO app.t VALUES (10,'new-primary')"
 

@@ -55,7 +55,7 @@ mdb_sql b "SET sql_log_bin=0; INSERT INTO app.t VALUES (3,3)"
 mdb_sql a "INSERT INTO app.t VALUES (3,30)"
 mdb_wait_slave_field b Last_SQL_Errno 1062 20 || die "duplicate key did not stop replication"
 expect 1 "broken.*1062" -c "$CONF" db status
-expect 1 "cannot promote.*1062" -c "$CONF" db promote
+expect 1 "cannot promote.*1062" -c "$CONF" db promote --force
 [ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "refused promote made b writable"
 [ ! -e "$MDB_WORK/state/epoch" ] || die "refused promote wrote an epoch"
 
@@ -66,7 +66,8 @@ mdb_sql a "UPDATE app.t SET v = 11 WHERE id = 1"
 mdb_wait_slave_field b Last_SQL_Errno 1032 20 || die "missing row did not stop replication"
 expect 1 "broken.*1032" -c "$CONF" db status
 
-# Server down.
+# Server down (the primary fenced first, or promote refuses a live primary).
+"$LIFEBOAT" -c "$CONF" db fence 2>/dev/null || die "fence"
 mdb_stop b
 expect 1 "not reachable.*start the server" -c "$CONF" db promote
 echo PASS
