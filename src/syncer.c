@@ -129,6 +129,15 @@ static void set_error(struct syncer *s, const char *msg)
 static void on_watch_event(void *arg, enum watch_event ev, const char *path, const char *path2,
 			   bool is_dir);
 
+/* (Re)create the watcher on the source; 0 or -1 with errno. */
+static int open_watch(struct syncer *s)
+{
+	watch_free(s->watch);
+	struct watch_handler h = {on_watch_event, s};
+	s->watch = watch_new(s->loop, s->sc->source, s->patterns.items, h);
+	return watch_start(s->watch);
+}
+
 /* The source directory vanished (an unmounted volume, a careless mv): wait
  * for it, then watch it anew and do a full pass. Never ship an empty tree
  * with --delete in the meantime. */
@@ -141,10 +150,7 @@ static void on_source_check(struct loop *loop, void *arg)
 		s->source_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_source_check, s);
 		return;
 	}
-	watch_free(s->watch);
-	struct watch_handler h = {on_watch_event, s};
-	s->watch = watch_new(s->loop, s->sc->source, s->patterns.items, h);
-	if (watch_start(s->watch) < 0) {
+	if (open_watch(s) < 0) {
 		s->source_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_source_check, s);
 		return;
 	}
@@ -699,9 +705,7 @@ int syncer_start(struct syncer *s)
 		return -1;
 	}
 	if (!s->once) {
-		struct watch_handler h = {on_watch_event, s};
-		s->watch = watch_new(s->loop, sc->source, s->patterns.items, h);
-		if (watch_start(s->watch) < 0) {
+		if (open_watch(s) < 0) {
 			log_error("[sync %s] cannot watch '%s': %s", sc->name, sc->source,
 				  strerror(errno));
 			return -1;
