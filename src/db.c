@@ -176,6 +176,13 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 	}
 	unsigned timeout = s->connect_timeout ? s->connect_timeout : 5;
 	mysql_optionsv(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	if (s->connect_timeout) {
+		/* A caller in a hurry (heartbeat in an event loop, the promote
+		 * guard) must not hang on a server that accepts and then stalls. */
+		unsigned io = s->connect_timeout * 2;
+		mysql_optionsv(c->my, MYSQL_OPT_READ_TIMEOUT, &io);
+		mysql_optionsv(c->my, MYSQL_OPT_WRITE_TIMEOUT, &io);
+	}
 	if (!s->socket) {
 		enum mysql_protocol_type tcp = MYSQL_PROTOCOL_TCP;
 		mysql_optionsv(c->my, MYSQL_OPT_PROTOCOL, &tcp);

@@ -108,6 +108,10 @@ struct db_heartbeat *db_heartbeat_new(const struct config *cfg, char **err, int 
 		free(hb);
 		return NULL;
 	}
+	/* Called from the sync daemon's loop: a tick blocks at most a few
+	 * seconds even when a host is blackholed or a server stalls. */
+	hb->pair.primary.connect_timeout = 1;
+	hb->pair.standby.connect_timeout = 1;
 	return hb;
 }
 
