@@ -706,9 +706,13 @@ static const struct step switchover_steps[] = {
 	{"files", step_files_flush, "wait until the primary's syncs have nothing pending"},
 	{"promote", step_promote, "promote this node's database (write block ends)"},
 	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
-	{"old_primary", step_old_primary, "old primary steps down (address, role, epoch)"},
+	/* The address is taken before the old primary lets it go: clients
+	 * follow the gratuitous ARP at once, and a packet that still reaches
+	 * the fenced old primary gets an error, not the 1 s SYN retransmit a
+	 * moment without any holder would cost. */
 	{"vip", step_vip, "take the service address"},
 	{"dns", step_dns, "run dns_hook"},
+	{"old_primary", step_old_primary, "old primary steps down (address, role, epoch)"},
 	{"rejoin", step_rejoin, "the old primary replicates from this node"},
 	{"reverse_sync", step_reverse_sync, "role primary: file sync now pushes from here"},
 	{"post_hook", step_post_hooks, "run each post_hook"},
@@ -941,6 +945,10 @@ static void report_json(const struct fo *f)
 		json_time(&b, s->started);
 		json_key(&b, "ended", &f2);
 		json_time(&b, s->ended);
+		json_key(&b, "started_unix", &f2);
+		buf_addf(&b, "%.3f", s->started);
+		json_key(&b, "ended_unix", &f2);
+		json_num_or_null(&b, s->ended > 0 ? s->ended : -1, "%.3f");
 		json_key(&b, "seconds", &f2);
 		json_num_or_null(&b, s->ended > 0 ? s->ended - s->started : -1, "%.3f");
 		json_key(&b, "note", &f2);

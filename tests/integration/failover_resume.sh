@@ -46,11 +46,12 @@ rm -f "$STATE_D/failover.journal"   # that attempt is history
 
 # Two at once: the first waits in its pre_hook holding the lock.
 : >"$T/pre.log"
-in_ns dr "$LIFEBOAT" -c "$CONF_D" failover --yes --force >"$T/first.out" 2>&1 &
+ip netns exec "$(netns_name dr)" "$LIFEBOAT" -c "$CONF_D" failover --yes --force >"$T/first.out" 2>&1 &
 FIRST=$!
 lb_track_pid "$FIRST"
 wait_until 20 grep -q . "$T/pre.log" || fail "first failover never reached its pre_hook"
 FIRST_LB=$(cat "$STATE_D/failover.lock")
+[ "$FIRST_LB" = "$FIRST" ] || fail "lock names pid $FIRST_LB, not $FIRST"
 out=$(lb_d failover --yes --force 2>&1); rc=$?
 echo "$out"
 [ $rc = 1 ] || fail "second failover at once: exit $rc"

@@ -124,9 +124,9 @@ EOF2
 # pushes.
 cluster_sync_start() {
 	mkdir -p "$T/oslo/www" "$T/dr/www"
-	in_ns primary "$LIFEBOAT" -c "$CONF_P" sync >>"$T/sync-oslo.log" 2>&1 &
+	ip netns exec "$(netns_name primary)" "$LIFEBOAT" -c "$CONF_P" sync >>"$T/sync-oslo.log" 2>&1 &
 	lb_track_pid $!
-	in_ns dr "$LIFEBOAT" -c "$CONF_D" sync >>"$T/sync-dr.log" 2>&1 &
+	ip netns exec "$(netns_name dr)" "$LIFEBOAT" -c "$CONF_D" sync >>"$T/sync-dr.log" 2>&1 &
 	lb_track_pid $!
 	wait_until 30 eval '[ "$(status_field www state "$STATE_P")" = idle ]' &&
 		wait_until 30 eval '[ "$(status_field www direction "$STATE_D")" = receiving ]'
@@ -166,7 +166,9 @@ cluster_up() {
 
 # The heartbeat writer (lifeboat db heartbeat) in the primary namespace.
 cluster_heartbeat() {
-	in_ns primary "$LIFEBOAT" -c "$CONF_P" db heartbeat >>"$T/heartbeat.log" 2>&1 &
+	# ip netns exec execs: $! is lifeboat itself, so cleanup can end it
+	# (a backgrounded shell function would leave it orphaned).
+	ip netns exec "$(netns_name primary)" "$LIFEBOAT" -c "$CONF_P" db heartbeat >>"$T/heartbeat.log" 2>&1 &
 	HB_PID=$!
 	lb_track_pid "$HB_PID"
 	wait_until 20 _cluster_hb_seen
