@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define STATUS_COALESCE_MS 200
 
@@ -192,7 +193,10 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	struct sync_daemon *d = arg;
 	if (log_reopen() < 0)
 		log_error("cannot reopen the log: %s", strerror(errno));
-	char *text = read_file(d->cli->config_path, NULL);
+	struct stat st;
+	char *text = stat(d->cli->config_path, &st) == 0 && S_ISREG(st.st_mode)
+			     ? read_file(d->cli->config_path, NULL)
+			     : NULL;
 	char *state = role_state(&d->cfg);
 	bool same_role = d->role_text && strcmp(state, d->role_text) == 0;
 	free(state);
@@ -295,10 +299,13 @@ int cmd_sync(const struct cli *cli, int argc, char **argv)
 	strv_init(&d.names);
 	int rc = parse_args(&d, argc, argv);
 	if (rc == EXIT_OK) {
-		d.config_text = read_file(cli->config_path, NULL);
+		/* Loaded first: config_load refuses what is not a small regular
+		 * file (reading /dev/zero would never end). */
 		rc = cli_load_config(cli, &d.cfg);
-		if (rc == EXIT_OK)
+		if (rc == EXIT_OK) {
+			d.config_text = read_file(cli->config_path, NULL);
 			d.role_text = role_state(&d.cfg);
+		}
 	}
 	if (rc == EXIT_OK) {
 		rc = check_config(&d, &d.cfg);

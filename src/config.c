@@ -82,6 +82,7 @@ static const struct key_spec database_keys[] = {
 	KEY(database_conf, "datadir", K_PATH, datadir),
 	KEY(database_conf, "start_command", K_STRING, start_command),
 	KEY(database_conf, "read_only_cnf", K_PATH, read_only_cnf),
+	KEY(database_conf, "ssh_options", K_STRING, ssh_options),
 };
 
 static const struct key_spec failover_keys[] = {
@@ -540,8 +541,19 @@ int config_load_text(const char *name, const char *text, size_t len, struct conf
 	return 0;
 }
 
+/* A configuration is a small regular file; /dev/zero or a fifo must not
+ * hang the program. */
+#define CONFIG_MAX_BYTES (4 * 1024 * 1024)
+
 int config_load(const char *path, struct config *cfg, char **err)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES)) {
+		*err = xasprintf("%s: not a configuration file (%s)", path,
+				 S_ISREG(st.st_mode) ? "larger than 4 MiB" : "not a regular file");
+		memset(cfg, 0, sizeof(*cfg));
+		return -1;
+	}
 	size_t len;
 	char *text = read_file(path, &len);
 	if (!text) {
@@ -598,6 +610,7 @@ void config_free(struct config *cfg)
 	free(d->datadir);
 	free(d->start_command);
 	free(d->read_only_cnf);
+	free(d->ssh_options);
 	struct failover_conf *f = &cfg->failover;
 	free(f->vip);
 	free(f->vip_dev);
