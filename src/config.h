@@ -67,6 +67,7 @@ struct database_conf {
 	char *datadir;          /* standby datadir for a physical clone when it is down */
 	char *start_command;    /* starts the standby's mariadbd (physical clone), split on blanks */
 	char *read_only_cnf;    /* my.cnf drop-in lifeboat rewrites so read_only survives restarts */
+	char *ssh_options;      /* extra ssh arguments for a physical clone from a remote node */
 };
 
 struct failover_conf {
