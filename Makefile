@@ -24,7 +24,7 @@ OBJ       = $(SRC:%.c=$(BUILD)/%.o)
 ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-.PHONY: all deps check unit integration demo bench install clean fuzz asan
+.PHONY: all deps check unit integration demo demo-failover bench install clean fuzz asan
 
 all: lifeboat
 
@@ -71,6 +71,10 @@ integration: asan
 demo: deps
 	$(MAKE) all
 	@scripts/demo.sh
+
+demo-failover: deps
+	$(MAKE) all
+	@scripts/demo-failover.sh
 
 bench: all
 	@bench/run.sh
