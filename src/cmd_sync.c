@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "status.h"
 #include "syncer.h"
@@ -30,6 +31,7 @@ struct sync_daemon {
 	uint64_t periodic_timer;
 	uint64_t watchdog_timer;
 	bool ready_sent;
+	struct metrics *metrics;
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
 };
@@ -88,6 +90,28 @@ static void on_syncer_changed(void *arg, struct syncer *s)
 	maybe_ready(d);
 	if (!d->status_timer)
 		d->status_timer = loop_add_timer(d->loop, STATUS_COALESCE_MS, on_status_timer, d);
+}
+
+static char *render_metrics(void *arg)
+{
+	struct sync_daemon *d = arg;
+	return status_render_metrics(&d->cfg, d->syncers, d->n_syncers);
+}
+
+/* The endpoint follows the configuration (also after a reload); a port that
+ * cannot be taken is an error, not a reason to stop replicating. */
+static void start_metrics(struct sync_daemon *d)
+{
+	metrics_free(d->metrics);
+	d->metrics = NULL;
+	if (d->once || !d->cfg.metrics_listen)
+		return;
+	char *err = NULL;
+	d->metrics = metrics_new(d->loop, d->cfg.metrics_listen, render_metrics, d, &err);
+	if (!d->metrics) {
+		log_error("%s: metrics endpoint off", err);
+		free(err);
+	}
 }
 
 static void on_syncer_finished(void *arg, struct syncer *s, int code)
@@ -233,6 +257,7 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	d->ready_sent = false; /* READY=1 again once the new startup passes are done */
 	if (start_syncers(d) != EXIT_OK)
 		log_error("some syncs could not start after the reload; see above");
+	start_metrics(d);
 	write_status(d);
 }
 
@@ -272,6 +297,8 @@ static int run(struct sync_daemon *d)
 		loop_on_signal(d->loop, SIGUSR1, on_full_pass, d);
 	}
 	int rc = start_syncers(d);
+	if (rc == EXIT_OK)
+		start_metrics(d);
 	if (rc == EXIT_OK) {
 		if (!d->once)
 			on_periodic(d->loop, d);
@@ -288,6 +315,7 @@ static int run(struct sync_daemon *d)
 	loop_cancel_timer(d->loop, d->periodic_timer);
 	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
+	metrics_free(d->metrics);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;

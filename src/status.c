@@ -1,6 +1,8 @@
 #include "status.h"
 #include "config.h"
+#include "epoch.h"
 #include "json.h"
+#include "role.h"
 #include "syncer.h"
 
 #include <stdio.h>
@@ -95,4 +97,77 @@ int status_write(const struct config *cfg, struct syncer *const *syncers, size_t
 	free(path);
 	free(text);
 	return rc;
+}
+
+static void metric_help(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+struct sync_metric {
+	const char *name, *type, *help;
+};
+
+static double sync_value(const struct sync_stats *st, size_t i)
+{
+	switch (i) {
+	case 0: return (double)st->pending;
+	case 1: return st->oldest_pending_age;
+	case 2: return st->last_success;
+	case 3: return (double)st->bytes_shipped;
+	case 4: return (double)st->files_shipped;
+	case 5: return (double)st->failures;
+	case 6: return (double)st->full_passes;
+	case 7: return (double)st->watches;
+	default: return (double)st->watches_missed;
+	}
+}
+
+char *status_render_metrics(const struct config *cfg, struct syncer *const *syncers, size_t n)
+{
+	static const struct sync_metric metrics[] = {
+		{"lifeboat_sync_pending", "gauge", "Changes seen on the source, not yet on the target."},
+		{"lifeboat_sync_rpo_seconds", "gauge", "Age of the oldest change not yet on the target."},
+		{"lifeboat_sync_last_success_timestamp_seconds", "gauge", "End of the last good transfer."},
+		{"lifeboat_sync_bytes_shipped_total", "counter", "Bytes sent by rsync."},
+		{"lifeboat_sync_files_shipped_total", "counter", "Regular files transferred."},
+		{"lifeboat_sync_failures_total", "counter", "Transfers that failed and were retried."},
+		{"lifeboat_sync_full_passes_total", "counter", "Full passes over the source."},
+		{"lifeboat_sync_watches", "gauge", "Directories watched with inotify."},
+		{"lifeboat_sync_watches_missed", "gauge", "Directories not watched (inotify limit)."},
+	};
+	struct buf b;
+	buf_init(&b);
+	metric_help(&b, "lifeboat_up", "gauge", "The sync daemon is running.");
+	buf_adds(&b, "lifeboat_up 1\n");
+	uint64_t epoch = 0;
+	char *err = NULL;
+	if (epoch_read(cfg->state_dir, &epoch, &err) < 0)
+		free(err);
+	metric_help(&b, "lifeboat_epoch", "gauge", "Role epoch of this node.");
+	buf_addf(&b, "lifeboat_epoch %llu\n", (unsigned long long)epoch);
+	metric_help(&b, "lifeboat_primary", "gauge", "1 when this node holds the primary role.");
+	buf_addf(&b, "lifeboat_primary{node=\"%s\"} %d\n", cfg->node ? cfg->node : "",
+		 role_current(cfg) == ROLE_PRIMARY);
+	metric_help(&b, "lifeboat_sync_state", "gauge", "1 for the state each sync is in.");
+	static const enum sync_state states[] = {SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING,
+						 SYNC_RETRYING, SYNC_ERROR};
+	for (size_t i = 0; i < n; i++) {
+		struct sync_stats st;
+		syncer_stats(syncers[i], &st);
+		for (size_t k = 0; k < ARRAY_LEN(states); k++)
+			buf_addf(&b, "lifeboat_sync_state{sync=\"%s\",state=\"%s\"} %d\n",
+				 syncer_conf(syncers[i])->name, sync_state_name(states[k]),
+				 st.state == states[k]);
+	}
+	for (size_t m = 0; m < ARRAY_LEN(metrics); m++) {
+		metric_help(&b, metrics[m].name, metrics[m].type, metrics[m].help);
+		for (size_t i = 0; i < n; i++) {
+			struct sync_stats st;
+			syncer_stats(syncers[i], &st);
+			buf_addf(&b, "%s{sync=\"%s\"} %.17g\n", metrics[m].name,
+				 syncer_conf(syncers[i])->name, sync_value(&st, m));
+		}
+	}
+	return buf_steal(&b);
 }

@@ -18,4 +18,7 @@ int status_write(const struct config *cfg, struct syncer *const *syncers, size_t
 char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n,
 		    bool running);
 
+/* The same figures in the Prometheus text format (caller frees). */
+char *status_render_metrics(const struct config *cfg, struct syncer *const *syncers, size_t n);
+
 #endif
