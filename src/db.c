@@ -459,6 +459,24 @@ static void cnf_value(struct buf *b, const char *key, const char *v)
 	buf_adds(b, "\"\n");
 }
 
+char *db_client_cnf_text(const struct db_server *s, const char *user, const char *password)
+{
+	struct buf b;
+	buf_init(&b);
+	/* [client] is read by mariadb, mariadb-dump, mariadb-binlog and
+	 * mariadb-backup alike. */
+	buf_adds(&b, "[client]\n");
+	cnf_value(&b, "user", user);
+	cnf_value(&b, "password", password);
+	if (s->socket) {
+		cnf_value(&b, "socket", s->socket);
+	} else {
+		cnf_value(&b, "host", s->host);
+		buf_addf(&b, "port=%u\nprotocol=tcp\n", s->port);
+	}
+	return buf_steal(&b);
+}
+
 char *db_write_client_cnf(const struct config *cfg, const struct db_server *s, const char *user,
 			  const char *password, const char *extra, char **err)
 {
@@ -476,17 +494,9 @@ char *db_write_client_cnf(const struct config *cfg, const struct db_server *s, c
 	}
 	struct buf b;
 	buf_init(&b);
-	/* [client] is read by mariadb, mariadb-dump, mariadb-binlog and
-	 * mariadb-backup alike. */
-	buf_adds(&b, "[client]\n");
-	cnf_value(&b, "user", user);
-	cnf_value(&b, "password", password);
-	if (s->socket) {
-		cnf_value(&b, "socket", s->socket);
-	} else {
-		cnf_value(&b, "host", s->host);
-		buf_addf(&b, "port=%u\nprotocol=tcp\n", s->port);
-	}
+	char *text = db_client_cnf_text(s, user, password);
+	buf_adds(&b, text);
+	free(text);
 	if (extra)
 		buf_adds(&b, extra);
 	int rc = write_all(fd, b.data, b.len);

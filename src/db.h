@@ -105,6 +105,8 @@ int db_pair_init(struct db_pair *p, const struct config *cfg, bool need_repl, ch
 void db_pair_free(struct db_pair *p);
 int db_pair_connect(struct db_pair *p, const struct db_server *s, struct db_conn *c, char **err);
 
+/* The [client] option text for s (quoted values). Caller frees. */
+char *db_client_cnf_text(const struct db_server *s, const char *user, const char *password);
 /* Write a client option file (mode 0600) for the mariadb tools so that no
  * password appears in a process list. group is "client" or "mariadb-backup".
  * Returns the path (caller unlinks and frees) or NULL with *err. */

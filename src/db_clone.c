@@ -98,6 +98,7 @@ static void show_progress(uint64_t bytes, uint64_t estimate, double secs, bool f
 
 struct pump {
 	char *const *producer, *const *consumer;
+	const char *producer_input; /* small text on the producer's stdin, or NULL */
 	const char *prefix; /* written to the consumer before the stream */
 	const char *log_path;
 	bool progress;
@@ -116,7 +117,21 @@ static int pump_run(struct pump *pm, char **err)
 		close(a[0]), close(a[1]);
 		goto sys;
 	}
-	pid_t prod = spawn_io(pm->producer, -1, a[1], pm->log_path);
+	int in_fd = -1;
+	if (pm->producer_input) {
+		/* Small enough for the pipe buffer: written and closed at once. */
+		int c[2];
+		if (pipe2(c, O_CLOEXEC) < 0) {
+			close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+			goto sys;
+		}
+		write_all(c[1], pm->producer_input, strlen(pm->producer_input));
+		close(c[1]);
+		in_fd = c[0];
+	}
+	pid_t prod = spawn_io(pm->producer, in_fd, a[1], pm->log_path);
+	if (in_fd >= 0)
+		close(in_fd);
 	pid_t cons = prod < 0 ? -1 : spawn_io(pm->consumer, b[0], -1, pm->log_path);
 	close(a[1]), close(b[0]);
 	if (prod < 0 || cons < 0) {
@@ -318,6 +333,22 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 
 /* ---- physical ---- */
 
+/* 'text' for the remote shell ssh runs: a literal argument. */
+static char *shell_quote(const char *text)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_addc(&b, '\'');
+	for (const char *p = text; *p; p++) {
+		if (*p == '\'')
+			buf_adds(&b, "'\\''");
+		else
+			buf_addc(&b, *p);
+	}
+	buf_addc(&b, '\'');
+	return buf_steal(&b);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -494,14 +525,27 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 	strv_init(&cons);
 	const struct node_conf *snode = src->server->node ? config_find_node(p->cfg, src->server->node)
 							  : NULL;
+	char *remote_cnf = NULL;
 	if (snode && snode->ssh && (!p->cfg->node || strcmp(p->cfg->node, snode->name) != 0)) {
-		/* Remote source: its mariadb-backup reads credentials from the
-		 * source's own option files ([mariadb-backup] group). */
+		/* Remote source: mariadb-backup runs there under ssh. Its options
+		 * (credentials) come through ssh's stdin into a 0600 temp file,
+		 * never a command line; mariadb-backup reads its option file
+		 * twice, so a pipe will not do. ssh hands the remote shell one
+		 * string: the script is constant, the datadir single-quoted. */
+		remote_cnf = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
 		strv_push(&prod, "ssh");
 		strv_push_split(&prod, "-o BatchMode=yes");
+		if (p->cfg->db.ssh_options)
+			strv_push_split(&prod, p->cfg->db.ssh_options);
 		strv_push(&prod, snode->ssh);
-		strv_push_split(&prod, "mariadb-backup --backup --stream=xbstream --target-dir=/tmp");
-		strv_pushf(&prod, "--datadir=%s", src_datadir);
+		strv_push(&prod, "--");
+		char *q = shell_quote(src_datadir);
+		strv_pushf(&prod,
+			   "umask 077 && f=$(mktemp) && trap 'rm -f \"$f\"' EXIT && cat >\"$f\" && "
+			   "mariadb-backup --defaults-file=\"$f\" --backup --stream=xbstream "
+			   "--parallel=2 --target-dir=/tmp --datadir=%s",
+			   q);
+		free(q);
 	} else {
 		strv_push(&prod, "mariadb-backup");
 		strv_pushf(&prod, "--defaults-file=%s", scnf);
@@ -517,6 +561,7 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 	unlink(logp);
 	struct pump pm = {.producer = prod.items,
 			  .consumer = cons.items,
+			  .producer_input = remote_cnf,
 			  .log_path = logp,
 			  .progress = o->progress,
 			  .estimate = estimate_bytes(src)};
@@ -524,6 +569,7 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 		rc = EXIT_FAILED;
 	unlink(scnf);
 	free(scnf);
+	free(remote_cnf);
 	strv_free(&prod);
 	strv_free(&cons);
 	if (!rc) {
