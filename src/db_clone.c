@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
@@ -485,11 +486,21 @@ static int connect_retry(struct db_pair *p, const struct db_server *s, struct db
 	}
 }
 
+/* The connection failed because nothing answers (not a login problem). */
+static bool mysql_errno_is_down(const struct db_conn *c)
+{
+	unsigned e = db_errno(c);
+	return e == 2002 || e == 2003 || e == 2013 || e == 2006; /* CR_CONN* / lost */
+}
+
 static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
 			const struct db_server *target, const struct db_clone_opts *o, char **err)
 {
 	char *datadir = NULL, *src_datadir = NULL;
-	int rc = db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+	bool down = tgt->my == NULL; /* db_clone checked datadir is set and idle */
+	int rc = down ? EXIT_OK : db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+	if (down)
+		datadir = xstrdup(p->cfg->db.datadir);
 	if (!rc)
 		rc = db_value(src, "SELECT @@global.datadir", &src_datadir, err);
 	struct stat st;
@@ -501,12 +512,12 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 	}
 	if (!rc && !p->cfg->db.start_command)
 		rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
-	if (!rc)
+	if (!rc && !down)
 		rc = stop_target(tgt, err);
 	db_close(tgt);
 	if (rc)
 		goto out;
-	log_info("clone: standby stopped; replacing %s", datadir);
+	log_info("clone: standby %s; replacing %s", down ? "was down" : "stopped", datadir);
 	if (nftw(datadir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0) {
 		*err = xasprintf("cannot empty %s: %s; the standby is stopped", datadir,
 				 strerror(errno));
@@ -618,6 +629,56 @@ out:
 	return rc;
 }
 
+/* A standby that is down: its datadir (from [database] datadir) must not be
+ * in use (InnoDB keeps ibdata1 locked while mariadbd runs) and, unless
+ * force, must hold no user database directory. */
+static int check_idle_datadir(const struct config *cfg, bool force, char **err)
+{
+	const char *dir = cfg->db.datadir;
+	char *ib = xasprintf("%s/ibdata1", dir);
+	int fd = open(ib, O_RDWR | O_CLOEXEC);
+	free(ib);
+	if (fd >= 0) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		bool locked = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+		close(fd);
+		if (locked) {
+			*err = xasprintf("the standby does not answer but a mariadbd holds %s (pid "
+					 "%ld): fix [database] standby or stop that server; nothing "
+					 "changed",
+					 dir, (long)fl.l_pid);
+			return EXIT_FAILED;
+		}
+	}
+	static const char *const system_dirs[] = {"mysql", "performance_schema", "sys", "lifeboat"};
+	DIR *d = opendir(dir);
+	if (!d) {
+		*err = xasprintf("cannot read [database] datadir %s: %s", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	struct dirent *e;
+	char *found = NULL;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || e->d_name[0] == '#' || e->d_type != DT_DIR)
+			continue;
+		bool sys = false;
+		for (size_t i = 0; i < ARRAY_LEN(system_dirs); i++)
+			sys = sys || strcmp(e->d_name, system_dirs[i]) == 0;
+		if (!sys)
+			found = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (found && !force) {
+		*err = xasprintf("the standby's datadir %s holds data (database '%s'): nothing "
+				 "changed; run 'lifeboat db clone --force' to overwrite it",
+				 dir, found);
+		free(found);
+		return EXIT_FAILED;
+	}
+	free(found);
+	return EXIT_OK;
+}
+
 int db_clone(struct db_pair *p, const struct db_server *source, const struct db_server *target,
 	     const struct db_clone_opts *o, char **err)
 {
@@ -628,11 +689,23 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 	struct db_conn src, tgt;
 	memset(&tgt, 0, sizeof(tgt));
 	int rc = db_pair_connect(p, source, &src, err);
-	if (!rc)
+	bool target_down = false;
+	if (!rc) {
 		rc = db_pair_connect(p, target, &tgt, err);
-	if (!rc)
+		/* A physical clone can seed a standby that is down. */
+		if (rc == EXIT_FAILED && o->method == DB_CLONE_BACKUP && p->cfg->db.datadir &&
+		    mysql_errno_is_down(&tgt)) {
+			log_info("clone: %s; seeding [database] datadir %s", *err, p->cfg->db.datadir);
+			free(*err);
+			*err = NULL;
+			db_close(&tgt);
+			target_down = true;
+			rc = check_idle_datadir(p->cfg, o->force, err);
+		}
+	}
+	if (!rc && !target_down)
 		rc = db_check_server_ids(&src, &tgt, err);
-	if (!rc)
+	if (!rc && !target_down)
 		rc = refuse_if_data(&tgt, o->force, err);
 	/* Created on the source before the copy: the copy then carries it. */
 	if (!rc)

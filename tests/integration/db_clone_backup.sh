@@ -36,4 +36,18 @@ script -qec "$LIFEBOAT -c $CONF db clone --method backup --force" "$MDB_WORK/typ
 grep -q "lifeboat: clone: [0-9.]* MiB.*MiB/s" "$MDB_WORK/typescript" || die "no progress on a terminal: $(cat "$MDB_WORK/typescript")"
 mdb_sql a "INSERT INTO app.t (v) VALUES ('third')"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 5003 20 || die "replication after forced clone"
+
+# A standby that is down: seeded from [database] datadir; data there is
+# refused without --force; a datadir a running server holds is refused.
+echo "datadir = $(mdb_dir b)/data" >>"$CONF"
+mdb_stop b
+out=$(lb db clone --method backup 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "holds data (database 'app')" || die "down standby with data not refused: $rc $out"
+lb db clone --method backup --force || die "clone of a down standby failed"
+mdb_sql a "INSERT INTO app.t (v) VALUES ('fourth')"
+mdb_wait_value b "SELECT COUNT(*) FROM app.t" 5004 20 || die "replication after clone of a down standby"
+sed -i "s|^datadir = .*|datadir = $(mdb_dir a)/data|; s|^standby = .*|standby = 127.0.0.1:1|" "$CONF"
+out=$(lb db clone --method backup --force 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "a mariadbd holds" || die "datadir of a running server not refused: $rc $out"
+[ "$(mdb_sql a "SELECT COUNT(*) FROM app.t")" = 5004 ] || die "primary damaged"
 echo PASS
