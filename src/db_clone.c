@@ -732,7 +732,7 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 	if (!rc)
 		rc = db_semi_sync_setup(p, &src, &tgt, err);
 	if (!rc)
-		rc = db_persist_read_only(p->cfg, true, 0, err);
+		rc = db_persist_read_only(p->cfg, target, true, 0, err);
 out:
 	db_close(&src);
 	db_close(&tgt);

@@ -71,9 +71,17 @@ int db_meta_record_epoch(struct db_conn *c, uint64_t epoch, const char *node,
 	return rc;
 }
 
-int db_persist_read_only(const struct config *cfg, bool on, uint64_t epoch, char **err)
+static bool server_is_here(const struct config *cfg, const struct db_server *s)
 {
-	if (!cfg->db.read_only_cnf)
+	if (s->node)
+		return cfg->node && strcmp(cfg->node, s->node) == 0;
+	return strcmp(s->role, "standby") == 0;
+}
+
+int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
+			 uint64_t epoch, char **err)
+{
+	if (!cfg->db.read_only_cnf || !server_is_here(cfg, s))
 		return EXIT_OK;
 	char *text = xasprintf("# written by lifeboat (role epoch %llu); lifeboat db promote "
 			       "turns writes on only on the newest primary\n[mariadbd]\nread_only = "

@@ -100,7 +100,10 @@ int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);
 int db_rejoin(struct db_pair *p, bool force, char **err);
 
-/* Persist read_only in [database] read_only_cnf (if set). */
-int db_persist_read_only(const struct config *cfg, bool on, uint64_t epoch, char **err);
+/* Persist read_only in [database] read_only_cnf (if set) when s is the
+ * server on this machine: its [node] is [lifeboat] node, or, for a HOST:PORT
+ * value, s is the standby (lifeboat runs on the DR side). */
+int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
+			 uint64_t epoch, char **err);
 
 #endif

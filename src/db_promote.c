@@ -154,7 +154,7 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, struct db_promote_
 		free(e2);
 		return EXIT_FAILED;
 	}
-	return db_persist_read_only(p->cfg, false, r->epoch, err);
+	return db_persist_read_only(p->cfg, c->server, false, r->epoch, err);
 }
 
 /* Split-brain guard: a primary that still answers and is writable must be
@@ -294,6 +294,8 @@ int db_fence(struct db_pair *p, const struct db_server *target, char **err)
 	rc = db_fence_conn(&c, &killed, err);
 	if (!rc)
 		log_info("fenced %s: read_only=ON, %u client session(s) killed", c.name, killed);
+	if (!rc)
+		rc = db_persist_read_only(p->cfg, target, true, 0, err);
 	db_close(&c);
 	return rc;
 }

@@ -230,6 +230,8 @@ int db_rejoin(struct db_pair *p, bool force, char **err)
 	if (!rc)
 		rc = db_semi_sync_setup(p, &neu, &old, err);
 	if (!rc)
+		rc = db_persist_read_only(p->cfg, &p->primary, true, 0, err);
+	if (!rc)
 		log_info("rejoined: %s replicates from %s with GTID", old.name, neu.name);
 	db_close(&old);
 	db_close(&neu);
