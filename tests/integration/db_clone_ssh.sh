@@ -18,7 +18,7 @@ mdb_start a || die "start a"; mdb_start b || die "start b"
 mdb_sql a "SET GLOBAL read_only=OFF; CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1),(2),(3)"
 CONF=$MDB_WORK/lifeboat.conf
 mdb_config a b "start_command = bash $ROOT/tests/lib/mariadb.sh start $(mdb_dir b)" \
-	"ssh_options = -p $SSHD_PORT -i $SSH_KEY $SSH_OPTS" >"$CONF"
+	"ssh_options = -p $SSHD_PORT -i $SSH_KEY $SSH_OPTS" "read_only_cnf = $MDB_WORK/dropin.cnf" >"$CONF"
 # Nodes: the primary is remote (reached by ssh), this machine is the standby.
 sed -i "s|^primary = .*|primary = oslo|; s|^standby = .*|standby = dr|; s|^\[lifeboat\]|[lifeboat]\nnode = dr|" "$CONF"
 cat >>"$CONF" <<CONF
@@ -36,4 +36,11 @@ grep -q "streamed" "$MDB_WORK/clone.err" || die "no stream: $(cat "$MDB_WORK/clo
 mdb_sql a "INSERT INTO app.t VALUES (4)"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 4 20 || die "replication not running"
 grep -q "$MDB_PASS" "$MDB_WORK/state"/clone-*.log && die "password in a log"
+grep -q "read_only = ON" "$MDB_WORK/dropin.cnf" || die "clone of this node did not persist read_only=ON"
+# Fencing the remote node leaves this node's drop-in alone; promoting this
+# node turns it OFF.
+"$LIFEBOAT" -c "$CONF" db fence || die fence
+grep -q "read_only = ON" "$MDB_WORK/dropin.cnf" || die "fence of the other node touched our drop-in"
+"$LIFEBOAT" -c "$CONF" db promote || die promote
+grep -q "read_only = OFF" "$MDB_WORK/dropin.cnf" || die "promote did not persist read_only=OFF"
 echo PASS
