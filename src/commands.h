@@ -26,6 +26,7 @@ int cli_load_config(const struct cli *cli, struct config *cfg);
 int cmd_sync(const struct cli *cli, int argc, char **argv);
 int cmd_db(const struct cli *cli, int argc, char **argv);
 int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_check(const struct cli *cli, int argc, char **argv);
 int cmd_failover(const struct cli *cli, int argc, char **argv);
 int cmd_switchover(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{"failover", cmd_failover, "the panic button: promote this node now (--dry-run, --yes)"},
 	{"switchover", cmd_switchover, "planned role swap with zero data loss"},
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
+	{"check", cmd_check, "readiness doctor: every rule PASS/WARN/FAIL with its fix (--json)"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},
 };
