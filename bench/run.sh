@@ -17,7 +17,8 @@
 #                           bigger bursts run once
 #   BENCH_STARTUP_DIRS / BENCH_STARTUP_FILES   (20000 / 200000)
 #   BENCH_STARTUP_REPS      (3; median)
-#   BENCH_CM=0              skip lsyncd + ssh ControlMaster
+#   BENCH_CM=0              skip lsyncd + ssh ControlMaster (=all: also on
+#                           bursts over 20,000 files, skipped by default)
 #   BENCH_FS=tmp            no loop device: use /tmp's file system
 #   BENCH_OUT=FILE          also write the table (markdown) to FILE
 #   LIFEBOAT                binary (default ./lifeboat, built by `make bench`)
@@ -95,8 +96,12 @@ RESULTS=$T/results   # lines: key<TAB>value
 : >"$RESULTS"
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; log "$1 = $2"; }
 get() { awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { print v }' "$RESULTS"; }
+# Individual measurements: sample KEY VALUE; samples KEY prints them.
+mkdir -p "$T/samples"
+sample() { echo "$2" >>"$T/samples/${1//\//_}"; log "$1 += $2"; }
+samples() { cat "$T/samples/${1//\//_}" 2>/dev/null || true; }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 now() { echo "${EPOCHREALTIME}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -206,7 +211,7 @@ tool_modes() {   # the (tool, mode) pairs to run, one per line
 		[ "$tool" = rsync ] && continue
 		for mode in $MODES; do
 			echo "$tool $mode"
-			if [ "$tool" = lsyncd ] && [ "$mode" = ssh ] && [ "$CM" = 1 ]; then echo "lsyncd-cm ssh"; fi
+			if [ "$tool" = lsyncd ] && [ "$mode" = ssh ] && [ "$CM" != 0 ]; then echo "lsyncd-cm ssh"; fi
 		done
 	done
 }
@@ -221,8 +226,11 @@ lifeboat_ok() {
 # ---------------------------------------------------------------- scenarios
 
 bench_latency() {
-	local tool mode out
-	while read -r tool mode; do
+	local tool mode out pair
+	local -a pairs
+	mapfile -t pairs < <(tool_modes)
+	for pair in "${pairs[@]}"; do
+		read -r tool mode <<<"$pair"
 		log "latency: $tool $mode"
 		fresh_pair
 		start_tool "$tool" "$mode" "$W/src" "$W/dst"
@@ -234,46 +242,45 @@ bench_latency() {
 		stop_tool
 		# "p50 X p90 Y min .. max .. n N lost L"
 		put "lat/$tool/$mode" "$(awk '{ printf "%s %s %s", $2, $4, $12 }' <<<"$out")"
-	done < <(tool_modes)
+	done
 }
 
 bench_burst() {
-	local n tool mode reps r t0 t1 times last
+	local n tool mode reps r t0 t1 last k pair
+	local -a pairs
+	mapfile -t pairs < <(tool_modes)
 	for n in $BURST_SIZES; do
 		reps=$BURST_REPS
-		last=$(printf 'd%05d/f%07d' 99 $((n - 1)))
 		[ "$n" -gt 20000 ] && reps=1
-		# generation alone, for reference
-		times=()
+		last=$(printf 'd%05d/f%07d' 99 $((n - 1)))
+		# Runs are interleaved (rsync, then each tool, then again), so a
+		# change of load on the machine hits every tool alike.
 		for r in $(seq "$reps"); do
+			# generation alone, and plain rsync -a of that tree, alone
 			fresh_pair
 			t0=$(now); "$T/bin/gen_tree" "$W/src" 100 "$n" 4096; t1=$(now)
-			times+=("$(elapsed "$t0" "$t1")")
-		done
-		put "burst/$n/gen" "$(printf '%s\n' "${times[@]}" | median)"
-		# plain rsync -a of the generated tree, alone (target empty)
-		if has_tool rsync; then
-			for mode in $MODES; do
-				times=()
-				for r in $(seq "$reps"); do
+			sample "burst/$n/gen" "$(elapsed "$t0" "$t1")"
+			if has_tool rsync; then
+				for mode in $MODES; do
+					log "burst $n: rsync $mode (run $r/$reps)"
 					rm -rf "$W/dst"; mkdir "$W/dst"; sync
 					t0=$(now)
 					if [ "$mode" = local ]; then
 						rsync -a "$W/src/" "$W/dst/"
 					else
-						rsync -a -e "$SSH_RSH" "$W/src/" "root@$SSH_HOST:$W/dst/"
+						rsync -a -e "$SSH_RSH" "$W/src/" "root@$SSH_HOST:$W/dst/" </dev/null
 					fi
 					t1=$(now)
-					times+=("$(elapsed "$t0" "$t1")")
+					sample "burst/$n/rsync/$mode" "$(elapsed "$t0" "$t1")"
 				done
-				put "burst/$n/rsync/$mode" "$(printf '%s\n' "${times[@]}" | median)"
-			done
-		fi
-		# live tools: start idle on empty dirs, then generate; from the
-		# start of the generation until the target is complete.
-		while read -r tool mode; do
-			times=()
-			for r in $(seq "$reps"); do
+			fi
+			# live tools: start idle on empty dirs, then generate; from the
+			# start of the generation until the target is complete.
+			for pair in "${pairs[@]}"; do
+				read -r tool mode <<<"$pair"
+				# lsyncd + CM on the big burst costs many minutes and says
+				# nothing the small ones do not (BENCH_CM=all to run it)
+				if [ "$tool" = lsyncd-cm ] && [ "$n" -gt 20000 ] && [ "$CM" != all ]; then continue; fi
 				log "burst $n: $tool $mode (run $r/$reps)"
 				fresh_pair
 				start_tool "$tool" "$mode" "$W/src" "$W/dst"
@@ -284,52 +291,59 @@ bench_burst() {
 				"$T/bin/gen_tree" "$W/src" 100 "$n" 4096
 				if wait_until 900 tree_done "$W/src" "$W/dst" "$n" "$last"; then
 					t1=$(now)
-					times+=("$(elapsed "$t0" "$t1")")
-					trees_equal "$W/src" "$W/dst" || log "burst: $tool $mode: content differs after completion: $(head -3 <<<"$TREES_DIFF")"
+					sample "burst/$n/$tool/$mode" "$(elapsed "$t0" "$t1")"
+					trees_equal "$W/src" "$W/dst" || log "burst: $tool $mode: content differs after completion: $(head -n 3 <<<"$TREES_DIFF")"
 				else
 					log "burst: $tool $mode: target incomplete after 900 s"
 				fi
-				put "burst/$n/$tool/$mode/hwm" "$(tool_hwm)"
+				sample "burst/$n/$tool/$mode/hwm" "$(tool_hwm)"
 				stop_tool
 			done
-			if [ ${#times[@]} -gt 0 ]; then
-				put "burst/$n/$tool/$mode" "$(printf '%s\n' "${times[@]}" | median)"
-			else
-				put "burst/$n/$tool/$mode" "n/a"
-			fi
-		done < <(tool_modes)
+		done
+		for k in "burst/$n/gen" "burst/$n/rsync/local" "burst/$n/rsync/ssh"; do
+			put "$k" "$(samples "$k" | median)"
+		done
+		for pair in "${pairs[@]}"; do
+			read -r tool mode <<<"$pair"
+			k=burst/$n/$tool/$mode
+			put "$k" "$(samples "$k" | median)"
+			put "$k/hwm" "$(samples "$k/hwm" | sort -n | tail -n 1)"
+		done
 	done
 }
 
 bench_startup() {
-	local tool mode r t0 t1 times hwms
+	local tool mode r t0 t1 pair k
+	local -a pairs
+	mapfile -t pairs < <(tool_modes | grep -v '^lsyncd-cm')
 	log "startup: generating $ST_DIRS dirs / $ST_FILES files"
 	fresh_pair
 	"$T/bin/gen_tree" "$W/src" "$ST_DIRS" "$ST_FILES" 1024 200
 	rsync -a "$W/src/" "$W/dst/"
-	while read -r tool mode; do
-		times=() hwms=()
-		for r in $(seq "$ST_REPS"); do
+	# interleaved, as the bursts
+	for r in $(seq "$ST_REPS"); do
+		for pair in "${pairs[@]}"; do
+			read -r tool mode <<<"$pair"
 			log "startup: $tool $mode (run $r/$ST_REPS)"
 			# warm cache: the previous pass (or the seeding rsync) read it all
 			t0=$(now)
 			start_tool "$tool" "$mode" "$W/src" "$W/dst"
 			if wait_until 600 tool_idle; then
 				t1=$(now)
-				times+=("$(elapsed "$t0" "$t1")")
-				hwms+=("$(tool_hwm)")
+				sample "startup/$tool/$mode" "$(elapsed "$t0" "$t1")"
+				sample "startup/$tool/$mode/hwm" "$(tool_hwm)"
 			else
 				log "startup: $tool $mode not idle after 600 s"
 			fi
 			stop_tool
 		done
-		if [ ${#times[@]} -gt 0 ]; then
-			put "startup/$tool/$mode" "$(printf '%s\n' "${times[@]}" | median)"
-			put "startup/$tool/$mode/hwm" "$(printf '%s\n' "${hwms[@]}" | sort -n | tail -n 1)"
-		else
-			put "startup/$tool/$mode" "n/a"
-		fi
-	done < <(tool_modes | grep -v '^lsyncd-cm')
+	done
+	for pair in "${pairs[@]}"; do
+		read -r tool mode <<<"$pair"
+		k=startup/$tool/$mode
+		put "$k" "$(samples "$k" | median)"
+		put "$k/hwm" "$(samples "$k/hwm" | sort -n | tail -n 1)"
+	done
 }
 
 # ---------------------------------------------------------------- report
@@ -345,6 +359,7 @@ report() {
 	local mode n a b c v
 	echo
 	echo "lifeboat bench, $(date -u +%Y-%m-%d\ %H:%MZ), $(nproc) CPUs, $(uname -r), $FSNOTE"
+	echo "load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg) (anything above ~0.5 means other work shared the CPUs)"
 	echo "lifeboat: $("$LIFEBOAT" version 2>/dev/null | head -n 1), $(lsyncd --version 2>&1 | head -n 1 | sed 's/Version: /lsyncd /'), $(rsync --version | head -n 1 | awk '{ print "rsync " $3 }'), $(ssh -V 2>&1 | cut -d, -f1)"
 	echo
 	if [[ " ${WHAT[*]} " == *" latency "* ]]; then
@@ -386,6 +401,7 @@ if has_tool lifeboat && ! lifeboat_ok; then
 	log "$LIFEBOAT has no working sync command: lifeboat left out"
 	TOOLS=${TOOLS//lifeboat/}
 fi
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for w in "${WHAT[@]}"; do
 	case $w in
 	latency) bench_latency ;;
