@@ -493,21 +493,21 @@ static bool mysql_errno_is_down(const struct db_conn *c)
 	return e == 2002 || e == 2003 || e == 2013 || e == 2006; /* CR_CONN* / lost */
 }
 
-static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
-			const struct db_server *target, const struct db_clone_opts *o, char **err)
+/* The standby's datadir, checked to be a local directory, and the standby
+ * stopped (unless it is down already). *datadir, *st filled. */
+static int backup_stop_target(struct db_pair *p, struct db_conn *tgt, char **datadir,
+			      struct stat *st, char **err)
 {
-	char *datadir = NULL, *src_datadir = NULL;
 	bool down = tgt->my == NULL; /* db_clone checked datadir is set and idle */
-	int rc = down ? EXIT_OK : db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+	int rc = EXIT_OK;
 	if (down)
-		datadir = xstrdup(p->cfg->db.datadir);
-	if (!rc)
-		rc = db_value(src, "SELECT @@global.datadir", &src_datadir, err);
-	struct stat st;
-	if (!rc && (!datadir || stat(datadir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		*datadir = xstrdup(p->cfg->db.datadir);
+	else
+		rc = db_value(tgt, "SELECT @@global.datadir", datadir, err);
+	if (!rc && (!*datadir || stat(*datadir, st) < 0 || !S_ISDIR(st->st_mode))) {
 		*err = xasprintf("%s: datadir %s is not a directory here: a physical clone runs on "
 				 "the standby's machine (or use --method dump)",
-				 tgt->name, datadir ? datadir : "(unknown)");
+				 tgt->name, *datadir ? *datadir : "(unknown)");
 		rc = EXIT_FAILED;
 	}
 	if (!rc && !p->cfg->db.start_command)
@@ -516,54 +516,72 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 		rc = stop_target(tgt, err);
 	db_close(tgt);
 	if (rc)
-		goto out;
-	log_info("clone: standby %s; replacing %s", down ? "was down" : "stopped", datadir);
-	if (nftw(datadir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0) {
-		*err = xasprintf("cannot empty %s: %s; the standby is stopped", datadir,
+		return rc;
+	log_info("clone: standby %s; replacing %s", down ? "was down" : "stopped", *datadir);
+	if (nftw(*datadir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0) {
+		*err = xasprintf("cannot empty %s: %s; the standby is stopped", *datadir,
 				 strerror(errno));
-		rc = EXIT_FAILED;
-		goto out;
+		return EXIT_FAILED;
 	}
-	char *scnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
-	if (!scnf) {
-		rc = EXIT_FAILED;
-		goto out;
+	return EXIT_OK;
+}
+
+/* mariadb-backup's argv: local, or on the source's node under ssh. For the
+ * remote case *input gets the option text to feed its stdin. */
+static void backup_producer(struct db_pair *p, struct db_conn *src, const char *src_datadir,
+			    const char *cnf, const char *tmpdir, struct strv *prod, char **input)
+{
+	const struct node_conf *snode = src->server->node ? config_find_node(p->cfg, src->server->node)
+							  : NULL;
+	*input = NULL;
+	if (!snode || !snode->ssh || (p->cfg->node && strcmp(p->cfg->node, snode->name) == 0)) {
+		strv_push(prod, "mariadb-backup");
+		strv_pushf(prod, "--defaults-file=%s", cnf);
+		strv_push_split(prod, "--backup --stream=xbstream --parallel=2");
+		strv_pushf(prod, "--datadir=%s", src_datadir);
+		strv_pushf(prod, "--target-dir=%s", tmpdir);
+		return;
+	}
+	/* Credentials come through ssh's stdin into a 0600 temp file, never a
+	 * command line; mariadb-backup reads its option file twice, so a pipe
+	 * will not do. ssh hands the remote shell one string: the script is
+	 * constant, the datadir single-quoted. */
+	*input = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
+	strv_push(prod, "ssh");
+	strv_push_split(prod, "-o BatchMode=yes");
+	if (p->cfg->db.ssh_options)
+		strv_push_split(prod, p->cfg->db.ssh_options);
+	strv_push(prod, snode->ssh);
+	strv_push(prod, "--");
+	char *q = shell_quote(src_datadir);
+	strv_pushf(prod,
+		   "umask 077 && f=$(mktemp) && trap 'rm -f \"$f\"' EXIT && cat >\"$f\" && "
+		   "mariadb-backup --defaults-file=\"$f\" --backup --stream=xbstream "
+		   "--parallel=2 --target-dir=/tmp --datadir=%s",
+		   q);
+	free(q);
+}
+
+/* Stream the source's backup into the (empty) datadir. */
+static int backup_stream(struct db_pair *p, struct db_conn *src, const char *datadir,
+			 const struct db_clone_opts *o, char **err)
+{
+	char *src_datadir = NULL;
+	int rc = db_value(src, "SELECT @@global.datadir", &src_datadir, err);
+	if (rc)
+		return rc;
+	char *cnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
+	if (!cnf) {
+		free(src_datadir);
+		return EXIT_FAILED;
 	}
 	char *tmpdir = xasprintf("%s/clone-tmp", p->cfg->state_dir);
 	mkdir_p(tmpdir, 0700);
 	struct strv prod, cons;
 	strv_init(&prod);
 	strv_init(&cons);
-	const struct node_conf *snode = src->server->node ? config_find_node(p->cfg, src->server->node)
-							  : NULL;
-	char *remote_cnf = NULL;
-	if (snode && snode->ssh && (!p->cfg->node || strcmp(p->cfg->node, snode->name) != 0)) {
-		/* Remote source: mariadb-backup runs there under ssh. Its options
-		 * (credentials) come through ssh's stdin into a 0600 temp file,
-		 * never a command line; mariadb-backup reads its option file
-		 * twice, so a pipe will not do. ssh hands the remote shell one
-		 * string: the script is constant, the datadir single-quoted. */
-		remote_cnf = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
-		strv_push(&prod, "ssh");
-		strv_push_split(&prod, "-o BatchMode=yes");
-		if (p->cfg->db.ssh_options)
-			strv_push_split(&prod, p->cfg->db.ssh_options);
-		strv_push(&prod, snode->ssh);
-		strv_push(&prod, "--");
-		char *q = shell_quote(src_datadir);
-		strv_pushf(&prod,
-			   "umask 077 && f=$(mktemp) && trap 'rm -f \"$f\"' EXIT && cat >\"$f\" && "
-			   "mariadb-backup --defaults-file=\"$f\" --backup --stream=xbstream "
-			   "--parallel=2 --target-dir=/tmp --datadir=%s",
-			   q);
-		free(q);
-	} else {
-		strv_push(&prod, "mariadb-backup");
-		strv_pushf(&prod, "--defaults-file=%s", scnf);
-		strv_push_split(&prod, "--backup --stream=xbstream --parallel=2");
-		strv_pushf(&prod, "--datadir=%s", src_datadir);
-		strv_pushf(&prod, "--target-dir=%s", tmpdir);
-	}
+	char *input;
+	backup_producer(p, src, src_datadir ? src_datadir : "", cnf, tmpdir, &prod, &input);
 	strv_push(&cons, "mbstream");
 	strv_push(&cons, "-x");
 	strv_push(&cons, "-C");
@@ -572,45 +590,60 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 	unlink(logp);
 	struct pump pm = {.producer = prod.items,
 			  .consumer = cons.items,
-			  .producer_input = remote_cnf,
+			  .producer_input = input,
 			  .log_path = logp,
 			  .progress = o->progress,
 			  .estimate = estimate_bytes(src)};
 	if (pump_run(&pm, err) < 0)
 		rc = EXIT_FAILED;
-	unlink(scnf);
-	free(scnf);
-	free(remote_cnf);
-	strv_free(&prod);
-	strv_free(&cons);
-	if (!rc) {
+	else
 		log_info("clone: streamed %.1f MiB in %.1f s (%.1f MiB/s); preparing",
 			 (double)pm.bytes / 1048576.0, pm.secs,
 			 pm.secs > 0 ? (double)pm.bytes / 1048576.0 / pm.secs : 0);
-		char *argv[] = {"mariadb-backup", "--no-defaults", "--prepare",
-				xasprintf("--target-dir=%s", datadir), NULL};
-		struct run_result r;
-		int code = child_run(argv, NULL, 0, 3600000, &r);
-		if (code != 0) {
-			*err = xasprintf("mariadb-backup --prepare failed (exit %d): %s; the "
-					 "standby is stopped with an unprepared copy in %s",
-					 code, r.err_tail, datadir);
-			rc = EXIT_FAILED;
-		}
-		run_result_free(&r);
-		free(argv[3]);
+	unlink(cnf);
+	free(cnf);
+	free(input);
+	free(logp);
+	free(tmpdir);
+	free(src_datadir);
+	strv_free(&prod);
+	strv_free(&cons);
+	return rc;
+}
+
+/* Prepare the copy and give it to the datadir's owner. */
+static int backup_prepare(const char *datadir, const struct stat *st, char **err)
+{
+	char *argv[] = {"mariadb-backup", "--no-defaults", "--prepare",
+			xasprintf("--target-dir=%s", datadir), NULL};
+	struct run_result r;
+	int code = child_run(argv, NULL, 0, 3600000, &r);
+	int rc = EXIT_OK;
+	if (code != 0) {
+		*err = xasprintf("mariadb-backup --prepare failed (exit %d): %s; the standby is "
+				 "stopped with an unprepared copy in %s",
+				 code, r.err_tail, datadir);
+		rc = EXIT_FAILED;
 	}
-	chown_uid = st.st_uid;
-	chown_gid = st.st_gid;
+	run_result_free(&r);
+	free(argv[3]);
+	chown_uid = st->st_uid;
+	chown_gid = st->st_gid;
 	if (!rc && nftw(datadir, chown_entry, 64, FTW_PHYS) < 0) {
 		*err = xasprintf("cannot chown %s: %s", datadir, strerror(errno));
 		rc = EXIT_FAILED;
 	}
-	char *gtid = rc ? NULL : read_backup_gtid(datadir, err);
-	if (!rc && !gtid)
-		rc = EXIT_FAILED;
-	if (!rc)
-		rc = run_start_command(p->cfg, target->role, err);
+	return rc;
+}
+
+/* Start the restored standby and point its GTID state at the backup's. */
+static int backup_start(struct db_pair *p, const struct db_server *target, struct db_conn *tgt,
+			const char *datadir, char **err)
+{
+	char *gtid = read_backup_gtid(datadir, err);
+	if (!gtid)
+		return EXIT_FAILED;
+	int rc = run_start_command(p->cfg, target->role, err);
 	if (!rc)
 		rc = connect_retry(p, target, tgt, 60, err);
 	/* A binlog kept outside the datadir would still hold the old history. */
@@ -621,11 +654,22 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 	if (!rc)
 		rc = db_execf(tgt, err, "SET GLOBAL gtid_slave_pos = '%s'", gtid);
 	free(gtid);
-	free(logp);
-	free(tmpdir);
-out:
+	return rc;
+}
+
+static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+			const struct db_server *target, const struct db_clone_opts *o, char **err)
+{
+	char *datadir = NULL;
+	struct stat st;
+	int rc = backup_stop_target(p, tgt, &datadir, &st, err);
+	if (!rc)
+		rc = backup_stream(p, src, datadir, o, err);
+	if (!rc)
+		rc = backup_prepare(datadir, &st, err);
+	if (!rc)
+		rc = backup_start(p, target, tgt, datadir, err);
 	free(datadir);
-	free(src_datadir);
 	return rc;
 }
 
