@@ -1,15 +1,21 @@
 /* lifeboat status [--json]: the state of every sync, read from the running
  * daemon's status file, as one screen a sysadmin can read at 3 a.m. */
 #include "commands.h"
+#include "epoch.h"
+#include "journal.h"
 #include "log.h"
+#include "role.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct style {
@@ -91,7 +97,9 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 		printf("               %slast error: %s%s\n", st->red, err, st->off);
 }
 
-static int show(const char *path, const char *text, bool colour)
+static void print_node(const struct style *st, const struct config *cfg);
+
+static int show(const struct config *cfg, const char *path, const char *text, bool colour)
 {
 	json_object *root = json_tokener_parse(text);
 	if (!root) {
@@ -101,6 +109,7 @@ static int show(const char *path, const char *text, bool colour)
 	struct style st = {"", "", "", "", ""};
 	if (colour)
 		st = (struct style){"\033[1m", "\033[31m", "\033[33m", "\033[32m", "\033[0m"};
+	print_node(&st, cfg);
 	double now = now_wall();
 	double updated = get_num(root, "updated_unix");
 	long pid = (long)get_num(root, "pid");
@@ -118,6 +127,71 @@ static int show(const char *path, const char *text, bool colour)
 	}
 	json_object_put(root);
 	return running ? EXIT_OK : EXIT_FAILED;
+}
+
+/* The newest failover or switchover journal: the live one if it has
+ * records, else the last archived one. Caller frees. */
+static char *latest_journal(const char *state_dir)
+{
+	char *live = xasprintf("%s/failover.journal", state_dir);
+	struct stat st;
+	if (stat(live, &st) == 0 && st.st_size > 0) {
+		free(live);
+		return xstrdup("failover.journal");
+	}
+	free(live);
+	DIR *d = opendir(state_dir);
+	if (!d)
+		return NULL;
+	char *best = NULL;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		/* Archived names end in a UTC stamp, so the greatest is the newest. */
+		if (strncmp(de->d_name, "failover.journal.", 17) == 0 &&
+		    (!best || strcmp(de->d_name, best) > 0)) {
+			free(best);
+			best = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	return best;
+}
+
+static void print_node(const struct style *st, const struct config *cfg)
+{
+	uint64_t epoch = 0;
+	char *err = NULL;
+	if (epoch_read(cfg->state_dir, &epoch, &err) < 0) {
+		printf("%snode%s: epoch unreadable: %s\n", st->bold, st->off, err);
+		free(err);
+	}
+	enum node_role r = role_current(cfg);
+	printf("%snode%s %s: %s%s%s, role epoch %llu\n", st->bold, st->off,
+	       cfg->node ? cfg->node : "(unnamed)", r == ROLE_PRIMARY ? st->green : st->yellow,
+	       role_name(r), st->off, (unsigned long long)epoch);
+	char *name = latest_journal(cfg->state_dir);
+	if (!name)
+		return;
+	struct journal j;
+	if (journal_open(&j, cfg->state_dir, name, &err) == 0) {
+		const char *op = journal_get(&j, "operation");
+		double invoked = journal_get_num(&j, "invoked", j.begun);
+		char when[32] = "?";
+		time_t t = (time_t)j.begun;
+		struct tm tm;
+		if (j.begun > 0 && localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		if (j.finished > 0)
+			printf("last %s: %s, RTO %.2f s (from the command)\n", op ? op : "failover",
+			       when, j.finished - invoked);
+		else
+			printf("%slast %s: %s, NOT FINISHED: run it again to complete%s\n", st->red,
+			       op ? op : "failover", when, st->off);
+		journal_close(&j);
+	} else {
+		free(err);
+	}
+	free(name);
 }
 
 int cmd_status(const struct cli *cli, int argc, char **argv)
@@ -145,7 +219,7 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	} else if (json) {
 		fwrite(text, 1, len, stdout);
 	} else {
-		rc = show(path, text, isatty(1) && !getenv("NO_COLOR"));
+		rc = show(&cfg, path, text, isatty(1) && !getenv("NO_COLOR"));
 	}
 	free(text);
 	free(path);

@@ -60,7 +60,12 @@ assert_trees_equal "$SRC" "$DST" 10
 wait_idle www 10 || fail "not idle at the end"
 [ "$(status_field www files_shipped)" -gt 0 ] || fail "status: files_shipped is 0"
 [ -n "$(status_field www last_success)" ] || fail "status: no last_success"
+# A finished failover journal (as failover archives it) shows with its RTO.
+printf 'begin 1795000000.000 1\nfact operation failover\nfact invoked 1795000000.000\nend 1795000003.250\n' \
+	>"$T/state/failover.journal.20260101T000000Z"
 out=$("$LIFEBOAT" -c "$T/lb.conf" status) || fail "status failed while running: $out"
+grep -q "node .*primary, role epoch 0" <<<"$out" || fail "status lacks role and epoch"
+grep -q "last failover: .*RTO 3.25 s" <<<"$out" || fail "status lacks the last failover"
 echo "$out"
 grep -q "running" <<<"$out" && grep -q "www .*idle" <<<"$out" || fail "status text lacks state"
 "$LIFEBOAT" -c "$T/lb.conf" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["syncs"]["www"]["state"]=="idle"' ||
