@@ -279,6 +279,33 @@ static void probe_free(struct probe *p)
 	free(p->files_note);
 }
 
+/* A planned swap fences the primary first: everything it needs afterwards
+ * must be known good before, or the fence is all it would do. */
+static char *switchover_refusal(struct fo *f)
+{
+	struct probe *p = &f->pr;
+	if (!p->peer_ok)
+		return xasprintf("switchover needs both nodes up, but the primary is not "
+				 "reachable: %s; use 'lifeboat failover'",
+				 p->peer_err);
+	if (p->pf.read_only)
+		return xasprintf("the primary %s is read-only (fenced?): nothing to switch over "
+				 "from; 'lifeboat db status' shows the roles",
+				 f->pair.primary.host);
+	if (!p->lf.replica)
+		return xstrdup("this node does not replicate from the primary: run 'lifeboat db "
+			       "clone' first");
+	char *problem = db_facts_replication_problem(&p->lf);
+	if (problem) {
+		char *m = xasprintf("replication on this node is not healthy: %s; fix it before a "
+				    "switchover",
+				    problem);
+		free(problem);
+		return m;
+	}
+	return NULL;
+}
+
 /* Why this must not go on (NULL: go). Split brain is refused even with
  * --force; a live primary only without it. */
 static char *refusal(struct fo *f)
@@ -297,13 +324,8 @@ static char *refusal(struct fo *f)
 		return xasprintf("this node's database is already a writable primary that "
 				 "replicates from nobody: nothing to %s",
 				 f->switchover ? "switch over" : "fail over");
-	if (f->switchover) {
-		if (!p->peer_ok && !resumed)
-			return xasprintf("switchover needs both nodes up, but the primary is not "
-					 "reachable: %s; use 'lifeboat failover'",
-					 p->peer_err);
-		return NULL;
-	}
+	if (f->switchover)
+		return resumed ? NULL : switchover_refusal(f);
 	if (!resumed && p->peer_ok && !p->pf.read_only && !f->o->force)
 		return xasprintf("the primary %s is alive and writable: use 'lifeboat switchover' "
 				 "for a planned move, or --force to fence it and fail over anyway",

@@ -41,6 +41,15 @@ out=$(lb_d failover </dev/null 2>&1); rc=$?
 [ $rc = 2 ] || fail "no --yes: exit $rc: $out"
 echo "$out" | grep -q -- "--yes" || fail "no --yes hint: $out"
 
+# On a terminal it shows the expected loss and asks; anything but "yes" stops.
+if command -v script >/dev/null; then
+	out=$(printf 'no\n' | in_ns dr script -qec "$LIFEBOAT -c $CONF_D failover" /dev/null 2>&1); rc=$?
+	[ $rc = 1 ] || fail "answered no: exit $rc: $out"
+	echo "$out" | grep -q "expected database loss" && echo "$out" | grep -q "not confirmed" \
+		|| fail "confirmation prompt: $out"
+	[ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "promoted without confirmation"
+fi
+
 t0=$(lb_now_ms)
 lb_d failover --yes --json >"$T/report.json" 2>"$T/failover.err" || { cat "$T/failover.err"; fail "failover failed"; }
 t1=$(lb_now_ms)

@@ -46,6 +46,14 @@ lb_d switchover --dry-run >"$T/dry.out" 2>&1 || { cat "$T/dry.out"; fail "dry-ru
 grep -q "MASTER_GTID_WAIT" "$T/dry.out" && grep -q "expected loss: none" "$T/dry.out" || fail "dry-run output: $(cat "$T/dry.out")"
 [ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "dry-run changed something"
 
+# A standby that does not replicate is refused before the primary is fenced.
+sql_d "STOP SLAVE"
+out=$(lb_d switchover --yes 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "replication on this node is not healthy" || fail "unhealthy standby not refused (exit $rc): $out"
+[ "$(sql_p "SELECT @@read_only")" = 0 ] || fail "primary fenced by a refused switchover"
+sql_d "START SLAVE"
+rm -f "$STATE_D/failover.journal"
+
 lb_d switchover --yes --json >"$T/sw1.json" 2>"$T/sw1.err" || { cat "$T/sw1.err"; fail "switchover to dr"; }
 cat "$T/sw1.err"
 python3 - "$T/sw1.json" <<'PY' || fail "report"
