@@ -128,7 +128,63 @@ static void print_facts(const struct db_conn *c, const struct db_facts *f)
 		       f->semi_slave_enabled ? (f->semi_slave_on ? " (active)" : " (inactive)") : "");
 }
 
-/* Read both servers; report problems as warnings; exit 1 if any. */
+/* Problems across the pair, one error or warning line each; returns the
+ * exit status they call for. */
+static int report_problems(const struct db_pair *p, struct db_conn conns[2],
+			   const struct db_facts facts[2])
+{
+	int rc = EXIT_OK;
+	if (facts[0].reachable && facts[1].reachable && facts[0].server_id == facts[1].server_id) {
+		log_error("%s and %s both have server_id %lld: give each a unique server_id in its "
+			  "my.cnf",
+			  conns[0].name, conns[1].name, facts[0].server_id);
+		rc = EXIT_FAILED;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct db_facts *f = &facts[i];
+		if (!f->reachable)
+			continue;
+		char *problem = db_facts_replication_problem(f);
+		if (problem) {
+			log_error("replication on %s is broken: %s", conns[i].name, problem);
+			free(problem);
+			rc = EXIT_FAILED;
+		}
+		if (f->semi_master_enabled && !f->semi_master_on && !f->read_only)
+			log_warn("semi-sync on %s has fallen back to async: commits are not "
+				 "confirmed by the standby; check the standby's IO thread",
+				 conns[i].name);
+		if (f->replica && p->cfg->db.max_lag > 0 && f->has_heartbeat &&
+		    f->heartbeat_age > p->cfg->db.max_lag)
+			log_warn("%s lags %.1f s behind by the heartbeat (max_lag %.0f s; or the "
+				 "heartbeat writer is not running)",
+				 conns[i].name, f->heartbeat_age, p->cfg->db.max_lag);
+	}
+	return rc;
+}
+
+static void print_json(const struct db_pair *p, struct db_conn conns[2],
+		       const struct db_server *servers[2], const struct db_facts facts[2], int rc)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, "{\"servers\":[");
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		json_facts(&b, &conns[i], servers[i], &facts[i]);
+	}
+	uint64_t e = 0;
+	char *err = NULL;
+	if (epoch_read(p->cfg->state_dir, &e, &err) < 0)
+		free(err);
+	buf_addf(&b, "],\"state_dir_epoch\":%llu,\"ok\":%s}\n", (unsigned long long)e,
+		 rc ? "false" : "true");
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+}
+
+/* Read both servers, report problems, print; exit 1 if anything is wrong. */
 static int db_status(struct db_pair *p, bool json)
 {
 	const struct db_server *servers[2] = {&p->primary, &p->standby};
@@ -148,47 +204,10 @@ static int db_status(struct db_pair *p, bool json)
 			rc = r > rc ? r : rc;
 		}
 	}
-	if (facts[0].reachable && facts[1].reachable && facts[0].server_id == facts[1].server_id) {
-		log_error("%s and %s both have server_id %lld: give each a unique server_id in its "
-			  "my.cnf",
-			  conns[0].name, conns[1].name, facts[0].server_id);
-		rc = EXIT_FAILED;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (!facts[i].reachable)
-			continue;
-		char *problem = db_facts_replication_problem(&facts[i]);
-		if (problem) {
-			log_error("replication on %s is broken: %s", conns[i].name, problem);
-			free(problem);
-			rc = EXIT_FAILED;
-		}
-		if (facts[i].semi_master_enabled && !facts[i].semi_master_on && !facts[i].read_only)
-			log_warn("semi-sync on %s has fallen back to async: commits are not "
-				 "confirmed by the standby; check the standby's IO thread",
-				 conns[i].name);
-		if (facts[i].replica && p->cfg->db.max_lag > 0 && facts[i].has_heartbeat &&
-		    facts[i].heartbeat_age > p->cfg->db.max_lag)
-			log_warn("%s lags %.1f s behind (max_lag %.0f s)", conns[i].name,
-				 facts[i].heartbeat_age, p->cfg->db.max_lag);
-	}
+	int problems = report_problems(p, conns, facts);
+	rc = problems > rc ? problems : rc;
 	if (json) {
-		struct buf b;
-		buf_init(&b);
-		buf_adds(&b, "{\"servers\":[");
-		for (int i = 0; i < 2; i++) {
-			if (i)
-				buf_addc(&b, ',');
-			json_facts(&b, &conns[i], servers[i], &facts[i]);
-		}
-		uint64_t e = 0;
-		char *err = NULL;
-		if (epoch_read(p->cfg->state_dir, &e, &err) < 0)
-			free(err);
-		buf_addf(&b, "],\"state_dir_epoch\":%llu,\"ok\":%s}\n", (unsigned long long)e,
-			 rc ? "false" : "true");
-		fwrite(b.data, 1, b.len, stdout);
-		buf_free(&b);
+		print_json(p, conns, servers, facts, rc);
 	} else {
 		for (int i = 0; i < 2; i++)
 			print_facts(&conns[i], &facts[i]);
