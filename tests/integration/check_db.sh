@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# lifeboat check, [database] rules, against one real mariadbd pair on
+# 127.0.0.1 shared by every case: a good pair passes; each bad setting FAILs
+# its rule with the fix and exit 3; check itself changes nothing.
+set -u
+ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
+. "$ROOT/tests/lib/mariadb.sh"
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || { echo "SKIP: needs mariadbd"; exit 77; }
+mdb_setup
+mdb_new a 1; mdb_new b 2
+mdb_start a || die "start a"; mdb_start b || die "start b"
+mdb_sql a "SET GLOBAL read_only=OFF; CREATE USER repl@'%' IDENTIFIED BY '$MDB_REPL_PASS';
+ GRANT REPLICATION SLAVE ON *.* TO repl@'%'; CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)"
+mdb_sql b "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(mdb_port a), MASTER_USER='repl',
+ MASTER_PASSWORD='$MDB_REPL_PASS', MASTER_USE_GTID=slave_pos; START SLAVE"
+mdb_wait_slave_field b Slave_SQL_Running Yes 20 || die "replication does not start"
+mdb_wait_value b "SELECT COUNT(*) FROM mysql.user WHERE User='repl'" 1 20 || die "repl user not replicated"
+
+CONF=$MDB_WORK/lifeboat.conf
+mdb_config a b >"$CONF"
+
+# chk [CONF]: run check --json; sets OUT (stdout), ERR (stderr), RC, and
+# $MDB_WORK/results: "RULE<TAB>RESULT<TAB>FIX" per item (JSON validated).
+PY=/usr/bin/python3 # not a pyenv shim: it costs ~1 s a call on these machines
+chk() {
+	OUT=$("$LIFEBOAT" -c "${1:-$CONF}" check --json 2>"$MDB_WORK/err"); RC=$?
+	ERR=$(cat "$MDB_WORK/err")
+	echo "$OUT" | $PY -c 'import json,sys
+for i in json.load(sys.stdin): print("%s\t%s\t%s" % (i["rule"], i["result"], i["fix"] or ""))' \
+		>"$MDB_WORK/results" || die "check --json is not JSON (rc $RC): $OUT $ERR"
+}
+# result RULE / fix_of RULE: from the last chk ("" if absent).
+result() { awk -F'\t' -v r="$1" '$1 == r {print $2; exit}' "$MDB_WORK/results"; }
+fix_of() { awk -F'\t' -v r="$1" '$1 == r {print $3; exit}' "$MDB_WORK/results"; }
+# expect_fail RULE FIX-WORD: exit 3, RULE FAILs and its fix names FIX-WORD.
+expect_fail() {
+	chk
+	[ "$RC" = 3 ] || die "$1: exit $RC, expected 3: $OUT $ERR"
+	[ "$(result "$1")" = FAIL ] || die "$1 is '$(result "$1")', expected FAIL: $OUT"
+	fix_of "$1" | grep -qi -- "$2" || die "$1: fix '$(fix_of "$1")' does not mention $2"
+}
+# Write statements any session ran on a server (check must add none).
+writes() {
+	mdb_sql "$1" "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN
+	 ('COM_SET_OPTION','COM_INSERT','COM_UPDATE','COM_DELETE','COM_REPLACE','COM_CREATE_TABLE',
+	  'COM_CREATE_DB','COM_DROP_TABLE','COM_ALTER_TABLE','COM_STOP_SLAVE','COM_START_SLAVE',
+	  'COM_CHANGE_MASTER','COM_FLUSH','COM_KILL','COM_RESET','COM_PURGE','COM_GRANT','COM_CREATE_USER')"
+}
+
+# A good pair: exit 0; the only warnings allowed are the ones this machine
+# explains (a datadir on a virtual or overlay disk has no knowable scheduler).
+wa=$(writes a); wb=$(writes b)
+pa=$(mdb_sql a "SELECT @@gtid_binlog_pos"); pb=$(mdb_sql b "SELECT @@gtid_current_pos")
+chk
+[ "$RC" = 0 ] || die "good pair: exit $RC: $OUT $ERR"
+for r in db.server_id db.primary.log_bin db.primary.sync_binlog db.primary.innodb_flush_log_at_trx_commit \
+	db.standby.read_only db.standby.replication db.standby.lag db.standby.gtid db.primary.replication_user \
+	db.primary.account db.primary.clock db.standby.clock db.primary.gtid_strict_mode db.standby.clone_space; do
+	[ "$(result $r)" = PASS ] || die "good pair: $r is '$(result $r)': $OUT"
+done
+[ "$(result sync)" = SKIP ] || die "no [sync]: not skipped: $OUT"
+bad=$(awk -F'\t' '$2 == "WARN" && $1 !~ /\.io_scheduler$/ {printf "%s ", $1}' "$MDB_WORK/results")
+[ -z "$bad" ] || die "good pair has unexpected warnings: $bad: $OUT"
+# Text output: aligned PASS lines and the summary; nothing on stderr.
+text=$("$LIFEBOAT" -c "$CONF" check 2>"$MDB_WORK/err") || die "text check failed: $text"
+echo "$text" | grep -q '^PASS  db.standby.read_only ' || die "no aligned PASS line: $text"
+echo "$text" | tail -n 1 | grep -q ' failed, ' || die "no summary line: $text"
+[ ! -s "$MDB_WORK/err" ] || die "stderr on a good check: $(cat "$MDB_WORK/err")"
+# Read-only: no statement that changes anything, positions unchanged.
+[ "$(writes a)" = "$wa" ] && [ "$(writes b)" = "$wb" ] || die "check ran write/SET statements"
+[ "$(mdb_sql a "SELECT @@gtid_binlog_pos")" = "$pa" ] || die "check wrote to the primary"
+[ "$(mdb_sql b "SELECT @@gtid_current_pos")" = "$pb" ] || die "check wrote to the standby"
+
+# Standby writable.
+mdb_sql b "SET GLOBAL read_only=OFF"
+expect_fail db.standby.read_only read_only
+mdb_sql b "SET GLOBAL read_only=ON"
+
+# Durability off on the primary.
+mdb_sql a "SET GLOBAL sync_binlog=0"
+expect_fail db.primary.sync_binlog sync_binlog=1
+mdb_sql a "SET GLOBAL sync_binlog=1; SET GLOBAL innodb_flush_log_at_trx_commit=2"
+expect_fail db.primary.innodb_flush_log_at_trx_commit innodb_flush_log_at_trx_commit=1
+mdb_sql a "SET GLOBAL innodb_flush_log_at_trx_commit=1"
+
+# Replication stopped, then a duplicate server_id.
+mdb_sql b "STOP SLAVE"
+expect_fail db.standby.replication "START SLAVE"
+mdb_sql b "SET GLOBAL server_id=1"
+expect_fail db.server_id server_id
+mdb_sql b "SET GLOBAL server_id=2"
+
+# Replication by file position, not GTID.
+mdb_sql b "CHANGE MASTER TO MASTER_USE_GTID=no; START SLAVE"
+mdb_wait_slave_field b Slave_SQL_Running Yes 20 || die "file-position replication does not start"
+expect_fail db.standby.gtid MASTER_USE_GTID
+mdb_sql b "STOP SLAVE; CHANGE MASTER TO MASTER_USE_GTID=slave_pos; START SLAVE"
+mdb_wait_slave_field b Slave_SQL_Running Yes 20 || die "GTID replication does not restart"
+
+# Lag above max_lag: the standby applies events an hour late.
+mdb_sql b "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=3600; START SLAVE"
+mdb_sql a "INSERT INTO app.t VALUES (1)"
+lagging() { local s; s=$(mdb_slave_field b Seconds_Behind_Master); [ -n "$s" ] && [ "$s" != NULL ] && [ "$s" -ge 2 ]; }
+deadline=$(( $(date +%s) + 20 ))
+until lagging; do [ "$(date +%s)" -lt $deadline ] || die "no lag appears"; sleep 0.1; done
+mdb_config a b "max_lag = 1" >"$MDB_WORK/lag.conf"
+OLD=$CONF; CONF=$MDB_WORK/lag.conf
+expect_fail db.standby.lag max_lag
+CONF=$OLD
+mdb_sql b "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE"
+mdb_wait_value b "SELECT COUNT(*) FROM app.t" 1 20 || die "delayed replication does not catch up"
+
+# gtid_strict_mode off: a warning, not a failure.
+mdb_sql a "SET GLOBAL gtid_strict_mode=OFF"
+chk
+[ "$RC" = 0 ] || die "strict mode off: exit $RC: $OUT"
+[ "$(result db.primary.gtid_strict_mode)" = WARN ] || die "strict mode off not warned: $OUT"
+mdb_sql a "SET GLOBAL gtid_strict_mode=ON"
+
+# A primary without a binlog (a third server; only the log_bin rule matters).
+mdb_new c 3 "skip-log-bin"
+mdb_start c || die "start c"
+mdb_config c b >"$MDB_WORK/nobin.conf"
+OLD=$CONF; CONF=$MDB_WORK/nobin.conf
+expect_fail db.primary.log_bin log_bin
+CONF=$OLD
+mdb_stop c
+
+# A server that is down: FAIL to connect, exit 3, still valid JSON.
+mdb_stop a
+expect_fail db.primary.connect "start the server"
+echo PASS
