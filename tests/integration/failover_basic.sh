@@ -4,17 +4,24 @@
 # link cut, `lifeboat failover` on dr promotes it, takes the VIP (gratuitous
 # ARP) and reports RTO/RPO; the client writes through the VIP again. Then the
 # old primary comes back: it is read-only, its own failover is refused (the
-# peer holds a higher epoch) and it never gets the VIP.
+# peer holds a higher epoch), its sync daemon (running all along) refuses to
+# push over the new primary, and it never gets the VIP. Last, `db rejoin`
+# and a step-down with the new epoch: files flow from the new primary back.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
 . "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
+. "$LIFEBOAT_ROOT/tests/lib/sync.sh"
 . "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
 . "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
 lb_setup
 need_root
 command -v arping >/dev/null || skip "arping not installed"
+CLUSTER_SYNC=1
 cluster_up || fail "cluster setup"
+cluster_sync_start || fail "sync daemons"
+echo index >"$T/oslo/www/index.html"
+wait_until 20 test -e "$T/dr/www/index.html" || fail "file not replicated"
 
 for i in $(seq 1 20); do app_vip "INSERT INTO app.t VALUES ($i, 'before')" || fail "write $i via VIP"; done
 wait_until 20 eval '[ "$(sql_d "SELECT COUNT(*) FROM app.t")" = 20 ]' || fail "not replicated"
@@ -74,6 +81,7 @@ echo "failover wall time: $((t1 - t0)) ms"
 # the client follows the gratuitous ARP; step-down removes it on return.
 case $(vip_holder) in dr|both) ;; *) fail "VIP not on dr: $(vip_holder)" ;; esac
 [ "$(cat "$STATE_D/role")" = primary ] || fail "role file not primary"
+wait_until 20 eval '[ "$(status_field www direction "$STATE_D")" = reversed ]' || fail "dr's sync not reversed"
 [ "$(cat "$STATE_D/epoch")" = 1 ] || fail "epoch file not 1"
 # The client reaches the new primary through the VIP (its ARP cache was
 # updated by the gratuitous ARP, not by expiry).
@@ -96,11 +104,26 @@ echo "$out" | grep -q "higher than this node" || fail "no epoch refusal: $out"
 # The heartbeat writer (still running there) never writes on it.
 wait_until 10 eval '[ "$(sql_d "SELECT server_id FROM lifeboat.heartbeat")" = 2 ]' \
 	|| fail "heartbeat not on the new primary"
-# Its sync would push over the new primary only as primary with the higher
-# epoch: the step-down tells it it is a standby.
+# Its sync daemon ran all along: it still thinks it is the primary, but
+# the peer's higher epoch stops it from pushing over the new primary.
+echo stale >"$T/oslo/www/stale.html"
+wait_until 30 eval 'status_field www last_error "$STATE_P" | grep -q "epoch"' \
+	|| fail "old primary's sync does not report the epoch refusal: $(status_field www last_error "$STATE_P")"
+[ ! -e "$T/dr/www/stale.html" ] || fail "old primary pushed over the new primary"
+# The step-down tells it it is a standby.
 lb_p switchover --step-down || fail "step-down"
 [ "$(cat "$STATE_P/role")" = standby ] || fail "old primary role not standby"
 [ "$(vip_holder)" = dr ] || fail "VIP not only on dr after step-down: $(vip_holder)"
 app_vip "INSERT INTO app.t VALUES (22, 'after return')" || fail "write via VIP after the return"
 [ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 20 ] || fail "old primary got writes"
+[ ! -e "$T/dr/www/stale.html" ] || fail "old primary pushed after the step-down"
+
+# Rejoin: the old primary follows the new one; with the new epoch there,
+# the new primary's sync pushes back (keeping a copy of what it replaces).
+lb_d db rejoin || fail "db rejoin"
+lb_p switchover --step-down --epoch 1 || fail "step-down with the epoch"
+[ "$(cat "$STATE_P/epoch")" = 1 ] || fail "old primary's epoch not raised"
+wait_until 20 eval '[ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 22 ]' || fail "old primary does not follow"
+echo new >"$T/dr/www/new.html"
+wait_until 30 test -e "$T/oslo/www/new.html" || fail "new primary's files do not reach the old one"
 pass
