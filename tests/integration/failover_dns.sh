@@ -3,7 +3,8 @@
 # throwaway zone shop.test that accepts dynamic updates signed with a TSIG
 # key; the dns_hook is what an administrator would write (nsupdate -k). After
 # the failover the name points at DR and the client reaches the database by
-# that name. Skips when named is missing or cannot start.
+# that name. Also fence = hook:PATH (a STONITH stand-in) runs with the old
+# primary's name and address. Skips when named is missing or cannot start.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -19,7 +20,9 @@ N=$T/named
 mkdir -p "$N" "$T/hooks"
 tsig-keygen -a hmac-sha256 lifeboat-key >"$N/key.conf"
 # The hook needs the network first: named listens on the client's address.
-CLUSTER_EXTRA=("dns_hook = $T/hooks/dns")
+CLUSTER_EXTRA=("dns_hook = $T/hooks/dns" "fence = hook:$T/hooks/stonith")
+printf '#!/bin/sh\necho "$*" >%s\n' "$T/stonith.args" >"$T/hooks/stonith"
+chmod +x "$T/hooks/stonith"
 cluster_up || fail "cluster setup"
 DNS=$LB_NET.3
 cat >"$N/shop.test.zone" <<EOF
@@ -75,6 +78,7 @@ lb_d failover --dry-run 2>/dev/null | grep -q "run: $T/hooks/dns dr $LB_NET.2" |
 lb_d failover --yes >"$T/report.txt" 2>"$T/failover.err" || { cat "$T/failover.err"; fail "failover"; }
 cat "$T/report.txt"
 grep -q "dns .*hooks/dns dr $LB_NET.2 ok" "$T/report.txt" || fail "dns step not in the report"
+[ "$(cat "$T/stonith.args")" = "fence oslo $LB_NET.1" ] || fail "fence hook args: $(cat "$T/stonith.args" 2>&1)"
 [ "$(resolve)" = "$LB_NET.2" ] || fail "db.shop.test is $(resolve), expected DR $LB_NET.2"
 app_name "INSERT INTO app.t VALUES (2, 'after')" || fail "write by name after the failover"
 [ "$(app_name "SELECT @@server_id")" = 2 ] || fail "name does not lead to DR"
