@@ -302,3 +302,69 @@ char *check_grants_missing(char *const *lines, size_t n, const char *const *want
 	}
 	return buf_steal(&missing);
 }
+
+/* "read-only" and "read_only" are one option to the server. */
+static bool option_name_eq(const char *a, size_t alen, const char *b)
+{
+	if (alen != strlen(b))
+		return false;
+	for (size_t i = 0; i < alen; i++) {
+		char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
+		if (tolower((unsigned char)x) != tolower((unsigned char)y))
+			return false;
+	}
+	return true;
+}
+
+static int bool_word(const char *v, size_t len)
+{
+	static const char *const on[] = {"1", "ON", "TRUE", "YES"};
+	static const char *const off[] = {"0", "OFF", "FALSE", "NO"};
+	for (size_t i = 0; i < ARRAY_LEN(on); i++) {
+		if (strlen(on[i]) == len && strncasecmp(v, on[i], len) == 0)
+			return 1;
+		if (strlen(off[i]) == len && strncasecmp(v, off[i], len) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* One "--[prefix-]NAME[=VALUE]" line: 1, 0, or -1 when it is another option. */
+static int option_line(const char *line, size_t len, const char *name)
+{
+	if (len < 3 || line[0] != '-' || line[1] != '-')
+		return -1;
+	line += 2, len -= 2;
+	const char *eq = memchr(line, '=', len);
+	size_t nlen = eq ? (size_t)(eq - line) : len;
+	int negate = 0;
+	static const char *const prefixes[] = {"loose-", "loose_", "skip-", "skip_",
+					       "disable-", "disable_", "enable-", "enable_"};
+	for (size_t i = 0; i < ARRAY_LEN(prefixes); i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (nlen > pl && strncasecmp(line, prefixes[i], pl) == 0) {
+			negate = prefixes[i][0] == 's' || prefixes[i][0] == 'd';
+			line += pl, nlen -= pl, len -= pl;
+			break;
+		}
+	}
+	if (!option_name_eq(line, nlen, name))
+		return -1;
+	int v = eq ? bool_word(line + nlen + 1, len - nlen - 1) : 1;
+	return v < 0 ? -1 : (negate ? !v : v);
+}
+
+int check_option_bool(const char *text, const char *name)
+{
+	int value = -1;
+	for (const char *p = text ? text : ""; *p;) {
+		size_t len = strcspn(p, "\n");
+		int v = option_line(p, len, name);
+		if (v >= 0)
+			value = v;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return value;
+}

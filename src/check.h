@@ -80,4 +80,9 @@ enum check_level check_clock_verdict(double t0, double remote, double t1, double
  * (ALL PRIVILEGES grants all). NULL when none is missing. Caller frees. */
 char *check_grants_missing(char *const *lines, size_t n, const char *const *want, size_t n_want);
 
+/* A boolean server option in my_print_defaults-style text ("--read_only=ON",
+ * "--read-only", "--skip-read-only", "--loose-read_only=0", one a line); the
+ * last one wins. 1 on, 0 off, -1 not set. */
+int check_option_bool(const char *text, const char *name);
+
 #endif

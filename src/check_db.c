@@ -468,6 +468,51 @@ static bool is_local(const struct config *cfg, const struct db_server *s)
 	       (me && me->address && strcmp(me->address, s->host) == 0);
 }
 
+/* The standby must come back read-only after a restart: read_only = ON in
+ * its option files (SPEC; docs/db.md). Seen through the server's own command
+ * line and my_print_defaults, so !include and drop-ins count. */
+static void rule_read_only_cnf(struct dbx *x)
+{
+	struct srv *s = &x->s[1];
+	if (!s->up)
+		return;
+	if (!is_local(x->cfg, s->conf)) {
+		add_srv(x, s, "read_only_cnf", CHECK_SKIP, NULL,
+			"remote server: run 'lifeboat check' on its machine to read its my.cnf");
+		return;
+	}
+	char *pidfile = NULL, *err = NULL;
+	struct buf opts;
+	buf_init(&opts);
+	long pid = 0;
+	if (db_value(&s->conn, "SELECT @@pid_file", &pidfile, &err) == 0 && pidfile) {
+		size_t len;
+		char *text = read_file(pidfile, &len);
+		pid = text ? strtol(text, NULL, 10) : 0;
+		if (pid <= 0)
+			err = xasprintf("cannot read the pid file %s", pidfile);
+		free(text);
+	}
+	const char *fix = "read_only = ON in the standby's my.cnf [mariadbd] section (lifeboat "
+			  "turns writes on only on the node it promotes)";
+	if (pid > 0 && check_server_options(pid, &opts, &err) == 0) {
+		int on = check_option_bool(opts.data, "read_only");
+		add_srv(x, s, "read_only_cnf", on == 1 ? CHECK_PASS : CHECK_WARN, fix,
+			on == 1 ? "its option files set read_only = ON: a restart comes back "
+				  "read-only"
+				: "its option files do not set read_only = ON: after a restart it "
+				  "takes writes");
+	} else {
+		char *msg = xasprintf("cannot read its option files: %s",
+				      err ? err : "no pid file");
+		add_srv(x, s, "read_only_cnf", CHECK_WARN, fix, msg);
+		free(msg);
+	}
+	buf_free(&opts);
+	free(pidfile);
+	free(err);
+}
+
 static void rule_scheduler(struct dbx *x, struct srv *s)
 {
 	if (!s->up)
@@ -596,6 +641,7 @@ void check_db(const struct config *cfg, struct check_report *r)
 	rule_server_id(&x);
 	rule_settings(&x);
 	rule_read_only(&x);
+	rule_read_only_cnf(&x);
 	rule_replication(&x);
 	rule_lag(&x);
 	rule_gtid(&x);

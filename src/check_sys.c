@@ -272,6 +272,50 @@ int check_remote_space(const struct check_ssh *s, const char *path, struct check
 	return ret;
 }
 
+/* ---- server options ---- */
+
+int check_server_options(long pid, struct buf *out, char **why)
+{
+	char *path = xasprintf("/proc/%ld/cmdline", pid);
+	size_t len;
+	char *cmd = read_file(path, &len);
+	free(path);
+	if (!cmd || !len) {
+		*why = xasprintf("cannot read the command line of pid %ld: %s", pid,
+				 cmd ? "empty" : strerror(errno));
+		free(cmd);
+		return -1;
+	}
+	struct strv argv;
+	strv_init(&argv);
+	strv_push(&argv, "my_print_defaults");
+	/* The option-file arguments must come first, as for the server. */
+	for (size_t off = strlen(cmd) + 1; off < len; off += strlen(cmd + off) + 1) {
+		const char *a = cmd + off;
+		if (strncmp(a, "--defaults-file=", 16) == 0 ||
+		    strncmp(a, "--defaults-extra-file=", 22) == 0 ||
+		    strcmp(a, "--no-defaults") == 0 ||
+		    strncmp(a, "--defaults-group-suffix=", 24) == 0)
+			strv_push(&argv, a);
+	}
+	strv_push(&argv, "--mysqld");
+	struct run_result res;
+	int rc = child_run(argv.items, NULL, 0, 10000, &res);
+	strv_free(&argv);
+	if (rc != 0) {
+		*why = xasprintf("my_print_defaults failed (exit %d): %s", rc, res.err_tail);
+	} else {
+		buf_add(out, res.out.data, res.out.len);
+		/* Command-line options come after the files: they win. */
+		for (size_t off = strlen(cmd) + 1; off < len; off += strlen(cmd + off) + 1)
+			if (strncmp(cmd + off, "--", 2) == 0)
+				buf_addf(out, "\n%s", cmd + off);
+	}
+	run_result_free(&res);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
 /* ---- trees ---- */
 
 int check_walk_tree(const char *root, struct check_tree *t, char **why)

@@ -57,6 +57,12 @@ struct check_tree {
 };
 int check_walk_tree(const char *root, struct check_tree *t, char **why);
 
+/* The options a running local server was started with: its own "--" command
+ * line arguments, then what my_print_defaults reads for it from the option
+ * files its command line names (--defaults-file, --defaults-extra-file,
+ * --no-defaults). One option a line. 0, or -1 with *why. */
+int check_server_options(long pid, struct buf *out, char **why);
+
 /* "1.2 GiB" */
 void check_human_bytes(double b, char *out, size_t n);
 

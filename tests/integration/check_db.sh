@@ -56,7 +56,7 @@ chk
 [ "$RC" = 0 ] || die "good pair: exit $RC: $OUT $ERR"
 for r in db.server_id db.primary.log_bin db.primary.sync_binlog db.primary.innodb_flush_log_at_trx_commit \
 	db.standby.read_only db.standby.replication db.standby.lag db.standby.gtid db.primary.replication_user \
-	db.primary.account db.primary.clock db.standby.clock db.primary.gtid_strict_mode db.standby.clone_space; do
+	db.standby.read_only_cnf db.primary.account db.primary.clock db.standby.clock db.primary.gtid_strict_mode db.standby.clone_space; do
 	[ "$(result $r)" = PASS ] || die "good pair: $r is '$(result $r)': $OUT"
 done
 [ "$(result sync)" = SKIP ] || die "no [sync]: not skipped: $OUT"
@@ -117,6 +117,14 @@ chk
 [ "$RC" = 0 ] || die "strict mode off: exit $RC: $OUT"
 [ "$(result db.primary.gtid_strict_mode)" = WARN ] || die "strict mode off not warned: $OUT"
 mdb_sql a "SET GLOBAL gtid_strict_mode=ON"
+
+# The standby's my.cnf drop-in says read_only = OFF: it would come back
+# writable after a restart (a warning: it is read-only now).
+printf '[mariadbd]\nread_only = OFF\n' >"$(mdb_dir b)/lifeboat.cnf"
+chk
+[ "$RC" = 0 ] || die "read_only off in my.cnf: exit $RC: $OUT"
+[ "$(result db.standby.read_only_cnf)" = WARN ] || die "read_only off in my.cnf not warned: $OUT"
+printf '[mariadbd]\nread_only = ON\n' >"$(mdb_dir b)/lifeboat.cnf"
 
 # A primary without a binlog (a third server; only the log_bin rule matters).
 mdb_new c 3 "skip-log-bin"

@@ -119,6 +119,21 @@ static void test_grants(void **state)
 	assert_null(check_grants_missing(ok, 1, repl, 1));
 }
 
+static void test_option_bool(void **state)
+{
+	(void)state;
+	assert_int_equal(check_option_bool("--server_id=3\n--read_only=ON\n", "read_only"), 1);
+	assert_int_equal(check_option_bool("--read-only\n", "read_only"), 1);
+	assert_int_equal(check_option_bool("--read_only=0\n", "read_only"), 0);
+	/* The last one wins: a drop-in after my.cnf, the command line last. */
+	assert_int_equal(check_option_bool("--read_only=ON\n--skip-read-only\n", "read_only"), 0);
+	assert_int_equal(check_option_bool("--read_only=OFF\n--loose-read-only=1", "read_only"), 1);
+	assert_int_equal(check_option_bool("--read_only_compressed=ON\n", "read_only"), -1);
+	assert_int_equal(check_option_bool("--read_only=maybe\n", "read_only"), -1);
+	assert_int_equal(check_option_bool("", "read_only"), -1);
+	assert_int_equal(check_option_bool(NULL, "read_only"), -1);
+}
+
 static void test_report_render(void **state)
 {
 	(void)state;
@@ -155,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_df_first_existing_line),
 		cmocka_unit_test(test_clock_bounds),
 		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_option_bool),
 		cmocka_unit_test(test_report_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
