@@ -5,6 +5,7 @@
  * harmless. The report is built from the journal alone, so a failover
  * resumed after a crash reports its whole history. */
 #include "failover.h"
+#include "failover_int.h"
 #include "child.h"
 #include "commands.h"
 #include "db_ops.h"
@@ -12,7 +13,6 @@
 #include "gtid.h"
 #include "hooks.h"
 #include "journal.h"
-#include "json.h"
 #include "log.h"
 #include "util.h"
 #include "vip.h"
@@ -33,39 +33,6 @@
 
 #define PEER_TIMEOUT_MS 15000
 #define PROBE_TIMEOUT_MS 1000
-
-/* What the probe learned; refreshed on every run. */
-struct probe {
-	bool local_ok;
-	struct db_facts lf;
-	char *local_err;
-	int peer_net; /* 1 port answers, 0 host refuses (up, db down), -1 silent */
-	bool peer_ok;
-	struct db_facts pf;
-	char *peer_err;
-	bool files_known;
-	double files_age;
-	long files_pending;
-	char *files_note;
-};
-
-struct fo {
-	const struct config *cfg;
-	const struct failover_opts *o;
-	bool switchover;
-	struct db_pair pair; /* standby = this node (promoted), primary = the peer */
-	const struct node_conf *self, *peer;
-	struct journal j;
-	int lock_fd;
-	struct probe pr;
-	double invoked; /* when this run started (the probe comes before the journal) */
-};
-
-struct step {
-	const char *name;
-	int (*run)(struct fo *f, char **note, char **err);
-	const char *what; /* for --dry-run */
-};
 
 /* ------------------------------------------------------------ helpers */
 
@@ -91,12 +58,12 @@ static void swap_servers(struct db_pair *p)
 	p->standby.role = r;
 }
 
-static const char *peer_address(const struct fo *f)
+const char *fo_peer_address(const struct fo *f)
 {
 	return f->peer ? f->peer->address : f->pair.primary.host;
 }
 
-static const char *self_address(const struct fo *f)
+const char *fo_self_address(const struct fo *f)
 {
 	return f->self ? f->self->address : f->pair.standby.host;
 }
@@ -158,7 +125,7 @@ static void peer_ssh_close(const struct fo *f)
 
 /* argv to run lifeboat on the peer: [failover] peer_command, else ssh to
  * the peer node's `ssh` and the lifeboat found in its PATH. */
-static bool peer_argv(const struct fo *f, struct strv *v)
+bool fo_peer_argv(const struct fo *f, struct strv *v)
 {
 	if (f->cfg->failover.peer_command) {
 		strv_push_split(v, f->cfg->failover.peer_command);
@@ -205,7 +172,7 @@ static int tcp_probe(const char *host, unsigned port)
 	return rc;
 }
 
-static double gtid_behind(const char *ahead, const char *behind)
+double fo_gtid_behind(const char *ahead, const char *behind)
 {
 	struct gtid_pos a, b;
 	if (!ahead || !behind || gtid_pos_parse(ahead, &a) < 0)
@@ -267,7 +234,7 @@ static void probe_files(struct fo *f)
 	struct probe *p = &f->pr;
 	struct strv v;
 	strv_init(&v);
-	if (p->peer_net < 0 || !peer_argv(f, &v)) {
+	if (p->peer_net < 0 || !fo_peer_argv(f, &v)) {
 		p->files_note = xstrdup(p->peer_net < 0 ? "old primary unreachable: its unsent "
 							  "file changes are unknown"
 							: "no way to reach the old primary (no ssh)");
@@ -371,10 +338,12 @@ static char *refusal(struct fo *f)
 	bool resumed = f->j.begun > 0;
 	if (!p->local_ok)
 		return xasprintf("the local database is not reachable: %s", p->local_err);
-	if (p->peer_ok && p->pf.epoch > p->lf.epoch && !p->pf.read_only)
-		return xasprintf("%s holds role epoch %llu, higher than this node's %llu, and is "
-				 "writable: it is the newer primary, this node is the stale one "
-				 "(split brain refused; rejoin this node with 'lifeboat db rejoin')",
+	/* Read-only or not: promoting here would reuse an epoch the peer
+	 * already holds, and two primaries with one epoch cannot be told apart. */
+	if (p->peer_ok && p->pf.epoch > p->lf.epoch)
+		return xasprintf("%s holds role epoch %llu, higher than this node's %llu: it is "
+				 "the newer primary, this node is the stale one (split brain "
+				 "refused; rejoin this node with 'lifeboat db rejoin')",
 				 f->pair.primary.host, (unsigned long long)p->pf.epoch,
 				 (unsigned long long)p->lf.epoch);
 	if (!resumed && !p->lf.replica && !p->lf.read_only)
@@ -431,7 +400,7 @@ static int step_hooks(struct fo *f, const struct strv *hooks, const char *phase,
 	buf_init(&b);
 	for (size_t i = 0; i < hooks->len; i++) {
 		char *e = NULL;
-		if (hook_run(hooks->items[i], phase, f->cfg->node, self_address(f), &e) == 0) {
+		if (hook_run(hooks->items[i], phase, f->cfg->node, fo_self_address(f), &e) == 0) {
 			buf_addf(&b, "%s%s ok", b.len ? "; " : "", hooks->items[i]);
 			continue;
 		}
@@ -479,7 +448,7 @@ static int step_fence(struct fo *f, char **note, char **err)
 	const char *fence = f->cfg->failover.fence;
 	if (fence && strncmp(fence, "hook:", 5) == 0) {
 		const char *name = f->peer ? f->peer->name : f->pair.primary.host;
-		if (hook_run(fence + 5, "fence", name, peer_address(f), err) < 0)
+		if (hook_run(fence + 5, "fence", name, fo_peer_address(f), err) < 0)
 			return EXIT_FAILED;
 		*note = xasprintf("fence hook %s ok", fence + 5);
 		return EXIT_OK;
@@ -604,14 +573,14 @@ static int step_dns(struct fo *f, char **note, char **err)
 		*note = xstrdup("no dns_hook configured");
 		return EXIT_OK;
 	}
-	if (hook_run(hook, "dns", f->cfg->node, self_address(f), err) < 0)
+	if (hook_run(hook, "dns", f->cfg->node, fo_self_address(f), err) < 0)
 		return EXIT_FAILED;
-	*note = xasprintf("%s %s %s ok", hook, f->cfg->node ? f->cfg->node : "", self_address(f));
+	*note = xasprintf("%s %s %s ok", hook, f->cfg->node ? f->cfg->node : "", fo_self_address(f));
 	return EXIT_OK;
 }
 
 /* The running sync daemon of this node, from its status file; 0 if none. */
-static pid_t sync_daemon(const struct config *cfg)
+pid_t fo_sync_daemon(const struct config *cfg)
 {
 	char *path = xasprintf("%s/status.json", cfg->state_dir);
 	json_object *root = json_object_from_file(path), *x;
@@ -637,7 +606,7 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 	free(path);
 	if (rc < 0)
 		return EXIT_FAILED;
-	pid_t pid = sync_daemon(cfg);
+	pid_t pid = fo_sync_daemon(cfg);
 	if (pid && kill(pid, SIGHUP) == 0)
 		*note = xasprintf("role %s; sync daemon (pid %ld) signalled to reload", role,
 				  (long)pid);
@@ -659,7 +628,7 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 {
 	struct strv v;
 	strv_init(&v);
-	if (!peer_argv(f, &v)) {
+	if (!fo_peer_argv(f, &v)) {
 		strv_free(&v);
 		*note = xstrdup("no [failover] peer_command and no ssh for the old primary's node: "
 				"run 'lifeboat switchover --step-down' there before it rejoins");
@@ -797,315 +766,6 @@ static const struct step switchover_steps[] = {
 	{"post_hook", step_post_hooks, "run each post_hook"},
 };
 
-/* ------------------------------------------------------------ plan */
-
-static void print_argv(FILE *out, const char *prefix, const struct strv *v)
-{
-	fprintf(out, "%s", prefix);
-	for (size_t i = 0; i < v->len; i++) {
-		const char *a = v->items[i];
-		bool plain = *a && strcspn(a, " \t\n'\"\\$`;&|<>()*?[]{}~#!") == strlen(a);
-		fprintf(out, plain ? " %s" : " '%s'", a);
-	}
-	fputc('\n', out);
-}
-
-static void plan_hooks(const struct fo *f, const struct strv *hooks, const char *phase)
-{
-	for (size_t i = 0; i < hooks->len; i++) {
-		struct strv v;
-		strv_init(&v);
-		hook_argv(&v, hooks->items[i], phase, f->cfg->node, self_address(f));
-		print_argv(stdout, "    run:", &v);
-		strv_free(&v);
-	}
-}
-
-static void plan_step(const struct fo *f, const char *name)
-{
-	const struct failover_conf *fc = &f->cfg->failover;
-	const struct probe *p = &f->pr;
-	struct strv v;
-	strv_init(&v);
-	if (strcmp(name, "pre_hook") == 0) {
-		plan_hooks(f, &fc->pre_hooks, "pre");
-	} else if (strcmp(name, "post_hook") == 0) {
-		plan_hooks(f, &fc->post_hooks, "post");
-	} else if (strcmp(name, "fence") == 0) {
-		if (fc->fence && strncmp(fc->fence, "hook:", 5) == 0) {
-			hook_argv(&v, fc->fence + 5, "fence", f->peer ? f->peer->name : "",
-				  peer_address(f));
-			print_argv(stdout, "    run:", &v);
-		} else if (!p->peer_ok) {
-			printf("    skipped: old primary unreachable (%s)\n", p->peer_err);
-		} else {
-			printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
-			       "read_only = ON; KILL CONNECTION <id> for every client session; "
-			       "then verify read_only and that they are gone\n",
-			       f->pair.primary.host, f->pair.primary.port);
-		}
-	} else if (strcmp(name, "catch_up") == 0) {
-		printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
-		       "gtid_binlog_pos, read after the fence)\n",
-		       f->pair.standby.host, f->pair.standby.port,
-		       p->peer_ok ? p->pf.gtid_binlog_pos : "?", f->cfg->db.promote_timeout);
-	} else if (strcmp(name, "promote") == 0) {
-		printf("    SQL on %s:%u: STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('%s', "
-		       "...) within promote_timeout %.0f s; STOP SLAVE; RESET SLAVE ALL; "
-		       "INSERT INTO lifeboat.epoch (epoch %llu or higher); SET GLOBAL read_only = "
-		       "OFF\n",
-		       f->pair.standby.host, f->pair.standby.port,
-		       p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "", f->cfg->db.promote_timeout,
-		       (unsigned long long)(p->lf.epoch + 1));
-	} else if (strcmp(name, "rejoin") == 0) {
-		printf("    SQL on %s:%u: STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO "
-		       "MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USE_GTID=slave_pos, "
-		       "MASTER_DEMOTE_TO_SLAVE=1; START SLAVE (after the errant transaction check)\n",
-		       f->pair.primary.host, f->pair.primary.port, f->pair.standby.host,
-		       f->pair.standby.port);
-	} else if (strcmp(name, "vip") == 0 && fc->vip && fc->vip_dev) {
-		vip_add_argv(&v, fc->vip, fc->vip_dev);
-		print_argv(stdout, "    run (unless held):", &v);
-		strv_free(&v);
-		strv_init(&v);
-		vip_arp_argv(&v, fc->vip, fc->vip_dev);
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "dns") == 0 && fc->dns_hook) {
-		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, self_address(f));
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "reverse_sync") == 0) {
-		pid_t pid = sync_daemon(f->cfg);
-		printf("    write %s/role = primary; ", f->cfg->state_dir);
-		if (pid)
-			printf("kill -HUP %ld (the sync daemon)\n", (long)pid);
-		else
-			printf("no sync daemon running here\n");
-	} else if (strcmp(name, "old_primary") == 0 && peer_argv(f, &v)) {
-		strv_push(&v, "switchover");
-		strv_push(&v, "--step-down");
-		if (f->switchover)
-			strv_push(&v, "--epoch <new epoch>");
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "files") == 0 && peer_argv(f, &v)) {
-		strv_push(&v, "status");
-		strv_push(&v, "--json");
-		print_argv(stdout, "    run until nothing is pending:", &v);
-	}
-	strv_free(&v);
-}
-
-/* The expected loss, for --dry-run and the confirmation question. */
-static void print_expected_loss(FILE *out, const struct fo *f)
-{
-	const struct probe *p = &f->pr;
-	double unapplied = gtid_behind(p->lf.gtid_io_pos, p->lf.gtid_current_pos);
-	fprintf(out, "standby lag: %s%.3f s by heartbeat, Seconds_Behind_Master %lld; %.0f "
-		     "received transaction(s) not yet applied (promote applies them)\n",
-		p->lf.has_heartbeat ? "" : "unknown (no heartbeat row) ",
-		p->lf.has_heartbeat ? p->lf.heartbeat_age : 0.0, p->lf.seconds_behind,
-		unapplied < 0 ? 0 : unapplied);
-	if (f->switchover)
-		fprintf(out, "expected loss: none (the primary is fenced and the standby waits "
-			     "for its last transaction and file)\n");
-	else if (p->peer_ok)
-		fprintf(out, "expected database loss: %.0f transaction(s) the primary has and "
-			     "this node never received\n",
-			gtid_behind(p->pf.gtid_binlog_pos, p->lf.gtid_io_pos));
-	else if (p->lf.has_heartbeat)
-		fprintf(out, "expected database loss: unknown, the primary is unreachable; what it "
-			     "committed in the last %.1f s before it stopped may be missing\n",
-			p->lf.heartbeat_age);
-	else
-		fprintf(out, "expected database loss: unknown, the primary is unreachable and "
-			     "there is no heartbeat to bound it\n");
-	if (p->files_known)
-		fprintf(out, "expected file loss: %ld change(s) pending, oldest %.3f s old\n",
-			p->files_pending, p->files_age);
-	else
-		fprintf(out, "expected file loss: unknown (%s)\n", p->files_note);
-}
-
-static void print_plan(const struct fo *f, const struct step *steps, size_t n)
-{
-	printf("%s plan (dry run, nothing changed): promote %s (%s:%u), old primary %s "
-	       "(%s:%u)\n",
-	       f->switchover ? "switchover" : "failover", f->cfg->node ? f->cfg->node : "-",
-	       f->pair.standby.host, f->pair.standby.port, f->peer ? f->peer->name : "-",
-	       f->pair.primary.host, f->pair.primary.port);
-	for (size_t i = 0; i < n; i++) {
-		bool done = journal_step_done(&f->j, steps[i].name);
-		printf("%2zu. %-12s %s%s\n", i + 1, steps[i].name, steps[i].what,
-		       done ? " [done by an interrupted run]" : "");
-		if (!done)
-			plan_step(f, steps[i].name);
-	}
-	print_expected_loss(stdout, f);
-}
-
-/* ------------------------------------------------------------ report */
-
-/* RTO counts from the command, which probed before the journal began. */
-static double rto_start(const struct journal *j)
-{
-	return journal_get_num(j, "invoked", j->begun);
-}
-
-static double rto_end(const struct journal *j)
-{
-	static const char *const service[] = {"promote", "vip", "dns"};
-	double end = 0;
-	for (size_t i = 0; i < ARRAY_LEN(service); i++) {
-		const struct journal_step *s = journal_step(j, service[i]);
-		if (s && s->ended > end)
-			end = s->ended;
-	}
-	return end;
-}
-
-struct rpo {
-	double tx_lost; /* -1 unknown */
-	double heartbeat_age; /* -1 unknown */
-	double files_age, files_pending; /* -1 unknown */
-};
-
-static void rpo_compute(const struct journal *j, struct rpo *r)
-{
-	const char *prim = journal_get(j, "primary_gtid");
-	const char *applied = journal_get(j, "applied_gtid");
-	if (!applied || !*applied)
-		applied = journal_get(j, "received_gtid");
-	r->tx_lost = prim && *prim ? gtid_behind(prim, applied) : -1;
-	r->heartbeat_age = journal_get_num(j, "heartbeat_age", -1);
-	r->files_age = journal_get_num(j, "files_age", -1);
-	r->files_pending = journal_get_num(j, "files_pending", -1);
-}
-
-static void json_num_or_null(struct buf *b, double v, const char *fmt)
-{
-	if (v < 0)
-		buf_adds(b, "null");
-	else
-		buf_addf(b, fmt, v);
-}
-
-static void report_json(const struct fo *f)
-{
-	const struct journal *j = &f->j;
-	struct rpo r;
-	rpo_compute(j, &r);
-	double end = rto_end(j);
-	struct buf b;
-	buf_init(&b);
-	bool first = true;
-	buf_addc(&b, '{');
-	json_key(&b, "operation", &first);
-	json_str(&b, f->switchover ? "switchover" : "failover");
-	json_key(&b, "node", &first);
-	json_str(&b, journal_get(j, "node"));
-	json_key(&b, "old_primary", &first);
-	json_str(&b, journal_get(j, "old_primary"));
-	json_key(&b, "complete", &first);
-	buf_adds(&b, j->finished > 0 ? "true" : "false");
-	json_key(&b, "started", &first);
-	json_time(&b, j->begun);
-	json_key(&b, "finished", &first);
-	json_time(&b, j->finished);
-	json_key(&b, "epoch", &first);
-	json_num_or_null(&b, journal_get_num(j, "epoch", -1), "%.0f");
-	json_key(&b, "steps", &first);
-	buf_addc(&b, '[');
-	for (size_t i = 0; i < j->n_steps; i++) {
-		const struct journal_step *s = &j->steps[i];
-		bool f2 = true;
-		buf_adds(&b, i ? ",{" : "{");
-		json_key(&b, "name", &f2);
-		json_str(&b, s->name);
-		json_key(&b, "started", &f2);
-		json_time(&b, s->started);
-		json_key(&b, "ended", &f2);
-		json_time(&b, s->ended);
-		json_key(&b, "started_unix", &f2);
-		buf_addf(&b, "%.3f", s->started);
-		json_key(&b, "ended_unix", &f2);
-		json_num_or_null(&b, s->ended > 0 ? s->ended : -1, "%.3f");
-		json_key(&b, "seconds", &f2);
-		json_num_or_null(&b, s->ended > 0 ? s->ended - s->started : -1, "%.3f");
-		json_key(&b, "note", &f2);
-		json_str(&b, s->note);
-		buf_addc(&b, '}');
-	}
-	buf_adds(&b, "],\"rto\":{\"from_command_s\":");
-	json_num_or_null(&b, end > 0 ? end - rto_start(j) : -1, "%.3f");
-	buf_adds(&b, ",\"from_last_heartbeat_s\":");
-	json_num_or_null(&b,
-			 end > 0 && r.heartbeat_age >= 0 ? end - rto_start(j) + r.heartbeat_age : -1,
-			 "%.3f");
-	buf_adds(&b, "},\"rpo\":{\"database\":{\"primary_gtid\":");
-	json_str(&b, journal_get(j, "primary_gtid"));
-	buf_adds(&b, ",\"received_gtid\":");
-	json_str(&b, journal_get(j, "received_gtid"));
-	buf_adds(&b, ",\"applied_gtid\":");
-	json_str(&b, journal_get(j, "applied_gtid"));
-	buf_adds(&b, ",\"transactions_lost\":");
-	json_num_or_null(&b, r.tx_lost, "%.0f");
-	buf_adds(&b, ",\"primary_last_heartbeat_age_s\":");
-	json_num_or_null(&b, r.heartbeat_age, "%.3f");
-	buf_adds(&b, "},\"files\":{\"oldest_pending_age_s\":");
-	json_num_or_null(&b, r.files_age, "%.3f");
-	buf_adds(&b, ",\"pending\":");
-	json_num_or_null(&b, r.files_pending, "%.0f");
-	buf_adds(&b, ",\"note\":");
-	json_str(&b, journal_get(j, "files_note"));
-	buf_adds(&b, "}}}\n");
-	fwrite(b.data, 1, b.len, stdout);
-	buf_free(&b);
-}
-
-static void report_text(const struct fo *f)
-{
-	const struct journal *j = &f->j;
-	struct rpo r;
-	rpo_compute(j, &r);
-	printf("%s to %s (old primary %s): %s\n", f->switchover ? "switchover" : "failover",
-	       journal_get(j, "node"), journal_get(j, "old_primary"),
-	       j->finished > 0 ? "complete" : "NOT complete: run it again to finish");
-	for (size_t i = 0; i < j->n_steps; i++) {
-		const struct journal_step *s = &j->steps[i];
-		if (s->ended > 0)
-			printf("  %-12s +%7.3f s  %6.3f s  %s\n", s->name, s->started - j->begun,
-			       s->ended - s->started, s->note);
-		else
-			printf("  %-12s +%7.3f s  unfinished\n", s->name, s->started - j->begun);
-	}
-	double end = rto_end(j);
-	if (end > 0 && r.heartbeat_age >= 0)
-		printf("RTO: %.3f s from the command, %.3f s from the primary's last heartbeat\n",
-		       end - rto_start(j), end - rto_start(j) + r.heartbeat_age);
-	else if (end > 0)
-		printf("RTO: %.3f s from the command (no heartbeat seen)\n", end - rto_start(j));
-	if (r.tx_lost >= 0)
-		printf("RPO database: %.0f transaction(s) lost (primary had %s, applied %s)\n",
-		       r.tx_lost, journal_get(j, "primary_gtid"), journal_get(j, "applied_gtid"));
-	else
-		printf("RPO database: primary unreachable; applied everything received (%s); its "
-		       "last heartbeat was %s s before the failover\n",
-		       journal_get(j, "applied_gtid") ? journal_get(j, "applied_gtid") : "-",
-		       r.heartbeat_age >= 0 ? journal_get(j, "heartbeat_age") : "?");
-	if (r.files_age >= 0)
-		printf("RPO files: %.0f change(s) not replicated, oldest %.3f s old\n",
-		       r.files_pending, r.files_age);
-	else
-		printf("RPO files: unknown (%s)\n", journal_get(j, "files_note"));
-}
-
-static void report(const struct fo *f)
-{
-	if (f->o->json)
-		report_json(f);
-	else
-		report_text(f);
-}
-
 /* ------------------------------------------------------------ run */
 
 static int run_steps(struct fo *f, const struct step *steps, size_t n)
@@ -1205,7 +865,7 @@ static int confirm(const struct fo *f)
 		log_error("%s: not on a terminal: pass --yes to confirm (see --dry-run first)", cmd);
 		return EXIT_USAGE;
 	}
-	print_expected_loss(stderr, f);
+	fo_print_expected_loss(stderr, f);
 	fprintf(stderr, "promote %s now? type 'yes' to go on: ", f->pair.standby.host);
 	char line[64] = "";
 	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
@@ -1262,12 +922,12 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 		log_info("the %s recorded in %s is complete and this node is the primary: "
 			 "nothing to do",
 			 journal_get(&f->j, "operation"), f->j.path);
-		report(f);
+		fo_report(f);
 		goto out;
 	}
 	char *no = refusal(f);
 	if (f->o->dry_run) {
-		print_plan(f, steps, n);
+		fo_print_plan(f, steps, n);
 		if (no) {
 			err = xasprintf("it would refuse: %s", no);
 			rc = EXIT_FAILED;
@@ -1296,7 +956,7 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 			 f->j.path);
 	}
 	rc = run_steps(f, steps, n);
-	report(f);
+	fo_report(f);
 out:
 	if (err)
 		log_error("%s", err);

@@ -1,0 +1,63 @@
+/* failover_int: what failover.c (probe, steps, run) and failover_report.c
+ * (the --dry-run plan, the expected loss, the RTO/RPO report) share. Not an
+ * interface for other modules: failover.h is. */
+#ifndef LIFEBOAT_FAILOVER_INT_H
+#define LIFEBOAT_FAILOVER_INT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "db_ops.h"
+#include "failover.h"
+#include "journal.h"
+#include "util.h"
+
+/* What the probe learned; refreshed on every run. */
+struct probe {
+	bool local_ok;
+	struct db_facts lf;
+	char *local_err;
+	int peer_net; /* 1 port answers, 0 host refuses (up, db down), -1 silent */
+	bool peer_ok;
+	struct db_facts pf;
+	char *peer_err;
+	bool files_known;
+	double files_age;
+	long files_pending;
+	char *files_note;
+};
+
+struct fo {
+	const struct config *cfg;
+	const struct failover_opts *o;
+	bool switchover;
+	struct db_pair pair; /* standby = this node (promoted), primary = the peer */
+	const struct node_conf *self, *peer;
+	struct journal j;
+	int lock_fd;
+	struct probe pr;
+	double invoked; /* when this run started (the probe comes before the journal) */
+};
+
+struct step {
+	const char *name;
+	int (*run)(struct fo *f, char **note, char **err);
+	const char *what; /* for --dry-run */
+};
+
+const char *fo_peer_address(const struct fo *f);
+const char *fo_self_address(const struct fo *f);
+/* argv to run lifeboat on the peer; false when there is no way. */
+bool fo_peer_argv(const struct fo *f, struct strv *v);
+/* Transactions in ahead that behind lacks (sum over domains); -1 unknown. */
+double fo_gtid_behind(const char *ahead, const char *behind);
+/* The running sync daemon of this node, from its status file; 0 if none. */
+pid_t fo_sync_daemon(const struct config *cfg);
+
+void fo_print_plan(const struct fo *f, const struct step *steps, size_t n);
+void fo_print_expected_loss(FILE *out, const struct fo *f);
+/* The report of the journal, as text or (--json) JSON, on stdout. */
+void fo_report(const struct fo *f);
+
+#endif

@@ -1,0 +1,320 @@
+/* failover_report: what failover and switchover print: the --dry-run plan
+ * with the exact SQL and commands, the expected loss (also shown by the
+ * confirmation question), and the report built from the journal alone, so a
+ * resumed run reports the whole history. */
+#include "failover_int.h"
+#include "hooks.h"
+#include "json.h"
+#include "vip.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------ plan */
+
+static void print_argv(FILE *out, const char *prefix, const struct strv *v)
+{
+	fprintf(out, "%s", prefix);
+	for (size_t i = 0; i < v->len; i++) {
+		const char *a = v->items[i];
+		bool plain = *a && strcspn(a, " \t\n'\"\\$`;&|<>()*?[]{}~#!") == strlen(a);
+		fprintf(out, plain ? " %s" : " '%s'", a);
+	}
+	fputc('\n', out);
+}
+
+static void plan_hooks(const struct fo *f, const struct strv *hooks, const char *phase)
+{
+	for (size_t i = 0; i < hooks->len; i++) {
+		struct strv v;
+		strv_init(&v);
+		hook_argv(&v, hooks->items[i], phase, f->cfg->node, fo_self_address(f));
+		print_argv(stdout, "    run:", &v);
+		strv_free(&v);
+	}
+}
+
+static void plan_step(const struct fo *f, const char *name)
+{
+	const struct failover_conf *fc = &f->cfg->failover;
+	const struct probe *p = &f->pr;
+	struct strv v;
+	strv_init(&v);
+	if (strcmp(name, "pre_hook") == 0) {
+		plan_hooks(f, &fc->pre_hooks, "pre");
+	} else if (strcmp(name, "post_hook") == 0) {
+		plan_hooks(f, &fc->post_hooks, "post");
+	} else if (strcmp(name, "fence") == 0) {
+		if (fc->fence && strncmp(fc->fence, "hook:", 5) == 0) {
+			hook_argv(&v, fc->fence + 5, "fence", f->peer ? f->peer->name : "",
+				  fo_peer_address(f));
+			print_argv(stdout, "    run:", &v);
+		} else if (!p->peer_ok) {
+			printf("    skipped: old primary unreachable (%s)\n", p->peer_err);
+		} else {
+			printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
+			       "read_only = ON; KILL CONNECTION <id> for every client session; "
+			       "then verify read_only and that they are gone\n",
+			       f->pair.primary.host, f->pair.primary.port);
+		}
+	} else if (strcmp(name, "catch_up") == 0) {
+		printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
+		       "gtid_binlog_pos, read after the fence)\n",
+		       f->pair.standby.host, f->pair.standby.port,
+		       p->peer_ok ? p->pf.gtid_binlog_pos : "?", f->cfg->db.promote_timeout);
+	} else if (strcmp(name, "promote") == 0) {
+		printf("    SQL on %s:%u: STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('%s', "
+		       "...) within promote_timeout %.0f s; STOP SLAVE; RESET SLAVE ALL; "
+		       "INSERT INTO lifeboat.epoch (epoch %llu or higher); SET GLOBAL read_only = "
+		       "OFF\n",
+		       f->pair.standby.host, f->pair.standby.port,
+		       p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "", f->cfg->db.promote_timeout,
+		       (unsigned long long)(p->lf.epoch + 1));
+	} else if (strcmp(name, "rejoin") == 0) {
+		printf("    SQL on %s:%u: STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO "
+		       "MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USE_GTID=slave_pos, "
+		       "MASTER_DEMOTE_TO_SLAVE=1; START SLAVE (after the errant transaction check)\n",
+		       f->pair.primary.host, f->pair.primary.port, f->pair.standby.host,
+		       f->pair.standby.port);
+	} else if (strcmp(name, "vip") == 0 && fc->vip && fc->vip_dev) {
+		vip_add_argv(&v, fc->vip, fc->vip_dev);
+		print_argv(stdout, "    run (unless held):", &v);
+		strv_free(&v);
+		strv_init(&v);
+		vip_arp_argv(&v, fc->vip, fc->vip_dev);
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "dns") == 0 && fc->dns_hook) {
+		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, fo_self_address(f));
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "reverse_sync") == 0) {
+		pid_t pid = fo_sync_daemon(f->cfg);
+		printf("    write %s/role = primary; ", f->cfg->state_dir);
+		if (pid)
+			printf("kill -HUP %ld (the sync daemon)\n", (long)pid);
+		else
+			printf("no sync daemon running here\n");
+	} else if (strcmp(name, "old_primary") == 0 && fo_peer_argv(f, &v)) {
+		strv_push(&v, "switchover");
+		strv_push(&v, "--step-down");
+		if (f->switchover)
+			strv_push(&v, "--epoch <new epoch>");
+		print_argv(stdout, "    run:", &v);
+	} else if (strcmp(name, "files") == 0 && fo_peer_argv(f, &v)) {
+		strv_push(&v, "status");
+		strv_push(&v, "--json");
+		print_argv(stdout, "    run until nothing is pending:", &v);
+	}
+	strv_free(&v);
+}
+
+/* The expected loss, for --dry-run and the confirmation question. */
+void fo_print_expected_loss(FILE *out, const struct fo *f)
+{
+	const struct probe *p = &f->pr;
+	double unapplied = fo_gtid_behind(p->lf.gtid_io_pos, p->lf.gtid_current_pos);
+	fprintf(out, "standby lag: %s%.3f s by heartbeat, Seconds_Behind_Master %lld; %.0f "
+		     "received transaction(s) not yet applied (promote applies them)\n",
+		p->lf.has_heartbeat ? "" : "unknown (no heartbeat row) ",
+		p->lf.has_heartbeat ? p->lf.heartbeat_age : 0.0, p->lf.seconds_behind,
+		unapplied < 0 ? 0 : unapplied);
+	if (f->switchover)
+		fprintf(out, "expected loss: none (the primary is fenced and the standby waits "
+			     "for its last transaction and file)\n");
+	else if (p->peer_ok)
+		fprintf(out, "expected database loss: %.0f transaction(s) the primary has and "
+			     "this node never received\n",
+			fo_gtid_behind(p->pf.gtid_binlog_pos, p->lf.gtid_io_pos));
+	else if (p->lf.has_heartbeat)
+		fprintf(out, "expected database loss: unknown, the primary is unreachable; what it "
+			     "committed in the last %.1f s before it stopped may be missing\n",
+			p->lf.heartbeat_age);
+	else
+		fprintf(out, "expected database loss: unknown, the primary is unreachable and "
+			     "there is no heartbeat to bound it\n");
+	if (p->files_known)
+		fprintf(out, "expected file loss: %ld change(s) pending, oldest %.3f s old\n",
+			p->files_pending, p->files_age);
+	else
+		fprintf(out, "expected file loss: unknown (%s)\n", p->files_note);
+}
+
+void fo_print_plan(const struct fo *f, const struct step *steps, size_t n)
+{
+	printf("%s plan (dry run, nothing changed): promote %s (%s:%u), old primary %s "
+	       "(%s:%u)\n",
+	       f->switchover ? "switchover" : "failover", f->cfg->node ? f->cfg->node : "-",
+	       f->pair.standby.host, f->pair.standby.port, f->peer ? f->peer->name : "-",
+	       f->pair.primary.host, f->pair.primary.port);
+	for (size_t i = 0; i < n; i++) {
+		bool done = journal_step_done(&f->j, steps[i].name);
+		printf("%2zu. %-12s %s%s\n", i + 1, steps[i].name, steps[i].what,
+		       done ? " [done by an interrupted run]" : "");
+		if (!done)
+			plan_step(f, steps[i].name);
+	}
+	fo_print_expected_loss(stdout, f);
+}
+
+/* ------------------------------------------------------------ report */
+
+/* RTO counts from the command, which probed before the journal began. */
+static double rto_start(const struct journal *j)
+{
+	return journal_get_num(j, "invoked", j->begun);
+}
+
+static double rto_end(const struct journal *j)
+{
+	static const char *const service[] = {"promote", "vip", "dns"};
+	double end = 0;
+	for (size_t i = 0; i < ARRAY_LEN(service); i++) {
+		const struct journal_step *s = journal_step(j, service[i]);
+		if (s && s->ended > end)
+			end = s->ended;
+	}
+	return end;
+}
+
+struct rpo {
+	double tx_lost; /* -1 unknown */
+	double heartbeat_age; /* -1 unknown */
+	double files_age, files_pending; /* -1 unknown */
+};
+
+static void rpo_compute(const struct journal *j, struct rpo *r)
+{
+	const char *prim = journal_get(j, "primary_gtid");
+	const char *applied = journal_get(j, "applied_gtid");
+	if (!applied || !*applied)
+		applied = journal_get(j, "received_gtid");
+	r->tx_lost = prim && *prim ? fo_gtid_behind(prim, applied) : -1;
+	r->heartbeat_age = journal_get_num(j, "heartbeat_age", -1);
+	r->files_age = journal_get_num(j, "files_age", -1);
+	r->files_pending = journal_get_num(j, "files_pending", -1);
+}
+
+static void json_num_or_null(struct buf *b, double v, const char *fmt)
+{
+	if (v < 0)
+		buf_adds(b, "null");
+	else
+		buf_addf(b, fmt, v);
+}
+
+static void report_json(const struct fo *f)
+{
+	const struct journal *j = &f->j;
+	struct rpo r;
+	rpo_compute(j, &r);
+	double end = rto_end(j);
+	struct buf b;
+	buf_init(&b);
+	bool first = true;
+	buf_addc(&b, '{');
+	json_key(&b, "operation", &first);
+	json_str(&b, f->switchover ? "switchover" : "failover");
+	json_key(&b, "node", &first);
+	json_str(&b, journal_get(j, "node"));
+	json_key(&b, "old_primary", &first);
+	json_str(&b, journal_get(j, "old_primary"));
+	json_key(&b, "complete", &first);
+	buf_adds(&b, j->finished > 0 ? "true" : "false");
+	json_key(&b, "started", &first);
+	json_time(&b, j->begun);
+	json_key(&b, "finished", &first);
+	json_time(&b, j->finished);
+	json_key(&b, "epoch", &first);
+	json_num_or_null(&b, journal_get_num(j, "epoch", -1), "%.0f");
+	json_key(&b, "steps", &first);
+	buf_addc(&b, '[');
+	for (size_t i = 0; i < j->n_steps; i++) {
+		const struct journal_step *s = &j->steps[i];
+		bool f2 = true;
+		buf_adds(&b, i ? ",{" : "{");
+		json_key(&b, "name", &f2);
+		json_str(&b, s->name);
+		json_key(&b, "started", &f2);
+		json_time(&b, s->started);
+		json_key(&b, "ended", &f2);
+		json_time(&b, s->ended);
+		json_key(&b, "started_unix", &f2);
+		buf_addf(&b, "%.3f", s->started);
+		json_key(&b, "ended_unix", &f2);
+		json_num_or_null(&b, s->ended > 0 ? s->ended : -1, "%.3f");
+		json_key(&b, "seconds", &f2);
+		json_num_or_null(&b, s->ended > 0 ? s->ended - s->started : -1, "%.3f");
+		json_key(&b, "note", &f2);
+		json_str(&b, s->note);
+		buf_addc(&b, '}');
+	}
+	buf_adds(&b, "],\"rto\":{\"from_command_s\":");
+	json_num_or_null(&b, end > 0 ? end - rto_start(j) : -1, "%.3f");
+	buf_adds(&b, ",\"from_last_heartbeat_s\":");
+	json_num_or_null(&b,
+			 end > 0 && r.heartbeat_age >= 0 ? end - rto_start(j) + r.heartbeat_age : -1,
+			 "%.3f");
+	buf_adds(&b, "},\"rpo\":{\"database\":{\"primary_gtid\":");
+	json_str(&b, journal_get(j, "primary_gtid"));
+	buf_adds(&b, ",\"received_gtid\":");
+	json_str(&b, journal_get(j, "received_gtid"));
+	buf_adds(&b, ",\"applied_gtid\":");
+	json_str(&b, journal_get(j, "applied_gtid"));
+	buf_adds(&b, ",\"transactions_lost\":");
+	json_num_or_null(&b, r.tx_lost, "%.0f");
+	buf_adds(&b, ",\"primary_last_heartbeat_age_s\":");
+	json_num_or_null(&b, r.heartbeat_age, "%.3f");
+	buf_adds(&b, "},\"files\":{\"oldest_pending_age_s\":");
+	json_num_or_null(&b, r.files_age, "%.3f");
+	buf_adds(&b, ",\"pending\":");
+	json_num_or_null(&b, r.files_pending, "%.0f");
+	buf_adds(&b, ",\"note\":");
+	json_str(&b, journal_get(j, "files_note"));
+	buf_adds(&b, "}}}\n");
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+}
+
+static void report_text(const struct fo *f)
+{
+	const struct journal *j = &f->j;
+	struct rpo r;
+	rpo_compute(j, &r);
+	printf("%s to %s (old primary %s): %s\n", f->switchover ? "switchover" : "failover",
+	       journal_get(j, "node"), journal_get(j, "old_primary"),
+	       j->finished > 0 ? "complete" : "NOT complete: run it again to finish");
+	for (size_t i = 0; i < j->n_steps; i++) {
+		const struct journal_step *s = &j->steps[i];
+		if (s->ended > 0)
+			printf("  %-12s +%7.3f s  %6.3f s  %s\n", s->name, s->started - j->begun,
+			       s->ended - s->started, s->note);
+		else
+			printf("  %-12s +%7.3f s  unfinished\n", s->name, s->started - j->begun);
+	}
+	double end = rto_end(j);
+	if (end > 0 && r.heartbeat_age >= 0)
+		printf("RTO: %.3f s from the command, %.3f s from the primary's last heartbeat\n",
+		       end - rto_start(j), end - rto_start(j) + r.heartbeat_age);
+	else if (end > 0)
+		printf("RTO: %.3f s from the command (no heartbeat seen)\n", end - rto_start(j));
+	if (r.tx_lost >= 0)
+		printf("RPO database: %.0f transaction(s) lost (primary had %s, applied %s)\n",
+		       r.tx_lost, journal_get(j, "primary_gtid"), journal_get(j, "applied_gtid"));
+	else
+		printf("RPO database: primary unreachable; applied everything received (%s); its "
+		       "last heartbeat was %s s before the failover\n",
+		       journal_get(j, "applied_gtid") ? journal_get(j, "applied_gtid") : "-",
+		       r.heartbeat_age >= 0 ? journal_get(j, "heartbeat_age") : "?");
+	if (r.files_age >= 0)
+		printf("RPO files: %.0f change(s) not replicated, oldest %.3f s old\n",
+		       r.files_pending, r.files_age);
+	else
+		printf("RPO files: unknown (%s)\n", journal_get(j, "files_note"));
+}
+
+void fo_report(const struct fo *f)
+{
+	if (f->o->json)
+		report_json(f);
+	else
+		report_text(f);
+}
+
