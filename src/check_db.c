@@ -268,6 +268,34 @@ static void rule_gtid(struct dbx *x)
 	db_row_free(&row);
 }
 
+/* [database] semi_sync = yes promises that an acknowledged commit is on the
+ * standby: the primary must have it enabled and active, the standby enabled. */
+static void rule_semi_sync(struct dbx *x)
+{
+	struct srv *p = &x->s[0], *s = &x->s[1];
+	if (!x->cfg->db.semi_sync)
+		return;
+	const char *fix = "SET GLOBAL rpl_semi_sync_master_enabled=ON on the primary and "
+			  "rpl_semi_sync_slave_enabled=ON on the standby (then STOP/START SLAVE "
+			  "IO_THREAD), and both in my.cnf; 'lifeboat db clone' sets it up";
+	if (p->up) {
+		if (!p->f.semi_master_enabled)
+			add_srv(x, p, "semi_sync", CHECK_FAIL, fix,
+				"semi_sync = yes but rpl_semi_sync_master_enabled is OFF: commits "
+				"do not wait for the standby");
+		else if (!p->f.semi_master_on)
+			add_srv(x, p, "semi_sync", CHECK_WARN,
+				"check the standby's IO thread and rpl_semi_sync_slave_enabled",
+				"semi-sync enabled but fell back to async (no standby acknowledges)");
+		else
+			add_srv(x, p, "semi_sync", CHECK_PASS, NULL, "semi-sync active");
+	}
+	if (s->up)
+		add_srv(x, s, "semi_sync", s->f.semi_slave_enabled ? CHECK_PASS : CHECK_FAIL, fix,
+			s->f.semi_slave_enabled ? "rpl_semi_sync_slave_enabled = ON"
+						: "rpl_semi_sync_slave_enabled is OFF");
+}
+
 /* ---- settings of each server ---- */
 
 static void rule_settings(struct dbx *x)
@@ -633,6 +661,9 @@ void check_db(const struct config *cfg, struct check_report *r)
 		db_pair_free(&x.pair);
 		return;
 	}
+	/* A server that accepts and then stalls must not hang check: bounded
+	 * reads (db_connect doubles this for read and write timeouts). */
+	x.pair.primary.connect_timeout = x.pair.standby.connect_timeout = 5;
 	x.s[0] = (struct srv){.role = "primary", .conf = &x.pair.primary};
 	x.s[1] = (struct srv){.role = "standby", .conf = &x.pair.standby};
 	connect_one(&x, &x.s[0]);
@@ -645,6 +676,7 @@ void check_db(const struct config *cfg, struct check_report *r)
 	rule_replication(&x);
 	rule_lag(&x);
 	rule_gtid(&x);
+	rule_semi_sync(&x);
 	rule_repl_user(&x);
 	rule_account(&x);
 	for (int i = 0; i < 2; i++) {

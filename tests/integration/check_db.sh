@@ -126,6 +126,22 @@ chk
 [ "$(result db.standby.read_only_cnf)" = WARN ] || die "read_only off in my.cnf not warned: $OUT"
 printf '[mariadbd]\nread_only = ON\n' >"$(mdb_dir b)/lifeboat.cnf"
 
+# semi_sync = yes in the configuration: FAIL until both servers have it,
+# PASS once the primary waits for the standby.
+mdb_config a b "semi_sync = yes" >"$MDB_WORK/semi.conf"
+OLD=$CONF; CONF=$MDB_WORK/semi.conf
+expect_fail db.primary.semi_sync rpl_semi_sync_master_enabled
+mdb_sql a "SET GLOBAL rpl_semi_sync_master_enabled=ON"
+mdb_sql b "SET GLOBAL rpl_semi_sync_slave_enabled=ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
+mdb_wait_value a "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='RPL_SEMI_SYNC_MASTER_STATUS'" ON 20 \
+	|| die "semi-sync does not become active"
+chk
+[ "$RC" = 0 ] || die "semi-sync on: exit $RC: $OUT"
+[ "$(result db.primary.semi_sync)" = PASS ] && [ "$(result db.standby.semi_sync)" = PASS ] || die "semi-sync on, not PASS: $OUT"
+CONF=$OLD
+mdb_sql a "SET GLOBAL rpl_semi_sync_master_enabled=OFF"
+mdb_sql b "SET GLOBAL rpl_semi_sync_slave_enabled=OFF"
+
 # A primary without a binlog (a third server; only the log_bin rule matters).
 mdb_new c 3 "skip-log-bin"
 mdb_start c || die "start c"
