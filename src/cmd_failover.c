@@ -25,6 +25,11 @@ int cmd_failover(const struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (o.dry_run && o.json) {
+		/* stdout carries JSON only under --json; the plan is for people. */
+		log_error("failover: --dry-run prints a plan for people, --json the report: use one");
+		return EXIT_USAGE;
+	}
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
