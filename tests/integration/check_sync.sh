@@ -104,6 +104,39 @@ else
 	echo "note: cannot mount a tmpfs here; the full-disk case is not run"
 fi
 
+# [node]s: the other node is reached as its ssh = with [database]
+# ssh_options (the databases here are down: only the node rules matter).
+echo secret >"$T/db.pass"; chmod 600 "$T/db.pass"
+DB_PORT=$(free_port)
+cat >"$T/nodes.conf" <<EOF
+[lifeboat]
+state_dir = $T/state
+log = stderr
+node = here
+
+[node here]
+address = 127.0.0.1
+
+[node dr]
+address = 127.0.0.2
+ssh = $SSH_TARGET
+
+[database]
+primary = here
+standby = dr
+port = $DB_PORT
+user = lifeboat
+password_file = $T/db.pass
+ssh_options = -p $SSHD_PORT -i $SSH_KEY $SSH_OPTS
+EOF
+chk "$T/nodes.conf"
+[ "$RC" = 3 ] || fail "nodes with the databases down: exit $RC: $OUT"
+expect db.primary.connect FAIL
+expect node.dr.ssh PASS
+expect node.dr.rsync PASS
+expect node.dr.clock PASS
+[ "$(result node.here.ssh)" = "" ] || fail "this node probed itself: $OUT"
+
 # Text output: the FAIL line and its fix line; usage errors exit 2.
 text=$("$LIFEBOAT" -c "$T/dead.conf" check 2>/dev/null); rc=$?
 [ $rc = 3 ] || fail "text check exit $rc"
