@@ -52,6 +52,15 @@ int check_ssh_run(const struct check_ssh *s, const char *const *words, size_t n,
 	strv_push(&argv, "BatchMode=yes");
 	strv_push(&argv, "-o");
 	strv_pushf(&argv, "ConnectTimeout=%d", CHECK_SSH_TIMEOUT);
+	/* Read-only and honest: ssh takes the first value of an option, so these
+	 * win over ssh_options. An unknown host key is a finding, not something
+	 * to accept-new into known_hosts; no master socket is left behind. */
+	strv_push(&argv, "-o");
+	strv_push(&argv, "StrictHostKeyChecking=yes");
+	strv_push(&argv, "-o");
+	strv_push(&argv, "UpdateHostKeys=no");
+	strv_push(&argv, "-o");
+	strv_push(&argv, "ControlMaster=no");
 	if (s->options)
 		strv_push_split(&argv, s->options);
 	strv_push(&argv, "--");

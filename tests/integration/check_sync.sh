@@ -86,6 +86,11 @@ expect_fail "$T/dead.conf" sync.gone.ssh sshd
 sync_conf "$T/hostkey.conf" hk "$SRC" "$SSH_TARGET:$T/x" ssh_port="$SSHD_PORT" ssh_identity="$SSH_KEY" \
 	ssh_options="-o UserKnownHostsFile=$T/empty_known_hosts -o StrictHostKeyChecking=yes"
 expect_fail "$T/hostkey.conf" sync.hk.ssh ssh-keyscan
+# ... even when ssh_options would accept a new key: check writes nothing.
+sync_conf "$T/accept.conf" hk "$SRC" "$SSH_TARGET:$T/x" ssh_port="$SSHD_PORT" ssh_identity="$SSH_KEY" \
+	ssh_options="-o UserKnownHostsFile=$T/empty_known_hosts -o StrictHostKeyChecking=accept-new"
+expect_fail "$T/accept.conf" sync.hk.ssh ssh-keyscan
+[ ! -s "$T/empty_known_hosts" ] || fail "check added a host key to known_hosts"
 
 # A key the target does not accept.
 ssh-keygen -q -t ed25519 -N '' -f "$T/other_key" </dev/null >/dev/null
