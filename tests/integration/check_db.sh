@@ -142,6 +142,22 @@ CONF=$OLD
 mdb_sql a "SET GLOBAL rpl_semi_sync_master_enabled=OFF"
 mdb_sql b "SET GLOBAL rpl_semi_sync_slave_enabled=OFF"
 
+# After a switchover the configuration still names the old roles: check
+# follows the roles as they are (b writable, a replicating from b).
+mdb_sql b "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF"
+mdb_sql a "SET GLOBAL read_only=ON; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(mdb_port b),
+ MASTER_USER='repl', MASTER_PASSWORD='$MDB_REPL_PASS', MASTER_USE_GTID=current_pos; START SLAVE"
+mdb_wait_slave_field a Slave_SQL_Running Yes 20 || die "a does not replicate from b"
+chk
+[ "$RC" = 0 ] || die "swapped roles: exit $RC: $OUT"
+[ "$(result db.roles)" = PASS ] || die "swapped roles not noticed: $OUT"
+[ "$(result db.standby.read_only)" = PASS ] && [ "$(result db.standby.replication)" = PASS ] \
+	|| die "swapped roles not checked as they are: $OUT"
+mdb_sql a "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=OFF"
+mdb_sql b "SET GLOBAL read_only=ON; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(mdb_port a),
+ MASTER_USER='repl', MASTER_PASSWORD='$MDB_REPL_PASS', MASTER_USE_GTID=slave_pos; START SLAVE"
+mdb_wait_slave_field b Slave_SQL_Running Yes 20 || die "b does not replicate from a again"
+
 # A primary without a binlog (a third server; only the log_bin rule matters).
 mdb_new c 3 "skip-log-bin"
 mdb_start c || die "start c"
