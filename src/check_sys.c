@@ -92,10 +92,25 @@ static char *host_of(const char *dest)
 	return xstrdup(at ? at + 1 : dest);
 }
 
+/* ssh ends its lines with CRLF, which the captured tail turns into ";;":
+ * one "; " between messages reads better. */
+static char *tidy_message(const char *tail)
+{
+	struct buf b;
+	buf_init(&b);
+	for (const char *p = tail; *p; p++) {
+		if (*p != ';')
+			buf_addc(&b, *p);
+		else if (b.len && b.data[b.len - 1] != ' ')
+			buf_adds(&b, "; ");
+	}
+	return buf_steal(&b);
+}
+
 void check_ssh_diagnose(const struct check_ssh *s, const struct run_result *res, char **what,
 			char **fix)
 {
-	const char *e = res->err_tail;
+	char *e = tidy_message(res->err_tail);
 	char *port = port_arg(s), *host = host_of(s->dest);
 	if (res->timed_out) {
 		*what = xasprintf("ssh %s did not finish within %d s", s->dest,
@@ -124,6 +139,7 @@ void check_ssh_diagnose(const struct check_ssh *s, const struct run_result *res,
 	}
 	free(port);
 	free(host);
+	free(e);
 }
 
 /* ---- block device and scheduler ---- */
