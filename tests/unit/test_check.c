@@ -6,10 +6,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "check_sys.h"
 #include "commands.h"
 
 /* Unit tests link every object but main.o, which defines this. */
@@ -134,6 +138,60 @@ static void test_option_bool(void **state)
 	assert_int_equal(check_option_bool(NULL, "read_only"), -1);
 }
 
+/* The machine-facing helpers on paths every Linux has. */
+static void test_sys_paths(void **state)
+{
+	(void)state;
+	struct check_disk d;
+	char *why = NULL;
+	/* /proc is no block device: a reason, not a crash or a guess. */
+	assert_int_equal(check_path_disk("/proc", &d, &why), -1);
+	assert_non_null(strstr(why, "not a block device"));
+	free(why);
+	why = NULL;
+	assert_int_equal(check_path_disk("/nonexistent/lifeboat", &d, &why), -1);
+	assert_non_null(strstr(why, "cannot stat"));
+	free(why);
+	why = NULL;
+	/* A missing target is measured at its deepest existing ancestor. */
+	struct check_space sp;
+	assert_int_equal(check_local_space("/tmp/lifeboat-no-such-dir/a/b", &sp, &why), 0);
+	assert_false(sp.exists);
+	assert_true(sp.total_kib > 0);
+	assert_int_equal(check_local_space("/tmp", &sp, &why), 0);
+	assert_true(sp.exists);
+
+	char tmpl[] = "/tmp/lbcheck.XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char *sub = xasprintf("%s/d1/d2", tmpl), *d1 = xasprintf("%s/d1", tmpl);
+	char *f = xasprintf("%s/f", sub);
+	assert_int_equal(mkdir(d1, 0700), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	FILE *fp = fopen(f, "w");
+	assert_non_null(fp);
+	fputs("12345", fp);
+	fclose(fp);
+	struct check_tree t;
+	assert_int_equal(check_walk_tree(tmpl, &t, &why), 0);
+	assert_int_equal(t.dirs, 3);
+	assert_int_equal(t.files, 1);
+	assert_int_equal(t.bytes, 5);
+	assert_int_equal(t.largest, 5);
+	assert_true(t.complete);
+	unlink(f);
+	rmdir(sub);
+	rmdir(d1);
+	rmdir(tmpl);
+	free(f);
+	free(sub);
+	free(d1);
+	char h[32];
+	check_human_bytes(1536, h, sizeof(h));
+	assert_string_equal(h, "1.5 KiB");
+	check_human_bytes(3, h, sizeof(h));
+	assert_string_equal(h, "3 B");
+}
+
 static void test_report_render(void **state)
 {
 	(void)state;
@@ -171,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_clock_bounds),
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_option_bool),
+		cmocka_unit_test(test_sys_paths),
 		cmocka_unit_test(test_report_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
