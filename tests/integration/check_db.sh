@@ -27,12 +27,13 @@ chk() {
 	OUT=$("$LIFEBOAT" -c "${1:-$CONF}" check --json 2>"$MDB_WORK/err"); RC=$?
 	ERR=$(cat "$MDB_WORK/err")
 	echo "$OUT" | $PY -c 'import json,sys
-for i in json.load(sys.stdin): print("%s\t%s\t%s" % (i["rule"], i["result"], i["fix"] or ""))' \
+for i in json.load(sys.stdin): print("%s\t%s\t%s\t%s" % (i["rule"], i["result"], i["fix"] or "", i["message"]))' \
 		>"$MDB_WORK/results" || die "check --json is not JSON (rc $RC): $OUT $ERR"
 }
 # result RULE / fix_of RULE: from the last chk ("" if absent).
 result() { awk -F'\t' -v r="$1" '$1 == r {print $2; exit}' "$MDB_WORK/results"; }
 fix_of() { awk -F'\t' -v r="$1" '$1 == r {print $3; exit}' "$MDB_WORK/results"; }
+message() { awk -F'\t' -v r="$1" '$1 == r {print $4; exit}' "$MDB_WORK/results"; }
 # expect_fail RULE FIX-WORD: exit 3, RULE FAILs and its fix names FIX-WORD.
 expect_fail() {
 	chk
@@ -110,6 +111,21 @@ expect_fail db.standby.lag max_lag
 CONF=$OLD
 mdb_sql b "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=0; START SLAVE"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 1 20 || die "delayed replication does not catch up"
+
+# The heartbeat measures the lag while its writer runs; once the writer
+# stops, an old heartbeat row on a caught-up standby is not lag.
+"$LIFEBOAT" -c "$CONF" db heartbeat 2>/dev/null & HB=$!; MDB_PIDS+=("$HB")
+mdb_wait_value b "SELECT COUNT(*) FROM lifeboat.heartbeat" 1 20 || die "no heartbeat row"
+chk
+[ "$(result db.standby.lag)" = PASS ] || die "heartbeat lag: $OUT"
+message db.standby.lag | grep -q "by the heartbeat" || die "lag not from the heartbeat: $(message db.standby.lag)"
+kill -TERM $HB; wait $HB
+aged() { [ "$(mdb_sql b "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) > 1500000 FROM lifeboat.heartbeat")" = 1 ]; }
+deadline=$(( $(date +%s) + 10 ))
+until aged; do [ "$(date +%s)" -lt $deadline ] || die "heartbeat row does not age"; sleep 0.1; done
+chk "$MDB_WORK/lag.conf"
+[ "$RC" = 0 ] || die "stale heartbeat on a caught-up standby: exit $RC: $OUT"
+message db.standby.lag | grep -q "heartbeat row is stale" || die "stale heartbeat not explained: $(message db.standby.lag)"
 
 # gtid_strict_mode off: a warning, not a failure.
 mdb_sql a "SET GLOBAL gtid_strict_mode=OFF"
