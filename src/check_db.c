@@ -66,12 +66,15 @@ static void expect_var(struct dbx *x, struct srv *s, const char *var, const char
 	char *err = NULL;
 	char *v = global_var(s, var, &err);
 	char *msg;
-	if (!v)
-		msg = xasprintf("cannot read @@%s: %s", var, err), lvl = CHECK_WARN;
-	else if (strcasecmp(v, want) == 0)
-		msg = xasprintf("%s = %s", var, v), lvl = CHECK_PASS;
-	else
+	if (!v) {
+		msg = xasprintf("cannot read @@%s: %s", var, err);
+		lvl = CHECK_WARN;
+	} else if (strcasecmp(v, want) == 0) {
+		msg = xasprintf("%s = %s", var, v);
+		lvl = CHECK_PASS;
+	} else {
 		msg = xasprintf("%s = %s, not %s", var, v, want);
+	}
 	add_srv(x, s, var, lvl, fix, msg);
 	free(msg);
 	free(v);
