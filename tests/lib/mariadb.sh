@@ -62,11 +62,13 @@ MDB_PORTS=()
 mdb_free_port() {
 	local p tries=0 owner
 	mkdir -p "$MDB_PORT_DIR"
-	p=$(( 20000 + ($$ * 37 + RANDOM) % 20000 ))
+	# 10000-19999: below the kernel's ephemeral ports (outgoing connections
+	# take those) and apart from common.sh's free_port range.
+	p=$(( 10000 + ($$ * 37 + RANDOM) % 10000 ))
 	while :; do
 		tries=$((tries + 1))
 		[ $tries -gt 500 ] && return 1
-		p=$(( 20000 + (p + 1 - 20000) % 20000 ))
+		p=$(( 10000 + (p + 1 - 10000) % 10000 ))
 		if ! mkdir "$MDB_PORT_DIR/$p" 2>/dev/null; then
 			owner=$(cat "$MDB_PORT_DIR/$p/pid" 2>/dev/null)
 			if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then

@@ -901,7 +901,7 @@ static void test_config_load_unreadable(void **state)
 	free(path);
 	path = in_tmp(t, "~/src");
 	assert_int_equal(config_load(path, &cfg, &err), -1);
-	want = xasprintf("%s: cannot read configuration: Is a directory", path);
+	want = xasprintf("%s: not a configuration file (not a regular file)", path);
 	assert_string_equal(err, want);
 	free(want);
 	free(err);
