@@ -47,6 +47,9 @@ trial() {
 	lost=$(comm -23 "$MDB_WORK/acked.all" "$MDB_WORK/have" | wc -l)
 	echo "crash $mode: $total acknowledged commits, $lost lost after promote"
 	[ "$(mdb_sql "$b" "SELECT @@read_only")" = 0 ] || die "$mode: standby not writable"
+	# The drain relaxes fsyncs; durability must be back afterwards.
+	[ "$(mdb_sql "$b" "SELECT CONCAT(@@innodb_flush_log_at_trx_commit, @@sync_binlog)")" = 11 ] \
+		|| die "$mode: durability settings not restored after promote"
 	if [ "$mode" = semi ]; then [ "$lost" = 0 ] || die "semi-sync lost $lost acknowledged commits"; fi
 }
 

@@ -37,6 +37,8 @@ echo "$out" | grep -q "promote_timeout=1 s" || die "timeout not named"
 [ $ms -lt 4000 ] || die "promote_timeout=1 took $ms ms"
 [ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "timed-out promote made b writable"
 [ ! -e "$MDB_WORK/state/epoch" ] || die "timed-out promote wrote an epoch"
+[ "$(mdb_sql b "SELECT CONCAT(@@innodb_flush_log_at_trx_commit, @@sync_binlog)")" = 11 ] \
+	|| die "durability settings not restored after a failed promote"
 
 echo "ROLLBACK;" >&3; exec 3>&-; wait $LOCKER
 "$LIFEBOAT" -c "$CONF" db promote || die "second promote"
