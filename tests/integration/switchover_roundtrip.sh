@@ -2,7 +2,8 @@
 # switchover and back, both nodes up, in network namespaces, with the file
 # sync daemons running on both nodes and a client writing through the VIP
 # the whole time: zero acknowledged transactions lost, every file on both
-# sides, roles, epochs and the VIP swapped each time.
+# sides, roles, epochs and the VIP swapped each time. The way back is killed
+# once between fence and promotion and resumed.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -79,7 +80,12 @@ wait_until 30 eval '[ "$(find "$T/oslo/www" -type f | wc -l)" = 80 ]' || fail "f
 # And back.
 n_before=$(wc -l <"$T/acked")
 wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge $((n_before + 10)) ]' || fail "writer stalled after the switchover"
+# Killed between the fence and the promotion (writes blocked), then resumed.
+LIFEBOAT_TEST_KILL_AT=promote:start lb_p switchover --yes >"$T/sw2.killed" 2>&1; rc=$?
+[ $rc = 137 ] || { cat "$T/sw2.killed"; fail "switchover killed at promote: exit $rc"; }
+[ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "old primary not fenced by the killed switchover"
 lb_p switchover --yes --json >"$T/sw2.json" 2>"$T/sw2.err" || { cat "$T/sw2.err"; fail "switchover back"; }
+grep -q "resuming the interrupted switchover" "$T/sw2.err" || fail "switchover did not resume"
 cat "$T/sw2.err"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["complete"] and r["epoch"]==2 and r["rpo"]["database"]["transactions_lost"]==0, r' "$T/sw2.json" || fail "report 2"
 [ "$(sql_p "SELECT @@read_only")" = 0 ] && [ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "read_only after switchback"
