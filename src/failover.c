@@ -440,6 +440,21 @@ static int step_precheck(struct fo *f, char **note, char **err)
 	return record_facts(f, err);
 }
 
+/* What the fenced primary has: nothing can commit there any more, so this
+ * is what the RPO is measured against (the probe's reading is older). */
+static void note_fenced_position(struct fo *f, struct db_conn *c)
+{
+	char *pos = NULL, *e = NULL;
+	if (db_value(c, "SELECT @@global.gtid_binlog_pos", &pos, &e) == 0 && pos &&
+	    journal_fact(&f->j, "primary_gtid", pos, &e) == 0) {
+		free(pos);
+		return;
+	}
+	log_warn("cannot record the fenced primary's position: %s", e ? e : "no value");
+	free(e);
+	free(pos);
+}
+
 /* Fence the old primary when it can be reached. Unreachable is not an
  * error for a failover: a stopped server takes no writes, and it comes back
  * read-only (read_only=ON in its my.cnf) with a lower epoch. */
@@ -464,6 +479,8 @@ static int step_fence(struct fo *f, char **note, char **err)
 	unsigned killed = 0;
 	if (!rc)
 		rc = db_fence_conn(&c, &killed, err);
+	if (!rc)
+		note_fenced_position(f, &c);
 	db_close(&c);
 	if (rc && !f->switchover) {
 		/* It answered a moment ago; if it died meanwhile that is fine. */
