@@ -24,7 +24,7 @@ OBJ       = $(SRC:%.c=$(BUILD)/%.o)
 ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-.PHONY: all deps check unit integration demo demo-failover bench install clean fuzz asan
+.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan
 
 all: lifeboat
 
@@ -68,13 +68,18 @@ unit: asan
 integration: asan
 	@tests/run.sh integration
 
+# The whole story: live replication of files and data, a disaster, the
+# failover, RTO and RPO.  demo-sync shows the file replication alone, in
+# more detail (renames, an outage of the DR server).
 demo: deps
 	$(MAKE) all
-	@scripts/demo.sh
-
-demo-failover: deps
-	$(MAKE) all
 	@scripts/demo-failover.sh
+
+demo-failover: demo
+
+demo-sync: deps
+	$(MAKE) all
+	@scripts/demo-sync.sh
 
 bench: all
 	@bench/run.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: lifeboat's live file replication on this one machine.
+# make demo-sync: lifeboat's live file replication on this one machine.
 #
 # A web root is replicated to two DR copies at once: a local directory and,
 # over ssh, a private sshd on 127.0.0.1 (a throwaway key; nothing outside
