@@ -1,6 +1,7 @@
 /* lifeboat sync [NAME...] [--once]: live replication of every [sync NAME]
  * section (or the named ones) until SIGTERM/SIGINT. SIGHUP reloads the
  * configuration and reopens the log, SIGUSR1 asks for a full pass now. */
+#include "child.h"
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
@@ -32,6 +33,8 @@ struct sync_daemon {
 	uint64_t watchdog_timer;
 	bool ready_sent;
 	struct metrics *metrics;
+	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
+	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
 };
@@ -111,6 +114,57 @@ static void start_metrics(struct sync_daemon *d)
 	if (!d->metrics) {
 		log_error("%s: metrics endpoint off", err);
 		free(err);
+	}
+}
+
+/* The database heartbeat runs in a child process: its connects and writes
+ * block, and the loop that ships files must not wait for a database. It
+ * writes only where read_only is OFF, so it is safe on either node. */
+static void start_heartbeat(struct sync_daemon *d);
+
+static void on_heartbeat_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct sync_daemon *d = arg;
+	d->heartbeat_timer = 0;
+	start_heartbeat(d);
+}
+
+static void on_heartbeat_exit(struct proc *p, void *arg)
+{
+	struct sync_daemon *d = arg;
+	if (loop_stopping(d->loop))
+		return;
+	log_warn("database heartbeat writer ended (exit %d: %s); restarting in 5 s",
+		 proc_exit_code(p), proc_stderr_tail(p));
+	proc_free(p);
+	d->heartbeat = NULL;
+	d->heartbeat_timer = loop_add_timer(d->loop, 5000, on_heartbeat_timer, d);
+}
+
+static void start_heartbeat(struct sync_daemon *d)
+{
+	if (d->once || !d->cfg.db.present || !d->cfg.db.heartbeat || d->heartbeat)
+		return;
+	char *argv[] = {"/proc/self/exe", "-q", "-c", (char *)d->cli->config_path, "db",
+			"heartbeat", NULL};
+	struct proc_opts o = {.argv = argv};
+	char *err = NULL;
+	d->heartbeat = proc_start(d->loop, &o, on_heartbeat_exit, d, &err);
+	if (!d->heartbeat) {
+		log_error("database heartbeat writer: %s", err);
+		free(err);
+	}
+}
+
+static void stop_heartbeat(struct sync_daemon *d)
+{
+	loop_cancel_timer(d->loop, d->heartbeat_timer);
+	d->heartbeat_timer = 0;
+	if (d->heartbeat) {
+		proc_kill(d->heartbeat, SIGTERM);
+		proc_free(d->heartbeat); /* reaps it (KILL if still there) */
+		d->heartbeat = NULL;
 	}
 }
 
@@ -258,6 +312,8 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	if (start_syncers(d) != EXIT_OK)
 		log_error("some syncs could not start after the reload; see above");
 	start_metrics(d);
+	stop_heartbeat(d);
+	start_heartbeat(d);
 	write_status(d);
 }
 
@@ -297,8 +353,10 @@ static int run(struct sync_daemon *d)
 		loop_on_signal(d->loop, SIGUSR1, on_full_pass, d);
 	}
 	int rc = start_syncers(d);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
 		start_metrics(d);
+		start_heartbeat(d);
+	}
 	if (rc == EXIT_OK) {
 		if (!d->once)
 			on_periodic(d->loop, d);
@@ -316,6 +374,7 @@ static int run(struct sync_daemon *d)
 	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
 	metrics_free(d->metrics);
+	stop_heartbeat(d);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;
