@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"switchover", cmd_switchover, "planned role swap with zero data loss"},
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
 	{"check", cmd_check, "readiness doctor: every rule PASS/WARN/FAIL with its fix (--json)"},
+	{"drill", cmd_drill, "rehearse a switchover to DR and back: RTO, RPO, verification (--json, --report FILE)"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},
 };

@@ -1,0 +1,41 @@
+/* lifeboat drill [--json] [--report FILE] [--crash]: the command line of
+ * drill.h. --crash is for lab setups only: refused (exit 2) unless
+ * [lifeboat] drill_allow_crash = yes. */
+#include "commands.h"
+#include "drill.h"
+#include "log.h"
+
+#include <string.h>
+
+#define DRILL_USAGE "usage: lifeboat drill [--json] [--report FILE] [--crash]"
+
+int cmd_drill(const struct cli *cli, int argc, char **argv)
+{
+	struct drill_opts o = {0};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			o.json = true;
+		} else if (strcmp(argv[i], "--crash") == 0) {
+			o.crash = true;
+		} else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc && *argv[i + 1]) {
+			o.report = argv[++i];
+		} else {
+			log_error("drill: bad argument '%s' (" DRILL_USAGE ")", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	struct config cfg;
+	int rc = cli_load_config(cli, &cfg);
+	if (rc)
+		return rc;
+	if (o.crash && !cfg.drill_allow_crash) {
+		log_error("drill --crash kills the primary's database: %s has no '[lifeboat] "
+			  "drill_allow_crash = yes' (set it only on a lab setup); nothing changed",
+			  cfg.path);
+		rc = EXIT_USAGE;
+	} else {
+		rc = drill_run(&cfg, &o);
+	}
+	config_free(&cfg);
+	return rc;
+}
