@@ -356,7 +356,7 @@ secs() { awk -v s="$1" 'BEGIN { if (s == "" || s == "n/a") print "n/a"; else pri
 mib() { awk -v k="$1" 'BEGIN { if (k == "" || k == 0) print "n/a"; else printf "%.1f MiB", k / 1024 }'; }
 
 report() {
-	local mode n a b c v
+	local mode n a b c v g net
 	echo
 	echo "lifeboat bench, $(date -u +%Y-%m-%d\ %H:%MZ), $(nproc) CPUs, $(uname -r), $FSNOTE"
 	echo "load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg) (anything above ~0.5 means other work shared the CPUs)"
@@ -373,13 +373,15 @@ report() {
 		echo
 	fi
 	if [[ " ${WHAT[*]} " == *" burst "* ]]; then
-		echo "| files (4 KiB, 100 new dirs), start of creation until identical | lifeboat | lsyncd | lsyncd + CM | plain rsync -a alone | lifeboat / rsync | lsyncd / rsync | lifeboat / lsyncd |"
-		echo "|---|---|---|---|---|---|---|---|"
+		echo "| files (4 KiB, 100 new dirs), start of creation until identical | lifeboat | lsyncd | lsyncd + CM | plain rsync -a alone | lifeboat / rsync | (lifeboat - generation) / rsync | lsyncd / rsync | lifeboat / lsyncd |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 		for n in $BURST_SIZES; do
 			for mode in $MODES; do
 				a=$(get "burst/$n/lifeboat/$mode"); b=$(get "burst/$n/lsyncd/$mode")
 				c=$(get "burst/$n/lsyncd-cm/$mode"); v=$(get "burst/$n/rsync/$mode")
-				echo "| $n, $mode (generation alone $(secs "$(get "burst/$n/gen")")) | $(secs "$a") | $(secs "$b") | $(secs "$c") | $(secs "$v") | $(ratio "$a" "$v") | $(ratio "$b" "$v") | $(ratio "$a" "$b") |"
+				g=$(get "burst/$n/gen")
+				net=$(awk -v a="$a" -v g="$g" 'BEGIN { if (a + 0 > 0) printf "%.3f", a - g }')
+				echo "| $n, $mode (generation alone $(secs "$g")) | $(secs "$a") | $(secs "$b") | $(secs "$c") | $(secs "$v") | $(ratio "$a" "$v") | $(ratio "$net" "$v") | $(ratio "$b" "$v") | $(ratio "$a" "$b") |"
 			done
 		done
 		echo
