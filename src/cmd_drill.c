@@ -1,6 +1,8 @@
-/* lifeboat drill [--json] [--report FILE] [--crash]: the command line of
- * drill.h. --crash is for lab setups only: refused (exit 2) unless
- * [lifeboat] drill_allow_crash = yes. */
+/* lifeboat drill [--json] [--report FILE] [--crash] | --kill-local-database:
+ * the command line of drill.h. --crash is for lab setups only: refused
+ * (exit 2) unless [lifeboat] drill_allow_crash = yes; --kill-local-database
+ * is what a crash drill runs on the primary's node over peer_command (it
+ * too needs drill_allow_crash = yes there). */
 #include "commands.h"
 #include "drill.h"
 #include "log.h"
@@ -12,11 +14,14 @@
 int cmd_drill(const struct cli *cli, int argc, char **argv)
 {
 	struct drill_opts o = {0};
+	bool kill_local = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			o.json = true;
 		} else if (strcmp(argv[i], "--crash") == 0) {
 			o.crash = true;
+		} else if (strcmp(argv[i], "--kill-local-database") == 0 && argc == 2) {
+			kill_local = true;
 		} else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc && *argv[i + 1]) {
 			o.report = argv[++i];
 		} else {
@@ -28,7 +33,9 @@ int cmd_drill(const struct cli *cli, int argc, char **argv)
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
-	if (o.crash && !cfg.drill_allow_crash) {
+	if (kill_local) {
+		rc = drill_kill_local_db(&cfg);
+	} else if (o.crash && !cfg.drill_allow_crash) {
 		log_error("drill --crash kills the primary's database: %s has no '[lifeboat] "
 			  "drill_allow_crash = yes' (set it only on a lab setup); nothing changed",
 			  cfg.path);

@@ -27,6 +27,11 @@ struct drill {
 	struct strv self;  /* argv prefix: lifeboat here */
 	struct strv peer;  /* argv prefix: lifeboat on the peer */
 	int lock_fd;
+	struct strv sums;  /* the tables' figures before the crash */
+	double killed;     /* when the primary's database was killed (--crash) */
+	double service_end, writable; /* ends of the last service step and of promote */
+	char *crash_gtid;  /* the primary's position just before the kill */
+	char *applied_gtid; /* what the failover applied */
 };
 
 /* ------------------------------------------------------------ setup */
@@ -125,9 +130,9 @@ static bool verify(struct drill *d, const char *phase, const char *step)
 	size_t i = d->r.n_steps;
 	drill_step_add(&d->r, step, 0, now_wall());
 	char *db = NULL, *files = NULL;
-	bool db_ok = drill_verify_db(d->cfg, &db);
+	bool db_ok = drill_verify_db(d->cfg, &d->sums, &db);
 	drill_check_add(&d->r, phase, "database", db_ok, db);
-	bool files_ok = drill_verify_files(d->cfg, &d->peer, &files);
+	bool files_ok = drill_verify_files(d->cfg, &d->peer, true, &files);
 	drill_check_add(&d->r, phase, "files", files_ok, files);
 	if (!db_ok)
 		drill_fail(&d->r, "verification %s: database: %s", phase, db);
@@ -177,6 +182,11 @@ static double inner_steps(struct drill *d, json_object *rep)
 			fence = started;
 		if (name && strcmp(name, "promote") == 0 && fence > 0 && secs >= 0)
 			block = started + secs - fence;
+		if (name && strcmp(name, "promote") == 0 && secs >= 0)
+			d->writable = started + secs;
+		if (name && secs >= 0 && started + secs > d->service_end &&
+		    (!strcmp(name, "promote") || !strcmp(name, "vip") || !strcmp(name, "dns")))
+			d->service_end = started + secs;
 	}
 	return block;
 }
@@ -201,11 +211,20 @@ static bool take_report(struct drill *d, const char *json, bool back)
 	*(back ? &d->r.rto_back_s : &d->r.rto_s) = rto;
 	add_into(&d->r.tx_lost, num_at(rep, "rpo", "database", "transactions_lost"));
 	add_into(&d->r.files_pending, num_at(rep, "rpo", "files", "pending"));
+	json_object *db;
+	if (json_object_object_get_ex(rep, "rpo", &db) &&
+	    json_object_object_get_ex(db, "database", &db) && str_at(db, "applied_gtid")) {
+		free(d->applied_gtid);
+		d->applied_gtid = xstrdup(str_at(db, "applied_gtid"));
+	}
 	json_object_put(rep);
 	return complete;
 }
 
-static bool switchover(struct drill *d, const char *step, const struct strv *prefix, bool back)
+/* lifeboat OPERATION --yes --json (switchover or failover) run with
+ * prefix: here, or on the peer. */
+static bool run_op(struct drill *d, const char *step, const struct strv *prefix, const char *op,
+		   bool back)
 {
 	size_t i = d->r.n_steps;
 	drill_step_add(&d->r, step, 0, now_wall());
@@ -213,14 +232,15 @@ static bool switchover(struct drill *d, const char *step, const struct strv *pre
 	strv_init(&v);
 	for (size_t k = 0; k < prefix->len; k++)
 		strv_push(&v, prefix->items[k]);
-	strv_push_split(&v, "switchover --yes --json");
+	strv_push(&v, op);
+	strv_push_split(&v, "--yes --json");
 	struct run_result res;
 	int rc = child_run(v.items, NULL, 0, SWITCHOVER_TIMEOUT_MS, &res);
 	strv_free(&v);
 	bool ok = take_report(d, res.out.data, back) && rc == 0;
 	char *note = ok ? xasprintf("%s is the primary", back ? d->r.peer : d->r.node)
-			: xasprintf("lifeboat switchover%s exited %d: %s", back ? " (on the peer)" : "",
-				    rc, res.err_tail[0] ? res.err_tail : "no message");
+			: xasprintf("lifeboat %s%s exited %d: %s", op, back ? " (on the peer)" : "", rc,
+				    res.err_tail[0] ? res.err_tail : "no message");
 	if (!ok)
 		drill_fail(&d->r, "%s: %s", step, note);
 	step_end(d, i, ok, note);
@@ -232,12 +252,80 @@ static void planned(struct drill *d)
 {
 	if (!verify(d, "before", "verify_before"))
 		return;
-	if (!switchover(d, "switchover", &d->self, false))
+	if (!run_op(d, "switchover", &d->self, "switchover", false))
 		return;
 	verify(d, "on_dr", "verify_on_dr");
-	if (!switchover(d, "switchback", &d->peer, true))
+	if (!run_op(d, "switchback", &d->peer, "switchover", true))
 		return;
 	verify(d, "after", "verify_after");
+}
+
+/* The peer kills its own database server: `lifeboat drill
+ * --kill-local-database` over peer_command (drill_kill_local_db there). */
+static bool kill_peer(struct drill *d)
+{
+	size_t i = d->r.n_steps;
+	drill_step_add(&d->r, "crash", 0, now_wall());
+	struct strv v;
+	strv_init(&v);
+	for (size_t k = 0; k < d->peer.len; k++)
+		strv_push(&v, d->peer.items[k]);
+	strv_push_split(&v, "drill --kill-local-database");
+	struct run_result res;
+	int rc = child_run(v.items, NULL, 0, 30000, &res);
+	strv_free(&v);
+	d->killed = now_wall();
+	const char *at = res.out.data ? strstr(res.out.data, " at gtid ") : NULL;
+	if (rc == 0 && at)
+		d->crash_gtid = xstrndup(at + 9, strcspn(at + 9, "\n"));
+	char *out = xstrndup(res.out.data ? res.out.data : "", strcspn(res.out.data ? res.out.data : "", "\n"));
+	char *note = rc == 0 ? xasprintf("on %s: %s", d->r.peer, out)
+			     : xasprintf("killing the database on %s failed (exit %d): %s", d->r.peer,
+					 rc, res.err_tail[0] ? res.err_tail : "no message");
+	free(out);
+	if (rc)
+		drill_fail(&d->r, "crash: %s", note);
+	step_end(d, i, rc == 0, note);
+	run_result_free(&res);
+	return rc == 0;
+}
+
+/* After the crash: the promoted side holds the tables as they were, the
+ * files are as on the old primary's host. */
+static void verify_crash(struct drill *d)
+{
+	size_t i = d->r.n_steps;
+	drill_step_add(&d->r, "verify_on_dr", 0, now_wall());
+	char *db = NULL, *files = NULL;
+	bool db_ok = drill_verify_db_snapshot(d->cfg, &d->sums, &db);
+	drill_check_add(&d->r, "on_dr", "database", db_ok, db);
+	bool files_ok = drill_verify_files(d->cfg, &d->peer, false, &files);
+	drill_check_add(&d->r, "on_dr", "files", files_ok, files);
+	if (!db_ok)
+		drill_fail(&d->r, "verification on_dr: database: %s", db);
+	if (!files_ok)
+		drill_fail(&d->r, "verification on_dr: files: %s", files);
+	step_end(d, i, db_ok && files_ok,
+		 xasprintf("%s; the old primary's database stays down: start it, then "
+			   "'lifeboat db rejoin' there",
+			   db_ok && files_ok ? "nothing lost" : "differences found"));
+	free(db);
+	free(files);
+}
+
+static void crash(struct drill *d)
+{
+	if (!verify(d, "before", "verify_before") || !kill_peer(d))
+		return;
+	bool ok = run_op(d, "failover", &d->self, "failover", false);
+	/* From the kill, not from the command: the outage began there. */
+	if (d->service_end > 0)
+		d->r.rto_s = d->service_end - d->killed;
+	d->r.write_block_s = d->writable > 0 ? d->writable - d->killed : -1;
+	if (d->r.tx_lost < 0 && d->crash_gtid && d->applied_gtid)
+		d->r.tx_lost = drill_gtid_behind(d->crash_gtid, d->applied_gtid);
+	if (ok)
+		verify_crash(d);
 }
 
 /* ------------------------------------------------------------ output */
@@ -290,11 +378,15 @@ int drill_run(const struct config *cfg, const struct drill_opts *o)
 	d.r.write_block_s = d.r.write_block_back_s = -1;
 	strv_init(&d.self);
 	strv_init(&d.peer);
+	strv_init(&d.sums);
 	char *err = NULL;
 	int rc = setup(&d, &err);
 	if (!rc) {
 		d.r.started = now_wall();
-		planned(&d);
+		if (o->crash)
+			crash(&d);
+		else
+			planned(&d);
 		d.r.finished = now_wall();
 		record(&d);
 		if (o->report)
@@ -311,6 +403,9 @@ int drill_run(const struct config *cfg, const struct drill_opts *o)
 		close(d.lock_fd);
 	strv_free(&d.self);
 	strv_free(&d.peer);
+	strv_free(&d.sums);
+	free(d.crash_gtid);
+	free(d.applied_gtid);
 	drill_report_free(&d.r);
 	return rc;
 }

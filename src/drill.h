@@ -62,6 +62,9 @@ struct drill_report {
 };
 
 int drill_run(const struct config *cfg, const struct drill_opts *o);
+/* --crash, on the primary's node (drill_kill.c): SIGKILL this node's
+ * database server. Refused (EXIT_USAGE) without drill_allow_crash. */
+int drill_kill_local_db(const struct config *cfg);
 
 /* The model (drill_report.c). */
 struct drill_step *drill_step_add(struct drill_report *r, const char *name, int depth,
@@ -77,7 +80,16 @@ void drill_report_html(const struct drill_report *r, struct buf *out);
 
 /* Verifications (drill_verify.c): true when they pass; *detail says what
  * was compared or what differs. */
-bool drill_verify_db(const struct config *cfg, char **detail);
-bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, char **detail);
+bool drill_verify_db(const struct config *cfg, struct strv *sums, char **detail);
+/* sums (may be NULL) gets "TABLE\tFIGURES" of every table compared; the
+ * snapshot check finds them unchanged on the writable server of the pair
+ * (after a crash, the promoted one). */
+bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums, char **detail);
+/* count_here: this node's pending changes count too (not after a crash:
+ * a new primary holds its changes until the old one is rejoined). */
+bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
+			char **detail);
+/* Transactions in ahead that behind lacks (GTID positions); -1 unknown. */
+double drill_gtid_behind(const char *ahead, const char *behind);
 
 #endif

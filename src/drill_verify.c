@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "db.h"
 #include "db_ops.h"
+#include "gtid.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -134,7 +135,7 @@ static bool compare_lists(struct db_row *a, size_t na, struct db_row *b, size_t 
 	return true;
 }
 
-static bool compare_all(struct pair_conns *pc, char **detail)
+static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 {
 	struct db_row *pt = NULL, *rt = NULL;
 	size_t np = 0, nr = 0;
@@ -150,7 +151,9 @@ static bool compare_all(struct pair_conns *pc, char **detail)
 			ok = compare_table(pc, name, &one);
 			if (!ok)
 				*detail = one;
-			else
+			else if (sums)
+				strv_pushf(sums, "%s\t%s", name, one);
+			if (ok)
 				free(one);
 			free(name);
 		}
@@ -189,7 +192,7 @@ static int connect_roles(struct db_pair *p, struct pair_conns *pc)
 	return 0;
 }
 
-bool drill_verify_db(const struct config *cfg, char **detail)
+bool drill_verify_db(const struct config *cfg, struct strv *sums, char **detail)
 {
 	struct db_pair p;
 	memset(&p, 0, sizeof(p));
@@ -199,11 +202,75 @@ bool drill_verify_db(const struct config *cfg, char **detail)
 	if (db_pair_init(&p, cfg, false, &pc.err) || connect_roles(&p, &pc))
 		*detail = xstrdup(pc.err ? pc.err : "cannot connect");
 	else
-		ok = compare_all(&pc, detail);
+		ok = compare_all(&pc, sums, detail);
 	db_close(&pc.primary);
 	db_close(&pc.replica);
 	db_pair_free(&p);
 	free(pc.err);
+	return ok;
+}
+
+/* The writable server of the pair, the other one possibly dead. */
+static int connect_writable(struct db_pair *p, struct db_conn *c, char **err)
+{
+	struct db_server *s[] = {&p->standby, &p->primary};
+	for (int i = 0; i < 2; i++) {
+		long long ro = 1;
+		char *e = NULL;
+		s[i]->connect_timeout = 2;
+		if (!db_pair_connect(p, s[i], c, &e) && !db_long(c, "SELECT @@read_only", &ro, &e) &&
+		    ro == 0)
+			return 0;
+		db_close(c);
+		memset(c, 0, sizeof(*c));
+		free(e);
+	}
+	*err = xstrdup("no writable server in the [database] pair");
+	return -1;
+}
+
+/* NULL: every table of the snapshot has its figures on c. */
+static char *snapshot_difference(struct db_conn *c, const struct strv *sums, char **err)
+{
+	for (size_t i = 0; i < sums->len; i++) {
+		const char *tab = strchr(sums->items[i], '\t');
+		char *name = xstrndup(sums->items[i], (size_t)(tab - sums->items[i]));
+		char *now = table_sum(c, name, err);
+		char *diff = NULL;
+		if (!now)
+			diff = xasprintf("%s: %s", name, *err);
+		else if (strcmp(now, tab + 1) != 0)
+			diff = xasprintf("%s differs: %s before, %s on %s now", name, tab + 1, now,
+					 c->name);
+		free(now);
+		free(name);
+		if (diff)
+			return diff;
+	}
+	return NULL;
+}
+
+bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums, char **detail)
+{
+	struct db_pair p;
+	memset(&p, 0, sizeof(p));
+	struct db_conn c;
+	memset(&c, 0, sizeof(c));
+	char *err = NULL;
+	bool ok = false;
+	if (db_pair_init(&p, cfg, false, &err) || connect_writable(&p, &c, &err)) {
+		*detail = xstrdup(err ? err : "cannot connect");
+	} else {
+		*detail = snapshot_difference(&c, sums, &err);
+		ok = !*detail;
+		if (ok)
+			*detail = xasprintf("%s is writable; %zu table(s): row counts and checksums "
+					    "as on the primary before the crash",
+					    c.name, sums->len);
+	}
+	db_close(&c);
+	db_pair_free(&p);
+	free(err);
 	return ok;
 }
 
@@ -342,7 +409,8 @@ static char *all_differences(const struct config *cfg)
 	return NULL;
 }
 
-bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, char **detail)
+bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
+			char **detail)
 {
 	if (!cfg->n_syncs) {
 		*detail = xstrdup("no [sync] configured");
@@ -350,12 +418,12 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 	}
 	time_t deadline = time(NULL) + FILES_WAIT_S;
 	for (;;) {
-		long here = local_pending(cfg), there = peer_pending(peer_argv);
+		long here = count_here ? local_pending(cfg) : -1, there = peer_pending(peer_argv);
 		char *diff = all_differences(cfg);
 		bool quiet = here <= 0 && there <= 0;
 		if (quiet && !diff) {
 			*detail = xasprintf("%zu sync(s): trees equal (rsync dry run), pending here "
-					    "%ld, on the peer %ld (-1: no daemon status)",
+					    "%ld, on the peer %ld (-1: not counted)",
 					    cfg->n_syncs, here, there);
 			return true;
 		}
@@ -374,4 +442,27 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 		free(diff);
 		pause_ms(500);
 	}
+}
+
+/* ------------------------------------------------------------ gtid */
+
+double drill_gtid_behind(const char *ahead, const char *behind)
+{
+	struct gtid_pos a, b;
+	if (!ahead || !behind || gtid_pos_parse(ahead, &a) < 0)
+		return -1;
+	if (gtid_pos_parse(behind, &b) < 0) {
+		gtid_pos_free(&a);
+		return -1;
+	}
+	double n = 0;
+	for (size_t i = 0; i < a.len; i++) {
+		const struct gtid *g = gtid_pos_find(&b, a.items[i].domain);
+		uint64_t have = g ? g->seq : 0;
+		if (a.items[i].seq > have)
+			n += (double)(a.items[i].seq - have);
+	}
+	gtid_pos_free(&a);
+	gtid_pos_free(&b);
+	return n;
 }
