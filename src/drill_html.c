@@ -14,7 +14,7 @@
 #define LABEL_W 190
 #define CHART_W 700
 #define ROW_H 26
-#define TOP 30
+#define TOP 24
 
 static void esc(struct buf *b, const char *s)
 {
@@ -78,8 +78,9 @@ static void axis(struct buf *b, double len, int height)
 	for (double t = 0; t <= len + tick * 0.001; t += tick) {
 		double x = LABEL_W + t / len * CHART_W;
 		buf_addf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+			    "<text class=\"tick\" x=\"%.1f\" y=\"%d\">%g s</text>"
 			    "<text class=\"tick\" x=\"%.1f\" y=\"%d\">%g s</text>\n",
-			 x, TOP - 6, x, height - 20, x, height - 6, t);
+			 x, TOP - 6, x, height - 20, x, TOP - 10, t, x, height - 6, t);
 	}
 }
 

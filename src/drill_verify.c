@@ -13,6 +13,7 @@
 #include "gtid.h"
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -422,9 +423,14 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 		char *diff = all_differences(cfg);
 		bool quiet = here <= 0 && there <= 0;
 		if (quiet && !diff) {
-			*detail = xasprintf("%zu sync(s): trees equal (rsync dry run), pending here "
-					    "%ld, on the peer %ld (-1: not counted)",
-					    cfg->n_syncs, here, there);
+			char h[24] = "not counted", p[24] = "unknown";
+			if (here >= 0)
+				snprintf(h, sizeof(h), "%ld", here);
+			if (there >= 0)
+				snprintf(p, sizeof(p), "%ld", there);
+			*detail = xasprintf("%zu sync(s): trees equal (rsync dry run); changes "
+					    "pending here: %s, on the peer: %s",
+					    cfg->n_syncs, h, p);
 			return true;
 		}
 		if (time(NULL) >= deadline) {
