@@ -8,6 +8,7 @@
 #include "child.h"
 #include "commands.h"
 #include "log.h"
+#include "role.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +105,12 @@ static int setup(struct drill *d, char **err)
 				 "or the peer [node]'s ssh",
 				 cfg->path);
 		return EXIT_USAGE;
+	}
+	if (role_current(cfg) == ROLE_PRIMARY) {
+		*err = xasprintf("this node (%s) is the primary: the drill runs on the DR node, "
+				 "the standby (%s); nothing changed",
+				 cfg->node ? cfg->node : "?", peer_name(cfg) ? peer_name(cfg) : "?");
+		return EXIT_FAILED;
 	}
 	int rc = self_argv(cfg, &d->self, err);
 	if (!rc)

@@ -3,10 +3,11 @@
 # (sync daemons on both, two application tables, files in the synced
 # tree): switchover to DR and back with verification; the JSON report
 # (stdout), the record in STATE_DIR, the HTML page rendered by headless
-# Chromium (the SVG timeline has one bar per step and is drawn). Then a
-# standby that diverged (a row written on it behind replication's back)
-# fails the drill's first verification before anything is switched, and
-# --crash is refused without drill_allow_crash.
+# Chromium (the SVG timeline has one bar per step and is drawn). Refused:
+# --crash without drill_allow_crash (exit 2), a drill on the primary node
+# (exit 1). A standby that diverged (a row written on it behind
+# replication's back) fails the first verification before anything is
+# switched.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -24,6 +25,9 @@ cluster_sync_start || fail "sync daemons did not start"
 # --crash is for labs only: refused before anything happens.
 out=$(lb_d drill --crash 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q drill_allow_crash || fail "--crash not refused (exit $rc): $out"
+# The drill runs on the DR node.
+out=$(lb_p drill 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "the drill runs on the DR node" || fail "drill on the primary (exit $rc): $out"
 
 sql_p "CREATE TABLE app.u (k VARCHAR(20) PRIMARY KEY, n INT);
 	INSERT INTO app.u VALUES ('a', 1), ('b', 2), ('c', 3);

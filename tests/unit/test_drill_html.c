@@ -136,12 +136,34 @@ static void test_json(void **state)
 	drill_report_free(&r);
 }
 
+static void test_text(void **state)
+{
+	(void)state;
+	struct drill_report r;
+	model(&r);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	drill_report_text(&r, f);
+	fclose(f);
+	assert_non_null(strstr(text, "drill on dr<1> (peer oslo & \"co\"): PASS\n"));
+	assert_non_null(strstr(text, "  verify_before   +  0.000 s    0.700 s  ok  equal\n"));
+	assert_non_null(strstr(text, "    fence         +  1.000 s    0.030 s  ok  read_only=ON\n"));
+	assert_non_null(strstr(text, "verify after  files    FAIL"));
+	assert_non_null(strstr(text, "RTO (to DR):           0.652 s\n"));
+	assert_non_null(strstr(text, "write block (back):    unknown\n"));
+	assert_non_null(strstr(text, "RPO transactions lost: 0\n"));
+	free(text);
+	drill_report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_empty),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
