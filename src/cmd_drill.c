@@ -7,9 +7,25 @@
 #include "drill.h"
 #include "log.h"
 
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DRILL_USAGE "usage: lifeboat drill [--json] [--report FILE] [--crash]"
+
+/* A drill takes a while: find out first that its page can be written. */
+static bool report_dir_ok(const char *path)
+{
+	char *copy = xstrdup(path);
+	const char *dir = dirname(copy);
+	bool ok = access(dir, W_OK) == 0;
+	if (!ok)
+		log_error("drill: --report %s: cannot write in %s: %s", path, dir, strerror(errno));
+	free(copy);
+	return ok;
+}
 
 int cmd_drill(const struct cli *cli, int argc, char **argv)
 {
@@ -29,6 +45,8 @@ int cmd_drill(const struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (o.report && !report_dir_ok(o.report))
+		return EXIT_USAGE;
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)

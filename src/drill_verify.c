@@ -113,6 +113,7 @@ static bool compare_table(struct pair_conns *pc, const char *name, char **detail
 		}
 		if (stable)
 			return same;
+		pause_ms(200 * (i + 1));
 	}
 	*detail = xasprintf("%s kept changing on the primary while it was compared (%d tries)",
 			    name, TABLE_TRIES);
@@ -410,6 +411,34 @@ static char *all_differences(const struct config *cfg)
 	return NULL;
 }
 
+/* -2: not counted; -1: unknown (no daemon status). */
+static void count_word(long n, char *out, size_t len)
+{
+	if (n < 0)
+		snprintf(out, len, "%s", n == -2 ? "not counted" : "unknown");
+	else
+		snprintf(out, len, "%ld", n);
+}
+
+static char *files_verdict(const struct config *cfg, long here, long there, char *diff, bool ok)
+{
+	char h[24], p[24], *m;
+	count_word(here, h, sizeof(h));
+	count_word(there, p, sizeof(p));
+	if (ok)
+		m = xasprintf("%zu sync(s): trees equal (rsync dry run); changes pending here: %s, "
+			      "on the peer: %s",
+			      cfg->n_syncs, h, p);
+	else if (diff)
+		m = xasprintf("%s; changes pending here: %s, on the peer: %s", diff, h, p);
+	else
+		m = xasprintf("trees equal, but changes still pending after %d s: here %s, on the "
+			      "peer %s",
+			      FILES_WAIT_S, h, p);
+	free(diff);
+	return m;
+}
+
 bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
 			char **detail)
 {
@@ -419,31 +448,12 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 	}
 	time_t deadline = time(NULL) + FILES_WAIT_S;
 	for (;;) {
-		long here = count_here ? local_pending(cfg) : -1, there = peer_pending(peer_argv);
+		long here = count_here ? local_pending(cfg) : -2, there = peer_pending(peer_argv);
 		char *diff = all_differences(cfg);
-		bool quiet = here <= 0 && there <= 0;
-		if (quiet && !diff) {
-			char h[24] = "not counted", p[24] = "unknown";
-			if (here >= 0)
-				snprintf(h, sizeof(h), "%ld", here);
-			if (there >= 0)
-				snprintf(p, sizeof(p), "%ld", there);
-			*detail = xasprintf("%zu sync(s): trees equal (rsync dry run); changes "
-					    "pending here: %s, on the peer: %s",
-					    cfg->n_syncs, h, p);
-			return true;
-		}
-		if (time(NULL) >= deadline) {
-			*detail = diff ? diff
-				       : xasprintf("changes still pending after %d s: %ld here, %ld "
-						   "on the peer",
-						   FILES_WAIT_S, here, there);
-			if (diff && !quiet) {
-				*detail = xasprintf("%s; pending %ld here, %ld on the peer", diff,
-						    here, there);
-				free(diff);
-			}
-			return false;
+		bool ok = here <= 0 && there <= 0 && !diff;
+		if (ok || time(NULL) >= deadline) {
+			*detail = files_verdict(cfg, here, there, diff, ok);
+			return ok;
 		}
 		free(diff);
 		pause_ms(500);
