@@ -246,8 +246,12 @@ static bool run_op(struct drill *d, const char *step, const struct strv *prefix,
 	strv_free(&v);
 	bool ok = take_report(d, res.out.data, back) && rc == 0;
 	char *note = ok ? xasprintf("%s is the primary", back ? d->r.peer : d->r.node)
-			: xasprintf("lifeboat %s%s exited %d: %s", op, back ? " (on the peer)" : "", rc,
-				    res.err_tail[0] ? res.err_tail : "no message");
+			: xasprintf("lifeboat %s%s exited %d: %s; its journal (STATE_DIR/failover.journal "
+				    "on %s) says how far it got: run 'lifeboat %s' there again to "
+				    "finish it",
+				    op, back ? " (on the peer)" : "", rc,
+				    res.err_tail[0] ? res.err_tail : "no message",
+				    back ? d->r.peer : d->r.node, op);
 	if (!ok)
 		drill_fail(&d->r, "%s: %s", step, note);
 	step_end(d, i, ok, note);
