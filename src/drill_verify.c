@@ -49,6 +49,14 @@ static char *ident(const char *schema, const char *table)
 	return buf_steal(&b);
 }
 
+/* A server as people know it now: its node name, else its host (the
+ * connection's name says the role the configuration gave it, which a
+ * switchover reversed). */
+static const char *where(const struct db_conn *c)
+{
+	return c->server->node ? c->server->node : c->server->host;
+}
+
 /* "ROWS/CHECKSUM" of one table, or NULL with *err. */
 static char *table_sum(struct db_conn *c, const char *name, char **err)
 {
@@ -99,8 +107,8 @@ static bool compare_table(struct pair_conns *pc, const char *name, char **detail
 		bool stable = done && strcmp(p1, p2) == 0;
 		bool same = stable && strcmp(p1, r) == 0;
 		if (stable && !same)
-			*detail = xasprintf("%s differs: %s on %s, %s on %s", name, p1,
-					    pc->primary.name, r, pc->replica.name);
+			*detail = xasprintf("%s differs: %s on the primary %s, %s on its replica %s",
+					    name, p1, where(&pc->primary), r, where(&pc->replica));
 		else if (same)
 			*detail = xstrdup(p1);
 		free(gtid);
@@ -160,9 +168,9 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 			free(name);
 		}
 		if (ok)
-			*detail = xasprintf("%zu table(s): row counts and checksums equal on %s "
-					    "and %s",
-					    np, pc->primary.name, pc->replica.name);
+			*detail = xasprintf("%zu table(s): row counts and checksums equal on the "
+					    "primary %s and its replica %s",
+					    np, where(&pc->primary), where(&pc->replica));
 	}
 	db_rows_free(pt, np);
 	db_rows_free(rt, nr);
@@ -243,7 +251,7 @@ static char *snapshot_difference(struct db_conn *c, const struct strv *sums, cha
 			diff = xasprintf("%s: %s", name, *err);
 		else if (strcmp(now, tab + 1) != 0)
 			diff = xasprintf("%s differs: %s before, %s on %s now", name, tab + 1, now,
-					 c->name);
+					 where(c));
 		free(now);
 		free(name);
 		if (diff)
@@ -268,7 +276,7 @@ bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums,
 		if (ok)
 			*detail = xasprintf("%s is writable; %zu table(s): row counts and checksums "
 					    "as on the primary before the crash",
-					    c.name, sums->len);
+					    where(&c), sums->len);
 	}
 	db_close(&c);
 	db_pair_free(&p);

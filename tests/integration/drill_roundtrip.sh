@@ -50,7 +50,8 @@ inner = [s["name"] for s in r["steps"] if s["depth"] == 1]
 assert inner.count("fence") == 2 and inner.count("promote") == 2, inner
 assert [(c["phase"], c["what"], c["ok"]) for c in r["checks"]] == [
     (p, w, True) for p in ("before", "on_dr", "after") for w in ("database", "files")], r["checks"]
-assert "2 table(s)" in r["checks"][0]["detail"], r["checks"][0]
+assert "2 table(s): row counts and checksums equal on the primary oslo and its replica dr" in r["checks"][0]["detail"], r["checks"][0]
+assert "on the primary dr and its replica oslo" in r["checks"][2]["detail"], r["checks"][2]
 assert r["rpo"]["transactions_lost"] == 0, r["rpo"]
 assert r["rto_s"] > 0 and r["write_block_s"] > 0 and r["write_block_back_s"] > 0, r
 print("drill: RTO %.3f s (back %.3f s), write block %.3f s / %.3f s, lost %d tx, %d files pending, %.1f s in all"
