@@ -19,6 +19,16 @@ sed -i 's/^standby = .*/standby = 127.0.0.1:1/' "$CONF"
 mdb_wait_value a "SELECT COUNT(*) > 0 FROM lifeboat.heartbeat" 1 20 || { cat "$MDB_WORK/sync.log"; die "no heartbeat row from the sync daemon"; }
 t1=$(mdb_sql a "SELECT MAX(ts) FROM lifeboat.heartbeat")
 mdb_wait_value a "SELECT MAX(ts) > '$t1' FROM lifeboat.heartbeat" 1 10 || die "heartbeat not refreshed"
+# status shows each database server: the primary writable, the standby
+# (nothing listens on port 1) unreachable, within its short timeout.
+printf '{"operation":"drill","ok":true,"started":"2026-11-26T10:00:00Z","rto_s":1.5,"write_block_s":0.3}\n' \
+	>"$MDB_WORK/state/drill-20261126T100000Z.json"
+out=$("$LIFEBOAT" -c "$CONF" status 2>&1)
+echo "$out"
+echo "$out" | grep -q "database primary .*writable, epoch" || die "status lacks the primary"
+echo "$out" | grep -q "database standby .*unreachable" || die "status lacks the unreachable standby"
+echo "$out" | grep -q "last drill: 2026-11-26T10:00:00Z, PASS, RTO 1.50 s" || die "status lacks the last drill"
+
 # The writer dies: the daemon starts another.
 hb=$(pgrep -P "$SYNC" -f "db heartbeat" | head -1)
 [ -n "$hb" ] || die "no heartbeat child"
