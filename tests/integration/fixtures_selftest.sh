@@ -133,6 +133,7 @@ restart_sshd || fail "restart_sshd"
 $SSH_RSH "$SSH_TARGET" true || fail "ssh after restart_sshd"
 
 # --- netns: link, down, cut, up; sshd inside a namespace.
+need_netns
 netns_create a
 netns_create b
 [[ $LB_NET =~ ^10\.231\.[0-9]+$ ]] || fail "LB_NET=$LB_NET"

@@ -3,6 +3,7 @@
 # (and sshd.sh for start_sshd_in_ns).  Only ever touches the namespaces and
 # veth pairs it created; all are removed at exit.
 #
+#   need_netns                    skip (exit 77) unless netns + veth work here
 #   netns_create NAME             namespace lb$LB_ID-NAME, lo up; sets LB_NET
 #   netns_name NAME               prints the real name ("root" stays "root")
 #   netns_link NS1 IP1 NS2 IP2    veth pair NS1 <-> NS2, IP/24 each end, up;
@@ -36,6 +37,19 @@ netns_subnet() {
 	done
 	echo "netns_subnet: no free 10.231.N/24" >&2
 	return 1
+}
+
+# need_netns: skip the test unless network namespaces and veth pairs can
+# be made here (root, and not in a restricted container).
+need_netns() {
+	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+	local probe="lb$LB_ID-probe"
+	ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
+	if ! ip -n "$probe" link add lbprobe0 type veth peer name lbprobe1 2>/dev/null; then
+		ip netns del "$probe" 2>/dev/null
+		skip "cannot create veth pairs here"
+	fi
+	ip netns del "$probe"
 }
 
 netns_name() {

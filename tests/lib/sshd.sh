@@ -63,13 +63,22 @@ MaxSessions 200
 LogLevel ERROR
 Subsystem sftp internal-sftp
 EOF
-	# unshare and sh exec, so $! is sshd's own PID.
-	local -a pre=()
+	# unshare and sh exec, so $! is sshd's own PID.  Where a private mount
+	# namespace is not allowed (some containers), sshd runs without it:
+	# slower logins, same behaviour.
+	local -a pre=() mnt=(unshare -m --propagation private)
 	[ -n "$ns" ] && pre=(ip netns exec "$ns")
+	if ! unshare -m --propagation private true 2>/dev/null; then
+		echo "start_sshd: no private mount namespace here; ~/.bashrc stays visible to sshd" >&2
+		mnt=()
+	fi
 	# shellcheck disable=SC2016  # $1..$3 are the inner shell's
-	"${pre[@]}" unshare -m --propagation private /bin/sh -c '
-		if [ -f "$1" ]; then mount --bind "$2" "$1" || exit 1; fi
+	"${pre[@]}" "${mnt[@]}" /bin/sh -c '
+		if [ -f "$1" ] && [ "$4" = yes ]; then
+			mount --bind "$2" "$1" || echo "start_sshd: could not hide $1" >&2
+		fi
 		exec /usr/sbin/sshd -D -e -f "$3"' sh "$rc" "$T/ssh/empty_bashrc" "$conf" \
+		"$([ ${#mnt[@]} -gt 0 ] && echo yes || echo no)" \
 		>>"$T/ssh/sshd_$port.log" 2>&1 </dev/null &
 	SSHD_PID=$!
 	lb_track_pid "$SSHD_PID"
