@@ -50,6 +50,8 @@ p=$(status_field m pending)
 [ "$p" -le 100 ] || fail "pending $p above max_pending"
 assert_trees_equal "$SRC" "$DST" 30
 
+stop_sync # its status writes would race the next daemon's in the same state_dir
+
 # 3. Watch limit: a user namespace allows 6 watches for a 20-directory tree.
 SRC=$T/w/src DST=$T/w/dst
 mkdir -p "$SRC"
