@@ -32,6 +32,7 @@ struct proc {
 	uint64_t timer;
 	proc_exit_cb cb;
 	void *arg;
+	proc_output_cb on_out; /* stdout grew (optional) */
 };
 
 struct spawn_fds {
@@ -189,8 +190,11 @@ static void on_output(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)events;
 	struct proc *p = arg;
+	bool is_out = fd == p->out_fd;
 	if (!drain(p, fd))
-		close_fd(p, fd == p->out_fd ? &p->out_fd : &p->err_fd);
+		close_fd(p, is_out ? &p->out_fd : &p->err_fd);
+	if (is_out && p->on_out && !p->exited)
+		p->on_out(p, p->arg);
 }
 
 static void flush_stdin(struct proc *p)
@@ -286,6 +290,11 @@ struct proc *proc_start(struct loop *loop, const struct proc_opts *opts, proc_ex
 	if (opts->timeout_ms > 0)
 		p->timer = loop_add_timer(loop, opts->timeout_ms, on_timeout, p);
 	return p;
+}
+
+void proc_on_output(struct proc *p, proc_output_cb cb)
+{
+	p->on_out = cb;
 }
 
 void proc_write_stdin(struct proc *p, const void *data, size_t len)

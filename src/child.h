@@ -31,6 +31,10 @@ struct proc_opts {
  * its output was read; the proc stays valid until proc_free(). */
 struct proc *proc_start(struct loop *loop, const struct proc_opts *opts, proc_exit_cb cb,
 			void *arg, char **err);
+/* Be told (with the proc_start arg) each time stdout grows, before exit:
+ * for a child whose output says it is done before it has exited. */
+typedef void (*proc_output_cb)(struct proc *p, void *arg);
+void proc_on_output(struct proc *p, proc_output_cb cb);
 /* Queue bytes for the child's stdin (written as the pipe drains). */
 void proc_write_stdin(struct proc *p, const void *data, size_t len);
 /* No more input: stdin is closed once the queue is written. */

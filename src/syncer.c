@@ -573,6 +573,14 @@ static void schedule(struct syncer *s)
 
 /* ---- lifecycle ---- */
 
+static void on_late_failure(void *arg, const char *msg)
+{
+	struct syncer *s = arg;
+	log_warn("[sync %s] %s", s->sc->name, msg);
+	set_error(s, msg);
+	syncer_full_pass(s, "a transfer failed after it reported its statistics");
+}
+
 /* exclude values and exclude_from lines become rsync filter rules; a line
  * may carry its own "+ " or "- " as in rsync's exclude files. */
 static void add_filter(struct syncer *s, const char *line)
@@ -662,6 +670,7 @@ struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
 	strv_init(&s->patterns);
 	load_filters(s);
 	s->t = transport_new(loop, sc, &s->filters, live_delete(sc));
+	transport_on_late_failure(s->t, on_late_failure, s);
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->state = SYNC_STARTUP;
 	return s;

@@ -47,6 +47,9 @@ struct transport {
 	struct run *primed[2]; /* RSYNC_PATHS, RSYNC_TREES */
 	uint64_t prime_timer;
 	struct run *active;
+	struct run *lingering; /* delivered early, still exiting */
+	void (*late_failure)(void *arg, const char *msg);
+	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
 	bool stopping;
 };
@@ -58,7 +61,9 @@ struct run {
 	enum rsync_mode mode;
 	bool is_rename;
 	bool is_read;
-	bool claimed; /* a transfer is waiting for it (primed ones are not yet) */
+	bool claimed;
+	bool delivered; /* its result went out before the process exited */
+	struct run *next_lingering; /* a transfer is waiting for it (primed ones are not yet) */
 	bool *failed;
 	size_t n_ops;
 	transfer_cb cb;
@@ -293,6 +298,11 @@ void transport_stop(struct transport *t)
 	}
 	free_run(t->active);
 	t->active = NULL;
+	while (t->lingering) {
+		struct run *r = t->lingering;
+		t->lingering = r->next_lingering;
+		free_run(r);
+	}
 	if (t->master) {
 		proc_kill(t->master, SIGTERM);
 		proc_free(t->master);
@@ -425,11 +435,34 @@ static void fill_result(struct run *r, struct transfer_result *res)
 			 proc_stderr_tail(r->p));
 }
 
+static void unlinger(struct transport *t, struct run *r)
+{
+	for (struct run **pp = &t->lingering; *pp; pp = &(*pp)->next_lingering) {
+		if (*pp == r) {
+			*pp = r->next_lingering;
+			return;
+		}
+	}
+}
+
 static void on_run_exit(struct proc *p, void *arg)
 {
-	(void)p;
 	struct run *r = arg;
 	struct transport *t = r->t;
+	if (r->delivered) {
+		/* Reported done from its final statistics; the exit code is the
+		 * last word. An error now means a full pass, never a silent gap. */
+		unlinger(t, r);
+		int code = proc_exit_code(p);
+		if (transport_classify(code, t->remote) != T_OK && t->late_failure) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "rsync exit %d after its statistics: %s", code,
+				 proc_stderr_tail(p));
+			t->late_failure(t->late_arg, msg);
+		}
+		free_run(r);
+		return;
+	}
 	if (!r->claimed) {
 		/* A primed rsync died before it was used: the link dropped, or the
 		 * target went away. Prime again later; the next transfer tells. */
@@ -444,6 +477,33 @@ static void on_run_exit(struct proc *p, void *arg)
 	struct transfer_result res;
 	fill_result(r, &res);
 	deliver(r, &res);
+}
+
+/* rsync prints its statistics once every file is in place and then spends
+ * 40 ms or more in exit handshakes (20 ms sleeps while it reaps its
+ * helpers). The next batch need not wait for that: a clean run (no message
+ * on stderr) is reported done at its last statistics line. */
+static void on_run_output(struct proc *p, void *arg)
+{
+	struct run *r = arg;
+	struct transport *t = r->t;
+	if (!r->claimed || r->delivered || t->active != r)
+		return;
+	const struct buf *out = proc_stdout(p);
+	const char *last = out->data ? strstr(out->data, "\ntotal size is ") : NULL;
+	if (!last || !strchr(last + 1, '\n') || proc_stderr_tail(p)[0])
+		return;
+	struct transfer_result res;
+	memset(&res, 0, sizeof(res));
+	res.outcome = T_OK;
+	transport_parse_stats(out->data, &res.bytes, &res.files);
+	r->delivered = true;
+	t->active = NULL;
+	r->next_lingering = t->lingering;
+	t->lingering = r;
+	transfer_cb cb = r->cb;
+	r->cb = NULL;
+	cb(r->arg, &res);
 }
 
 static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
@@ -476,7 +536,16 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		free(r);
 		return NULL;
 	}
+	if (mode != RSYNC_VERIFY)
+		proc_on_output(r->p, on_run_output);
 	return r;
+}
+
+void transport_on_late_failure(struct transport *t, void (*cb)(void *arg, const char *msg),
+			       void *arg)
+{
+	t->late_failure = cb;
+	t->late_arg = arg;
 }
 
 static void prime_timer_cb(struct loop *loop, void *arg)

@@ -69,6 +69,10 @@ void transport_read_peer_file(struct transport *t, const char *path, transfer_cb
 /* The next full pass keeps a copy of every file it would overwrite or
  * delete on the target in dir (an absolute path on the target host). */
 void transport_backup_next_full(struct transport *t, const char *dir);
+/* A transfer reported done from its statistics may still exit with an
+ * error; cb hears of it (the caller then does a full pass). */
+void transport_on_late_failure(struct transport *t, void (*cb)(void *arg, const char *msg),
+			       void *arg);
 /* End every child (TERM to its process group); pending callbacks are dropped. */
 void transport_stop(struct transport *t);
 
