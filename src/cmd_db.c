@@ -242,7 +242,13 @@ static int db_heartbeat_foreground(const struct config *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	log_info("heartbeat: writing lifeboat.heartbeat every second until SIGTERM");
+	/* Started by a sync daemon: end with it, even if it was SIGKILLed and
+	 * could not stop us (we would be re-parented). */
+	const char *sup = getenv("LIFEBOAT_SUPERVISOR_PID");
+	long supervisor = sup ? atol(sup) : 0;
 	while (!stop_heartbeat) {
+		if (supervisor > 0 && getppid() != (pid_t)supervisor)
+			break;
 		int64_t next = now_ms() + 1000;
 		db_heartbeat_tick(hb);
 		int64_t left;

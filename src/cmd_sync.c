@@ -12,9 +12,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STATUS_COALESCE_MS 200
 
@@ -148,6 +150,10 @@ static void start_heartbeat(struct sync_daemon *d)
 		return;
 	char *argv[] = {"/proc/self/exe", "-q", "-c", (char *)d->cli->config_path, "db",
 			"heartbeat", NULL};
+	/* The child ends when it is re-parented: we may die by SIGKILL. */
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("LIFEBOAT_SUPERVISOR_PID", pid, 1);
 	struct proc_opts o = {.argv = argv};
 	char *err = NULL;
 	d->heartbeat = proc_start(d->loop, &o, on_heartbeat_exit, d, &err);

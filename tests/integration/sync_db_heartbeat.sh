@@ -41,4 +41,13 @@ mdb_wait_value a "SELECT MAX(ts) > '$t2' FROM lifeboat.heartbeat" 1 20 || die "h
 hb=$(pgrep -P "$SYNC" -f "db heartbeat" | head -1)
 kill -TERM "$SYNC"; wait "$SYNC"
 [ -z "$hb" ] || ! kill -0 "$hb" 2>/dev/null || die "heartbeat child left running after SIGTERM"
+
+# A daemon killed with SIGKILL cannot stop its writer: the writer notices
+# it was re-parented and ends by itself.
+"$LIFEBOAT" -c "$CONF" sync >>"$MDB_WORK/sync.log" 2>&1 & SYNC=$!; MDB_PIDS+=("$SYNC")
+for _ in $(seq 1 200); do hb=$(pgrep -P "$SYNC" -f "db heartbeat" | head -1); [ -n "$hb" ] && break; sleep 0.05; done
+[ -n "$hb" ] || die "no heartbeat child after restart"
+kill -9 "$SYNC"
+for _ in $(seq 1 100); do kill -0 "$hb" 2>/dev/null || break; sleep 0.05; done
+! kill -0 "$hb" 2>/dev/null || { kill "$hb"; die "heartbeat writer outlived its SIGKILLed daemon"; }
 echo PASS
