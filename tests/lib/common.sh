@@ -163,7 +163,16 @@ _lb_cleanup() {
 			[ -n "$pid" ] || continue
 			pids+=("$pid"); sts+=("$st")
 		done <"$T/.lb/pids"
-		local i
+		local i kid kst
+		# Their descendants too: an sshd's sessions outlive the listener,
+		# and a daemon's helpers may sit in their own process groups.
+		for i in "${!pids[@]}"; do
+			_lb_same "${pids[$i]}" "${sts[$i]}" || continue
+			for kid in $(_lb_descendants "${pids[$i]}"); do
+				kst=$(_lb_starttime "$kid") || continue
+				pids+=("$kid"); sts+=("$kst")
+			done
+		done
 		for i in "${!pids[@]}"; do
 			_lb_same "${pids[$i]}" "${sts[$i]}" && kill -TERM "${pids[$i]}" 2>/dev/null
 		done

@@ -60,6 +60,8 @@ PrintLastLog no
 X11Forwarding no
 MaxStartups 200
 MaxSessions 200
+ClientAliveInterval 5
+ClientAliveCountMax 2
 LogLevel ERROR
 Subsystem sftp internal-sftp
 EOF
