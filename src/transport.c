@@ -359,10 +359,13 @@ static void start_master(struct transport *t)
 	strv_push(&argv, "ControlMaster=yes");
 	strv_push(&argv, "-o");
 	strv_push(&argv, "ControlPersist=no");
-	strv_push(&argv, "-N");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	struct proc_opts o = {.argv = argv.items};
+	/* The master's own session is a remote `cat` reading a pipe that only
+	 * we hold: if we die, even by SIGKILL, it reads EOF, the session ends
+	 * and the master goes with it instead of lingering connected. */
+	strv_push(&argv, "exec cat >/dev/null");
+	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true};
 	char *err = NULL;
 	t->master = proc_start(t->loop, &o, on_master_exit, t, &err);
 	if (!t->master) {

@@ -53,4 +53,16 @@ conns=$(cat /proc/"$SSHD_PID"/task/*/children 2>/dev/null | wc -w)
 echo "ssh connections open: $conns"
 [ "$conns" -le 1 ] || fail "$conns ssh connections: the connection is not reused"
 stop_sync || fail "sync did not stop cleanly"
+
+# Killed with SIGKILL, the daemon cannot clean up: its ssh master and
+# primed rsyncs must still end by themselves, and the sessions close.
+start_sync "$T/lb.conf"
+wait_idle www 20 || fail "restart did not reach idle"
+kids=$(_lb_descendants "$SYNC_PID" | tr '\n' ' ')
+[ -n "$kids" ] || fail "no children to watch"
+kill -9 "$SYNC_PID"
+gone() { local k; for k in $kids; do _lb_alive "$k" && return 1; done; return 0; }
+wait_until 15 gone || fail "children outlived the SIGKILLed daemon: $kids"
+wait_until 15 eval '[ "$(cat /proc/"$SSHD_PID"/task/*/children 2>/dev/null | wc -w)" = 0 ]' ||
+	fail "ssh sessions stayed open after the daemon died"
 pass
