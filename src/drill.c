@@ -7,6 +7,7 @@
 #include "drill.h"
 #include "child.h"
 #include "commands.h"
+#include "gtid.h"
 #include "log.h"
 #include "role.h"
 
@@ -334,7 +335,7 @@ static void crash(struct drill *d)
 		d->r.rto_s = d->service_end - d->killed;
 	d->r.write_block_s = d->writable > 0 ? d->writable - d->killed : -1;
 	if (d->r.tx_lost < 0 && d->crash_gtid && d->applied_gtid)
-		d->r.tx_lost = drill_gtid_behind(d->crash_gtid, d->applied_gtid);
+		d->r.tx_lost = gtid_transactions_behind(d->crash_gtid, d->applied_gtid);
 	if (ok)
 		verify_crash(d);
 }

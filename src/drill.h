@@ -89,7 +89,5 @@ bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums,
  * a new primary holds its changes until the old one is rejoined). */
 bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
 			char **detail);
-/* Transactions in ahead that behind lacks (GTID positions); -1 unknown. */
-double drill_gtid_behind(const char *ahead, const char *behind);
 
 #endif

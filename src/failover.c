@@ -172,26 +172,6 @@ static int tcp_probe(const char *host, unsigned port)
 	return rc;
 }
 
-double fo_gtid_behind(const char *ahead, const char *behind)
-{
-	struct gtid_pos a, b;
-	if (!ahead || !behind || gtid_pos_parse(ahead, &a) < 0)
-		return -1;
-	if (gtid_pos_parse(behind, &b) < 0) {
-		gtid_pos_free(&a);
-		return -1;
-	}
-	double n = 0;
-	for (size_t i = 0; i < a.len; i++) {
-		const struct gtid *g = gtid_pos_find(&b, a.items[i].domain);
-		uint64_t have = g ? g->seq : 0;
-		if (a.items[i].seq > have)
-			n += (double)(a.items[i].seq - have);
-	}
-	gtid_pos_free(&a);
-	gtid_pos_free(&b);
-	return n;
-}
 
 /* ------------------------------------------------------------ lock */
 

@@ -50,8 +50,6 @@ const char *fo_peer_address(const struct fo *f);
 const char *fo_self_address(const struct fo *f);
 /* argv to run lifeboat on the peer; false when there is no way. */
 bool fo_peer_argv(const struct fo *f, struct strv *v);
-/* Transactions in ahead that behind lacks (sum over domains); -1 unknown. */
-double fo_gtid_behind(const char *ahead, const char *behind);
 /* The running sync daemon of this node, from its status file; 0 if none. */
 pid_t fo_sync_daemon(const struct config *cfg);
 

@@ -3,6 +3,7 @@
  * confirmation question), and the report built from the journal alone, so a
  * resumed run reports the whole history. */
 #include "failover_int.h"
+#include "gtid.h"
 #include "hooks.h"
 #include "json.h"
 #include "vip.h"
@@ -110,7 +111,7 @@ static void plan_step(const struct fo *f, const char *name)
 void fo_print_expected_loss(FILE *out, const struct fo *f)
 {
 	const struct probe *p = &f->pr;
-	double unapplied = fo_gtid_behind(p->lf.gtid_io_pos, p->lf.gtid_current_pos);
+	double unapplied = gtid_transactions_behind(p->lf.gtid_io_pos, p->lf.gtid_current_pos);
 	fprintf(out, "standby lag: %s%.3f s by heartbeat, Seconds_Behind_Master %lld; %.0f "
 		     "received transaction(s) not yet applied (promote applies them)\n",
 		p->lf.has_heartbeat ? "" : "unknown (no heartbeat row) ",
@@ -122,7 +123,7 @@ void fo_print_expected_loss(FILE *out, const struct fo *f)
 	else if (p->peer_ok)
 		fprintf(out, "expected database loss: %.0f transaction(s) the primary has and "
 			     "this node never received\n",
-			fo_gtid_behind(p->pf.gtid_binlog_pos, p->lf.gtid_io_pos));
+			gtid_transactions_behind(p->pf.gtid_binlog_pos, p->lf.gtid_io_pos));
 	else if (p->lf.has_heartbeat)
 		fprintf(out, "expected database loss: unknown, the primary is unreachable; what it "
 			     "committed in the last %.1f s before it stopped may be missing\n",
@@ -186,7 +187,7 @@ static void rpo_compute(const struct journal *j, struct rpo *r)
 	const char *applied = journal_get(j, "applied_gtid");
 	if (!applied || !*applied)
 		applied = journal_get(j, "received_gtid");
-	r->tx_lost = prim && *prim ? fo_gtid_behind(prim, applied) : -1;
+	r->tx_lost = prim && *prim ? gtid_transactions_behind(prim, applied) : -1;
 	r->heartbeat_age = journal_get_num(j, "heartbeat_age", -1);
 	r->files_age = journal_get_num(j, "files_age", -1);
 	r->files_pending = journal_get_num(j, "files_pending", -1);

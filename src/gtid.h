@@ -44,4 +44,8 @@ struct gtid_errant {
 size_t gtid_find_errant(const struct gtid_pos *old_binlog, const struct gtid_pos *fork,
 			struct gtid_errant **out);
 
+/* How many transactions position "ahead" has that "behind" lacks, summed
+ * over domains (sequence differences); -1 when either does not parse. */
+double gtid_transactions_behind(const char *ahead, const char *behind);
+
 #endif

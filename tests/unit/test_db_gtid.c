@@ -174,10 +174,22 @@ static void test_password_file_mode(void **state)
 	unlink(path);
 }
 
+static void test_transactions_behind(void **state)
+{
+	(void)state;
+	assert_true(gtid_transactions_behind("0-1-100,1-2-50", "0-1-90,1-2-50") == 10);
+	assert_true(gtid_transactions_behind("0-1-100,1-2-50", "0-1-100") == 50); /* domain 1 missing */
+	assert_true(gtid_transactions_behind("0-1-90", "0-1-100") == 0);      /* behind is ahead */
+	assert_true(gtid_transactions_behind("", "") == 0);
+	assert_true(gtid_transactions_behind("junk", "0-1-1") == -1);
+	assert_true(gtid_transactions_behind(NULL, "0-1-1") == -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_format), cmocka_unit_test(test_parse_rejects_junk),
+		cmocka_unit_test(test_transactions_behind),
 		cmocka_unit_test(test_errant),		 cmocka_unit_test(test_epoch_file),
 		cmocka_unit_test(test_server_resolve),	 cmocka_unit_test(test_password_file_mode),
 	};
