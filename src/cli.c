@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int cli_load_config(const struct cli *cli, struct config *cfg)
 {
@@ -12,6 +13,20 @@ int cli_load_config(const struct cli *cli, struct config *cfg)
 		log_error("%s", err);
 		free(err);
 		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int cli_parse_json_only(const char *command, int argc, char **argv, bool *json)
+{
+	*json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			log_error("%s: unknown argument '%s' (usage: lifeboat %s [--json])", command,
+				  argv[i], command);
+			return EXIT_USAGE;
+		}
+		*json = true;
 	}
 	return EXIT_OK;
 }

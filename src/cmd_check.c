@@ -14,16 +14,9 @@
 
 int cmd_check(const struct cli *cli, int argc, char **argv)
 {
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else {
-			log_error("check: unknown argument '%s' (usage: lifeboat check [--json])",
-				  argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	bool json;
+	if (cli_parse_json_only("check", argc, argv, &json) != EXIT_OK)
+		return EXIT_USAGE;
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)

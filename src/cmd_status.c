@@ -291,16 +291,9 @@ static void print_last_drill(const struct config *cfg)
 
 int cmd_status(const struct cli *cli, int argc, char **argv)
 {
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else {
-			log_error("status: unknown argument '%s' (usage: lifeboat status [--json])",
-				  argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	bool json;
+	if (cli_parse_json_only("status", argc, argv, &json) != EXIT_OK)
+		return EXIT_USAGE;
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)

@@ -22,6 +22,9 @@ struct cli {
 /* Load the configuration for a command; on error logs the one-line message
  * and returns EXIT_USAGE. */
 int cli_load_config(const struct cli *cli, struct config *cfg);
+/* For commands whose only option is --json: sets *json, or logs the bad
+ * argument with the usage and returns EXIT_USAGE. */
+int cli_parse_json_only(const char *command, int argc, char **argv, bool *json);
 
 int cmd_sync(const struct cli *cli, int argc, char **argv);
 int cmd_db(const struct cli *cli, int argc, char **argv);
