@@ -50,7 +50,8 @@ static void close_pair(int p[2])
 
 /* The spawn itself, shared by the async and the blocking API. Returns the pid
  * or -1 with errno. Parent ends of the pipes are left in fds. */
-static pid_t spawn(char *const *argv, bool want_in, bool want_out, struct spawn_fds *fds)
+static pid_t spawn(char *const *argv, bool want_in, bool want_out, int in_from, int out_to,
+		   struct spawn_fds *fds)
 {
 	fds->in[0] = fds->in[1] = fds->out[0] = fds->out[1] = fds->err[0] = fds->err[1] = -1;
 	if ((want_in && pipe2(fds->in, O_CLOEXEC) < 0) ||
@@ -66,10 +67,14 @@ static pid_t spawn(char *const *argv, bool want_in, bool want_out, struct spawn_
 	posix_spawnattr_init(&attr);
 	if (want_in)
 		posix_spawn_file_actions_adddup2(&fa, fds->in[0], 0);
+	else if (in_from > 2)
+		posix_spawn_file_actions_adddup2(&fa, in_from, 0);
 	else
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (want_out)
 		posix_spawn_file_actions_adddup2(&fa, fds->out[1], 1);
+	else if (out_to > 2)
+		posix_spawn_file_actions_adddup2(&fa, out_to, 1);
 	else
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fds->err[1], 2);
@@ -261,7 +266,8 @@ struct proc *proc_start(struct loop *loop, const struct proc_opts *opts, proc_ex
 			void *arg, char **err)
 {
 	struct spawn_fds fds;
-	pid_t pid = spawn(opts->argv, opts->stdin_pipe, opts->capture_stdout, &fds);
+	pid_t pid = spawn(opts->argv, opts->stdin_pipe, opts->capture_stdout, opts->stdin_from,
+			  opts->stdout_to, &fds);
 	if (pid < 0) {
 		*err = xasprintf("cannot run %s: %s", opts->argv[0], strerror(errno));
 		return NULL;
@@ -391,7 +397,7 @@ int child_run(char *const *argv, const char *input, size_t input_len, int64_t ti
 	buf_init(&r->out);
 	size_t err_len = 0;
 	struct spawn_fds fds;
-	pid_t pid = spawn(argv, input != NULL, true, &fds);
+	pid_t pid = spawn(argv, input != NULL, true, -1, -1, &fds);
 	if (pid < 0) {
 		snprintf(r->err_tail, sizeof(r->err_tail), "cannot run %s: %s", argv[0],
 			 strerror(errno));

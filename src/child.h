@@ -24,6 +24,10 @@ struct proc_opts {
 	bool stdin_pipe;     /* else /dev/null; feed with proc_write_stdin() */
 	bool capture_stdout; /* else /dev/null */
 	int64_t timeout_ms;  /* 0: none; on expiry TERM, then KILL the group */
+	/* Instead of a pipe or /dev/null: an fd the caller owns (above 2, and
+	 * close-on-exec), e.g. one end of a pipe between two children. */
+	int stdin_from;
+	int stdout_to;
 };
 
 /* Start argv[0] (searched in PATH). On failure returns NULL with *err a
