@@ -207,11 +207,12 @@ static void add_entry(struct change_queue *q, const char *path, enum change_kind
 	struct entry *e = lookup(q, path);
 	if (kind == CH_TREE)
 		drop_descendants(q, path, &first_ms);
-	if (!e) {
+	if (!e)
 		e = insert(q, xstrdup(path), kind, first_ms);
-	} else if (kind == CH_TREE) {
+	else if (kind == CH_TREE)
 		e->kind = CH_TREE;
-	}
+	/* else: a new file stays new through its writes; an earlier change
+	 * (a deletion not yet shipped) keeps it a plain path. */
 	if (first_ms < e->first_ms)
 		e->first_ms = first_ms; /* keeps age order approximately; RPO stays honest */
 	if (writing) {
@@ -413,6 +414,7 @@ bool changes_take(struct change_queue *q, struct batch *b, int64_t now, int64_t 
 	memset(b, 0, sizeof(*b));
 	strv_init(&b->trees);
 	strv_init(&b->paths);
+	strv_init(&b->new_files);
 	b->oldest_ms = now;
 	bool any = false;
 	if (q->full) {
@@ -434,7 +436,10 @@ bool changes_take(struct change_queue *q, struct batch *b, int64_t now, int64_t 
 		next = e->next;
 		if (!ready(e, now, quiet_ms, max_hold_ms))
 			continue;
-		strv_push(e->kind == CH_TREE ? &b->trees : &b->paths, e->path);
+		strv_push(e->kind == CH_TREE ? &b->trees
+			  : e->kind == CH_NEW_FILE ? &b->new_files
+						   : &b->paths,
+			  e->path);
 		if (e->first_ms < b->oldest_ms)
 			b->oldest_ms = e->first_ms;
 		remove_entry(q, e);
@@ -448,8 +453,8 @@ void changes_requeue(struct change_queue *q, struct batch *b)
 	/* Renames that happened after this batch was taken apply to its paths
 	 * too: rewrite them, or an update could land under a stale name. */
 	for (size_t r = 0; r < q->n_renames; r++) {
-		struct strv *lists[] = {&b->trees, &b->paths};
-		for (size_t l = 0; l < 2; l++) {
+		struct strv *lists[] = {&b->trees, &b->paths, &b->new_files};
+		for (size_t l = 0; l < 3; l++) {
 			for (size_t i = 0; i < lists[l]->len; i++) {
 				char *np = rewrite_prefix(lists[l]->items[i], q->renames[r].from,
 							  q->renames[r].to);
@@ -484,8 +489,18 @@ void changes_requeue(struct change_queue *q, struct batch *b)
 		changes_full(q, b->oldest_ms);
 	for (size_t i = 0; i < b->trees.len; i++)
 		add_entry(q, b->trees.items[i], CH_TREE, false, b->oldest_ms, b->oldest_ms);
-	for (size_t i = 0; i < b->paths.len; i++)
-		add_entry(q, b->paths.items[i], CH_PATH, false, b->oldest_ms, b->oldest_ms);
+	/* A failed transfer may have left anything at the target: what it
+	 * carried goes through rsync next time, new files included. */
+	struct strv *lists[] = {&b->paths, &b->new_files};
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < lists[l]->len; i++) {
+			const char *path = lists[l]->items[i];
+			add_entry(q, path, CH_PATH, false, b->oldest_ms, b->oldest_ms);
+			struct entry *e = lookup(q, path);
+			if (e && e->kind == CH_NEW_FILE)
+				e->kind = CH_PATH;
+		}
+	}
 	batch_free(b);
 }
 
@@ -500,4 +515,5 @@ void batch_free(struct batch *b)
 	b->n_renames = 0;
 	strv_free(&b->trees);
 	strv_free(&b->paths);
+	strv_free(&b->new_files);
 }

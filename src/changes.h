@@ -16,7 +16,11 @@
 
 #include "util.h"
 
-enum change_kind { CH_PATH = 1, CH_TREE = 2 };
+/* CH_NEW_FILE: a regular file created on the source while nothing else was
+ * pending for its name, so the target most likely does not have it: it may
+ * go in a bulk stream instead of rsync (a guess, never trusted for deletion:
+ * see tarstream.h). Any earlier pending change for the name keeps CH_PATH. */
+enum change_kind { CH_PATH = 1, CH_TREE = 2, CH_NEW_FILE = 3 };
 
 struct change_queue;
 
@@ -32,6 +36,7 @@ struct batch {
 	size_t n_renames;
 	struct strv trees; /* CH_TREE paths */
 	struct strv paths; /* CH_PATH paths */
+	struct strv new_files; /* CH_NEW_FILE paths */
 	int64_t oldest_ms; /* when the oldest change in the batch was seen */
 	bool full;         /* the whole source: a full pass */
 };

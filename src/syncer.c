@@ -1,4 +1,5 @@
 #include "syncer.h"
+#include "exclude.h"
 #include "changes.h"
 #include "epoch.h"
 #include "log.h"
@@ -29,6 +30,7 @@ enum stage {
 	STAGE_PEER,
 	STAGE_RENAMES,
 	STAGE_FULL,
+	STAGE_STREAM,
 	STAGE_TREES,
 	STAGE_PATHS,
 	STAGE_ROOT,
@@ -52,7 +54,8 @@ struct syncer {
 	struct change_queue *q;
 	struct transport *t;
 	struct strv filters;  /* rsync filter rules from exclude + exclude_from */
-	struct strv patterns; /* the same patterns, for the watcher */
+	struct exclude_set *excludes; /* what of them we evaluate ourselves */
+	bool stream_tried;            /* this batch: the tar stream declined it */
 	bool root_changed;    /* the source directory's own attributes */
 
 	enum sync_state state;
@@ -79,6 +82,7 @@ struct syncer {
 
 static void schedule(struct syncer *s);
 static void run_stage(struct syncer *s);
+static void move_all(struct strv *from, struct strv *to);
 
 const char *sync_direction_name(enum sync_direction d)
 {
@@ -134,7 +138,7 @@ static int open_watch(struct syncer *s)
 {
 	watch_free(s->watch);
 	struct watch_handler h = {on_watch_event, s};
-	s->watch = watch_new(s->loop, s->sc->source, s->patterns.items, h);
+	s->watch = watch_new(s->loop, s->sc->source, s->excludes, h);
 	return watch_start(s->watch);
 }
 
@@ -171,6 +175,9 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 		break;
 	case WE_WRITING:
 		changes_add(s->q, path, CH_PATH, true, now);
+		break;
+	case WE_NEW_FILE:
+		changes_add(s->q, path, CH_NEW_FILE, true, now);
 		break;
 	case WE_CLOSED: {
 		changes_closed(s->q, path, now);
@@ -296,6 +303,13 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	struct syncer *s = arg;
 	if (s->stopped)
 		return;
+	if (r->outcome == T_DECLINED && s->stage == STAGE_STREAM) {
+		/* The stream did not carry them: rsync does, as always. */
+		move_all(&s->cur.new_files, &s->cur.paths);
+		s->stream_tried = true;
+		run_stage(s);
+		return;
+	}
 	if (r->outcome != T_OK) {
 		if (s->once) {
 			s->busy = false;
@@ -338,6 +352,11 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.trees);
 		strv_init(&s->cur.paths);
+	} else if (s->stage == STAGE_STREAM) {
+		strv_free(&s->cur.trees);
+		strv_init(&s->cur.trees);
+		strv_free(&s->cur.new_files);
+		strv_init(&s->cur.new_files);
 	} else if (s->stage == STAGE_TREES) {
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
@@ -397,6 +416,34 @@ static void note_top_changes(struct syncer *s, const struct batch *b)
 		s->root_changed = at_top(b->trees.items[i]);
 	for (size_t i = 0; i < b->paths.len && !s->root_changed; i++)
 		s->root_changed = at_top(b->paths.items[i]);
+	for (size_t i = 0; i < b->new_files.len && !s->root_changed; i++)
+		s->root_changed = at_top(b->new_files.items[i]);
+}
+
+static void move_all(struct strv *from, struct strv *to)
+{
+	for (size_t i = 0; i < from->len; i++)
+		strv_push(to, from->items[i]);
+	strv_free(from);
+	strv_init(from);
+}
+
+/* Directories among the paths changed their own attributes (an entry came
+ * or went): the stream carries those too, sparing a separate rsync. */
+static void stream_directories_too(struct syncer *s, struct batch *b)
+{
+	struct strv keep;
+	strv_init(&keep);
+	for (size_t i = 0; i < b->paths.len; i++) {
+		const char *rel = b->paths.items[i];
+		char *full = xasprintf("%s/%s", s->sc->source, rel);
+		struct stat st;
+		bool dir = rel[0] && lstat(full, &st) == 0 && S_ISDIR(st.st_mode);
+		free(full);
+		strv_push(dir ? &b->new_files : &keep, rel);
+	}
+	strv_free(&b->paths);
+	b->paths = keep;
 }
 
 /* Advance the batch to its next non-empty stage. */
@@ -417,6 +464,14 @@ static void run_stage(struct syncer *s)
 		s->stats.full_passes++;
 		bool del = s->in_startup_pass ? startup_delete(s->sc) : live_delete(s->sc);
 		transport_rsync(s->t, RSYNC_FULL, NULL, del, on_transfer_done, s);
+	} else if ((b->trees.len || b->new_files.len) && !s->stream_tried &&
+		   transport_can_stream(s->t)) {
+		s->stage = STAGE_STREAM;
+		stream_directories_too(s, b);
+		transport_stream(s->t, &b->trees, &b->new_files, &b->paths, on_transfer_done, s);
+	} else if (b->new_files.len) {
+		move_all(&b->new_files, &b->paths);
+		run_stage(s);
 	} else if (b->trees.len) {
 		s->stage = STAGE_TREES;
 		transport_rsync(s->t, RSYNC_TREES, &b->trees, live_delete(s->sc), on_transfer_done, s);
@@ -525,6 +580,7 @@ static void start_batch(struct syncer *s)
 	if (!changes_take(s->q, &s->cur, now, QUIET_MS, MAX_HOLD_MS))
 		return;
 	s->busy = true;
+	s->stream_tried = false;
 	s->batch_bytes = s->batch_files = 0;
 	if (!s->cur.full)
 		note_top_changes(s, &s->cur);
@@ -585,14 +641,10 @@ static void on_late_failure(void *arg, const char *msg)
  * may carry its own "+ " or "- " as in rsync's exclude files. */
 static void add_filter(struct syncer *s, const char *line)
 {
-	if ((line[0] == '+' || line[0] == '-') && line[1] == ' ') {
+	if ((line[0] == '+' || line[0] == '-') && line[1] == ' ')
 		strv_push(&s->filters, line);
-		if (line[0] == '-')
-			strv_push(&s->patterns, line + 2);
-	} else {
+	else
 		strv_pushf(&s->filters, "- %s", line);
-		strv_push(&s->patterns, line);
-	}
 }
 
 static void load_filters(struct syncer *s)
@@ -667,9 +719,9 @@ struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
 	s->hooks = hooks;
 	s->q = changes_new((size_t)sc->max_pending);
 	strv_init(&s->filters);
-	strv_init(&s->patterns);
 	load_filters(s);
-	s->t = transport_new(loop, sc, &s->filters, live_delete(sc));
+	s->excludes = exclude_new(&s->filters);
+	s->t = transport_new(loop, sc, &s->filters, s->excludes, live_delete(sc));
 	transport_on_late_failure(s->t, on_late_failure, s);
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->state = SYNC_STARTUP;
@@ -759,7 +811,7 @@ void syncer_free(struct syncer *s)
 	free(s->rename_failed);
 	free(s->last_error);
 	strv_free(&s->filters);
-	strv_free(&s->patterns);
+	exclude_free(s->excludes);
 	free(s->reversed_host);
 	free(s->reversed_target);
 	free(s);

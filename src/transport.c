@@ -1,5 +1,7 @@
 #include "transport.h"
 #include "child.h"
+#include "exclude.h"
+#include "tarstream.h"
 #include "log.h"
 #include "loop.h"
 
@@ -52,6 +54,15 @@ struct transport {
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
 	bool stopping;
+	/* New trees go as one tar stream when our exclude answer is rsync's
+	 * and no rsync option shapes the copy; else, or when the stream
+	 * declines a batch, through rsync. */
+	const struct exclude_set *excludes;
+	bool stream_trees;
+	int stream_failures; /* in a row, other than "exists": 3 turn it off */
+	struct tarstream *stream;
+	transfer_cb active_cb; /* the stream's caller */
+	void *active_arg;
 };
 
 /* One rsync or rename child and what to do when it ends. */
@@ -255,12 +266,16 @@ void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files)
 }
 
 struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
-				const struct strv *filters, bool live_delete)
+				const struct strv *filters, const struct exclude_set *excludes,
+				bool live_delete)
 {
 	struct transport *t = xcalloc(1, sizeof(*t));
 	t->loop = loop;
 	t->sc = sc;
 	t->filters = filters;
+	t->excludes = excludes;
+	t->stream_trees = excludes && exclude_exact(excludes) && !sc->rsync_args &&
+			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
 	t->master_backoff_ms = 1000;
@@ -298,6 +313,8 @@ void transport_stop(struct transport *t)
 	}
 	free_run(t->active);
 	t->active = NULL;
+	tarstream_free(t->stream);
+	t->stream = NULL;
 	while (t->lingering) {
 		struct run *r = t->lingering;
 		t->lingering = r->next_lingering;
@@ -608,6 +625,78 @@ static void send_list(struct run *r, const struct strv *list)
 	proc_write_stdin(r->p, b.data ? b.data : "", b.len);
 	proc_close_stdin(r->p);
 	buf_free(&b);
+}
+
+#define STREAM_MIN_MEMBERS 64
+
+bool transport_can_stream(const struct transport *t)
+{
+	return t->stream_trees;
+}
+
+static void on_stream_done(void *arg, const struct tarstream_result *r)
+{
+	struct transport *t = arg;
+	tarstream_free(t->stream);
+	t->stream = NULL;
+	struct transfer_result res = {.bytes = r->bytes, .files = r->files};
+	switch (r->outcome) {
+	case TS_OK:
+		log_debug("[sync %s] tar stream: %llu files, %llu bytes", t->sc->name,
+			  (unsigned long long)r->files, (unsigned long long)r->bytes);
+		t->stream_failures = 0;
+		res.outcome = T_OK;
+		break;
+	case TS_UNREACHABLE:
+		res.outcome = T_UNREACHABLE;
+		break;
+	case TS_USE_RSYNC:
+		log_debug("[sync %s] tar stream declined: %s; rsync instead", t->sc->name, r->message);
+		if (!r->exists && ++t->stream_failures == 3) {
+			log_warn("[sync %s] new trees go through rsync from now on: the tar stream "
+				 "failed 3 times in a row (%s)",
+				 t->sc->name, r->message);
+			t->stream_trees = false;
+		}
+		res.outcome = T_DECLINED;
+		break;
+	}
+	if (r->outcome != TS_OK)
+		snprintf(res.message, sizeof(res.message), "%s", r->message);
+	t->active_cb(t->active_arg, &res);
+}
+
+void transport_stream(struct transport *t, const struct strv *trees, struct strv *flat,
+		      struct strv *rest, transfer_cb cb, void *arg)
+{
+	struct strv ssh;
+	strv_init(&ssh);
+	if (t->remote) {
+		ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, &ssh);
+		strv_push(&ssh, "-o");
+		strv_push(&ssh, "ControlMaster=no");
+		strv_push(&ssh, "--");
+		strv_push(&ssh, t->sc->target_host);
+	}
+	struct tarstream_target tt = {
+		.source = t->sc->source,
+		.target_path = t->sc->target_path,
+		.ssh_argv = t->remote ? ssh.items : NULL,
+		.excludes = t->excludes,
+	};
+	t->active_cb = cb;
+	t->active_arg = arg;
+	char *why = NULL;
+	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest, STREAM_MIN_MEMBERS,
+				    on_stream_done, t, &why);
+	strv_free(&ssh);
+	if (!t->stream) {
+		log_debug("[sync %s] tar stream declined: %s; rsync instead", t->sc->name, why);
+		struct transfer_result res = {.outcome = T_DECLINED};
+		snprintf(res.message, sizeof(res.message), "%s", why);
+		free(why);
+		cb(arg, &res);
+	}
 }
 
 void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,

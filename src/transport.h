@@ -29,6 +29,7 @@ enum transfer_outcome {
 	T_OK,          /* done (rsync 0, or 24: files vanished meanwhile) */
 	T_UNREACHABLE, /* the target could not be reached: retry later */
 	T_FAILED,      /* rsync ran and failed */
+	T_DECLINED,    /* transport_stream: not shipped, rsync them */
 };
 
 struct transfer_result {
@@ -45,9 +46,12 @@ struct transfer_result {
 typedef void (*transfer_cb)(void *arg, const struct transfer_result *r);
 
 /* filters: rsync filter rules ("- PATTERN", "+ PATTERN") from the sync's
- * exclude and exclude_from; borrowed, must outlive the transport. */
+ * exclude and exclude_from, and excludes the same compiled; both borrowed,
+ * they must outlive the transport. */
+struct exclude_set;
 struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
-				const struct strv *filters, bool live_delete);
+				const struct strv *filters, const struct exclude_set *excludes,
+				bool live_delete);
 void transport_free(struct transport *t);
 /* Start the ssh master (remote targets) and the primed rsyncs. */
 void transport_start(struct transport *t);
@@ -56,6 +60,15 @@ bool transport_remote(const struct transport *t);
  * PATHS and TREES. One transfer at a time per transport. */
 void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
 		     bool allow_delete, transfer_cb cb, void *arg);
+/* Ship new trees and flat entries (new files, directories' own attributes)
+ * as one tar stream, when there are enough of them to be worth it (see
+ * tarstream.h). Flat entries the stream must not carry move to rest at
+ * once. cb hears T_OK, T_UNREACHABLE, or T_DECLINED: nothing (or not all)
+ * arrived, ship trees and flat entries through rsync. trees is borrowed
+ * until cb. */
+bool transport_can_stream(const struct transport *t);
+void transport_stream(struct transport *t, const struct strv *trees, struct strv *flat,
+		      struct strv *rest, transfer_cb cb, void *arg);
 /* Apply renames on the target in order; failed[i] is set for each one that
  * could not be applied (the caller ships those paths instead). */
 void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,

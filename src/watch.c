@@ -1,4 +1,5 @@
 #include "watch.h"
+#include "exclude.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -6,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +24,6 @@ struct wnode {
 	char *name; /* NULL: slot unused */
 };
 
-struct pattern {
-	char *glob;
-	bool dirs_only;
-};
 
 struct watch {
 	struct loop *loop;
@@ -39,8 +35,7 @@ struct watch {
 	uint64_t count;
 	uint64_t missed;
 	bool limit_logged;
-	struct pattern *patterns;
-	size_t n_patterns;
+	const struct exclude_set *excludes; /* borrowed */
 	struct watch_handler h;
 	/* A MOVED_FROM waiting for its MOVED_TO. */
 	bool from_pending;
@@ -53,35 +48,12 @@ struct watch {
 
 static void on_inotify(struct loop *loop, int fd, uint32_t events, void *arg);
 
-static void compile_patterns(struct watch *w, char *const *excludes)
-{
-	for (size_t i = 0; excludes && excludes[i]; i++) {
-		const char *p = excludes[i];
-		size_t n = strlen(p);
-		bool dirs_only = n > 1 && p[n - 1] == '/';
-		char *glob = xstrndup(p, dirs_only ? n - 1 : n);
-		/* Anchored, nested or '**' patterns are rsync's business. */
-		if (strchr(glob, '/') || strstr(glob, "**") || glob[0] == '+' || glob[0] == '-') {
-			free(glob);
-			continue;
-		}
-		w->patterns = xrealloc(w->patterns, (w->n_patterns + 1) * sizeof(*w->patterns));
-		w->patterns[w->n_patterns++] = (struct pattern){glob, dirs_only};
-	}
-}
-
 static bool excluded(const struct watch *w, const char *name, bool is_dir)
 {
-	for (size_t i = 0; i < w->n_patterns; i++) {
-		if (w->patterns[i].dirs_only && !is_dir)
-			continue;
-		if (fnmatch(w->patterns[i].glob, name, 0) == 0)
-			return true;
-	}
-	return false;
+	return exclude_match(w->excludes, name, is_dir);
 }
 
-struct watch *watch_new(struct loop *loop, const char *root, char *const *excludes,
+struct watch *watch_new(struct loop *loop, const char *root, const struct exclude_set *excludes,
 			struct watch_handler handler)
 {
 	struct watch *w = xcalloc(1, sizeof(*w));
@@ -90,7 +62,7 @@ struct watch *watch_new(struct loop *loop, const char *root, char *const *exclud
 	w->fd = -1;
 	w->root_wd = -1;
 	w->h = handler;
-	compile_patterns(w, excludes);
+	w->excludes = excludes;
 	return w;
 }
 
@@ -106,9 +78,6 @@ void watch_free(struct watch *w)
 	for (int i = 0; i < w->n_nodes; i++)
 		free(w->nodes[i].name);
 	free(w->nodes);
-	for (size_t i = 0; i < w->n_patterns; i++)
-		free(w->patterns[i].glob);
-	free(w->patterns);
 	free(w->from_name);
 	free(w->root);
 	free(w);
@@ -416,7 +385,7 @@ static void handle_named(struct watch *w, const struct inotify_event *ev)
 		} else {
 			/* A new regular file will be written and closed; anything
 			 * else (symlink, hard link, fifo) is complete already. */
-			emit(w, new_file ? WE_WRITING : WE_CHANGED, path, NULL, false);
+			emit(w, new_file ? WE_NEW_FILE : WE_CHANGED, path, NULL, false);
 		}
 	} else if (ev->mask & IN_MODIFY) {
 		emit(w, WE_WRITING, path, NULL, false);

@@ -15,6 +15,7 @@ struct watch;
 enum watch_event {
 	WE_CHANGED,   /* created, attributes changed, deleted: ship the path */
 	WE_WRITING,   /* written to but not closed yet */
+	WE_NEW_FILE,  /* a regular file was created (being written, not closed yet) */
 	WE_CLOSED,    /* closed after writing */
 	WE_NEW_TREE,  /* a new directory (created or moved in): ship it whole */
 	WE_RENAMED,   /* path2 is the new name */
@@ -29,10 +30,10 @@ struct watch_handler {
 	void *arg;
 };
 
-/* excludes: rsync-style patterns; the ones without '/' are matched on the
- * base name here so excluded churn does not wake the sync (rsync still
- * applies every pattern). */
-struct watch *watch_new(struct loop *loop, const char *root, char *const *excludes,
+/* excludes (borrowed, may be NULL): names it matches are not watched and
+ * their churn does not wake the sync (rsync still applies every rule). */
+struct exclude_set;
+struct watch *watch_new(struct loop *loop, const char *root, const struct exclude_set *excludes,
 			struct watch_handler handler);
 void watch_free(struct watch *w);
 

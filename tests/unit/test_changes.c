@@ -36,6 +36,35 @@ static void test_aggregates_duplicates(void **state)
 	changes_free(q);
 }
 
+/* A created file is CH_NEW_FILE through its writes; a creation on top of a
+ * pending change (a deletion not shipped yet) stays a plain path; after a
+ * failed transfer new files come back as plain paths (rsync's). */
+static void test_new_files(void **state)
+{
+	(void)state;
+	struct change_queue *q = changes_new(1000);
+	changes_add(q, "new", CH_NEW_FILE, true, 10);
+	changes_add(q, "new", CH_PATH, true, 11);
+	changes_closed(q, "new", 12);
+	changes_add(q, "gone-then-back", CH_PATH, false, 10);
+	changes_add(q, "gone-then-back", CH_NEW_FILE, true, 11);
+	changes_closed(q, "gone-then-back", 12);
+	struct batch b;
+	assert_true(changes_take(q, &b, 100, 1000, 5000));
+	assert_int_equal(b.new_files.len, 1);
+	assert_true(has(&b.new_files, "new"));
+	assert_int_equal(b.paths.len, 1);
+	assert_true(has(&b.paths, "gone-then-back"));
+	changes_add(q, "new", CH_NEW_FILE, false, 200); /* again while b is in flight */
+	changes_requeue(q, &b);
+	assert_true(changes_take(q, &b, 300, 1000, 5000));
+	assert_int_equal(b.new_files.len, 0);
+	assert_int_equal(b.paths.len, 2);
+	assert_true(has(&b.paths, "new"));
+	batch_free(&b);
+	changes_free(q);
+}
+
 static void test_tree_absorbs_descendants(void **state)
 {
 	(void)state;
@@ -188,6 +217,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aggregates_duplicates),
+		cmocka_unit_test(test_new_files),
 		cmocka_unit_test(test_tree_absorbs_descendants),
 		cmocka_unit_test(test_writing_held_until_closed_or_quiet),
 		cmocka_unit_test(test_rename_moves_pending_entries),

@@ -1,0 +1,466 @@
+#include "tarstream.h"
+#include "child.h"
+#include "exclude.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The remote end. It reads a header (10 digits: its length, then the
+ * target directory and the tree names, NUL-separated) with sysread, so not
+ * a byte of the archive behind it is consumed, refuses when a tree exists,
+ * and becomes `tar -x` on the same stdin. Names arrive on stdin, never on a
+ * command line, and the script is constant: no shell sees a file name. */
+static const char guard_script[] =
+	"perl -e 'sub rd { my ($n, $b) = (shift, \"\"); while (length($b) < $n) "
+	"{ sysread(STDIN, $b, $n - length($b), length($b)) or exit 5 } $b } "
+	"@n = split(/\\0/, rd(rd(10))); $r = shift(@n); "
+	"chdir($r) or do { print STDERR \"chdir $r: $!\\n\"; exit 4 }; "
+	"for (@n) { if (-e $_ or -l $_) { print STDERR \"exists on the target: $_\\n\"; exit 3 } } "
+	"exec(\"tar\", \"-x\", \"-p\", \"-f\", \"-\") or exit 6'";
+
+/* The header must fit the empty pipe in one write (64 KiB on Linux) so
+ * writing it never blocks the loop. */
+#define MAX_HEADER 60000
+
+#define GUARD_EXISTS 3
+
+struct tarstream {
+	struct proc *sender;
+	struct proc *receiver;
+	bool remote;
+	int ended; /* exit callbacks seen: the result waits for both */
+	uint64_t files;
+	tarstream_cb cb;
+	void *arg;
+};
+
+/* ---- the member list ---- */
+
+struct walk {
+	const struct exclude_set *x;
+	struct buf *list;
+	struct buf path; /* source/relative, the relative part after rel_at */
+	size_t rel_at;
+	uint64_t files;
+	char *why;
+};
+
+static unsigned char type_of(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return DT_UNKNOWN;
+	if (S_ISDIR(st.st_mode))
+		return DT_DIR;
+	if (S_ISREG(st.st_mode))
+		return DT_REG;
+	if (S_ISSOCK(st.st_mode))
+		return DT_SOCK;
+	return DT_LNK; /* symlinks, devices, fifos: tar keeps them as they are */
+}
+
+static void path_cut(struct buf *b, size_t len)
+{
+	b->len = len;
+	b->data[len] = '\0';
+}
+
+static void add_member(struct walk *w)
+{
+	buf_add(w->list, w->path.data + w->rel_at, w->path.len - w->rel_at + 1);
+}
+
+static int walk_dir(struct walk *w)
+{
+	DIR *d = opendir(w->path.data);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* gone meanwhile: tar says so, and rsync takes over */
+		w->why = xasprintf("cannot read %s: %s", w->path.data, strerror(errno));
+		return -1;
+	}
+	size_t len = w->path.len;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		const char *n = e->d_name;
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+			continue;
+		path_cut(&w->path, len);
+		buf_addc(&w->path, '/');
+		buf_adds(&w->path, n);
+		unsigned char type = e->d_type == DT_UNKNOWN ? type_of(w->path.data) : e->d_type;
+		if (type == DT_SOCK) {
+			/* tar skips sockets; rsync -a copies them. */
+			w->why = xasprintf("%s is a socket", w->path.data);
+			rc = -1;
+			break;
+		}
+		if (exclude_match(w->x, n, type == DT_DIR))
+			continue;
+		add_member(w);
+		if (type == DT_REG)
+			w->files++;
+		else if (type == DT_DIR)
+			rc = walk_dir(w);
+	}
+	closedir(d);
+	path_cut(&w->path, len);
+	return rc;
+}
+
+/* Parents go in once; past a few hundred the search costs more than a
+ * repeated directory entry in the stream. */
+static bool listed(const struct strv *seen, const char *name)
+{
+	for (size_t i = 0; i < seen->len && i < 256; i++)
+		if (strcmp(seen->items[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void add_named(struct walk *w, const char *name, struct strv *seen)
+{
+	if (listed(seen, name))
+		return;
+	buf_add(w->list, name, strlen(name) + 1);
+	strv_push(seen, name);
+}
+
+/* The parents of an entry, so tar gives them the source's times and modes
+ * as rsync does for implied directories. Their names must not be excluded:
+ * an excluded parent is rsync's to judge. */
+static int add_parents(struct walk *w, const char *rel, struct strv *seen)
+{
+	for (const char *slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+		char *parent = xstrndup(rel, (size_t)(slash - rel));
+		const char *base = strrchr(parent, '/');
+		base = base ? base + 1 : parent;
+		int rc = 0;
+		if (exclude_match(w->x, base, true)) {
+			w->why = xasprintf("%s is excluded", parent);
+			rc = -1;
+		} else {
+			add_named(w, parent, seen);
+		}
+		free(parent);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void set_rel(struct walk *w, const char *rel)
+{
+	path_cut(&w->path, w->rel_at);
+	buf_adds(&w->path, rel);
+}
+
+static int add_tree(struct walk *w, const char *tree, struct strv *seen)
+{
+	const char *base = strrchr(tree, '/');
+	base = base ? base + 1 : tree;
+	if (!tree[0] || exclude_match(w->x, base, true)) {
+		w->why = xasprintf("'%s' is not a tree for the stream", tree);
+		return -1;
+	}
+	if (add_parents(w, tree, seen) < 0)
+		return -1;
+	set_rel(w, tree);
+	if (type_of(w->path.data) != DT_DIR) {
+		w->why = xasprintf("%s is not a directory (any more)", w->path.data);
+		return -1;
+	}
+	add_member(w);
+	return walk_dir(w);
+}
+
+/* A single entry: a new file, or a directory whose own attributes changed.
+ * Returns 1 when it is rsync's (gone: rsync deletes it at the target; a
+ * hard link: rsync keeps links; anything else but a plain file, directory
+ * or symlink). */
+static int add_flat(struct walk *w, const char *rel, struct strv *seen)
+{
+	const char *base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	set_rel(w, rel);
+	struct stat st;
+	if (!rel[0] || lstat(w->path.data, &st) < 0)
+		return 1;
+	bool dir = S_ISDIR(st.st_mode);
+	if (!(S_ISREG(st.st_mode) || dir || S_ISLNK(st.st_mode)) ||
+	    (S_ISREG(st.st_mode) && st.st_nlink > 1) || exclude_match(w->x, base, dir))
+		return 1;
+	if (add_parents(w, rel, seen) < 0)
+		return -1;
+	if (dir) {
+		add_named(w, rel, seen);
+	} else {
+		buf_add(w->list, rel, strlen(rel) + 1);
+		if (S_ISREG(st.st_mode))
+			w->files++;
+	}
+	return 0;
+}
+
+int tarstream_list(const char *source, const struct strv *trees, struct strv *flat,
+		   struct strv *rest, const struct exclude_set *x, struct buf *list,
+		   uint64_t *files, char **why)
+{
+	struct walk w = {.x = x, .list = list};
+	buf_init(&w.path);
+	buf_adds(&w.path, source);
+	buf_addc(&w.path, '/');
+	w.rel_at = w.path.len;
+	struct strv seen, kept;
+	strv_init(&seen);
+	strv_init(&kept);
+	size_t rest_len = rest->len;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < trees->len; i++)
+		rc = add_tree(&w, trees->items[i], &seen);
+	for (size_t i = 0; rc == 0 && flat && i < flat->len; i++) {
+		rc = add_flat(&w, flat->items[i], &seen);
+		if (rc == 1) {
+			strv_push(rest, flat->items[i]);
+			rc = 0;
+		} else if (rc == 0) {
+			strv_push(&kept, flat->items[i]);
+		}
+	}
+	if (rc == 0 && flat) {
+		strv_free(flat);
+		*flat = kept;
+	} else {
+		strv_free(&kept);
+		while (rest->len > rest_len) /* all of flat stays with the caller */
+			free(rest->items[--rest->len]);
+		rest->items[rest->len] = NULL;
+	}
+	strv_free(&seen);
+	buf_free(&w.path);
+	*files = w.files;
+	if (rc < 0)
+		*why = w.why;
+	else
+		free(w.why);
+	return rc;
+}
+
+/* ---- the two children ---- */
+
+enum tarstream_outcome tarstream_classify(int sender_code, int receiver_code, bool remote)
+{
+	if (remote && receiver_code == 255)
+		return TS_UNREACHABLE;
+	if (receiver_code != 0)
+		return TS_USE_RSYNC;
+	/* The receiver read a whole archive. The sender may have been told "file
+	 * changed as we read it" (1: its close comes as a change of its own), or
+	 * got SIGPIPE writing padding after the end; 2 means something could not
+	 * be read and is missing. */
+	if (sender_code == 0 || sender_code == 1 || sender_code == 128 + SIGPIPE)
+		return TS_OK;
+	return TS_USE_RSYNC;
+}
+
+static uint64_t bytes_written(const char *tail)
+{
+	const char *p = strstr(tail, "Total bytes written: ");
+	return p ? strtoull(p + 21, NULL, 10) : 0;
+}
+
+static void on_child_exit(struct proc *p, void *arg)
+{
+	(void)p;
+	struct tarstream *ts = arg;
+	if (++ts->ended < 2)
+		return;
+	struct tarstream_result r = {.files = ts->files};
+	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
+	r.outcome = tarstream_classify(sc, rc, ts->remote);
+	r.exists = ts->remote && rc == GUARD_EXISTS;
+	const char *stail = proc_stderr_tail(ts->sender);
+	r.bytes = bytes_written(stail);
+	if (r.outcome != TS_OK)
+		snprintf(r.message, sizeof(r.message), "tar exit %d: %s; %s exit %d: %s", sc, stail,
+			 ts->remote ? "ssh/tar -x" : "tar -x", rc, proc_stderr_tail(ts->receiver));
+	ts->cb(ts->arg, &r); /* may free ts */
+}
+
+/* A local target: refuse here what the guard refuses remotely. */
+static int local_trees_absent(const char *target, const struct strv *trees, char **why)
+{
+	for (size_t i = 0; i < trees->len; i++) {
+		char *p = xasprintf("%s/%s", target, trees->items[i]);
+		struct stat st;
+		bool exists = lstat(p, &st) == 0;
+		if (exists)
+			*why = xasprintf("%s exists on the target", p);
+		free(p);
+		if (exists)
+			return -1;
+	}
+	return 0;
+}
+
+static int write_header(int fd, const char *target, const struct strv *trees, char **why)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, "0000000000");
+	buf_add(&b, target, strlen(target) + 1);
+	for (size_t i = 0; i < trees->len; i++)
+		buf_add(&b, trees->items[i], strlen(trees->items[i]) + 1);
+	int rc = -1;
+	if (b.len > MAX_HEADER) {
+		*why = xasprintf("%zu trees: too many names for one stream", trees->len);
+	} else {
+		char digits[11];
+		snprintf(digits, sizeof(digits), "%010zu", b.len - 10);
+		memcpy(b.data, digits, 10);
+		ssize_t w = write(fd, b.data, b.len);
+		if (w == (ssize_t)b.len)
+			rc = 0;
+		else
+			*why = xasprintf("cannot write the stream header: %s",
+					 w < 0 ? strerror(errno) : "short write");
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static void sender_argv(const char *source, struct strv *argv)
+{
+	strv_push(argv, "tar");
+	strv_push(argv, "-c");
+	strv_push(argv, "-f");
+	strv_push(argv, "-");
+	/* pax: nanosecond times and names of any length and bytes. */
+	strv_push(argv, "--format=posix");
+	strv_push(argv, "--pax-option=delete=atime,delete=ctime");
+	strv_push(argv, "--null");
+	strv_push(argv, "--verbatim-files-from"); /* a name starting with '-' is a name */
+	strv_push(argv, "--no-recursion");        /* the list is complete */
+	strv_push(argv, "--totals");
+	strv_push(argv, "-C");
+	strv_push(argv, source);
+	strv_push(argv, "-T");
+	strv_push(argv, "-");
+}
+
+static void receiver_argv(const struct tarstream_target *tt, struct strv *argv)
+{
+	if (tt->ssh_argv) {
+		for (size_t i = 0; tt->ssh_argv[i]; i++)
+			strv_push(argv, tt->ssh_argv[i]);
+		strv_push(argv, guard_script);
+		return;
+	}
+	strv_push(argv, "tar");
+	strv_push(argv, "-x");
+	strv_push(argv, "-p");
+	strv_push(argv, "-f");
+	strv_push(argv, "-");
+	strv_push(argv, "-C");
+	strv_push(argv, tt->target_path);
+}
+
+static struct proc *spawn(struct loop *loop, struct strv *argv, int in_from, int out_to,
+			  bool stdin_pipe, struct tarstream *ts, char **why)
+{
+	struct proc_opts o = {.argv = argv->items, .stdin_pipe = stdin_pipe,
+			      .stdin_from = in_from, .stdout_to = out_to};
+	struct proc *p = proc_start(loop, &o, on_child_exit, ts, why);
+	strv_free(argv);
+	strv_init(argv);
+	return p;
+}
+
+static size_t count_names(const struct buf *list)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < list->len; i++)
+		n += list->data[i] == '\0';
+	return n;
+}
+
+struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
+				  const struct strv *trees, struct strv *flat, struct strv *rest,
+				  size_t min_members, tarstream_cb cb, void *arg, char **why)
+{
+	bool remote = tt->ssh_argv != NULL;
+	if (!remote && local_trees_absent(tt->target_path, trees, why) < 0)
+		return NULL;
+	struct buf list;
+	buf_init(&list);
+	uint64_t files = 0;
+	if (tarstream_list(tt->source, trees, flat, rest, tt->excludes, &list, &files, why) < 0) {
+		buf_free(&list);
+		return NULL;
+	}
+	size_t members = count_names(&list);
+	if (members == 0 || members < min_members) {
+		*why = xasprintf("%zu entries: rsync is quicker for a few", members);
+		buf_free(&list);
+		for (size_t i = 0; flat && i < flat->len; i++) /* all back to the caller */
+			strv_push(rest, flat->items[i]);
+		if (flat) {
+			strv_free(flat);
+			strv_init(flat);
+		}
+		return NULL;
+	}
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		*why = xasprintf("pipe: %s", strerror(errno));
+		buf_free(&list);
+		return NULL;
+	}
+	struct tarstream *ts = xcalloc(1, sizeof(*ts));
+	ts->remote = remote;
+	ts->files = files;
+	ts->cb = cb;
+	ts->arg = arg;
+	struct strv argv;
+	strv_init(&argv);
+	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
+		receiver_argv(tt, &argv);
+		ts->receiver = spawn(loop, &argv, pipefd[0], -1, false, ts, why);
+	}
+	if (ts->receiver) {
+		sender_argv(tt->source, &argv);
+		ts->sender = spawn(loop, &argv, -1, pipefd[1], true, ts, why);
+	}
+	/* The children hold the pipe now; the receiver sees EOF when the
+	 * sender is done. */
+	close(pipefd[0]);
+	close(pipefd[1]);
+	strv_free(&argv);
+	if (!ts->sender) {
+		tarstream_free(ts);
+		buf_free(&list);
+		return NULL;
+	}
+	proc_write_stdin(ts->sender, list.data ? list.data : "", list.len);
+	proc_close_stdin(ts->sender);
+	buf_free(&list);
+	return ts;
+}
+
+void tarstream_free(struct tarstream *ts)
+{
+	if (!ts)
+		return;
+	proc_free(ts->sender);
+	proc_free(ts->receiver);
+	free(ts);
+}
