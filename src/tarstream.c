@@ -51,6 +51,8 @@ struct walk {
 	size_t rel_at;
 	uint64_t files;
 	char *why;
+	bool any;       /* a member is listed */
+	size_t last_at; /* where the last member starts in list */
 };
 
 static unsigned char type_of(const char *path)
@@ -73,9 +75,16 @@ static void path_cut(struct buf *b, size_t len)
 	b->data[len] = '\0';
 }
 
+static void list_name(struct walk *w, const char *name, size_t len)
+{
+	w->any = true;
+	w->last_at = w->list->len;
+	buf_add(w->list, name, len + 1);
+}
+
 static void add_member(struct walk *w)
 {
-	buf_add(w->list, w->path.data + w->rel_at, w->path.len - w->rel_at + 1);
+	list_name(w, w->path.data + w->rel_at, w->path.len - w->rel_at);
 }
 
 static int walk_dir(struct walk *w)
@@ -117,28 +126,27 @@ static int walk_dir(struct walk *w)
 	return rc;
 }
 
-/* Parents go in once; past a few hundred the search costs more than a
- * repeated directory entry in the stream. */
-static bool listed(const struct strv *seen, const char *name)
+static bool within(const char *path, const char *dir)
 {
-	for (size_t i = 0; i < seen->len && i < 256; i++)
-		if (strcmp(seen->items[i], name) == 0)
-			return true;
-	return false;
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static void add_named(struct walk *w, const char *name, struct strv *seen)
+/* tar -x sets a directory's times when it meets the first member outside
+ * it, and a file added to the directory later changes them again. So a
+ * directory is listed (again) unless the last member is it or inside it:
+ * then its times are still to be set, after whatever follows inside. */
+static void add_named(struct walk *w, const char *name)
 {
-	if (listed(seen, name))
+	if (w->any && within(w->list->data + w->last_at, name))
 		return;
-	buf_add(w->list, name, strlen(name) + 1);
-	strv_push(seen, name);
+	list_name(w, name, strlen(name));
 }
 
 /* The parents of an entry, so tar gives them the source's times and modes
  * as rsync does for implied directories. Their names must not be excluded:
  * an excluded parent is rsync's to judge. */
-static int add_parents(struct walk *w, const char *rel, struct strv *seen)
+static int add_parents(struct walk *w, const char *rel)
 {
 	for (const char *slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
 		char *parent = xstrndup(rel, (size_t)(slash - rel));
@@ -149,7 +157,7 @@ static int add_parents(struct walk *w, const char *rel, struct strv *seen)
 			w->why = xasprintf("%s is excluded", parent);
 			rc = -1;
 		} else {
-			add_named(w, parent, seen);
+			add_named(w, parent);
 		}
 		free(parent);
 		if (rc < 0)
@@ -164,7 +172,7 @@ static void set_rel(struct walk *w, const char *rel)
 	buf_adds(&w->path, rel);
 }
 
-static int add_tree(struct walk *w, const char *tree, struct strv *seen)
+static int add_tree(struct walk *w, const char *tree)
 {
 	const char *base = strrchr(tree, '/');
 	base = base ? base + 1 : tree;
@@ -172,7 +180,7 @@ static int add_tree(struct walk *w, const char *tree, struct strv *seen)
 		w->why = xasprintf("'%s' is not a tree for the stream", tree);
 		return -1;
 	}
-	if (add_parents(w, tree, seen) < 0)
+	if (add_parents(w, tree) < 0)
 		return -1;
 	set_rel(w, tree);
 	if (type_of(w->path.data) != DT_DIR) {
@@ -187,7 +195,7 @@ static int add_tree(struct walk *w, const char *tree, struct strv *seen)
  * Returns 1 when it is rsync's (gone: rsync deletes it at the target; a
  * hard link: rsync keeps links; anything else but a plain file, directory
  * or symlink). */
-static int add_flat(struct walk *w, const char *rel, struct strv *seen)
+static int add_flat(struct walk *w, const char *rel)
 {
 	const char *base = strrchr(rel, '/');
 	base = base ? base + 1 : rel;
@@ -199,16 +207,30 @@ static int add_flat(struct walk *w, const char *rel, struct strv *seen)
 	if (!(S_ISREG(st.st_mode) || dir || S_ISLNK(st.st_mode)) ||
 	    (S_ISREG(st.st_mode) && st.st_nlink > 1) || exclude_match(w->x, base, dir))
 		return 1;
-	if (add_parents(w, rel, seen) < 0)
+	if (add_parents(w, rel) < 0)
 		return -1;
 	if (dir) {
-		add_named(w, rel, seen);
+		add_named(w, rel);
 	} else {
-		buf_add(w->list, rel, strlen(rel) + 1);
+		list_name(w, rel, strlen(rel));
 		if (S_ISREG(st.st_mode))
 			w->files++;
 	}
 	return 0;
+}
+
+/* Path order with '/' below every other byte: a directory's entries come
+ * right after it ("a", "a/x", "a-b"), so few directories are listed twice. */
+static int component_cmp(const void *pa, const void *pb)
+{
+	const unsigned char *a = *(const unsigned char *const *)pa;
+	const unsigned char *b = *(const unsigned char *const *)pb;
+	for (;; a++, b++) {
+		int ca = *a == '/' ? 1 : *a ? *a + 1 : 0;
+		int cb = *b == '/' ? 1 : *b ? *b + 1 : 0;
+		if (ca != cb || !ca)
+			return ca - cb;
+	}
 }
 
 int tarstream_list(const char *source, const struct strv *trees, struct strv *flat,
@@ -220,15 +242,20 @@ int tarstream_list(const char *source, const struct strv *trees, struct strv *fl
 	buf_adds(&w.path, source);
 	buf_addc(&w.path, '/');
 	w.rel_at = w.path.len;
-	struct strv seen, kept;
-	strv_init(&seen);
+	struct strv kept;
 	strv_init(&kept);
 	size_t rest_len = rest->len;
+	if (flat)
+		qsort(flat->items, flat->len, sizeof(*flat->items), component_cmp);
 	int rc = 0;
+	char **order = xcalloc(trees->len + 1, sizeof(*order));
+	memcpy(order, trees->items, trees->len * sizeof(*order));
+	qsort(order, trees->len, sizeof(*order), component_cmp);
 	for (size_t i = 0; rc == 0 && i < trees->len; i++)
-		rc = add_tree(&w, trees->items[i], &seen);
+		rc = add_tree(&w, order[i]);
+	free(order);
 	for (size_t i = 0; rc == 0 && flat && i < flat->len; i++) {
-		rc = add_flat(&w, flat->items[i], &seen);
+		rc = add_flat(&w, flat->items[i]);
 		if (rc == 1) {
 			strv_push(rest, flat->items[i]);
 			rc = 0;
@@ -245,7 +272,6 @@ int tarstream_list(const char *source, const struct strv *trees, struct strv *fl
 			free(rest->items[--rest->len]);
 		rest->items[rest->len] = NULL;
 	}
-	strv_free(&seen);
 	buf_free(&w.path);
 	*files = w.files;
 	if (rc < 0)

@@ -181,6 +181,55 @@ static void test_list_tree_and_flat(void **state)
 	exclude_free(x);
 }
 
+/* tar sets a directory's times when it leaves it: each directory's new
+ * files must follow it without a gap, or it is listed again. */
+static void test_list_keeps_directories_together(void **state)
+{
+	(void)state;
+	dir("ord");
+	dir("ord/old");
+	dir("ord/old-2");
+	put("ord/old/n1", "1");
+	put("ord/old/n2", "2");
+	put("ord/old-2/x", "x");
+	struct strv trees, flat, rest;
+	strv_init(&trees);
+	strv_init(&flat);
+	strv_init(&rest);
+	strv_push(&flat, "ord/old-2/x");
+	strv_push(&flat, "ord/old/n2");
+	strv_push(&flat, "ord/old-2");
+	strv_push(&flat, "ord/old/n1");
+	struct buf list;
+	buf_init(&list);
+	uint64_t files = 0;
+	char *why = NULL;
+	assert_int_equal(tarstream_list(root, &trees, &flat, &rest, NULL, &list, &files, &why), 0);
+	char *s = joined(&list);
+	assert_string_equal(s, "ord|ord/old|ord/old/n1|ord/old/n2|ord/old-2|ord/old-2/x|");
+	free(s);
+	buf_free(&list);
+
+	/* Unsorted trees and files in one directory: listed again when left. */
+	strv_free(&flat);
+	strv_init(&flat);
+	dir("ord/old/t");
+	put("ord/old/t/in", "i");
+	strv_push(&trees, "ord/old/t");
+	strv_push(&trees, "ord/old-2");
+	strv_push(&flat, "ord/old/n1");
+	buf_init(&list);
+	assert_int_equal(tarstream_list(root, &trees, &flat, &rest, NULL, &list, &files, &why), 0);
+	s = joined(&list);
+	assert_string_equal(s, "ord|ord/old|ord/old/t|ord/old/t/in|ord/old-2|ord/old-2/x|"
+			       "ord/old|ord/old/n1|");
+	free(s);
+	buf_free(&list);
+	strv_free(&trees);
+	strv_free(&flat);
+	strv_free(&rest);
+}
+
 static void test_list_refuses_sockets(void **state)
 {
 	(void)state;
@@ -225,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_exclude_base_names),
 		cmocka_unit_test(test_exclude_not_exact),
 		cmocka_unit_test(test_list_tree_and_flat),
+		cmocka_unit_test(test_list_keeps_directories_together),
 		cmocka_unit_test(test_list_refuses_sockets),
 		cmocka_unit_test(test_classify),
 	};
