@@ -22,11 +22,13 @@ static const char rename_script[] =
 	"while (defined($f=<STDIN>)) { defined($t=<STDIN>) or last; chomp $f; chomp $t; "
 	"print rename($f,$t) ? \"ok\\n\" : \"fail $!\\n\" }'";
 
-/* Sets the times of the directory named on stdin; numbers on the command
- * line are ours, never a file name. */
+/* Sets the modification time of the directory named on stdin to the
+ * nanosecond (perl's own utime would round it): GNU touch, exec'd with an
+ * argv list. The time on the command line is ours, never a file name. */
 static const char utime_script[] =
-	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); utime($ARGV[0], $ARGV[1], $d) or "
-	"die \"utime $d: $!\\n\"; print \"ok\\n\"'";
+	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); "
+	"exec(\"touch\", \"-c\", \"-m\", \"-d\", \"\\@$ARGV[1]\", \"--\", $d) or "
+	"die \"touch: $!\\n\"'";
 
 /* Prints the file named on stdin, or "none". */
 static const char read_script[] =
