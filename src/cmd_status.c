@@ -82,9 +82,17 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 	else
 		snprintf(ago, sizeof(ago), "never");
 	human_bytes(get_num(s, "bytes_shipped"), bytes, sizeof(bytes));
-	printf("  %s%-12s%s %s%-8s%s %s -> %s\n", st->bold, name, st->off, state_colour(st, state),
-	       state ? state : "?", st->off, get_str(s, "source") ? get_str(s, "source") : "?",
-	       get_str(s, "target") ? get_str(s, "target") : "?");
+	/* Each entry names its daemon (lifeboat-sync@ instances share the file). */
+	json_object *flag;
+	long pid = (long)get_num(s, "pid");
+	bool stopped = (json_object_object_get_ex(s, "running", &flag) &&
+			!json_object_get_boolean(flag)) ||
+		       (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	printf("  %s%-12s%s %s%-8s%s %s -> %s%s%s%s\n", st->bold, name, st->off,
+	       stopped ? st->red : state_colour(st, state), state ? state : "?", st->off,
+	       get_str(s, "source") ? get_str(s, "source") : "?",
+	       get_str(s, "target") ? get_str(s, "target") : "?", stopped ? st->red : "",
+	       stopped ? "  (its daemon is not running)" : "", stopped ? st->off : "");
 	printf("               pending %.0f (file RPO %s), last success %s%s, shipped %s in %.0f "
 	       "files\n",
 	       get_num(s, "pending"), rpo, ago, last > 0 ? " ago" : "", bytes,

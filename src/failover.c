@@ -14,6 +14,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "log.h"
+#include "status.h"
 #include "util.h"
 #include "vip.h"
 
@@ -576,22 +577,7 @@ static int step_dns(struct fo *f, char **note, char **err)
 	return EXIT_OK;
 }
 
-/* The running sync daemon of this node, from its status file; 0 if none. */
-pid_t fo_sync_daemon(const struct config *cfg)
-{
-	char *path = xasprintf("%s/status.json", cfg->state_dir);
-	json_object *root = json_object_from_file(path), *x;
-	free(path);
-	pid_t pid = 0;
-	if (root && json_object_object_get_ex(root, "running", &x) &&
-	    json_object_get_boolean(x) && json_object_object_get_ex(root, "pid", &x))
-		pid = (pid_t)json_object_get_int64(x);
-	if (root)
-		json_object_put(root);
-	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
-}
-
-/* Write STATE_DIR/role and tell the sync daemon to reload. */
+/* Write STATE_DIR/role and tell the sync daemons to reload. */
 static int set_role(const struct config *cfg, const char *role, char **note, char **err)
 {
 	char *path = xasprintf("%s/role", cfg->state_dir);
@@ -603,14 +589,21 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 	free(path);
 	if (rc < 0)
 		return EXIT_FAILED;
-	pid_t pid = fo_sync_daemon(cfg);
-	if (pid && kill(pid, SIGHUP) == 0)
-		*note = xasprintf("role %s; sync daemon (pid %ld) signalled to reload", role,
-				  (long)pid);
+	pid_t pids[16];
+	size_t n = status_daemons(cfg->state_dir, pids, 16);
+	struct buf told;
+	buf_init(&told);
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], SIGHUP) == 0)
+			buf_addf(&told, "%s%ld", told.len ? ", " : "", (long)pids[i]);
+	if (told.len)
+		*note = xasprintf("role %s; sync daemon (pid %s) signalled to reload", role,
+				  told.data);
 	else
 		*note = xasprintf("role %s; no sync daemon running here: 'lifeboat sync' will "
 				  "read it when started",
 				  role);
+	buf_free(&told);
 	return EXIT_OK;
 }
 

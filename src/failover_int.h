@@ -50,8 +50,6 @@ const char *fo_peer_address(const struct fo *f);
 const char *fo_self_address(const struct fo *f);
 /* argv to run lifeboat on the peer; false when there is no way. */
 bool fo_peer_argv(const struct fo *f, struct strv *v);
-/* The running sync daemon of this node, from its status file; 0 if none. */
-pid_t fo_sync_daemon(const struct config *cfg);
 
 void fo_print_plan(const struct fo *f, const struct step *steps, size_t n);
 void fo_print_expected_loss(FILE *out, const struct fo *f);

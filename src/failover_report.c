@@ -3,6 +3,7 @@
  * confirmation question), and the report built from the journal alone, so a
  * resumed run reports the whole history. */
 #include "failover_int.h"
+#include "status.h"
 #include "gtid.h"
 #include "hooks.h"
 #include "json.h"
@@ -87,12 +88,14 @@ static void plan_step(const struct fo *f, const char *name)
 		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, fo_self_address(f));
 		print_argv(stdout, "    run:", &v);
 	} else if (strcmp(name, "reverse_sync") == 0) {
-		pid_t pid = fo_sync_daemon(f->cfg);
+		pid_t pids[16];
+		size_t n = status_daemons(f->cfg->state_dir, pids, 16);
 		printf("    write %s/role = primary; ", f->cfg->state_dir);
-		if (pid)
-			printf("kill -HUP %ld (the sync daemon)\n", (long)pid);
-		else
+		if (!n)
 			printf("no sync daemon running here\n");
+		for (size_t i = 0; i < n; i++)
+			printf("%skill -HUP %ld%s", i ? ", " : "", (long)pids[i],
+			       i + 1 == n ? " (the sync daemons)\n" : "");
 	} else if (strcmp(name, "old_primary") == 0 && fo_peer_argv(f, &v)) {
 		strv_push(&v, "switchover");
 		strv_push(&v, "--step-down");

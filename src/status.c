@@ -5,17 +5,26 @@
 #include "role.h"
 #include "syncer.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
-static void render_sync(struct buf *b, struct syncer *s)
+static void render_sync(struct buf *b, struct syncer *s, bool running)
 {
 	struct sync_stats st;
 	syncer_stats(s, &st);
 	bool first = true;
 	buf_addc(b, '{');
+	json_key(b, "pid", &first);
+	buf_addf(b, "%ld", (long)getpid());
+	json_key(b, "running", &first);
+	buf_adds(b, running ? "true" : "false");
 	json_key(b, "state", &first);
 	json_str(b, sync_state_name(st.state));
 	json_key(b, "source", &first);
@@ -57,19 +66,76 @@ static void render_sync(struct buf *b, struct syncer *s)
 	buf_addc(b, '}');
 }
 
-char *status_render(const struct config *cfg, struct syncer *const *syncers, size_t n,
-		    bool running)
+static bool pid_alive(long pid)
 {
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static long entry_pid(json_object *entry)
+{
+	json_object *x;
+	return json_object_object_get_ex(entry, "pid", &x) ? (long)json_object_get_int64(x) : 0;
+}
+
+static bool ours(const char *name, struct syncer *const *syncers, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(syncer_conf(syncers[i])->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Entries other daemons wrote (lifeboat-sync@ instances share the file):
+ * kept while their section exists, marked not running once their daemon is
+ * gone. Sets *other_pid to one of them still running, if any. */
+static void render_others(struct buf *b, bool *first, json_object *old, const struct config *cfg,
+			  struct syncer *const *syncers, size_t n, long *other_pid)
+{
+	json_object *syncs;
+	if (!old || !json_object_object_get_ex(old, "syncs", &syncs) ||
+	    !json_object_is_type(syncs, json_type_object))
+		return;
+	json_object_object_foreach(syncs, name, entry)
+	{
+		long pid = entry_pid(entry);
+		if (ours(name, syncers, n) || !config_find_sync(cfg, name) || pid == (long)getpid() ||
+		    !json_object_is_type(entry, json_type_object))
+			continue;
+		bool alive = pid_alive(pid);
+		if (!alive)
+			json_object_object_add(entry, "running", json_object_new_boolean(0));
+		else if (!*other_pid)
+			*other_pid = pid;
+		json_key(b, name, first);
+		buf_adds(b, json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN));
+	}
+}
+
+static char *render(const struct config *cfg, struct syncer *const *syncers, size_t n,
+		    bool running, json_object *old)
+{
+	struct buf syncs;
+	buf_init(&syncs);
+	bool first_sync = true;
+	for (size_t i = 0; i < n; i++) {
+		json_key(&syncs, syncer_conf(syncers[i])->name, &first_sync);
+		render_sync(&syncs, syncers[i], running);
+	}
+	long other_pid = 0;
+	render_others(&syncs, &first_sync, old, cfg, syncers, n, &other_pid);
+
 	struct buf b;
 	buf_init(&b);
 	bool first = true;
 	buf_addc(&b, '{');
 	json_key(&b, "version", &first);
 	buf_adds(&b, "1");
+	/* The top-level pid and running are a running daemon's, ours first:
+	 * readers that know of one daemon (and older ones) stay right. */
 	json_key(&b, "pid", &first);
-	buf_addf(&b, "%ld", (long)getpid());
+	buf_addf(&b, "%ld", running || !other_pid ? (long)getpid() : other_pid);
 	json_key(&b, "running", &first);
-	buf_adds(&b, running ? "true" : "false");
+	buf_adds(&b, running || other_pid ? "true" : "false");
 	json_key(&b, "node", &first);
 	json_str(&b, cfg->node);
 	json_key(&b, "updated", &first);
@@ -79,24 +145,65 @@ char *status_render(const struct config *cfg, struct syncer *const *syncers, siz
 	buf_addf(&b, "%.3f", now);
 	json_key(&b, "syncs", &first);
 	buf_addc(&b, '{');
-	bool first_sync = true;
-	for (size_t i = 0; i < n; i++) {
-		json_key(&b, syncer_conf(syncers[i])->name, &first_sync);
-		render_sync(&b, syncers[i]);
-	}
+	buf_adds(&b, syncs.data ? syncs.data : "");
 	buf_adds(&b, "}}\n");
+	buf_free(&syncs);
 	return buf_steal(&b);
 }
 
 int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n,
 		 bool running)
 {
-	char *text = status_render(cfg, syncers, n, running);
+	/* One writer at a time: each rewrites the whole file from the last. */
+	char *lock_path = xasprintf("%s/status.lock", cfg->state_dir);
+	int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(lock_path);
+	if (lock >= 0)
+		flock(lock, LOCK_EX);
 	char *path = xasprintf("%s/status.json", cfg->state_dir);
+	json_object *old = json_object_from_file(path);
+	char *text = render(cfg, syncers, n, running, old);
 	int rc = write_file_atomic(path, text, strlen(text));
+	int e = errno;
+	if (old)
+		json_object_put(old);
 	free(path);
 	free(text);
+	if (lock >= 0)
+		close(lock);
+	errno = e;
 	return rc;
+}
+
+size_t status_daemons(const char *state_dir, pid_t *pids, size_t max)
+{
+	char *path = xasprintf("%s/status.json", state_dir);
+	json_object *root = json_object_from_file(path), *syncs;
+	free(path);
+	size_t n = 0;
+	long candidates[64];
+	size_t nc = 0;
+	if (root)
+		candidates[nc++] = entry_pid(root);
+	if (root && json_object_object_get_ex(root, "syncs", &syncs) &&
+	    json_object_is_type(syncs, json_type_object)) {
+		json_object_object_foreach(syncs, name, entry)
+		{
+			(void)name;
+			if (nc < 64 && json_object_is_type(entry, json_type_object))
+				candidates[nc++] = entry_pid(entry);
+		}
+	}
+	for (size_t i = 0; i < nc && n < max; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < n; j++)
+			seen = seen || pids[j] == (pid_t)candidates[i];
+		if (!seen && pid_alive(candidates[i]))
+			pids[n++] = (pid_t)candidates[i];
+	}
+	if (root)
+		json_object_put(root);
+	return n;
 }
 
 static void metric_help(struct buf *b, const char *name, const char *type, const char *help)
