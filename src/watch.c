@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define WATCH_MASK                                                                          \
@@ -36,6 +38,7 @@ struct watch {
 	uint64_t missed;
 	bool limit_logged;
 	const struct exclude_set *excludes; /* borrowed */
+	dev_t leaf_dev; /* the root's device, if its link counts tell leaves */
 	struct watch_handler h;
 	/* A MOVED_FROM waiting for its MOVED_TO. */
 	bool from_pending;
@@ -162,9 +165,35 @@ static int add_one(struct watch *w, const char *relpath, int parent, const char 
 	return wd;
 }
 
+/* ext4, xfs and tmpfs count a directory's subdirectories in its link
+ * count (others say 1, or a number that means nothing, as cifs may). */
+static bool counts_subdirs(const char *path)
+{
+	struct statfs fs;
+	if (statfs(path, &fs) < 0)
+		return false;
+	return fs.f_type == EXT4_SUPER_MAGIC || fs.f_type == XFS_SUPER_MAGIC ||
+	       fs.f_type == TMPFS_MAGIC;
+}
+
+/* Called once the directory's own watch exists, so a subdirectory made
+ * from now on is an event. Most directories are leaves: on the source's
+ * own file system a link count of 2 says so, and a stat is cheaper than
+ * reading the directory. */
+static bool is_leaf(const struct watch *w, const char *full)
+{
+	struct stat st;
+	return w->leaf_dev && lstat(full, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_dev == w->leaf_dev && st.st_nlink == 2;
+}
+
 static void add_subtree(struct watch *w, const char *relpath, int wd)
 {
 	char *full = relpath[0] ? xasprintf("%s/%s", w->root, relpath) : xstrdup(w->root);
+	if (is_leaf(w, full)) {
+		free(full);
+		return;
+	}
 	DIR *d = opendir(full);
 	if (!d) {
 		free(full);
@@ -201,6 +230,9 @@ int watch_start(struct watch *w)
 	w->root_wd = add_one(w, "", -1, "");
 	if (w->root_wd < 0)
 		return -1;
+	struct stat st;
+	if (counts_subdirs(w->root) && stat(w->root, &st) == 0)
+		w->leaf_dev = st.st_dev;
 	add_subtree(w, "", w->root_wd);
 	if (loop_add_fd(w->loop, w->fd, EPOLLIN, on_inotify, w) < 0)
 		return -1;
