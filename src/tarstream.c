@@ -314,6 +314,7 @@ static void on_child_exit(struct proc *p, void *arg)
 	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
 	r.exists = ts->remote && rc == GUARD_EXISTS;
+	r.receiver_failed = rc != 0 && !r.exists;
 	const char *stail = proc_stderr_tail(ts->sender);
 	r.bytes = bytes_written(stail);
 	if (r.outcome != TS_OK)

@@ -30,6 +30,7 @@ struct tarstream_result {
 	uint64_t files; /* regular files in the stream */
 	uint64_t bytes; /* bytes of the stream */
 	bool exists;    /* TS_USE_RSYNC because a tree exists at the target */
+	bool receiver_failed; /* the receiving end failed (not: a source file vanished) */
 	char message[600];
 };
 

@@ -61,7 +61,7 @@ struct transport {
 	 * declines a batch, through rsync. */
 	const struct exclude_set *excludes;
 	bool stream_trees;
-	int stream_failures; /* in a row, other than "exists": 3 turn it off */
+	int stream_failures; /* receiving end failures in a row: 3 turn it off */
 	struct tarstream *stream;
 	transfer_cb active_cb; /* the stream's caller */
 	void *active_arg;
@@ -654,7 +654,7 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 		break;
 	case TS_USE_RSYNC:
 		log_debug("[sync %s] tar stream declined: %s; rsync instead", t->sc->name, r->message);
-		if (!r->exists && ++t->stream_failures == 3) {
+		if (r->receiver_failed && ++t->stream_failures == 3) {
 			log_warn("[sync %s] new trees go through rsync from now on: the tar stream "
 				 "failed 3 times in a row (%s)",
 				 t->sc->name, r->message);
