@@ -265,8 +265,18 @@ CONF
 	for l in "$@"; do echo "$l"; done
 }
 
-# Fail the test with a message.
-die() { echo "FAIL: $*" >&2; exit 1; }
+# Fail the test with a message. A server that crashed says why in its log:
+# show that too (the work directory is gone after the test).
+die() {
+	local log
+	for log in "${MDB_WORK:-/nonexistent}"/*/out.log; do
+		[ -f "$log" ] && grep -q 'got signal\|Assertion' "$log" || continue
+		echo "--- $log (the server crashed):" >&2
+		grep -A 30 'got signal\|Assertion' "$log" | head -n 40 >&2
+	done
+	echo "FAIL: $*" >&2
+	exit 1
+}
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	case ${1:-} in
