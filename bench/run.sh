@@ -16,7 +16,7 @@
 #   BENCH_BURST_REPS        repetitions for bursts up to 20,000 files (3; median);
 #                           bigger bursts run once
 #   BENCH_STARTUP_DIRS / BENCH_STARTUP_FILES   (20000 / 200000)
-#   BENCH_STARTUP_REPS      (3; median)
+#   BENCH_STARTUP_REPS      (5; median)
 #   BENCH_CM=0              skip lsyncd + ssh ControlMaster (=all: also on
 #                           bursts over 20,000 files, skipped by default)
 #   BENCH_FS=tmp            no loop device: use /tmp's file system
@@ -45,7 +45,7 @@ BURST_SIZES=${BENCH_BURST_SIZES:-10000 100000}
 BURST_REPS=${BENCH_BURST_REPS:-3}
 ST_DIRS=${BENCH_STARTUP_DIRS:-20000}
 ST_FILES=${BENCH_STARTUP_FILES:-200000}
-ST_REPS=${BENCH_STARTUP_REPS:-3}
+ST_REPS=${BENCH_STARTUP_REPS:-5}
 TOOLS=${BENCH_TOOLS:-lifeboat lsyncd rsync}
 MODES=${BENCH_MODES:-local ssh}
 CM=${BENCH_CM:-1}
@@ -330,12 +330,19 @@ bench_startup() {
 	fresh_pair
 	"$T/bin/gen_tree" "$W/src" "$ST_DIRS" "$ST_FILES" 1024 200
 	rsync -a "$W/src/" "$W/dst/"
-	# interleaved, as the bursts
+	rsync -a "$W/src/" "$W/dst/" # warm: every inode read once more
+	# interleaved, as the bursts, and every other run in reverse order: the
+	# first tool after the seeding must not always be the same one
+	local order
 	for r in $(seq "$ST_REPS"); do
-		for pair in "${pairs[@]}"; do
+		order=("${pairs[@]}")
+		if [ $((r % 2)) = 0 ]; then
+			mapfile -t order < <(printf '%s\n' "${pairs[@]}" | tac)
+		fi
+		for pair in "${order[@]}"; do
 			read -r tool mode <<<"$pair"
 			log "startup: $tool $mode (run $r/$ST_REPS)"
-			# warm cache: the previous pass (or the seeding rsync) read it all
+			sync # no writeback of the previous run's files during this one
 			t0=$(now)
 			start_tool "$tool" "$mode" "$W/src" "$W/dst"
 			if wait_until 600 tool_idle; then
