@@ -139,6 +139,19 @@ static char *joined(const struct buf *list)
 	return s;
 }
 
+/* tarstream_list must succeed; the list joined with '|'. */
+static char *list_of(const struct strv *trees, struct strv *flat, struct strv *rest,
+		     const struct exclude_set *x, uint64_t *files)
+{
+	struct buf list;
+	buf_init(&list);
+	char *why = NULL;
+	assert_int_equal(tarstream_list(root, trees, flat, rest, x, &list, files, &why), 0);
+	char *s = joined(&list);
+	buf_free(&list);
+	return s;
+}
+
 static void test_list_tree_and_flat(void **state)
 {
 	(void)state;
@@ -152,12 +165,8 @@ static void test_list_tree_and_flat(void **state)
 	strv_push(&flat, "top/file1");
 	strv_push(&flat, "top/linked"); /* a hard link: rsync's */
 	strv_push(&flat, "top/gone");   /* vanished: rsync deletes it */
-	struct buf list;
-	buf_init(&list);
 	uint64_t files = 0;
-	char *why = NULL;
-	assert_int_equal(tarstream_list(root, &trees, &flat, &rest, x, &list, &files, &why), 0);
-	char *s = joined(&list);
+	char *s = list_of(&trees, &flat, &rest, x, &files);
 	/* The parent once, the tree before its contents, nothing excluded. */
 	assert_non_null(strstr(s, "top|top/new|"));
 	assert_non_null(strstr(s, "top/new/a|"));
@@ -174,7 +183,6 @@ static void test_list_tree_and_flat(void **state)
 	assert_int_equal(flat.len, 1);
 	assert_int_equal(rest.len, 2);
 	free(s);
-	buf_free(&list);
 	strv_free(&trees);
 	strv_free(&flat);
 	strv_free(&rest);
@@ -200,15 +208,10 @@ static void test_list_keeps_directories_together(void **state)
 	strv_push(&flat, "ord/old/n2");
 	strv_push(&flat, "ord/old-2");
 	strv_push(&flat, "ord/old/n1");
-	struct buf list;
-	buf_init(&list);
 	uint64_t files = 0;
-	char *why = NULL;
-	assert_int_equal(tarstream_list(root, &trees, &flat, &rest, NULL, &list, &files, &why), 0);
-	char *s = joined(&list);
+	char *s = list_of(&trees, &flat, &rest, NULL, &files);
 	assert_string_equal(s, "ord|ord/old|ord/old/n1|ord/old/n2|ord/old-2|ord/old-2/x|");
 	free(s);
-	buf_free(&list);
 
 	/* Unsorted trees and files in one directory: listed again when left. */
 	strv_free(&flat);
@@ -218,13 +221,10 @@ static void test_list_keeps_directories_together(void **state)
 	strv_push(&trees, "ord/old/t");
 	strv_push(&trees, "ord/old-2");
 	strv_push(&flat, "ord/old/n1");
-	buf_init(&list);
-	assert_int_equal(tarstream_list(root, &trees, &flat, &rest, NULL, &list, &files, &why), 0);
-	s = joined(&list);
+	s = list_of(&trees, &flat, &rest, NULL, &files);
 	assert_string_equal(s, "ord|ord/old|ord/old/t|ord/old/t/in|ord/old-2|ord/old-2/x|"
 			       "ord/old|ord/old/n1|");
 	free(s);
-	buf_free(&list);
 	strv_free(&trees);
 	strv_free(&flat);
 	strv_free(&rest);
