@@ -2,6 +2,7 @@
  * of the database operations (db_ops.h). Parses arguments, reports the one
  * error message, prints status as text or JSON. */
 #include "commands.h"
+#include "failover.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "log.h"
@@ -328,7 +329,11 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 	} else if (strcmp(sub, "fence") == 0) {
 		rc = db_fence(p, target, &err);
 	} else {
-		rc = db_rejoin(p, force, &err);
+		uint64_t epoch = 0;
+		rc = db_rejoin(p, force, &epoch, &err);
+		/* The old primary's files follow the database: role and epoch. */
+		if (!rc)
+			rc = failover_old_primary_follows(p->cfg, p->primary.node, epoch, &err);
 	}
 	return report(rc, err);
 }

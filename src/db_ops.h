@@ -98,7 +98,9 @@ int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *
 /* Fence: read_only=ON, kill client sessions, verify. */
 int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);
-int db_rejoin(struct db_pair *p, bool force, char **err);
+/* The old primary (the configuration's "primary") replicates from the
+ * promoted one; *new_epoch gets the promoted one's role epoch. */
+int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);
 
 /* Persist read_only in [database] read_only_cnf (if set) when s is the
  * server on this machine: its [node] is [lifeboat] node, or, for a HOST:PORT

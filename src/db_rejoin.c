@@ -155,7 +155,7 @@ out:
 	return rc;
 }
 
-static int check_roles(struct db_conn *old, struct db_conn *neu, char **err)
+static int check_roles(struct db_conn *old, struct db_conn *neu, uint64_t *new_epoch, char **err)
 {
 	struct db_facts fo, fn;
 	int rc = db_facts_read(old, &fo, err);
@@ -180,12 +180,13 @@ static int check_roles(struct db_conn *old, struct db_conn *neu, char **err)
 				 (unsigned long long)fn.epoch);
 		rc = EXIT_FAILED;
 	}
+	*new_epoch = fn.epoch;
 	db_facts_free(&fo);
 	db_facts_free(&fn);
 	return rc;
 }
 
-int db_rejoin(struct db_pair *p, bool force, char **err)
+int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 {
 	struct db_conn old, neu;
 	memset(&neu, 0, sizeof(neu));
@@ -196,7 +197,7 @@ int db_rejoin(struct db_pair *p, bool force, char **err)
 	if (!rc)
 		rc = db_check_server_ids(&old, &neu, err);
 	if (!rc)
-		rc = check_roles(&old, &neu, err);
+		rc = check_roles(&old, &neu, new_epoch, err);
 	unsigned killed = 0;
 	if (!rc)
 		rc = db_fence_conn(&old, &killed, err);

@@ -621,7 +621,7 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 	if (!fo_peer_argv(f, &v)) {
 		strv_free(&v);
 		*note = xstrdup("no [failover] peer_command and no ssh for the old primary's node: "
-				"run 'lifeboat switchover --step-down' there before it rejoins");
+				"when it is back, 'lifeboat db rejoin' there steps it down");
 		return EXIT_OK;
 	}
 	strv_push(&v, "switchover");
@@ -640,8 +640,8 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 				 r.err_tail);
 		rc = EXIT_FAILED;
 	} else {
-		*note = xasprintf("old primary not reached (exit %d%s%s): run 'lifeboat switchover "
-				  "--step-down' on it before it rejoins",
+		*note = xasprintf("old primary not reached (exit %d%s%s): when it is back, 'lifeboat "
+				  "db rejoin' steps it down",
 				  code, r.err_tail[0] ? ": " : "", r.err_tail);
 	}
 	run_result_free(&r);
@@ -716,7 +716,8 @@ static int step_files_flush(struct fo *f, char **note, char **err)
 
 static int step_rejoin(struct fo *f, char **note, char **err)
 {
-	int rc = db_rejoin(&f->pair, false, err);
+	uint64_t epoch = 0;
+	int rc = db_rejoin(&f->pair, false, &epoch, err);
 	if (!rc)
 		*note = xasprintf("%s replicates from %s", f->pair.primary.host,
 				  f->pair.standby.host);
@@ -980,6 +981,49 @@ int switchover_run(const struct config *cfg, const struct failover_opts *o)
 	f.switchover = true;
 	f.lock_fd = -1;
 	return go(&f, switchover_steps, ARRAY_LEN(switchover_steps));
+}
+
+int failover_old_primary_follows(const struct config *cfg, const char *old_node, uint64_t epoch,
+				  char **err)
+{
+	if (cfg->node && old_node && strcmp(cfg->node, old_node) == 0)
+		return failover_step_down(cfg, epoch);
+	struct fo f;
+	memset(&f, 0, sizeof(f));
+	f.cfg = cfg;
+	f.lock_fd = -1;
+	f.peer = old_node ? config_find_node(cfg, old_node) : NULL;
+	struct strv v;
+	strv_init(&v);
+	if (!old_node || !fo_peer_argv(&f, &v)) {
+		strv_free(&v);
+		log_info("if the old primary runs 'lifeboat sync', run 'lifeboat switchover --step-down "
+			 "--epoch %llu' there: its files then follow the new primary too",
+			 (unsigned long long)epoch);
+		return EXIT_OK;
+	}
+	strv_push(&v, "switchover");
+	strv_push(&v, "--step-down");
+	strv_push(&v, "--epoch");
+	strv_pushf(&v, "%llu", (unsigned long long)epoch);
+	struct run_result r;
+	int code = child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
+	peer_ssh_close(&f);
+	int rc = EXIT_OK;
+	if (code == 0) {
+		log_info("%s stepped down: role standby, epoch %llu, its files follow the new primary",
+			 old_node, (unsigned long long)epoch);
+	} else {
+		rc = EXIT_FAILED;
+		*err = xasprintf("the database rejoined, but %s did not step down (exit %d%s%s): run "
+				 "'lifeboat switchover --step-down --epoch %llu' there so its files "
+				 "follow the new primary",
+				 old_node, code, r.err_tail[0] ? ": " : "", r.err_tail,
+				 (unsigned long long)epoch);
+	}
+	run_result_free(&r);
+	strv_free(&v);
+	return rc;
 }
 
 int failover_step_down(const struct config *cfg, uint64_t epoch)

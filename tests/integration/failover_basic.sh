@@ -6,7 +6,8 @@
 # old primary comes back: it is read-only, its own failover is refused (the
 # peer holds a higher epoch), its sync daemon (running all along) refuses to
 # push over the new primary, and it never gets the VIP. Last, `db rejoin`
-# and a step-down with the new epoch: files flow from the new primary back.
+# (run on the new primary) steps the old one down with the new epoch over
+# peer_command: files flow from the new primary back.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -118,11 +119,12 @@ app_vip "INSERT INTO app.t VALUES (22, 'after return')" || fail "write via VIP a
 [ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 20 ] || fail "old primary got writes"
 [ ! -e "$T/dr/www/stale.html" ] || fail "old primary pushed after the step-down"
 
-# Rejoin: the old primary follows the new one; with the new epoch there,
-# the new primary's sync pushes back (keeping a copy of what it replaces).
+# Rejoin: the old primary follows the new one, its files too (db rejoin
+# steps it down with the new epoch); with that epoch there, the new
+# primary's sync pushes back (keeping a copy of what it replaces).
 lb_d db rejoin || fail "db rejoin"
-lb_p switchover --step-down --epoch 1 || fail "step-down with the epoch"
-[ "$(cat "$STATE_P/epoch")" = 1 ] || fail "old primary's epoch not raised"
+[ "$(cat "$STATE_P/epoch")" = 1 ] || fail "db rejoin did not give the old primary the new epoch"
+[ "$(cat "$STATE_P/role")" = standby ] || fail "old primary's role after db rejoin: $(cat "$STATE_P/role")"
 wait_until 20 eval '[ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 22 ]' || fail "old primary does not follow"
 echo new >"$T/dr/www/new.html"
 wait_until 30 test -e "$T/oslo/www/new.html" || fail "new primary's files do not reach the old one"

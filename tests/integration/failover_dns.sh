@@ -82,4 +82,12 @@ grep -q "dns .*hooks/dns dr $LB_NET.2 ok" "$T/report.txt" || fail "dns step not 
 [ "$(resolve)" = "$LB_NET.2" ] || fail "db.shop.test is $(resolve), expected DR $LB_NET.2"
 app_name "INSERT INTO app.t VALUES (2, 'after')" || fail "write by name after the failover"
 [ "$(app_name "SELECT @@server_id")" = 2 ] || fail "name does not lead to DR"
+
+# The old primary comes back; `db rejoin` run there makes it follow the new
+# primary, and its own files too (role standby, the new epoch).
+cluster_revive_primary || fail "revive"
+lb_p db rejoin || fail "db rejoin on the old primary"
+[ "$(cat "$STATE_P/epoch")" = 1 ] || fail "db rejoin did not give the old primary the new epoch"
+[ "$(cat "$STATE_P/role")" = standby ] || fail "old primary's role after db rejoin: $(cat "$STATE_P/role")"
+wait_until 20 eval '[ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 2 ]' || fail "old primary does not follow"
 pass
