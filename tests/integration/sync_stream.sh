@@ -343,6 +343,22 @@ assert_trees_equal "$RSRC" "$RDST" 15
 # Over ssh too the top directory's times arrive to the nanosecond.
 assert_ns_equal "$RSRC" "$RDST"
 
+# The target goes away while a burst waits: the stream fails as
+# unreachable, the batch is kept (its new files now as plain paths for
+# rsync), and everything converges once sshd is back.
+echo "== 5. ssh: the target is down during a burst"
+stop_sshd || fail "cannot stop sshd"
+make_big_tree "$T/aside5"
+mv "$T/aside5" "$RSRC/tree5"
+for i in $(seq 1 80); do echo "$i" >"$RSRC/tree1/late$i"; done
+wait_until 30 eval '[ "$(status_field rem state)" = retrying ]' ||
+	fail "rem: not retrying with sshd down: $(status_field rem state) $(status_field rem last_error)"
+restart_sshd || fail "cannot restart sshd"
+assert_trees_equal "$RSRC" "$RDST" 90
+assert_ns_equal "$RSRC" "$RDST"
+wait_idle rem 30 || fail "rem: not idle after the target came back"
+no_pwned "rem: burst while the target was down"
+
 # Nothing went wrong on the way.
 if grep -a "new trees go through rsync from now on" "$SYNC_LOG"; then
 	fail "the stream was switched off after failures"
