@@ -420,37 +420,39 @@ static size_t count_names(const struct buf *list)
 	return n;
 }
 
+/* Not this time: every flat entry goes back to the caller's rsync list. */
+static struct tarstream *decline(struct buf *list, struct strv *flat, struct strv *rest)
+{
+	buf_free(list);
+	for (size_t i = 0; flat && i < flat->len; i++)
+		strv_push(rest, flat->items[i]);
+	if (flat) {
+		strv_free(flat);
+		strv_init(flat);
+	}
+	return NULL;
+}
+
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
 				  size_t min_members, tarstream_cb cb, void *arg, char **why)
 {
 	bool remote = tt->ssh_argv != NULL;
-	if (!remote && local_trees_absent(tt->target_path, trees, why) < 0)
-		return NULL;
 	struct buf list;
 	buf_init(&list);
 	uint64_t files = 0;
-	if (tarstream_list(tt->source, trees, flat, rest, tt->excludes, &list, &files, why) < 0) {
-		buf_free(&list);
-		return NULL;
-	}
+	if ((!remote && local_trees_absent(tt->target_path, trees, why) < 0) ||
+	    tarstream_list(tt->source, trees, flat, rest, tt->excludes, &list, &files, why) < 0)
+		return decline(&list, flat, rest);
 	size_t members = count_names(&list);
 	if (members == 0 || members < min_members) {
 		*why = xasprintf("%zu entries: rsync is quicker for a few", members);
-		buf_free(&list);
-		for (size_t i = 0; flat && i < flat->len; i++) /* all back to the caller */
-			strv_push(rest, flat->items[i]);
-		if (flat) {
-			strv_free(flat);
-			strv_init(flat);
-		}
-		return NULL;
+		return decline(&list, flat, rest);
 	}
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*why = xasprintf("pipe: %s", strerror(errno));
-		buf_free(&list);
-		return NULL;
+		return decline(&list, flat, rest);
 	}
 	struct tarstream *ts = xcalloc(1, sizeof(*ts));
 	ts->remote = remote;
@@ -474,8 +476,7 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	strv_free(&argv);
 	if (!ts->sender) {
 		tarstream_free(ts);
-		buf_free(&list);
-		return NULL;
+		return decline(&list, flat, rest);
 	}
 	proc_write_stdin(ts->sender, list.data ? list.data : "", list.len);
 	proc_close_stdin(ts->sender);
