@@ -2,6 +2,7 @@
 # Test runner: unit tests (cmocka, built with ASan+UBSan) and integration
 # tests (tests/integration/*.sh, each a program: exit 0 pass, 77 skip, other
 # fail), run in parallel, JOBS at a time. Ends with "N passed, N failed".
+# A test that failed because a mariadbd it started crashed runs once more.
 #   tests/run.sh [unit|integration] [NAME-PATTERN]
 set -u
 cd "$(dirname "$0")/.."
@@ -32,6 +33,14 @@ fi
 passed=0 failed=0 skipped=0
 declare -A running=()
 failures=()
+retries=()
+
+# A test whose mariadbd crashed (SIGSEGV inside the server: seen a few
+# times under load, always at one address in MariaDB 10.11) failed for the
+# server's sake, not lifeboat's: it runs once more, alone, and says so.
+server_crashed() {
+	grep -q 'Segmentation fault.*mariadbd\|mariadbd got signal' "$1"
+}
 
 finish() {
 	local pid=$1 name=${running[$1]} rc
@@ -42,10 +51,23 @@ finish() {
 		passed=$((passed + 1)); echo "PASS $name"
 	elif [ $rc -eq 77 ]; then
 		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$log")"
+	elif [ -z "${RETRYING:-}" ] && server_crashed "$log"; then
+		retries+=("$name"); cp "$log" "$log.server-crash"
+		echo "RETRY $name: a mariadbd it started crashed (log kept in $log.server-crash)"
 	else
 		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc)"
 		sed 's/^/    | /' "$log" | tail -n 40
 	fi
+}
+
+run_test() {   # run_test TEST: in the background, output to its log
+	local t=$1 log
+	log="$LOGDIR/$(basename "$t").log"
+	case $t in
+	*.sh) timeout -k 10 ${TEST_TIMEOUT:-600} bash "$t" >"$log" 2>&1 & ;;
+	*) timeout -k 10 ${TEST_TIMEOUT:-600} "$t" >"$log" 2>&1 & ;;
+	esac
+	running[$!]=$t
 }
 
 start_ts=$(date +%s)
@@ -55,17 +77,17 @@ for t in "${tests[@]}"; do
 		[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
 		done_pid=
 	done
-	log="$LOGDIR/$(basename "$t").log"
-	case $t in
-	*.sh) timeout -k 10 ${TEST_TIMEOUT:-600} bash "$t" >"$log" 2>&1 & ;;
-	*) timeout -k 10 ${TEST_TIMEOUT:-600} "$t" >"$log" 2>&1 & ;;
-	esac
-	running[$!]=$t
+	run_test "$t"
 done
 while [ ${#running[@]} -gt 0 ]; do
 	wait -n -p done_pid 2>/dev/null || true
 	[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
 	done_pid=
+done
+RETRYING=1
+for t in "${retries[@]}"; do
+	run_test "$t"
+	for pid in "${!running[@]}"; do finish "$pid"; done
 done
 echo "($(( $(date +%s) - start_ts )) s; logs in $LOGDIR)"
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
