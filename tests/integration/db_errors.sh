@@ -50,7 +50,7 @@ expect 1 "missing privilege.*GRANT" -c "$MDB_WORK/weak.conf" db fence
 [ "$(mdb_sql a "SELECT @@read_only")" = 0 ] || die "failed fence changed read_only"
 
 # Set up replication, then break it with a duplicate key.
-"$LIFEBOAT" -c "$CONF" db clone --method dump 2>/dev/null || die "clone"
+"$LIFEBOAT" -c "$CONF" db clone --method dump 2>"$MDB_WORK/err" || die "clone: $(cat "$MDB_WORK/err")"
 mdb_sql b "SET sql_log_bin=0; INSERT INTO app.t VALUES (3,3)"
 mdb_sql a "INSERT INTO app.t VALUES (3,30)"
 mdb_wait_slave_field b Last_SQL_Errno 1062 20 || die "duplicate key did not stop replication"
@@ -60,14 +60,14 @@ expect 1 "cannot promote.*1062" -c "$CONF" db promote --force
 [ ! -e "$MDB_WORK/state/epoch" ] || die "refused promote wrote an epoch"
 
 # Missing row: re-clone, delete a row on the standby, update it on the primary.
-"$LIFEBOAT" -c "$CONF" db clone --method dump --force 2>/dev/null || die "re-clone"
+"$LIFEBOAT" -c "$CONF" db clone --method dump --force 2>"$MDB_WORK/err" || die "re-clone: $(cat "$MDB_WORK/err")"
 mdb_sql b "SET sql_log_bin=0; DELETE FROM app.t WHERE id = 1"
 mdb_sql a "UPDATE app.t SET v = 11 WHERE id = 1"
 mdb_wait_slave_field b Last_SQL_Errno 1032 20 || die "missing row did not stop replication"
 expect 1 "broken.*1032" -c "$CONF" db status
 
 # Server down (the primary fenced first, or promote refuses a live primary).
-"$LIFEBOAT" -c "$CONF" db fence 2>/dev/null || die "fence"
+"$LIFEBOAT" -c "$CONF" db fence 2>"$MDB_WORK/err" || die "fence: $(cat "$MDB_WORK/err")"
 mdb_stop b
 expect 1 "not reachable.*start the server" -c "$CONF" db promote
 echo PASS
