@@ -1,6 +1,7 @@
 /* transport: how changes reach the target. Owns the rsync child processes,
  * the ssh master connection they all share (one login, reused for every
- * batch), and the runtime directory holding its socket.
+ * batch), the runtime directory holding its socket, and the tar stream
+ * that carries bursts of new files (tarstream.h) over the same master.
  *
  * Latency trick: an rsync started with --files-from=- connects (forks its
  * receiver, or logs in over the ssh master) before it reads the file list,
