@@ -307,6 +307,21 @@ void changes_rename(struct change_queue *q, const char *from, const char *to, bo
 	}
 }
 
+void changes_renamed_in_flight(struct change_queue *q, const struct batch *b, const char *from,
+			       const char *to, int64_t now)
+{
+	const struct strv *lists[] = {&b->trees, &b->paths, &b->new_files};
+	for (size_t l = 0; l < 3; l++) {
+		for (size_t i = 0; i < lists[l]->len; i++) {
+			char *np = rewrite_prefix(lists[l]->items[i], from, to);
+			if (!np)
+				continue;
+			add_entry(q, np, l == 0 ? CH_TREE : CH_PATH, false, now, now);
+			free(np);
+		}
+	}
+}
+
 void changes_full(struct change_queue *q, int64_t now)
 {
 	int64_t first = now;

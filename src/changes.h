@@ -55,6 +55,12 @@ void changes_release(struct change_queue *q, const char *path);
 /* A rename inside the source. Pending entries under from move to to. */
 void changes_rename(struct change_queue *q, const char *from, const char *to, bool is_dir,
 		    int64_t now_ms);
+/* A rename while batch b is on its way: b's paths under from may vanish
+ * before rsync gets to them (rsync calls that normal), and the target's
+ * rename would then move a directory without them. Queue them again under
+ * their new names. */
+void changes_renamed_in_flight(struct change_queue *q, const struct batch *b, const char *from,
+			       const char *to, int64_t now);
 /* Forget everything and ship the whole source next. */
 void changes_full(struct change_queue *q, int64_t now_ms);
 

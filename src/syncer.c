@@ -193,6 +193,8 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 		break;
 	case WE_RENAMED:
 		changes_rename(s->q, path, path2, is_dir, now);
+		if (s->busy)
+			changes_renamed_in_flight(s->q, &s->cur, path, path2, now);
 		break;
 	case WE_OVERFLOW:
 		log_warn("[sync %s] kernel event queue overflowed: rescanning and doing a full pass",

@@ -65,6 +65,29 @@ static void test_new_files(void **state)
 	changes_free(q);
 }
 
+/* A rename while a batch is in flight: the batch's paths under the old name
+ * may vanish before they are sent; they are queued under the new one. */
+static void test_rename_during_flight(void **state)
+{
+	(void)state;
+	struct change_queue *q = changes_new(1000);
+	changes_add(q, "old/two", CH_NEW_FILE, false, 10);
+	changes_add(q, "old/sub", CH_TREE, false, 10);
+	changes_add(q, "other", CH_PATH, false, 10);
+	struct batch b;
+	assert_true(changes_take(q, &b, 100, 1000, 5000));
+	changes_rename(q, "old", "renamed", true, 110);
+	changes_renamed_in_flight(q, &b, "old", "renamed", 110);
+	batch_free(&b);
+	assert_true(changes_take(q, &b, 200, 1000, 5000));
+	assert_int_equal(b.n_renames, 1);
+	assert_true(has(&b.paths, "renamed/two"));
+	assert_true(has(&b.trees, "renamed/sub"));
+	assert_false(has(&b.paths, "other"));
+	batch_free(&b);
+	changes_free(q);
+}
+
 static void test_tree_absorbs_descendants(void **state)
 {
 	(void)state;
@@ -218,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aggregates_duplicates),
 		cmocka_unit_test(test_new_files),
+		cmocka_unit_test(test_rename_during_flight),
 		cmocka_unit_test(test_tree_absorbs_descendants),
 		cmocka_unit_test(test_writing_held_until_closed_or_quiet),
 		cmocka_unit_test(test_rename_moves_pending_entries),
