@@ -461,21 +461,44 @@ static int resolve_node_target(const struct config *cfg, struct sync_conf *s,
 	return 0;
 }
 
+/* Where the host part of a remote target ends: "HOST:", "USER@HOST:", or
+ * an IPv6 address in brackets, "[::1]:" / "USER@[fd00::2]:" (its colons
+ * are the address's). NULL when t has no host part. The host goes into
+ * *host without brackets: ssh takes it so; rsync gets them back
+ * (config_rsync_remote). */
+static const char *split_host(const char *t, char **host)
+{
+	const char *open = strchr(t, '[');
+	const char *colon = strchr(t, ':');
+	if (open && colon && open < colon && !memchr(t, '/', (size_t)(open - t))) {
+		const char *close = strchr(open, ']');
+		if (!close || close[1] != ':' || !memchr(open, ':', (size_t)(close - open)))
+			return NULL;
+		*host = xasprintf("%.*s%.*s", (int)(open - t), t, (int)(close - open - 1), open + 1);
+		return close + 1;
+	}
+	const char *slash = strchr(t, '/');
+	if (!colon || (slash && slash < colon))
+		return NULL;
+	*host = xstrndup(t, (size_t)(colon - t));
+	return colon;
+}
+
 /* NODE:PATH, [USER@]HOST:PATH or an absolute local path. */
 static int resolve_target(const struct config *cfg, struct sync_conf *s, char **err)
 {
-	static const char forms[] = "must be NODE:/PATH, [USER@]HOST:/PATH or /PATH";
+	static const char forms[] = "must be NODE:/PATH, [USER@]HOST:/PATH "
+				    "([USER@][IPV6]:/PATH) or /PATH";
 	const char *t = s->target;
-	const char *colon = strchr(t, ':');
-	const char *slash = strchr(t, '/');
-	if (!colon || (slash && slash < colon)) {
+	char *host = NULL;
+	const char *colon = split_host(t, &host);
+	if (!colon) {
 		if (t[0] != '/')
 			return bad_target(cfg, s, forms, err);
 		s->target_path = clean_path(t);
 		return 0;
 	}
 	const char *path = colon + 1;
-	char *host = xstrndup(t, (size_t)(colon - t));
 	const struct node_conf *node = config_find_node(cfg, host);
 	int rc = 0;
 	if (path[0] != '/' || !*host)
@@ -490,6 +513,15 @@ static int resolve_target(const struct config *cfg, struct sync_conf *s, char **
 	if (rc == 0)
 		s->target_path = clean_path(path);
 	return rc;
+}
+
+char *config_rsync_remote(const char *host, const char *path)
+{
+	const char *at = strrchr(host, '@');
+	const char *name = at ? at + 1 : host;
+	if (strchr(name, ':'))
+		return xasprintf("%.*s[%s]:%s/", (int)(name - host), host, name, path);
+	return xasprintf("%s:%s/", host, path);
 }
 
 static int check_after_parse(const struct parse_state *st, char **err)

@@ -116,6 +116,9 @@ int config_check_sync(const struct config *cfg, char **err);
 
 const struct node_conf *config_find_node(const struct config *cfg, const char *name);
 const struct sync_conf *config_find_sync(const struct config *cfg, const char *name);
+/* "HOST:PATH/" as rsync wants a remote directory: an IPv6 address (a host
+ * with ':' in it) in brackets. Caller frees. */
+char *config_rsync_remote(const char *host, const char *path);
 
 const char *delete_mode_name(enum delete_mode m);
 

@@ -373,14 +373,20 @@ static void dry_run_argv(const struct config *cfg, const struct sync_conf *s, st
 	if (s->target_host || src_remote)
 		push_ssh(s, v);
 	strv_push(v, "--");
+	char *remote = NULL;
 	if (src_remote)
-		strv_pushf(v, "%s:%s/", peer->ssh ? peer->ssh : peer->address, s->source);
+		remote = config_rsync_remote(peer->ssh ? peer->ssh : peer->address, s->source);
+	else if (s->target_host)
+		remote = config_rsync_remote(s->target_host, s->target_path);
+	if (src_remote)
+		strv_push(v, remote);
 	else
 		strv_pushf(v, "%s/", s->source);
 	if (s->target_host)
-		strv_pushf(v, "%s:%s/", s->target_host, s->target_path);
+		strv_push(v, remote);
 	else
 		strv_pushf(v, "%s/", s->target_path);
+	free(remote);
 }
 
 /* NULL: equal; else what differs (or why rsync could not tell). */

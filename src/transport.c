@@ -212,8 +212,11 @@ static void append_paths(const struct sync_conf *sc, struct strv *argv)
 	/* "--": a source or target starting with '-' is still a path. */
 	strv_push(argv, "--");
 	strv_pushf(argv, "%s/", sc->source);
-	if (sc->target_host)
-		strv_pushf(argv, "%s:%s/", sc->target_host, sc->target_path);
+	if (sc->target_host) {
+		char *remote = config_rsync_remote(sc->target_host, sc->target_path);
+		strv_push(argv, remote);
+		free(remote);
+	}
 	else
 		strv_pushf(argv, "%s/", sc->target_path);
 }

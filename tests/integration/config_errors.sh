@@ -133,7 +133,7 @@ target = $T/dst
 target = $T/dst2
 END
 
-refuse relative_target 3 "target 'backup/www' must be NODE:/PATH, [USER@]HOST:/PATH or /PATH" <<END
+refuse relative_target 3 "target 'backup/www' must be NODE:/PATH, [USER@]HOST:/PATH ([USER@][IPV6]:/PATH) or /PATH" <<END
 [sync www]
 source = $T/src
 target = backup/www

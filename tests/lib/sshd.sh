@@ -38,13 +38,15 @@ _lb_ssh_keys() {
 
 # _lb_sshd_launch NS ADDR PORT: start sshd (in netns NS if not empty).
 _lb_sshd_launch() {
-	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_$3.conf home rc
+	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_$3.conf home rc laddr=$2
+	[[ $addr == *:* ]] && laddr="[$addr]" # IPv6: [::1]:PORT
+
 	home=$(getent passwd root | cut -d: -f6)
 	home=${home:-/root}
 	rc=$home/.bashrc
 	mkdir -p /run/sshd && chmod 755 /run/sshd
 	cat >"$conf" <<EOF
-ListenAddress $addr:$port
+ListenAddress $laddr:$port
 HostKey $T/ssh/host_ed25519
 PidFile none
 AuthorizedKeysFile $T/ssh/authorized_keys
@@ -111,17 +113,20 @@ _lb_listening() {
 	local -a pre=()
 	while [ "$1" != -- ]; do pre+=("$1"); shift; done
 	shift
-	"${pre[@]}" ss -Hltn "src $1:$2" 2>/dev/null | grep -q .
+	local a=$1
+	[[ $a == *:* ]] && a="[$a]"
+	"${pre[@]}" ss -Hltn "src $a:$2" 2>/dev/null | grep -q .
 }
 
-# start_sshd [PORT]: a private sshd on 127.0.0.1 (PORT: default free_port).
+# start_sshd [PORT [ADDR]]: a private sshd on 127.0.0.1, or ADDR (::1 for
+# IPv6) (PORT: default free_port).
 start_sshd() {
 	[ "$(id -u)" = 0 ] || { echo "start_sshd: needs root" >&2; return 1; }
 	[ -x /usr/sbin/sshd ] || { echo "start_sshd: /usr/sbin/sshd missing" >&2; return 1; }
 	_lb_ssh_keys
 	local port=${1:-}
 	[ -n "$port" ] || port=$(free_port) || return 1
-	_lb_sshd_launch "" 127.0.0.1 "$port"
+	_lb_sshd_launch "" "${2:-127.0.0.1}" "$port"
 }
 
 # stop_sshd: kill the sshd last started and all its sessions (TERM, KILL).

@@ -633,19 +633,36 @@ static void test_target_forms(void **state)
 	expect_target("/local/path/", NULL, "/local/path", NULL);
 	expect_target("/with:colon", NULL, "/with:colon", NULL);
 	expect_target("h:/a:b//c", "h", "/a:b/c", NULL);
+	/* IPv6: the brackets keep the address's colons apart; ssh gets the
+	 * bare address, rsync the bracketed one. */
+	expect_target("[2001:db8::1]:/x", "2001:db8::1", "/x", NULL);
+	expect_target("root@[::1]:/srv/a:b", "root@::1", "/srv/a:b", NULL);
+	char *r = config_rsync_remote("root@::1", "/srv");
+	assert_string_equal(r, "root@[::1]:/srv/");
+	free(r);
+	r = config_rsync_remote("2001:db8::1", "/x");
+	assert_string_equal(r, "[2001:db8::1]:/x/");
+	free(r);
+	r = config_rsync_remote("backup@192.0.2.7", "/srv/www");
+	assert_string_equal(r, "backup@192.0.2.7:/srv/www/");
+	free(r);
 }
 
 static void test_target_errors(void **state)
 {
 	(void)state;
-	const char *forms = "must be NODE:/PATH, [USER@]HOST:/PATH or /PATH";
+	const char *forms = "must be NODE:/PATH, [USER@]HOST:/PATH ([USER@][IPV6]:/PATH) or /PATH";
 	expect_target_err("relative/path", forms);
 	expect_target_err("backup", forms);
 	expect_target_err("host:relative", forms);
 	expect_target_err("host:", forms);
 	expect_target_err(":/x", forms);
 	expect_target_err("dr:relative", forms);
-	expect_target_err("[2001:db8::1]:/x", forms); /* IPv6: use a [node] name */
+	expect_target_err("[2001:db8::1/x", forms);
+	expect_target_err("[2001:db8::1]/x", forms);
+	expect_target_err("[2001:db8::1]:x", forms);
+	expect_target_err("[host]:/x", forms); /* brackets are for IPv6 addresses */
+	expect_target_err("[]:/x", forms);
 	expect_target_err("bare:/x", "names a node with neither 'ssh' nor 'address'");
 	expect_target_err("-oProxyCommand=evil:/x", "has a bad host: must be [USER@]HOST");
 	expect_target_err("user@:/x", "has a bad host: must be [USER@]HOST");
