@@ -56,11 +56,11 @@ struct transport {
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
 	bool stopping;
-	/* New trees go as one tar stream when our exclude answer is rsync's
-	 * and no rsync option shapes the copy; else, or when the stream
-	 * declines a batch, through rsync. */
+	/* Bursts of new trees and files go as one tar stream when our exclude
+	 * answer is rsync's and no rsync option shapes the copy; else, or when
+	 * the stream declines a batch, through rsync. */
 	const struct exclude_set *excludes;
-	bool stream_trees;
+	bool stream_on;
 	int stream_failures; /* receiving end failures in a row: 3 turn it off */
 	struct tarstream *stream;
 	transfer_cb active_cb; /* the stream's caller */
@@ -279,7 +279,7 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 	t->sc = sc;
 	t->filters = filters;
 	t->excludes = excludes;
-	t->stream_trees = excludes && exclude_exact(excludes) && !sc->rsync_args &&
+	t->stream_on = excludes && exclude_exact(excludes) && !sc->rsync_args &&
 			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
@@ -636,7 +636,7 @@ static void send_list(struct run *r, const struct strv *list)
 
 bool transport_can_stream(const struct transport *t)
 {
-	return t->stream_trees;
+	return t->stream_on;
 }
 
 static void on_stream_done(void *arg, const struct tarstream_result *r)
@@ -661,7 +661,7 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 			log_warn("[sync %s] new trees go through rsync from now on: the tar stream "
 				 "failed 3 times in a row (%s)",
 				 t->sc->name, r->message);
-			t->stream_trees = false;
+			t->stream_on = false;
 		}
 		res.outcome = T_DECLINED;
 		break;
