@@ -17,39 +17,83 @@
 
 MDB_PASS=lbpass
 MDB_REPL_PASS=replpass
-MDB_TEMPLATE=${MDB_TEMPLATE:-/tmp/lifeboat-mdb-template-$(id -u)}
+# Which kind of installation the datadirs model (tests pick one):
+#   debian  as Debian's mariadb-server postinst makes it: root@localhost and
+#           'mysql'@'localhost' by unix_socket (root holding PROXY ... WITH
+#           GRANT OPTION), mariadb.sys, no test database; no skip-name-resolve
+#           (Debian's 50-server.cnf has none).
+#   rhel    normal root authentication (root@localhost, root@HOSTNAME,
+#           root@127.0.0.1, root@::1 without password), the installer's test
+#           database and anonymous accounts, skip-name-resolve in my.cnf.
+MDB_FLAVOUR=${MDB_FLAVOUR:-debian}
+# v2: a path of its own, so worktrees still on the old tuned template keep it.
+MDB_TEMPLATE=${MDB_TEMPLATE:-/tmp/lifeboat-mdb-template-h9-v2-$MDB_FLAVOUR-$(id -u)}
 
 mdb_mysqld() { command -v mariadbd || echo /usr/sbin/mariadbd; }
 
-# The template, made once (flock: tests run in parallel).
+# The OS user the installer gives a unix_socket account (Debian: mysql).
+mdb_install_user() {
+	if [ "$(id -u)" = 0 ] && id mysql >/dev/null 2>&1; then echo mysql; else id -un; fi
+}
+
+# mariadb-install-db as the distribution's package runs it (postinst of
+# mariadb-server 10.11 on Debian 12: --rpm --cross-bootstrap --user=mysql
+# --disable-log-bin --skip-test-db; RHEL's mariadb-prepare-db-dir: --rpm
+# with normal root authentication).
+mdb_install_db() {
+	local dir=$1
+	case $MDB_FLAVOUR in
+	debian)
+		TMPDIR= mariadb-install-db --no-defaults --datadir="$dir" --rpm --cross-bootstrap \
+			--user="$(mdb_install_user)" --disable-log-bin --skip-test-db ;;
+	rhel)
+		mariadb-install-db --no-defaults --datadir="$dir" --rpm \
+			--user="$(mdb_install_user)" --auth-root-authentication-method=normal ;;
+	*) echo "MDB_FLAVOUR=$MDB_FLAVOUR: debian or rhel" >&2; return 2 ;;
+	esac
+}
+
+# As the administrator: root on the socket (unix_socket on Debian, no
+# password on RHEL), the statements docs/db.md gives.
+mdb_admin_sql_sock() {
+	local sock=$1; shift
+	local who=root
+	[ "$(id -u)" = 0 ] || who=$(id -un)
+	mariadb --no-defaults -S "$sock" -u"$who" -N -B -e "$*"
+}
+
+# The template, made once (flock: tests run in parallel): installed as the
+# package does it, then started once so an administrator can create the
+# lifeboat account with plain SQL (the issue's user gave it ALL PRIVILEGES
+# WITH GRANT OPTION; nothing else, no PROXY, no grant-table edits).
 mdb_template() {
 	[ -f "$MDB_TEMPLATE/.done" ] && return 0
 	mkdir -p "$(dirname "$MDB_TEMPLATE")"
 	(
 		flock 9
 		[ -f "$MDB_TEMPLATE/.done" ] && exit 0
-		rm -rf "$MDB_TEMPLATE.tmp"
-		mkdir -p "$MDB_TEMPLATE.tmp"
-		# root@HOSTNAME is unusable under skip-name-resolve and makes
-		# mariadb-dump --system=users fail (1133), so the template drops it.
-		# PROXY ... WITH GRANT OPTION lets the dump clone recreate root's
-		# PROXY grant (mariadb-dump --system=users); GRANT PROXY is refused
-		# while bootstrapping, hence the row. FLUSH PRIVILEGES first: without it CREATE USER fails under
-		# --skip-grant-tables (anchors pitfall 1).
-		cat >"$MDB_TEMPLATE.extra.sql" <<SQL
-FLUSH PRIVILEGES;
-CREATE USER 'lifeboat'@'%' IDENTIFIED BY '$MDB_PASS';
-GRANT ALL PRIVILEGES ON *.* TO 'lifeboat'@'%' WITH GRANT OPTION;
-INSERT INTO mysql.proxies_priv VALUES ('%', 'lifeboat', '', '', 1, 'root@localhost', NOW());
-FLUSH PRIVILEGES;
-DROP USER IF EXISTS 'root'@'$(hostname)';
-SQL
-		mariadb-install-db --no-defaults --datadir="$MDB_TEMPLATE.tmp" --user="$(id -un)" \
-			--auth-root-authentication-method=normal --skip-test-db \
-			--extra-file="$MDB_TEMPLATE.extra.sql" >"$MDB_TEMPLATE.log" 2>&1 || {
-			cat "$MDB_TEMPLATE.log" >&2; exit 1; }
+		local t=$MDB_TEMPLATE.tmp log=$MDB_TEMPLATE.log pid deadline
+		rm -rf "$t"; mkdir -p "$t"
+		mdb_install_db "$t" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+		setsid "$(mdb_mysqld)" --no-defaults --datadir="$t" --user="$(id -un)" \
+			--skip-networking --socket="$t.sock" --pid-file="$t.pid" \
+			--innodb-buffer-pool-size=32M >>"$log" 2>&1 </dev/null &
+		pid=$!
+		deadline=$(( $(date +%s) + 60 ))
+		until mdb_admin_sql_sock "$t.sock" "SELECT 1" >/dev/null 2>&1; do
+			kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt $deadline ] || {
+				cat "$log" >&2; kill -KILL "$pid" 2>/dev/null; exit 1; }
+			sleep 0.1
+		done
+		mdb_admin_sql_sock "$t.sock" "CREATE USER 'lifeboat'@'%' IDENTIFIED BY '$MDB_PASS';
+			GRANT ALL PRIVILEGES ON *.* TO 'lifeboat'@'%' WITH GRANT OPTION;
+			SHUTDOWN" >>"$log" 2>&1 || { cat "$log" >&2; kill -KILL "$pid"; exit 1; }
+		wait "$pid"
+		# The instances run as this user (tests start them without root's
+		# user switch); ownership is all that changes.
+		chown -R "$(id -un)" "$t"
 		rm -rf "$MDB_TEMPLATE"
-		mv "$MDB_TEMPLATE.tmp" "$MDB_TEMPLATE"
+		mv "$t" "$MDB_TEMPLATE"
 		touch "$MDB_TEMPLATE/.done"
 	) 9>"$MDB_TEMPLATE.lock"
 }
@@ -133,7 +177,7 @@ mdb_new() {
 		echo "sync_binlog=1"
 		echo "innodb_flush_log_at_trx_commit=1"
 		echo "innodb_buffer_pool_size=64M"
-		echo "skip-name-resolve"
+		[ "$MDB_FLAVOUR" = rhel ] && echo "skip-name-resolve"
 		echo "skip-log-error=0"
 		echo "max_connections=100"
 		for l in "$@"; do echo "$l"; done
