@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "util.h"
 
 /* What one server says about itself. Strings are owned (db_facts_free). */
 struct db_facts {
@@ -61,6 +62,20 @@ struct db_heartbeat *db_heartbeat_new(const struct config *cfg, char **err, int 
  * server), -1 error (logged once per change of state). */
 int db_heartbeat_tick(struct db_heartbeat *hb);
 void db_heartbeat_free(struct db_heartbeat *hb);
+
+/* Application accounts of a server as statements (db_accounts.c): what a
+ * dump clone copies. System accounts (root, mariadb.sys, PUBLIC, the
+ * installer's mysql@localhost, anonymous ones, lifeboat's own) are left out:
+ * the target keeps its own. */
+struct db_accounts {
+	struct strv drops, creates, grants;
+	struct strv skipped; /* "'u'@'h' (why)" for the log */
+	size_t count;
+};
+bool db_account_is_system(const char *user, const char *host, const char *own_user);
+int db_accounts_read(struct db_conn *src, const char *own_user, struct db_accounts *a, char **err);
+int db_accounts_apply(struct db_conn *tgt, const struct db_accounts *a, char **err);
+void db_accounts_free(struct db_accounts *a);
 
 enum db_clone_method { DB_CLONE_BACKUP, DB_CLONE_DUMP };
 
