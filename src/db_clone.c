@@ -810,7 +810,8 @@ static bool marker_names(const struct config *cfg, const char *target)
 	size_t len;
 	char *text = read_file(path, &len);
 	free(path);
-	bool same = text && strncmp(text, target, len) == 0 && strlen(target) == strcspn(text, "\n");
+	size_t tl = strlen(target);
+	bool same = text && strcspn(text, "\n") == tl && strncmp(text, target, tl) == 0;
 	free(text);
 	return same;
 }

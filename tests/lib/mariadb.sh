@@ -249,10 +249,68 @@ mdb_sql() {
 	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -ulifeboat \
 		-p"$MDB_PASS" -N -B -e "$*"
 }
+# As the server's administrator: root on the socket (unix_socket on Debian,
+# no password on RHEL), as a shop's admin runs the mariadb client.
 mdb_sql_root() {
 	local name=$1; shift
-	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -uroot \
-		-N -B -e "$*" 2>/dev/null || mariadb --no-defaults -S "$(mdb_dir "$name")/sock" -uroot -N -B -e "$*"
+	mdb_admin_sql_sock "$(mdb_dir "$name")/sock" "$@"
+}
+
+# A shop's application, made by its administrator as root on NAME (the
+# primary): schema shop with tables, a view, a trigger, a procedure, a
+# function and an event; 'shopapp' with the usual grants on shop.* and
+# 'shopadmin' with ALL PRIVILEGES on *.* (as many small shops run their
+# application); ROWS orders placed through the procedure.
+MDB_APP_PASS=shoppw
+MDB_APPADMIN_PASS=adminpw
+mdb_app_setup() {
+	local name=$1 rows=${2:-100}
+	mdb_sql_root "$name" "SET GLOBAL read_only = OFF;
+		CREATE DATABASE shop;
+		CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(40) NOT NULL,
+			qty INT NOT NULL, note VARCHAR(200));
+		CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, order_id INT, what VARCHAR(60));
+		CREATE VIEW shop.order_totals AS SELECT item, SUM(qty) AS total FROM shop.orders GROUP BY item;
+		CREATE TRIGGER shop.orders_ai AFTER INSERT ON shop.orders FOR EACH ROW
+			INSERT INTO shop.audit (order_id, what) VALUES (NEW.id, CONCAT('placed ', NEW.item));
+		CREATE PROCEDURE shop.place_order(IN p_item VARCHAR(40), IN p_qty INT)
+			INSERT INTO shop.orders (item, qty) VALUES (p_item, p_qty);
+		CREATE FUNCTION shop.order_count() RETURNS INT READS SQL DATA
+			RETURN (SELECT COUNT(*) FROM shop.orders);
+		CREATE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.audit WHERE id < 0;
+		CREATE USER 'shopapp'@'%' IDENTIFIED BY '$MDB_APP_PASS';
+		GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, SHOW VIEW ON shop.* TO 'shopapp'@'%';
+		CREATE USER 'shopadmin'@'%' IDENTIFIED BY '$MDB_APPADMIN_PASS';
+		GRANT ALL PRIVILEGES ON *.* TO 'shopadmin'@'%';
+		INSERT INTO shop.orders (item, qty, note) SELECT CONCAT('item', seq), seq % 7, REPEAT('n', 100)
+			FROM shop.seq_1_to_$rows;"
+}
+
+# mdb_app NAME USER PASS SQL: as an application account over TCP.
+mdb_app() {
+	local name=$1 user=$2 pass=$3; shift 3
+	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -u"$user" \
+		-p"$pass" -N -B -e "$*"
+}
+
+# A steady application write load on NAME by an account (default the ALL
+# PRIVILEGES one): one order every ~20 ms, reconnecting after any error, as
+# an application's connection pool does. Writes the count of acknowledged
+# orders to FILE. Its PID is the last of MDB_PIDS (killed at exit).
+mdb_app_writer() {
+	local name=$1 file=$2 user=${3:-shopadmin} pass=${4:-$MDB_APPADMIN_PASS}
+	local port; port=$(mdb_port "$name")
+	(
+		n=0
+		while :; do
+			if mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$port" -u"$user" -p"$pass" \
+				--connect-timeout=2 -e "CALL shop.place_order('load', 1)" 2>/dev/null; then
+				n=$((n + 1)); echo "$n" >"$file.tmp" && mv "$file.tmp" "$file"
+			fi
+			sleep 0.02
+		done
+	) &
+	MDB_PIDS+=("$!")
 }
 
 # One column of SHOW SLAVE STATUS on NAME (empty when not a replica).
