@@ -105,8 +105,9 @@ struct db_promote_result {
 	uint64_t epoch;
 	char *fork_gtid;
 };
-/* Promote the standby (callers that fenced the primary themselves). */
-int db_promote(struct db_pair *p, struct db_promote_result *r, char **err);
+/* Promote the standby (callers that fenced the primary themselves). A SQL
+ * thread stopped on an error refuses (nothing changed) unless force. */
+int db_promote(struct db_pair *p, bool force, struct db_promote_result *r, char **err);
 /* The same, but first refuses while the primary still answers with
  * read_only=OFF (split brain), unless force. `lifeboat db promote` uses it. */
 int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *r, char **err);

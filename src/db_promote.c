@@ -8,9 +8,14 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void nap(long ms)
 {
@@ -18,37 +23,164 @@ static void nap(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Test-only: LIFEBOAT_FAILPOINT=NAME makes lifeboat kill itself (SIGKILL,
+ * nothing cleaned up) at that point, so tests can check that a re-run
+ * finishes what a killed promote left. */
+static void failpoint(const char *name)
+{
+	const char *fp = getenv("LIFEBOAT_FAILPOINT");
+	if (fp && strcmp(fp, name) == 0)
+		kill(getpid(), SIGKILL);
+}
+
 /* While the relay log drains nobody else writes, and every transaction is
  * still in the relay log: one fsync per applied transaction only slows the
  * failover down (seconds for a backlog of a few thousand). Durability is put
- * back before the epoch row, whose commit then syncs everything before it. */
+ * back before the epoch row, whose commit then syncs everything before it.
+ * The original values are first recorded in STATE_DIR/promote-durability
+ * (fsync'd, naming the server): a promote killed while they are relaxed
+ * leaves the record, and the next run restores from it before anything
+ * else, so the relaxed values are never taken for the original ones. */
 struct durability {
 	long long flush_at_commit, sync_binlog;
 };
 
-static bool relax_durability(struct db_conn *c, struct durability *d)
+static char *record_path(const struct config *cfg)
+{
+	return xasprintf("%s/promote-durability", cfg->state_dir);
+}
+
+/* temp + fsync + rename + fsync of the directory. */
+static int write_synced(const char *dir, const char *path, const char *text, char **err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = mkdir_p(dir, 0700) < 0 ? -1
+					  : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = -1;
+	if (fd >= 0 && write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) {
+		close(fd);
+		fd = -1;
+		if (rename(tmp, path) == 0) {
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
+			if (dfd >= 0)
+				close(dfd);
+		}
+	}
+	if (rc < 0)
+		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int record_write(const struct config *cfg, const char *server, const struct durability *d,
+			char **err)
+{
+	char *path = record_path(cfg);
+	char *text = xasprintf("%s\ninnodb_flush_log_at_trx_commit=%lld\nsync_binlog=%lld\n", server,
+			       d->flush_at_commit, d->sync_binlog);
+	int rc = write_synced(cfg->state_dir, path, text, err);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* The record for server, if there is one. */
+static bool record_read(const struct config *cfg, const char *server, struct durability *d)
+{
+	char *path = record_path(cfg);
+	size_t len;
+	char *text = read_file(path, &len);
+	free(path);
+	if (!text)
+		return false;
+	size_t sl = strlen(server);
+	bool ok = strncmp(text, server, sl) == 0 && text[sl] == '\n' &&
+		  sscanf(text + sl + 1, "innodb_flush_log_at_trx_commit=%lld\nsync_binlog=%lld",
+			 &d->flush_at_commit, &d->sync_binlog) == 2;
+	free(text);
+	return ok;
+}
+
+static void record_clear(const struct config *cfg)
+{
+	char *path = record_path(cfg);
+	unlink(path);
+	free(path);
+}
+
+/* The record's key: the server as configured (not its connection name). */
+static char *server_key(const struct db_conn *c)
+{
+	return xasprintf("%s:%u", c->server->host, c->server->port);
+}
+
+static int restore_durability(struct db_conn *c, const struct durability *d, char **err);
+
+/* Undo what a killed run relaxed. 0 when nothing was pending or it is
+ * restored (and the record gone). */
+static int restore_recorded(const struct config *cfg, struct db_conn *c, char **err)
+{
+	char *key = server_key(c);
+	struct durability d;
+	bool pending = record_read(cfg, key, &d);
+	free(key);
+	if (!pending)
+		return EXIT_OK;
+	int rc = restore_durability(c, &d, err);
+	if (rc)
+		return rc;
+	log_info("promote: restored innodb_flush_log_at_trx_commit=%lld and sync_binlog=%lld on %s "
+		 "(recorded by an interrupted promote)",
+		 d.flush_at_commit, d.sync_binlog, c->name);
+	record_clear(cfg);
+	return EXIT_OK;
+}
+
+static bool relax_durability(const struct config *cfg, struct db_conn *c, struct durability *d)
 {
 	char *e = NULL;
 	if (db_long(c, "SELECT @@global.innodb_flush_log_at_trx_commit", &d->flush_at_commit, &e) ||
-	    db_long(c, "SELECT @@global.sync_binlog", &d->sync_binlog, &e) ||
-	    db_exec(c, "SET GLOBAL innodb_flush_log_at_trx_commit = 2", &e) ||
-	    db_exec(c, "SET GLOBAL sync_binlog = 0", &e)) {
+	    db_long(c, "SELECT @@global.sync_binlog", &d->sync_binlog, &e)) {
 		log_debug("promote: applying with full durability (%s)", e);
 		free(e);
 		return false;
 	}
+	char *key = server_key(c);
+	int rc = record_write(cfg, key, d, &e);
+	free(key);
+	if (rc < 0) {
+		log_warn("promote: applying with full durability: %s", e);
+		free(e);
+		return false;
+	}
+	if (db_exec(c, "SET GLOBAL innodb_flush_log_at_trx_commit = 2", &e) ||
+	    db_exec(c, "SET GLOBAL sync_binlog = 0", &e)) {
+		/* SUPER is needed for the first one: without it, nothing relaxed. */
+		log_debug("promote: applying with full durability (%s)", e);
+		free(e);
+		if (restore_durability(c, d, NULL) == 0)
+			record_clear(cfg);
+		return false;
+	}
+	failpoint("promote-relaxed");
 	return true;
 }
 
 /* On success a failure here is the caller's error (the promotion stops);
- * on an earlier failure (err NULL) it is only logged. */
+ * on an earlier failure (err NULL) it is only logged. The record stays
+ * until the values are back. */
 static int restore_durability(struct db_conn *c, const struct durability *d, char **err)
 {
 	char *e = NULL;
 	if (db_execf(c, &e, "SET GLOBAL innodb_flush_log_at_trx_commit = %lld", d->flush_at_commit) ||
 	    db_execf(c, &e, "SET GLOBAL sync_binlog = %lld", d->sync_binlog)) {
 		char *m = xasprintf("%s: could not restore innodb_flush_log_at_trx_commit=%lld and "
-				    "sync_binlog=%lld after the drain (%s): set them by hand",
+				    "sync_binlog=%lld after the drain (%s): 'lifeboat db promote' "
+				    "again restores them from its record, or set them by hand",
 				    c->name, d->flush_at_commit, d->sync_binlog, e);
 		free(e);
 		if (err) {
@@ -62,24 +194,91 @@ static int restore_durability(struct db_conn *c, const struct durability *d, cha
 	return EXIT_OK;
 }
 
-/* Apply every transaction already received, bounded by promote_timeout. The
- * IO thread is stopped first so the target cannot move. */
-static int drain_relay_log(struct db_pair *p, struct db_conn *c, char **err)
+/* The SQL thread before the drain: stopped on an error is reported with the
+ * error and the GTID it stopped at, nothing changed (force: promote what is
+ * applied, *skip_drain); stopped by an administrator (no error) is started,
+ * so what was received is applied. */
+static int sql_thread_ready(struct db_conn *c, bool force, bool *skip_drain, char **err)
 {
-	const struct db_flavor *fl = c->flavor;
 	struct db_facts f;
+	*skip_drain = false;
 	int rc = db_facts_read(c, &f, err);
 	if (rc)
 		return rc;
-	if (f.sql_errno) { /* checked before anything changes */
-		char *problem = db_facts_replication_problem(&f);
-		*err = xasprintf("cannot promote %s: %s (nothing changed)", c->name, problem);
-		free(problem);
-		db_facts_free(&f);
-		return EXIT_FAILED;
+	if (f.sql_errno) {
+		char *m = xasprintf("%s: the SQL thread stopped on error %lld (%s) at GTID %s", c->name,
+				    f.sql_errno, f.sql_error, *f.gtid_slave_pos ? f.gtid_slave_pos : "-");
+		if (!force) {
+			*err = xasprintf("cannot promote: %s; nothing changed: fix the cause and START "
+					 "SLAVE, or 'lifeboat db promote --force' to promote what is "
+					 "applied (received transactions after it are lost)",
+					 m);
+			rc = EXIT_FAILED;
+		} else {
+			log_warn("%s: promoting what is applied (--force)", m);
+			*skip_drain = true;
+		}
+		free(m);
+	} else if (strcmp(f.sql_running, "Yes") != 0) {
+		log_info("promote: the SQL thread on %s was stopped (no error): starting it to apply "
+			 "what was received",
+			 c->name);
+		rc = db_execf(c, err, "%s SQL_THREAD", c->flavor->start_replica);
 	}
 	db_facts_free(&f);
-	rc = db_exec(c, fl->stop_io_thread, err);
+	return rc;
+}
+
+/* MASTER_GTID_WAIT on target in 0.2 s slices, re-checking the SQL thread
+ * (MASTER_GTID_WAIT alone is no divergence check, pitfall 7). */
+static int wait_applied(struct db_pair *p, struct db_conn *c, const char *target, char **err)
+{
+	double deadline = (double)now_ms() / 1000.0 + p->cfg->db.promote_timeout;
+	char *q = db_quote(c, target);
+	int rc;
+	for (bool first = true;; first = false) {
+		long long r = -1;
+		double left = deadline - (double)now_ms() / 1000.0;
+		char *sql = xasprintf("SELECT MASTER_GTID_WAIT(%s, %.3f)", q,
+				      left > 0.2 ? 0.2 : (left > 0 ? left : 0));
+		rc = db_long(c, sql, &r, err);
+		free(sql);
+		if (first)
+			failpoint("promote-draining");
+		if (rc || r == 0)
+			break;
+		struct db_facts f;
+		rc = db_facts_read(c, &f, err);
+		if (rc)
+			break;
+		char *problem = f.sql_errno ? db_facts_replication_problem(&f) : NULL;
+		bool sql_stopped = strcmp(f.sql_running, "Yes") != 0;
+		db_facts_free(&f);
+		if (problem || sql_stopped || (double)now_ms() / 1000.0 > deadline) {
+			*err = xasprintf("cannot promote %s: received transactions up to %s are not "
+					 "all applied after promote_timeout=%.0f s%s%s (IO thread "
+					 "stopped, nothing else changed; START SLAVE resumes)",
+					 c->name, target, p->cfg->db.promote_timeout,
+					 problem ? ": " : "", problem ? problem : "");
+			free(problem);
+			rc = EXIT_FAILED;
+			break;
+		}
+	}
+	free(q);
+	return rc;
+}
+
+/* Apply every transaction already received, bounded by promote_timeout. The
+ * IO thread is stopped first so the target cannot move. */
+static int drain_relay_log(struct db_pair *p, struct db_conn *c, bool force, char **err)
+{
+	bool skip = false;
+	int rc = sql_thread_ready(c, force, &skip, err);
+	if (rc || skip)
+		return rc;
+	struct db_facts f;
+	rc = db_exec(c, c->flavor->stop_io_thread, err);
 	if (!rc)
 		rc = db_facts_read(c, &f, err);
 	if (rc)
@@ -87,41 +286,14 @@ static int drain_relay_log(struct db_pair *p, struct db_conn *c, char **err)
 	char *target = xstrdup(f.gtid_io_pos);
 	db_facts_free(&f);
 	struct durability saved;
-	bool relaxed = *target && relax_durability(c, &saved);
-	if (*target) {
-		double deadline = (double)now_ms() / 1000.0 + p->cfg->db.promote_timeout;
-		char *q = db_quote(c, target);
-		for (;;) {
-			long long r = -1;
-			double left = deadline - (double)now_ms() / 1000.0;
-			char *sql = xasprintf("SELECT MASTER_GTID_WAIT(%s, %.3f)", q,
-					      left > 0.2 ? 0.2 : (left > 0 ? left : 0));
-			rc = db_long(c, sql, &r, err);
-			free(sql);
-			if (rc || r == 0)
-				break;
-			rc = db_facts_read(c, &f, err);
-			if (rc)
-				break;
-			char *problem = f.sql_errno ? db_facts_replication_problem(&f) : NULL;
-			bool sql_stopped = strcmp(f.sql_running, "Yes") != 0;
-			db_facts_free(&f);
-			if (problem || sql_stopped || (double)now_ms() / 1000.0 > deadline) {
-				*err = xasprintf(
-					"cannot promote %s: received transactions up to %s are not "
-					"all applied after promote_timeout=%.0f s%s%s (IO thread "
-					"stopped, nothing else changed; START SLAVE resumes)",
-					c->name, target, p->cfg->db.promote_timeout,
-					problem ? ": " : "", problem ? problem : "");
-				free(problem);
-				rc = EXIT_FAILED;
-				break;
-			}
-		}
-		free(q);
-	}
+	bool relaxed = *target && relax_durability(p->cfg, c, &saved);
+	if (*target)
+		rc = wait_applied(p, c, target, err);
+	failpoint("promote-drained");
 	if (relaxed) {
 		int r2 = restore_durability(c, &saved, rc == 0 ? err : NULL);
+		if (!r2)
+			record_clear(p->cfg);
 		rc = rc ? rc : r2;
 	}
 	free(target);
@@ -142,13 +314,15 @@ static int next_epoch(struct db_pair *p, struct db_conn *c, uint64_t *out, char 
 	return EXIT_OK;
 }
 
-static int promote_conn(struct db_pair *p, struct db_conn *c, struct db_promote_result *r,
-			char **err)
+static int promote_conn(struct db_pair *p, struct db_conn *c, bool force,
+			struct db_promote_result *r, char **err)
 {
 	const struct db_flavor *fl = c->flavor;
 	int64_t t0 = now_ms();
 	struct db_facts f;
-	int rc = db_facts_read(c, &f, err);
+	int rc = restore_recorded(p->cfg, c, err);
+	if (!rc)
+		rc = db_facts_read(c, &f, err);
 	if (rc)
 		return rc;
 	bool replica = f.replica, ro = f.read_only;
@@ -160,7 +334,7 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, struct db_promote_
 		return EXIT_FAILED;
 	}
 	if (replica) {
-		rc = drain_relay_log(p, c, err);
+		rc = drain_relay_log(p, c, force, err);
 		/* Everything received is applied: the relay log can go. */
 		if (!rc)
 			rc = db_exec(c, fl->stop_replica, err);
@@ -168,6 +342,7 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, struct db_promote_
 			rc = db_exec(c, fl->reset_replica_all, err);
 		if (rc)
 			return rc;
+		failpoint("promote-detached");
 	}
 	rc = db_value(c, "SELECT @@global.gtid_current_pos", &r->fork_gtid, err);
 	if (!rc)
@@ -245,16 +420,16 @@ int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *
 	int rc = refuse_live_primary(p, force, err);
 	if (rc)
 		return rc;
-	return db_promote(p, r, err);
+	return db_promote(p, force, r, err);
 }
 
-int db_promote(struct db_pair *p, struct db_promote_result *r, char **err)
+int db_promote(struct db_pair *p, bool force, struct db_promote_result *r, char **err)
 {
 	memset(r, 0, sizeof(*r));
 	struct db_conn c;
 	int rc = db_pair_connect(p, &p->standby, &c, err);
 	if (!rc)
-		rc = promote_conn(p, &c, r, err);
+		rc = promote_conn(p, &c, force, r, err);
 	db_close(&c);
 	return rc;
 }

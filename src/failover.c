@@ -353,7 +353,7 @@ static int record_facts(struct fo *f, char **err)
 		{"heartbeat_age", p->lf.has_heartbeat ? xasprintf("%.3f", p->lf.heartbeat_age)
 						      : xstrdup("")},
 		{"seconds_behind", xasprintf("%lld", p->lf.seconds_behind)},
-		{"primary_gtid", xstrdup(p->peer_ok ? p->pf.gtid_binlog_pos : "")},
+		{"primary_gtid", xstrdup(p->peer_ok && p->pf.gtid_binlog_pos ? p->pf.gtid_binlog_pos : "")},
 		{"primary_state", xstrdup(p->peer_ok ? (p->pf.read_only ? "read-only" : "writable")
 						     : p->peer_err)},
 		{"files_age", p->files_known ? xasprintf("%.3f", p->files_age) : xstrdup("")},
@@ -414,8 +414,10 @@ static int step_post_hooks(struct fo *f, char **note, char **err)
 static int step_precheck(struct fo *f, char **note, char **err)
 {
 	*note = xasprintf("standby received %s, applied %s; primary %s",
-			  *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
-			  *f->pr.lf.gtid_current_pos ? f->pr.lf.gtid_current_pos : "-",
+			  f->pr.lf.gtid_io_pos && *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
+			  f->pr.lf.gtid_current_pos && *f->pr.lf.gtid_current_pos
+				  ? f->pr.lf.gtid_current_pos
+				  : "-",
 			  f->pr.peer_ok ? (f->pr.pf.read_only ? "up, read-only" : "up, writable")
 					: f->pr.peer_err);
 	return record_facts(f, err);
@@ -495,7 +497,7 @@ static int step_promote(struct fo *f, char **note, char **err)
 	if (rc || done)
 		return rc;
 	struct db_promote_result r;
-	rc = db_promote(&f->pair, &r, err);
+	rc = db_promote(&f->pair, f->o->force, &r, err);
 	if (!rc) {
 		*note = xasprintf("writable after %.0f ms, epoch %llu, forked at %s",
 				  r.ms_to_writable, (unsigned long long)r.epoch,
