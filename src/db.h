@@ -92,6 +92,12 @@ void db_rows_free(struct db_row *rows, size_t n);
 /* Quote a string literal for SQL ('...' with escapes). Caller frees. */
 char *db_quote(struct db_conn *c, const char *s);
 
+/* SQL expression: the logged-in account as information_schema spells a
+ * GRANTEE ('user'@'host'). */
+#define DB_CURRENT_GRANTEE                                                                         \
+	"CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "                          \
+	"SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+
 /* Quote an identifier (`name`, backticks doubled). Caller frees. */
 char *db_quote_ident(const char *s);
 /* 'user'@'host' for account statements. Caller frees. */

@@ -114,6 +114,9 @@ int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *
 /* Fence: read_only=ON, kill client sessions, verify. */
 int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);
+/* Give back the READ_ONLY ADMIN a fence of this server revoked (its record
+ * lifeboat.fence_revoked, not binlogged); promote calls it. */
+int db_fence_give_back(struct db_conn *c, unsigned *given, char **err);
 /* The old primary (the configuration's "primary") replicates from the
  * promoted one; *new_epoch gets the promoted one's role epoch. */
 int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);

@@ -353,8 +353,14 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, bool force,
 	 * before the application can write: no app write without an epoch. */
 	if (!rc)
 		rc = db_meta_record_epoch(c, r->epoch, p->cfg->node, r->fork_gtid, err);
+	unsigned given = 0;
+	if (!rc)
+		rc = db_fence_give_back(c, &given, err);
 	if (!rc)
 		rc = db_exec(c, "SET GLOBAL read_only = OFF", err);
+	if (!rc && given)
+		log_info("promote: READ_ONLY ADMIN given back to %u account(s) a fence took it from",
+			 given);
 	if (rc) {
 		char *m = xasprintf("%s (replication on %s is detached already; it is still "
 				    "read-only; run 'lifeboat db promote' again)",
@@ -443,21 +449,153 @@ int db_promote(struct db_pair *p, bool force, struct db_promote_result *r, char 
 	"USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', "       \
 	"'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
 
-int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
+/* Accounts (and roles) that write through read_only: READ_ONLY ADMIN, held
+ * by root and every ALL PRIVILEGES account in 10.11. lifeboat's own account
+ * keeps it: it sets read_only and writes the epoch row through it. */
+#define OTHER_WRITERS                                                                              \
+	"FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'READ_ONLY ADMIN' AND "    \
+	"GRANTEE <> " DB_CURRENT_GRANTEE
+
+/* What a fence revoked, kept on the fenced server itself (not binlogged):
+ * the promote that makes this server a primary again gives it back. */
+#define REVOKED_TABLE "lifeboat.fence_revoked"
+
+/* information_schema's 'user'@'host' as an account for GRANT/REVOKE; a
+ * role ('name'@'') is named by its quoted name. NULL for a spelling that
+ * cannot be used safely. */
+static char *grantee_sql(const char *g)
 {
-	*killed = 0;
-	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
-	if (!rc)
-		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
-	if (rc)
-		return rc;
+	size_t len = strlen(g);
+	const char *at = strstr(g, "'@'");
+	if (len < 5 || g[0] != '\'' || g[len - 1] != '\'' || !at || strchr(g, '\\') ||
+	    strchr(g, '`'))
+		return NULL;
+	if (at + 3 == g + len - 1) /* empty host: a role */
+		return xasprintf("`%.*s`", (int)(at - g - 1), g + 1);
+	return xstrdup(g);
+}
+
+static int list_writers(struct db_conn *c, struct strv *out, char **err)
+{
 	struct db_row *rows;
 	size_t n;
-	rc = db_rows(c, CLIENT_SESSIONS, &rows, &n, err);
+	int rc = db_rows(c, "SELECT GRANTEE " OTHER_WRITERS " ORDER BY 1", &rows, &n, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (rows[i].values[0])
+			strv_push(out, rows[i].values[0]);
+	if (!rc)
+		db_rows_free(rows, n);
+	return rc;
+}
+
+static int record_table(struct db_conn *c, char **err)
+{
+	int rc = db_exec(c, "CREATE DATABASE IF NOT EXISTS lifeboat", err);
+	if (!rc)
+		rc = db_exec(c,
+			     "CREATE TABLE IF NOT EXISTS " REVOKED_TABLE " (grantee VARCHAR(400) "
+			     "PRIMARY KEY, revoked_at TIMESTAMP(6) NOT NULL DEFAULT "
+			     "CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+			     err);
+	return rc;
+}
+
+/* REVOKE READ_ONLY ADMIN from every other holder, each first recorded in
+ * REVOKED_TABLE; neither binlogged (the replica's accounts keep theirs). */
+static int revoke_writers(struct db_conn *c, unsigned *revoked, char **err)
+{
+	struct strv w;
+	strv_init(&w);
+	int rc = list_writers(c, &w, err);
+	if (!rc && w.len)
+		rc = db_exec(c, "SET SESSION sql_log_bin = 0", err);
+	if (!rc && w.len)
+		rc = record_table(c, err);
+	for (size_t i = 0; !rc && i < w.len; i++) {
+		char *who = grantee_sql(w.items[i]);
+		if (!who) {
+			log_warn("fence: cannot revoke READ_ONLY ADMIN from %s (unusual name): "
+				 "revoke it by hand",
+				 w.items[i]);
+			continue;
+		}
+		char *q = db_quote(c, w.items[i]);
+		rc = db_execf(c, err, "INSERT IGNORE INTO " REVOKED_TABLE " (grantee) VALUES (%s)", q);
+		if (!rc)
+			rc = db_execf(c, err, "REVOKE READ_ONLY ADMIN ON *.* FROM %s", who);
+		if (!rc)
+			(*revoked)++;
+		free(q);
+		free(who);
+	}
+	if (w.len) {
+		char *e = NULL;
+		if (db_exec(c, "SET SESSION sql_log_bin = 1", &e))
+			free(e);
+	}
+	strv_free(&w);
+	return rc;
+}
+
+/* GRANT back one recorded grantee and forget it. */
+static int give_back_one(struct db_conn *c, const char *g, unsigned *given, char **err)
+{
+	char *who = grantee_sql(g);
+	char *q = db_quote(c, g);
+	int rc = EXIT_OK;
+	if (who) {
+		rc = db_execf(c, err, "GRANT READ_ONLY ADMIN ON *.* TO %s", who);
+		unsigned e = rc ? db_errno(c) : 0;
+		/* The account was dropped meanwhile: nothing to give back. */
+		if (e == 1133 || e == 1396 || e == 1959) {
+			free(*err);
+			*err = NULL;
+			rc = EXIT_OK;
+		} else if (!rc) {
+			(*given)++;
+		}
+	}
+	if (!rc)
+		rc = db_execf(c, err, "DELETE FROM " REVOKED_TABLE " WHERE grantee = %s", q);
+	free(q);
+	free(who);
+	return rc;
+}
+
+int db_fence_give_back(struct db_conn *c, unsigned *given, char **err)
+{
+	*given = 0;
+	struct db_row *rows;
+	size_t n;
+	int rc = db_rows(c, "SELECT grantee FROM " REVOKED_TABLE, &rows, &n, err);
+	if (rc && db_errno(c) == 1146) { /* never fenced */
+		free(*err);
+		*err = NULL;
+		return EXIT_OK;
+	}
 	if (rc)
 		return rc;
-	struct buf ids;
-	buf_init(&ids);
+	if (n)
+		rc = db_exec(c, "SET SESSION sql_log_bin = 0", err);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (rows[i].values[0])
+			rc = give_back_one(c, rows[i].values[0], given, err);
+	if (n) {
+		char *e = NULL;
+		if (db_exec(c, "SET SESSION sql_log_bin = 1", &e))
+			free(e);
+	}
+	db_rows_free(rows, n);
+	return rc;
+}
+
+static int kill_sessions(struct db_conn *c, unsigned *killed, struct buf *ids, char **err)
+{
+	struct db_row *rows;
+	size_t n;
+	int rc = db_rows(c, CLIENT_SESSIONS, &rows, &n, err);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if (!rows[i].values[0])
 			continue;
@@ -465,40 +603,80 @@ int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
 		/* 1094: the session ended by itself meanwhile. */
 		if (db_execf(c, &e, "KILL CONNECTION %s", rows[i].values[0]) == 0) {
 			(*killed)++;
-			buf_addf(&ids, "%s%s", ids.len ? "," : "", rows[i].values[0]);
+			buf_addf(ids, "%s%s", ids->len ? "," : "", rows[i].values[0]);
 		} else if (db_errno(c) != 1094) {
 			*err = xasprintf("%s is read-only now, but %s", c->name, e);
 			free(e);
 			db_rows_free(rows, n);
-			buf_free(&ids);
 			return EXIT_FAILED;
 		}
 		free(e);
 	}
 	db_rows_free(rows, n);
-	/* Verify: read_only holds and the killed sessions are gone (KILL is
-	 * asynchronous); bounded wait. */
-	char *sql = xasprintf("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (%s)",
-			      ids.len ? ids.data : "0");
-	buf_free(&ids);
+	return EXIT_OK;
+}
+
+/* Verify: read_only holds, the killed sessions are gone (KILL is
+ * asynchronous) and no other account can write through read_only, so a
+ * session that reconnected meanwhile cannot either. */
+static int verify_fence(struct db_conn *c, const char *ids, char **err)
+{
+	char *sql = xasprintf("SELECT @@global.read_only, (SELECT COUNT(*) FROM "
+			      "information_schema.PROCESSLIST WHERE ID IN (%s)), (SELECT COUNT(*) "
+			      OTHER_WRITERS ")",
+			      *ids ? ids : "0");
 	int64_t deadline = now_ms() + 5000;
+	int rc;
 	for (;;) {
-		long long ro = 0, left = 0;
-		rc = db_long(c, "SELECT @@global.read_only", &ro, err);
-		if (!rc)
-			rc = db_long(c, sql, &left, err);
-		if (rc || (ro && left == 0))
+		struct db_row row;
+		bool found = false;
+		rc = db_row(c, sql, &row, &found, err);
+		if (rc)
+			break;
+		long long ro = found && row.values[0] ? atoll(row.values[0]) : 0;
+		long long left = found && row.values[1] ? atoll(row.values[1]) : 0;
+		long long writers = found && row.values[2] ? atoll(row.values[2]) : 0;
+		db_row_free(&row);
+		if (ro && left == 0 && writers == 0)
 			break;
 		if (now_ms() > deadline) {
-			*err = xasprintf("fence of %s not verified: read_only=%lld and %lld killed "
-					 "session(s) still there after 5 s: check SHOW PROCESSLIST",
-					 c->name, ro, left);
+			*err = xasprintf("fence of %s not verified: read_only=%lld, %lld killed "
+					 "session(s) still there, %lld other account(s) hold READ_ONLY "
+					 "ADMIN after 5 s: check SHOW PROCESSLIST and "
+					 "information_schema.USER_PRIVILEGES",
+					 c->name, ro, left, writers);
 			rc = EXIT_FAILED;
 			break;
 		}
 		nap(20);
 	}
 	free(sql);
+	return rc;
+}
+
+int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
+{
+	*killed = 0;
+	unsigned revoked = 0;
+	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
+	if (!rc)
+		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
+	/* Before the kill: a session that reconnects after it logs in without
+	 * READ_ONLY ADMIN (an existing session keeps the privileges it logged
+	 * in with, hence the kill). */
+	if (!rc)
+		rc = revoke_writers(c, &revoked, err);
+	struct buf ids;
+	buf_init(&ids);
+	if (!rc)
+		rc = kill_sessions(c, killed, &ids, err);
+	if (!rc)
+		rc = verify_fence(c, ids.len ? ids.data : "", err);
+	buf_free(&ids);
+	if (!rc && revoked)
+		log_info("fence: READ_ONLY ADMIN revoked from %u account(s) on %s (recorded there; "
+			 "promote gives it back)",
+			 revoked, c->name);
 	return rc;
 }
 

@@ -160,9 +160,7 @@ struct held {
 	char *who; /* 'user'@'host' as the server spells the grantee */
 };
 
-#define GRANTEE_EXPR                                                                               \
-	"CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "                          \
-	"SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+#define GRANTEE_EXPR DB_CURRENT_GRANTEE
 
 static int held_read(struct db_conn *c, struct held *h, char **err)
 {
