@@ -301,12 +301,14 @@ mdb_app_writer() {
 	local name=$1 file=$2 user=${3:-shopadmin} pass=${4:-$MDB_APPADMIN_PASS}
 	local port; port=$(mdb_port "$name")
 	(
-		n=0
+		n=0 tries=0
 		while :; do
+			tries=$((tries + 1))
 			if mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$port" -u"$user" -p"$pass" \
 				--connect-timeout=2 -e "CALL shop.place_order('load', 1)" 2>/dev/null; then
-				n=$((n + 1)); echo "$n" >"$file.tmp" && mv "$file.tmp" "$file"
+				n=$((n + 1))
 			fi
+			echo "$n $tries" >"$file.tmp" && mv "$file.tmp" "$file"
 			sleep 0.02
 		done
 	) &
