@@ -117,6 +117,14 @@ static char *join(const struct strv *v)
 	return buf_steal(&b);
 }
 
+static bool has_item(const struct strv *v, const char *p)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (strcmp(v->items[i], p) == 0)
+			return true;
+	return false;
+}
+
 /* The GRANTs for the needs selected, one per ON clause. */
 static char *grants_for(const char *command, bool repl, enum priv_side side, const char *who)
 {
@@ -136,7 +144,9 @@ static char *grants_for(const char *command, bool repl, enum priv_side side, con
 			gopt = gopt || n->grant_option;
 		}
 		if (privs.len) {
-			char *list = join(&privs);
+			/* ALL PRIVILEGES cannot be listed with others, and has them. */
+			char *list = has_item(&privs, "ALL PRIVILEGES") ? xstrdup("ALL PRIVILEGES")
+								      : join(&privs);
 			buf_addf(&b, "%sGRANT %s ON %s TO %s%s;", b.len ? " " : "", list, scopes[s],
 				 who, gopt ? " WITH GRANT OPTION" : "");
 			free(list);
