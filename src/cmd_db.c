@@ -152,6 +152,12 @@ static int report_problems(const struct db_pair *p, struct db_conn conns[2],
 			log_error("replication on %s is broken: %s", conns[i].name, problem);
 			free(problem);
 			rc = EXIT_FAILED;
+		} else if (!f->replica && f->read_only) {
+			/* Neither primary nor standby: nothing keeps it current. */
+			log_error("%s is read-only and replicates from nobody: seed it with 'lifeboat "
+				  "db clone' (a standby) or 'lifeboat db rejoin' (an old primary)",
+				  conns[i].name);
+			rc = EXIT_FAILED;
 		}
 		if (f->semi_master_enabled && !f->semi_master_on && !f->read_only)
 			log_warn("semi-sync on %s has fallen back to async: commits are not "

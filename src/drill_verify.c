@@ -160,6 +160,15 @@ static int freeze_at_snapshot(struct pair_conns *pc, char **pos)
 {
 	const struct db_flavor *fl = pc->replica.flavor;
 	*pos = NULL;
+	/* Replication as the administrator left it is not ours to start. */
+	struct db_facts f;
+	if (db_facts_read(&pc->replica, &f, &pc->err))
+		return -1;
+	pc->err = f.replica ? db_facts_replication_problem(&f)
+			    : xstrdup("the replica does not replicate (no replication configured)");
+	db_facts_free(&f);
+	if (pc->err)
+		return -2;
 	/* UNTIL master_gtid_pos wants both threads stopped (error 1254). */
 	if (db_exec(&pc->replica, fl->stop_replica, &pc->err) ||
 	    db_exec(&pc->primary, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -222,7 +231,8 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 		*detail = xasprintf("cannot list the tables: %s", pc->err);
 	} else if (compare_lists(pt, np, rt, nr, detail)) {
 		char *pos = NULL;
-		ok = freeze_at_snapshot(pc, &pos) == 0;
+		int frozen = freeze_at_snapshot(pc, &pos);
+		ok = frozen == 0;
 		if (!ok)
 			*detail = xasprintf("cannot compare at a consistent point: %s",
 					    pc->err ? pc->err : "?");
@@ -243,7 +253,8 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 					    "primary %s and its replica %s at GTID %s",
 					    np, where(&pc->primary), where(&pc->replica),
 					    pos && *pos ? pos : "-");
-		thaw(pc);
+		if (frozen != -2)
+			thaw(pc);
 		free(pos);
 	}
 	db_rows_free(pt, np);
