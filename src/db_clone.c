@@ -891,9 +891,9 @@ static int clone_prechecks(struct db_pair *p, struct db_conn *src, struct db_con
 			 "replaced",
 			 tgt->name);
 	const char *cmd = o->method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
-	int rc = priv_check(src, cmd, PRIV_SOURCE, err);
-	if (!rc && tgt->my)
-		rc = priv_check(tgt, cmd, PRIV_TARGET, err);
+	int rc = priv_check(src, cmd, PRIV_SOURCE, err) < 0 ? EXIT_FAILED : EXIT_OK;
+	if (!rc && tgt->my && priv_check(tgt, cmd, PRIV_TARGET, err) < 0)
+		rc = EXIT_FAILED;
 	if (!rc && tgt->my)
 		rc = db_check_server_ids(src, tgt, err);
 	if (!rc && tgt->my)

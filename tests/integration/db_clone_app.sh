@@ -33,6 +33,21 @@ out=$(lb db clone --method dump 2>&1); rc=$?
 [ -z "$(mdb_slave_field b Slave_IO_Running)" ] || die "refusal configured replication"
 mdb_sql b "DROP DATABASE keepme"
 
+# The lifeboat account with only the day-to-day privileges: a dump clone
+# cannot re-create the accounts; refused before anything changes, with the
+# GRANT that fixes it.
+for n in a b; do
+	mdb_sql_root $n "CREATE USER lbday@'%' IDENTIFIED BY '$MDB_PASS'; $("$LIFEBOAT" db privileges lbday | sed -n 2p)" \
+		|| die "lbday on $n"
+done
+sed 's/^user = lifeboat$/user = lbday/' "$CONF" >"$MDB_WORK/day.conf"
+pos_b=$(mdb_sql b "SELECT @@gtid_binlog_pos")
+out=$("$LIFEBOAT" -c "$MDB_WORK/day.conf" db clone --method dump 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "lacks .* for 'clone-dump'; nothing changed: run GRANT .* TO 'lbday'@'%' WITH GRANT OPTION" \
+	|| die "weak account not refused up front ($rc): $out"
+[ -z "$(mdb_slave_field b Slave_IO_Running)" ] && [ "$(mdb_sql b "SELECT @@gtid_binlog_pos")" = "$pos_b" ] \
+	|| die "refused clone changed the standby"
+
 # A clone killed half-way; the next plain run finishes the job.
 "$LIFEBOAT" -c "$CONF" db clone --method dump >"$MDB_WORK/killed.log" 2>&1 & LPID=$!
 wait_shop() { [ -n "$(mdb_sql b "SHOW DATABASES LIKE 'shop'" 2>/dev/null)" ]; }
