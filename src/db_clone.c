@@ -455,8 +455,8 @@ static bool pid_alive(pid_t pid)
 	return rp && rp[1] == ' ' && rp[2] != 'Z';
 }
 
-/* Shut the target down through SQL and wait until its process is gone. */
-static int stop_target(struct db_conn *t, char **err)
+/* The target's pid (from its pid file, which must be on this machine). */
+static int target_pid(struct db_conn *t, long *pid, char **err)
 {
 	char *pidfile = NULL;
 	int rc = db_value(t, "SELECT @@global.pid_file", &pidfile, err);
@@ -464,29 +464,42 @@ static int stop_target(struct db_conn *t, char **err)
 		return rc;
 	size_t len;
 	char *text = pidfile ? read_file(pidfile, &len) : NULL;
-	long pid = text ? strtol(text, NULL, 10) : 0;
+	*pid = text ? strtol(text, NULL, 10) : 0;
 	free(text);
-	if (pid <= 0) {
+	if (*pid <= 0) {
 		*err = xasprintf("cannot read the pid file %s of %s: a physical clone must run on "
 				 "the standby's machine (or use --method dump)",
 				 pidfile ? pidfile : "(none)", t->name);
-		free(pidfile);
-		return EXIT_FAILED;
+		rc = EXIT_FAILED;
 	}
 	free(pidfile);
-	rc = db_exec(t, "SHUTDOWN", err);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+static int wait_gone(const char *name, long pid, char **err)
+{
 	int64_t deadline = now_ms() + 120000;
 	while (pid_alive((pid_t)pid)) {
 		if (now_ms() > deadline) {
-			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN",
-					 t->name, pid);
+			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN", name,
+					 pid);
 			return EXIT_FAILED;
 		}
 		nap(20);
 	}
 	return EXIT_OK;
+}
+
+/* Shut the target down through SQL and wait until its process is gone. */
+static int stop_target(struct db_conn *t, char **err)
+{
+	long pid;
+	int rc = target_pid(t, &pid, err);
+	if (!rc)
+		rc = db_exec(t, "SHUTDOWN", err);
+	if (!rc)
+		rc = wait_gone(t->name, pid, err);
+	return rc;
 }
 
 static char *read_backup_gtid(const char *datadir, char **err)
@@ -730,12 +743,127 @@ static int backup_start(struct db_pair *p, const struct db_server *target, struc
 	return rc;
 }
 
+/* rm -r of a directory tree (the directory itself too); missing is fine. */
+static int remove_tree(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (nftw(dir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0)
+		return -1;
+	return rmdir(dir);
+}
+
+/* "<datadir>.lifeboat-<what>" beside the datadir, when that is on the same
+ * file system (so a rename swaps them) and there is room for a second copy;
+ * else NULL (the copy goes into the emptied datadir). */
+static char *staging_dir(struct db_conn *src, const char *datadir, const struct stat *st,
+			 const char *what)
+{
+	char *base = path_normalise(datadir);
+	char *parent = xstrdup(base);
+	char *slash = strrchr(parent, '/');
+	struct stat pst;
+	struct statvfs vs;
+	char *out = NULL;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		uint64_t need = estimate_bytes(src);
+		need += need / 10 + (64u << 20);
+		if (stat(parent, &pst) == 0 && pst.st_dev == st->st_dev &&
+		    statvfs(parent, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize >= need)
+			out = xasprintf("%s.lifeboat-%s", base, what);
+	}
+	free(parent);
+	free(base);
+	return out;
+}
+
+/* The physical clone of a running standby with room for a second copy:
+ * SHUTDOWN is sent and the stream starts at once into a directory beside
+ * the datadir, so the standby's shutdown overlaps the stream; prepared and
+ * chowned there, the copy is swapped in by two renames once the standby is
+ * gone, and the old datadir is removed after the new server started. A
+ * failure before the swap leaves the old datadir as it was. */
+static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+			       const struct db_server *target, const char *datadir,
+			       const struct stat *st, const char *stage,
+			       const struct db_clone_opts *o, char **err)
+{
+	char *live = path_normalise(datadir);
+	char *old = xasprintf("%s.lifeboat-old", live);
+	long pid = 0;
+	int rc = EXIT_OK;
+	if (remove_tree(stage) < 0 || remove_tree(old) < 0 || mkdir(stage, 0700) < 0) {
+		*err = xasprintf("cannot prepare %s beside the datadir: %s; nothing changed", stage,
+				 strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	if (!rc)
+		rc = target_pid(tgt, &pid, err);
+	if (!rc)
+		rc = db_exec(tgt, "SHUTDOWN", err);
+	char *name = xstrdup(tgt->name);
+	db_close(tgt);
+	if (!rc)
+		log_info("clone: standby shutting down; streaming into %s meanwhile", stage);
+	if (!rc)
+		rc = backup_stream(p, src, stage, o, err);
+	if (!rc)
+		rc = backup_prepare(stage, st, err);
+	if (!rc && chmod(stage, st->st_mode & 07777) < 0)
+		log_warn("clone: cannot chmod %s: %s", stage, strerror(errno));
+	if (!rc)
+		rc = wait_gone(name, pid, err);
+	if (rc) {
+		char *m = xasprintf("%s; the standby's own datadir %s is untouched (start it again, "
+				    "or run the clone again)",
+				    *err, live);
+		free(*err);
+		*err = m;
+	} else if (rename(live, old) < 0 || rename(stage, live) < 0) {
+		*err = xasprintf("cannot swap the prepared copy %s into %s: %s; the standby is "
+				 "stopped",
+				 stage, live, strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	if (!rc)
+		rc = backup_start(p, target, tgt, live, err);
+	if (!rc && remove_tree(old) < 0)
+		log_warn("clone: cannot remove the old datadir %s: %s", old, strerror(errno));
+	if (rc)
+		remove_tree(stage);
+	free(name);
+	free(old);
+	free(live);
+	return rc;
+}
+
 static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
 			const struct db_server *target, const struct db_clone_opts *o, char **err)
 {
 	char *datadir = NULL;
 	struct stat st;
-	int rc = backup_stop_target(p, tgt, &datadir, &st, err);
+	int rc = EXIT_OK;
+	if (tgt->my) {
+		rc = db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+		if (!rc && !p->cfg->db.start_command)
+			rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
+		char *stage = !rc && datadir && stat(datadir, &st) == 0 && S_ISDIR(st.st_mode)
+				      ? staging_dir(src, datadir, &st, "clone")
+				      : NULL;
+		if (stage) {
+			rc = clone_backup_staged(p, src, tgt, target, datadir, &st, stage, o, err);
+			free(stage);
+			free(datadir);
+			return rc;
+		}
+		free(datadir);
+		datadir = NULL;
+		if (rc)
+			return rc;
+	}
+	rc = backup_stop_target(p, tgt, &datadir, &st, err);
 	if (!rc)
 		rc = backup_stream(p, src, datadir, o, err);
 	if (!rc)
