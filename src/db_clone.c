@@ -311,6 +311,12 @@ static int reset_target(struct db_conn *t, bool drop_data, char **err)
 {
 	const struct db_flavor *fl = t->flavor;
 	int rc = db_exec(t, "SET GLOBAL read_only = ON", err);
+	/* A fenced old primary being re-seeded: its system accounts (not
+	 * copied) get back what the fence took before the record is dropped
+	 * with the lifeboat schema. */
+	unsigned given = 0;
+	if (!rc)
+		rc = db_fence_give_back(t, &given, err);
 	if (!rc)
 		rc = db_exec(t, fl->stop_replica, err);
 	if (!rc)
