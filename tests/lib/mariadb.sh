@@ -152,7 +152,7 @@ mdb_port() { cat "$MDB_WORK/$1/port"; }
 mdb_new() {
 	local name=$1 sid=$2 dir="$MDB_WORK/$1" port
 	shift 2
-	mkdir -p "$dir"
+	mkdir -p "$dir" "$dir/tmp"
 	mdb_free_port >"$MDB_WORK/.port" || { echo "no free port" >&2; return 1; }
 	port=$(cat "$MDB_WORK/.port"); MDB_PORTS+=("$port")
 	echo "$port" >"$dir/port"
@@ -168,6 +168,8 @@ mdb_new() {
 		echo "socket=$dir/sock"
 		echo "pid-file=$dir/mariadbd.pid"
 		echo "log-error=$dir/error.log"
+		# Its own tmpdir: many servers of parallel tests share this machine's /tmp.
+		echo "tmpdir=$dir/tmp"
 		echo "user=$(id -un)"
 		echo "server_id=$sid"
 		echo "log_bin=binlog"
