@@ -637,7 +637,9 @@ static void backup_producer(struct db_pair *p, struct db_conn *src, const char *
 	 * constant, the datadir single-quoted. */
 	*input = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
 	strv_push(prod, "ssh");
-	strv_push_split(prod, "-o BatchMode=yes");
+	/* A dead link ends ssh within ~30 s (the pump's stall limit is the
+	 * last resort). */
+	strv_push_split(prod, "-o BatchMode=yes -o ServerAliveInterval=10 -o ServerAliveCountMax=3");
 	if (p->cfg->db.ssh_options)
 		strv_push_split(prod, p->cfg->db.ssh_options);
 	strv_push(prod, snode->ssh);
