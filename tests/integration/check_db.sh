@@ -181,6 +181,7 @@ mdb_sql a "SET GLOBAL rpl_semi_sync_master_enabled=ON"
 mdb_sql b "SET GLOBAL rpl_semi_sync_slave_enabled=ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
 mdb_wait_value a "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='RPL_SEMI_SYNC_MASTER_STATUS'" ON 20 \
 	|| die "semi-sync does not become active"
+mdb_wait_slave_field b Slave_IO_Running Yes 20 || die "IO thread does not come back"
 chk
 [ "$RC" = 0 ] || die "semi-sync on: exit $RC: $OUT"
 [ "$(result db.primary.semi_sync)" = PASS ] && [ "$(result db.standby.semi_sync)" = PASS ] || die "semi-sync on, not PASS: $OUT"
