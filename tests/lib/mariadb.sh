@@ -9,8 +9,13 @@
 #   mdb_start a; mdb_sql a "SELECT 1"; mdb_stop a; mdb_kill9 a
 #   mdb_config > lifeboat.conf    # [database] for a (primary) and b (standby)
 #
-# The template datadir is made once per machine and user by mariadb-install-db
-# (with a 'lifeboat' admin user) and copied sparsely per instance. Instances
+# The template datadir is made once per machine, user and MDB_FLAVOUR
+# (debian, the default, or rhel) by mariadb-install-db run as that
+# distribution's package runs it, then the 'lifeboat' account is created by
+# plain SQL as root, as docs/db.md tells an administrator (no grant-table
+# edits, no dropped accounts). It is copied sparsely per instance.
+# mdb_app_setup makes a shop's application (schema objects, an application
+# account and an ALL PRIVILEGES one); mdb_app_writer a steady load. Instances
 # are stopped by PID only. Run as a program ("bash mariadb.sh start DIR") it
 # starts one instance and returns once it answers: the start_command lifeboat
 # uses for a physical clone.
