@@ -54,8 +54,11 @@ static void plan_step(const struct fo *f, const char *name)
 			printf("    skipped: old primary unreachable (%s)\n", p->peer_err);
 		} else {
 			printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
-			       "read_only = ON; KILL CONNECTION <id> for every client session; "
-			       "then verify read_only and that they are gone\n",
+			       "read_only = ON; SET SESSION sql_log_bin = 0; REVOKE READ_ONLY ADMIN "
+			       "ON *.* FROM <every other holder> (recorded in lifeboat.fence_revoked); "
+			       "KILL CONNECTION <id> for every client session; then verify "
+			       "read_only, that they are gone and that no other account holds "
+			       "READ_ONLY ADMIN\n",
 			       f->pair.primary.host, f->pair.primary.port);
 		}
 	} else if (strcmp(name, "catch_up") == 0) {
