@@ -600,7 +600,8 @@ static int standby_space(struct dbx *x, struct srv *s, struct check_space *sp, c
 	if (is_local(x->cfg, s->conf)) {
 		rc = check_local_space(dir, sp, why);
 	} else if (n && n->ssh) {
-		struct check_ssh ssh = {.dest = n->ssh, .options = x->cfg->db.ssh_options};
+		struct peer_ssh ssh;
+		peer_ssh_of(n, &ssh);
 		rc = check_remote_space(&ssh, dir, sp, why);
 	} else {
 		*why = xstrdup("the standby is remote and not a [node] with ssh");

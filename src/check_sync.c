@@ -92,9 +92,9 @@ static void rule_inotify(struct check_report *r, unsigned long long dirs)
 
 /* ---- targets ---- */
 
-static struct check_ssh sync_ssh(const struct sync_conf *sc)
+static struct peer_ssh sync_ssh(const struct sync_conf *sc)
 {
-	return (struct check_ssh){.dest = sc->target_host,
+	return (struct peer_ssh){.dest = sc->target_host,
 				  .port = sc->ssh_port,
 				  .identity = sc->ssh_identity,
 				  .options = sc->ssh_options};
@@ -103,7 +103,7 @@ static struct check_ssh sync_ssh(const struct sync_conf *sc)
 /* ssh with key authentication, and rsync at the other end, in one login.
  * Returns true when ssh got through. */
 static bool rule_ssh_rsync(struct check_report *r, const char *kind, const char *name,
-			   const struct check_ssh *ssh)
+			   const struct peer_ssh *ssh)
 {
 	static const char *const words[] = {"rsync", "--version"};
 	struct run_result res;
@@ -137,7 +137,7 @@ static bool rule_ssh_rsync(struct check_report *r, const char *kind, const char 
 }
 
 static void rule_remote_clock(struct check_report *r, const char *kind, const char *name,
-			      const struct check_ssh *ssh)
+			      const struct peer_ssh *ssh)
 {
 	static const char *const words[] = {"date", "+%s.%N"};
 	struct run_result res;
@@ -173,7 +173,7 @@ static void rule_disk(struct check_report *r, const struct sync_conf *sc,
 {
 	struct check_space sp;
 	char *why = NULL;
-	struct check_ssh ssh = sync_ssh(sc);
+	struct peer_ssh ssh = sync_ssh(sc);
 	int rc = sc->target_host ? check_remote_space(&ssh, sc->target_path, &sp, &why)
 				 : check_local_space(sc->target_path, &sp, &why);
 	if (rc < 0) {
@@ -314,9 +314,10 @@ static void check_nodes(const struct config *cfg, struct check_report *r)
 		const struct node_conf *n = &cfg->nodes[i];
 		if (strcmp(n->name, cfg->node) == 0 || !n->ssh)
 			continue;
-		/* The peer command, a remote clone and fencing log in as [node] ssh
-		 * with [database] ssh_options. */
-		struct check_ssh ssh = {.dest = n->ssh, .options = cfg->db.ssh_options};
+		/* The peer command, a remote clone, fencing and the syncs log in
+		 * alike: the node's one ssh setting (peer.c). */
+		struct peer_ssh ssh;
+		peer_ssh_of(n, &ssh);
 		if (rule_ssh_rsync(r, "node", n->name, &ssh))
 			rule_remote_clock(r, "node", n->name, &ssh);
 	}
@@ -335,7 +336,7 @@ void check_sync(const struct config *cfg, struct check_report *r)
 	json_object *status = rule_daemon(cfg, r);
 	for (size_t i = 0; i < cfg->n_syncs; i++) {
 		const struct sync_conf *sc = &cfg->syncs[i];
-		struct check_ssh ssh = sync_ssh(sc);
+		struct peer_ssh ssh = sync_ssh(sc);
 		bool reachable = !sc->target_host || rule_ssh_rsync(r, "sync", sc->name, &ssh);
 		if (sc->target_host && reachable)
 			rule_remote_clock(r, "sync", sc->name, &ssh);

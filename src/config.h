@@ -22,6 +22,12 @@ struct node_conf {
 	char *role; /* "primary" | "standby" */
 	char *state_dir; /* that node's state_dir, when not [lifeboat]'s */
 	int line;
+	/* How the other node logs in here (peer.c): set in [node], else taken
+	 * from the [sync] sections that target this node and [database]
+	 * ssh_options; one value per node. */
+	long ssh_port;
+	char *ssh_identity;
+	char *ssh_options;
 };
 
 struct sync_conf {
@@ -84,7 +90,8 @@ struct failover_conf {
 
 struct config {
 	char *path;
-	char *node; /* this machine's [node] name */
+	char *node; /* this machine's [node] name: [lifeboat] node, else found */
+	bool node_found; /* node came from this machine's addresses, not the file */
 	char *state_dir;
 	char *log;
 	double status_interval;

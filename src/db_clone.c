@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "db_ops.h"
 #include "log.h"
+#include "peer.h"
 #include "util.h"
 
 #include <errno.h>
@@ -334,22 +335,6 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 
 /* ---- physical ---- */
 
-/* 'text' for the remote shell ssh runs: a literal argument. */
-static char *shell_quote(const char *text)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_addc(&b, '\'');
-	for (const char *p = text; *p; p++) {
-		if (*p == '\'')
-			buf_adds(&b, "'\\''");
-		else
-			buf_addc(&b, *p);
-	}
-	buf_addc(&b, '\'');
-	return buf_steal(&b);
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -547,13 +532,11 @@ static void backup_producer(struct db_pair *p, struct db_conn *src, const char *
 	 * will not do. ssh hands the remote shell one string: the script is
 	 * constant, the datadir single-quoted. */
 	*input = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
-	strv_push(prod, "ssh");
-	strv_push_split(prod, "-o BatchMode=yes");
-	if (p->cfg->db.ssh_options)
-		strv_push_split(prod, p->cfg->db.ssh_options);
-	strv_push(prod, snode->ssh);
-	strv_push(prod, "--");
-	char *q = shell_quote(src_datadir);
+	struct peer_ssh ps;
+	peer_ssh_of(snode, &ps);
+	peer_ssh_words(&ps, NULL, prod);
+	peer_ssh_dest(&ps, NULL, 0, prod);
+	char *q = peer_quoted(src_datadir);
 	strv_pushf(prod,
 		   "umask 077 && f=$(mktemp) && trap 'rm -f \"$f\"' EXIT && cat >\"$f\" && "
 		   "mariadb-backup --defaults-file=\"$f\" --backup --stream=xbstream "

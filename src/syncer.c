@@ -3,6 +3,7 @@
 #include "changes.h"
 #include "epoch.h"
 #include "log.h"
+#include "peer.h"
 #include "role.h"
 #include "loop.h"
 #include "transport.h"
@@ -698,7 +699,7 @@ static void choose_direction(struct syncer *s, const struct sync_conf *sc)
 	if (role_current(cfg) == ROLE_STANDBY) {
 		s->direction = DIR_RECEIVING;
 	} else if (sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0) {
-		const struct node_conf *peer = role_peer_node(cfg);
+		const struct node_conf *peer = peer_node(cfg);
 		if (peer && (peer->ssh || peer->address)) {
 			s->direction = DIR_REVERSED;
 			reverse(s, sc, peer);
