@@ -49,9 +49,16 @@ static unsigned long long walk_sources(const struct config *cfg, struct check_re
 		const struct sync_conf *sc = &cfg->syncs[i];
 		struct stat st;
 		char *why = NULL;
-		if (stat(sc->source, &st) < 0 || !S_ISDIR(st.st_mode) ||
-		    check_walk_tree(sc->source, &trees[i], &why) < 0) {
-			char *msg = xasprintf("source %s is not a readable directory", sc->source);
+		/* Where the tree is on this node: the target path when the target
+		 * is this node (created by the first pass when missing). */
+		bool here = config_sync_target_here(cfg, sc);
+		const char *tree = here ? sc->target_path : sc->source;
+		if (here && stat(tree, &st) < 0)
+			continue;
+		if (stat(tree, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    check_walk_tree(tree, &trees[i], &why) < 0) {
+			char *msg = xasprintf("%s %s is not a readable directory",
+					      here ? "this node's copy" : "source", tree);
 			add_named(r, "sync", sc->name, "source", CHECK_FAIL,
 				  "create it or fix 'source' in the configuration", msg);
 			free(msg);
@@ -323,6 +330,18 @@ static void check_nodes(const struct config *cfg, struct check_report *r)
 	}
 }
 
+/* What `lifeboat sync` itself checks before it starts, on this node. */
+static void rule_sync_runs(const struct config *cfg, struct check_report *r)
+{
+	char *err = NULL;
+	if (config_check_sync(cfg, &err) < 0)
+		check_add(r, "sync.start", CHECK_FAIL, "fix the configuration",
+			  "'lifeboat sync' refuses to start on this node: %s", err);
+	else
+		check_add(r, "sync.start", CHECK_PASS, NULL, "'lifeboat sync' can start on this node");
+	free(err);
+}
+
 void check_sync(const struct config *cfg, struct check_report *r)
 {
 	check_nodes(cfg, r);
@@ -331,6 +350,7 @@ void check_sync(const struct config *cfg, struct check_report *r)
 		return;
 	}
 	struct check_tree *trees = xcalloc(cfg->n_syncs, sizeof(*trees));
+	rule_sync_runs(cfg, r);
 	rule_inotify(r, walk_sources(cfg, r, trees));
 	rule_local_rsync(r);
 	json_object *status = rule_daemon(cfg, r);

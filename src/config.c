@@ -915,11 +915,46 @@ static int check_source(const struct config *cfg, const struct sync_conf *s, cha
 	return 0;
 }
 
+/* NODE:PATH naming this node, with another node to talk to: one file on
+ * both nodes, and this is the side that receives (or, as the primary after
+ * a failover, pushes back from the target path). Its source path is the
+ * other node's. */
+bool config_sync_target_here(const struct config *cfg, const struct sync_conf *s)
+{
+	if (!s->target_node || !cfg->node || strcmp(s->target_node, cfg->node) != 0)
+		return false;
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (strcmp(cfg->nodes[i].name, cfg->node) != 0)
+			return true;
+	return false;
+}
+
+/* Here the target path is the tree: a directory, or not there yet (the
+ * first pass creates it). */
+static int check_target_here(const struct config *cfg, const struct sync_conf *s, char **err)
+{
+	struct stat st;
+	if (stat(s->target_path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		*err = xasprintf("%s:%d: [sync %s] target '%s' is this node's copy, but it is not a "
+				 "directory",
+				 cfg->path, s->target_line, s->name, s->target_path);
+		return -1;
+	}
+	if (stat(s->target_path, &st) < 0 && errno != ENOENT) {
+		*err = xasprintf("%s:%d: [sync %s] target '%s' is this node's copy: %s", cfg->path,
+				 s->target_line, s->name, s->target_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int check_one_sync(const struct config *cfg, const struct sync_place *places, size_t i,
 			  char **err)
 {
 	const struct sync_conf *s = &cfg->syncs[i];
 	const struct sync_place *p = &places[i];
+	if (config_sync_target_here(cfg, s))
+		return check_target_here(cfg, s, err);
 	if (check_source(cfg, s, err) < 0)
 		return -1;
 	if (!*p->machine && overlaps(p->target, p->source)) {

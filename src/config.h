@@ -121,6 +121,11 @@ void config_free(struct config *cfg);
  * source, no two syncs to one target, at least one sync. */
 int config_check_sync(const struct config *cfg, char **err);
 
+/* The sync's target is this node, and another [node] is its source: this
+ * node holds the tree at the target path (it receives there, or pushes
+ * from there as the primary after a failover). */
+bool config_sync_target_here(const struct config *cfg, const struct sync_conf *s);
+
 const struct node_conf *config_find_node(const struct config *cfg, const char *name);
 const struct sync_conf *config_find_sync(const struct config *cfg, const char *name);
 /* "HOST:PATH/" as rsync wants a remote directory: an IPv6 address (a host
