@@ -7,6 +7,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
+#include "role.h"
 #include "status.h"
 #include "syncer.h"
 
@@ -36,6 +37,7 @@ struct sync_daemon {
 	bool ready_sent;
 	struct metrics *metrics;
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
+	struct proc *writable;    /* `lifeboat db writable`, once per start or reload */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
@@ -171,6 +173,38 @@ static void stop_heartbeat(struct sync_daemon *d)
 		proc_kill(d->heartbeat, SIGTERM);
 		proc_free(d->heartbeat); /* reaps it (KILL if still there) */
 		d->heartbeat = NULL;
+	}
+}
+
+/* read_only = ON in every my.cnf: the primary's daemon turns writes on
+ * where this node holds the primary role and the highest epoch (`db
+ * writable`, in a child: it connects to both servers, which may block). */
+static void on_writable_exit(struct proc *p, void *arg)
+{
+	struct sync_daemon *d = arg;
+	const char *tail = proc_stderr_tail(p);
+	if (proc_exit_code(p) == 0) {
+		if (*tail)
+			log_info("database: %s", tail);
+	} else {
+		log_warn("database left read-only here: %s", *tail ? tail : "db writable failed");
+	}
+	proc_free(p);
+	d->writable = NULL;
+}
+
+static void start_writable(struct sync_daemon *d)
+{
+	if (d->once || !d->cfg.db.present || d->writable || role_current(&d->cfg) != ROLE_PRIMARY)
+		return;
+	char *argv[] = {"/proc/self/exe", "-c", (char *)d->cli->config_path, "db", "writable",
+			NULL};
+	struct proc_opts o = {.argv = argv, .timeout_ms = 60000};
+	char *err = NULL;
+	d->writable = proc_start(d->loop, &o, on_writable_exit, d, &err);
+	if (!d->writable) {
+		log_error("db writable: %s", err);
+		free(err);
 	}
 }
 
@@ -320,6 +354,7 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	start_metrics(d);
 	stop_heartbeat(d);
 	start_heartbeat(d);
+	start_writable(d);
 	write_status(d);
 }
 
@@ -362,6 +397,7 @@ static int run(struct sync_daemon *d)
 	if (rc == EXIT_OK) {
 		start_metrics(d);
 		start_heartbeat(d);
+		start_writable(d);
 	}
 	if (rc == EXIT_OK) {
 		if (!d->once)
@@ -381,6 +417,7 @@ static int run(struct sync_daemon *d)
 	write_status(d);
 	metrics_free(d->metrics);
 	stop_heartbeat(d);
+	proc_free(d->writable);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;

@@ -556,6 +556,18 @@ static bool address_is_here(const struct ifaddrs *ifs, const char *address)
 	return here;
 }
 
+bool config_address_is_here(const char *address)
+{
+	if (strcmp(address, "localhost") == 0)
+		return true;
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	bool here = address_is_here(ifs, address);
+	freeifaddrs(ifs);
+	return here;
+}
+
 /* Without [lifeboat] node, this machine is the one [node] whose address it
  * has: one file serves every node. Two matches (both nodes on one host)
  * leave it unknown, as no match does; commands that need it say so. */

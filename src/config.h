@@ -126,6 +126,10 @@ int config_check_sync(const struct config *cfg, char **err);
  * from there as the primary after a failover). */
 bool config_sync_target_here(const struct config *cfg, const struct sync_conf *s);
 
+/* A numeric address (or "localhost") that belongs to this machine (in a
+ * network namespace: to the namespace). */
+bool config_address_is_here(const char *address);
+
 const struct node_conf *config_find_node(const struct config *cfg, const char *name);
 const struct sync_conf *config_find_sync(const struct config *cfg, const char *name);
 /* "HOST:PATH/" as rsync wants a remote directory: an IPv6 address (a host

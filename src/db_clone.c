@@ -706,12 +706,34 @@ static int check_idle_datadir(const struct config *cfg, bool force, char **err)
 	return EXIT_OK;
 }
 
+/* A physical clone stops the standby and replaces its data directory, so
+ * it runs on the standby's machine; anywhere else it would wait on, and
+ * empty, this machine's own server. Decided before anything changes. */
+static int backup_runs_here(const struct config *cfg, const struct db_server *target,
+			    char **err)
+{
+	bool here = target->node && cfg->node ? strcmp(target->node, cfg->node) == 0
+					      : config_address_is_here(target->host);
+	if (here)
+		return EXIT_OK;
+	*err = xasprintf("a physical clone replaces the standby's data directory on its own "
+			 "machine: run 'lifeboat db clone --method backup' on %s (or use "
+			 "--method dump from here); nothing changed",
+			 target->node ? target->node : target->host);
+	return EXIT_FAILED;
+}
+
 int db_clone(struct db_pair *p, const struct db_server *source, const struct db_server *target,
 	     const struct db_clone_opts *o, char **err)
 {
 	if (!p->repl_password) {
 		*err = xstrdup("internal: clone needs the replication password");
 		return EXIT_FAILED;
+	}
+	if (o->method == DB_CLONE_BACKUP) {
+		int here = backup_runs_here(p->cfg, target, err);
+		if (here)
+			return here;
 	}
 	struct db_conn src, tgt;
 	memset(&tgt, 0, sizeof(tgt));
