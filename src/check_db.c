@@ -161,8 +161,9 @@ static void rule_read_only(struct dbx *x)
 	}
 	if (p->up && p->f.read_only)
 		add_srv(x, p, "read_only", CHECK_WARN,
-			"if it is not fenced on purpose: SET GLOBAL read_only=OFF on it (lifeboat "
-			"turns writes on only on the node with the highest epoch)",
+			"if it is not fenced on purpose: run 'lifeboat db writable' on its node "
+			"(the sync daemon does it there when it starts: writes go on only on the "
+			"node with the primary role and the highest epoch)",
 			"read_only = ON: applications cannot write");
 }
 

@@ -348,7 +348,8 @@ static int run_writable(struct db_pair *p, int argc)
 	}
 	char *err = NULL;
 	bool changed;
-	return report(db_make_writable(p, &changed, &err), err);
+	int rc = db_make_writable(p, &changed, &err);
+	return report(rc, err);
 }
 
 static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)

@@ -77,7 +77,8 @@ static void print_receiving(const struct style *st, const char *name, json_objec
 {
 	const char *from = get_str(s, "from");
 	const char *dir = get_str(s, "target_path") ? get_str(s, "target_path") : NULL;
-	double age = get_num(s, "last_received_age");
+	double at = get_num(s, "last_received_unix");
+	double age = at > 0 ? now_wall() - at : -1;
 	char ago[32];
 	if (age >= 0)
 		human_age(age, ago, sizeof(ago));

@@ -37,7 +37,8 @@ struct sync_daemon {
 	bool ready_sent;
 	struct metrics *metrics;
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
-	struct proc *writable;    /* `lifeboat db writable`, once per start or reload */
+	struct proc *writable;    /* `lifeboat db writable`: start, reload, status_interval */
+	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
@@ -59,10 +60,14 @@ static void on_status_timer(struct loop *loop, void *arg)
 	write_status(d);
 }
 
+static void start_writable(struct sync_daemon *d);
+
 static void on_periodic(struct loop *loop, void *arg)
 {
 	struct sync_daemon *d = arg;
 	write_status(d);
+	/* The primary's server restarted (read-only by its my.cnf): on again. */
+	start_writable(d);
 	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
@@ -183,12 +188,17 @@ static void on_writable_exit(struct proc *p, void *arg)
 {
 	struct sync_daemon *d = arg;
 	const char *tail = proc_stderr_tail(p);
-	if (proc_exit_code(p) == 0) {
-		if (*tail)
-			log_info("database: %s", tail);
-	} else {
-		log_warn("database left read-only here: %s", *tail ? tail : "db writable failed");
+	bool ok = proc_exit_code(p) == 0;
+	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
+	/* Said once, not every status_interval. */
+	if (!d->writable_msg || strcmp(msg, d->writable_msg) != 0) {
+		if (ok && *msg)
+			log_info("database: %s", msg);
+		else if (!ok)
+			log_warn("database left read-only here: %s", msg);
 	}
+	free(d->writable_msg);
+	d->writable_msg = msg;
 	proc_free(p);
 	d->writable = NULL;
 }
@@ -418,6 +428,7 @@ static int run(struct sync_daemon *d)
 	metrics_free(d->metrics);
 	stop_heartbeat(d);
 	proc_free(d->writable);
+	free(d->writable_msg);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;

@@ -94,7 +94,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	if (!rc && f.epoch > mine)
 		mine = f.epoch;
 	if (!rc && !f.read_only) {
-		log_info("%s is writable already (role epoch %llu)", c.name,
+		log_debug("%s is writable already (role epoch %llu)", c.name,
 			 (unsigned long long)mine);
 		goto out;
 	}

@@ -980,6 +980,14 @@ int failover_step_down(const struct config *cfg, uint64_t epoch)
 		free(err);
 		return EXIT_FAILED;
 	}
+	/* This node's my.cnf drop-in says read-only, at the epoch it follows. */
+	struct db_server self = {.role = "standby", .node = cfg->node};
+	if (cfg->db.present && cfg->node &&
+	    db_persist_read_only(cfg, &self, true, epoch > have ? epoch : have, &err)) {
+		log_warn("step-down: %s", err);
+		free(err);
+		err = NULL;
+	}
 	int rc = set_role(cfg, "standby", &note, &err);
 	if (rc)
 		log_error("step-down: %s", err);

@@ -769,7 +769,12 @@ static void on_received(void *arg, enum watch_event ev, const char *path, const 
 	(void)path2;
 	(void)is_dir;
 	struct syncer *s = arg;
-	s->last_received_ms = now_ms();
+	int64_t now = now_ms();
+	/* The status says so soon after the first change of a burst. */
+	bool quiet_before = now - s->last_received_ms > 1000;
+	s->last_received_ms = now;
+	if (quiet_before && s->hooks.changed)
+		s->hooks.changed(s->hooks.arg, s);
 }
 
 /* A receiving node tells how fresh its copy is: the age of the last change
@@ -900,4 +905,5 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 	out->from_node = s->from_node;
 	out->receive_dir = s->receive_dir;
 	out->last_received_age = s->last_received_ms ? (now - s->last_received_ms) / 1000.0 : -1;
+	out->last_received = s->last_received_ms ? now_wall() - out->last_received_age : 0;
 }

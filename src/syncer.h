@@ -50,6 +50,7 @@ struct sync_stats {
 	const char *from_node; /* receiving: the node the files come from, or NULL */
 	const char *receive_dir; /* receiving: where they land here */
 	double last_received_age; /* receiving: seconds since a change landed; -1: none yet */
+	double last_received;     /* receiving: unix time of that change; 0: none yet */
 };
 
 struct syncer_hooks {
