@@ -32,4 +32,9 @@ make -s install PREFIX="$T/prefix" >"$T/install2.log" 2>&1 || { cat "$T/install2
 make -s install DESTDIR="$T/sys" PREFIX=/usr/local >"$T/install3.log" 2>&1 || { cat "$T/install3.log"; fail "make install PREFIX=/usr/local"; }
 [ -e "$T/sys/etc/logrotate.d/lifeboat" ] && [ -x "$T/sys/usr/local/bin/lifeboat" ] ||
 	fail "PREFIX=/usr/local: $(cd "$T/sys" && find . -type f | head)"
+# lifeboat(8): `db heartbeat` has its own paragraph, not the end of rejoin's.
+man8=$LIFEBOAT_ROOT/docs/man/lifeboat.8
+grep -q '^\.SS "db heartbeat"' "$man8" || fail "lifeboat(8) has no db heartbeat heading"
+sed -n '/^\.SS "db rejoin/,/^\.SS /{/^\.SS/!p}' "$man8" | grep -q "heartbeat" &&
+	fail "lifeboat(8): the heartbeat text runs into db rejoin's paragraph"
 pass

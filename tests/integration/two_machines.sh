@@ -90,9 +90,10 @@ out=$(lb_d db status 2>&1); rc=$?
 [ $rc = 1 ] || fail "db status with the old primary not rejoined: exit $rc: $out"
 echo "$out" | grep -q "db rejoin" || fail "db status gives no rejoin hint: $out"
 lb_d db rejoin >"$T/rejoin.out" 2>&1 || { cat "$T/rejoin.out"; fail "db rejoin"; }
-grep -q "epoch 1" "$T/oslo/etc-mysql/mariadb.conf.d/99-lifeboat-read-only.cnf" 2>/dev/null ||
-	[ ! -e "$T/oslo/etc-mysql/mariadb.conf.d/99-lifeboat-read-only.cnf" ] ||
-	fail "drop-in on the rejoined node: $(cat "$T/oslo/etc-mysql/mariadb.conf.d/99-lifeboat-read-only.cnf")"
+# The rejoined node's drop-in: read-only, at the epoch it follows.
+dropin=$T/oslo/etc-mysql/mariadb.conf.d/99-lifeboat-read-only.cnf
+grep -q "role epoch 1, read-only" "$dropin" && grep -q "^read_only = ON" "$dropin" ||
+	fail "drop-in on the rejoined node: $(cat "$dropin" 2>&1)"
 wait_until 20 eval '[ "$(sql_p "SELECT COUNT(*) FROM app.t")" = 21 ]' || fail "row does not reach the old primary"
 wait_until 30 test -e "$T/oslo/www/after.html" || fail "file does not reach the old primary"
 wait_until 20 eval '[ "$(status_field www direction "$STATE_P")" = receiving ]' || fail "oslo's sync does not receive"
