@@ -1,4 +1,4 @@
-/* lifeboat db status|clone|promote|fence|rejoin|heartbeat: the command line
+/* lifeboat db status|clone|promote|fence|rejoin|heartbeat|writable: the command line
  * of the database operations (db_ops.h). Parses arguments, reports the one
  * error message, prints status as text or JSON. */
 #include "commands.h"
