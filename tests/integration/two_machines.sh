@@ -58,6 +58,19 @@ echo "$out" | grep -q "receiving.*from oslo" || fail "dr's status: $out"
 # db status on day one: oslo writable (db writable at setup), dr replicates.
 lb_d db status >"$T/dbstatus.out" 2>&1 || { cat "$T/dbstatus.out"; fail "db status at start"; }
 
+# Commands that belong to the other node refuse up front, naming it.
+for cmd in failover switchover; do
+	out=$(lb_p $cmd --yes 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "run 'lifeboat $cmd' there" && echo "$out" | grep -q " dr" ||
+		fail "$cmd on the primary's node: exit $rc: $out"
+done
+out=$(lb_p drill 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "standby (dr)" || fail "drill on the primary's node: exit $rc: $out"
+[ "$(sql_p "SELECT @@read_only")" = 0 ] && [ "$(vip_holder)" = primary ] || fail "a refusal changed something"
+
+# A logical clone from the standby's side works as from the primary's.
+lb_d db clone --method dump --force >"$T/clone-dump-dr.log" 2>&1 || { cat "$T/clone-dump-dr.log"; fail "dump clone from dr"; }
+
 # A physical clone run where the standby is not: refused before anything
 # changes, naming the node to run it on.
 out=$(lb_p db clone --method backup --force 2>&1); rc=$?
