@@ -374,6 +374,8 @@ cluster_kill_primary() {
 # The machine dies: every process on it, at once, and its cable.
 cluster_crash() {
 	local holder; holder=$(_node_holder "$1")
+	# Jobs of this shell die too: no "Killed" lines from bash.
+	disown -a 2>/dev/null
 	local want p
 	want=$(cat "$(_node_dir "$1")/.mntns")
 	for p in /proc/[0-9]*; do
