@@ -1,5 +1,6 @@
 #include "config.h"
 #include "ini.h"
+#include "residency.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -32,6 +33,8 @@ static const char *check_log(struct parse_state *st, const char *value);
 static const char *check_host(struct parse_state *st, const char *value);
 static const char *check_role(struct parse_state *st, const char *value);
 static const char *check_fence(struct parse_state *st, const char *value);
+static const char *check_jurisdictions(struct parse_state *st, const char *value);
+static const char *check_jurisdiction(struct parse_state *st, const char *value);
 
 static const struct key_spec lifeboat_keys[] = {
 	KEY(config, "node", K_STRING, node),
@@ -40,6 +43,7 @@ static const struct key_spec lifeboat_keys[] = {
 	KEY_RANGE(config, "status_interval", K_SECONDS, status_interval, 0, 86400),
 	KEY(config, "metrics_listen", K_STRING, metrics_listen),
 	KEY(config, "drill_allow_crash", K_BOOL, drill_allow_crash),
+	KEY_CHECK(config, "jurisdictions", K_STRING, jurisdictions, check_jurisdictions),
 };
 
 static const struct key_spec node_keys[] = {
@@ -47,6 +51,7 @@ static const struct key_spec node_keys[] = {
 	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
 	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
 	KEY(node_conf, "state_dir", K_PATH, state_dir),
+	KEY_CHECK(node_conf, "jurisdiction", K_STRING, jurisdiction, check_jurisdiction),
 };
 
 static const struct key_spec sync_keys[] = {
@@ -334,6 +339,26 @@ static const char *check_fence(struct parse_state *st, const char *value)
 	return st->msg;
 }
 
+/* Codes are validated here so a typo is refused at load, naming its line. */
+static const char *jurisdiction_msg(struct parse_state *st, char *why)
+{
+	if (!why)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "%s", why);
+	free(why);
+	return st->msg;
+}
+
+static const char *check_jurisdictions(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_policy_error(value));
+}
+
+static const char *check_jurisdiction(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_country_error(value));
+}
+
 static const char *set_value(struct parse_state *st, const struct key_spec *k, const char *value)
 {
 	char *field = (char *)st->target + k->offset;
@@ -426,6 +451,10 @@ static const char *handle(void *ctx, int line, const char *section, const char *
 		st->key = k->name;
 		if (st->keys == lifeboat_keys && strcmp(key, "node") == 0)
 			st->node_line = line;
+		if (st->keys == lifeboat_keys && strcmp(key, "jurisdictions") == 0)
+			st->cfg->jurisdictions_line = line;
+		if (st->keys == node_keys && strcmp(key, "jurisdiction") == 0)
+			((struct node_conf *)st->target)->jurisdiction_line = line;
 		if (st->keys == sync_keys) {
 			struct sync_conf *s = st->target;
 			if (strcmp(key, "source") == 0)
@@ -626,6 +655,7 @@ void config_free(struct config *cfg)
 		free(cfg->nodes[i].ssh);
 		free(cfg->nodes[i].role);
 		free(cfg->nodes[i].state_dir);
+		free(cfg->nodes[i].jurisdiction);
 	}
 	free(cfg->nodes);
 	for (size_t i = 0; i < cfg->n_syncs; i++)
@@ -651,6 +681,7 @@ void config_free(struct config *cfg)
 	strv_free(&f->post_hooks);
 	free(f->fence);
 	free(f->peer_command);
+	free(cfg->jurisdictions);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
