@@ -3,7 +3,8 @@
  * JSON rendering, and the pure parsing and arithmetic the rules share
  * (scheduler lists, df output, clock offsets, GRANT lines), kept here so they
  * are unit-tested without servers. The rules themselves live in check_db.c
- * (the [database] pair), check_sync.c (the [sync] targets and [node]s) and
+ * (the [database] pair), check_sync.c (the [sync] targets and [node]s),
+ * check_residency.c (jurisdictions against the policy) and
  * check_sys.c (what they ask the machine: sysfs, statvfs, ssh). Every rule
  * only reads: no SET, no write, no file changed. */
 #ifndef LIFEBOAT_CHECK_H
@@ -54,6 +55,7 @@ char *check_render_json(const struct check_report *r);
 /* The rules, by section. Each adds its items to r. */
 void check_db(const struct config *cfg, struct check_report *r);
 void check_sync(const struct config *cfg, struct check_report *r);
+void check_residency(const struct config *cfg, struct check_report *r);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -128,6 +128,41 @@ enum residency_verdict residency_node_verdict(const struct config *cfg,
 										: RESIDENCY_OUTSIDE;
 }
 
+static const char *verdict_word(enum residency_verdict v)
+{
+	switch (v) {
+	case RESIDENCY_INSIDE:
+		return "inside";
+	case RESIDENCY_OUTSIDE:
+		return "OUTSIDE";
+	case RESIDENCY_UNKNOWN:
+		return "no jurisdiction: refused";
+	case RESIDENCY_NO_POLICY:
+		break;
+	}
+	return "no policy";
+}
+
+char *residency_describe(const struct config *cfg)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_addf(&b, "jurisdictions = %s:", cfg->jurisdictions ? cfg->jurisdictions : "(unset)");
+	bool any = cfg->jurisdictions != NULL;
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		const struct node_conf *n = &cfg->nodes[i];
+		any = any || n->jurisdiction;
+		buf_addf(&b, "%s %s %s (%s)", i ? "," : "", n->name,
+			 n->jurisdiction ? n->jurisdiction : "-",
+			 verdict_word(residency_node_verdict(cfg, n)));
+	}
+	if (!any) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
 /* "outside jurisdictions = NO EEA (FILE:LINE)": the policy half of a refusal. */
 static char *policy_words(const struct config *cfg)
 {
@@ -182,7 +217,8 @@ int residency_check_sync(const struct config *cfg, const struct sync_conf *sc, c
 	/* A target that is this node: after a failover this node is primary and
 	 * its copy flows back to the other node (syncer.c, reverse()). */
 	const struct node_conf *peer = role_peer_node(cfg);
-	if (rc == 0 && node && cfg->node && strcmp(node->name, cfg->node) == 0 && peer) {
+	if (rc == 0 && sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0 &&
+	    peer) {
 		what = xasprintf("[sync %s] (after a failover, from this node back to its source)",
 				 sc->name);
 		rc = judge_node(cfg, peer, sc->target_line, what, err);

@@ -36,6 +36,11 @@ enum residency_verdict {
 enum residency_verdict residency_node_verdict(const struct config *cfg,
 					      const struct node_conf *node);
 
+/* One line for `status`: "jurisdictions = NO EEA: oslo NO (inside), dr US
+ * (OUTSIDE)"; NULL when neither the policy nor any node's jurisdiction is
+ * set. Caller frees. */
+char *residency_describe(const struct config *cfg);
+
 /* The refusals. Each returns 0, or -1 with *err one malloc'd line
  * "FILE:LINE: ... (policy FILE:LINE)". */
 
