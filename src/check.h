@@ -30,6 +30,7 @@ struct check_item {
 	enum check_level level;
 	char *message; /* what was found */
 	char *fix;     /* what to do; NULL on PASS / SKIP */
+	char *data;    /* figures as a JSON object, or NULL (check_set_data) */
 };
 
 struct check_report {
@@ -42,6 +43,9 @@ void check_report_free(struct check_report *r);
 /* Add one result; fix may be NULL. */
 void check_add(struct check_report *r, const char *rule, enum check_level level, const char *fix,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Attach figures (a JSON object's text, owned from now on) to the item
+ * added last: `check --json` prints them as its "data". */
+void check_set_data(struct check_report *r, char *json_object);
 bool check_failed(const struct check_report *r);
 size_t check_count(const struct check_report *r, enum check_level level);
 const char *check_level_name(enum check_level level);
@@ -49,13 +53,15 @@ const char *check_level_name(enum check_level level);
 /* "PASS  rule  message" lines with the fix below, aligned; colour codes
  * only when colour is set (a terminal). Caller frees. */
 char *check_render_text(const struct check_report *r, bool colour);
-/* A JSON array of {"rule","result","message","fix"}, newline-terminated. */
+/* A JSON array of {"rule","result","message","fix"} (and "data" when an
+ * item has figures), newline-terminated. */
 char *check_render_json(const struct check_report *r);
 
 /* The rules, by section. Each adds its items to r. */
 void check_db(const struct config *cfg, struct check_report *r);
 void check_sync(const struct config *cfg, struct check_report *r);
 void check_residency(const struct config *cfg, struct check_report *r);
+void check_disk(const struct config *cfg, struct check_report *r);
 
 /* ---- pure helpers (unit-tested) ---- */
 
