@@ -113,6 +113,9 @@ static const char *fs_name(long type)
 static char *existing_dir(const char *path)
 {
 	char *p = xstrdup(path);
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/') /* "@@datadir" ends in one */
+		p[--len] = '\0';
 	struct stat st;
 	while (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		char *slash = strrchr(p, '/');
