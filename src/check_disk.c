@@ -79,7 +79,9 @@ enum check_level disk_classify(double iops)
 
 void disk_human_duration(double s, char *out, size_t n)
 {
-	if (s < 90)
+	if (s < 10)
+		snprintf(out, n, "%.1f s", s);
+	else if (s < 90)
 		snprintf(out, n, "%.0f s", s);
 	else if (s < 90 * 60)
 		snprintf(out, n, "%.0f min", s / 60);

@@ -71,6 +71,8 @@ static void test_durations(void **state)
 {
 	(void)state;
 	char s[32];
+	disk_human_duration(0.42, s, sizeof(s));
+	assert_string_equal(s, "0.4 s");
 	disk_human_duration(35, s, sizeof(s));
 	assert_string_equal(s, "35 s");
 	disk_human_duration(240, s, sizeof(s));
