@@ -69,6 +69,15 @@ conf NO "$T/dst" >"$C"
 timeout -k 5 60 "$LIFEBOAT" -c "$C" sync --once >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "allowed sync failed"; }
 [ "$(cat "$T/dst/sub/file" 2>/dev/null)" = data ] || fail "allowed sync did not copy"
 
+# status: one line with each node against the policy (the daemon runs: dr
+# is outside but receives nothing, so it starts).
+start_sync "$C"
+wait_until 30 test -s "$T/state/status.json" || fail "no status file"
+timeout -k 5 30 "$LIFEBOAT" -c "$C" status >"$T/status.txt" 2>&1 || fail "status: $(cat "$T/status.txt")"
+grep -qF "data residency: jurisdictions = NO EEA: oslo NO (inside), dr US (OUTSIDE)" "$T/status.txt" \
+	|| fail "status: $(cat "$T/status.txt")"
+stop_sync || fail "sync daemon exit status $?"
+
 # check: PASS for oslo, FAIL for dr (US), exit 3; the JSON names the rule.
 timeout -k 5 60 "$LIFEBOAT" -c "$C" check --json >"$T/check.json" 2>"$T/check.err"
 rc=$?
