@@ -406,68 +406,63 @@ static void probe_cache_free(struct probe_cache *c)
 		disk_probe_free(&c->probe[i]);
 }
 
-/* The one remote call: `lifeboat check --disk-probe PATH --json` run by
- * prefix (the peer command, or ssh HOST lifeboat), its JSON parsed. The
- * path travels through a remote shell, so only plain paths go. */
-static int probe_remote(const struct strv *prefix, const char *path, struct disk_probe *out,
+/* How to reach the machine a probe runs on: [failover] peer_command (the
+ * path failover's calls to the peer take), else ssh with check's own
+ * read-only options (check_sys.h), running the lifeboat in its PATH. */
+struct remote {
+	const char *peer_command;
+	struct check_ssh ssh;
+};
+
+/* The one remote call: `lifeboat check --disk-probe PATH --json` there, its
+ * JSON parsed. */
+static int probe_remote(const struct remote *at, const char *path, struct disk_probe *out,
 			char **why)
 {
 	memset(out, 0, sizeof(*out));
-	if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+")]) {
-		*why = xasprintf("'%s' holds characters a remote shell would interpret: run "
-				 "'lifeboat check --disk-probe PATH' there by hand",
-				 path);
-		return -1;
-	}
-	struct strv v;
-	strv_init(&v);
-	for (size_t i = 0; i < prefix->len; i++)
-		strv_push(&v, prefix->items[i]);
-	strv_push_split(&v, "check --disk-probe");
-	strv_push(&v, path);
-	strv_push(&v, "--json");
 	struct run_result res;
-	int rc = child_run(v.items, NULL, 0, DISK_REMOTE_TIMEOUT_MS, &res);
+	int rc;
+	if (at->peer_command) {
+		/* The words reach a remote shell unquoted: plain paths only. */
+		if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789/._-+")]) {
+			*why = xasprintf("'%s' holds characters a remote shell would interpret", path);
+			return -1;
+		}
+		struct strv v;
+		strv_init(&v);
+		strv_push_split(&v, at->peer_command);
+		strv_push_split(&v, "check --disk-probe");
+		strv_push(&v, path);
+		strv_push(&v, "--json");
+		rc = child_run(v.items, NULL, 0, DISK_REMOTE_TIMEOUT_MS, &res);
+		strv_free(&v);
+	} else {
+		const char *const words[] = {"lifeboat", "check", "--disk-probe", path, "--json"};
+		double t0, t1;
+		rc = check_ssh_run(&at->ssh, words, ARRAY_LEN(words), &res, &t0, &t1);
+	}
 	if (rc == 0)
 		rc = disk_probe_parse(res.out.data, out, why);
 	else
-		*why = xasprintf("'%s ... check --disk-probe' %s: %s", v.items[0],
-				 res.timed_out ? "timed out" : "failed", res.err_tail);
+		*why = xasprintf("'lifeboat check --disk-probe' there %s (exit %d): %s",
+				 res.timed_out ? "timed out" : "failed", rc, res.err_tail);
 	run_result_free(&res);
-	strv_free(&v);
 	return rc == 0 ? 0 : -1;
 }
 
-/* How to run lifeboat on node n: [failover] peer_command when n is the
- * peer, else ssh to its `ssh` (as failover's peer calls do). */
-static bool node_lifeboat(const struct config *cfg, const struct node_conf *n, struct strv *v)
+/* Node n: peer_command when n is the peer, else its `ssh` with [database]
+ * ssh_options (as check's node rules log in). */
+static bool node_remote(const struct config *cfg, const struct node_conf *n, struct remote *at)
 {
-	if (cfg->failover.peer_command && role_peer_node(cfg) == n) {
-		strv_push_split(v, cfg->failover.peer_command);
-	} else if (n->ssh) {
-		strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=5");
-		if (cfg->db.ssh_options)
-			strv_push_split(v, cfg->db.ssh_options);
-		strv_push(v, n->ssh);
-		strv_push(v, "lifeboat");
-	}
-	return v->len > 0;
-}
-
-/* A sync target host that is no [node]: the sync's own ssh settings. */
-static void sync_lifeboat(const struct sync_conf *sc, struct strv *v)
-{
-	strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=5");
-	if (sc->ssh_port)
-		strv_pushf(v, "-p%ld", sc->ssh_port);
-	if (sc->ssh_identity) {
-		strv_push(v, "-i");
-		strv_push(v, sc->ssh_identity);
-	}
-	if (sc->ssh_options)
-		strv_push_split(v, sc->ssh_options);
-	strv_push(v, sc->target_host);
-	strv_push(v, "lifeboat");
+	memset(at, 0, sizeof(*at));
+	if (cfg->failover.peer_command && role_peer_node(cfg) == n)
+		at->peer_command = cfg->failover.peer_command;
+	else if (n->ssh)
+		at->ssh = (struct check_ssh){.dest = n->ssh, .options = cfg->db.ssh_options};
+	else
+		return false;
+	return true;
 }
 
 /* The primary's data size and the standby's datadir, as the servers say. */
@@ -489,6 +484,7 @@ static void ask_size(struct db_pair *p, const struct db_server *s, struct db_sid
 	char *err = NULL, *v = NULL;
 	if (db_pair_connect(p, s, &c, &err) != 0) {
 		free(err);
+		db_close(&c); /* a failed connect still holds its handle */
 		return;
 	}
 	if (d->bytes <= 0 && db_value(&c, size_sql, &v, &err) == 0 && v && atof(v) > 0) {
@@ -615,13 +611,12 @@ static void rule_database(const struct config *cfg, const struct db_side *d,
 	char *where = d->standby_here ? xstrdup("")
 				      : xasprintf("%s:", d->standby_host ? d->standby_host : "standby");
 	const struct node_conf *n = d->standby_node ? config_find_node(cfg, d->standby_node) : NULL;
-	struct strv prefix;
-	strv_init(&prefix);
+	struct remote at;
 	int rc;
 	if (d->standby_here)
 		rc = probe_local(cache, d->datadir, &p, &why);
-	else if (n && node_lifeboat(cfg, n, &prefix))
-		rc = probe_remote(&prefix, d->datadir, &p, &why);
+	else if (n && node_remote(cfg, n, &at))
+		rc = probe_remote(&at, d->datadir, &p, &why);
 	else {
 		rc = -1;
 		why = xstrdup("the standby is on another machine and no [node] 'ssh' or [failover] "
@@ -633,27 +628,44 @@ static void rule_database(const struct config *cfg, const struct db_side *d,
 		probe_failed(r, rule, where, why);
 	free(why);
 	free(where);
-	strv_free(&prefix);
 	disk_probe_free(&p);
 }
 
-static void rule_sync(const struct config *cfg, const struct sync_conf *sc,
-		      const struct db_side *d, struct probe_cache *cache, struct check_report *r)
+/* Did an earlier rule of this run find rule FAILing (an ssh that does not
+ * log in)? Then probing there again would only wait for the same timeout. */
+static bool failed_before(const struct check_report *r, const char *rule)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].level == CHECK_FAIL && strcmp(r->items[i].rule, rule) == 0)
+			return true;
+	return false;
+}
+
+static void rule_sync(const struct sync_conf *sc, const struct db_side *d, struct probe_cache *cache, struct check_report *r)
 {
 	char *rule = xasprintf("sync.%s.disk_fitness", sc->name);
+	char *ssh_rule = xasprintf("sync.%s.ssh", sc->name);
+	bool unreachable = failed_before(r, ssh_rule);
+	free(ssh_rule);
+	if (unreachable) {
+		check_add(r, rule, CHECK_SKIP, NULL, "target %s unreachable (sync.%s.ssh)",
+			  sc->target, sc->name);
+		free(rule);
+		return;
+	}
 	char *where = sc->target_host ? xasprintf("%s:", sc->target_host) : xstrdup("");
-	const struct node_conf *n = sc->target_node ? config_find_node(cfg, sc->target_node) : NULL;
 	struct disk_probe p;
 	char *why = NULL;
-	struct strv prefix;
-	strv_init(&prefix);
 	int rc;
-	if (!sc->target_host)
+	if (!sc->target_host) {
 		rc = probe_local(cache, sc->target_path, &p, &why);
-	else {
-		if (!n || !node_lifeboat(cfg, n, &prefix))
-			sync_lifeboat(sc, &prefix);
-		rc = probe_remote(&prefix, sc->target_path, &p, &why);
+	} else {
+		/* The sync's own login, as the sync itself and check_sync use it. */
+		struct remote at = {.ssh = {.dest = sc->target_host,
+					    .port = sc->ssh_port,
+					    .identity = sc->ssh_identity,
+					    .options = sc->ssh_options}};
+		rc = probe_remote(&at, sc->target_path, &p, &why);
 	}
 	if (rc == 0)
 		report_probe(r, rule, where, &p, d);
@@ -662,7 +674,6 @@ static void rule_sync(const struct config *cfg, const struct sync_conf *sc,
 	free(why);
 	free(where);
 	free(rule);
-	strv_free(&prefix);
 	disk_probe_free(&p);
 }
 
@@ -676,7 +687,7 @@ void check_disk(const struct config *cfg, struct check_report *r)
 	if (cfg->db.present)
 		rule_database(cfg, &d, &cache, r);
 	for (size_t i = 0; i < cfg->n_syncs; i++)
-		rule_sync(cfg, &cfg->syncs[i], &d, &cache, r);
+		rule_sync(&cfg->syncs[i], &d, &cache, r);
 	probe_cache_free(&cache);
 	db_side_free(&d);
 }
