@@ -541,8 +541,8 @@ static char *fitness_data(const struct disk_probe *p, double bytes, double resto
 	char *probe = disk_probe_json(p);
 	probe[strcspn(probe, "\n")] = '\0';
 	char *s = xasprintf(
-		"{\"probe\":%s,\"database_bytes\":%.0f,\"restore_seconds\":%.0f,"
-		"\"clone_seconds\":%.0f,\"reference\":["
+		"{\"probe\":%s,\"database_bytes\":%.0f,\"restore_seconds\":%.1f,"
+		"\"clone_seconds\":%.1f,\"reference\":["
 		"{\"class\":\"HDD\",\"read_iops\":%.0f,\"restore_seconds\":%.0f},"
 		"{\"class\":\"SSD RAID-10\",\"read_iops\":%.0f,\"restore_seconds\":%.0f}],"
 		"\"fail_below_iops\":%.0f,\"warn_below_iops\":%.0f}",

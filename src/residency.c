@@ -206,6 +206,24 @@ static const struct node_conf *target_node(const struct config *cfg, const struc
 	return NULL;
 }
 
+/* The host part of "[user@]host", compared without the user. */
+static bool same_host(const char *a, const char *b)
+{
+	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
+	return strcmp(at_a ? at_a + 1 : a, at_b ? at_b + 1 : b) == 0;
+}
+
+/* A HOST:PATH target on a machine some [node] describes: the name to write. */
+static const struct node_conf *node_of_host(const struct config *cfg, const char *host)
+{
+	for (size_t i = 0; host && i < cfg->n_nodes; i++) {
+		const struct node_conf *n = &cfg->nodes[i];
+		if ((n->address && same_host(n->address, host)) || (n->ssh && same_host(n->ssh, host)))
+			return n;
+	}
+	return NULL;
+}
+
 int residency_check_sync(const struct config *cfg, const struct sync_conf *sc, char **err)
 {
 	if (!cfg->jurisdictions)
@@ -214,6 +232,13 @@ int residency_check_sync(const struct config *cfg, const struct sync_conf *sc, c
 	const struct node_conf *node = target_node(cfg, sc);
 	int rc = judge_node(cfg, node, sc->target_line, what, err);
 	free(what);
+	const struct node_conf *named = node ? NULL : node_of_host(cfg, sc->target_host);
+	if (rc < 0 && named) {
+		char *hinted = xasprintf("%s; that host is [node %s]: write the target as %s:%s",
+					 *err, named->name, named->name, sc->target_path);
+		free(*err);
+		*err = hinted;
+	}
 	/* A target that is this node: after a failover this node is primary and
 	 * its copy flows back to the other node (syncer.c, reverse()). */
 	const struct node_conf *peer = role_peer_node(cfg);

@@ -160,6 +160,14 @@ static void test_sync_refusals(void **state)
 	free(err);
 	config_free(&cfg);
 
+	/* The article's target: dr's host written as HOST:PATH. Still no node,
+	 * but the message names the node to write. */
+	assert_int_equal(load(&cfg, "NO", "dr-user@10.0.0.5:/srv/www", NULL), 0);
+	assert_int_equal(residency_check_sync(&cfg, &cfg.syncs[0], &err), -1);
+	assert_non_null(strstr(err, "write the target as dr:/srv/www"));
+	free(err);
+	config_free(&cfg);
+
 	/* A local target is this node: NO is inside. */
 	assert_int_equal(load(&cfg, "NO", "/backup/www", NULL), 0);
 	assert_int_equal(residency_check_sync(&cfg, &cfg.syncs[0], &err), 0);
