@@ -525,6 +525,14 @@ static void db_side_read(const struct config *cfg, struct db_side *d)
 	d->standby_here = p.standby.node ? cfg->node && strcmp(cfg->node, p.standby.node) == 0
 					 : local_host(p.standby.host);
 	db_pair_free(&p);
+	/* Neither server answers: the standby's datadir here holds a copy. */
+	struct check_tree t;
+	if (d->bytes <= 0 && d->datadir && d->standby_here &&
+	    check_walk_tree(d->datadir, &t, &err) == 0 && t.bytes > 0) {
+		d->bytes = (double)t.bytes;
+		d->size_from = xasprintf("the size of %s", d->datadir);
+	}
+	free(err);
 }
 
 static void db_side_free(struct db_side *d)

@@ -5,7 +5,8 @@
 # information_schema). With the standby on another [node], the probe runs
 # there: `lifeboat check --disk-probe DATADIR --json` over [failover]
 # peer_command (ssh to a private sshd); with that sshd gone the rule says it
-# cannot measure, instead of measuring here.
+# cannot measure, instead of measuring here. With both servers down, the
+# datadir's own size prices the restore.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$LIFEBOAT" ] || skip "no binary at $LIFEBOAT (make asan)"
@@ -70,4 +71,14 @@ stop_sshd
 read -r res path bytes msg < <(fitness "$T/remote.conf")
 [ "$res" = WARN ] || fail "sshd gone: $res $msg"
 echo "$msg" | grep -q "cannot measure 127.0.0.1:" || fail "sshd gone: $msg"
+
+# Both servers down: the standby's datadir ([database] datadir) is still
+# measured here, and priced at its own size.
+mdb_stop a; mdb_stop b
+echo "datadir = $DATADIR" >>"$T/local.conf"
+read -r res path bytes msg < <(fitness "$T/local.conf")
+echo "down: $res $msg"
+[ "$path" = "$DATADIR" ] || fail "down: probed $path: $msg"
+[ "$bytes" -gt 1000000 ] || fail "down: size $bytes: $msg"
+echo "$msg" | grep -qF "the size of $DATADIR" || fail "down: size source: $msg"
 pass
