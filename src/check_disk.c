@@ -7,6 +7,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "peer.h"
 #include "role.h"
 #include "util.h"
 
@@ -411,7 +412,7 @@ static void probe_cache_free(struct probe_cache *c)
  * read-only options (check_sys.h), running the lifeboat in its PATH. */
 struct remote {
 	const char *peer_command;
-	struct check_ssh ssh;
+	struct peer_ssh ssh;
 };
 
 /* The one remote call: `lifeboat check --disk-probe PATH --json` there, its
@@ -451,18 +452,16 @@ static int probe_remote(const struct remote *at, const char *path, struct disk_p
 	return rc == 0 ? 0 : -1;
 }
 
-/* Node n: peer_command when n is the peer, else its `ssh` with [database]
- * ssh_options (as check's node rules log in). */
+/* Node n: peer_command when n is the peer, else its ssh settings (peer.c,
+ * as check's node rules log in). */
 static bool node_remote(const struct config *cfg, const struct node_conf *n, struct remote *at)
 {
 	memset(at, 0, sizeof(*at));
-	if (cfg->failover.peer_command && role_peer_node(cfg) == n)
+	if (cfg->failover.peer_command && peer_node(cfg) == n) {
 		at->peer_command = cfg->failover.peer_command;
-	else if (n->ssh)
-		at->ssh = (struct check_ssh){.dest = n->ssh, .options = cfg->db.ssh_options};
-	else
-		return false;
-	return true;
+		return true;
+	}
+	return peer_ssh_of(n, &at->ssh);
 }
 
 /* The primary's data size and the standby's datadir, as the servers say. */

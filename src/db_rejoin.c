@@ -235,7 +235,7 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	if (!rc)
 		rc = db_semi_sync_setup(p, &neu, &old, err);
 	if (!rc)
-		rc = db_persist_read_only(p->cfg, &p->primary, true, 0, err);
+		rc = db_persist_read_only(p->cfg, &p->primary, true, *new_epoch, err);
 	if (!rc)
 		log_info("rejoined: %s replicates from %s with GTID", old.name, neu.name);
 	db_close(&old);

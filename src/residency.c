@@ -1,6 +1,6 @@
 /* residency: the data-residency policy (see residency.h). */
 #include "residency.h"
-#include "role.h"
+#include "peer.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -241,7 +241,7 @@ int residency_check_sync(const struct config *cfg, const struct sync_conf *sc, c
 	}
 	/* A target that is this node: after a failover this node is primary and
 	 * its copy flows back to the other node (syncer.c, reverse()). */
-	const struct node_conf *peer = role_peer_node(cfg);
+	const struct node_conf *peer = peer_node(cfg);
 	if (rc == 0 && sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0 &&
 	    peer) {
 		what = xasprintf("[sync %s] (after a failover, from this node back to its source)",
