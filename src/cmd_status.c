@@ -5,6 +5,7 @@
 #include "epoch.h"
 #include "journal.h"
 #include "log.h"
+#include "residency.h"
 #include "role.h"
 #include "util.h"
 
@@ -208,6 +209,10 @@ static void print_node(const struct style *st, const struct config *cfg)
 	printf("%snode%s %s: %s%s%s, role epoch %llu\n", st->bold, st->off,
 	       cfg->node ? cfg->node : "(unnamed)", r == ROLE_PRIMARY ? st->green : st->yellow,
 	       role_name(r), st->off, (unsigned long long)epoch);
+	char *residency = residency_describe(cfg);
+	if (residency)
+		printf("data residency: %s\n", residency);
+	free(residency);
 	char *name = latest_journal(cfg->state_dir);
 	if (!name)
 		return;

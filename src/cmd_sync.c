@@ -7,6 +7,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
+#include "residency.h"
 #include "role.h"
 #include "status.h"
 #include "syncer.h"
@@ -251,6 +252,14 @@ static int check_config(struct sync_daemon *d, struct config *cfg)
 	for (size_t i = 0; i < d->names.len; i++) {
 		if (!config_find_sync(cfg, d->names.items[i])) {
 			log_error("%s: no [sync %s] section", cfg->path, d->names.items[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const struct sync_conf *sc = &cfg->syncs[i];
+		if (wanted(d, sc->name) && residency_check_sync(cfg, sc, &err) < 0) {
+			log_error("%s", err);
+			free(err);
 			return EXIT_USAGE;
 		}
 	}

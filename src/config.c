@@ -1,5 +1,6 @@
 #include "config.h"
 #include "ini.h"
+#include "residency.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -35,6 +36,8 @@ static const char *check_log(struct parse_state *st, const char *value);
 static const char *check_host(struct parse_state *st, const char *value);
 static const char *check_role(struct parse_state *st, const char *value);
 static const char *check_fence(struct parse_state *st, const char *value);
+static const char *check_jurisdictions(struct parse_state *st, const char *value);
+static const char *check_jurisdiction(struct parse_state *st, const char *value);
 
 static const struct key_spec lifeboat_keys[] = {
 	KEY(config, "node", K_STRING, node),
@@ -43,6 +46,7 @@ static const struct key_spec lifeboat_keys[] = {
 	KEY_RANGE(config, "status_interval", K_SECONDS, status_interval, 0, 86400),
 	KEY(config, "metrics_listen", K_STRING, metrics_listen),
 	KEY(config, "drill_allow_crash", K_BOOL, drill_allow_crash),
+	KEY_CHECK(config, "jurisdictions", K_STRING, jurisdictions, check_jurisdictions),
 };
 
 static const struct key_spec node_keys[] = {
@@ -50,6 +54,7 @@ static const struct key_spec node_keys[] = {
 	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
 	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
 	KEY(node_conf, "state_dir", K_PATH, state_dir),
+	KEY_CHECK(node_conf, "jurisdiction", K_STRING, jurisdiction, check_jurisdiction),
 	KEY_RANGE(node_conf, "ssh_port", K_LONG, ssh_port, 1, 65535),
 	KEY(node_conf, "ssh_identity", K_PATH, ssh_identity),
 	KEY(node_conf, "ssh_options", K_STRING, ssh_options),
@@ -340,6 +345,26 @@ static const char *check_fence(struct parse_state *st, const char *value)
 	return st->msg;
 }
 
+/* Codes are validated here so a typo is refused at load, naming its line. */
+static const char *jurisdiction_msg(struct parse_state *st, char *why)
+{
+	if (!why)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "%s", why);
+	free(why);
+	return st->msg;
+}
+
+static const char *check_jurisdictions(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_policy_error(value));
+}
+
+static const char *check_jurisdiction(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_country_error(value));
+}
+
 static const char *set_value(struct parse_state *st, const struct key_spec *k, const char *value)
 {
 	char *field = (char *)st->target + k->offset;
@@ -432,6 +457,10 @@ static const char *handle(void *ctx, int line, const char *section, const char *
 		st->key = k->name;
 		if (st->keys == lifeboat_keys && strcmp(key, "node") == 0)
 			st->node_line = line;
+		if (st->keys == lifeboat_keys && strcmp(key, "jurisdictions") == 0)
+			st->cfg->jurisdictions_line = line;
+		if (st->keys == node_keys && strcmp(key, "jurisdiction") == 0)
+			((struct node_conf *)st->target)->jurisdiction_line = line;
 		if (st->keys == sync_keys) {
 			struct sync_conf *s = st->target;
 			if (strcmp(key, "source") == 0)
@@ -777,6 +806,7 @@ void config_free(struct config *cfg)
 		free(cfg->nodes[i].ssh);
 		free(cfg->nodes[i].role);
 		free(cfg->nodes[i].state_dir);
+		free(cfg->nodes[i].jurisdiction);
 		free(cfg->nodes[i].ssh_identity);
 		free(cfg->nodes[i].ssh_options);
 	}
@@ -804,6 +834,7 @@ void config_free(struct config *cfg)
 	strv_free(&f->post_hooks);
 	free(f->fence);
 	free(f->peer_command);
+	free(cfg->jurisdictions);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

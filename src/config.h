@@ -22,6 +22,8 @@ struct node_conf {
 	char *role; /* "primary" | "standby" */
 	char *state_dir; /* that node's state_dir, when not [lifeboat]'s */
 	int line;
+	char *jurisdiction; /* ISO 3166 alpha-2 code where its disks are (residency.h) */
+	int jurisdiction_line;
 	/* How the other node logs in here (peer.c): set in [node], else taken
 	 * from the [sync] sections that target this node and [database]
 	 * ssh_options; one value per node. */
@@ -105,6 +107,8 @@ struct config {
 	size_t n_syncs;
 	struct database_conf db;
 	struct failover_conf failover;
+	char *jurisdictions; /* data-residency policy: codes, EU, EEA (residency.h) */
+	int jurisdictions_line;
 };
 
 /* Which file to use: -c value, else $LIFEBOAT_CONFIG, else the default. */

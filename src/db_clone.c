@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "db_ops.h"
 #include "log.h"
+#include "residency.h"
 #include "peer.h"
 #include "util.h"
 
@@ -730,6 +731,8 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 		*err = xstrdup("internal: clone needs the replication password");
 		return EXIT_FAILED;
 	}
+	if (residency_check_db_copy(p->cfg, target, err) < 0)
+		return EXIT_USAGE; /* before any connection: nothing changed */
 	if (o->method == DB_CLONE_BACKUP) {
 		int here = backup_runs_here(p->cfg, target, err);
 		if (here)

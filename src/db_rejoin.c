@@ -9,6 +9,7 @@
 #include "db_ops.h"
 #include "gtid.h"
 #include "log.h"
+#include "residency.h"
 #include "util.h"
 
 #include <errno.h>
@@ -190,6 +191,9 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 {
 	struct db_conn old, neu;
 	memset(&neu, 0, sizeof(neu));
+	/* The old primary will replicate from the new one: a copy goes there. */
+	if (residency_check_db_copy(p->cfg, &p->primary, err) < 0)
+		return EXIT_USAGE;
 	/* Config roles: "primary" is the old primary, "standby" the promoted one. */
 	int rc = db_pair_connect(p, &p->primary, &old, err);
 	if (!rc)

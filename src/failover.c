@@ -14,6 +14,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "log.h"
+#include "residency.h"
 #include "peer.h"
 #include "status.h"
 #include "util.h"
@@ -754,6 +755,9 @@ static int setup(struct fo *f, char **err)
 				 cfg->path, cfg->node, f->pair.primary.node, f->pair.standby.node);
 		return EXIT_USAGE;
 	}
+	/* Afterwards this node's copies flow to the old primary and the syncs' targets. */
+	if (residency_check_failover(cfg, &f->pair.primary, err) < 0)
+		return EXIT_USAGE;
 	f->self = cfg->node ? config_find_node(cfg, cfg->node) : NULL;
 	f->peer = f->pair.primary.node ? config_find_node(cfg, f->pair.primary.node) : NULL;
 	if (cfg->failover.vip && !cfg->failover.vip_dev) {
