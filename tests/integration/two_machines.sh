@@ -126,4 +126,22 @@ wait_until 20 eval '[ "$(sql_d "SELECT COUNT(*) FROM app.t")" = 22 ]' || fail "r
 # A drill, on the DR node.
 lb_d drill >"$T/drill.out" 2>&1 || { cat "$T/drill.out"; fail "drill"; }
 tail -n 5 "$T/drill.out"
+
+# The primary's server restarts (its sync daemon down meanwhile): read-only,
+# by its my.cnf and lifeboat's drop-in. db status says why nothing writes,
+# not that a heartbeat is missing; the sync daemon, started again, turns
+# writes on (this node holds the primary role and the highest epoch).
+kill -TERM "$(cat "$T/oslo/.sync_pid")"
+pid=$(cat "$T/oslo/run-mysqld/mysqld.pid")
+kill -TERM "$pid"; mdb_wait_gone "$pid" 60 || fail "oslo's mariadbd does not stop"
+in_node primary /usr/local/sbin/mariadb-start || fail "oslo's mariadbd does not start"
+lb_track_pid "$(cat "$T/oslo/run-mysqld/mysqld.pid")"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "the primary's server came back writable by itself"
+out=$(lb_d db status 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "no server takes writes" || fail "db status, nothing writable: exit $rc: $out"
+echo "$out" | grep -q "heartbeat' running" && fail "db status blames the heartbeat: $out"
+cluster_sync_start_on primary
+wait_until 30 eval '[ "$(sql_p "SELECT @@read_only")" = 0 ]' || fail "the sync daemon did not make oslo writable"
+wait_until 10 grep -q "made primary oslo .* writable" "$T/sync-oslo.log" || fail "the daemon does not say so: $(tail -n 5 "$T/sync-oslo.log")"
+app_vip "INSERT INTO app.t VALUES (23, 'after restart')" || fail "write after the primary's restart"
 pass
