@@ -189,6 +189,9 @@ static void on_writable_exit(struct proc *p, void *arg)
 {
 	struct sync_daemon *d = arg;
 	const char *tail = proc_stderr_tail(p);
+	/* Its one line, without the child's own "lifeboat: LEVEL: ". */
+	if (strncmp(tail, "lifeboat: ", 10) == 0 && strchr(tail + 10, ':'))
+		tail = strchr(tail + 10, ':') + 1 + (strchr(tail + 10, ':')[1] == ' ');
 	bool ok = proc_exit_code(p) == 0;
 	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
 	/* Said once, not every status_interval. */
