@@ -185,13 +185,21 @@ static void stop_heartbeat(struct sync_daemon *d)
 /* read_only = ON in every my.cnf: the primary's daemon turns writes on
  * where this node holds the primary role and the highest epoch (`db
  * writable`, in a child: it connects to both servers, which may block). */
+/* A child's line without its own "lifeboat: LEVEL: ": ours says it again. */
+static const char *without_log_prefix(const char *line)
+{
+	if (strncmp(line, "lifeboat: ", 10) != 0)
+		return line;
+	const char *colon = strchr(line + 10, ':');
+	if (!colon)
+		return line;
+	return colon[1] == ' ' ? colon + 2 : colon + 1;
+}
+
 static void on_writable_exit(struct proc *p, void *arg)
 {
 	struct sync_daemon *d = arg;
-	const char *tail = proc_stderr_tail(p);
-	/* Its one line, without the child's own "lifeboat: LEVEL: ". */
-	if (strncmp(tail, "lifeboat: ", 10) == 0 && strchr(tail + 10, ':'))
-		tail = strchr(tail + 10, ':') + 1 + (strchr(tail + 10, ':')[1] == ' ');
+	const char *tail = without_log_prefix(proc_stderr_tail(p));
 	bool ok = proc_exit_code(p) == 0;
 	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
 	/* Said once, not every status_interval. */
