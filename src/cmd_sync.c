@@ -38,7 +38,11 @@ struct sync_daemon {
 	bool ready_sent;
 	struct metrics *metrics;
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
-	struct proc *writable;    /* `lifeboat db writable`: start, reload, status_interval */
+	/* `lifeboat db writable` at start and reload, never on a timer: between
+	 * a switchover's fence and the promotion on the other node this node
+	 * still holds the primary role, and a periodic run would undo the
+	 * fence. */
+	struct proc *writable;
 	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
@@ -61,14 +65,10 @@ static void on_status_timer(struct loop *loop, void *arg)
 	write_status(d);
 }
 
-static void start_writable(struct sync_daemon *d);
-
 static void on_periodic(struct loop *loop, void *arg)
 {
 	struct sync_daemon *d = arg;
 	write_status(d);
-	/* The primary's server restarted (read-only by its my.cnf): on again. */
-	start_writable(d);
 	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
