@@ -68,6 +68,10 @@ out=$(lb_p drill 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "standby (dr)" || fail "drill on the primary's node: exit $rc: $out"
 [ "$(sql_p "SELECT @@read_only")" = 0 ] && [ "$(vip_holder)" = primary ] || fail "a refusal changed something"
 
+# Writes go on only on the primary's node.
+out=$(lb_d db writable 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "standby role" || fail "db writable on dr: exit $rc: $out"
+
 # A logical clone from the standby's side works as from the primary's.
 lb_d db clone --method dump --force >"$T/clone-dump-dr.log" 2>&1 || { cat "$T/clone-dump-dr.log"; fail "dump clone from dr"; }
 
@@ -99,6 +103,11 @@ echo after >"$T/dr/www/after.html"
 cluster_revive primary || fail "revive"
 [ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary came back writable"
 cluster_sync_start_on primary
+# Its role file still says primary, but dr holds a newer epoch: no writes.
+out=$(lb_p db writable 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "newer than this node's" || fail "db writable on the old primary: exit $rc: $out"
+wait_until 20 grep -q "database left read-only here" "$T/sync-oslo.log" || fail "oslo's daemon does not say it stays read-only"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary made writable"
 out=$(lb_d db status 2>&1); rc=$?
 [ $rc = 1 ] || fail "db status with the old primary not rejoined: exit $rc: $out"
 echo "$out" | grep -q "db rejoin" || fail "db status gives no rejoin hint: $out"
