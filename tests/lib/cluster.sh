@@ -84,7 +84,7 @@ _node_up() {
 	done
 	[ -d /usr/local ] || return 1
 	local home; home=$(getent passwd root | cut -d: -f6)
-	# shellcheck disable=SC2016
+	# shellcheck disable=SC2016,SC2086 # $1..: the inner shell's; one word per mount
 	ip netns exec "$ns" unshare -m --propagation private /bin/sh -c '
 		dir=$1 inst=$2 bashrc=$3 empty=$4; shift 4
 		for m in "$@"; do mount --bind "$dir/${m%%:*}" "${m#*:}" || exit 1; done
