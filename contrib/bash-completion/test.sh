@@ -62,7 +62,7 @@ export LIFEBOAT_CONFIG="$tmp/env.conf"
 # Commands and global options.
 check "check db drill failover help status switchover sync version" lifeboat ""
 check "status switchover sync" lifeboat s
-check "--config --help --quiet --verbose --version -c -q -v" lifeboat -
+check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
 check "check db drill failover help status switchover sync version" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
@@ -110,20 +110,23 @@ check "--method" lifeboat db clone --force -
 check "--server" lifeboat db fence -
 check "primary standby" lifeboat db fence --server ""
 check "--force" lifeboat db rejoin -
-check "" lifeboat db promote -
+check "--force" lifeboat db promote -
 
 # failover, switchover, drill.
-check "--dry-run --force --yes" lifeboat failover -
-check "--force --yes" lifeboat failover --dry-run -
-check "--dry-run --yes" lifeboat switchover --
-check "--json --report" lifeboat drill -
+check "--dry-run --force --json --yes" lifeboat failover -
+check "--force --json --yes" lifeboat failover --dry-run -
+check "--dry-run --epoch --json --step-down --yes" lifeboat switchover --
+check "" lifeboat switchover --step-down --epoch ""
+check "--crash --json --kill-local-database --report" lifeboat drill -
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat drill --report "$tmp/dir/"
-check "--report" lifeboat drill --json -
+check "--crash --kill-local-database --report" lifeboat drill --json -
 
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "" lifeboat help db ""
+check "clone fence heartbeat promote rejoin status" lifeboat help db ""
+check "" lifeboat help db clone ""
+check "--dump-usage" lifeboat help -
 
 # Registered for the lifeboat command.
 if complete -p lifeboat 2>/dev/null | grep -q -- '-F _lifeboat lifeboat'; then
