@@ -60,6 +60,12 @@ dpkg-deb -e "$deb" "$T/ctl"
 if grep -h 'deb-systemd-invoke\|systemctl.* start\|invoke-rc.d' "$T"/ctl/*inst "$T"/ctl/*rm 2>/dev/null | grep -v 'stop' | grep -q .; then
 	fail "a maintainer script starts a unit: $(grep -h 'deb-systemd-invoke\|invoke-rc.d' "$T"/ctl/*inst)"
 fi
-awk '/deb-systemd-helper enable/ && !guarded { bad = 1 } /was-enabled/ { guarded = 1 } /^[[:space:]]*fi/ { guarded = 0 } END { exit bad }' \
-	"$T/ctl/postinst" || fail "postinst enables a unit on a first install: $(cat "$T/ctl/postinst")"
+# dh_installsystemd --no-enable puts every enable under "debian-installed"
+# (the unit was installed before: an upgrade); without it, a first install
+# enables the unit.
+awk '/^[[:space:]]*if / { depth++; if (/debian-installed/) guard = depth }
+	/deb-systemd-helper enable/ && !(guard && depth >= guard) { bad = 1 }
+	/^[[:space:]]*fi/ { if (guard == depth) guard = 0; depth-- }
+	END { exit bad }' "$T/ctl/postinst" ||
+	fail "postinst enables a unit on a first install: $(cat "$T/ctl/postinst")"
 pass "$deb: lintian clean, contents and maintainer scripts as expected"
