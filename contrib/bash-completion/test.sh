@@ -1,7 +1,7 @@
 #!/bin/bash
 # Test of contrib/bash-completion/lifeboat in a real bash: source it, set
 # COMP_WORDS/COMP_CWORD as bash would, call _lifeboat, compare COMPREPLY.
-# Not part of `make check`. Run: bash contrib/bash-completion/test.sh
+# Run by tests/integration/help_docs.sh; alone: bash contrib/bash-completion/test.sh
 # A literal "~" is what the user typed and what the completion expands.
 # shellcheck disable=SC2088
 set -u

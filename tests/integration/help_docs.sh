@@ -107,6 +107,10 @@ while IFS= read -r c; do
 	done
 done <"$T/commands"
 
+# The completion's own cases (config file names for sync, ~, --config=).
+bash contrib/bash-completion/test.sh >"$T/completion-test.log" 2>&1 ||
+	errors+=("contrib/bash-completion/test.sh: $(grep -v '^ ' "$T/completion-test.log" | tr '\n' ' ')")
+
 if [ ${#errors[@]} -gt 0 ]; then
 	printf '%s\n' "${errors[@]}" >&2
 	fail "${#errors[@]} places drifted from the command table (src/usage.c)"
