@@ -57,9 +57,15 @@ grep -q '^usage: lifeboat check' "$T/out" || fail "check --help: $(cat "$T/out")
 # Installed, never enabled nor started: the maintainer scripts only
 # re-enable what the admin had enabled before (an upgrade) and start nothing.
 dpkg-deb -e "$deb" "$T/ctl"
-if grep -h 'deb-systemd-invoke\|systemctl.* start\|invoke-rc.d' "$T"/ctl/*inst "$T"/ctl/*rm 2>/dev/null | grep -v 'stop' | grep -q .; then
+if grep -Eh 'deb-systemd-invoke (start|restart)|systemctl.* (start|enable)|invoke-rc.d' \
+	"$T"/ctl/*inst 2>/dev/null | grep -q .; then
 	fail "a maintainer script starts a unit: $(grep -h 'deb-systemd-invoke\|invoke-rc.d' "$T"/ctl/*inst)"
 fi
+# An upgrade restarts only units that run (try-restart) and stops none
+# before it; a removal stops them.
+grep -q 'deb-systemd-invoke try-restart' "$T/ctl/postinst" || fail "postinst does not restart running units on upgrade"
+grep -q 'deb-systemd-invoke stop' "$T/ctl/preinst" 2>/dev/null && fail "preinst stops the units before an upgrade"
+grep -q 'deb-systemd-invoke stop' "$T/ctl/prerm" || fail "prerm does not stop the units on removal"
 # dh_installsystemd --no-enable puts every enable under "debian-installed"
 # (the unit was installed before: an upgrade); without it, a first install
 # enables the unit.
