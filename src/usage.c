@@ -1,5 +1,6 @@
 /* usage: the command table (see usage.h) and the help printed from it. */
 #include "usage.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -138,6 +139,15 @@ bool usage_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+int usage_refuse(const char *name, const char *arg)
+{
+	const struct usage_command *c = usage_find(name);
+	log_error("%s: unknown argument '%s' (usage: lifeboat %s%s%s; 'lifeboat %s --help' lists "
+		  "the options)",
+		  name, arg, name, c && *c->synopsis ? " " : "", c ? c->synopsis : "", name);
+	return EXIT_USAGE;
 }
 
 /* "-c, --config FILE": the left column of an option's line. */

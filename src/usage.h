@@ -51,6 +51,10 @@ const struct usage_command *usage_most_specific(const struct usage_command *cmd,
 /* Whether argv[1..] asks for help: "--help" or "-h" before any "--". */
 bool usage_wants_help(int argc, char **argv);
 
+/* A parser's refusal of ARG, from the table: logs "NAME: unknown argument
+ * 'ARG' (usage: lifeboat NAME SYNOPSIS; ...)" and returns EXIT_USAGE. */
+int usage_refuse(const char *name, const char *arg);
+
 /* `lifeboat COMMAND --help`: the synopsis, the summary, one line per option
  * (or per subcommand). */
 void usage_print_command(FILE *out, const struct usage_command *c);
