@@ -15,13 +15,15 @@ cd "$LIFEBOAT_ROOT"
 
 version=$(sed -n 's/^#define LIFEBOAT_VERSION "\(.*\)"$/\1/p' src/version.h)
 deb=lifeboat_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
-status_before=$(git status --porcelain 2>/dev/null)
+# What dpkg-buildpackage would leave in a tree it builds in, and next to it.
+leftovers() {
+	git status --porcelain -- debian src Makefile 2>/dev/null
+	ls -d lifeboat_*.changes lifeboat_*.buildinfo ../lifeboat_* debian/.debhelper debian/lifeboat 2>/dev/null
+}
+status_before=$(leftovers)
 timeout -k 10 900 make -s deb >"$T/make.log" 2>&1 || { cat "$T/make.log"; fail "make deb failed"; }
 [ -f "$deb" ] || fail "make deb did not leave $deb ($(cat "$T/make.log"))"
-if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
-	[ "$(git status --porcelain)" = "$status_before" ] ||
-		fail "make deb dirtied the tree: $(git status --porcelain)"
-fi
+[ "$(leftovers)" = "$status_before" ] || fail "make deb dirtied the tree: $(leftovers)"
 
 # Control fields.
 [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "package version $(dpkg-deb -f "$deb" Version), src/version.h $version"
