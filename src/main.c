@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	optind = 1;
 	/* --help anywhere before "--" is answered from the table, as git does,
 	 * before the command looks at its arguments or the configuration. */
-	if (usage_wants_help(sub_argc, sub_argv)) {
+	if (usage_wants_help(cmd, sub_argc, sub_argv)) {
 		usage_print_command(stdout, usage_most_specific(cmd, sub_argc, sub_argv));
 		return EXIT_OK;
 	}

@@ -21,77 +21,108 @@ const struct usage_option usage_global_options[] = {
 };
 
 const struct usage_command usage_commands[] = {
-	{"sync", cmd_sync, "[NAME...] [--once]",
-	 "run live file replication of every [sync NAME] (or the NAMEs given), in the foreground",
-	 OPTIONS({"--once", NULL, NULL,
-		  "one full pass and a verification of each sync, then exit: 0 if every target "
-		  "matches its source, 1 if not"})},
-	{"status", cmd_status, "[--json]",
-	 "state of the syncs, the database pair and the last failover",
-	 OPTIONS(JSON_OPTION("the status file itself"))},
-	{"db", cmd_db, "SUBCOMMAND [OPTIONS]",
-	 "database operations: status, clone, promote, fence, rejoin, heartbeat", NULL},
-	{"db status", NULL, "[--json]",
-	 "roles, replication threads, GTID positions and lag of the primary and the standby",
-	 OPTIONS(JSON_OPTION("the same"))},
-	{"db clone", NULL, "[--method backup|dump] [--force]",
-	 "seed the standby from the primary and start GTID replication",
-	 OPTIONS({"--method", NULL, "backup|dump",
-		  "backup: a physical copy with mariadb-backup, run on the standby's machine "
-		  "(the default); dump: a logical copy with mariadb-dump"},
-		 {"--force", NULL, NULL, "overwrite a standby that already holds databases"})},
-	{"db promote", NULL, "[--force]",
-	 "make the standby a writable primary, without a server restart",
-	 OPTIONS({"--force", NULL, NULL,
-		  "promote even though the primary is still writable (two primaries until it is "
-		  "fenced)"})},
-	{"db fence", NULL, "[--server primary|standby]",
-	 "make a server read-only and end its client sessions",
-	 OPTIONS({"--server", NULL, "primary|standby", "the server to fence (default: the primary)"})},
-	{"db rejoin", NULL, "[--force]",
-	 "make the old primary a replica of the new primary, detecting errant transactions",
-	 OPTIONS({"--force", NULL, NULL,
-		  "re-seed an old primary that has errant transactions (they stay in a file in "
-		  "STATE_DIR)"})},
-	{"db heartbeat", NULL, "",
-	 "write the lifeboat.heartbeat row on the primary every second, in the foreground", NULL},
-	{"failover", cmd_failover, "[--dry-run] [--yes] [--force] [--json]",
-	 "the panic button: promote this node now",
-	 OPTIONS({"--dry-run", NULL, NULL,
-		  "print every step with the SQL and commands it would run and the expected loss; "
-		  "change nothing"},
-		 {"--yes", NULL, NULL, "do not ask for confirmation"},
-		 {"--force", NULL, NULL,
-		  "go on past a check that would stop it: a live primary (it is fenced), a "
-		  "failing pre_hook"},
-		 JSON_OPTION("the report"))},
-	{"switchover", cmd_switchover, "[--dry-run] [--yes] [--json] | --step-down [--epoch N]",
-	 "planned role swap with zero data loss",
-	 OPTIONS({"--dry-run", NULL, NULL, "print every step it would run; change nothing"},
-		 {"--yes", NULL, NULL, "do not ask for confirmation"},
-		 JSON_OPTION("the report"),
-		 {"--step-down", NULL, NULL,
-		  "the old primary's side (run over peer_command): release the address, become a "
-		  "standby"},
-		 {"--epoch", NULL, "N", "with --step-down: adopt the new primary's role epoch N"})},
-	{"check", cmd_check, "[--json]",
-	 "readiness doctor: every rule PASS/WARN/FAIL with its fix; exit 3 on a FAIL",
-	 OPTIONS(JSON_OPTION("the rules"))},
-	{"drill", cmd_drill, "[--json] [--report FILE] [--crash] | --kill-local-database",
-	 "rehearse a switchover to DR and back: RTO, RPO, verification",
-	 OPTIONS(JSON_OPTION("the report"),
-		 {"--report", NULL, "FILE", "also write the report as a self-contained HTML page"},
-		 {"--crash", NULL, NULL,
-		  "kill the primary's database and fail over instead (lab setups: needs "
-		  "drill_allow_crash = yes)"},
-		 {"--kill-local-database", NULL, NULL,
-		  "what --crash runs on the primary's node over peer_command: kill its mariadbd"})},
-	{"version", cmd_version, "", "print the version", NULL},
-	{"help", cmd_help, "[COMMAND [SUBCOMMAND]] | --dump-usage",
-	 "list the commands, or show one command's usage and options",
-	 OPTIONS({"--dump-usage", NULL, NULL,
-		  "print this table of commands and options as tab-separated lines (for tests "
-		  "and scripts)"})},
+	{.name = "sync",
+	 .run = cmd_sync,
+	 .synopsis = "[NAME...] [--once]",
+	 .summary = "run live file replication of every [sync NAME] (or the NAMEs given), in the "
+		    "foreground",
+	 .options = OPTIONS({"--once", NULL, NULL,
+			     "one full pass and a verification of each sync, then exit: 0 if every "
+			     "target matches its source, 1 if not"})},
+	{.name = "status",
+	 .run = cmd_status,
+	 .synopsis = "[--json]",
+	 .summary = "state of the syncs, the database pair and the last failover",
+	 .options = OPTIONS(JSON_OPTION("the status file itself"))},
+	{.name = "db",
+	 .run = cmd_db,
+	 .synopsis = "SUBCOMMAND [OPTIONS]",
+	 .summary = "database operations: status, clone, promote, fence, rejoin, heartbeat"},
+	{.name = "db status",
+	 .synopsis = "[--json]",
+	 .summary = "roles, replication threads, GTID positions and lag of the primary and the "
+		    "standby",
+	 .options = OPTIONS(JSON_OPTION("the same"))},
+	{.name = "db clone",
+	 .synopsis = "[--method backup|dump] [--force]",
+	 .summary = "seed the standby from the primary and start GTID replication",
+	 .options = OPTIONS({"--method", NULL, "backup|dump",
+			     "backup: a physical copy with mariadb-backup, run on the standby's "
+			     "machine (the default); dump: a logical copy with mariadb-dump"},
+			    {"--force", NULL, NULL,
+			     "overwrite a standby that already holds databases"})},
+	{.name = "db promote",
+	 .synopsis = "[--force]",
+	 .summary = "make the standby a writable primary, without a server restart",
+	 .options = OPTIONS({"--force", NULL, NULL,
+			     "promote even though the primary is still writable (two primaries "
+			     "until it is fenced)"})},
+	{.name = "db fence",
+	 .synopsis = "[--server primary|standby]",
+	 .summary = "make a server read-only and end its client sessions",
+	 .options = OPTIONS({"--server", NULL, "primary|standby",
+			     "the server to fence (default: the primary)"})},
+	{.name = "db rejoin",
+	 .synopsis = "[--force]",
+	 .summary = "make the old primary a replica of the new primary, detecting errant "
+		    "transactions",
+	 .options = OPTIONS({"--force", NULL, NULL,
+			     "re-seed an old primary that has errant transactions (they stay in a "
+			     "file in STATE_DIR)"})},
+	{.name = "db heartbeat",
+	 .synopsis = "",
+	 .summary = "write the lifeboat.heartbeat row on the primary every second, in the "
+		    "foreground"},
+	{.name = "failover",
+	 .run = cmd_failover,
+	 .synopsis = "[--dry-run] [--yes] [--force] [--json]",
+	 .summary = "the panic button: promote this node now",
+	 .options = OPTIONS({"--dry-run", NULL, NULL,
+			     "print every step with the SQL and commands it would run and the "
+			     "expected loss; change nothing"},
+			    {"--yes", NULL, NULL, "do not ask for confirmation"},
+			    {"--force", NULL, NULL,
+			     "go on past a check that would stop it: a live primary (it is "
+			     "fenced), a failing pre_hook"},
+			    JSON_OPTION("the report"))},
+	{.name = "switchover",
+	 .run = cmd_switchover,
+	 .synopsis = "[--dry-run] [--yes] [--json] | --step-down [--epoch N]",
+	 .summary = "planned role swap with zero data loss",
+	 .options = OPTIONS({"--dry-run", NULL, NULL, "print every step it would run; change nothing"},
+			    {"--yes", NULL, NULL, "do not ask for confirmation"},
+			    JSON_OPTION("the report"),
+			    {"--step-down", NULL, NULL,
+			     "the old primary's side (run over peer_command): release the address, "
+			     "become a standby"},
+			    {"--epoch", NULL, "N",
+			     "with --step-down: adopt the new primary's role epoch N"})},
+	{.name = "check",
+	 .run = cmd_check,
+	 .synopsis = "[--json]",
+	 .summary = "readiness doctor: every rule PASS/WARN/FAIL with its fix; exit 3 on a FAIL",
+	 .options = OPTIONS(JSON_OPTION("the rules"))},
+	{.name = "drill",
+	 .run = cmd_drill,
+	 .synopsis = "[--json] [--report FILE] [--crash] | --kill-local-database",
+	 .summary = "rehearse a switchover to DR and back: RTO, RPO, verification",
+	 .options = OPTIONS(JSON_OPTION("the report"),
+			    {"--report", NULL, "FILE",
+			     "also write the report as a self-contained HTML page"},
+			    {"--crash", NULL, NULL,
+			     "kill the primary's database and fail over instead (lab setups: needs "
+			     "drill_allow_crash = yes)"},
+			    {"--kill-local-database", NULL, NULL,
+			     "what --crash runs on the primary's node over peer_command: kill its "
+			     "mariadbd"})},
+	{.name = "version", .run = cmd_version, .synopsis = "", .summary = "print the version"},
+	{.name = "help",
+	 .run = cmd_help,
+	 .synopsis = "[COMMAND [SUBCOMMAND]] | --dump-usage",
+	 .summary = "list the commands, or show one command's usage and options",
+	 .options = OPTIONS({"--dump-usage", NULL, NULL,
+			     "print this table of commands and options as tab-separated lines (for "
+			     "tests and scripts)"})},
 };
 
 const size_t usage_commands_count = sizeof(usage_commands) / sizeof(usage_commands[0]);
@@ -130,9 +161,10 @@ const struct usage_command *usage_most_specific(const struct usage_command *cmd,
 	return cmd;
 }
 
-bool usage_wants_help(int argc, char **argv)
+bool usage_wants_help(const struct usage_command *cmd, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
+	int last = cmd->raw_args && argc > 2 ? 2 : argc;
+	for (int i = 1; i < last; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return false;
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)

@@ -8,7 +8,8 @@
  *
  * A new command adds one entry to usage_commands[] in usage.c (a
  * subcommand: an entry named "COMMAND SUB" with no handler, after its
- * command). */
+ * command), with designated initializers: .name, .run, .synopsis,
+ * .summary, .options (OPTIONS({"--opt", NULL, "ARG" or NULL, "help"}, ...)). */
 #ifndef LIFEBOAT_USAGE_H
 #define LIFEBOAT_USAGE_H
 
@@ -33,6 +34,9 @@ struct usage_command {
 	const char *synopsis; /* what follows "lifeboat NAME", "" if nothing */
 	const char *summary;  /* one line, for the list of commands */
 	const struct usage_option *options; /* ends with a NULL name; NULL: none */
+	/* Its arguments are words for another program (serve's request): only
+	 * a --help or -h right after the command asks for help. */
+	bool raw_args;
 };
 
 extern const struct usage_command usage_commands[];
@@ -48,8 +52,9 @@ const struct usage_command *usage_find_command(const char *name);
  * argv[1] names one, else the command's own. */
 const struct usage_command *usage_most_specific(const struct usage_command *cmd, int argc,
 						char **argv);
-/* Whether argv[1..] asks for help: "--help" or "-h" before any "--". */
-bool usage_wants_help(int argc, char **argv);
+/* Whether the argv of command CMD asks for help: "--help" or "-h" among
+ * argv[1..] before any "--" (only argv[1] for raw_args). */
+bool usage_wants_help(const struct usage_command *cmd, int argc, char **argv);
 
 /* A parser's refusal of ARG, from the table: logs "NAME: unknown argument
  * 'ARG' (usage: lifeboat NAME SYNOPSIS; ...)" and returns EXIT_USAGE. */

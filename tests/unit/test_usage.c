@@ -66,16 +66,24 @@ static void test_find(void **state)
 static void test_wants_help(void **state)
 {
 	(void)state;
+	const struct usage_command *cmd = usage_find_command("failover");
+	/* Words for another program: only right after the command. */
+	const struct usage_command raw = {.name = "raw", .synopsis = "", .summary = "s",
+					  .raw_args = true};
 	char *a[] = {"failover", "--yes", "--help"};
-	assert_true(usage_wants_help(3, a));
+	assert_true(usage_wants_help(cmd, 3, a));
 	char *b[] = {"failover", "-h"};
-	assert_true(usage_wants_help(2, b));
+	assert_true(usage_wants_help(cmd, 2, b));
 	char *c[] = {"sync", "--", "-h"}; /* after "--": an argument */
-	assert_false(usage_wants_help(3, c));
+	assert_false(usage_wants_help(cmd, 3, c));
 	char *d[] = {"sync", "help", "--helpful"};
-	assert_false(usage_wants_help(3, d));
+	assert_false(usage_wants_help(cmd, 3, d));
 	char *e[] = {"--help"}; /* argv[0] is the command itself */
-	assert_false(usage_wants_help(1, e));
+	assert_false(usage_wants_help(cmd, 1, e));
+	char *f[] = {"raw", "rsync", "--help"};
+	assert_false(usage_wants_help(&raw, 3, f));
+	char *g[] = {"raw", "-h"};
+	assert_true(usage_wants_help(&raw, 2, g));
 }
 
 /* The help of every entry names every option on a line of its own. */
