@@ -37,7 +37,8 @@ const struct usage_command usage_commands[] = {
 	{.name = "db",
 	 .run = cmd_db,
 	 .synopsis = "SUBCOMMAND [OPTIONS]",
-	 .summary = "database operations: status, clone, promote, fence, rejoin, heartbeat"},
+	 .summary = "database operations: status, clone, promote, fence, rejoin, heartbeat, "
+		    "writable"},
 	{.name = "db status",
 	 .synopsis = "[--json]",
 	 .summary = "roles, replication threads, GTID positions and lag of the primary and the "
@@ -69,6 +70,10 @@ const struct usage_command usage_commands[] = {
 	 .options = OPTIONS({"--force", NULL, NULL,
 			     "re-seed an old primary that has errant transactions (they stay in a "
 			     "file in STATE_DIR)"})},
+	{.name = "db writable",
+	 .synopsis = "",
+	 .summary = "turn writes on here, only on the primary-role node with the highest epoch "
+		    "whose peer is read-only"},
 	{.name = "db heartbeat",
 	 .synopsis = "",
 	 .summary = "write the lifeboat.heartbeat row on the primary every second, in the "
@@ -99,9 +104,12 @@ const struct usage_command usage_commands[] = {
 			     "with --step-down: adopt the new primary's role epoch N"})},
 	{.name = "check",
 	 .run = cmd_check,
-	 .synopsis = "[--json]",
+	 .synopsis = "[--json] | --disk-probe PATH [--json]",
 	 .summary = "readiness doctor: every rule PASS/WARN/FAIL with its fix; exit 3 on a FAIL",
-	 .options = OPTIONS(JSON_OPTION("the rules"))},
+	 .options = OPTIONS(JSON_OPTION("the rules (or the disk probe's figures)"),
+			    {"--disk-probe", NULL, "PATH",
+			     "only measure the file system holding PATH (random reads, writes), no "
+			     "configuration needed: what check runs on a remote DR node"})},
 	{.name = "drill",
 	 .run = cmd_drill,
 	 .synopsis = "[--json] [--report FILE] [--crash] | --kill-local-database",

@@ -90,8 +90,9 @@ read -r pass fail <"$tmp/sub.count"
 # status, check.
 check "--json" lifeboat status -
 check "" lifeboat status --json -
-check "--json" lifeboat check --
-check "--json" lifeboat -q check ""
+check "--disk-probe --json" lifeboat check --
+check "--disk-probe --json" lifeboat -q check ""
+check "$tmp/dir/" lifeboat check --disk-probe "$tmp/di"
 (
 	cd "$tmp" && HOME=$tmp/dir check "~/report.json ~/sub/" lifeboat -c "~/"
 	echo "$pass $fail" >"$tmp/sub.count"
@@ -99,7 +100,7 @@ check "--json" lifeboat -q check ""
 read -r pass fail <"$tmp/sub.count"
 
 # db.
-check "clone fence heartbeat promote rejoin status" lifeboat db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat db ""
 check "promote" lifeboat db pr
 check "--json" lifeboat db status -
 check "--force --method" lifeboat db clone --
@@ -124,7 +125,7 @@ check "--crash --kill-local-database --report" lifeboat drill --json -
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "clone fence heartbeat promote rejoin status" lifeboat help db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat help db ""
 check "" lifeboat help db clone ""
 check "--dump-usage" lifeboat help -
 

@@ -7,7 +7,7 @@
 #     option of it; the global options under OPTIONS.
 #   completion: run in a real bash, it offers exactly the table's commands,
 #     subcommands and options, an option's listed values after it, file
-#     names after a FILE or DIR option.
+#     names after a FILE or PATH option, directories after a DIR one.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$LIFEBOAT" ] || skip "no binary at $LIFEBOAT (make asan)"
@@ -101,7 +101,8 @@ while IFS= read -r c; do
 		case $arg in
 		'') ;;
 		*'|'*) expect "$(tr '|' ' ' <<<"$arg" | sorted)" "values of $c $o" $c "$o" "" ;;
-		FILE | DIR) expect "$T/d/report.html $T/d/sub/" "file names after $c $o" $c "$o" "$T/d/" ;;
+		FILE | PATH) expect "$T/d/report.html $T/d/sub/" "file names after $c $o" $c "$o" "$T/d/" ;;
+		DIR) expect "$T/d/sub/" "directories after $c $o" $c "$o" "$T/d/" ;;
 		*) expect "" "nothing to offer after $c $o $arg" $c "$o" "" ;;
 		esac
 	done
