@@ -20,10 +20,11 @@
 #define MEMORY_LIMIT ((size_t)256 << 20)
 #define HOOK_EVERY 1000
 #define STEP_LIMIT 50000000ULL
-#define CPU_LIMIT_S 20 /* a C function (a string pattern) the hook cannot stop */
+#define CPU_LIMIT_S 10 /* a C function (a string pattern) the hook cannot stop */
 #define FILE_MAX_BYTES (4 * 1024 * 1024)
 #define VALUE_MAX 4096
 #define SHOW_MAX 60
+#define NOTE_MAX 400
 
 /* One [sync] section while it is built. */
 struct sync_out {
@@ -77,15 +78,15 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * file cannot swallow the error and loop on. */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
-	(void)ar;
 	void *ud;
 	lua_getallocf(L, &ud);
 	struct import *im = ud;
 	im->steps += HOOK_EVERY;
 	if (im->steps > STEP_LIMIT) {
 		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-		luaL_error(L, "still running after %llu million Lua instructions (an endless loop?)",
-			   STEP_LIMIT / 1000000);
+		lua_getinfo(L, "Sl", ar);
+		luaL_error(L, "%s:%d: still running after %d million Lua instructions (an endless loop?)",
+			   ar->short_src, ar->currentline, (int)(STEP_LIMIT / 1000000));
 	}
 }
 
@@ -258,9 +259,10 @@ static void add_note(struct buf *b, const char *where, const char *fmt, ...)
 	buf_adds(b, "; ");
 	if (where && *where)
 		buf_addf(b, "%s: ", where);
-	for (const char *p = text ? text : "?"; *p; p++)
+	size_t n = 0;
+	for (const char *p = text ? text : "?"; *p && n < NOTE_MAX; p++, n++)
 		buf_addc(b, ((unsigned char)*p < 0x20 || *p == 0x7f) ? '?' : *p);
-	buf_addc(b, '\n');
+	buf_adds(b, text && strlen(text) > NOTE_MAX ? "...\n" : "\n");
 	free(text);
 }
 
@@ -298,21 +300,6 @@ static void value_note(struct import *im, const char *what, lua_State *L, int id
 	buf_free(&v);
 }
 
-static void set_key(struct import *im, const char *key, const char *value)
-{
-	buf_addf(&im->cur.keys, "%s = %s\n", key, value);
-}
-
-static void set_key_checked(struct import *im, const char *key, const char *value, const char *what)
-{
-	if (ini_value_ok(value))
-		set_key(im, key, value);
-	else
-		sync_note(im, "%s '%s' cannot be written in a lifeboat configuration (a ';' or '#' "
-			      "after a blank, a control character or an edge blank): set %s by hand",
-			  what, value, key);
-}
-
 static void not_imported(struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void not_imported(struct import *im, const char *fmt, ...)
 {
@@ -323,6 +310,24 @@ static void not_imported(struct import *im, const char *fmt, ...)
 	if (vasprintf(&im->cur.reason, fmt, ap) < 0)
 		im->cur.reason = NULL;
 	va_end(ap);
+}
+
+static void set_key(struct import *im, const char *key, const char *value)
+{
+	buf_addf(&im->cur.keys, "%s = %s\n", key, value);
+}
+
+static void set_key_checked(struct import *im, const char *key, const char *value, const char *what)
+{
+	if (ini_value_ok(value)) {
+		set_key(im, key, value);
+		return;
+	}
+	if (strcmp(key, "source") == 0 || strcmp(key, "target") == 0)
+		not_imported(im, "its %s cannot be written in a lifeboat configuration", key);
+	sync_note(im, "%s '%s' cannot be written in a lifeboat configuration (a ';' or '#' "
+			      "after a blank, a control character or an edge blank): set %s by hand",
+			  what, value, key);
 }
 
 static void sync_out_reset(struct sync_out *o)
@@ -1308,6 +1313,8 @@ static char *lua_message(const struct import *im, lua_State *L, int status)
 		buf_addf(&b, "%s: ", im->path);
 	for (const char *p = msg; *p && b.len < 400; p++)
 		buf_addc(&b, (unsigned char)*p < 0x20 ? ' ' : *p);
+	if (strstr(msg, "not enough memory"))
+		buf_addf(&b, " (an import may use %zu MiB)", MEMORY_LIMIT >> 20);
 	return buf_steal(&b);
 }
 
