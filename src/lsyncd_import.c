@@ -160,6 +160,23 @@ static const char *scalar_text(lua_State *L, int idx, char *num, size_t n)
 	return num;
 }
 
+/* Seconds as lifeboat reads them: plain decimals (no exponent), 0-86400. */
+static bool seconds_text(lua_State *L, int idx, char *out, size_t n)
+{
+	if (lua_type(L, idx) != LUA_TNUMBER)
+		return false;
+	double v = (double)lua_tonumber(L, idx);
+	if (!(v >= 0 && v <= 86400))
+		return false;
+	snprintf(out, n, "%.6f", v);
+	char *end = out + strlen(out);
+	while (end[-1] == '0')
+		*--end = '\0';
+	if (end[-1] == '.')
+		*--end = '\0';
+	return true;
+}
+
 /* A value as a comment shows it: strings quoted, cut, control bytes escaped. */
 static void show_value(lua_State *L, int idx, struct buf *b)
 {
@@ -407,9 +424,8 @@ static void map_setting(struct import *im, lua_State *L, const struct setting_ma
 	const char *text = scalar_text(L, v, num, sizeof(num));
 	if (strcmp(m->key, "logfile") == 0 && text && text[0] == '/' && ini_value_ok(text)) {
 		buf_addf(&im->out, "log = %s\n", text);
-	} else if (strcmp(m->key, "statusInterval") == 0 && lua_type(L, v) == LUA_TNUMBER &&
-		   lua_tonumber(L, v) >= 0 && lua_tonumber(L, v) <= 86400) {
-		buf_addf(&im->out, "status_interval = %s\n", text);
+	} else if (strcmp(m->key, "statusInterval") == 0 && seconds_text(L, v, num, sizeof(num))) {
+		buf_addf(&im->out, "status_interval = %s\n", num);
 	} else if (m->why) {
 		add_note(&im->out, where, "settings.%s = %s: %s", m->key, shown.data, m->why);
 	} else {
@@ -601,8 +617,8 @@ static void map_delay(struct import *im, lua_State *L, int rec, int own, const c
 	char num[64];
 	lua_pushstring(L, "delay");
 	lua_rawget(L, rec);
-	const char *d = lua_type(L, -1) == LUA_TNUMBER ? scalar_text(L, -1, num, sizeof(num)) : NULL;
-	if (d && lua_tonumber(L, -1) >= 0) {
+	const char *d = seconds_text(L, -1, num, sizeof(num)) ? num : NULL;
+	if (d) {
 		set_key(im, "delay", d);
 		lua_pushstring(L, "delay");
 		lua_rawget(L, own);
@@ -612,7 +628,7 @@ static void map_delay(struct import *im, lua_State *L, int rec, int own, const c
 				  d, kind);
 		lua_pop(L, 1);
 	} else if (!lua_isnil(L, -1)) {
-		value_note(im, "delay", L, lua_gettop(L), "not a number of seconds");
+		value_note(im, "delay", L, lua_gettop(L), "not a number of seconds, 0-86400");
 	}
 	lua_pop(L, 1);
 }
@@ -1102,7 +1118,12 @@ static void map_other(struct import *im, lua_State *L, int own, bool custom)
 		lua_pushstring(L, k);
 		lua_rawget(L, own);
 		int v = lua_gettop(L);
-		if (action_key(k))
+		if (strcmp(k, "init") == 0 && lua_type(L, v) == LUA_TBOOLEAN && !lua_toboolean(L, v))
+			value_note(im, k, L, v,
+				   "lsyncd skipped the startup sync; lifeboat always makes the target "
+				   "match the source at startup (delete = running spares what only the "
+				   "target has)");
+		else if (action_key(k))
 			value_note(im, k, L, v,
 				   custom ? "a custom Lua action, no lifeboat equivalent"
 					  : "a custom Lua action, no lifeboat equivalent: lifeboat ships "
