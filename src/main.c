@@ -17,7 +17,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"sync", cmd_sync, "run live file replication (--once: one pass)"},
-	{"db", cmd_db, "database: status, clone, promote, fence, rejoin, heartbeat"},
+	{"db", cmd_db, "database: status, clone, promote, fence, rejoin, heartbeat, writable"},
 	{"failover", cmd_failover, "the panic button: promote this node now (--dry-run, --yes)"},
 	{"switchover", cmd_switchover, "planned role swap with zero data loss"},
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},

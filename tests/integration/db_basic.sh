@@ -57,7 +57,11 @@ echo "promote -> first app write: $ms ms"
 [ $ms -lt 1000 ] || die "promote took $ms ms"
 [ "$(cat "$MDB_WORK/state/epoch")" = 1 ] || die "epoch file not 1"
 [ "$(mdb_sql b "SELECT MAX(epoch) FROM lifeboat.epoch")" = 1 ] || die "db epoch not 1"
-grep -q "read_only = OFF" "$(mdb_dir b)/lifeboat.cnf" || die "read_only not persisted"
+# The drop-in keeps read_only = ON even on the new primary: after a restart
+# it takes writes only once lifeboat (db writable) sees it still holds the
+# highest epoch.
+grep -q "read_only = ON" "$(mdb_dir b)/lifeboat.cnf" && grep -q "epoch 1, writable" "$(mdb_dir b)/lifeboat.cnf" ||
+	die "drop-in after promote: $(cat "$(mdb_dir b)/lifeboat.cnf")"
 [ -z "$(mdb_sql b "SHOW SLAVE STATUS")" ] || die "replication still configured"
 
 # read_only stays off across a restart of the new primary.
