@@ -123,6 +123,10 @@ const struct usage_command usage_commands[] = {
 			    {"--kill-local-database", NULL, NULL,
 			     "what --crash runs on the primary's node over peer_command: kill its "
 			     "mariadbd"})},
+	{.name = "import-lsyncd",
+	 .run = cmd_import_lsyncd,
+	 .synopsis = "FILE",
+	 .summary = "print the lifeboat configuration equivalent to an lsyncd configuration"},
 	{.name = "version", .run = cmd_version, .synopsis = "", .summary = "print the version"},
 	{.name = "help",
 	 .run = cmd_help,
