@@ -14,8 +14,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
-CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs libmariadb json-c 2>/dev/null || echo -lmariadb -ljson-c) -lm
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c lua5.3 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmariadb json-c lua5.3 2>/dev/null || echo -lmariadb -ljson-c -llua5.3) -lm
 
 SRC      = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 HDR      = $(wildcard src/*.h src/*/*.h)
@@ -29,7 +29,7 @@ OBJ       = $(SRC:%.c=$(BUILD)/%.o)
 ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan
+.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan deb
 
 all: lifeboat
 
@@ -103,5 +103,10 @@ install: $(INSTALL_BIN)
 	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
+# lifeboat_VERSION_ARCH.deb, built by dpkg-buildpackage from debian/ in a
+# copy of the tree (build/deb), checked by lintian.
+deb:
+	@scripts/build-deb.sh
+
 clean:
-	rm -rf $(BUILD) lifeboat
+	rm -rf $(BUILD) lifeboat lifeboat_*.deb
