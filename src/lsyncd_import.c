@@ -25,6 +25,10 @@
 #define VALUE_MAX 4096
 #define SHOW_MAX 60
 #define NOTE_MAX 400
+/* A configuration has a handful of syncs; a loop that makes thousands is a
+ * mistake, and the output would be unreadable. */
+#define MAX_SYNCS 1000
+#define MAX_NOTES 200
 
 /* One [sync] section while it is built. */
 struct sync_out {
@@ -460,9 +464,14 @@ static void render_settings(struct import *im, lua_State *L, int set, int lines)
 	struct strv keys;
 	strv_init(&keys);
 	sorted_keys(L, set, &keys);
+	size_t unknown = 0;
 	for (size_t i = 0; i < keys.len; i++) {
 		if (known_setting(keys.items[i]))
 			continue;
+		if (++unknown > MAX_NOTES) {
+			add_note(&im->out, NULL, "... and more settings lsyncd does not know");
+			break;
+		}
 		setting_where(im, L, lines, keys.items[i], where, sizeof(where));
 		add_note(&im->out, where,
 			 "settings '%s' is not an lsyncd setting (lsyncd 2.2 refuses the file): ignored",
@@ -1249,7 +1258,12 @@ static void render_sync(struct import *im, lua_State *L, int rec)
 static void render_notes(struct import *im, lua_State *L, int notes)
 {
 	char where[256];
+	lua_Integer total = (lua_Integer)lua_rawlen(L, notes);
 	for (lua_Integer i = 1; lua_rawgeti(L, notes, i) == LUA_TTABLE; i++) {
+		if (i > MAX_NOTES) {
+			add_note(&im->out, NULL, "... and %lld more like these", (long long)(total - i + 1));
+			break; /* the note left on the stack goes with the end's pop */
+		}
 		int n = lua_gettop(L);
 		location(im, field_str(L, n, "src"), field_int(L, n, "line"), where, sizeof(where));
 		const char *text = field_str(L, n, "text");
@@ -1268,9 +1282,12 @@ static void render(struct import *im, lua_State *L, int set, int lines, int sync
 		 " by `lifeboat import-lsyncd`.\n"
 		 "; Lines starting with ';' say what lsyncd did that lifeboat does not do, or\n"
 		 "; does otherwise, with the line of the lsyncd file: read them before use.\n");
+	size_t n = lua_rawlen(L, syncs);
+	if (n > MAX_SYNCS)
+		luaL_error(L, "%s: %d sync{} calls; an import takes at most %d", im->path, (int)n,
+			   MAX_SYNCS);
 	render_notes(im, L, notes);
 	render_settings(im, L, set, lines);
-	size_t n = lua_rawlen(L, syncs);
 	for (size_t i = 1; i <= n; i++) {
 		if (lua_rawgeti(L, syncs, (lua_Integer)i) == LUA_TTABLE)
 			render_sync(im, L, lua_gettop(L));
