@@ -18,6 +18,9 @@
 /* Bounds of one evaluation. A configuration needs kilobytes and thousands
  * of instructions; these are far above that and far below harm. */
 #define MEMORY_LIMIT ((size_t)256 << 20)
+/* Granted on top of what the file left allocated, for rendering: a memory
+ * error there would jump over C frees. */
+#define RENDER_HEADROOM ((size_t)64 << 20)
 #define HOOK_EVERY 1000
 #define STEP_LIMIT 50000000ULL
 #define CPU_LIMIT_S 10 /* a C function (a string pattern) the hook cannot stop */
@@ -52,6 +55,7 @@ struct import {
 	char *text;
 	size_t text_len;
 	size_t mem_used;
+	size_t mem_limit;
 	unsigned long long steps;
 	struct buf out;
 	struct strv names; /* [sync NAME]s given so far */
@@ -70,7 +74,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		im->mem_used -= old;
 		return NULL;
 	}
-	if (nsize > old && im->mem_used - old + nsize > MEMORY_LIMIT)
+	if (nsize > old && im->mem_used - old + nsize > im->mem_limit)
 		return NULL; /* Lua raises "not enough memory" */
 	void *p = realloc(ptr, nsize);
 	if (p)
@@ -1328,6 +1332,7 @@ static int run(lua_State *L)
 	lua_call(L, 3, 1);
 	int internals = lua_gettop(L);
 	run_file(im, L, internals);
+	im->mem_limit = im->mem_used + RENDER_HEADROOM;
 	lua_getfield(L, internals, "finish");
 	lua_call(L, 0, 4);
 	int base = lua_gettop(L) - 3;
@@ -1380,6 +1385,7 @@ static void import_init(struct import *im, const char *path)
 {
 	memset(im, 0, sizeof(*im));
 	im->path = path;
+	im->mem_limit = MEMORY_LIMIT;
 	im->chunkname = xasprintf("@%s", path);
 	char *cwd = getcwd(NULL, 0);
 	im->cwd = cwd ? cwd : xstrdup("/");
