@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$LIFEBOAT" ] || skip "no binary at $LIFEBOAT (make asan)"
 lb_setup
-cd "$T"
+cd "$T" || exit 1
 cases=0
 
 # run_import FILE: the import, bounded; sets RC, output in $T/out, $T/err.
