@@ -1,6 +1,6 @@
 /* lsyncd_prelude: the Lua run before an lsyncd configuration file (see
- * lsyncd_import.h). It is Lua, kept here as one C string, a line per line. */
-#include "lsyncd_import.h"
+ * lsyncd_sandbox.h). It is Lua, kept here as one C string, a line per line. */
+#include "lsyncd_sandbox.h"
 
 const char lsyncd_prelude[] =
 	"-- What lsyncd 2.2 gives a configuration file, for evaluation only: nothing\n"
