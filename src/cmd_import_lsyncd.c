@@ -21,9 +21,11 @@ int cmd_import_lsyncd(const struct cli *cli, int argc, char **argv)
 		       usage);
 		return EXIT_OK;
 	}
-	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
-		log_error("import-lsyncd: %s (%s)", argc < 2 ? "which file?" : "one file, no options",
-			  usage);
+	const char *why = argc < 2 ? "which file?" : argc > 2 ? "one file at a time" : NULL;
+	if (!why && argv[1][0] == '-' && argv[1][1])
+		why = "it takes no options";
+	if (why) {
+		log_error("import-lsyncd: %s (%s)", why, usage);
 		return EXIT_USAGE;
 	}
 	char *out = NULL, *err = NULL;
