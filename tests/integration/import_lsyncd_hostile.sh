@@ -92,6 +92,18 @@ EOF
 refused sync_not_table 'sync needs a table' <<'EOF'
 sync("/var/www")
 EOF
+# The C function running the sandbox is on the stack: debug.getinfo must not
+# hand it out (called with a file handle, it read that as its own state).
+refused frame_function "attempt to call a nil value" <<'EOF'
+local f = debug.getinfo(2, "f").func
+f(io.open("/etc/hostname"))
+EOF
+refused frame_function_default "attempt to call a nil value (field" <<'EOF'
+for level = 1, 5 do
+  local info = debug.getinfo(level)
+  if info then info.func(io.open("/etc/hostname")) end
+end
+EOF
 refused self_layer 'nest deeper than' <<'EOF'
 local layer = { default.rsync }
 layer[2] = layer
