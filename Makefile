@@ -29,7 +29,7 @@ OBJ       = $(SRC:%.c=$(BUILD)/%.o)
 ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan
+.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan deb
 
 all: lifeboat
 
@@ -103,5 +103,10 @@ install: $(INSTALL_BIN)
 	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
+# lifeboat_VERSION_ARCH.deb, built by dpkg-buildpackage from debian/ in a
+# copy of the tree (build/deb), checked by lintian.
+deb:
+	@scripts/build-deb.sh
+
 clean:
-	rm -rf $(BUILD) lifeboat
+	rm -rf $(BUILD) lifeboat lifeboat_*.deb

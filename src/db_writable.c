@@ -15,11 +15,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int read_server(struct db_pair *p, const struct db_server *s, struct db_conn *c,
+		       struct db_facts *f, char **err);
+
+/* A server as messages name it: its [node], else its [database] role. */
+static const char *server_label(const struct db_server *s)
+{
+	return s->node ? s->node : s->role;
+}
+
+/* Without [node]s (HOST:PORT servers) there is no "this node": the server
+ * that does not replicate and holds the higher role epoch in its database
+ * is the primary's; a tie or two replicas leave a doubt. */
+static int pick_by_epoch(struct db_pair *p, const struct db_server **here,
+			 const struct db_server **there, char **err)
+{
+	struct db_conn c[2];
+	struct db_facts f[2];
+	const struct db_server *s[2] = {&p->primary, &p->standby};
+	int rc = EXIT_OK;
+	for (int i = 0; i < 2; i++) {
+		if (!rc && read_server(p, s[i], &c[i], &f[i], err))
+			rc = EXIT_FAILED;
+		else if (rc) {
+			memset(&c[i], 0, sizeof(c[i]));
+			memset(&f[i], 0, sizeof(f[i]));
+		}
+	}
+	int pick = -1;
+	if (!rc && !f[0].replica && (f[1].replica || f[0].epoch > f[1].epoch))
+		pick = 0;
+	else if (!rc && !f[1].replica && (f[0].replica || f[1].epoch > f[0].epoch))
+		pick = 1;
+	if (!rc && pick < 0) {
+		*err = xasprintf("cannot tell which server holds the primary role (role epochs %llu "
+				 "and %llu, %s): name the servers by [node] in [database]; nothing "
+				 "changed",
+				 (unsigned long long)f[0].epoch, (unsigned long long)f[1].epoch,
+				 f[0].replica && f[1].replica ? "both replicate" : "neither replicates");
+		rc = EXIT_FAILED;
+	}
+	if (!rc) {
+		*here = s[pick];
+		*there = s[1 - pick];
+	}
+	for (int i = 0; i < 2; i++) {
+		db_facts_free(&f[i]);
+		db_close(&c[i]);
+	}
+	return rc;
+}
+
 /* This node's server and the other one, by [node] name. */
 static int pick_servers(struct db_pair *p, const struct db_server **here,
 			const struct db_server **there, char **err)
 {
 	const struct config *cfg = p->cfg;
+	if (!p->primary.node && !p->standby.node)
+		return pick_by_epoch(p, here, there, err);
 	if (!cfg->node || !p->primary.node || !p->standby.node) {
 		*err = xasprintf("%s: db writable needs [database] primary and standby to name "
 				 "[node]s, and to know which node this is ([lifeboat] node, or a "
@@ -57,14 +110,14 @@ static int other_is_behind(const struct db_server *there, const struct db_facts 
 	if (fo->epoch > mine) {
 		*err = xasprintf("%s (%s) holds role epoch %llu, newer than this node's %llu: this "
 				 "node was failed over; run 'lifeboat db rejoin'; nothing changed",
-				 there->node, there->role, (unsigned long long)fo->epoch,
+				 server_label(there), there->role, (unsigned long long)fo->epoch,
 				 (unsigned long long)mine);
 		return EXIT_FAILED;
 	}
 	if (!fo->read_only) {
 		*err = xasprintf("%s (%s) is writable: two writable servers would split the data; "
 				 "fence it first ('lifeboat db fence'); nothing changed",
-				 there->node, there->role);
+				 server_label(there), there->role);
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;
@@ -77,10 +130,10 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	int rc = pick_servers(p, &here, &there, err);
 	if (rc)
 		return rc;
-	if (role_current(p->cfg) != ROLE_PRIMARY) {
+	if (here->node && role_current(p->cfg) != ROLE_PRIMARY) {
 		*err = xasprintf("this node (%s) holds the standby role: writes are turned on only "
 				 "on the primary (%s); nothing changed",
-				 here->node, there->node);
+				 server_label(here), server_label(there));
 		return EXIT_FAILED;
 	}
 	struct db_conn c, o;
@@ -107,7 +160,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	if (!rc && read_server(p, there, &o, &fo, err)) {
 		char *m = xasprintf("cannot tell whether %s holds a newer role epoch (%s): this "
 				    "server stays read-only; nothing changed",
-				    there->node, *err);
+				    server_label(there), *err);
 		free(*err);
 		*err = m;
 		rc = EXIT_FAILED;
@@ -122,7 +175,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 		*changed = true;
 		log_info("made %s writable: this node (%s) holds the primary role and the highest "
 			 "role epoch (%llu); %s stays read-only",
-			 c.name, here->node, (unsigned long long)mine, there->node);
+			 c.name, server_label(here), (unsigned long long)mine, server_label(there));
 	}
 out:
 	db_facts_free(&f);

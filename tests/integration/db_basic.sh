@@ -64,9 +64,14 @@ grep -q "read_only = ON" "$(mdb_dir b)/lifeboat.cnf" && grep -q "epoch 1, writab
 	die "drop-in after promote: $(cat "$(mdb_dir b)/lifeboat.cnf")"
 [ -z "$(mdb_sql b "SHOW SLAVE STATUS")" ] || die "replication still configured"
 
-# read_only stays off across a restart of the new primary.
+# A restart of the new primary comes back read-only: the drop-in keeps
+# read_only = ON and only lifeboat turns writes on. db writable finds the
+# primary's server by its role epoch (HOST:PORT servers, no [node]s).
 mdb_stop b; mdb_start b || die "restart b"
-[ "$(mdb_sql b "SELECT @@read_only")" = 0 ] || die "read_only came back after restart"
+[ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "a restarted primary took writes before lifeboat said so"
+lb db writable || die "db writable refused the server with the highest epoch"
+[ "$(mdb_sql b "SELECT @@read_only")" = 0 ] || die "db writable left the new primary read-only"
+[ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "db writable touched the old primary"
 
 # Rejoin: a is fenced and follows b.
 lb db rejoin || die "rejoin failed"
