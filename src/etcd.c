@@ -230,6 +230,11 @@ void etcd_txn_get(struct etcd_txn *t, bool on_success, const char *key)
 	add_op(t, on_success, "request_range", range_request(key, false));
 }
 
+void etcd_txn_get_prefix(struct etcd_txn *t, bool on_success, const char *prefix)
+{
+	add_op(t, on_success, "request_range", range_request(prefix, true));
+}
+
 char *etcd_txn_body(const struct etcd_txn *t)
 {
 	struct json_object *o = json_object_new_object();

@@ -78,6 +78,7 @@ void etcd_txn_put(struct etcd_txn *t, bool on_success, const char *key, const ch
 		  int64_t lease);
 void etcd_txn_del(struct etcd_txn *t, bool on_success, const char *key);
 void etcd_txn_get(struct etcd_txn *t, bool on_success, const char *key);
+void etcd_txn_get_prefix(struct etcd_txn *t, bool on_success, const char *prefix);
 /* The request body (JSON text); caller frees. */
 char *etcd_txn_body(const struct etcd_txn *t);
 /* Run: *succeeded whether the compares held; got (may be NULL) receives the
