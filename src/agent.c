@@ -738,6 +738,14 @@ static void etcd_down(struct agent *a)
 
 static void schedule_tick(struct agent *a);
 
+/* SIGTERM waits in the signalfd until the loop reads it: a tick that is
+ * slow because etcd is down must not make a shutdown wait. */
+static bool stop_pending(void)
+{
+	sigset_t set;
+	return sigpending(&set) == 0 && (sigismember(&set, SIGTERM) || sigismember(&set, SIGINT));
+}
+
 static void tick(struct agent *a)
 {
 	read_facts(a);
@@ -750,6 +758,8 @@ static void tick(struct agent *a)
 	if (a->etcd_ok)
 		a->etcd_ok = publish(a, a->etcd_ok && !no) == 0;
 	free(no);
+	if (stop_pending())
+		return;
 	if (!a->etcd_ok) {
 		etcd_down(a);
 	} else if (a->leader) {
