@@ -61,6 +61,7 @@ struct agent {
 	struct proc *failover;
 	int64_t failover_started;
 	int64_t leader_lost_ms; /* when this standby saw the leader key gone */
+	int64_t takeover_lost_ms; /* that moment, for the running failover's report */
 
 	int wd_fd;
 	bool wd_missing_logged;
@@ -206,7 +207,7 @@ static void fence_self(struct agent *a, const char *why)
 	if (a->self_db) {
 		struct db_conn c;
 		unsigned killed = 0;
-		a->self_db->connect_timeout = 1;
+		a->self_db->connect_timeout = 2;
 		int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
 		if (!rc)
 			rc = db_fence_conn(&c, &killed, &err);
@@ -266,14 +267,13 @@ static void arm_fence_timer(struct agent *a)
 	a->fence_timer = loop_add_timer(a->loop, in > 0 ? in : 0, on_fence_timer, a);
 }
 
-/* Bound a request so that it ends before the fence deadline. */
+/* A primary's request may take until just before its fence deadline (an
+ * etcd election stalls requests for a second or two); it must end before. */
 static int64_t request_timeout(const struct agent *a)
 {
 	if (!acting_primary(a) || a->fenced_self)
 		return CLUSTER_TIMEOUT_MS;
 	int64_t left = fence_deadline(a) - now_ms() - 100;
-	if (left > CLUSTER_TIMEOUT_MS)
-		return CLUSTER_TIMEOUT_MS;
 	return left < 200 ? 200 : left;
 }
 
@@ -457,7 +457,7 @@ static void on_failover_exit(struct proc *p, void *arg)
 		decide(a, LOG_LVL_INFO,
 		       "automatic failover done in %.1f s (%.1f s after the leader key was "
 		       "gone): this node is the primary",
-		       secs, (double)(now_ms() - a->leader_lost_ms) / 1000.0);
+		       secs, (double)(now_ms() - a->takeover_lost_ms) / 1000.0);
 	else
 		decide(a, LOG_LVL_ERROR,
 		       "automatic failover failed (exit %d: %s): this node holds the leader key; "
@@ -582,6 +582,7 @@ static void try_takeover(struct agent *a)
 		decide(a, LOG_LVL_INFO, "no leader; not failing over: %s", r.why);
 	} else {
 		a->leader = true;
+		a->takeover_lost_ms = a->leader_lost_ms;
 		decide(a, LOG_LVL_WARN,
 		       "no leader for %.1f s: took the leader key (epoch %" PRIu64
 		       "), failing over to this node; automatic failover paused",

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A member that answers at all answers within this; more is a dead link. */
-#define CONNECT_TIMEOUT_MS 1000
+/* A member that answers at all accepts a connection within this (a LAN or
+ * a WAN link); more is a dead link or host. */
+#define CONNECT_TIMEOUT_MS 500
 #define MIN_TRY_MS 300
 /* gRPC codes meaning "this member cannot serve now": another may. */
 #define GRPC_DEADLINE_EXCEEDED 4
@@ -546,7 +547,10 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 		int64_t left = deadline - now_ms();
 		if (left < MIN_TRY_MS / 3)
 			break;
-		int64_t try_ms = left / (int64_t)(n - i);
+		/* Two thirds of what is left (all of it for the last one): a
+		 * member that took the connection is most likely waiting for an
+		 * election, while a dead one costs only the connect timeout. */
+		int64_t try_ms = i + 1 == n ? left : left * 2 / 3;
 		if (try_ms < MIN_TRY_MS)
 			try_ms = left < MIN_TRY_MS ? left : MIN_TRY_MS;
 		char *url = xasprintf("%s%s", e->endpoints.items[at], path);

@@ -5,7 +5,7 @@
 # Needs common.sh, netns.sh, sshd.sh, sync.sh, mariadb.sh, cluster.sh.
 #
 #   etcd_cluster_up          cluster_up, then the witness, three etcd members,
-#                            [cluster] (ETCD_TTL, default 3) in both configs,
+#                            [cluster] (ETCD_TTL, default 5 as in production) in both configs,
 #                            semi_sync = yes (as a user who wants no loss)
 #   etcd_kill NAME           kill -9 the member in primary|dr|witness
 #   etcd_start NAME          start it again (same data directory)
@@ -23,7 +23,7 @@
 #
 # Every process is tracked (common.sh); the witness namespace goes at exit.
 
-ETCD_TTL=${ETCD_TTL:-3}
+ETCD_TTL=${ETCD_TTL:-5}
 ETCD_SCOPE=test
 
 _etcd_ns() { case $1 in p | primary) echo primary ;; d | dr) echo dr ;; *) echo "$1" ;; esac; }
