@@ -685,6 +685,10 @@ static void leader_elsewhere(struct agent *a)
 	const struct etcd_kv *m = etcd_kvs_find(&a->members, k);
 	free(k);
 	bool alive = m && a->leader_member_rev && m->mod_revision != a->leader_member_rev;
+	log_debug("agent: %s's members key revision %" PRId64 " (was %" PRId64 "), replicating %d, "
+		  "lag %.1f",
+		  a->leader_name, m ? m->mod_revision : 0, a->leader_member_rev, replicating(a),
+		  a->facts_ok ? current_lag(a) : -1.0);
 	a->leader_member_rev = m ? m->mod_revision : 0;
 	if (alive && replicating(a)) {
 		a->lag_alive = current_lag(a);

@@ -28,8 +28,7 @@ wait_until 20 leader_is oslo || fail "oslo's agent did not take the leader key: 
 epoch0=$(etcdctl_get epoch)
 wait_until 20 grep -q 'standby: oslo is the primary' "$STATE_D/agent.json" ||
 	fail "dr's agent is not a standby: $(cat "$STATE_D/agent.json")"
-etcdctl_get members/dr | grep -q '"may_promote":true' || wait_until 10 eval 'etcdctl_get members/dr | grep -q "\"may_promote\":true"' ||
-	fail "dr may not be promoted: $(etcdctl_get members/dr)"
+wait_until 20 may_promote dr || fail "dr may not be promoted: $(etcdctl_get members/dr)"
 lb_p status >"$T/status.txt" 2>&1
 grep -q "leader     oslo" "$T/status.txt" || fail "status shows no leader: $(cat "$T/status.txt")"
 grep -q "automatic  armed" "$T/status.txt" || fail "status: not armed: $(cat "$T/status.txt")"

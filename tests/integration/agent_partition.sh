@@ -31,6 +31,7 @@ agent_start p
 agent_start d
 wait_until 20 leader_is oslo || fail "oslo's agent did not take the leader key: $(tail -5 "$T/agent-oslo.log")"
 wait_until 20 grep -q 'standby: oslo is the primary' "$STATE_D/agent.json" || fail "dr's agent is not a standby"
+wait_until 20 may_promote dr || fail "dr may not be promoted: $(etcdctl_get members/dr)"
 split_sampler_start
 
 # hold_for SECS: for that long, oslo holds the key and is writable, dr not.

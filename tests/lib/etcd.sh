@@ -13,6 +13,7 @@
 #   agent_start p|d          `lifeboat agent` in that node's namespace
 #   agent_kill p|d           kill -9 it
 #   leader_is NODE           etcd says NODE (oslo|dr|none) holds the leader key
+#   may_promote NODE         NODE's agent says it may be promoted
 #   read_only_of p|d         @@global.read_only of that node's database (local)
 #   split_sampler_start      samples both databases' read_only every 100 ms
 #                            into $T/samples ("P D" per line, 0 = writable)
@@ -73,6 +74,10 @@ etcdctl_w() { in_ns witness env ETCDCTL_API=3 etcdctl --dial-timeout=1s --comman
 etcdctl_get() { etcdctl_w get --print-value-only "/lifeboat/$ETCD_SCOPE/$1"; }
 _etcd_healthy() { etcdctl_w endpoint health >/dev/null 2>&1; }
 
+# may_promote NODE: NODE's agent published that it may be promoted (it saw
+# the primary alive, replicating, within max_lag_on_failover).
+may_promote() { etcdctl_get "members/$1" 2>/dev/null | grep -q '"may_promote":true'; }
+
 leader_is() {
 	local v
 	v=$(etcdctl_get leader 2>/dev/null) || return 1
@@ -109,7 +114,7 @@ agent_start() {
 	local ns conf name
 	ns=$(_etcd_ns "$1")
 	if [ "$ns" = primary ]; then conf=$CONF_P name=oslo; else conf=$CONF_D name=dr; fi
-	ip netns exec "$(netns_name "$ns")" env ${AGENT_ENV:-} "$LIFEBOAT" -c "$conf" agent >>"$T/agent-$name.log" 2>&1 &
+	ip netns exec "$(netns_name "$ns")" env ${AGENT_ENV:-} "$LIFEBOAT" ${AGENT_OPTS:-} -c "$conf" agent >>"$T/agent-$name.log" 2>&1 &
 	echo $! >"$T/agent-$name.pid"
 	lb_track_pid $!
 }
