@@ -25,6 +25,7 @@ int cmd_check(const struct cli *cli, int argc, char **argv)
 	check_report_init(&r);
 	check_db(&cfg, &r);
 	check_sync(&cfg, &r);
+	check_cluster(&cfg, &r);
 	char *out = json ? check_render_json(&r)
 			 : check_render_text(&r, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 	fputs(out, stdout);

@@ -33,6 +33,10 @@ lb_p status >"$T/status.txt" 2>&1
 grep -q "leader     oslo" "$T/status.txt" || fail "status shows no leader: $(cat "$T/status.txt")"
 grep -q "automatic  armed" "$T/status.txt" || fail "status: not armed: $(cat "$T/status.txt")"
 
+lb_p check >"$T/check.txt" 2>&1
+for rule in "cluster etcd members" "cluster etcd sites" "cluster clocks" "cluster ttl"; do
+	grep -q "PASS.*$rule" "$T/check.txt" || fail "check: $rule: $(grep "$rule" "$T/check.txt")"
+done
 split_sampler_start
 writer_start
 wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "the client cannot write through the VIP"
