@@ -374,12 +374,16 @@ void cluster_print_status(const struct config *cfg, bool colour)
 	json_object_object_get_ex(o, "members", &members);
 	json_object_object_foreach(members, name, m)
 	{
-		printf("  member     %-12s %s%s, applied %s, lag %s s%s%s%s\n", name,
+		struct json_object *lag = NULL;
+		char lag_s[32] = "-";
+		if (json_object_object_get_ex(m, "lag", &lag) && lag)
+			snprintf(lag_s, sizeof(lag_s), "%.1f s", json_object_get_double(lag));
+		printf("  member     %-12s %s%s, applied %s, lag %s%s%s%s\n", name,
 		       jstr(m, "role") ? jstr(m, "role") : "?",
 		       jstr(m, "writable") && strcmp(jstr(m, "writable"), "true") == 0 ? " writable"
 											: "",
 		       jstr(m, "gtid_applied") ? jstr(m, "gtid_applied") : "-",
-		       jstr(m, "lag") ? jstr(m, "lag") : "-",
+		       lag_s,
 		       jstr(m, "may_promote") && strcmp(jstr(m, "may_promote"), "true") == 0
 			       ? ", may be promoted"
 			       : "",
