@@ -344,12 +344,31 @@ static const char *jstr(struct json_object *o, const char *k)
 	return o && json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
 }
 
+/* This node's agent's last decision (STATE_DIR/agent.json): what it does
+ * even when etcd cannot be asked. */
+static void print_local_agent(const struct config *cfg)
+{
+	char *p = xasprintf("%s/agent.json", cfg->state_dir);
+	struct json_object *a = json_object_from_file(p), *at;
+	free(p);
+	if (!a) {
+		printf("  this node  no agent state (is 'lifeboat agent' running?)\n");
+		return;
+	}
+	double age = json_object_object_get_ex(a, "at", &at) ? now_wall() - json_object_get_double(at)
+							     : -1;
+	printf("  this node  %s (agent, %.0f s ago)\n", jstr(a, "decision") ? jstr(a, "decision") : "?",
+	       age);
+	json_object_put(a);
+}
+
 void cluster_print_status(const struct config *cfg, bool colour)
 {
 	const char *bold = colour ? "\033[1m" : "", *off = colour ? "\033[0m" : "";
 	struct json_object *o = cluster_status_json(cfg), *v;
 	printf("\n%scluster%s %s (etcd %s)\n", bold, off, cfg->cluster.scope,
 	       jstr(o, "etcd") ? jstr(o, "etcd") : "?");
+	print_local_agent(cfg);
 	if (jstr(o, "error")) {
 		printf("  etcd unreachable: %s\n  nothing fails over while etcd is unreachable\n",
 		       jstr(o, "error"));

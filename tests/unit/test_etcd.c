@@ -9,10 +9,13 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
+#include "agent.h"
 #include "etcd.h"
+#include "util.h"
 
 __attribute__((weak)) int cli_load_config(const struct cli *cli, struct config *cfg)
 {
@@ -202,6 +205,47 @@ static void test_cluster_config(void **state)
 	}
 }
 
+/* The health answers come from the agent's state file: fresh and within
+ * the lease for /primary, replicating within the lag for /standby. */
+static void test_health(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lifeboat-unit-h13-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = dir;
+	cfg.cluster.present = true;
+	cfg.cluster.ttl = 5;
+	char *path = xasprintf("%s/agent.json", dir);
+	assert_int_equal(agent_health(&cfg, "/metrics HTTP/1.1"), 0);
+	assert_int_equal(agent_health(&cfg, "/primary HTTP/1.1"), 503); /* no file */
+	double now = now_wall();
+	char *text = xasprintf("{\"at\": %.3f, \"primary_until\": %.3f, \"standby_ok\": false}", now,
+			       now + 3);
+	assert_int_equal(write_file_atomic(path, text, strlen(text)), 0);
+	free(text);
+	assert_int_equal(agent_health(&cfg, "/primary HTTP/1.1"), 200);
+	assert_int_equal(agent_health(&cfg, "/primary?x HTTP/1.1"), 200);
+	assert_int_equal(agent_health(&cfg, "/standby HTTP/1.1"), 503);
+	assert_int_equal(agent_health(&cfg, "/primaryx HTTP/1.1"), 0);
+	text = xasprintf("{\"at\": %.3f, \"primary_until\": %.3f, \"standby_ok\": true}", now,
+			 now - 1); /* the lease deadline passed */
+	assert_int_equal(write_file_atomic(path, text, strlen(text)), 0);
+	free(text);
+	assert_int_equal(agent_health(&cfg, "/primary HTTP/1.1"), 503);
+	assert_int_equal(agent_health(&cfg, "/standby HTTP/1.1"), 200);
+	text = xasprintf("{\"at\": %.3f, \"primary_until\": %.3f, \"standby_ok\": true}", now - 60,
+			 now + 3); /* an agent that stopped writing says nothing */
+	assert_int_equal(write_file_atomic(path, text, strlen(text)), 0);
+	free(text);
+	assert_int_equal(agent_health(&cfg, "/primary HTTP/1.1"), 503);
+	assert_int_equal(agent_health(&cfg, "/standby HTTP/1.1"), 503);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_txn_body),
 		cmocka_unit_test(test_parse_answers),
 		cmocka_unit_test(test_cluster_config),
+		cmocka_unit_test(test_health),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
