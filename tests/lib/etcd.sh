@@ -163,7 +163,9 @@ _writer() {
 	local i=0
 	while :; do
 		i=$((i + 1))
-		if app_vip "INSERT INTO app.t VALUES ($i, 'w')" 2>/dev/null; then
+		# connect timeout 1 s: the moment writes work again is seen to 1 s
+		if in_ns client mariadb --no-defaults --protocol=tcp -h"$VIP" -P$CLUSTER_PORT -uapp -papppw \
+			--connect-timeout=1 -N -B -e "INSERT INTO app.t VALUES ($i, 'w')" 2>/dev/null; then
 			echo "$i $(date +%s.%N)" >>"$T/acked"
 		fi
 		sleep 0.05
