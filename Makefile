@@ -14,8 +14,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
-CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c lua5.3 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs libmariadb json-c lua5.3 2>/dev/null || echo -lmariadb -ljson-c -llua5.3) -lm
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c lua5.3 libcurl 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmariadb json-c lua5.3 libcurl 2>/dev/null || echo -lmariadb -ljson-c -llua5.3 -lcurl) -lm
 
 SRC      = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 HDR      = $(wildcard src/*.h src/*/*.h)
