@@ -1,10 +1,12 @@
 /* lifeboat status [--json]: the state of every sync, read from the running
  * daemon's status file, as one screen a sysadmin can read at 3 a.m. */
+#include "cluster.h"
 #include "commands.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "journal.h"
 #include "log.h"
+#include "residency.h"
 #include "role.h"
 #include "util.h"
 
@@ -71,6 +73,27 @@ static const char *state_colour(const struct style *st, const char *state)
 	return st->red;
 }
 
+/* A standby's sync: which node the files come from, and how fresh they are. */
+static void print_receiving(const struct style *st, const char *name, json_object *s,
+			    bool stopped)
+{
+	const char *from = get_str(s, "from");
+	const char *dir = get_str(s, "target_path") ? get_str(s, "target_path") : NULL;
+	double at = get_num(s, "last_received_unix");
+	double age = at > 0 ? now_wall() - at : -1;
+	char ago[32];
+	if (age >= 0)
+		human_age(age, ago, sizeof(ago));
+	printf("  %s%-12s%s %s%-9s%s from %s%s%s%s%s\n", st->bold, name, st->off,
+	       stopped ? st->red : st->green, "receiving", st->off, from ? from : "the primary",
+	       dir ? " into " : "", dir ? dir : "", stopped ? "  (its daemon is not running)" : "",
+	       st->off);
+	if (age >= 0)
+		printf("               last change received %s ago\n", ago);
+	else
+		printf("               no change received since the daemon started\n");
+}
+
 static void print_sync(const struct style *st, const char *name, json_object *s, double now)
 {
 	const char *state = get_str(s, "state");
@@ -88,6 +111,11 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 	bool stopped = (json_object_object_get_ex(s, "running", &flag) &&
 			!json_object_get_boolean(flag)) ||
 		       (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	const char *direction = get_str(s, "direction");
+	if (direction && strcmp(direction, "receiving") == 0) {
+		print_receiving(st, name, s, stopped);
+		return;
+	}
 	printf("  %s%-12s%s %s%-8s%s %s -> %s%s%s%s\n", st->bold, name, st->off,
 	       stopped ? st->red : state_colour(st, state), state ? state : "?", st->off,
 	       get_str(s, "source") ? get_str(s, "source") : "?",
@@ -182,6 +210,10 @@ static void print_node(const struct style *st, const struct config *cfg)
 	printf("%snode%s %s: %s%s%s, role epoch %llu\n", st->bold, st->off,
 	       cfg->node ? cfg->node : "(unnamed)", r == ROLE_PRIMARY ? st->green : st->yellow,
 	       role_name(r), st->off, (unsigned long long)epoch);
+	char *residency = residency_describe(cfg);
+	if (residency)
+		printf("data residency: %s\n", residency);
+	free(residency);
 	char *name = latest_journal(cfg->state_dir);
 	if (!name)
 		return;
@@ -297,6 +329,21 @@ static void print_last_drill(const struct config *cfg)
 	free(best);
 }
 
+/* [cluster]: the cluster's part of the status (cluster.c), after the rest
+ * in text; in JSON, status.json with a "cluster" member. */
+static int show_cluster(const struct config *cfg, const char *text, bool json)
+{
+	if (!json)
+		return EXIT_OK;
+	json_object *root = text ? json_tokener_parse(text) : NULL;
+	if (!root)
+		root = json_object_new_object();
+	json_object_object_add(root, "cluster", cluster_status_json(cfg));
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	return EXIT_OK;
+}
+
 int cmd_status(const struct cli *cli, int argc, char **argv)
 {
 	bool json;
@@ -309,7 +356,13 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	char *path = xasprintf("%s/status.json", cfg.state_dir);
 	size_t len;
 	char *text = read_file(path, &len);
-	if (!text) {
+	if (cfg.cluster.present && json) {
+		rc = show_cluster(&cfg, text, json);
+		goto done;
+	}
+	if (!text && cfg.cluster.present) {
+		/* The agent alone runs here: its cluster view is the status. */
+	} else if (!text) {
 		log_error("cannot read %s: %s (is 'lifeboat sync' running?)", path, strerror(errno));
 		rc = EXIT_FAILED;
 	} else if (json) {
@@ -317,6 +370,9 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	} else {
 		rc = show(&cfg, path, text, isatty(1) && !getenv("NO_COLOR"));
 	}
+	if (cfg.cluster.present)
+		cluster_print_status(&cfg, isatty(1) && !getenv("NO_COLOR"));
+done:
 	free(text);
 	free(path);
 	config_free(&cfg);

@@ -1,12 +1,15 @@
 /* lifeboat sync [NAME...] [--once]: live replication of every [sync NAME]
  * section (or the named ones) until SIGTERM/SIGINT. SIGHUP reloads the
  * configuration and reopens the log, SIGUSR1 asks for a full pass now. */
+#include "agent.h"
 #include "child.h"
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
+#include "residency.h"
+#include "role.h"
 #include "status.h"
 #include "syncer.h"
 
@@ -35,7 +38,14 @@ struct sync_daemon {
 	uint64_t watchdog_timer;
 	bool ready_sent;
 	struct metrics *metrics;
+	char *metrics_listen; /* the address it listens on */
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
+	/* `lifeboat db writable` at start and reload, never on a timer: between
+	 * a switchover's fence and the promotion on the other node this node
+	 * still holds the primary role, and a periodic run would undo the
+	 * fence. */
+	struct proc *writable;
+	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
@@ -103,12 +113,30 @@ static char *render_metrics(void *arg)
 	return status_render_metrics(&d->cfg, d->syncers, d->n_syncers);
 }
 
+/* [cluster]: GET /primary and /standby answer from the agent's state file. */
+static int health(const char *path, void *arg)
+{
+	struct sync_daemon *d = arg;
+	return agent_health(&d->cfg, path);
+}
+
 /* The endpoint follows the configuration (also after a reload); a port that
  * cannot be taken is an error, not a reason to stop replicating. */
 static void start_metrics(struct sync_daemon *d)
 {
+	/* The same address: the listener stays (a load balancer's health
+	 * check must not see a gap because a failover made us reload). */
+	bool same = d->metrics && d->metrics_listen && d->cfg.metrics_listen &&
+		    strcmp(d->metrics_listen, d->cfg.metrics_listen) == 0;
+	if (same) {
+		if (d->cfg.cluster.present)
+			metrics_set_health(d->metrics, health, d);
+		return;
+	}
 	metrics_free(d->metrics);
 	d->metrics = NULL;
+	free(d->metrics_listen);
+	d->metrics_listen = d->cfg.metrics_listen ? xstrdup(d->cfg.metrics_listen) : NULL;
 	if (d->once || !d->cfg.metrics_listen)
 		return;
 	char *err = NULL;
@@ -116,6 +144,8 @@ static void start_metrics(struct sync_daemon *d)
 	if (!d->metrics) {
 		log_error("%s: metrics endpoint off", err);
 		free(err);
+	} else if (d->cfg.cluster.present) {
+		metrics_set_health(d->metrics, health, d);
 	}
 }
 
@@ -174,6 +204,54 @@ static void stop_heartbeat(struct sync_daemon *d)
 	}
 }
 
+/* read_only = ON in every my.cnf: the primary's daemon turns writes on
+ * where this node holds the primary role and the highest epoch (`db
+ * writable`, in a child: it connects to both servers, which may block). */
+/* A child's line without its own "lifeboat: LEVEL: ": ours says it again. */
+static const char *without_log_prefix(const char *line)
+{
+	if (strncmp(line, "lifeboat: ", 10) != 0)
+		return line;
+	const char *colon = strchr(line + 10, ':');
+	if (!colon)
+		return line;
+	return colon[1] == ' ' ? colon + 2 : colon + 1;
+}
+
+static void on_writable_exit(struct proc *p, void *arg)
+{
+	struct sync_daemon *d = arg;
+	const char *tail = without_log_prefix(proc_stderr_tail(p));
+	bool ok = proc_exit_code(p) == 0;
+	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
+	/* Said once, not every status_interval. */
+	if (!d->writable_msg || strcmp(msg, d->writable_msg) != 0) {
+		if (ok && *msg)
+			log_info("database: %s", msg);
+		else if (!ok)
+			log_warn("database left read-only here: %s", msg);
+	}
+	free(d->writable_msg);
+	d->writable_msg = msg;
+	proc_free(p);
+	d->writable = NULL;
+}
+
+static void start_writable(struct sync_daemon *d)
+{
+	if (d->once || !d->cfg.db.present || d->writable || role_current(&d->cfg) != ROLE_PRIMARY)
+		return;
+	char *argv[] = {"/proc/self/exe", "-c", (char *)d->cli->config_path, "db", "writable",
+			NULL};
+	struct proc_opts o = {.argv = argv, .timeout_ms = 60000};
+	char *err = NULL;
+	d->writable = proc_start(d->loop, &o, on_writable_exit, d, &err);
+	if (!d->writable) {
+		log_error("db writable: %s", err);
+		free(err);
+	}
+}
+
 static void on_syncer_finished(void *arg, struct syncer *s, int code)
 {
 	struct sync_daemon *d = arg;
@@ -207,6 +285,14 @@ static int check_config(struct sync_daemon *d, struct config *cfg)
 	for (size_t i = 0; i < d->names.len; i++) {
 		if (!config_find_sync(cfg, d->names.items[i])) {
 			log_error("%s: no [sync %s] section", cfg->path, d->names.items[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const struct sync_conf *sc = &cfg->syncs[i];
+		if (wanted(d, sc->name) && residency_check_sync(cfg, sc, &err) < 0) {
+			log_error("%s", err);
+			free(err);
 			return EXIT_USAGE;
 		}
 	}
@@ -320,6 +406,7 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	start_metrics(d);
 	stop_heartbeat(d);
 	start_heartbeat(d);
+	start_writable(d);
 	write_status(d);
 }
 
@@ -362,6 +449,7 @@ static int run(struct sync_daemon *d)
 	if (rc == EXIT_OK) {
 		start_metrics(d);
 		start_heartbeat(d);
+		start_writable(d);
 	}
 	if (rc == EXIT_OK) {
 		if (!d->once)
@@ -380,7 +468,10 @@ static int run(struct sync_daemon *d)
 	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
 	metrics_free(d->metrics);
+	free(d->metrics_listen);
 	stop_heartbeat(d);
+	proc_free(d->writable);
+	free(d->writable_msg);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;

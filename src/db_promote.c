@@ -589,7 +589,8 @@ int db_fence_give_back(struct db_conn *c, unsigned *given, char **err)
 	return rc;
 }
 
-static int kill_sessions(struct db_conn *c, unsigned *killed, struct buf *ids, char **err)
+/* KILL every client session; ids collects the killed ones. */
+static int kill_client_sessions(struct db_conn *c, unsigned *killed, struct buf *ids, char **err)
 {
 	struct db_row *rows;
 	size_t n;
@@ -605,15 +606,15 @@ static int kill_sessions(struct db_conn *c, unsigned *killed, struct buf *ids, c
 			(*killed)++;
 			buf_addf(ids, "%s%s", ids->len ? "," : "", rows[i].values[0]);
 		} else if (db_errno(c) != 1094) {
-			*err = xasprintf("%s is read-only now, but %s", c->name, e);
+			*err = xasprintf("%s: %s", c->name, e);
 			free(e);
-			db_rows_free(rows, n);
-			return EXIT_FAILED;
+			rc = EXIT_FAILED;
+			break;
 		}
 		free(e);
 	}
 	db_rows_free(rows, n);
-	return EXIT_OK;
+	return rc;
 }
 
 /* Verify: read_only holds, the killed sessions are gone (KILL is
@@ -658,18 +659,22 @@ int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
 {
 	*killed = 0;
 	unsigned revoked = 0;
-	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
-	if (!rc)
-		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
-	/* Before the kill: a session that reconnects after it logs in without
-	 * READ_ONLY ADMIN (an existing session keeps the privileges it logged
-	 * in with, hence the kill). */
-	if (!rc)
-		rc = revoke_writers(c, &revoked, err);
 	struct buf ids;
 	buf_init(&ids);
+	/* Sessions first: a commit waiting for a semi-sync acknowledgement
+	 * that will not come (the standby is gone) holds the lock SET GLOBAL
+	 * read_only waits for. Then READ_ONLY ADMIN goes, so a session that
+	 * reconnects logs in without it; then the sessions again (an existing
+	 * one keeps the privileges it logged in with). */
+	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
 	if (!rc)
-		rc = kill_sessions(c, killed, &ids, err);
+		rc = kill_client_sessions(c, killed, &ids, err);
+	if (!rc)
+		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
+	if (!rc)
+		rc = revoke_writers(c, &revoked, err);
+	if (!rc)
+		rc = kill_client_sessions(c, killed, &ids, err);
 	if (!rc)
 		rc = verify_fence(c, ids.len ? ids.data : "", err);
 	buf_free(&ids);

@@ -1,5 +1,6 @@
 #include "status.h"
 #include "config.h"
+#include "drill.h"
 #include "epoch.h"
 #include "json.h"
 #include "role.h"
@@ -33,6 +34,14 @@ static void render_sync(struct buf *b, struct syncer *s, bool running)
 	json_str(b, st.target);
 	json_key(b, "direction", &first);
 	json_str(b, sync_direction_name(st.direction));
+	if (st.direction == DIR_RECEIVING) {
+		json_key(b, "from", &first);
+		json_str(b, st.from_node);
+		json_key(b, "target_path", &first);
+		json_str(b, st.receive_dir);
+		json_key(b, "last_received_unix", &first);
+		buf_addf(b, "%.3f", st.last_received);
+	}
 	json_key(b, "peer_epoch", &first);
 	buf_addf(b, "%llu", (unsigned long long)st.peer_epoch);
 	json_key(b, "pending", &first);
@@ -256,6 +265,10 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 	metric_help(&b, "lifeboat_primary", "gauge", "1 when this node holds the primary role.");
 	buf_addf(&b, "lifeboat_primary{node=\"%s\"} %d\n", cfg->node ? cfg->node : "",
 		 role_current(cfg) == ROLE_PRIMARY);
+	metric_help(&b, "lifeboat_drill_last_success_timestamp_seconds", "gauge",
+		    "Start of the newest drill that passed, recorded on this node (0: none).");
+	buf_addf(&b, "lifeboat_drill_last_success_timestamp_seconds %.0f\n",
+		 drill_last_success(cfg->state_dir));
 	metric_help(&b, "lifeboat_sync_state", "gauge", "1 for the state each sync is in.");
 	static const enum sync_state states[] = {SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING,
 						 SYNC_RETRYING, SYNC_ERROR};
