@@ -744,87 +744,107 @@ static int remove_tree(const char *dir)
 	return rmdir(dir);
 }
 
-/* "<datadir>.lifeboat-<what>" beside the datadir, when that is on the same
- * file system (so a rename swaps them) and there is room for a second copy;
- * else NULL (the copy goes into the emptied datadir). */
-static char *staging_dir(struct db_conn *src, const char *datadir, const struct stat *st,
-			 const char *what)
+#define STAGE_NAME ".lifeboat-clone"
+
+/* "<datadir>/.lifeboat-clone" when the datadir's file system has room for
+ * a second copy, else NULL (the copy goes into the emptied datadir). Inside
+ * the datadir, not beside it: a datadir is often a mount point of its own,
+ * which can be neither renamed nor reached by rename(2) from outside. */
+static char *staging_dir(struct db_conn *src, const char *datadir)
 {
-	char *base = path_normalise(datadir);
-	char *parent = xstrdup(base);
-	char *slash = strrchr(parent, '/');
-	struct stat pst;
 	struct statvfs vs;
-	char *out = NULL;
-	if (slash && slash != parent) {
-		*slash = '\0';
-		uint64_t need = estimate_bytes(src);
-		need += need / 10 + (64u << 20);
-		if (stat(parent, &pst) == 0 && pst.st_dev == st->st_dev &&
-		    statvfs(parent, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize >= need)
-			out = xasprintf("%s.lifeboat-%s", base, what);
-	}
-	free(parent);
+	uint64_t need = estimate_bytes(src);
+	need += need / 10 + (64u << 20);
+	if (statvfs(datadir, &vs) < 0 || (uint64_t)vs.f_bavail * vs.f_frsize < need)
+		return NULL;
+	char *base = path_normalise(datadir);
+	char *out = xasprintf("%s/" STAGE_NAME, base);
 	free(base);
 	return out;
 }
 
+/* The stopped standby's datadir becomes the prepared copy: every entry but
+ * the stage goes, then each entry of the stage is renamed into place (one
+ * file system). 0 or -1 with errno. */
+static int swap_in(const char *live, const char *stage)
+{
+	DIR *d = opendir(live);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, STAGE_NAME) == 0)
+			continue;
+		char *path = xasprintf("%s/%s", live, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0)
+			rc = S_ISDIR(st.st_mode) ? remove_tree(path) : unlink(path);
+		free(path);
+	}
+	closedir(d);
+	d = rc == 0 ? opendir(stage) : NULL;
+	if (!d)
+		return -1;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *from = xasprintf("%s/%s", stage, e->d_name);
+		char *to = xasprintf("%s/%s", live, e->d_name);
+		rc = rename(from, to);
+		free(from);
+		free(to);
+	}
+	closedir(d);
+	return rc == 0 ? rmdir(stage) : -1;
+}
+
 /* The physical clone of a running standby with room for a second copy:
- * SHUTDOWN is sent and the stream starts at once into a directory beside
+ * SHUTDOWN is sent and the stream starts at once into a stage directory in
  * the datadir, so the standby's shutdown overlaps the stream; prepared and
- * chowned there, the copy is swapped in by two renames once the standby is
- * gone, and the old datadir is removed after the new server started. A
- * failure before the swap leaves the old datadir as it was. */
+ * chowned there, the copy replaces the old data once the standby is gone.
+ * A failure before that leaves the old data as it was (the stage goes). */
 static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
 			       const struct db_server *target, const char *datadir,
 			       const struct stat *st, const char *stage,
 			       const struct db_clone_opts *o, char **err)
 {
 	char *live = path_normalise(datadir);
-	char *old = xasprintf("%s.lifeboat-old", live);
 	long pid = 0;
-	int rc = EXIT_OK;
-	if (remove_tree(stage) < 0 || remove_tree(old) < 0 || mkdir(stage, 0700) < 0) {
-		*err = xasprintf("cannot prepare %s beside the datadir: %s; nothing changed", stage,
-				 strerror(errno));
-		rc = EXIT_FAILED;
-	}
-	if (!rc)
-		rc = target_pid(tgt, &pid, err);
+	int rc = target_pid(tgt, &pid, err);
 	if (!rc)
 		rc = db_exec(tgt, "SHUTDOWN", err);
 	char *name = xstrdup(tgt->name);
 	db_close(tgt);
+	if (!rc && (remove_tree(stage) < 0 || mkdir(stage, 0700) < 0)) {
+		*err = xasprintf("cannot make %s: %s", stage, strerror(errno));
+		rc = EXIT_FAILED;
+	}
 	if (!rc)
 		log_info("clone: standby shutting down; streaming into %s meanwhile", stage);
 	if (!rc)
 		rc = backup_stream(p, src, stage, o, err);
 	if (!rc)
 		rc = backup_prepare(stage, st, err);
-	if (!rc && chmod(stage, st->st_mode & 07777) < 0)
-		log_warn("clone: cannot chmod %s: %s", stage, strerror(errno));
 	if (!rc)
 		rc = wait_gone(name, pid, err);
 	if (rc) {
-		char *m = xasprintf("%s; the standby's own datadir %s is untouched (start it again, "
-				    "or run the clone again)",
+		remove_tree(stage);
+		char *m = xasprintf("%s; the standby's data in %s is as it was (it is stopped: "
+				    "start it again, or run the clone again)",
 				    *err, live);
 		free(*err);
 		*err = m;
-	} else if (rename(live, old) < 0 || rename(stage, live) < 0) {
-		*err = xasprintf("cannot swap the prepared copy %s into %s: %s; the standby is "
-				 "stopped",
+	} else if (swap_in(live, stage) < 0) {
+		*err = xasprintf("cannot move the prepared copy from %s into %s: %s; the standby "
+				 "is stopped",
 				 stage, live, strerror(errno));
 		rc = EXIT_FAILED;
 	}
 	if (!rc)
 		rc = backup_start(p, target, tgt, live, err);
-	if (!rc && remove_tree(old) < 0)
-		log_warn("clone: cannot remove the old datadir %s: %s", old, strerror(errno));
-	if (rc)
-		remove_tree(stage);
 	free(name);
-	free(old);
 	free(live);
 	return rc;
 }
@@ -840,7 +860,7 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 		if (!rc && !p->cfg->db.start_command)
 			rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
 		char *stage = !rc && datadir && stat(datadir, &st) == 0 && S_ISDIR(st.st_mode)
-				      ? staging_dir(src, datadir, &st, "clone")
+				      ? staging_dir(src, datadir)
 				      : NULL;
 		if (stage) {
 			rc = clone_backup_staged(p, src, tgt, target, datadir, &st, stage, o, err);
