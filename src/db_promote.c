@@ -671,10 +671,19 @@ int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
 		rc = kill_client_sessions(c, killed, &ids, err);
 	if (!rc)
 		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
-	if (!rc)
-		rc = revoke_writers(c, &revoked, err);
+	/* A revoke that fails (no GRANT OPTION) still gets the sessions
+	 * killed; the fence then fails with the revoke's GRANT advice. */
+	char *revoke_err = NULL;
+	if (!rc && revoke_writers(c, &revoked, &revoke_err))
+		log_warn("fence: %s", revoke_err);
 	if (!rc)
 		rc = kill_client_sessions(c, killed, &ids, err);
+	if (!rc && revoke_err) {
+		*err = revoke_err;
+		revoke_err = NULL;
+		rc = EXIT_FAILED;
+	}
+	free(revoke_err);
 	if (!rc)
 		rc = verify_fence(c, ids.len ? ids.data : "", err);
 	buf_free(&ids);

@@ -72,4 +72,13 @@ mdb_config b a >"$CONF2"
 [ "$(mdb_sql a "SHOW GRANTS FOR shopadmin@'%'"; mdb_sql_root a "SHOW GRANTS FOR root@localhost")" = "$grants_a" ] \
 	|| die "a's grants not given back: $(mdb_sql a "SHOW GRANTS FOR shopadmin@'%'")"
 [ "$(mdb_sql a "SELECT COUNT(*) FROM lifeboat.fence_revoked")" = 0 ] || die "fence record not cleared on a"
+
+# A lifeboat account without GRANT OPTION cannot revoke: the fence still
+# sets read_only and kills the sessions, then fails naming the GRANT.
+mdb_sql_root a "CREATE USER lbng@'%' IDENTIFIED BY '$MDB_PASS';
+	$("$LIFEBOAT" db privileges lbng | sed -n 2p | sed 's/ WITH GRANT OPTION//')" || die "lbng"
+sed 's/^user = lifeboat$/user = lbng/' "$CONF2" >"$MDB_WORK/ng.conf"
+out=$("$LIFEBOAT" -c "$MDB_WORK/ng.conf" db fence --server standby 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "missing privilege.*REVOKE.*GRANT .*WITH GRANT OPTION" || die "fence without GRANT OPTION ($rc): $out"
+[ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "read_only not set by the failed fence"
 echo PASS
