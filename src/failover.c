@@ -6,6 +6,7 @@
  * resumed after a crash reports its whole history. */
 #include "failover.h"
 #include "failover_int.h"
+#include "ctl.h"
 #include "child.h"
 #include "commands.h"
 #include "db_ops.h"
@@ -577,7 +578,8 @@ static int step_dns(struct fo *f, char **note, char **err)
 	return EXIT_OK;
 }
 
-/* Write STATE_DIR/role and tell the sync daemons to reload. */
+/* Write STATE_DIR/role and ask the sync daemons to reload (their control
+ * sockets: no pid from a file is signalled). */
 static int set_role(const struct config *cfg, const char *role, char **note, char **err)
 {
 	char *path = xasprintf("%s/role", cfg->state_dir);
@@ -589,21 +591,22 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 	free(path);
 	if (rc < 0)
 		return EXIT_FAILED;
-	pid_t pids[16];
-	size_t n = status_daemons(cfg->state_dir, pids, 16);
-	struct buf told;
-	buf_init(&told);
-	for (size_t i = 0; i < n; i++)
-		if (kill(pids[i], SIGHUP) == 0)
-			buf_addf(&told, "%s%ld", told.len ? ", " : "", (long)pids[i]);
-	if (told.len)
-		*note = xasprintf("role %s; sync daemon (pid %s) signalled to reload", role,
-				  told.data);
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("reload"));
+	json_object *all = ctl_call_all(cfg->state_dir, req, PEER_TIMEOUT_MS);
+	json_object_put(req);
+	int n = ctl_daemons(all);
+	json_object *ok = json_object_object_get(all, "ok");
+	if (n && json_object_get_boolean(ok))
+		*note = xasprintf("role %s; %d sync daemon(s) reloaded", role, n);
+	else if (n)
+		*note = xasprintf("role %s; a sync daemon did not reload: %s", role,
+				  json_object_to_json_string(json_object_object_get(all, "errors")));
 	else
 		*note = xasprintf("role %s; no sync daemon running here: 'lifeboat sync' will "
 				  "read it when started",
 				  role);
-	buf_free(&told);
+	json_object_put(all);
 	return EXIT_OK;
 }
 
@@ -684,34 +687,27 @@ static int step_catch_up(struct fo *f, char **note, char **err)
 	return rc;
 }
 
-/* Switchover: the old primary's file changes are all shipped (its sync
- * daemon idle with nothing pending) before the direction flips. */
+/* Run `lifeboat flush` on the peer: its sync daemons answer once every
+ * change made there before the call is on its target. 0, or -1 with *err. */
+static int peer_flush(const struct fo *f, double timeout_s, char **err)
+{
+	struct strv v;
+	strv_init(&v);
+	fo_peer_argv(f, &v);
+	int rc = ctl_flush_peer(&v, timeout_s, err);
+	strv_free(&v);
+	return rc;
+}
+
+/* Switchover: every file change made on the old primary before it was
+ * fenced is on this node (its daemons' flush barrier) before the
+ * direction flips. */
 static int step_files_flush(struct fo *f, char **note, char **err)
 {
-	int64_t deadline = now_ms() + (int64_t)(f->cfg->db.promote_timeout * 1000);
-	for (;;) {
-		free(f->pr.files_note);
-		f->pr.files_note = NULL;
-		f->pr.files_known = false;
-		f->pr.files_age = 0;
-		f->pr.files_pending = 0;
-		probe_files(f);
-		if (!f->pr.files_known) {
-			*note = xasprintf("%s: not waited for", f->pr.files_note);
-			return EXIT_OK;
-		}
-		if (f->pr.files_pending == 0) {
-			*note = xstrdup("old primary's syncs have nothing pending");
-			return EXIT_OK;
-		}
-		if (now_ms() > deadline) {
-			*err = xasprintf("the old primary still has %ld file change(s) pending after "
-					 "%.0f s: check 'lifeboat status' there",
-					 f->pr.files_pending, f->cfg->db.promote_timeout);
-			return EXIT_FAILED;
-		}
-		poll(NULL, 0, 200);
-	}
+	if (peer_flush(f, f->cfg->db.promote_timeout, err) < 0)
+		return EXIT_FAILED;
+	*note = xstrdup("every file change of the old primary is here (lifeboat flush there)");
+	return EXIT_OK;
 }
 
 static int step_rejoin(struct fo *f, char **note, char **err)
@@ -742,7 +738,7 @@ static const struct step switchover_steps[] = {
 	{"pre_hook", step_pre_hooks, "run each pre_hook (non-zero aborts unless --force)"},
 	{"fence", step_fence, "fence the primary (write block starts)"},
 	{"catch_up", step_catch_up, "wait until this node applied the primary's last GTID"},
-	{"files", step_files_flush, "wait until the primary's syncs have nothing pending"},
+	{"files", step_files_flush, "lifeboat flush on the primary: its file changes are here"},
 	{"promote", step_promote, "promote this node's database (write block ends)"},
 	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
 	/* The address is taken before the old primary lets it go: clients

@@ -88,14 +88,9 @@ static void plan_step(const struct fo *f, const char *name)
 		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, fo_self_address(f));
 		print_argv(stdout, "    run:", &v);
 	} else if (strcmp(name, "reverse_sync") == 0) {
-		pid_t pids[16];
-		size_t n = status_daemons(f->cfg->state_dir, pids, 16);
-		printf("    write %s/role = primary; ", f->cfg->state_dir);
-		if (!n)
-			printf("no sync daemon running here\n");
-		for (size_t i = 0; i < n; i++)
-			printf("%skill -HUP %ld%s", i ? ", " : "", (long)pids[i],
-			       i + 1 == n ? " (the sync daemons)\n" : "");
+		printf("    write %s/role = primary; ask each sync daemon to reload (its control "
+		       "socket %s/sync*.sock)\n",
+		       f->cfg->state_dir, f->cfg->state_dir);
 	} else if (strcmp(name, "old_primary") == 0 && fo_peer_argv(f, &v)) {
 		strv_push(&v, "switchover");
 		strv_push(&v, "--step-down");
@@ -103,9 +98,10 @@ static void plan_step(const struct fo *f, const char *name)
 			strv_push(&v, "--epoch <new epoch>");
 		print_argv(stdout, "    run:", &v);
 	} else if (strcmp(name, "files") == 0 && fo_peer_argv(f, &v)) {
-		strv_push(&v, "status");
-		strv_push(&v, "--json");
-		print_argv(stdout, "    run until nothing is pending:", &v);
+		strv_push(&v, "flush");
+		strv_push(&v, "--timeout");
+		strv_pushf(&v, "%.0f", f->cfg->db.promote_timeout);
+		print_argv(stdout, "    run:", &v);
 	}
 	strv_free(&v);
 }
