@@ -79,7 +79,7 @@ static const char *state_colour(const struct style *st, const char *state)
 static void print_sync(const struct style *st, const char *name, json_object *s, double now)
 {
 	if (!s) {
-		printf("  %s%-12s%s %s(no running sync daemon syncs it)%s\n", st->bold, name, st->off,
+		printf("  %s%-12s%s %s(its daemon is not running)%s\n", st->bold, name, st->off,
 		       st->red, st->off);
 		return;
 	}

@@ -212,7 +212,7 @@ struct ctl_server *ctl_server_new(struct loop *loop, const char *path, ctl_reque
 		return NULL;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old = umask(077); /* owner only from the first moment */
+	mode_t old = umask(0177); /* 0600, owner only, from the first moment */
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
 	if (rc == 0)
