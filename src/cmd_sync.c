@@ -241,15 +241,16 @@ static int start_syncers(struct sync_daemon *d)
 	d->syncers = xcalloc(d->cfg.n_syncs, sizeof(*d->syncers));
 	d->n_syncers = 0;
 	d->n_finished = 0;
+	/* Every syncer exists before any starts: a receiving one reports
+	 * --once finished at once, and the count must already be whole. */
 	for (size_t i = 0; i < d->cfg.n_syncs; i++) {
 		const struct sync_conf *sc = &d->cfg.syncs[i];
-		if (!wanted(d, sc->name))
-			continue;
-		struct syncer *s = syncer_new(d->loop, &d->cfg, sc, d->once, hooks);
-		d->syncers[d->n_syncers++] = s;
-		if (syncer_start(s) < 0)
-			return EXIT_FAILED;
+		if (wanted(d, sc->name))
+			d->syncers[d->n_syncers++] = syncer_new(d->loop, &d->cfg, sc, d->once, hooks);
 	}
+	for (size_t i = 0; i < d->n_syncers; i++)
+		if (syncer_start(d->syncers[i]) < 0)
+			return EXIT_FAILED;
 	return EXIT_OK;
 }
 
