@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{"check", cmd_check, "readiness doctor: every rule PASS/WARN/FAIL with its fix (--json)"},
 	{"drill", cmd_drill, "rehearse a switchover to DR and back: RTO, RPO, verification (--json, --report FILE)"},
 	{"flush", cmd_flush, "wait until every change made so far is on the target (--timeout S)"},
+	{"reload", cmd_reload, "make the running sync daemons reload their configuration and log"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},
 };

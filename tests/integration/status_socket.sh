@@ -67,5 +67,11 @@ grep -q "running (1 daemon)" <<<"$out" || fail "status text does not say the dae
 grep -q "1 sync daemon(s) reloaded" "$T/stepdown.out" || fail "step-down did not reload the daemon: $(cat "$T/stepdown.out")"
 wait_until 10 eval '[ "$(status_field www direction)" = receiving ]' || fail "daemon did not take the new role: $(status_field www direction)"
 kill -0 "$VICTIM" 2>/dev/null || fail "an unrelated process was signalled"
+# lifeboat reload (logrotate without systemd) waits for the daemon's answer.
+out=$("$LIFEBOAT" -c "$CONF" reload 2>&1) || fail "reload failed: $out"
+grep -q "1 sync daemon(s) reloaded" <<<"$out" || fail "reload does not say what it reloaded: $out"
 stop_sync || fail "sync did not stop cleanly"
+rc=0; out=$("$LIFEBOAT" -c "$CONF" reload 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q "no running sync daemon" <<<"$out" || fail "reload without a daemon: exit $rc: $out"
+kill -0 "$VICTIM" 2>/dev/null || fail "an unrelated process was signalled"
 pass
