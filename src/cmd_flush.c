@@ -5,29 +5,25 @@
 #include "commands.h"
 #include "ctl.h"
 #include "log.h"
+#include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FLUSH_USAGE "usage: lifeboat flush [NAME...] [--timeout SECONDS]"
 #define FLUSH_DEFAULT_TIMEOUT 60
 
 static int parse_args(int argc, char **argv, struct strv *names, double *timeout)
 {
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0) {
-			printf("%s\n", FLUSH_USAGE);
-			return -1;
-		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			if (!parse_seconds(argv[++i], 86400, timeout) || *timeout <= 0) {
 				log_error("flush: --timeout '%s' is not a number of seconds (1 to 86400)",
 					  argv[i]);
 				return EXIT_USAGE;
 			}
 		} else if (argv[i][0] == '-') {
-			log_error("flush: bad argument '%s' (" FLUSH_USAGE ")", argv[i]);
-			return EXIT_USAGE;
+			return usage_refuse("flush", argv[i]);
 		} else {
 			strv_push(names, argv[i]);
 		}
@@ -66,8 +62,6 @@ int cmd_flush(const struct cli *cli, int argc, char **argv)
 			rc = flush(&cfg, &names, timeout);
 			config_free(&cfg);
 		}
-	} else if (rc < 0) {
-		rc = EXIT_OK; /* --help */
 	}
 	strv_free(&names);
 	return rc;

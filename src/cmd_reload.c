@@ -6,13 +6,13 @@
 #include "commands.h"
 #include "ctl.h"
 #include "log.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RELOAD_USAGE "usage: lifeboat reload [NAME...]"
 #define RELOAD_TIMEOUT_MS 30000
 
 /* Does the daemon behind this status reply run one of names (none: any)? */
@@ -69,15 +69,9 @@ int cmd_reload(const struct cli *cli, int argc, char **argv)
 	struct strv names;
 	strv_init(&names);
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0) {
-			printf("%s\n", RELOAD_USAGE);
-			strv_free(&names);
-			return EXIT_OK;
-		}
 		if (argv[i][0] == '-') {
-			log_error("reload: bad argument '%s' (" RELOAD_USAGE ")", argv[i]);
 			strv_free(&names);
-			return EXIT_USAGE;
+			return usage_refuse("reload", argv[i]);
 		}
 		strv_push(&names, argv[i]);
 	}

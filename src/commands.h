@@ -38,6 +38,4 @@ int cmd_reload(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);
 int cmd_help(const struct cli *cli, int argc, char **argv);
 
-void usage_short(void);
-
 #endif

@@ -29,6 +29,11 @@ json_object *status_sync_json(struct syncer *s, bool running)
 	json_object_object_add(o, "target", json_string_or_null(st.target));
 	json_object_object_add(o, "direction",
 			       json_object_new_string(sync_direction_name(st.direction)));
+	if (st.direction == DIR_RECEIVING) {
+		json_object_object_add(o, "from", json_string_or_null(st.from_node));
+		json_object_object_add(o, "target_path", json_string_or_null(st.receive_dir));
+		json_object_object_add(o, "last_received_unix", json_seconds_new(st.last_received));
+	}
 	json_object_object_add(o, "peer_epoch", json_object_new_uint64(st.peer_epoch));
 	json_object_object_add(o, "pending", json_object_new_uint64(st.pending));
 	json_object_object_add(o, "in_flight", json_object_new_uint64(st.in_flight));

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Test of contrib/bash-completion/lifeboat in a real bash: source it, set
 # COMP_WORDS/COMP_CWORD as bash would, call _lifeboat, compare COMPREPLY.
-# Not part of `make check`. Run: bash contrib/bash-completion/test.sh
+# Run by tests/integration/help_docs.sh; alone: bash contrib/bash-completion/test.sh
 # A literal "~" is what the user typed and what the completion expands.
 # shellcheck disable=SC2088
 set -u
@@ -60,11 +60,11 @@ check()
 export LIFEBOAT_CONFIG="$tmp/env.conf"
 
 # Commands and global options.
-check "check db drill failover help status switchover sync version" lifeboat ""
+check "check db drill failover flush help reload status switchover sync version" lifeboat ""
 check "status switchover sync" lifeboat s
-check "--config --help --quiet --verbose --version -c -q -v" lifeboat -
+check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
-check "check db drill failover help status switchover sync version" lifeboat -v -q ""
+check "check db drill failover flush help reload status switchover sync version" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
 check "$tmp/dir/" lifeboat -c "$tmp/di"
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat --config "$tmp/dir/"
@@ -78,6 +78,11 @@ check "uploads.img www www-data" lifeboat --config "=" "$tmp/a.conf" sync ""
 check "uploads.img www www-data" lifeboat --config "$tmp/a.conf" -v sync ""
 check "default env-one" lifeboat sync ""
 check "--once" lifeboat sync -
+# flush and reload name syncs too; flush --timeout takes seconds.
+check "--timeout" lifeboat flush -
+check "uploads.img www www-data" lifeboat -c "$tmp/a.conf" flush ""
+check "" lifeboat -c "$tmp/a.conf" flush --timeout ""
+check "www www-data" lifeboat -c "$tmp/a.conf" reload w
 check "" lifeboat sync --once --
 check "default" lifeboat sync --once env-one ""
 LIFEBOAT_CONFIG="$tmp/missing.conf" check "" lifeboat sync ""
@@ -90,8 +95,9 @@ read -r pass fail <"$tmp/sub.count"
 # status, check.
 check "--json" lifeboat status -
 check "" lifeboat status --json -
-check "--json" lifeboat check --
-check "--json" lifeboat -q check ""
+check "--disk-probe --json" lifeboat check --
+check "--disk-probe --json" lifeboat -q check ""
+check "$tmp/dir/" lifeboat check --disk-probe "$tmp/di"
 (
 	cd "$tmp" && HOME=$tmp/dir check "~/report.json ~/sub/" lifeboat -c "~/"
 	echo "$pass $fail" >"$tmp/sub.count"
@@ -99,7 +105,7 @@ check "--json" lifeboat -q check ""
 read -r pass fail <"$tmp/sub.count"
 
 # db.
-check "clone fence heartbeat promote rejoin status" lifeboat db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat db ""
 check "promote" lifeboat db pr
 check "--json" lifeboat db status -
 check "--force --method" lifeboat db clone --
@@ -110,20 +116,23 @@ check "--method" lifeboat db clone --force -
 check "--server" lifeboat db fence -
 check "primary standby" lifeboat db fence --server ""
 check "--force" lifeboat db rejoin -
-check "" lifeboat db promote -
+check "--force" lifeboat db promote -
 
 # failover, switchover, drill.
-check "--dry-run --force --yes" lifeboat failover -
-check "--force --yes" lifeboat failover --dry-run -
-check "--dry-run --yes" lifeboat switchover --
-check "--json --report" lifeboat drill -
+check "--dry-run --force --json --yes" lifeboat failover -
+check "--force --json --yes" lifeboat failover --dry-run -
+check "--dry-run --epoch --json --step-down --yes" lifeboat switchover --
+check "" lifeboat switchover --step-down --epoch ""
+check "--crash --json --kill-local-database --report" lifeboat drill -
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat drill --report "$tmp/dir/"
-check "--report" lifeboat drill --json -
+check "--crash --kill-local-database --report" lifeboat drill --json -
 
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "" lifeboat help db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat help db ""
+check "" lifeboat help db clone ""
+check "--dump-usage" lifeboat help -
 
 # Registered for the lifeboat command.
 if complete -p lifeboat 2>/dev/null | grep -q -- '-F _lifeboat lifeboat'; then
