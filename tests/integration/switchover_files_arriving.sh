@@ -26,8 +26,7 @@ cluster_up || fail "cluster setup"
 cluster_sync_start || fail "sync daemons did not start"
 
 # 1. Interrupted while its pre_hook hangs.
-ip netns exec "$(netns_name dr)" env --default-signal=INT "$LIFEBOAT" -c "$CONF_D" switchover --yes \
-	>"$T/sw-int.out" 2>&1 &
+node_bg dr env --default-signal=INT lifeboat switchover --yes >"$T/sw-int.out" 2>&1
 SW=$!
 lb_track_pid "$SW"
 wait_until 60 test -s "$T/hook.pid" || fail "pre_hook did not start: $(cat "$T/sw-int.out")"
