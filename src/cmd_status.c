@@ -154,13 +154,19 @@ static int show(const struct config *cfg, json_object *live, bool colour)
 	else
 		printf("%slifeboat sync%s: %sNOT RUNNING%s (no daemon answers on %s/sync*.sock)\n",
 		       st.bold, st.off, st.red, st.off, cfg->state_dir);
+	/* A daemon that did not answer (hung, or its socket not ours to use). */
+	json_object *errors = json_object_object_get(live, "errors");
+	for (size_t i = 0; errors && i < json_object_array_length(errors); i++)
+		printf("  %s%s%s\n", st.red,
+		       json_object_get_string(json_object_array_get_idx(errors, i)), st.off);
 	json_object *syncs = json_object_object_get(live, "syncs"), *one;
 	double now = now_wall();
 	for (size_t i = 0; i < cfg->n_syncs; i++) {
 		const char *name = cfg->syncs[i].name;
 		print_sync(&st, name, json_object_object_get_ex(syncs, name, &one) ? one : NULL, now);
 	}
-	return daemons ? EXIT_OK : EXIT_FAILED;
+	return daemons && json_object_get_boolean(json_object_object_get(live, "ok")) ? EXIT_OK
+										 : EXIT_FAILED;
 }
 
 /* --json: the shape status.json has, from the live daemons; a configured

@@ -175,7 +175,9 @@ static double sync_value(const struct sync_stats *st, size_t i)
 	case 5: return (double)st->failures;
 	case 6: return (double)st->full_passes;
 	case 7: return (double)st->watches;
-	default: return (double)st->watches_missed;
+	case 8: return (double)st->watches_missed;
+	case 9: return (double)st->in_flight;
+	default: return (double)st->held;
 	}
 }
 
@@ -191,6 +193,8 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 		{"lifeboat_sync_full_passes_total", "counter", "Full passes over the source."},
 		{"lifeboat_sync_watches", "gauge", "Directories watched with inotify."},
 		{"lifeboat_sync_watches_missed", "gauge", "Directories not watched (inotify limit)."},
+		{"lifeboat_sync_in_flight", "gauge", "Changes in the batch on its way to the target."},
+		{"lifeboat_sync_held", "gauge", "Changed files held back while still open for writing."},
 	};
 	struct buf b;
 	buf_init(&b);
