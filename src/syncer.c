@@ -896,7 +896,9 @@ bool syncer_reached(const struct syncer *s, int64_t mark)
 {
 	if (s->direction == DIR_RECEIVING)
 		return true;
-	if (s->stopped || s->source_gone)
+	/* Until its startup pass is done (a reload starts one) the target may
+	 * lack anything. */
+	if (s->stopped || s->source_gone || !s->startup_done)
 		return false;
 	if (oldest_seen_ms(s) <= mark)
 		return false;

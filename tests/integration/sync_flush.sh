@@ -84,7 +84,18 @@ echo "while down" >"$SRC/down"
 rc=0; out=$("$LIFEBOAT" -c "$CONF" flush far --timeout 3 2>&1) || rc=$?
 [ "$rc" = 1 ] || fail "flush with the target down: exit $rc: $out"
 grep -q "\[sync far\] [1-9][0-9]* pending" <<<"$out" || fail "flush timeout does not name what is pending: $out"
+# A flush waiting across a reload (the syncs restart with a startup pass)
+# still waits for the target: it must not answer while the target is away.
+"$LIFEBOAT" -c "$CONF" flush far --timeout 120 >"$T/flush-bg.out" 2>&1 &
+FLUSH=$!
+lb_track_pid "$FLUSH"
+echo "; reloaded" >>"$CONF"
+"$LIFEBOAT" -c "$CONF" reload || fail "reload failed"
+if wait_until 3 eval '! kill -0 "$FLUSH" 2>/dev/null'; then
+	fail "a waiting flush answered across a reload with the target down: $(cat "$T/flush-bg.out")"
+fi
 restart_sshd || fail "sshd did not come back"
+wait "$FLUSH" || fail "the flush waiting across the reload failed: $(cat "$T/flush-bg.out")"
 "$LIFEBOAT" -c "$CONF" flush --timeout 90 || fail "flush after the target came back failed"
 trees_equal "$SRC" "$REMOTE" || { echo "$TREES_DIFF" >&2; fail "target differs after the flush that followed the outage"; }
 stop_sync || fail "sync did not stop cleanly"
