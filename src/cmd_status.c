@@ -1,6 +1,7 @@
 /* lifeboat status [--json]: the state of every sync, asked of the running
  * sync daemons on their control sockets (ctl.h), never read from a file a
  * daemon may have left behind, as one screen a sysadmin can read at 3 a.m. */
+#include "cluster.h"
 #include "commands.h"
 #include "ctl.h"
 #include "json.h"
@@ -170,7 +171,8 @@ static int show(const struct config *cfg, json_object *live, bool colour)
 }
 
 /* --json: the shape status.json has, from the live daemons; a configured
- * sync no daemon runs is listed with "running": false. */
+ * sync no daemon runs is listed with "running": false; with [cluster], a
+ * "cluster" member (cluster.c). */
 static int show_json(const struct config *cfg, json_object *live)
 {
 	json_object *root = json_object_new_object(), *syncs = json_object_new_object(), *one;
@@ -194,9 +196,12 @@ static int show_json(const struct config *cfg, json_object *live)
 	json_object_object_add(root, "updated", json_time_new(now));
 	json_object_object_add(root, "updated_unix", json_seconds_new(now));
 	json_object_object_add(root, "syncs", syncs);
+	/* [cluster]: the agent's view too; the agent may run alone here. */
+	if (cfg->cluster.present)
+		json_object_object_add(root, "cluster", cluster_status_json(cfg));
 	printf("%s\n", json_text(root));
 	json_object_put(root);
-	return daemons ? EXIT_OK : EXIT_FAILED;
+	return daemons || cfg->cluster.present ? EXIT_OK : EXIT_FAILED;
 }
 
 /* The newest failover or switchover journal: the live one if it has
@@ -371,10 +376,15 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	json_object_object_add(req, "request", json_object_new_string("status"));
 	json_object *live = ctl_call_all(cfg.state_dir, req, STATUS_TIMEOUT_MS);
 	json_object_put(req);
+	bool colour = isatty(1) && !getenv("NO_COLOR");
 	if (json)
 		rc = show_json(&cfg, live);
+	else if (cfg.cluster.present && !ctl_daemons(live))
+		; /* The agent alone runs here: its cluster view is the status. */
 	else
-		rc = show(&cfg, live, isatty(1) && !getenv("NO_COLOR"));
+		rc = show(&cfg, live, colour);
+	if (cfg.cluster.present && !json)
+		cluster_print_status(&cfg, colour);
 	json_object_put(live);
 	config_free(&cfg);
 	return rc;

@@ -1,6 +1,7 @@
 #include "status.h"
 #include "config.h"
 #include "ctl.h"
+#include "drill.h"
 #include "epoch.h"
 #include "json.h"
 #include "role.h"
@@ -209,6 +210,10 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 	metric_help(&b, "lifeboat_primary", "gauge", "1 when this node holds the primary role.");
 	buf_addf(&b, "lifeboat_primary{node=\"%s\"} %d\n", cfg->node ? cfg->node : "",
 		 role_current(cfg) == ROLE_PRIMARY);
+	metric_help(&b, "lifeboat_drill_last_success_timestamp_seconds", "gauge",
+		    "Start of the newest drill that passed, recorded on this node (0: none).");
+	buf_addf(&b, "lifeboat_drill_last_success_timestamp_seconds %.0f\n",
+		 drill_last_success(cfg->state_dir));
 	metric_help(&b, "lifeboat_sync_state", "gauge", "1 for the state each sync is in.");
 	static const enum sync_state states[] = {SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING,
 						 SYNC_RETRYING, SYNC_ERROR};

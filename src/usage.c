@@ -135,6 +135,21 @@ const struct usage_command usage_commands[] = {
 	 .synopsis = "[NAME...]",
 	 .summary = "make the running sync daemons (of the NAMEs given, or all) reload their "
 		    "configuration, role and epoch and reopen the log"},
+	{.name = "agent",
+	 .run = cmd_agent,
+	 .synopsis = "[--resume | --failsafe-probe NODE]",
+	 .summary = "automatic failover on etcd ([cluster]): hold or watch the leader lease, fence "
+		    "this node when it cannot renew, fail over when the primary's lease expired",
+	 .options = OPTIONS({"--resume", NULL, NULL,
+			     "arm automatic failover again (it stays off after an automatic one)"},
+			    {"--failsafe-probe", NULL, "NODE",
+			     "what a primary that cannot reach etcd asks this node over "
+			     "peer_command: it answers whether it can reach etcd, and if not "
+			     "promises not to promote for ttl seconds"})},
+	{.name = "import-lsyncd",
+	 .run = cmd_import_lsyncd,
+	 .synopsis = "FILE",
+	 .summary = "print the lifeboat configuration equivalent to an lsyncd configuration"},
 	{.name = "version", .run = cmd_version, .synopsis = "", .summary = "print the version"},
 	{.name = "help",
 	 .run = cmd_help,
