@@ -193,7 +193,10 @@ static void probe_files(struct fo *f)
 	struct run_result r;
 	child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
 	json_object *root = r.out.data ? json_tokener_parse(r.out.data) : NULL, *syncs, *s, *x;
-	if (root && json_object_object_get_ex(root, "syncs", &syncs)) {
+	/* Its live daemons' figures: a stopped daemon's syncs are unknown. */
+	json_object *running = root ? json_object_object_get(root, "running") : NULL;
+	if (root && running && json_object_get_boolean(running) &&
+	    json_object_object_get_ex(root, "syncs", &syncs)) {
 		p->files_known = true;
 		json_object_object_foreach(syncs, name, one)
 		{
