@@ -565,6 +565,8 @@ static void ctl_serve_flush(struct sync_daemon *d, struct ctl_conn *c, json_obje
 	double secs = json_object_object_get_ex(req, "timeout", &timeout)
 			      ? json_object_get_double(timeout)
 			      : 60;
+	if (!(secs >= 0 && secs <= 86400)) /* NaN too */
+		secs = 60;
 	w->deadline_ms = now_ms() + (int64_t)(secs * 1000);
 	w->marks = xcalloc(w->names.len + 1, sizeof(*w->marks));
 	for (size_t i = 0; i < w->names.len; i++)
