@@ -70,6 +70,15 @@ kill -0 "$VICTIM" 2>/dev/null || fail "an unrelated process was signalled"
 # lifeboat reload (logrotate without systemd) waits for the daemon's answer.
 out=$("$LIFEBOAT" -c "$CONF" reload 2>&1) || fail "reload failed: $out"
 grep -q "1 sync daemon(s) reloaded" <<<"$out" || fail "reload does not say what it reloaded: $out"
+# Killed outright, the daemon leaves its socket behind: nobody answers
+# there, so it is not running; started again, it takes the socket over.
+kill -KILL "$SYNC_PID"
+wait_until 10 eval '! kill -0 "$SYNC_PID" 2>/dev/null' || fail "sync did not die"
+[ -S "$T/state/sync.sock" ] || fail "no socket left behind by SIGKILL (the test needs one)"
+rc=0; out=$("$LIFEBOAT" -c "$CONF" status 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q "NOT RUNNING" <<<"$out" || fail "status with a dead daemon's socket: exit $rc: $out"
+start_sync "$CONF"
+wait_until 20 "$LIFEBOAT" -c "$CONF" status >/dev/null 2>&1 || fail "restarted daemon does not answer: $(tail -5 "$SYNC_LOG")"
 stop_sync || fail "sync did not stop cleanly"
 rc=0; out=$("$LIFEBOAT" -c "$CONF" reload 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "no running sync daemon" <<<"$out" || fail "reload without a daemon: exit $rc: $out"
