@@ -754,7 +754,8 @@ static void plan_catch_up(const struct fo *f)
 	printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
 	       "gtid_binlog_pos, read after the fence)\n",
 	       f->pair.standby.host, f->pair.standby.port,
-	       f->pr.peer_ok ? f->pr.pf.gtid_binlog_pos : "?", f->cfg->db.promote_timeout);
+	       f->pr.peer_ok && f->pr.pf.gtid_binlog_pos ? f->pr.pf.gtid_binlog_pos : "?",
+	       f->cfg->db.promote_timeout);
 }
 
 /* Run `lifeboat flush` on the peer: its sync daemons answer once every
