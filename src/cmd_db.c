@@ -6,6 +6,7 @@
 #include "db_ops.h"
 #include "epoch.h"
 #include "privileges.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -22,62 +23,54 @@
 	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
 	"privileges [--markdown] [USER [REPL_USER]]"
 
-static void json_str(struct buf *b, const char *s)
+/* A missing value is written as "" here (the JSON has always said so). */
+static void json_str_or_empty(struct buf *b, const char *s)
 {
-	buf_addc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			buf_addf(b, "\\u%04x", *p);
-		else
-			buf_addc(b, (char)*p);
-	}
-	buf_addc(b, '"');
+	json_str(b, s ? s : "");
 }
 
 static void json_facts(struct buf *b, const struct db_conn *c, const struct db_server *s,
 		       const struct db_facts *f)
 {
 	buf_adds(b, "{\"role\":");
-	json_str(b, s->role);
+	json_str_or_empty(b, s->role);
 	buf_addf(b, ",\"host\":");
-	json_str(b, s->host);
+	json_str_or_empty(b, s->host);
 	buf_addf(b, ",\"port\":%u,\"reachable\":%s", s->port, f->reachable ? "true" : "false");
 	if (!f->reachable) {
 		buf_adds(b, ",\"error\":");
-		json_str(b, f->error);
+		json_str_or_empty(b, f->error);
 		buf_addc(b, '}');
 		return;
 	}
 	(void)c;
 	buf_addf(b, ",\"version\":");
-	json_str(b, f->version);
+	json_str_or_empty(b, f->version);
 	buf_addf(b, ",\"server_id\":%lld,\"read_only\":%s,\"gtid_binlog_pos\":", f->server_id,
 		 f->read_only ? "true" : "false");
-	json_str(b, f->gtid_binlog_pos);
+	json_str_or_empty(b, f->gtid_binlog_pos);
 	buf_adds(b, ",\"gtid_slave_pos\":");
-	json_str(b, f->gtid_slave_pos);
+	json_str_or_empty(b, f->gtid_slave_pos);
 	buf_adds(b, ",\"gtid_current_pos\":");
-	json_str(b, f->gtid_current_pos);
+	json_str_or_empty(b, f->gtid_current_pos);
 	buf_addf(b, ",\"replica\":%s", f->replica ? "true" : "false");
 	if (f->replica) {
 		buf_adds(b, ",\"io_running\":");
-		json_str(b, f->io_running);
+		json_str_or_empty(b, f->io_running);
 		buf_adds(b, ",\"sql_running\":");
-		json_str(b, f->sql_running);
+		json_str_or_empty(b, f->sql_running);
 		buf_addf(b, ",\"last_io_errno\":%lld,\"last_io_error\":", f->io_errno);
-		json_str(b, f->io_error);
+		json_str_or_empty(b, f->io_error);
 		buf_addf(b, ",\"last_sql_errno\":%lld,\"last_sql_error\":", f->sql_errno);
-		json_str(b, f->sql_error);
+		json_str_or_empty(b, f->sql_error);
 		if (f->seconds_behind >= 0)
 			buf_addf(b, ",\"seconds_behind_master\":%lld", f->seconds_behind);
 		else
 			buf_adds(b, ",\"seconds_behind_master\":null");
 		buf_adds(b, ",\"gtid_io_pos\":");
-		json_str(b, f->gtid_io_pos);
+		json_str_or_empty(b, f->gtid_io_pos);
 		buf_adds(b, ",\"source\":");
-		json_str(b, f->source_host);
+		json_str_or_empty(b, f->source_host);
 		buf_addf(b, ",\"source_port\":%lld", f->source_port);
 	}
 	if (f->has_heartbeat)

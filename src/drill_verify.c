@@ -8,6 +8,7 @@
  * `rsync -ani --delete` dry run between source and target lists nothing. */
 #include "drill.h"
 #include "child.h"
+#include "ctl.h"
 #include "commands.h"
 #include "db.h"
 #include "db_ops.h"
@@ -25,12 +26,6 @@
 #define FILES_WAIT_S 30
 #define RSYNC_TIMEOUT_MS 120000
 #define PEER_TIMEOUT_MS 15000
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------ database */
 
@@ -372,52 +367,6 @@ bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums,
 
 /* ------------------------------------------------------------ files */
 
-static long pending_of(const char *text)
-{
-	json_object *root = text ? json_tokener_parse(text) : NULL, *syncs, *x;
-	long n = -1;
-	if (root && json_object_object_get_ex(root, "syncs", &syncs)) {
-		n = 0;
-		json_object_object_foreach(syncs, name, one)
-		{
-			(void)name;
-			if (json_object_object_get_ex(one, "pending", &x))
-				n += (long)json_object_get_int64(x);
-		}
-	}
-	if (root)
-		json_object_put(root);
-	return n;
-}
-
-static long local_pending(const struct config *cfg)
-{
-	char *path = xasprintf("%s/status.json", cfg->state_dir);
-	char *text = read_file(path, NULL);
-	long n = pending_of(text);
-	free(text);
-	free(path);
-	return n;
-}
-
-static long peer_pending(const struct strv *peer_argv)
-{
-	if (!peer_argv || !peer_argv->len)
-		return -1;
-	struct strv v;
-	strv_init(&v);
-	for (size_t i = 0; i < peer_argv->len; i++)
-		strv_push(&v, peer_argv->items[i]);
-	strv_push(&v, "status");
-	strv_push(&v, "--json");
-	struct run_result r;
-	child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
-	long n = r.exit_code == 0 ? pending_of(r.out.data) : -1;
-	run_result_free(&r);
-	strv_free(&v);
-	return n;
-}
-
 static void push_ssh(const struct peer_ssh *ps, struct strv *v)
 {
 	static const char *const opts[] = {"ConnectTimeout=10", NULL};
@@ -502,32 +451,19 @@ static char *all_differences(const struct config *cfg)
 	return NULL;
 }
 
-/* -2: not counted; -1: unknown (no daemon status). */
-static void count_word(long n, char *out, size_t len)
+/* The flush barrier here (when this node pushes) and on the peer: every
+ * change made before is on its target. NULL, or what is not. */
+static char *flush_both(const struct config *cfg, const struct strv *peer_argv, bool here)
 {
-	if (n < 0)
-		snprintf(out, len, "%s", n == -2 ? "not counted" : "unknown");
-	else
-		snprintf(out, len, "%ld", n);
-}
-
-static char *files_verdict(const struct config *cfg, long here, long there, char *diff, bool ok)
-{
-	char h[24], p[24], *m;
-	count_word(here, h, sizeof(h));
-	count_word(there, p, sizeof(p));
-	if (ok)
-		m = xasprintf("%zu sync(s): trees equal (rsync dry run); changes pending here: %s, "
-			      "on the peer: %s",
-			      cfg->n_syncs, h, p);
-	else if (diff)
-		m = xasprintf("%s; changes pending here: %s, on the peer: %s", diff, h, p);
-	else
-		m = xasprintf("trees equal, but changes still pending after %d s: here %s, on the "
-			      "peer %s",
-			      FILES_WAIT_S, h, p);
-	free(diff);
-	return m;
+	char *why = NULL;
+	if (here && ctl_flush(cfg, NULL, FILES_WAIT_S, &why) < 0) {
+		char *m = xasprintf("here: %s", why);
+		free(why);
+		return m;
+	}
+	if (ctl_flush_peer(peer_argv, FILES_WAIT_S, &why) < 0)
+		return why;
+	return NULL;
 }
 
 bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
@@ -537,18 +473,29 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 		*detail = xstrdup("no [sync] configured");
 		return true;
 	}
-	time_t deadline = time(NULL) + FILES_WAIT_S;
-	for (;;) {
-		long here = count_here ? local_pending(cfg) : -2, there = peer_pending(peer_argv);
+	/* A difference after a flush was written after it (or lost): the
+	 * application may still be writing, so flush and look again. */
+	for (int attempt = 1;; attempt++) {
+		char *not_flushed = flush_both(cfg, peer_argv, count_here);
+		if (not_flushed) {
+			*detail = xasprintf("changes not on their target after %d s: %s",
+					    FILES_WAIT_S, not_flushed);
+			free(not_flushed);
+			return false;
+		}
 		char *diff = all_differences(cfg);
-		bool ok = here <= 0 && there <= 0 && !diff;
-		if (ok || time(NULL) >= deadline) {
-			*detail = files_verdict(cfg, here, there, diff, ok);
-			return ok;
+		if (!diff)
+			break;
+		if (attempt == 3) {
+			*detail = diff;
+			return false;
 		}
 		free(diff);
-		pause_ms(500);
 	}
+	*detail = xasprintf("%zu sync(s): flushed here%s and on the peer, trees equal (rsync dry "
+			    "run)",
+			    cfg->n_syncs, count_here ? "" : " (receiving)");
+	return true;
 }
 
 /* ------------------------------------------------------------ gtid */

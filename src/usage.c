@@ -131,6 +131,18 @@ const struct usage_command usage_commands[] = {
 			    {"--kill-local-database", NULL, NULL,
 			     "what --crash runs on the primary's node over peer_command: kill its "
 			     "mariadbd"})},
+	{.name = "flush",
+	 .run = cmd_flush,
+	 .synopsis = "[NAME...] [--timeout SECONDS]",
+	 .summary = "return once every change made on the source before the call is on the "
+		    "target; 1 on timeout, naming what is pending",
+	 .options = OPTIONS({"--timeout", NULL, "SECONDS",
+			     "give up after this long (default 60)"})},
+	{.name = "reload",
+	 .run = cmd_reload,
+	 .synopsis = "[NAME...]",
+	 .summary = "make the running sync daemons (of the NAMEs given, or all) reload their "
+		    "configuration, role and epoch and reopen the log"},
 	{.name = "agent",
 	 .run = cmd_agent,
 	 .synopsis = "[--resume | --failsafe-probe NODE]",

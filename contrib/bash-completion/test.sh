@@ -60,11 +60,11 @@ check()
 export LIFEBOAT_CONFIG="$tmp/env.conf"
 
 # Commands and global options.
-check "agent check db drill failover help import-lsyncd status switchover sync version" lifeboat ""
+check "agent check db drill failover flush help import-lsyncd reload status switchover sync version" lifeboat ""
 check "status switchover sync" lifeboat s
 check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
-check "agent check db drill failover help import-lsyncd status switchover sync version" lifeboat -v -q ""
+check "agent check db drill failover flush help import-lsyncd reload status switchover sync version" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
 check "import-lsyncd" lifeboat im
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat import-lsyncd "$tmp/dir/"
@@ -81,6 +81,11 @@ check "uploads.img www www-data" lifeboat --config "=" "$tmp/a.conf" sync ""
 check "uploads.img www www-data" lifeboat --config "$tmp/a.conf" -v sync ""
 check "default env-one" lifeboat sync ""
 check "--once" lifeboat sync -
+# flush and reload name syncs too; flush --timeout takes seconds.
+check "--timeout" lifeboat flush -
+check "uploads.img www www-data" lifeboat -c "$tmp/a.conf" flush ""
+check "" lifeboat -c "$tmp/a.conf" flush --timeout ""
+check "www www-data" lifeboat -c "$tmp/a.conf" reload w
 check "" lifeboat sync --once --
 check "default" lifeboat sync --once env-one ""
 LIFEBOAT_CONFIG="$tmp/missing.conf" check "" lifeboat sync ""
