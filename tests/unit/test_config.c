@@ -912,6 +912,19 @@ static void test_check_sync_overlap(void **state)
 	expect_sync_check(t, "[lifeboat]\nnode = me\n[node me]\naddress = 10.0.0.4\n"
 			     "[sync a]\nsource = ~/src\ntarget = root@10.0.0.4:~/src/x\n",
 			  "t.conf:7: [sync a] target '~/src/x' overlaps its source '~/src'");
+	/* One file on two nodes: on the target's node the target path is its own
+	 * tree (the source path is the other node's), whether or not the two
+	 * paths are the same, and whether or not the source exists here. */
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/src\ntarget = dr:~/src\n",
+			  NULL);
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/missing\ntarget = dr:~/not-yet\n",
+			  NULL);
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/src\ntarget = dr:~/file\n",
+			  "t.conf:9: [sync a] target '~/file' is this node's copy, but it is not a "
+			  "directory");
 	/* a source reached through a symlink to a file is no directory */
 	expect_sync_check(t, "[sync a]\nsource = ~/filelink\ntarget = ~/dst\n",
 			  "t.conf:2: [sync a] source '~/filelink' is not a directory");
