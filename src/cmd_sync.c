@@ -1,6 +1,7 @@
 /* lifeboat sync [NAME...] [--once]: live replication of every [sync NAME]
  * section (or the named ones) until SIGTERM/SIGINT. SIGHUP reloads the
  * configuration and reopens the log, SIGUSR1 asks for a full pass now. */
+#include "agent.h"
 #include "child.h"
 #include "commands.h"
 #include "log.h"
@@ -37,6 +38,7 @@ struct sync_daemon {
 	uint64_t watchdog_timer;
 	bool ready_sent;
 	struct metrics *metrics;
+	char *metrics_listen; /* the address it listens on */
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
 	/* `lifeboat db writable` at start and reload, never on a timer: between
 	 * a switchover's fence and the promotion on the other node this node
@@ -111,12 +113,30 @@ static char *render_metrics(void *arg)
 	return status_render_metrics(&d->cfg, d->syncers, d->n_syncers);
 }
 
+/* [cluster]: GET /primary and /standby answer from the agent's state file. */
+static int health(const char *path, void *arg)
+{
+	struct sync_daemon *d = arg;
+	return agent_health(&d->cfg, path);
+}
+
 /* The endpoint follows the configuration (also after a reload); a port that
  * cannot be taken is an error, not a reason to stop replicating. */
 static void start_metrics(struct sync_daemon *d)
 {
+	/* The same address: the listener stays (a load balancer's health
+	 * check must not see a gap because a failover made us reload). */
+	bool same = d->metrics && d->metrics_listen && d->cfg.metrics_listen &&
+		    strcmp(d->metrics_listen, d->cfg.metrics_listen) == 0;
+	if (same) {
+		if (d->cfg.cluster.present)
+			metrics_set_health(d->metrics, health, d);
+		return;
+	}
 	metrics_free(d->metrics);
 	d->metrics = NULL;
+	free(d->metrics_listen);
+	d->metrics_listen = d->cfg.metrics_listen ? xstrdup(d->cfg.metrics_listen) : NULL;
 	if (d->once || !d->cfg.metrics_listen)
 		return;
 	char *err = NULL;
@@ -124,6 +144,8 @@ static void start_metrics(struct sync_daemon *d)
 	if (!d->metrics) {
 		log_error("%s: metrics endpoint off", err);
 		free(err);
+	} else if (d->cfg.cluster.present) {
+		metrics_set_health(d->metrics, health, d);
 	}
 }
 
@@ -446,6 +468,7 @@ static int run(struct sync_daemon *d)
 	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
 	metrics_free(d->metrics);
+	free(d->metrics_listen);
 	stop_heartbeat(d);
 	proc_free(d->writable);
 	free(d->writable_msg);
