@@ -644,10 +644,16 @@ static void test_peer(void **state)
 		buf_addf(&all, "%s%s", i ? "|" : "", v.items[i]);
 	assert_string_equal(all.data,
 			    "ssh|-p|2222|-i|/etc/lifeboat/k|-o|BatchMode=yes|-o|ConnectTimeout=3|-o|"
-			    "ControlPersist=30|-o|ControlMaster=auto|-o|"
+			    "ControlMaster=auto|-o|ControlPersist=30|-o|"
 			    "ControlPath=/var/lib/lifeboat/peer-ssh.sock|-o|StrictHostKeyChecking=yes|--|"
 			    "u@10.0.0.2|'lifeboat' '-c' '/etc/lifeboat/it'\\''s.conf'");
 	buf_free(&all);
+	strv_free(&v);
+	/* A connection of its own: no ControlMaster at all. */
+	strv_init(&v);
+	assert_true(peer_lifeboat_argv_fresh(&cfg, peer_node(&cfg), &v));
+	for (size_t i = 0; i < v.len; i++)
+		assert_null(strstr(v.items[i], "Control"));
 	strv_free(&v);
 	/* peer_command overrides, and shares the connection when it is ssh. */
 	cfg.failover.peer_command = xstrdup("ssh -i /k root@b lifeboat");
