@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "peer.h"
 #include "role.h"
 #include "status.h"
 #include "util.h"
@@ -393,20 +394,6 @@ static int publish(struct agent *a, bool may_promote)
 
 /* ------------------------------------------------------------ failsafe */
 
-static bool peer_argv(const struct agent *a, const struct node_conf *peer, struct strv *v)
-{
-	if (a->cfg->failover.peer_command) {
-		strv_push_split(v, a->cfg->failover.peer_command);
-		return v->len > 0;
-	}
-	if (!peer->ssh)
-		return false;
-	strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=2");
-	strv_push(v, peer->ssh);
-	strv_push(v, "lifeboat");
-	return true;
-}
-
 /* Ask every other node whether it, too, cannot reach etcd and is not
  * promoting. true only when each one said so. */
 static bool failsafe_confirmed(struct agent *a)
@@ -418,7 +405,9 @@ static bool failsafe_confirmed(struct agent *a)
 			continue;
 		struct strv v;
 		strv_init(&v);
-		if (!peer_argv(a, n, &v)) {
+		/* Asked while etcd is unreachable: perhaps the network is cut, so
+		 * a connection of its own, not a shared one that may be dead. */
+		if (!peer_lifeboat_argv_fresh(a->cfg, n, &v)) {
 			strv_free(&v);
 			log_warn("agent: failsafe: no way to ask %s (no peer_command, no ssh)", n->name);
 			return false;

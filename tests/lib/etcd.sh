@@ -111,10 +111,12 @@ EOF
 }
 
 agent_start() {
-	local ns conf name
+	local ns name
 	ns=$(_etcd_ns "$1")
-	if [ "$ns" = primary ]; then conf=$CONF_P name=oslo; else conf=$CONF_D name=dr; fi
-	ip netns exec "$(netns_name "$ns")" env ${AGENT_ENV:-} "$LIFEBOAT" ${AGENT_OPTS:-} -c "$conf" agent >>"$T/agent-$name.log" 2>&1 &
+	if [ "$ns" = primary ]; then name=oslo; else name=dr; fi
+	# On that machine, as installed there (cluster.sh).
+	# shellcheck disable=SC2086
+	node_bg "$ns" env ${AGENT_ENV:-} lifeboat ${AGENT_OPTS:-} agent >>"$T/agent-$name.log" 2>&1 </dev/null
 	echo $! >"$T/agent-$name.pid"
 	lb_track_pid $!
 }
