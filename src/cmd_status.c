@@ -1,5 +1,6 @@
 /* lifeboat status [--json]: the state of every sync, read from the running
  * daemon's status file, as one screen a sysadmin can read at 3 a.m. */
+#include "cluster.h"
 #include "commands.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -328,6 +329,21 @@ static void print_last_drill(const struct config *cfg)
 	free(best);
 }
 
+/* [cluster]: the cluster's part of the status (cluster.c), after the rest
+ * in text; in JSON, status.json with a "cluster" member. */
+static int show_cluster(const struct config *cfg, const char *text, bool json)
+{
+	if (!json)
+		return EXIT_OK;
+	json_object *root = text ? json_tokener_parse(text) : NULL;
+	if (!root)
+		root = json_object_new_object();
+	json_object_object_add(root, "cluster", cluster_status_json(cfg));
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	return EXIT_OK;
+}
+
 int cmd_status(const struct cli *cli, int argc, char **argv)
 {
 	bool json;
@@ -340,7 +356,13 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	char *path = xasprintf("%s/status.json", cfg.state_dir);
 	size_t len;
 	char *text = read_file(path, &len);
-	if (!text) {
+	if (cfg.cluster.present && json) {
+		rc = show_cluster(&cfg, text, json);
+		goto done;
+	}
+	if (!text && cfg.cluster.present) {
+		/* The agent alone runs here: its cluster view is the status. */
+	} else if (!text) {
 		log_error("cannot read %s: %s (is 'lifeboat sync' running?)", path, strerror(errno));
 		rc = EXIT_FAILED;
 	} else if (json) {
@@ -348,6 +370,9 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	} else {
 		rc = show(&cfg, path, text, isatty(1) && !getenv("NO_COLOR"));
 	}
+	if (cfg.cluster.present)
+		cluster_print_status(&cfg, isatty(1) && !getenv("NO_COLOR"));
+done:
 	free(text);
 	free(path);
 	config_free(&cfg);

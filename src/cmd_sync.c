@@ -1,6 +1,7 @@
 /* lifeboat sync [NAME...] [--once]: live replication of every [sync NAME]
  * section (or the named ones) until SIGTERM/SIGINT. SIGHUP reloads the
  * configuration and reopens the log, SIGUSR1 asks for a full pass now. */
+#include "agent.h"
 #include "child.h"
 #include "commands.h"
 #include "log.h"
@@ -37,8 +38,13 @@ struct sync_daemon {
 	uint64_t watchdog_timer;
 	bool ready_sent;
 	struct metrics *metrics;
+	char *metrics_listen; /* the address it listens on */
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
-	struct proc *writable;    /* `lifeboat db writable`: start, reload, status_interval */
+	/* `lifeboat db writable` at start and reload, never on a timer: between
+	 * a switchover's fence and the promotion on the other node this node
+	 * still holds the primary role, and a periodic run would undo the
+	 * fence. */
+	struct proc *writable;
 	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
@@ -61,14 +67,10 @@ static void on_status_timer(struct loop *loop, void *arg)
 	write_status(d);
 }
 
-static void start_writable(struct sync_daemon *d);
-
 static void on_periodic(struct loop *loop, void *arg)
 {
 	struct sync_daemon *d = arg;
 	write_status(d);
-	/* The primary's server restarted (read-only by its my.cnf): on again. */
-	start_writable(d);
 	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
@@ -111,12 +113,30 @@ static char *render_metrics(void *arg)
 	return status_render_metrics(&d->cfg, d->syncers, d->n_syncers);
 }
 
+/* [cluster]: GET /primary and /standby answer from the agent's state file. */
+static int health(const char *path, void *arg)
+{
+	struct sync_daemon *d = arg;
+	return agent_health(&d->cfg, path);
+}
+
 /* The endpoint follows the configuration (also after a reload); a port that
  * cannot be taken is an error, not a reason to stop replicating. */
 static void start_metrics(struct sync_daemon *d)
 {
+	/* The same address: the listener stays (a load balancer's health
+	 * check must not see a gap because a failover made us reload). */
+	bool same = d->metrics && d->metrics_listen && d->cfg.metrics_listen &&
+		    strcmp(d->metrics_listen, d->cfg.metrics_listen) == 0;
+	if (same) {
+		if (d->cfg.cluster.present)
+			metrics_set_health(d->metrics, health, d);
+		return;
+	}
 	metrics_free(d->metrics);
 	d->metrics = NULL;
+	free(d->metrics_listen);
+	d->metrics_listen = d->cfg.metrics_listen ? xstrdup(d->cfg.metrics_listen) : NULL;
 	if (d->once || !d->cfg.metrics_listen)
 		return;
 	char *err = NULL;
@@ -124,6 +144,8 @@ static void start_metrics(struct sync_daemon *d)
 	if (!d->metrics) {
 		log_error("%s: metrics endpoint off", err);
 		free(err);
+	} else if (d->cfg.cluster.present) {
+		metrics_set_health(d->metrics, health, d);
 	}
 }
 
@@ -185,10 +207,21 @@ static void stop_heartbeat(struct sync_daemon *d)
 /* read_only = ON in every my.cnf: the primary's daemon turns writes on
  * where this node holds the primary role and the highest epoch (`db
  * writable`, in a child: it connects to both servers, which may block). */
+/* A child's line without its own "lifeboat: LEVEL: ": ours says it again. */
+static const char *without_log_prefix(const char *line)
+{
+	if (strncmp(line, "lifeboat: ", 10) != 0)
+		return line;
+	const char *colon = strchr(line + 10, ':');
+	if (!colon)
+		return line;
+	return colon[1] == ' ' ? colon + 2 : colon + 1;
+}
+
 static void on_writable_exit(struct proc *p, void *arg)
 {
 	struct sync_daemon *d = arg;
-	const char *tail = proc_stderr_tail(p);
+	const char *tail = without_log_prefix(proc_stderr_tail(p));
 	bool ok = proc_exit_code(p) == 0;
 	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
 	/* Said once, not every status_interval. */
@@ -435,6 +468,7 @@ static int run(struct sync_daemon *d)
 	loop_cancel_timer(d->loop, d->watchdog_timer);
 	write_status(d);
 	metrics_free(d->metrics);
+	free(d->metrics_listen);
 	stop_heartbeat(d);
 	proc_free(d->writable);
 	free(d->writable_msg);

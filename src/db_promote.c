@@ -268,21 +268,14 @@ int db_promote(struct db_pair *p, struct db_promote_result *r, char **err)
 	"USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', "       \
 	"'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
 
-int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
+/* KILL every client session; ids collects the killed ones. */
+static int kill_client_sessions(struct db_conn *c, unsigned *killed, struct buf *ids, char **err)
 {
-	*killed = 0;
-	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
-	if (!rc)
-		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
-	if (rc)
-		return rc;
 	struct db_row *rows;
 	size_t n;
-	rc = db_rows(c, CLIENT_SESSIONS, &rows, &n, err);
+	int rc = db_rows(c, CLIENT_SESSIONS, &rows, &n, err);
 	if (rc)
 		return rc;
-	struct buf ids;
-	buf_init(&ids);
 	for (size_t i = 0; i < n; i++) {
 		if (!rows[i].values[0])
 			continue;
@@ -290,17 +283,39 @@ int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
 		/* 1094: the session ended by itself meanwhile. */
 		if (db_execf(c, &e, "KILL CONNECTION %s", rows[i].values[0]) == 0) {
 			(*killed)++;
-			buf_addf(&ids, "%s%s", ids.len ? "," : "", rows[i].values[0]);
+			buf_addf(ids, "%s%s", ids->len ? "," : "", rows[i].values[0]);
 		} else if (db_errno(c) != 1094) {
-			*err = xasprintf("%s is read-only now, but %s", c->name, e);
+			*err = xasprintf("%s: %s", c->name, e);
 			free(e);
-			db_rows_free(rows, n);
-			buf_free(&ids);
-			return EXIT_FAILED;
+			rc = EXIT_FAILED;
+			break;
 		}
 		free(e);
 	}
 	db_rows_free(rows, n);
+	return rc;
+}
+
+int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
+{
+	*killed = 0;
+	struct buf ids;
+	buf_init(&ids);
+	/* Sessions first: a commit waiting for a semi-sync acknowledgement
+	 * that will not come (the standby is gone) holds the lock SET GLOBAL
+	 * read_only waits for. Again after it: a client that reconnected in
+	 * between. */
+	int rc = db_exec(c, "SET SESSION lock_wait_timeout = 10", err);
+	if (!rc)
+		rc = kill_client_sessions(c, killed, &ids, err);
+	if (!rc)
+		rc = db_exec(c, "SET GLOBAL read_only = ON", err);
+	if (!rc)
+		rc = kill_client_sessions(c, killed, &ids, err);
+	if (rc) {
+		buf_free(&ids);
+		return rc;
+	}
 	/* Verify: read_only holds and the killed sessions are gone (KILL is
 	 * asynchronous); bounded wait. */
 	char *sql = xasprintf("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (%s)",

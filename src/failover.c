@@ -7,6 +7,7 @@
 #include "failover.h"
 #include "failover_int.h"
 #include "child.h"
+#include "cluster.h"
 #include "commands.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -264,8 +265,11 @@ static char *refusal(struct fo *f)
 				 (unsigned long long)p->lf.epoch);
 	if (!resumed && !p->lf.replica && !p->lf.read_only)
 		return xasprintf("this node's database is already a writable primary that "
-				 "replicates from nobody: nothing to %s",
-				 f->switchover ? "switch over" : "fail over");
+				 "replicates from nobody: nothing to %s (to move the primary role "
+				 "to %s, run 'lifeboat %s' there)",
+				 f->switchover ? "switch over" : "fail over",
+				 f->peer ? f->peer->name : f->pair.primary.host,
+				 f->switchover ? "switchover" : "failover");
 	if (f->switchover)
 		return resumed ? NULL : switchover_refusal(f);
 	if (!resumed && p->peer_ok && !p->pf.read_only && !f->o->force)
@@ -829,6 +833,20 @@ static int check_operation(struct fo *f, char **err)
 	return EXIT_OK;
 }
 
+/* [cluster]: the leader key first (cluster.h), so a person and an agent
+ * never race; the epoch etcd gives is the one the promotion records. */
+static int claim_leadership(struct fo *f, char **err)
+{
+	uint64_t file = 0;
+	char *e = NULL;
+	if (epoch_read(f->cfg->state_dir, &file, &e) < 0) {
+		free(e);
+		file = 0;
+	}
+	uint64_t local = f->pr.local_ok && f->pr.lf.epoch > file ? f->pr.lf.epoch : file;
+	return cluster_claim_for_failover(f->cfg, f->switchover, f->o->force, local, err);
+}
+
 static int go(struct fo *f, const struct step *steps, size_t n)
 {
 	char *err = NULL;
@@ -871,6 +889,8 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 		goto out;
 	}
 	rc = confirm(f);
+	if (!rc)
+		rc = claim_leadership(f, &err);
 	if (rc)
 		goto out;
 	if (!f->j.begun) {

@@ -123,6 +123,17 @@ const struct usage_command usage_commands[] = {
 			    {"--kill-local-database", NULL, NULL,
 			     "what --crash runs on the primary's node over peer_command: kill its "
 			     "mariadbd"})},
+	{.name = "agent",
+	 .run = cmd_agent,
+	 .synopsis = "[--resume | --failsafe-probe NODE]",
+	 .summary = "automatic failover on etcd ([cluster]): hold or watch the leader lease, fence "
+		    "this node when it cannot renew, fail over when the primary's lease expired",
+	 .options = OPTIONS({"--resume", NULL, NULL,
+			     "arm automatic failover again (it stays off after an automatic one)"},
+			    {"--failsafe-probe", NULL, "NODE",
+			     "what a primary that cannot reach etcd asks this node over "
+			     "peer_command: it answers whether it can reach etcd, and if not "
+			     "promises not to promote for ttl seconds"})},
 	{.name = "import-lsyncd",
 	 .run = cmd_import_lsyncd,
 	 .synopsis = "FILE",

@@ -314,11 +314,11 @@ static void test_unknown_sections(void **state)
 	(void)state;
 	expect_err("[lifeboat]\n\n[syncs www]\n",
 		   "t.conf:3: unknown section [syncs www] (expected lifeboat, node, sync, "
-		   "database or failover)");
+		   "database, failover or cluster)");
 	expect_err("[Sync]\n", "t.conf:1: unknown section [Sync] (expected lifeboat, node, sync, "
-			       "database or failover)");
+			       "database, failover or cluster)");
 	expect_err("[global]\n", "t.conf:1: unknown section [global] (expected lifeboat, node, "
-				 "sync, database or failover)");
+				 "sync, database, failover or cluster)");
 }
 
 /* ---- keys ---------------------------------------------------------------- */
