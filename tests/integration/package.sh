@@ -50,8 +50,7 @@ lintian --fail-on error "$deb" >"$T/lintian.log" 2>&1 || { cat "$T/lintian.log";
 # Contents.
 dpkg-deb -x "$deb" "$T/root"
 for f in usr/bin/lifeboat usr/share/man/man8/lifeboat.8.gz usr/share/man/man5/lifeboat.conf.5.gz \
-	lib/systemd/system/lifeboat-sync.service lib/systemd/system/lifeboat-sync@.service \
-	lib/systemd/system/lifeboat-db-heartbeat.service \
+	$(cd contrib/systemd && printf 'lib/systemd/system/%s ' *.service) \
 	usr/share/bash-completion/completions/lifeboat etc/logrotate.d/lifeboat \
 	usr/share/doc/lifeboat/examples/lifeboat.conf.example usr/share/doc/lifeboat/copyright; do
 	[ -e "$T/root/$f" ] || fail "not in the package: /$f"
