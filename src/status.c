@@ -1,4 +1,5 @@
 #include "status.h"
+#include "agent.h"
 #include "config.h"
 #include "ctl.h"
 #include "drill.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,29 @@ static double sync_value(const struct sync_stats *st, size_t i)
 	}
 }
 
+/* [cluster]: the agent's figures, republished here (the agent serves no
+ * endpoint of its own; its health answers are served here too). */
+static void agent_metrics(const struct config *cfg, struct buf *b)
+{
+	double lease_left, lag;
+	agent_figures(cfg, &lease_left, &lag);
+	if (!isnan(lease_left)) {
+		metric_help(b, "lifeboat_cluster_lease_remaining_seconds", "gauge",
+			    "Seconds before this primary's leader lease runs out (the agent fences "
+			    "itself a margin before).");
+		buf_addf(b, "lifeboat_cluster_lease_remaining_seconds %.3f\n", lease_left);
+		metric_help(b, "lifeboat_cluster_lease_ttl_seconds", "gauge",
+			    "The leader lease's length ([cluster] ttl).");
+		buf_addf(b, "lifeboat_cluster_lease_ttl_seconds %ld\n", cfg->cluster.ttl);
+	}
+	if (!isnan(lag)) {
+		metric_help(b, "lifeboat_db_replication_lag_seconds", "gauge",
+			    "How far this standby's database is behind the primary, as the agent "
+			    "measured it.");
+		buf_addf(b, "lifeboat_db_replication_lag_seconds %.3f\n", lag);
+	}
+}
+
 char *status_render_metrics(const struct config *cfg, struct syncer *const *syncers, size_t n)
 {
 	static const struct sync_metric metrics[] = {
@@ -210,6 +235,8 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 	metric_help(&b, "lifeboat_primary", "gauge", "1 when this node holds the primary role.");
 	buf_addf(&b, "lifeboat_primary{node=\"%s\"} %d\n", cfg->node ? cfg->node : "",
 		 role_current(cfg) == ROLE_PRIMARY);
+	if (cfg->cluster.present)
+		agent_metrics(cfg, &b);
 	metric_help(&b, "lifeboat_drill_last_success_timestamp_seconds", "gauge",
 		    "Start of the newest drill that passed, recorded on this node (0: none).");
 	buf_addf(&b, "lifeboat_drill_last_success_timestamp_seconds %.0f\n",
