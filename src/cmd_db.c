@@ -6,6 +6,7 @@
 #include "db_ops.h"
 #include "epoch.h"
 #include "json.h"
+#include "privileges.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,7 +20,8 @@
 #define DB_USAGE                                                                                   \
 	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
 	"[--force] | "  \
-	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable"
+	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
+	"privileges [--markdown] [USER [REPL_USER]]"
 
 /* A missing value is written as "" here (the JSON has always said so). */
 static void json_str_or_empty(struct buf *b, const char *s)
@@ -146,6 +148,12 @@ static int report_problems(const struct db_pair *p, struct db_conn conns[2],
 		if (problem) {
 			log_error("replication on %s is broken: %s", conns[i].name, problem);
 			free(problem);
+			rc = EXIT_FAILED;
+		} else if (!f->replica && f->read_only) {
+			/* Neither primary nor standby: nothing keeps it current. */
+			log_error("%s is read-only and replicates from nobody: seed it with 'lifeboat "
+				  "db clone' (a standby) or 'lifeboat db rejoin' (an old primary)",
+				  conns[i].name);
 			rc = EXIT_FAILED;
 		}
 		if (f->semi_master_enabled && !f->semi_master_on && !f->read_only)
@@ -326,6 +334,7 @@ static int run_clone(struct db_pair *p, int argc, char **argv)
 		}
 	}
 	char *err = NULL;
+	p->command = o.method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
 	int rc = db_clone(p, &p->primary, &p->standby, &o, &err);
 	if (!rc)
 		log_info("clone done: %s replicates from %s:%u with GTID", p->standby.host,
@@ -384,6 +393,44 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 	return report(rc, err);
 }
 
+/* The GRANTs of the minimal accounts (from the one table in privileges.c),
+ * or that table as docs/db.md shows it. No configuration needed. */
+static int run_privileges(int argc, char **argv)
+{
+	bool markdown = false;
+	const char *user = "lifeboat", *repl = "repl";
+	int names = 0;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--markdown") == 0) {
+			markdown = true;
+		} else if (argv[i][0] != '-' && names < 2) {
+			if (names++ == 0)
+				user = argv[i];
+			else
+				repl = argv[i];
+		} else {
+			log_error("db privileges: unknown argument '%s' (" DB_USAGE ")", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (markdown) {
+		priv_markdown(stdout);
+		return EXIT_OK;
+	}
+	char *day = priv_grant_sql(NULL, false, user);
+	char *dump = priv_grant_sql("clone-dump", false, user);
+	char *r = priv_grant_sql("replication", true, repl);
+	printf("-- the lifeboat account, day to day (status, heartbeat, fence, promote, rejoin, "
+	       "failover, switchover, drill), on both servers:\n%s\n"
+	       "-- for 'db clone --method dump' (the target re-creates every account):\n%s\n"
+	       "-- the replication account ('db clone' creates it on the primary):\n%s\n",
+	       day, dump, r);
+	free(day);
+	free(dump);
+	free(r);
+	return EXIT_OK;
+}
+
 int cmd_db(const struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2) {
@@ -391,6 +438,8 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "privileges") == 0)
+		return run_privileges(argc, argv);
 	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
 					   "heartbeat", "writable"};
 	bool known = false;
@@ -423,6 +472,7 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	struct db_pair p;
 	char *err = NULL;
 	rc = db_pair_init(&p, &cfg, need_repl, &err);
+	p.command = sub; /* privileges.h names the commands as we do */
 	if (rc) {
 		report(rc, err);
 	} else if (strcmp(sub, "status") == 0) {

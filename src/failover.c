@@ -327,7 +327,7 @@ static int record_facts(struct fo *f, char **err)
 		{"heartbeat_age", p->lf.has_heartbeat ? xasprintf("%.3f", p->lf.heartbeat_age)
 						      : xstrdup("")},
 		{"seconds_behind", xasprintf("%lld", p->lf.seconds_behind)},
-		{"primary_gtid", xstrdup(p->peer_ok ? p->pf.gtid_binlog_pos : "")},
+		{"primary_gtid", xstrdup(p->peer_ok && p->pf.gtid_binlog_pos ? p->pf.gtid_binlog_pos : "")},
 		{"primary_state", xstrdup(p->peer_ok ? (p->pf.read_only ? "read-only" : "writable")
 						     : p->peer_err)},
 		{"files_age", p->files_known ? xasprintf("%.3f", p->files_age) : xstrdup("")},
@@ -398,8 +398,10 @@ static void plan_post_hooks(const struct fo *f)
 static int step_precheck(struct fo *f, char **note, char **err)
 {
 	*note = xasprintf("standby received %s, applied %s; primary %s",
-			  *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
-			  *f->pr.lf.gtid_current_pos ? f->pr.lf.gtid_current_pos : "-",
+			  f->pr.lf.gtid_io_pos && *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
+			  f->pr.lf.gtid_current_pos && *f->pr.lf.gtid_current_pos
+				  ? f->pr.lf.gtid_current_pos
+				  : "-",
 			  f->pr.peer_ok ? (f->pr.pf.read_only ? "up, read-only" : "up, writable")
 					: f->pr.peer_err);
 	return record_facts(f, err);
@@ -475,8 +477,11 @@ static void plan_fence(const struct fo *f)
 		printf("    skipped: old primary unreachable (%s)\n", f->pr.peer_err);
 	} else {
 		printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
-		       "read_only = ON; KILL CONNECTION <id> for every client session; "
-		       "then verify read_only and that they are gone\n",
+		       "read_only = ON; SET SESSION sql_log_bin = 0; REVOKE READ_ONLY ADMIN "
+		       "ON *.* FROM <every other holder> (recorded in lifeboat.fence_revoked); "
+		       "KILL CONNECTION <id> for every client session; then verify "
+		       "read_only, that they are gone and that no other account holds "
+		       "READ_ONLY ADMIN\n",
 		       f->pair.primary.host, f->pair.primary.port);
 	}
 }
@@ -498,7 +503,7 @@ static int step_promote(struct fo *f, char **note, char **err)
 	if (rc || done)
 		return rc;
 	struct db_promote_result r;
-	rc = db_promote(&f->pair, &r, err);
+	rc = db_promote(&f->pair, f->o->force, &r, err);
 	if (!rc) {
 		*note = xasprintf("writable after %.0f ms, epoch %llu, forked at %s",
 				  r.ms_to_writable, (unsigned long long)r.epoch,

@@ -108,8 +108,8 @@ check "$tmp/dir/" lifeboat check --disk-probe "$tmp/di"
 read -r pass fail <"$tmp/sub.count"
 
 # db.
-check "clone fence heartbeat promote rejoin status writable" lifeboat db ""
-check "promote" lifeboat db pr
+check "clone fence heartbeat privileges promote rejoin status writable" lifeboat db ""
+check "privileges promote" lifeboat db pr
 check "--json" lifeboat db status -
 check "--force --method" lifeboat db clone --
 check "backup dump" lifeboat db clone --method ""
@@ -133,7 +133,7 @@ check "--crash --kill-local-database --report" lifeboat drill --json -
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "clone fence heartbeat promote rejoin status writable" lifeboat help db ""
+check "clone fence heartbeat privileges promote rejoin status writable" lifeboat help db ""
 check "" lifeboat help db clone ""
 check "--dump-usage" lifeboat help -
 
