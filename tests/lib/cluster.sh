@@ -112,6 +112,7 @@ _node_up() {
 # number is still its own.
 _node_kill_all() {
 	local want p dir holder
+	disown -a 2>/dev/null # no "Killed" line from bash for the holder job
 	dir=$(_node_dir "$1")
 	holder=$(cat "$dir/.holder" 2>/dev/null) || return 0
 	if [ ! -s "$dir/.mntns" ]; then
