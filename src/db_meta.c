@@ -11,18 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const meta_ddl[] = {
+	"CREATE DATABASE IF NOT EXISTS lifeboat",
+	"CREATE TABLE IF NOT EXISTS lifeboat.heartbeat (id TINYINT UNSIGNED PRIMARY KEY, "
+	"server_id INT UNSIGNED NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB",
+	"CREATE TABLE IF NOT EXISTS lifeboat.epoch (epoch BIGINT UNSIGNED PRIMARY KEY, "
+	"server_id INT UNSIGNED NOT NULL, node VARCHAR(255), fork_gtid TEXT, "
+	"promoted_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+};
+
+bool db_meta_is_own_ddl(const char *sql)
+{
+	for (size_t i = 0; i < ARRAY_LEN(meta_ddl); i++)
+		if (strcmp(sql, meta_ddl[i]) == 0)
+			return true;
+	return false;
+}
+
 int db_meta_ensure(struct db_conn *c, char **err)
 {
-	static const char *const ddl[] = {
-		"CREATE DATABASE IF NOT EXISTS lifeboat",
-		"CREATE TABLE IF NOT EXISTS lifeboat.heartbeat (id TINYINT UNSIGNED PRIMARY KEY, "
-		"server_id INT UNSIGNED NOT NULL, ts DATETIME(6) NOT NULL) ENGINE=InnoDB",
-		"CREATE TABLE IF NOT EXISTS lifeboat.epoch (epoch BIGINT UNSIGNED PRIMARY KEY, "
-		"server_id INT UNSIGNED NOT NULL, node VARCHAR(255), fork_gtid TEXT, "
-		"promoted_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
-	};
-	for (size_t i = 0; i < ARRAY_LEN(ddl); i++) {
-		int rc = db_exec(c, ddl[i], err);
+	for (size_t i = 0; i < ARRAY_LEN(meta_ddl); i++) {
+		int rc = db_exec(c, meta_ddl[i], err);
 		if (rc)
 			return rc;
 	}

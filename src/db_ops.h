@@ -47,6 +47,9 @@ char *db_facts_replication_problem(const struct db_facts *f);
 
 /* lifeboat schema on a writable server (replicates to the standby). */
 int db_meta_ensure(struct db_conn *c, char **err);
+/* sql is one of db_meta_ensure's statements (IF NOT EXISTS: a no-op where
+ * the schema is already there); rejoin may discard these when errant. */
+bool db_meta_is_own_ddl(const char *sql);
 /* Highest epoch recorded on the server (0 when none). */
 int db_meta_epoch(struct db_conn *c, uint64_t *epoch, char **fork_gtid, bool *found, char **err);
 int db_meta_record_epoch(struct db_conn *c, uint64_t epoch, const char *node,
@@ -120,6 +123,13 @@ int db_fence_give_back(struct db_conn *c, unsigned *given, char **err);
 /* The old primary (the configuration's "primary") replicates from the
  * promoted one; *new_epoch gets the promoted one's role epoch. */
 int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);
+/* Errant transactions (gtid_find_errant's ranges) read from the old
+ * primary's binlog (db_errant.c): *own when every one only writes lifeboat's
+ * heartbeat row (or its IF NOT EXISTS schema); else *why says what else
+ * (caller frees). -1 with *err when the binlog cannot be read. */
+struct gtid_errant;
+int db_errant_only_own(struct db_conn *old, const struct gtid_errant *e, size_t n, bool *own,
+		       char **why, char **err);
 
 /* Persist read_only in [database] read_only_cnf (if set) when s is the
  * server on this machine: its [node] is [lifeboat] node, or, for a HOST:PORT

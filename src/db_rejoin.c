@@ -97,11 +97,45 @@ static char *describe_errant(const struct gtid_errant *e, size_t n)
 	return buf_steal(&b);
 }
 
-/* 0: no errant; EXIT_FAILED with *err listing them (and *found set). */
+/* Errant transactions that only wrote lifeboat's heartbeat (the old primary
+ * kept writing it after its cable was cut): saved like any errant ones, then
+ * discarded (*discard); else *why says why not. */
+static void errant_is_heartbeat(struct db_pair *p, struct db_conn *old, const char *fork,
+			       const struct gtid_errant *e, size_t n, const char *list,
+			       bool *discard, char **why)
+{
+	bool own = false;
+	char *e2 = NULL;
+	/* Anything unsure (binlog unreadable, extract not saved) keeps the
+	 * refusal. */
+	if (db_errant_only_own(old, e, n, &own, why, &e2)) {
+		*why = xasprintf("cannot read its binlog: %s", e2);
+		free(e2);
+		return;
+	}
+	if (!own)
+		return;
+	char *file = save_errant(p, old, fork, &e2);
+	if (!file) {
+		*why = e2;
+		return;
+	}
+	log_warn("%s has errant transactions the new primary lacks (%s), but they only write "
+		 "lifeboat.heartbeat, the heartbeat it kept writing after the new primary "
+		 "forked: discarding them (saved to %s)",
+		 old->name, list, file);
+	free(file);
+	*discard = true;
+}
+
+/* 0: no errant, or only the heartbeat's (*discard, *fork_out set: the old
+ * primary's binlog is to be reset to the fork); EXIT_FAILED with *err listing
+ * them (and *found set). */
 static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *neu, bool *found,
-			char **err)
+			bool *discard, char **fork_out, char **err)
 {
 	*found = false;
+	*discard = false;
 	struct db_facts fo, fn;
 	int rc = db_facts_read(old, &fo, err);
 	if (rc)
@@ -126,8 +160,19 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 		goto out;
 	}
 	n = gtid_find_errant(&ob, &fk, &e);
+	char *why = NULL;
+	if (n) {
+		char *list = describe_errant(e, n);
+		errant_is_heartbeat(p, old, fork, e, n, list, discard, &why);
+		free(list);
+		if (*discard) {
+			*fork_out = xstrdup(fork);
+			n = 0;
+		}
+	}
 	if (n) {
 		*found = true;
+			log_info("errant transactions kept: %s", why ? why : "not inspected");
 		char *list = describe_errant(e, n);
 		char *e2 = NULL;
 		char *file = save_errant(p, old, fork, &e2);
@@ -147,12 +192,31 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 		free(list);
 		rc = EXIT_FAILED;
 	}
+	free(why);
 	free(e);
 	gtid_pos_free(&ob);
 	gtid_pos_free(&fk);
 out:
 	db_facts_free(&fo);
 	db_facts_free(&fn);
+	return rc;
+}
+
+/* Drop the discarded heartbeat transactions from the old primary's history:
+ * its binlog restarts at the fork point, so the new primary's transactions
+ * with the same sequence numbers follow in order (gtid_strict_mode would stop
+ * them with 1950 otherwise, anchors pitfall 5). The extract saved them. */
+static int forget_errant(struct db_conn *old, const char *fork, char **err)
+{
+	char *q = db_quote(old, fork);
+	int rc = db_exec(old, "RESET MASTER", err);
+	if (!rc)
+		rc = db_execf(old, err, "SET GLOBAL gtid_binlog_state = %s", q);
+	if (!rc)
+		rc = db_execf(old, err, "SET GLOBAL gtid_slave_pos = %s", q);
+	free(q);
+	if (!rc)
+		log_info("%s: binlog reset to the fork point %s", old->name, fork);
 	return rc;
 }
 
@@ -205,15 +269,17 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	unsigned killed = 0;
 	if (!rc)
 		rc = db_fence_conn(&old, &killed, err);
-	bool errant = false;
+	bool errant = false, discard = false;
+	char *fork = NULL;
 	if (!rc)
-		rc = check_errant(p, &old, &neu, &errant, err);
+		rc = check_errant(p, &old, &neu, &errant, &discard, &fork, err);
 	if (rc && errant && force) {
 		log_warn("%s", *err);
 		free(*err);
 		*err = NULL;
 		db_close(&old);
 		db_close(&neu);
+		free(fork);
 		log_info("rejoin --force: re-cloning the old primary from the new one");
 		struct db_clone_opts o = {.method = DB_CLONE_DUMP, .force = true};
 		return db_clone(p, &p->standby, &p->primary, &o, err);
@@ -224,6 +290,9 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 		rc = db_exec(&old, old.flavor->stop_replica, err);
 	if (!rc)
 		rc = db_exec(&old, old.flavor->reset_replica_all, err);
+	if (!rc && discard)
+		rc = forget_errant(&old, fork, err);
+	free(fork);
 	if (!rc)
 		rc = db_start_replication(p, &old, &p->standby, true, err);
 	char *pos = NULL;

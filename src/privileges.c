@@ -31,10 +31,11 @@ const struct priv_need priv_table[] = {
 	 "the record of what the fence revoked"},
 	{"rejoin", false, PRIV_BOTH,
 	 "REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION "
-	 "SLAVE",
+	 "SLAVE, RELOAD, BINLOG ADMIN",
 	 "*.*", false,
 	 "CHANGE MASTER ... MASTER_DEMOTE_TO_SLAVE, START SLAVE, the errant-transaction extract "
-	 "(mariadb-binlog --read-from-remote-server)"},
+	 "(mariadb-binlog --read-from-remote-server, SHOW BINLOG EVENTS), RESET MASTER and "
+	 "gtid_binlog_state when only lifeboat's heartbeat is errant"},
 	{"semi_sync", false, PRIV_BOTH, "REPLICATION MASTER ADMIN", "*.*", false,
 	 "rpl_semi_sync_* (only with semi_sync = on)"},
 	{"drill", false, PRIV_BOTH, "SELECT", "*.*", false,
