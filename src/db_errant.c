@@ -69,6 +69,16 @@ static bool own_event(const char *type, const char *info)
 	return strstr(type, "_rows") != NULL || strcmp(type, "Xid") == 0;
 }
 
+static bool is_between(const char *type)
+{
+	static const char *const between[] = {"Format_desc", "Gtid_list", "Binlog_checkpoint",
+					       "Rotate", "Stop", "Start_encryption"};
+	for (size_t i = 0; i < ARRAY_LEN(between); i++)
+		if (strcmp(type, between[i]) == 0)
+			return true;
+	return false;
+}
+
 static void scan_event(struct scan *s, const char *type, const char *info)
 {
 	if (strcmp(type, "Gtid") == 0) {
@@ -76,6 +86,12 @@ static void scan_event(struct scan *s, const char *type, const char *info)
 		s->in_errant = parse_gtid_info(info, &g) && is_errant(s, &g);
 		if (s->in_errant)
 			s->seen++;
+		return;
+	}
+	/* Events between transactions (a binlog file's header, its rotation)
+	 * end the one before. */
+	if (is_between(type)) {
+		s->in_errant = false;
 		return;
 	}
 	if (!s->in_errant || s->foreign || own_event(type, info))
@@ -89,6 +105,7 @@ static int scan_file(struct db_conn *c, const char *file, struct scan *s, char *
 	char *qfile = db_quote(c, file);
 	unsigned long long from = 4;
 	int rc = 0;
+	s->in_errant = false;
 	for (;;) {
 		char *sql = xasprintf("SHOW BINLOG EVENTS IN %s FROM %llu LIMIT %d", qfile, from, PAGE);
 		struct db_row *rows = NULL;

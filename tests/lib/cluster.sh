@@ -414,7 +414,14 @@ cluster_crash() {
 	rm -f "$(_node_dir "$1")/run-mysqld/mysqld.pid"
 }
 
+# The node's cable is pulled at the switch: its eth0 stays up without a
+# carrier, so what runs on it still reaches its own addresses and carries on
+# (the primary's heartbeat writer keeps writing) while nothing gets out.
+_cluster_port() { case $1 in primary|oslo) echo p1 ;; *) echo p2 ;; esac; }
+cluster_cut_cable() { ip -n "$(netns_name sw)" link set "$(_cluster_port "$1")" down; }
+
 cluster_revive() {
+	ip -n "$(netns_name sw)" link set "$(_cluster_port "$1")" up
 	ip -n "$(netns_name "$1")" link set eth0 up
 	local addr=$LB_NET.1
 	[ "$1" = dr ] && addr=$LB_NET.2
