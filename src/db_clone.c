@@ -103,15 +103,27 @@ static void show_progress(uint64_t bytes, uint64_t estimate, double secs, bool f
 }
 
 /* A stream that moves no byte for this long is stalled (a hung ssh link, a
- * tool waiting on a lock): the pump gives up instead of waiting for ever. */
-#define PUMP_STALL_MS 300000
+ * tool waiting on a lock): the pump gives up instead of waiting for ever.
+ * LIFEBOAT_CLONE_STALL_S (seconds) shortens it for tests, as
+ * LIFEBOAT_FAILPOINT is for tests only. */
+#define PUMP_STALL_MS_DEFAULT 300000
 
-/* read(2) that waits at most PUMP_STALL_MS for data; *stalled = "read". */
+static int pump_stall_ms(void)
+{
+	const char *v = getenv("LIFEBOAT_CLONE_STALL_S");
+	char *end = NULL;
+	long s = v ? strtol(v, &end, 10) : 0;
+	if (!v || end == v || *end || s <= 0 || s > 86400)
+		return PUMP_STALL_MS_DEFAULT;
+	return (int)s * 1000;
+}
+
+/* read(2) that waits at most pump_stall_ms() for data; *stalled = "read". */
 static ssize_t read_bounded(int fd, void *buf, size_t cap, const char **stalled)
 {
 	for (;;) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		int r = poll(&pf, 1, PUMP_STALL_MS);
+		int r = poll(&pf, 1, pump_stall_ms());
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
@@ -125,7 +137,7 @@ static ssize_t read_bounded(int fd, void *buf, size_t cap, const char **stalled)
 	}
 }
 
-/* write_all on a non-blocking fd, waiting at most PUMP_STALL_MS for room. */
+/* write_all on a non-blocking fd, waiting at most pump_stall_ms() for room. */
 static int write_bounded(int fd, const char *data, size_t len, const char **stalled)
 {
 	while (len > 0) {
@@ -138,7 +150,7 @@ static int write_bounded(int fd, const char *data, size_t len, const char **stal
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -1;
 		struct pollfd pf = {.fd = fd, .events = POLLOUT};
-		int r = poll(&pf, 1, PUMP_STALL_MS);
+		int r = poll(&pf, 1, pump_stall_ms());
 		if (r == 0) {
 			*stalled = "write";
 			return -1;
@@ -231,7 +243,7 @@ static int pump_run(struct pump *pm, char **err)
 		show_progress(pm->bytes, pm->estimate, pm->secs, true);
 	if (stalled) {
 		*err = xasprintf("no progress for %d s: %s stalled (both killed; log: %s)",
-				 PUMP_STALL_MS / 1000,
+				 pump_stall_ms() / 1000,
 				 strcmp(stalled, "read") == 0 ? pm->producer[0] : pm->consumer[0],
 				 pm->log_path);
 		return -1;
