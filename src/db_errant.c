@@ -46,7 +46,8 @@ static bool parse_gtid_info(const char *info, struct gtid *g)
 }
 
 /* A statement event of an errant transaction: the transaction's frame, or
- * lifeboat's own IF NOT EXISTS DDL. "use `db`; " prefixes the text. */
+ * lifeboat's own heartbeat write or IF NOT EXISTS DDL, byte for byte.
+ * "use `db`; " prefixes the text. */
 static bool own_query(const char *info)
 {
 	if (strncmp(info, "use `", 5) == 0) {
@@ -55,7 +56,7 @@ static bool own_query(const char *info)
 			info = semi + 3;
 	}
 	return strcmp(info, "BEGIN") == 0 || strncmp(info, "COMMIT", 6) == 0 ||
-	       strcmp(info, "ROLLBACK") == 0 || db_meta_is_own_ddl(info);
+	       strcmp(info, "ROLLBACK") == 0 || db_meta_is_own_statement(info);
 }
 
 static bool own_event(const char *type, const char *info)

@@ -20,12 +20,19 @@ static const char *const meta_ddl[] = {
 	"promoted_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
 };
 
-bool db_meta_is_own_ddl(const char *sql)
+/* The heartbeat write; the read_only test is repeated inside the statement:
+ * a fence that lands between the check and the write must win. */
+static const char heartbeat_sql[] =
+	"INSERT INTO lifeboat.heartbeat (id, server_id, ts) SELECT 1, @@server_id, "
+	"NOW(6) FROM DUAL WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE "
+	"server_id = VALUES(server_id), ts = VALUES(ts)";
+
+bool db_meta_is_own_statement(const char *sql)
 {
 	for (size_t i = 0; i < ARRAY_LEN(meta_ddl); i++)
 		if (strcmp(sql, meta_ddl[i]) == 0)
 			return true;
-	return false;
+	return strcmp(sql, heartbeat_sql) == 0;
 }
 
 int db_meta_ensure(struct db_conn *c, char **err)
@@ -176,13 +183,7 @@ static int hb_write(struct db_heartbeat *hb, char **err)
 			return -1;
 		hb->meta_ok = true;
 	}
-	/* The read_only test is repeated inside the statement: a fence that
-	 * lands between the two must win. */
-	if (db_exec(&hb->conn,
-		    "INSERT INTO lifeboat.heartbeat (id, server_id, ts) SELECT 1, @@server_id, "
-		    "NOW(6) FROM DUAL WHERE @@global.read_only = 0 ON DUPLICATE KEY UPDATE "
-		    "server_id = VALUES(server_id), ts = VALUES(ts)",
-		    err))
+	if (db_exec(&hb->conn, heartbeat_sql, err))
 		return -1;
 	return 0;
 }

@@ -47,9 +47,10 @@ char *db_facts_replication_problem(const struct db_facts *f);
 
 /* lifeboat schema on a writable server (replicates to the standby). */
 int db_meta_ensure(struct db_conn *c, char **err);
-/* sql is one of db_meta_ensure's statements (IF NOT EXISTS: a no-op where
- * the schema is already there); rejoin may discard these when errant. */
-bool db_meta_is_own_ddl(const char *sql);
+/* sql is the heartbeat write or one of db_meta_ensure's statements (IF NOT
+ * EXISTS: a no-op where the schema is already there), as a statement-format
+ * binlog holds them; rejoin may discard these when errant. */
+bool db_meta_is_own_statement(const char *sql);
 /* Highest epoch recorded on the server (0 when none). */
 int db_meta_epoch(struct db_conn *c, uint64_t *epoch, char **fork_gtid, bool *found, char **err);
 int db_meta_record_epoch(struct db_conn *c, uint64_t epoch, const char *node,
