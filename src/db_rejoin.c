@@ -172,7 +172,7 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 	}
 	if (n) {
 		*found = true;
-			log_info("errant transactions kept: %s", why ? why : "not inspected");
+		log_info("errant transactions kept: %s", why ? why : "not inspected");
 		char *list = describe_errant(e, n);
 		char *e2 = NULL;
 		char *file = save_errant(p, old, fork, &e2);
