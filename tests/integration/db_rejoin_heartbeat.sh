@@ -5,6 +5,7 @@
 # transactions from its binlog, sees they only write lifeboat's heartbeat,
 # saves and discards them, and rejoins without --force. Then the other way
 # round: an errant application row among heartbeats is refused as before.
+# Last, the heartbeat in a statement-format binlog is discarded too.
 set -u
 ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
@@ -27,7 +28,8 @@ mdb_wait_value b "SELECT COUNT(*) FROM app.t" 1 30 || die "replication"
 
 # The heartbeat, as the sync daemon writes it, on whichever server is writable.
 "$LIFEBOAT" -c "$MDB_WORK/ab.conf" db heartbeat 2>"$MDB_WORK/hb.log" &
-lb_track_pid $!
+HB=$!
+lb_track_pid $HB
 mdb_wait_value b "SELECT COUNT(*) FROM lifeboat.heartbeat" 1 30 || die "heartbeat not replicated"
 
 # Cable cut: the standby hears nothing more while the primary keeps beating.
@@ -75,4 +77,28 @@ echo "$out" | grep -q "app.t" || die "the application write is not named"
 echo "$out" | grep -q "discarding" && die "application row discarded"
 [ "$(mdb_sql b "SELECT COUNT(*) FROM app.t WHERE id = 20")" = 1 ] || die "refused rejoin changed b"
 [ -z "$(mdb_sql b "SHOW SLAVE STATUS")" ] || die "refused rejoin configured replication"
+
+# Statement format (binlog_format=STATEMENT on a, now the primary): the
+# heartbeat arrives as its SQL text, which is lifeboat's own too.
+ba db rejoin --force || die "rejoin --force"
+mdb_wait_value b "SELECT COUNT(*) FROM app.t WHERE id = 20" 0 30 || die "b not re-cloned"
+kill "$HB"
+mdb_sql a "SET GLOBAL binlog_format=STATEMENT"
+"$LIFEBOAT" -c "$MDB_WORK/ab.conf" db heartbeat 2>>"$MDB_WORK/hb.log" &
+HB=$!
+lb_track_pid $HB
+wait_until 30 moved a "$(mdb_sql a "SELECT @@gtid_binlog_pos")" || die "no heartbeat on a (statement format)"
+mdb_sql b "STOP SLAVE"
+pos=$(mdb_sql a "SELECT @@gtid_binlog_pos")
+wait_until 30 moved a "$pos" || die "no errant heartbeat on a (statement format)"
+ab db fence || die "fence a"
+ab db promote || die "promote b"
+out=$(ab db rejoin 2>&1); rc=$?
+echo "$out"
+[ $rc = 0 ] || die "rejoin with statement-format errant heartbeats: exit $rc"
+echo "$out" | grep -q "only write lifeboat.heartbeat.*discarding them" || die "statement-format discard not logged"
+file=$(echo "$out" | grep -o "$MDB_WORK/state/errant-[0-9TZ]*\.sql" | head -1)
+grep -q "^INSERT INTO lifeboat.heartbeat" "$file" || die "the errant heartbeat was not in statement format: $(cat "$file")"
+mdb_sql b "INSERT INTO app.t VALUES (30,'statement')"
+mdb_wait_value a "SELECT COUNT(*) FROM app.t WHERE id = 30" 1 30 || die "a does not follow after the statement-format rejoin"
 echo PASS
