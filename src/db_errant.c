@@ -3,8 +3,8 @@
  * die, the heartbeat it writes every second (lifeboat.heartbeat) no longer
  * reaches the standby and becomes errant; rejoin may discard those, never a
  * transaction that touches anything else. */
+#include "db_errant.h"
 #include "db_ops.h"
-#include "gtid.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -17,15 +17,7 @@
  * a heartbeat a second for more than a day. */
 #define MAX_ERRANT 100000
 
-struct scan {
-	const struct gtid_errant *e;
-	size_t n;
-	uint64_t seen; /* errant transactions found in the binlog */
-	bool in_errant; /* the current transaction is errant */
-	char *foreign; /* first errant write that is not lifeboat's own */
-};
-
-static bool is_errant(const struct scan *s, const struct gtid *g)
+static bool is_errant(const struct db_errant_scan *s, const struct gtid *g)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->e[i].domain == g->domain && g->seq >= s->e[i].first && g->seq <= s->e[i].last)
@@ -80,7 +72,7 @@ static bool is_between(const char *type)
 	return false;
 }
 
-static void scan_event(struct scan *s, const char *type, const char *info)
+void db_errant_scan_event(struct db_errant_scan *s, const char *type, const char *info)
 {
 	if (strcmp(type, "Gtid") == 0) {
 		struct gtid g;
@@ -101,7 +93,7 @@ static void scan_event(struct scan *s, const char *type, const char *info)
 }
 
 /* Every event of one binlog file from its start, a page at a time. */
-static int scan_file(struct db_conn *c, const char *file, struct scan *s, char **err)
+static int scan_file(struct db_conn *c, const char *file, struct db_errant_scan *s, char **err)
 {
 	char *qfile = db_quote(c, file);
 	unsigned long long from = 4;
@@ -118,7 +110,7 @@ static int scan_file(struct db_conn *c, const char *file, struct scan *s, char *
 		for (size_t i = 0; i < n; i++) {
 			const char *type = db_row_get(&rows[i], "Event_type");
 			const char *info = db_row_get(&rows[i], "Info");
-			scan_event(s, type ? type : "", info ? info : "");
+			db_errant_scan_event(s, type ? type : "", info ? info : "");
 		}
 		const char *end = n ? db_row_get(&rows[n - 1], "End_log_pos") : NULL;
 		unsigned long long next = end ? strtoull(end, NULL, 10) : 0;
@@ -133,7 +125,8 @@ static int scan_file(struct db_conn *c, const char *file, struct scan *s, char *
 
 /* The file's Gtid_list (the binlog state when it was opened) is before
  * every errant transaction: scanning can start there. */
-static bool starts_before_errant(struct db_conn *c, const char *file, const struct scan *s)
+static bool starts_before_errant(struct db_conn *c, const char *file,
+				 const struct db_errant_scan *s)
 {
 	char *qfile = db_quote(c, file);
 	char *sql = xasprintf("SHOW BINLOG EVENTS IN %s LIMIT 4", qfile);
@@ -193,7 +186,7 @@ int db_errant_only_own(struct db_conn *old, const struct gtid_errant *e, size_t 
 	if (db_rows(old, "SHOW BINARY LOGS", &files, &nf, err))
 		return -1;
 	size_t start = 0;
-	struct scan s = {.e = e, .n = n};
+	struct db_errant_scan s = {.e = e, .n = n};
 	for (size_t i = nf; i-- > 0;)
 		if (files[i].values[0] && starts_before_errant(old, files[i].values[0], &s)) {
 			start = i;

@@ -124,13 +124,6 @@ int db_fence_give_back(struct db_conn *c, unsigned *given, char **err);
 /* The old primary (the configuration's "primary") replicates from the
  * promoted one; *new_epoch gets the promoted one's role epoch. */
 int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);
-/* Errant transactions (gtid_find_errant's ranges) read from the old
- * primary's binlog (db_errant.c): *own when every one only writes lifeboat's
- * heartbeat row (or its IF NOT EXISTS schema); else *why says what else
- * (caller frees). -1 with *err when the binlog cannot be read. */
-struct gtid_errant;
-int db_errant_only_own(struct db_conn *old, const struct gtid_errant *e, size_t n, bool *own,
-		       char **why, char **err);
 
 /* Persist read_only in [database] read_only_cnf (if set) when s is the
  * server on this machine: its [node] is [lifeboat] node, or, for a HOST:PORT

@@ -6,6 +6,7 @@
  * re-seeds the old primary from the new one. */
 #include "child.h"
 #include "commands.h"
+#include "db_errant.h"
 #include "db_ops.h"
 #include "gtid.h"
 #include "log.h"
