@@ -3,7 +3,10 @@
  * recorded when promoted: transactions written on the old primary after
  * that point (errant) are listed and extracted to a file, never dropped
  * silently. With errant transactions rejoin refuses, unless --force, which
- * re-seeds the old primary from the new one. */
+ * re-seeds the old primary from the new one. The exception: errant
+ * transactions that only write lifeboat's own heartbeat (db_errant.c), which
+ * an old primary cut off before it died kept writing, are saved, discarded
+ * and the old primary's binlog restarts at the fork point. */
 #include "child.h"
 #include "commands.h"
 #include "db_errant.h"
