@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "peer.h"
 #include "role.h"
 #include "status.h"
 #include "util.h"
@@ -20,6 +21,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <linux/watchdog.h>
+#include <mysql.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,6 +199,83 @@ static uint64_t local_epoch(const struct agent *a)
 
 /* ------------------------------------------------------------ fence */
 
+/* Client sessions other than ours (and replication, the server's threads). */
+#define OTHER_CLIENTS                                                                              \
+	"SELECT ID FROM information_schema.PROCESSLIST WHERE ID NOT IN (CONNECTION_ID(), %lu) "    \
+	"AND USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', "   \
+	"'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
+
+/* End every client session but connection keep. */
+static unsigned kill_clients(struct db_conn *c, unsigned long keep)
+{
+	char *sql = xasprintf(OTHER_CLIENTS, keep), *err = NULL;
+	struct db_row *rows = NULL;
+	size_t n = 0;
+	unsigned killed = 0;
+	if (db_rows(c, sql, &rows, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char *e = NULL;
+			if (rows[i].values[0] &&
+			    db_execf(c, &e, "KILL CONNECTION %s", rows[i].values[0]) == 0)
+				killed++;
+			free(e);
+		}
+		db_rows_free(rows, n);
+	} else {
+		log_warn("agent: %s", err);
+		free(err);
+	}
+	free(sql);
+	return killed;
+}
+
+/* read_only on the local server, with no acknowledged write after it.
+ * A commit waiting for a semi-sync acknowledgement that cannot come (the
+ * standby is cut off) holds read_only back for rpl_semi_sync_master_timeout
+ * and is then acknowledged: so connection A asks for read_only first (from
+ * then on no new statement writes), B ends every client session (no
+ * acknowledgement reaches anyone), then turns the master side of semi-sync
+ * off (the waits end), and A's read_only completes. */
+static int fence_local_db(struct agent *a, unsigned *killed, char **err)
+{
+	struct db_conn ca, cb;
+	a->self_db->connect_timeout = 5; /* read_only may wait for a commit */
+	int rc = db_pair_connect(&a->pair, a->self_db, &ca, err);
+	if (!rc && (rc = db_pair_connect(&a->pair, a->self_db, &cb, err)) != 0)
+		db_close(&ca);
+	a->self_db->connect_timeout = 2;
+	if (rc)
+		return rc;
+	static const char ro[] = "SET GLOBAL read_only = ON";
+	rc = db_exec(&ca, "SET SESSION lock_wait_timeout = 10", err);
+	if (!rc && mysql_send_query(ca.my, ro, sizeof(ro) - 1) != 0) {
+		*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
+		rc = EXIT_FAILED;
+	}
+	if (!rc) {
+		*killed = kill_clients(&cb, mysql_thread_id(ca.my));
+		char *semi = NULL, *e = NULL;
+		if (db_value(&cb, "SELECT @@global.rpl_semi_sync_master_enabled", &semi, &e) == 0 &&
+		    semi && strcmp(semi, "1") == 0 &&
+		    db_exec(&cb, "SET GLOBAL rpl_semi_sync_master_enabled = OFF", &e) == 0)
+			log_info("agent: semi-sync master side off (nothing waits for the standby now)");
+		free(semi);
+		free(e);
+		if (mysql_read_query_result(ca.my) != 0) {
+			*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
+			rc = EXIT_FAILED;
+		}
+	}
+	db_close(&ca);
+	/* Verified, and whoever connected meanwhile ended (db_fence_conn). */
+	unsigned more = 0;
+	if (!rc)
+		rc = db_fence_conn(&cb, &more, err);
+	*killed += more;
+	db_close(&cb);
+	return rc;
+}
+
 /* Writes off here: read_only and sessions killed, the address released,
  * role standby (the sync daemon stops pushing). The epoch stays: this node
  * is stale until it is rejoined. */
@@ -205,14 +284,8 @@ static void fence_self(struct agent *a, const char *why)
 	log_warn("agent: fencing this node: %s", why);
 	char *err = NULL;
 	if (a->self_db) {
-		struct db_conn c;
 		unsigned killed = 0;
-		a->self_db->connect_timeout = 2;
-		int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
-		if (!rc)
-			rc = db_fence_conn(&c, &killed, &err);
-		db_close(&c);
-		if (rc) {
+		if (fence_local_db(a, &killed, &err) != 0) {
 			log_warn("agent: fence of the local database: %s (a database that does not "
 				 "answer takes no writes either)",
 				 err);
@@ -226,7 +299,6 @@ static void fence_self(struct agent *a, const char *why)
 			free(err);
 			err = NULL;
 		}
-		a->self_db->connect_timeout = 2;
 	}
 	failover_step_down(a->cfg, 0);
 	a->fenced_self = true;
@@ -393,20 +465,6 @@ static int publish(struct agent *a, bool may_promote)
 
 /* ------------------------------------------------------------ failsafe */
 
-static bool peer_argv(const struct agent *a, const struct node_conf *peer, struct strv *v)
-{
-	if (a->cfg->failover.peer_command) {
-		strv_push_split(v, a->cfg->failover.peer_command);
-		return v->len > 0;
-	}
-	if (!peer->ssh)
-		return false;
-	strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=2");
-	strv_push(v, peer->ssh);
-	strv_push(v, "lifeboat");
-	return true;
-}
-
 /* Ask every other node whether it, too, cannot reach etcd and is not
  * promoting. true only when each one said so. */
 static bool failsafe_confirmed(struct agent *a)
@@ -418,7 +476,7 @@ static bool failsafe_confirmed(struct agent *a)
 			continue;
 		struct strv v;
 		strv_init(&v);
-		if (!peer_argv(a, n, &v)) {
+		if (!peer_lifeboat_argv(a->cfg, n, &v)) {
 			strv_free(&v);
 			log_warn("agent: failsafe: no way to ask %s (no peer_command, no ssh)", n->name);
 			return false;

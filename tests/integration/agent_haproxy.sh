@@ -21,7 +21,7 @@ command -v arping >/dev/null || skip "arping not installed"
 CLUSTER_SYNC=1
 etcd_cluster_up || fail "cluster setup"
 HPORT=9180
-for c in "$CONF_P" "$CONF_D"; do sed -i "s/^log = stderr$/log = stderr\nmetrics_listen = 0.0.0.0:$HPORT/" "$c"; done
+conf_add "s/^log = stderr$/log = stderr\nmetrics_listen = 0.0.0.0:$HPORT/"
 cluster_sync_start || fail "sync daemons"
 agent_start p
 agent_start d
@@ -63,7 +63,7 @@ wait_until 20 may_promote dr || fail "dr may not be promoted: $(etcdctl_get memb
 split_sampler_start
 
 t0=$(date +%s.%N)
-mdb_kill9 p
+_cluster_db_kill9 primary
 agent_kill p
 wait_until 60 leader_is dr || fail "dr did not take over: $(tail -20 "$T/agent-dr.log")"
 wait_until 60 eval '[ "$(acked_after "$t0")" -ge 5 ]' || fail "no write through HAProxy after the failover"

@@ -42,7 +42,7 @@ writer_start
 wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "the client cannot write through the VIP"
 
 t0=$(date +%s.%N)
-mdb_kill9 p
+_cluster_db_kill9 primary
 agent_kill p
 wait_until 30 leader_is dr || fail "dr did not take the leader key: $(tail -20 "$T/agent-dr.log")"
 wait_until 60 eval '[ "$(read_only_of d)" = 0 ]' || fail "dr not promoted: $(tail -20 "$T/agent-dr.log")"
@@ -61,8 +61,7 @@ echo "acknowledged writes lost: $lost of $(wc -l <"$T/acked")"
 [ "$lost" = 0 ] || fail "$lost acknowledged writes lost with semi-sync"
 
 # The old primary comes back, read-only (my.cnf), with its agent.
-in_ns primary bash "$LIFEBOAT_ROOT/tests/lib/mariadb.sh" start "$(mdb_dir p)" || fail "restart p"
-lb_track_pid "$(cat "$(mdb_dir p)/mariadbd.pid")"
+_cluster_db_start primary || fail "restart oslo's mariadbd"
 agent_start p
 wait_until 20 grep -q 'standby: dr is the primary' "$STATE_P/agent.json" ||
 	fail "the old primary's agent does not follow dr: $(cat "$STATE_P/agent.json")"
