@@ -853,10 +853,13 @@ static void on_tick(struct loop *loop, void *arg)
 	schedule_tick(a);
 }
 
+/* A standby looks twice as often: the moment the primary's lease is gone
+ * counts towards the RTO; the primary's renewals need no more. */
 static void schedule_tick(struct agent *a)
 {
+	int64_t ms = a->leader || acting_primary(a) ? a->tick_ms : a->tick_ms / 2;
 	if (!loop_stopping(a->loop))
-		a->tick_timer = loop_add_timer(a->loop, a->tick_ms, on_tick, a);
+		a->tick_timer = loop_add_timer(a->loop, ms, on_tick, a);
 }
 
 static void on_stop(struct loop *loop, int signo, void *arg)

@@ -1,5 +1,6 @@
 /* agent: `lifeboat agent`, the per-node daemon of an automatic-failover
- * cluster ([cluster]). One loop, one tick every ttl/5 (at most 1 s):
+ * cluster ([cluster]). One loop, one tick every ttl/5 (at most 1 s; half
+ * that on a standby, whose tick notices the lease gone):
  *
  *   renew     its own etcd lease (members/NODE and, on the primary, leader
  *             live on it); the time the renewal was sent is what counts
