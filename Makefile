@@ -102,6 +102,7 @@ install: $(INSTALL_BIN)
 	install -m 0644 contrib/bash-completion/lifeboat $(DESTDIR)$(BASHCOMPDIR)/lifeboat
 	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
+	install -m 0644 contrib/prometheus/lifeboat.rules.yml $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
 # lifeboat_VERSION_ARCH.deb, built by dpkg-buildpackage from debian/ in a
 # copy of the tree (build/deb), checked by lintian.

@@ -313,8 +313,10 @@ static void check_nodes(const struct config *cfg, struct check_report *r)
 	if (!cfg->n_nodes)
 		return;
 	if (!cfg->node) {
-		check_add(r, "node", CHECK_SKIP, NULL,
-			  "[lifeboat] node is not set: cannot tell which node is this one");
+		check_add(r, "node", CHECK_WARN,
+			  "give this machine's [node] its numeric address here, or set [lifeboat] node",
+			  "cannot tell which node is this one: no [node] address is one of this "
+			  "machine's (or two are); set [lifeboat] node");
 		return;
 	}
 	for (size_t i = 0; i < cfg->n_nodes; i++) {

@@ -4,26 +4,22 @@
 #include "commands.h"
 #include "log.h"
 #include "lsyncd_import.h"
+#include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: lifeboat import-lsyncd FILE";
-
+/* --help never reaches here: main.c answers it from the command table. */
 int cmd_import_lsyncd(const struct cli *cli, int argc, char **argv)
 {
 	(void)cli;
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("%s\n\nPrint, on standard output, the lifeboat configuration equivalent to the "
-		       "lsyncd\nconfiguration FILE (Lua, evaluated in a sandbox); what has no "
-		       "equivalent is a\n';' comment naming its line.\n",
-		       usage);
-		return EXIT_OK;
-	}
-	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
-		log_error("import-lsyncd: %s (%s)", argc < 2 ? "which file?" : "one file, no options",
-			  usage);
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1])
+			return usage_refuse("import-lsyncd", argv[i]);
+	if (argc != 2) {
+		log_error("import-lsyncd: %s (usage: lifeboat import-lsyncd FILE)",
+			  argc < 2 ? "which file?" : "one file at a time");
 		return EXIT_USAGE;
 	}
 	char *out = NULL, *err = NULL;

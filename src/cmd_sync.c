@@ -40,7 +40,11 @@ struct sync_daemon {
 	struct metrics *metrics;
 	char *metrics_listen; /* the address it listens on */
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
-	struct proc *writable;    /* `lifeboat db writable`: start, reload, status_interval */
+	/* `lifeboat db writable` at start and reload, never on a timer: between
+	 * a switchover's fence and the promotion on the other node this node
+	 * still holds the primary role, and a periodic run would undo the
+	 * fence. */
+	struct proc *writable;
 	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
@@ -63,14 +67,10 @@ static void on_status_timer(struct loop *loop, void *arg)
 	write_status(d);
 }
 
-static void start_writable(struct sync_daemon *d);
-
 static void on_periodic(struct loop *loop, void *arg)
 {
 	struct sync_daemon *d = arg;
 	write_status(d);
-	/* The primary's server restarted (read-only by its my.cnf): on again. */
-	start_writable(d);
 	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
@@ -207,10 +207,21 @@ static void stop_heartbeat(struct sync_daemon *d)
 /* read_only = ON in every my.cnf: the primary's daemon turns writes on
  * where this node holds the primary role and the highest epoch (`db
  * writable`, in a child: it connects to both servers, which may block). */
+/* A child's line without its own "lifeboat: LEVEL: ": ours says it again. */
+static const char *without_log_prefix(const char *line)
+{
+	if (strncmp(line, "lifeboat: ", 10) != 0)
+		return line;
+	const char *colon = strchr(line + 10, ':');
+	if (!colon)
+		return line;
+	return colon[1] == ' ' ? colon + 2 : colon + 1;
+}
+
 static void on_writable_exit(struct proc *p, void *arg)
 {
 	struct sync_daemon *d = arg;
-	const char *tail = proc_stderr_tail(p);
+	const char *tail = without_log_prefix(proc_stderr_tail(p));
 	bool ok = proc_exit_code(p) == 0;
 	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
 	/* Said once, not every status_interval. */

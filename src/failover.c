@@ -265,8 +265,11 @@ static char *refusal(struct fo *f)
 				 (unsigned long long)p->lf.epoch);
 	if (!resumed && !p->lf.replica && !p->lf.read_only)
 		return xasprintf("this node's database is already a writable primary that "
-				 "replicates from nobody: nothing to %s",
-				 f->switchover ? "switch over" : "fail over");
+				 "replicates from nobody: nothing to %s (to move the primary role "
+				 "to %s, run 'lifeboat %s' there)",
+				 f->switchover ? "switch over" : "fail over",
+				 f->peer ? f->peer->name : f->pair.primary.host,
+				 f->switchover ? "switchover" : "failover");
 	if (f->switchover)
 		return resumed ? NULL : switchover_refusal(f);
 	if (!resumed && p->peer_ok && !p->pf.read_only && !f->o->force)

@@ -1,30 +1,24 @@
 #include "lsyncd_import.h"
 #include "config.h"
+#include "lsyncd_sandbox.h"
 #include "util.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <lualib.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-/* Bounds of one evaluation. A configuration needs kilobytes and thousands
- * of instructions; these are far above that and far below harm. */
-#define MEMORY_LIMIT ((size_t)256 << 20)
-#define HOOK_EVERY 1000
-#define STEP_LIMIT 50000000ULL
-#define CPU_LIMIT_S 10 /* a C function (a string pattern) the hook cannot stop */
-#define FILE_MAX_BYTES (4 * 1024 * 1024)
 #define VALUE_MAX 4096
 #define SHOW_MAX 60
 #define NOTE_MAX 400
+/* A configuration has a handful of syncs; a loop that makes thousands is a
+ * mistake, and the output would be unreadable. */
+#define MAX_SYNCS 1000
+#define MAX_NOTES 200
 
 /* One [sync] section while it is built. */
 struct sync_out {
@@ -44,87 +38,11 @@ struct import {
 	const char *path;
 	char *chunkname; /* "@" + path: how Lua names the file */
 	char *cwd;
-	char *dir; /* the file's directory: dofile and require look there */
-	char *text;
-	size_t text_len;
-	size_t mem_used;
-	unsigned long long steps;
 	struct buf out;
 	struct strv names; /* [sync NAME]s given so far */
 	struct sync_out cur;
 	char where[256]; /* "line N" of the sync{} being rendered */
 };
-
-/* ---- the sandbox ---- */
-
-static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct import *im = ud;
-	size_t old = ptr ? osize : 0;
-	if (nsize == 0) {
-		free(ptr);
-		im->mem_used -= old;
-		return NULL;
-	}
-	if (nsize > old && im->mem_used - old + nsize > MEMORY_LIMIT)
-		return NULL; /* Lua raises "not enough memory" */
-	void *p = realloc(ptr, nsize);
-	if (p)
-		im->mem_used = im->mem_used - old + nsize;
-	return p;
-}
-
-/* Past the limit the hook fires on every instruction, so a pcall in the
- * file cannot swallow the error and loop on. */
-static void count_hook(lua_State *L, lua_Debug *ar)
-{
-	void *ud;
-	lua_getallocf(L, &ud);
-	struct import *im = ud;
-	im->steps += HOOK_EVERY;
-	if (im->steps > STEP_LIMIT) {
-		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-		lua_getinfo(L, "Sl", ar);
-		luaL_error(L, "%s:%d: still running after %d million Lua instructions (an endless loop?)",
-			   ar->short_src, ar->currentline, (int)(STEP_LIMIT / 1000000));
-	}
-}
-
-static char cpu_limit_msg[512];
-
-static void on_cpu_limit(int sig)
-{
-	(void)sig;
-	if (write(2, cpu_limit_msg, strlen(cpu_limit_msg)) < 0) {
-		/* nothing left to tell */
-	}
-	_exit(2);
-}
-
-static void cpu_limit_arm(const char *path, bool on)
-{
-	struct itimerval t = {{0, 0}, {on ? CPU_LIMIT_S : 0, 0}};
-	if (on) {
-		snprintf(cpu_limit_msg, sizeof(cpu_limit_msg),
-			 "lifeboat: error: %s: still evaluating after %d s of CPU time (an endless "
-			 "loop in a string function?)\n",
-			 path, CPU_LIMIT_S);
-		signal(SIGPROF, on_cpu_limit);
-	}
-	setitimer(ITIMER_PROF, &t, NULL);
-	if (!on)
-		signal(SIGPROF, SIG_DFL);
-}
-
-/* isreg(path): the only files the sandbox opens are regular files (a fifo
- * or a terminal would block the import). */
-static int l_isreg(lua_State *L)
-{
-	const char *p = luaL_checkstring(L, 1);
-	struct stat st;
-	lua_pushboolean(L, stat(p, &st) == 0 && S_ISREG(st.st_mode));
-	return 1;
-}
 
 /* ---- reading what the prelude recorded ---- */
 
@@ -460,9 +378,14 @@ static void render_settings(struct import *im, lua_State *L, int set, int lines)
 	struct strv keys;
 	strv_init(&keys);
 	sorted_keys(L, set, &keys);
+	size_t unknown = 0;
 	for (size_t i = 0; i < keys.len; i++) {
 		if (known_setting(keys.items[i]))
 			continue;
+		if (++unknown > MAX_NOTES) {
+			add_note(&im->out, NULL, "... and more settings lsyncd does not know");
+			break;
+		}
 		setting_where(im, L, lines, keys.items[i], where, sizeof(where));
 		add_note(&im->out, where,
 			 "settings '%s' is not an lsyncd setting (lsyncd 2.2 refuses the file): ignored",
@@ -1249,7 +1172,12 @@ static void render_sync(struct import *im, lua_State *L, int rec)
 static void render_notes(struct import *im, lua_State *L, int notes)
 {
 	char where[256];
+	lua_Integer total = (lua_Integer)lua_rawlen(L, notes);
 	for (lua_Integer i = 1; lua_rawgeti(L, notes, i) == LUA_TTABLE; i++) {
+		if (i > MAX_NOTES) {
+			add_note(&im->out, NULL, "... and %lld more like these", (long long)(total - i + 1));
+			break; /* the note left on the stack goes with the end's pop */
+		}
 		int n = lua_gettop(L);
 		location(im, field_str(L, n, "src"), field_int(L, n, "line"), where, sizeof(where));
 		const char *text = field_str(L, n, "text");
@@ -1259,8 +1187,10 @@ static void render_notes(struct import *im, lua_State *L, int notes)
 	lua_pop(L, 1);
 }
 
-static void render(struct import *im, lua_State *L, int set, int lines, int syncs, int notes)
+/* The sandbox's reader: what the file recorded becomes the configuration. */
+static void render(lua_State *L, int set, int lines, int syncs, int notes, void *arg)
 {
+	struct import *im = arg;
 	buf_adds(&im->out, "; lifeboat configuration imported from ");
 	for (const char *p = im->path; *p; p++)
 		buf_addc(&im->out, (unsigned char)*p < 0x20 ? '?' : *p);
@@ -1268,9 +1198,12 @@ static void render(struct import *im, lua_State *L, int set, int lines, int sync
 		 " by `lifeboat import-lsyncd`.\n"
 		 "; Lines starting with ';' say what lsyncd did that lifeboat does not do, or\n"
 		 "; does otherwise, with the line of the lsyncd file: read them before use.\n");
+	size_t n = lua_rawlen(L, syncs);
+	if (n > MAX_SYNCS)
+		luaL_error(L, "%s: %d sync{} calls; an import takes at most %d", im->path, (int)n,
+			   MAX_SYNCS);
 	render_notes(im, L, notes);
 	render_settings(im, L, set, lines);
-	size_t n = lua_rawlen(L, syncs);
 	for (size_t i = 1; i <= n; i++) {
 		if (lua_rawgeti(L, syncs, (lua_Integer)i) == LUA_TTABLE)
 			render_sync(im, L, lua_gettop(L));
@@ -1280,85 +1213,6 @@ static void render(struct import *im, lua_State *L, int set, int lines, int sync
 		buf_adds(&im->out, "\n; the file has no sync{}: there is nothing to replicate\n");
 }
 
-/* ---- the run, all of it in protected mode ---- */
-
-static void run_file(struct import *im, lua_State *L, int internals)
-{
-	if (luaL_loadbufferx(L, im->text, im->text_len, im->chunkname, "t") != LUA_OK)
-		lua_error(L);
-	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-	if (lua_pcall(L, 0, 0, 0) == LUA_OK)
-		return;
-	/* terminate() and os.exit() end the file early: not an error */
-	lua_getfield(L, internals, "stop");
-	bool stopped = lua_rawequal(L, -1, -2);
-	lua_pop(L, 1);
-	if (!stopped)
-		lua_error(L);
-	lua_pop(L, 1);
-}
-
-static int run(lua_State *L)
-{
-	struct import *im = lua_touserdata(L, 1);
-	luaL_openlibs(L);
-	if (luaL_loadbufferx(L, lsyncd_prelude, strlen(lsyncd_prelude), "=lsyncd-prelude", "t") !=
-	    LUA_OK)
-		return lua_error(L);
-	lua_pushstring(L, im->path);
-	lua_pushstring(L, im->dir);
-	lua_pushcfunction(L, l_isreg);
-	lua_call(L, 3, 1);
-	int internals = lua_gettop(L);
-	run_file(im, L, internals);
-	lua_getfield(L, internals, "finish");
-	lua_call(L, 0, 4);
-	int base = lua_gettop(L) - 3;
-	render(im, L, base, base + 1, base + 2, base + 3);
-	return 0;
-}
-
-/* Lua's message, on one line, naming the file. */
-static char *lua_message(const struct import *im, lua_State *L, int status)
-{
-	if (status == LUA_ERRMEM)
-		return xasprintf("%s: evaluating it needs more than %zu MiB of memory", im->path,
-				 MEMORY_LIMIT >> 20);
-	const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	if (!msg)
-		return xasprintf("%s: error with a %s value instead of a message", im->path,
-				 luaL_typename(L, -1));
-	struct buf b;
-	buf_init(&b);
-	if (strncmp(msg, im->path, strlen(im->path)) != 0)
-		buf_addf(&b, "%s: ", im->path);
-	for (const char *p = msg; *p && b.len < 400; p++)
-		buf_addc(&b, (unsigned char)*p < 0x20 ? ' ' : *p);
-	if (strstr(msg, "not enough memory"))
-		buf_addf(&b, " (an import may use %zu MiB)", MEMORY_LIMIT >> 20);
-	return buf_steal(&b);
-}
-
-static int read_lsyncd_file(struct import *im, char **err)
-{
-	struct stat st;
-	if (stat(im->path, &st) < 0) {
-		*err = xasprintf("%s: %s", im->path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > FILE_MAX_BYTES) {
-		*err = xasprintf("%s: not an lsyncd configuration file (%s)", im->path,
-				 S_ISREG(st.st_mode) ? "larger than 4 MiB" : "not a regular file");
-		return -1;
-	}
-	im->text = read_file(im->path, &im->text_len);
-	if (!im->text) {
-		*err = xasprintf("%s: %s", im->path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static void import_init(struct import *im, const char *path)
 {
 	memset(im, 0, sizeof(*im));
@@ -1366,13 +1220,6 @@ static void import_init(struct import *im, const char *path)
 	im->chunkname = xasprintf("@%s", path);
 	char *cwd = getcwd(NULL, 0);
 	im->cwd = cwd ? cwd : xstrdup("/");
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		im->dir = xstrdup(im->cwd);
-	else if (path[0] == '/')
-		im->dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-	else
-		im->dir = xasprintf("%s/%.*s", im->cwd, (int)(slash - path), path);
 	buf_init(&im->out);
 	strv_init(&im->names);
 	sync_out_reset(&im->cur);
@@ -1382,8 +1229,6 @@ static void import_free(struct import *im)
 {
 	free(im->chunkname);
 	free(im->cwd);
-	free(im->dir);
-	free(im->text);
 	buf_free(&im->out);
 	strv_free(&im->names);
 	sync_out_reset(&im->cur);
@@ -1393,33 +1238,12 @@ static void import_free(struct import *im)
 	strv_free(&im->cur.ssh_options);
 }
 
-static int evaluate(struct import *im, char **err)
-{
-	lua_State *L = lua_newstate(capped_alloc, im);
-	if (!L) {
-		*err = xasprintf("%s: cannot start the Lua interpreter", im->path);
-		return -1;
-	}
-	cpu_limit_arm(im->path, true);
-	lua_pushcfunction(L, run);
-	lua_pushlightuserdata(L, im);
-	int status = lua_pcall(L, 1, 0, 0);
-	if (status != LUA_OK)
-		*err = lua_message(im, L, status);
-	lua_close(L);
-	cpu_limit_arm(im->path, false);
-	return status == LUA_OK ? 0 : -1;
-}
-
 int lsyncd_import(const char *path, char **out, char **err)
 {
 	struct import im;
 	import_init(&im, path);
 	*out = NULL;
-	*err = NULL;
-	int rc = read_lsyncd_file(&im, err);
-	if (rc == 0)
-		rc = evaluate(&im, err);
+	int rc = lsyncd_sandbox_run(path, render, &im, err);
 	if (rc == 0) {
 		struct config cfg;
 		char *cerr = NULL;

@@ -1,6 +1,6 @@
 /* lsyncd_prelude: the Lua run before an lsyncd configuration file (see
- * lsyncd_import.h). It is Lua, kept here as one C string, a line per line. */
-#include "lsyncd_import.h"
+ * lsyncd_sandbox.h). It is Lua, kept here as one C string, a line per line. */
+#include "lsyncd_sandbox.h"
 
 const char lsyncd_prelude[] =
 	"-- What lsyncd 2.2 gives a configuration file, for evaluation only: nothing\n"
@@ -265,7 +265,20 @@ const char lsyncd_prelude[] =
 	"\ttype = io.type,\n"
 	"\tstdin = fake_file, stdout = fake_file, stderr = fake_file,\n"
 	"}\n"
-	"debug = { getinfo = getinfo, traceback = debug.traceback }\n"
+	"-- debug.getinfo without 'f' and 'L': a frame's function could be one of\n"
+	"-- the C functions running the sandbox, which must never be called from Lua.\n"
+	"local gsub = string.gsub\n"
+	"local function safe_getinfo(a, b, c)\n"
+	"\tlocal thread\n"
+	"\tif type(a) == 'thread' then thread, a, b = a, b, c end\n"
+	"\tlocal what = b == nil and 'nSltu' or b\n"
+	"\tif type(what) ~= 'string' then error(\"bad argument to 'getinfo' (string expected)\", 2) end\n"
+	"\twhat = gsub(what, '[fL]', '')\n"
+	"\tif thread then return getinfo(thread, a, what) end\n"
+	"\tif type(a) == 'number' then a = a + 1 end -- this wrapper is a frame too\n"
+	"\treturn getinfo(a, what)\n"
+	"end\n"
+	"debug = { getinfo = safe_getinfo, traceback = debug.traceback }\n"
 	"\n"
 	"-- A finalizer runs with Lua's hooks off, where no instruction count could\n"
 	"-- stop an endless loop in it: metatables lose their __gc.\n"

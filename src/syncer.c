@@ -708,13 +708,13 @@ static void choose_direction(struct syncer *s, const struct sync_conf *sc)
 	const struct config *cfg = s->cfg;
 	bool target_here = sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0;
 	const struct node_conf *peer = peer_node(cfg);
+	bool peer_reachable = peer && (peer->ssh || peer->address);
 	s->sc = sc;
 	s->direction = DIR_PUSH;
-	if (role_current(cfg) == ROLE_STANDBY || (target_here && !(peer && (peer->ssh ||
-									      peer->address))))
+	if (role_current(cfg) == ROLE_STANDBY)
 		s->direction = DIR_RECEIVING;
 	else if (target_here)
-		s->direction = DIR_REVERSED;
+		s->direction = peer_reachable ? DIR_REVERSED : DIR_RECEIVING;
 	if (s->direction == DIR_REVERSED)
 		reverse(s, sc, peer);
 	if (s->direction == DIR_RECEIVING) {

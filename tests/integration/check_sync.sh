@@ -48,6 +48,12 @@ for r in sync.inotify sync.rsync sync.far.ssh sync.far.rsync sync.far.clock sync
 done
 expect db SKIP
 expect sync.daemon WARN
+expect sync.start PASS
+
+# What `lifeboat sync` would refuse on this node, check fails too.
+sync_conf "$T/inside.conf" inside "$SRC" "$SRC/a/copy" delay=0
+expect_fail "$T/inside.conf" sync.start "configuration"
+grep -q "overlaps its source" <<<"$OUT" || fail "sync.start does not say why: $OUT"
 [ ! -e "$T/remote/dst" ] || fail "check created the remote target"
 
 # With the daemon running and idle, the DR side is fresh.

@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$LIFEBOAT" ] || skip "no binary at $LIFEBOAT (make asan)"
 lb_setup
-cd "$T"
+cd "$T" || exit 1
 cases=0
 
 # run_import FILE: the import, bounded; sets RC, output in $T/out, $T/err.
@@ -92,6 +92,18 @@ EOF
 refused sync_not_table 'sync needs a table' <<'EOF'
 sync("/var/www")
 EOF
+# The C function running the sandbox is on the stack: debug.getinfo must not
+# hand it out (called with a file handle, it read that as its own state).
+refused frame_function "attempt to call a nil value" <<'EOF'
+local f = debug.getinfo(2, "f").func
+f(io.open("/etc/hostname"))
+EOF
+refused frame_function_default "attempt to call a nil value (field" <<'EOF'
+for level = 1, 5 do
+  local info = debug.getinfo(level)
+  if info then info.func(io.open("/etc/hostname")) end
+end
+EOF
 refused self_layer 'nest deeper than' <<'EOF'
 local layer = { default.rsync }
 layer[2] = layer
@@ -127,6 +139,71 @@ EOF
 grep -qx 'source = /etc' "$T/out" && fail "hostile_value: a newline made a key"
 grep -q '^\[sync evil\]' "$T/out" && fail "hostile_value: a newline made a section"
 refused garbage 'unexpected symbol' < <(printf '\x00\x01\xffgarbage\n')
+# Fuzz-ish: 300 files, half token soup of lsyncd-ish Lua, half valid
+# settings{} and sync{} calls with random keys and hostile values (a fixed
+# seed, so a failure can be replayed). Each is refused (2) or imported (0, and then lifeboat's
+# own loader already accepted the output); never 1 (a configuration that
+# does not load), a sanitizer report (98, 99), a crash or a hang.
+mkdir -p "$T/soup"
+python3 - "$T/soup" <<'PY'
+import random, sys
+random.seed(14)
+words = ['sync', 'settings', 'default.rsync', 'default.rsyncssh', 'default.direct', '{', '}',
+         '(', ')', '=', ',', 'source', 'target', 'host', 'targetdir', 'rsync', 'ssh', 'exclude',
+         'delete', 'delay', '_extra', 'port', 'options', '"/srv/a"', '"h:/b"', "'x ;y'", '"\\n"',
+         '1e308', '-1', '0', 'true', 'false', 'nil', 'local', 'for', 'i', 'in', 'ipairs', 'do',
+         'end', 'function', 'return', '..', '#', '[[', ']]', '--', 'string.rep("z", 99)', 'os.execute',
+         'io.popen', 'dofile', 'require', '"soup"', 'while', 'repeat', 'until', 'error', 'pcall']
+keys = ['source', 'target', 'host', 'targetdir', 'delay', 'exclude', 'excludeFrom', 'filter',
+        'delete', 'init', 'onCreate', 'maxProcesses', 'whatever', 1]
+sub = ['archive', 'compress', 'bwlimit', '_extra', 'rsh', 'perms', 'timeout', 'chmod', 'port',
+       'identityFile', 'options', 'binary', 'bogus']
+def value(depth=0):
+    r = random.random()
+    if r < 0.35:
+        return random.choice(['"/srv/a"', '"rel/dir"', '"h:/b"', '"u@[::1]:/c"', '"h::m"', '""',
+                              '"a ;b"', '"#x"', '"\\n[sync x]"', '"-e"', '"--bwlimit=9k"',
+                              '"ssh -p 1 -i /k"', '"startup"', 'string.rep("/q", 3000)'])
+    if r < 0.55:
+        return random.choice(['0', '-5', '2.5', '1e308', '0/0', '86401', '65536', '3'])
+    if r < 0.7:
+        return random.choice(['true', 'false'])
+    if r < 0.8:
+        return 'function() end'
+    if depth < 2:
+        items = [value(depth + 1) if random.random() < 0.5 else
+                 '%s = %s' % (random.choice(sub), value(depth + 1)) for _ in range(random.randint(0, 5))]
+        return '{' + ', '.join(items) + '}'
+    return 'nil'
+for n in range(300):
+    if n % 2:
+        toks = [random.choice(words) for _ in range(random.randint(1, 60))]
+        if n % 3 == 0:
+            toks = ['sync', '{', 'default.rsyncssh', ','] + toks + ['}']
+        text = ' '.join(toks)
+    else:
+        layer = random.choice(['default.rsync', 'default.rsyncssh', 'default.direct', '{}'])
+        fields = ['%s = %s' % (k if isinstance(k, str) else '[%d]' % k, value())
+                  for k in random.sample(keys, random.randint(0, len(keys)))]
+        fields += ['%s = %s' % (t, value()) for t in ('rsync', 'ssh') if random.random() < 0.6]
+        text = 'settings{ logfile = %s, statusInterval = %s, nodaemon = %s }\n' % (value(), value(), value())
+        text += 'sync{ %s, %s }' % (layer, ', '.join(fields))
+    with open('%s/s%03d.lua' % (sys.argv[1], n), 'w') as f:
+        f.write(text + '\n')
+PY
+n0=0 n2=0
+for f in "$T"/soup/*.lua; do
+	run_import "$f"
+	case $RC in
+	0) n0=$((n0 + 1)) ;;
+	2) n2=$((n2 + 1))
+	   [ "$(wc -l <"$T/err")" -eq 1 ] || { cat "$T/err" >&2; fail "$f: not one error line"; } ;;
+	*) cat "$f" "$T/err" >&2; fail "$f: exit $RC" ;;
+	esac
+done
+echo "random files: $n0 imported, $n2 refused"
+cases=$((cases + n0 + n2))
+
 # The CPU bound: a string pattern is one C call the instruction count cannot
 # interrupt.
 start=$(lb_now_ms)

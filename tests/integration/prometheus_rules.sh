@@ -16,7 +16,7 @@ promtool check rules "$RULES" || fail "promtool check rules refused $RULES"
 	fail "the rules' unit tests failed"
 
 # A real scrape.
-cd "$T"
+cd "$T" || exit 1
 PORT=$(free_port)
 mkdir -p "$T/src" "$T/state" && echo a >"$T/src/a"
 printf '[lifeboat]\nstate_dir = %s\nmetrics_listen = 127.0.0.1:%s\n\n[sync www]\nsource = %s\ntarget = %s\ndelay = 0\n' \
@@ -38,7 +38,7 @@ grep -qx "lifeboat_drill_last_success_timestamp_seconds $want" "$T/metrics" ||
 used=$(grep -o 'lifeboat_sync_[a-z_]*\|lifeboat_up\|lifeboat_drill_[a-z_]*' "$RULES" | sort -u)
 [ -n "$used" ] || fail "the rules use no sync metric"
 for m in $used; do
-	grep -q "^$m[{ ]" "$T/metrics" || fail "the rules use $m, which lifeboat sync does not serve"
+	grep -q "^${m}[{ ]" "$T/metrics" || fail "the rules use $m, which lifeboat sync does not serve"
 done
 grep -q '^lifeboat_sync_state{sync="www",state="error"} 0$' "$T/metrics" ||
 	fail "no error state series for the LifeboatSyncError rule"

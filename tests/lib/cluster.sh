@@ -84,7 +84,7 @@ _node_up() {
 	done
 	[ -d /usr/local ] || return 1
 	local home; home=$(getent passwd root | cut -d: -f6)
-	# shellcheck disable=SC2016
+	# shellcheck disable=SC2016,SC2086 # $1..: the inner shell's; one word per mount
 	ip netns exec "$ns" unshare -m --propagation private /bin/sh -c '
 		dir=$1 inst=$2 bashrc=$3 empty=$4; shift 4
 		for m in "$@"; do mount --bind "$dir/${m%%:*}" "${m#*:}" || exit 1; done
@@ -374,6 +374,8 @@ cluster_kill_primary() {
 # The machine dies: every process on it, at once, and its cable.
 cluster_crash() {
 	local holder; holder=$(_node_holder "$1")
+	# Jobs of this shell die too: no "Killed" lines from bash.
+	disown -a 2>/dev/null
 	local want p
 	want=$(cat "$(_node_dir "$1")/.mntns")
 	for p in /proc/[0-9]*; do

@@ -188,6 +188,8 @@ static void test_errors_are_one_line(void **state)
 	expect_error("error('a\\nb')", "x.lua:1: a b");
 	expect_error("local t = {} t[1] = t sync{t, source='/a', target='/b'}", "nest deeper");
 	expect_error("while true do end", "still running after");
+	expect_error("for i = 1, 1001 do sync{default.rsync, source='/a' .. i, target='/b' .. i} end",
+		     "1001 sync{} calls; an import takes at most 1000");
 }
 
 int main(void)
