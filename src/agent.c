@@ -383,6 +383,32 @@ fail:
 	return -1;
 }
 
+/* Files RPO from this node's sync daemons (STATE_DIR/status.json): the
+ * oldest change not yet shipped, and how many wait. */
+static void add_files_rpo(const struct agent *a, struct json_object *o)
+{
+	char *p = xasprintf("%s/status.json", a->cfg->state_dir);
+	struct json_object *root = json_object_from_file(p), *syncs, *x;
+	free(p);
+	double age = 0;
+	int64_t pending = 0;
+	bool known = root && json_object_object_get_ex(root, "syncs", &syncs);
+	if (known) {
+		json_object_object_foreach(syncs, name, one)
+		{
+			(void)name;
+			if (json_object_object_get_ex(one, "oldest_pending_age", &x) &&
+			    json_object_get_double(x) > age)
+				age = json_object_get_double(x);
+			if (json_object_object_get_ex(one, "pending", &x))
+				pending += json_object_get_int64(x);
+		}
+	}
+	json_object_put(root);
+	json_object_object_add(o, "files_rpo", known ? json_object_new_double(age) : NULL);
+	json_object_object_add(o, "files_pending", known ? json_object_new_int64(pending) : NULL);
+}
+
 static char *member_json(const struct agent *a, bool may_promote)
 {
 	struct json_object *o = json_object_new_object();
@@ -405,6 +431,7 @@ static char *member_json(const struct agent *a, bool may_promote)
 						 ? json_object_new_double(current_lag(a))
 						 : NULL);
 	json_object_object_add(o, "epoch", json_object_new_int64((int64_t)local_epoch(a)));
+	add_files_rpo(a, o);
 	json_object_object_add(o, "may_promote", json_object_new_boolean(may_promote));
 	json_object_object_add(o, "decision",
 			       json_object_new_string(a->decision ? a->decision : "starting"));

@@ -394,9 +394,13 @@ void cluster_print_status(const struct config *cfg, bool colour)
 	json_object_object_foreach(members, name, m)
 	{
 		struct json_object *lag = NULL;
-		char lag_s[32] = "-";
+		char lag_s[80] = "-";
 		if (json_object_object_get_ex(m, "lag", &lag) && lag)
 			snprintf(lag_s, sizeof(lag_s), "%.1f s", json_object_get_double(lag));
+		struct json_object *rpo = NULL;
+		if (json_object_object_get_ex(m, "files_rpo", &rpo) && rpo)
+			snprintf(lag_s + strlen(lag_s), sizeof(lag_s) - strlen(lag_s),
+				 ", files RPO %.1f s", json_object_get_double(rpo));
 		printf("  member     %-12s %s%s, applied %s, lag %s%s%s%s\n", name,
 		       jstr(m, "role") ? jstr(m, "role") : "?",
 		       jstr(m, "writable") && strcmp(jstr(m, "writable"), "true") == 0 ? " writable"
