@@ -32,6 +32,8 @@
 
 #define PROBE_TIMEOUT_MS 4000
 #define FAILOVER_GRACE_MS 120000
+#define FAILOVER_ATTEMPTS 5
+#define FAILOVER_RETRY_MS 2000
 
 struct agent {
 	const struct config *cfg;
@@ -62,6 +64,8 @@ struct agent {
 
 	struct proc *failover;
 	int64_t failover_started;
+	int failover_attempts;   /* of the automatic failover this agent owes */
+	int64_t failover_retry_at;
 	int64_t leader_lost_ms; /* when this standby saw the leader key gone */
 	int64_t takeover_lost_ms; /* that moment, for the running failover's report */
 
@@ -538,16 +542,26 @@ static void on_failover_exit(struct proc *p, void *arg)
 	struct agent *a = arg;
 	int code = proc_exit_code(p);
 	double secs = (double)(now_ms() - a->failover_started) / 1000.0;
-	if (code == 0)
+	if (code == 0) {
+		a->failover_attempts = 0;
 		decide(a, LOG_LVL_INFO,
 		       "automatic failover done in %.1f s (%.1f s after the leader key was "
 		       "gone): this node is the primary",
 		       secs, (double)(now_ms() - a->takeover_lost_ms) / 1000.0);
-	else
+	} else if (a->failover_attempts < FAILOVER_ATTEMPTS) {
+		/* The journal makes a second run finish what the first began. */
+		a->failover_retry_at = now_ms() + FAILOVER_RETRY_MS;
 		decide(a, LOG_LVL_ERROR,
-		       "automatic failover failed (exit %d: %s): this node holds the leader key; "
-		       "'lifeboat failover' resumes it",
-		       code, proc_stderr_tail(p));
+		       "automatic failover attempt %d failed (exit %d: %s): this node holds the "
+		       "leader key; running it again in %d s",
+		       a->failover_attempts, code, proc_stderr_tail(p), FAILOVER_RETRY_MS / 1000);
+	} else {
+		a->failover_attempts = 0;
+		decide(a, LOG_LVL_ERROR,
+		       "automatic failover failed %d times (exit %d: %s): this node holds the "
+		       "leader key; 'lifeboat failover' resumes it",
+		       FAILOVER_ATTEMPTS, code, proc_stderr_tail(p));
+	}
 	proc_free(p);
 	a->failover = NULL;
 }
@@ -572,6 +586,7 @@ static void start_failover(struct agent *a)
 			       .stdout_to = -1};
 	char *err = NULL;
 	a->failover_started = now_ms();
+	a->failover_attempts++;
 	a->failover = proc_start(a->loop, &po, on_failover_exit, a, &err);
 	if (!a->failover) {
 		decide(a, LOG_LVL_ERROR, "could not start the failover: %s", err);
@@ -792,6 +807,10 @@ static void leader_here(struct agent *a)
 	}
 	if (a->fenced_self) {
 		release(a);
+		return;
+	}
+	if (a->failover_attempts && now_ms() >= a->failover_retry_at) {
+		start_failover(a);
 		return;
 	}
 	wd_feed(a);
