@@ -1021,6 +1021,36 @@ int agent_resume(const struct config *cfg)
 	return EXIT_OK;
 }
 
+int agent_pause(const struct config *cfg)
+{
+	if (!cfg->cluster.present) {
+		log_error("%s: no [cluster] section: nothing to pause", cfg->path);
+		return EXIT_USAGE;
+	}
+	struct cluster c;
+	cluster_open(&c, cfg);
+	char *kp = cluster_key(&c, "paused"), *err = NULL;
+	char *v = xasprintf("{\"by\":\"%s\",\"at\":%.3f,\"why\":\"paused by a person (agent "
+			    "--pause)\"}",
+			    cfg->node ? cfg->node : "?", now_wall());
+	struct etcd_txn *t = etcd_txn_new();
+	etcd_txn_put(t, true, kp, v, 0);
+	bool ok = false;
+	int rc = etcd_txn_run(c.etcd, t, CLUSTER_TIMEOUT_MS, &ok, NULL, &err);
+	etcd_txn_free(t);
+	free(v);
+	free(kp);
+	cluster_close(&c);
+	if (rc < 0) {
+		log_error("agent --pause: %s", err);
+		free(err);
+		return EXIT_FAILED;
+	}
+	log_info("automatic failover paused (scope %s) until 'lifeboat agent --resume'",
+		 cfg->cluster.scope);
+	return EXIT_OK;
+}
+
 int agent_failsafe_probe(const struct config *cfg, const char *asking)
 {
 	if (!cfg->cluster.present) {

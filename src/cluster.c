@@ -387,7 +387,7 @@ void cluster_print_status(const struct config *cfg, bool colour)
 	struct json_object *p = NULL;
 	json_object_object_get_ex(o, "paused", &p);
 	printf("  automatic  %s\n", json_object_get_boolean(v) ? "armed"
-			     : p ? "paused after an automatic failover ('lifeboat agent --resume' arms it)"
+			     : p ? "paused ('lifeboat agent --resume' arms it)"
 				 : "off (auto_failover = no)");
 	struct json_object *members;
 	json_object_object_get_ex(o, "members", &members);

@@ -75,7 +75,7 @@ while [ "$(date +%s)" -lt "$sleep_check_end" ]; do
 done
 split_sampler_check
 lb_d status >"$T/status.txt" 2>&1
-grep -q "paused after an automatic failover" "$T/status.txt" || fail "status does not say paused: $(cat "$T/status.txt")"
+grep -q "automatic  paused" "$T/status.txt" || fail "status does not say paused: $(cat "$T/status.txt")"
 lb_d agent --resume || fail "agent --resume"
 [ -z "$(etcdctl_get paused)" ] || fail "still paused"
 pass

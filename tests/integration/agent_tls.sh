@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # [cluster] over TLS: a real etcd member on loopback serving https and
 # asking for client certificates (as a hardened etcd does). With etcd_ca,
-# etcd_cert and etcd_key lifeboat talks to it (agent --resume, status);
+# etcd_cert and etcd_key lifeboat talks to it (agent --pause, --resume,
+# status);
 # without the client certificate etcd refuses it and lifeboat says so.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
@@ -50,6 +51,13 @@ ETCDCTL_API=3 etcdctl --endpoints="https://127.0.0.1:$cport" --cacert ca.pem --c
 "$LIFEBOAT" -c "$T/ok.conf" status --json >"$T/status.json" || true
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cluster"]; assert c["etcd"].startswith("https://"), c; assert c["auto_failover"] is True, c' "$T/status.json" ||
 	fail "status over TLS: $(cat "$T/status.json")"
+# --pause, for maintenance, and status says so.
+"$LIFEBOAT" -c "$T/ok.conf" agent --pause || fail "agent --pause"
+"$LIFEBOAT" -c "$T/ok.conf" status >"$T/status.txt" 2>&1 || true
+grep -q "automatic  paused" "$T/status.txt" || fail "status after --pause: $(cat "$T/status.txt")"
+"$LIFEBOAT" -c "$T/ok.conf" agent --resume || fail "agent --resume after --pause"
+"$LIFEBOAT" -c "$T/ok.conf" status >"$T/status.txt" 2>&1 || true
+grep -q "automatic  armed" "$T/status.txt" || fail "status after --resume: $(cat "$T/status.txt")"
 out=$("$LIFEBOAT" -c "$T/nocert.conf" agent --resume 2>&1) && fail "no client certificate, yet it worked: $out"
 echo "without a client certificate: $out"
 echo "$out" | grep -q "no etcd member answered" || fail "unclear refusal: $out"
