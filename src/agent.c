@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define PROBE_TIMEOUT_MS 4000
+#define FAILSAFE_RESERVE_MS 1500
 #define FAILOVER_GRACE_MS 120000
 #define FAILOVER_ATTEMPTS 5
 #define FAILOVER_RETRY_MS 2000
@@ -349,21 +350,54 @@ static int64_t request_timeout(const struct agent *a)
 {
 	if (!acting_primary(a) || a->fenced_self)
 		return CLUSTER_TIMEOUT_MS;
-	int64_t left = fence_deadline(a) - now_ms() - 100;
-	return left < 200 ? 200 : left;
+	/* What is left for asking the other nodes (the failsafe) when etcd
+	 * does not answer. */
+	int64_t left = fence_deadline(a) - now_ms() - FAILSAFE_RESERVE_MS;
+	return left < 300 ? 300 : left;
 }
 
 /* ------------------------------------------------------------ etcd */
 
 /* Renew the lease (a new one when it is gone). 0 or -1 (etcd unreachable
  * or an error). */
+/* A renewal that did not come back (keepalives stall while etcd elects a
+ * new leader, reads may not): a linearizable read of the lease's time to
+ * live still moves the deadline, to what etcd says is left. */
+static bool lease_still_alive(struct agent *a, char **err)
+{
+	int64_t sent = now_ms(), budget = fence_deadline(a) - sent - FAILSAFE_RESERVE_MS / 2;
+	long left = 0;
+	free(*err);
+	*err = NULL;
+	if (etcd_lease_ttl(a->cl.etcd, a->lease, budget < 300 ? 300 : budget, &left, err) < 0 ||
+	    left <= 0) {
+		if (!*err)
+			*err = xstrdup("etcd says the lease is gone");
+		return false;
+	}
+	/* The lease lives until at least sent + left: the deadline follows. */
+	int64_t as_if = sent + (int64_t)left * 1000 - a->ttl_ms;
+	if (as_if > a->renewed_ms)
+		a->renewed_ms = as_if;
+	decide(a, LOG_LVL_WARN, "lease renewal did not answer; etcd says %ld s left on it", left);
+	return true;
+}
+
 static int renew(struct agent *a)
 {
 	int64_t sent = now_ms();
 	char *err = NULL;
 	long ttl = 0;
-	if (a->lease && etcd_lease_keepalive(a->cl.etcd, a->lease, request_timeout(a), &ttl, &err) < 0)
-		goto fail;
+	if (a->lease) {
+		int64_t budget = request_timeout(a);
+		bool primary = a->leader && acting_primary(a);
+		if (etcd_lease_keepalive(a->cl.etcd, a->lease, primary ? budget * 3 / 5 : budget, &ttl,
+					 &err) < 0) {
+			if (primary && lease_still_alive(a, &err))
+				return 0;
+			goto fail;
+		}
+	}
 	if (a->lease && ttl > 0) {
 		a->renewed_ms = sent;
 		return 0;
@@ -445,10 +479,27 @@ static char *member_json(const struct agent *a, bool may_promote)
 	return s;
 }
 
+/* The leader key is this node's but on another lease (a manual failover
+ * or `db writable` put it on the command's own): move it to the agent's,
+ * which the agent renews. */
+static void adopt(struct agent *a, const struct etcd_kv *l)
+{
+	struct etcd_txn *t = etcd_txn_new();
+	etcd_txn_mod_revision(t, l->key, ETCD_EQ, l->mod_revision);
+	etcd_txn_put(t, true, l->key, a->cfg->node, a->lease);
+	bool ok = false;
+	char *err = NULL;
+	if (etcd_txn_run(a->cl.etcd, t, request_timeout(a), &ok, NULL, &err) < 0) {
+		log_warn("agent: %s", err);
+		free(err);
+	} else if (ok) {
+		log_info("agent: the leader key now lives on this agent's lease");
+	}
+	etcd_txn_free(t);
+}
+
 /* Publish members/NODE and learn leader, epoch, paused: one transaction,
- * whose compare (leader == this node) is the leadership decision. The
- * success branch also puts leader on this agent's lease (it adopts a key
- * a manual failover put on the command's own lease). */
+ * whose compare (leader == this node) is the leadership decision. */
 static int publish(struct agent *a, bool may_promote)
 {
 	const char *me = a->cfg->node;
@@ -467,7 +518,6 @@ static int publish(struct agent *a, bool may_promote)
 		etcd_txn_get_prefix(t, branch == 0, kms);
 	}
 	free(kms);
-	etcd_txn_put(t, true, kl, me, a->lease);
 	bool mine = false;
 	struct etcd_kvs got;
 	char *err = NULL;
@@ -479,6 +529,8 @@ static int publish(struct agent *a, bool may_promote)
 		a->etcd_epoch = e ? strtoull(e->value, NULL, 10) : 0;
 		a->paused = etcd_kvs_find(&got, kp) != NULL;
 		a->leader = mine;
+		if (mine && l && l->lease != a->lease)
+			adopt(a, l);
 		etcd_kvs_free(&a->members);
 		a->members = got;
 	} else {
@@ -1062,7 +1114,7 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	struct etcd_kvs kvs;
 	char *kl = cluster_key(&c, "leader"), *err = NULL;
 	/* Quick: the asking primary has a deadline. */
-	int rc = etcd_range(c.etcd, kl, false, 1500, &kvs, &err);
+	int rc = etcd_range(c.etcd, kl, false, 600, &kvs, &err);
 	free(kl);
 	cluster_close(&c);
 	if (rc == 0) {

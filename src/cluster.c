@@ -108,8 +108,9 @@ static int claim_txn(struct cluster *c, enum claim_mode mode, int64_t lease,
 	char *kl = cluster_key(c, "leader"), *ke = cluster_key(c, "epoch");
 	char *kp = cluster_key(c, "paused");
 	struct etcd_txn *t = etcd_txn_new();
+	/* The holder's name, not its revision: its agent may re-put it. */
 	if (leader)
-		etcd_txn_mod_revision(t, kl, ETCD_EQ, leader->mod_revision);
+		etcd_txn_value(t, kl, ETCD_EQ, leader->value);
 	else
 		etcd_txn_absent(t, kl);
 	if (epoch)
@@ -248,6 +249,30 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 			 r.replaced ? " from " : "", r.replaced ? r.replaced : "", r.epoch);
 		if (r.replaced && !switchover && old_lease)
 			wait_old_lease(&c, old_lease);
+	}
+	claim_result_free(&r);
+	cluster_close(&c);
+	return rc;
+}
+
+int cluster_claim_for_writable(const struct config *cfg, uint64_t local_epoch, char **err)
+{
+	if (!cfg->cluster.present)
+		return EXIT_OK;
+	struct cluster c;
+	cluster_open(&c, cfg);
+	struct claim_result r;
+	int rc = EXIT_OK;
+	if (cluster_claim(&c, CLAIM_KEEP, 0, local_epoch, NULL, &r, err) < 0) {
+		char *e = *err;
+		*err = xasprintf("[cluster]: the leader key could not be checked (%s): the server "
+				 "stays read-only; nothing changed",
+				 e);
+		free(e);
+		rc = EXIT_FAILED;
+	} else if (!r.taken) {
+		*err = xasprintf("[cluster]: %s: the server stays read-only; nothing changed", r.why);
+		rc = EXIT_FAILED;
 	}
 	claim_result_free(&r);
 	cluster_close(&c);
