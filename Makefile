@@ -100,7 +100,7 @@ install: $(INSTALL_BIN)
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples
 	for u in contrib/systemd/*.service; do sed 's|/usr/local/bin/lifeboat|$(PREFIX)/bin/lifeboat|' "$$u" >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
 	install -m 0644 contrib/bash-completion/lifeboat $(DESTDIR)$(BASHCOMPDIR)/lifeboat
-	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
+	sed 's|/usr/local/bin/lifeboat|$(PREFIX)/bin/lifeboat|' contrib/logrotate/lifeboat >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 	install -m 0644 contrib/prometheus/lifeboat.rules.yml $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 

@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 #include <linux/watchdog.h>
 #include <mysql.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -559,7 +560,9 @@ static bool failsafe_confirmed(struct agent *a)
 			continue;
 		struct strv v;
 		strv_init(&v);
-		if (!peer_lifeboat_argv(a->cfg, n, &v)) {
+		/* Asked while etcd is unreachable: perhaps the network is cut, so
+		 * a connection of its own, not a shared one that may be dead. */
+		if (!peer_lifeboat_argv_fresh(a->cfg, n, &v)) {
 			strv_free(&v);
 			log_warn("agent: failsafe: no way to ask %s (no peer_command, no ssh)", n->name);
 			return false;
@@ -1160,4 +1163,24 @@ int agent_health(const struct config *cfg, const char *path)
 		code = 200;
 	json_object_put(o);
 	return code;
+}
+
+void agent_figures(const struct config *cfg, double *lease_left, double *lag)
+{
+	*lease_left = NAN;
+	*lag = NAN;
+	char *p = xasprintf("%s/agent.json", cfg->state_dir);
+	struct json_object *o = json_object_from_file(p), *v;
+	free(p);
+	if (!o)
+		return;
+	double now = now_wall();
+	if (json_object_object_get_ex(o, "holds_lease", &v) && json_object_get_boolean(v) &&
+	    json_object_object_get_ex(o, "primary_until", &v) && json_object_get_double(v) > 0)
+		*lease_left = fmax(0, json_object_get_double(v) - now);
+	bool fresh = json_object_object_get_ex(o, "at", &v) &&
+		     now - json_object_get_double(v) < (double)cfg->cluster.ttl;
+	if (fresh && json_object_object_get_ex(o, "lag", &v) && v)
+		*lag = json_object_get_double(v);
+	json_object_put(o);
 }

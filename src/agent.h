@@ -57,4 +57,10 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking);
  * STATE_DIR/agent.json: 200 or 503; 0 when path is not a health path. */
 int agent_health(const struct config *cfg, const char *path);
 
+/* For the metrics, from this node's STATE_DIR/agent.json: the seconds the
+ * lease this node holds as primary has left (0 once past: an agent that
+ * stopped renewing runs out) and the replication lag the agent last measured
+ * here as a standby (only while the file is fresh). NAN when not known. */
+void agent_figures(const struct config *cfg, double *lease_left, double *lag);
+
 #endif

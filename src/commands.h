@@ -33,6 +33,8 @@ int cmd_check(const struct cli *cli, int argc, char **argv);
 int cmd_failover(const struct cli *cli, int argc, char **argv);
 int cmd_switchover(const struct cli *cli, int argc, char **argv);
 int cmd_drill(const struct cli *cli, int argc, char **argv);
+int cmd_flush(const struct cli *cli, int argc, char **argv);
+int cmd_reload(const struct cli *cli, int argc, char **argv);
 int cmd_agent(const struct cli *cli, int argc, char **argv);
 int cmd_import_lsyncd(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);

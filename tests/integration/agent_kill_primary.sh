@@ -61,7 +61,7 @@ echo "acknowledged writes lost: $lost of $(wc -l <"$T/acked")"
 [ "$lost" = 0 ] || fail "$lost acknowledged writes lost with semi-sync"
 
 # The old primary comes back, read-only (my.cnf), with its agent.
-_cluster_db_start primary || fail "restart oslo's mariadbd"
+cluster_db_start primary || fail "restart p"
 agent_start p
 wait_until 20 grep -q 'standby: dr is the primary' "$STATE_P/agent.json" ||
 	fail "the old primary's agent does not follow dr: $(cat "$STATE_P/agent.json")"

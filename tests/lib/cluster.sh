@@ -34,7 +34,8 @@
 #   sql_p SQL / sql_d SQL   SQL as the lifeboat admin on that node's server
 #   app_vip SQL          SQL as the app user from client through the VIP
 #   vip_holder           prints primary, dr, both or none
-#   CONF_P, CONF_D       the configuration path on the nodes
+#   CONF_P, CONF_D       each node's copy of /etc/lifeboat/lifeboat.conf, seen
+#                        from here (to edit; the nodes' commands read their own)
 #   STATE_P, STATE_D     the nodes' state directories, seen from here
 #   $T/oslo/www, $T/dr/www   the nodes' /srv/www/mysite, seen from here
 #   CLUSTER_SYNC=1       also a [sync www] /srv/www/mysite -> dr:/srv/www/mysite
@@ -199,6 +200,17 @@ _cluster_db_start() {
 	in_node "$1" /usr/local/sbin/mariadb-start || return 1
 	lb_track_pid "$(cat "$(_node_dir "$1")/run-mysqld/mysqld.pid")"
 }
+# cluster_db_start NODE: that machine's mariadbd started again (as its
+# init system would), tracked.
+cluster_db_start() { _cluster_db_start "$1"; }
+
+# mariadb.sh's instance names p and d are the two machines' servers, so
+# mdb_kill9 p / mdb_stop d / mdb_pid p reach them.
+_cluster_mdb_names() {
+	mkdir -p "$MDB_WORK/p" "$MDB_WORK/d"
+	ln -sf "$T/oslo/run-mysqld/mysqld.pid" "$MDB_WORK/p/mariadbd.pid"
+	ln -sf "$T/dr/run-mysqld/mysqld.pid" "$MDB_WORK/d/mariadbd.pid"
+}
 
 sql_p() { in_ns primary mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P$CLUSTER_PORT -ulifeboat -p"$MDB_PASS" -N -B -e "$*"; }
 sql_d() { in_ns dr mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P$CLUSTER_PORT -ulifeboat -p"$MDB_PASS" -N -B -e "$*"; }
@@ -336,9 +348,10 @@ cluster_up() {
 	_node_up primary primary && _node_up dr dr || { echo "cluster_up: machines" >&2; return 1; }
 	_cluster_etc primary && _cluster_etc dr || return 1
 	STATE_P=$T/oslo/state STATE_D=$T/dr/state
-	CONF_P=$CLUSTER_CONF CONF_D=$CLUSTER_CONF
+	CONF_P=$T/oslo/etc-lifeboat/lifeboat.conf CONF_D=$T/dr/etc-lifeboat/lifeboat.conf
 	export STATE_P STATE_D CONF_P CONF_D
 	_cluster_mysql primary 1 && _cluster_mysql dr 2 || return 1
+	_cluster_mdb_names
 	_cluster_db_start primary && _cluster_db_start dr || { echo "cluster_up: mariadbd" >&2; return 1; }
 	_cluster_sshd primary "$LB_NET.1" && _cluster_sshd dr "$LB_NET.2" || return 1
 	lb_p db writable >"$T/writable.log" 2>&1 || { cat "$T/writable.log" >&2; return 1; }
