@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "child.h"
 #include "cluster.h"
+#include "ctl.h"
 #include "commands.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -786,6 +787,48 @@ static void release(struct agent *a)
 	free(kl);
 }
 
+/* The key is still this node's and etcd's epoch is this node's: nobody was
+ * promoted while it was fenced (its lease outlived the outage). Writes go
+ * back on here rather than leaving the pair without a primary. The etcd
+ * transaction is the evidence: `db writable`'s look at the other server
+ * is not needed (and fails while that server is cut off). */
+static bool resume_writes(struct agent *a)
+{
+	uint64_t mine = local_epoch(a);
+	if (!a->self_db || !a->facts_ok || a->facts.replica || mine != a->etcd_epoch)
+		return false;
+	char *err = NULL, *note = NULL;
+	struct db_conn c;
+	int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
+	if (!rc)
+		rc = db_exec(&c, "SET GLOBAL read_only = OFF", &err);
+	db_close(&c);
+	if (!rc)
+		rc = db_persist_read_only(a->cfg, a->self_db, false, mine, &err);
+	if (!rc && role_write(a->cfg->state_dir, ROLE_PRIMARY, &err) < 0)
+		rc = EXIT_FAILED;
+	const struct failover_conf *fc = &a->cfg->failover;
+	if (!rc && fc->vip && fc->vip_dev && vip_take(fc->vip, fc->vip_dev, &note, &err) < 0)
+		rc = EXIT_FAILED;
+	free(note);
+	if (rc) {
+		log_warn("agent: writes could not go back on: %s", err);
+		free(err);
+		return false;
+	}
+	/* The sync daemons reload: this node pushes again. */
+	struct json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("reload"));
+	json_object_put(ctl_call_all(a->cfg->state_dir, req, 5000));
+	json_object_put(req);
+	a->fenced_self = false;
+	decide(a, LOG_LVL_WARN,
+	       "primary again: the leader key and epoch %" PRIu64 " are still this node's "
+	       "(its lease outlived the outage)",
+	       mine);
+	return true;
+}
+
 /* ------------------------------------------------------------ state file */
 
 static void write_state(struct agent *a)
@@ -861,7 +904,8 @@ static void leader_here(struct agent *a)
 		return;
 	}
 	if (a->fenced_self) {
-		release(a);
+		if (!resume_writes(a))
+			release(a);
 		return;
 	}
 	if (a->failover_attempts && now_ms() >= a->failover_retry_at) {
