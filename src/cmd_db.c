@@ -5,8 +5,8 @@
 #include "failover.h"
 #include "db_ops.h"
 #include "epoch.h"
-#include "privileges.h"
 #include "json.h"
+#include "privileges.h"
 #include "log.h"
 #include "util.h"
 

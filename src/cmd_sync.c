@@ -342,11 +342,15 @@ static int start_syncers(struct sync_daemon *d)
 
 static void stop_syncers(struct sync_daemon *d)
 {
-	for (size_t i = 0; i < d->n_syncers; i++)
-		syncer_free(d->syncers[i]);
-	free(d->syncers);
+	/* Out of the list first: nothing (a waiting flush) may find one that
+	 * is half freed. */
+	struct syncer **all = d->syncers;
+	size_t n = d->n_syncers;
 	d->syncers = NULL;
 	d->n_syncers = 0;
+	for (size_t i = 0; i < n; i++)
+		syncer_free(all[i]);
+	free(all);
 }
 
 static void on_stop(struct loop *loop, int signo, void *arg)

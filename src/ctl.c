@@ -461,6 +461,10 @@ int ctl_flush(const struct config *cfg, const struct strv *names, double timeout
 {
 	struct strv want;
 	wanted_names(cfg, names, &want);
+	if (!want.len) {
+		strv_free(&want);
+		return 0; /* no [sync]: nothing to wait for */
+	}
 	json_object *req = json_object_new_object(), *list = json_object_new_array();
 	for (size_t i = 0; i < want.len; i++)
 		json_object_array_add(list, json_object_new_string(want.items[i]));

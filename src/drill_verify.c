@@ -25,7 +25,6 @@
 #define CATCH_UP_S 30
 #define FILES_WAIT_S 30
 #define RSYNC_TIMEOUT_MS 120000
-#define PEER_TIMEOUT_MS 15000
 
 /* ------------------------------------------------------------ database */
 

@@ -17,7 +17,9 @@ set -u
 lb_setup
 need_root
 need arping rsync python3
+CLUSTER_SYNC=1
 cluster_up || fail "cluster setup"
+cluster_sync_start || fail "sync daemons did not start"
 sql_p "CREATE USER shopadmin@'%' IDENTIFIED BY 'adminpw'; GRANT ALL PRIVILEGES ON *.* TO shopadmin@'%';
 	CREATE TABLE app.orders (id INT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)" || fail "app account"
 wait_until 20 eval '[ "$(sql_d "SELECT COUNT(*) FROM mysql.user WHERE User=\"shopadmin\"")" = 1 ]' || fail "not replicated"

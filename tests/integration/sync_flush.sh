@@ -25,6 +25,9 @@ sync_conf_add "$CONF" far "$SRC" "$SSH_TARGET:$REMOTE" delay=30 \
 # No daemon: flush says so and fails.
 rc=0; out=$("$LIFEBOAT" -c "$CONF" flush --timeout 5 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "no sync daemon is running" <<<"$out" || fail "flush without a daemon: exit $rc: $out"
+# Nothing configured to sync: nothing to wait for (a database-only node).
+printf '[lifeboat]\nstate_dir = %s\nlog = stderr\n' "$T/state" >"$T/nosync.conf"
+"$LIFEBOAT" -c "$T/nosync.conf" flush --timeout 5 || fail "flush without any [sync] failed"
 rc=0; out=$("$LIFEBOAT" -c "$CONF" flush nosuch 2>&1) || rc=$?
 [ "$rc" = 2 ] && grep -q "nosuch" <<<"$out" || fail "flush of an unknown sync: exit $rc: $out"
 

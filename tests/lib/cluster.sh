@@ -96,23 +96,37 @@ _node_up() {
 		exec sleep infinity' sh "$dir" "$T/inst" "$home/.bashrc" "$T/ssh/empty_bashrc" \
 		$_CLUSTER_MOUNTS >>"$dir/holder.log" 2>&1 </dev/null &
 	local holder=$!
-	lb_track_pid "$holder"
-	wait_until 10 test -e "$dir/.ready" || { cat "$dir/holder.log" >&2; return 1; }
 	echo "$holder" >"$dir/.holder"
-	readlink "/proc/$holder/ns/mnt" >"$dir/.mntns"
-	# Everything the machine ran ends with the test (mariadbd restarted by
-	# a clone, ssh masters lifeboat left to linger).
+	_lb_starttime "$holder" >"$dir/.holder_start"
+	# Not tracked: the holder ends last, in _node_kill_all, so that the
+	# namespace (and the number that names it) lives until every process
+	# in it is gone; a freed number may name another test's machine.
 	lb_on_exit "_node_kill_all $1"
+	wait_until 10 test -e "$dir/.ready" || { cat "$dir/holder.log" >&2; return 1; }
+	readlink "/proc/$holder/ns/mnt" >"$dir/.mntns"
 }
 
-# _node_kill_all NODE: SIGKILL every process in the node's mount namespace.
+# _node_kill_all NODE: SIGKILL every process of the machine (mariadbd
+# restarted by a clone, ssh masters lifeboat left to linger), the holder
+# last. Only while the holder is ours and alive: then the namespace's
+# number is still its own.
 _node_kill_all() {
-	local want p dir
+	local want p dir holder
+	disown -a 2>/dev/null # no "Killed" line from bash for the holder job
 	dir=$(_node_dir "$1")
-	want=$(cat "$dir/.mntns" 2>/dev/null) || return 0
+	holder=$(cat "$dir/.holder" 2>/dev/null) || return 0
+	if [ ! -s "$dir/.mntns" ]; then
+		_lb_same "$holder" "$(cat "$dir/.holder_start" 2>/dev/null)" && kill -KILL "$holder"
+		return 0
+	fi
+	want=$(cat "$dir/.mntns")
+	[ "$(_lb_starttime "$holder")" = "$(cat "$dir/.holder_start")" ] || return 0
+	[ "$(readlink "/proc/$holder/ns/mnt" 2>/dev/null)" = "$want" ] || return 0
 	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$holder" ] && continue
 		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$want" ] && kill -KILL "${p#/proc/}" 2>/dev/null
 	done
+	kill -KILL "$holder" 2>/dev/null
 	return 0
 }
 
