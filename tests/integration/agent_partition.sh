@@ -51,6 +51,8 @@ ip -n "$(netns_name dr)" link set eth0 down
 hold_for "$settle" "DR cut off"
 ip -n "$(netns_name dr)" link set eth0 up
 wait_until 20 grep -q 'standby: oslo is the primary' "$STATE_D/agent.json" || fail "dr's agent did not come back"
+# Every member healthy again before the next fault (not a double fault).
+wait_until 30 _etcd_healthy || fail "dr's etcd member did not rejoin"
 
 echo "2. witness down"
 etcd_kill witness
