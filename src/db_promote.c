@@ -23,16 +23,6 @@ static void nap(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Test-only: LIFEBOAT_FAILPOINT=NAME makes lifeboat kill itself (SIGKILL,
- * nothing cleaned up) at that point, so tests can check that a re-run
- * finishes what a killed promote left. */
-static void failpoint(const char *name)
-{
-	const char *fp = getenv("LIFEBOAT_FAILPOINT");
-	if (fp && strcmp(fp, name) == 0)
-		kill(getpid(), SIGKILL);
-}
-
 /* While the relay log drains nobody else writes, and every transaction is
  * still in the relay log: one fsync per applied transaction only slows the
  * failover down (seconds for a backlog of a few thousand). Durability is put

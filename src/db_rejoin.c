@@ -206,21 +206,78 @@ out:
 	return rc;
 }
 
+/* STATE_DIR/rejoin-reset names the old primary and the fork while its binlog
+ * is being reset: a rejoin killed between RESET MASTER and setting the GTID
+ * state (an empty binlog: its position would be lost) finishes it next run. */
+static char *reset_record_path(const struct config *cfg)
+{
+	return xasprintf("%s/rejoin-reset", cfg->state_dir);
+}
+
+/* The fork of an unfinished reset of this old primary, or NULL. The record
+ * counts only while the binlog is as a reset leaves it (empty, or at the
+ * fork): anything else means it is stale. */
+static char *unfinished_reset(struct db_pair *p, struct db_conn *old)
+{
+	char *path = reset_record_path(p->cfg);
+	char *text = read_file(path, NULL);
+	char *fork = NULL, *pos = NULL, *e = NULL;
+	char *nl = text ? strchr(text, '\n') : NULL;
+	if (!nl) {
+		free(text);
+		free(path);
+		return NULL;
+	}
+	*nl = '\0';
+	char *f = nl + 1;
+	f[strcspn(f, "\n")] = '\0';
+	if (strcmp(text, old->name) == 0 &&
+	    !db_value(old, "SELECT @@global.gtid_binlog_pos", &pos, &e) && pos &&
+	    (!*pos || strcmp(pos, f) == 0))
+		fork = xstrdup(f);
+	else if (strcmp(text, old->name) == 0)
+		log_warn("%s: stale (binlog of %s at '%s', not reset to %s): ignored", path,
+			 old->name, pos ? pos : "?", f);
+	if (!fork)
+		unlink(path);
+	free(e);
+	free(pos);
+	free(text);
+	free(path);
+	return fork;
+}
+
 /* Drop the discarded heartbeat transactions from the old primary's history:
  * its binlog restarts at the fork point, so the new primary's transactions
  * with the same sequence numbers follow in order (gtid_strict_mode would stop
  * them with 1950 otherwise, anchors pitfall 5). The extract saved them. */
-static int forget_errant(struct db_conn *old, const char *fork, char **err)
+static int forget_errant(struct db_pair *p, struct db_conn *old, const char *fork, char **err)
 {
+	char *path = reset_record_path(p->cfg);
+	char *record = xasprintf("%s\n%s\n", old->name, fork);
+	int rc = EXIT_OK;
+	if (write_file_atomic(path, record, strlen(record)) < 0) {
+		*err = xasprintf("cannot write %s: %s; the old primary's binlog is not reset, "
+				 "nothing changed",
+				 path, strerror(errno));
+		rc = EXIT_FAILED;
+	}
 	char *q = db_quote(old, fork);
-	int rc = db_exec(old, "RESET MASTER", err);
+	if (!rc)
+		rc = db_exec(old, "RESET MASTER", err);
+	if (!rc)
+		failpoint("rejoin-reset");
 	if (!rc)
 		rc = db_execf(old, err, "SET GLOBAL gtid_binlog_state = %s", q);
 	if (!rc)
 		rc = db_execf(old, err, "SET GLOBAL gtid_slave_pos = %s", q);
-	free(q);
-	if (!rc)
+	if (!rc) {
+		unlink(path);
 		log_info("%s: binlog reset to the fork point %s", old->name, fork);
+	}
+	free(q);
+	free(record);
+	free(path);
 	return rc;
 }
 
@@ -274,9 +331,14 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	if (!rc)
 		rc = db_fence_conn(&old, &killed, err);
 	bool errant = false, discard = false;
-	char *fork = NULL;
-	if (!rc)
+	char *fork = rc ? NULL : unfinished_reset(p, &old);
+	if (fork) {
+		log_info("%s: finishing the binlog reset to %s an interrupted rejoin began",
+			 old.name, fork);
+		discard = true;
+	} else if (!rc) {
 		rc = check_errant(p, &old, &neu, &errant, &discard, &fork, err);
+	}
 	if (rc && errant && force) {
 		log_warn("%s", *err);
 		free(*err);
@@ -295,7 +357,7 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	if (!rc)
 		rc = db_exec(&old, old.flavor->reset_replica_all, err);
 	if (!rc && discard)
-		rc = forget_errant(&old, fork, err);
+		rc = forget_errant(p, &old, fork, err);
 	free(fork);
 	if (!rc)
 		rc = db_start_replication(p, &old, &p->standby, true, err);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,4 +371,11 @@ char *path_normalise(const char *path)
 	while (n > 1 && p[n - 1] == '/')
 		p[--n] = '\0';
 	return p;
+}
+
+void failpoint(const char *name)
+{
+	const char *fp = getenv("LIFEBOAT_FAILPOINT");
+	if (fp && strcmp(fp, name) == 0)
+		kill(getpid(), SIGKILL);
 }

@@ -67,4 +67,9 @@ bool path_is_within(const char *inner, const char *outer);
 /* Strip trailing slashes except for "/" itself; returns a new string. */
 char *path_normalise(const char *path);
 
+/* Test-only: LIFEBOAT_FAILPOINT=NAME makes lifeboat kill itself (SIGKILL,
+ * nothing cleaned up) at the point NAME, so tests can check that a re-run
+ * finishes what a killed command left. */
+void failpoint(const char *name);
+
 #endif

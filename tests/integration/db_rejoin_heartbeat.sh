@@ -3,7 +3,8 @@
 # heartbeat it kept writing (lifeboat.heartbeat, every second) never reached
 # the standby and is errant on the old primary. Rejoin reads those errant
 # transactions from its binlog, sees they only write lifeboat's heartbeat,
-# saves and discards them, and rejoins without --force. Then the other way
+# saves and discards them, and rejoins without --force (killed half-way
+# through resetting the old primary's binlog, a re-run finishes). Then the other way
 # round: an errant application row among heartbeats is refused as before.
 # Last, the heartbeat in a statement-format binlog is discarded too.
 set -u
@@ -42,11 +43,20 @@ ab db fence || die "fence a"
 ab db promote || die "promote b"
 mdb_sql b "INSERT INTO app.t VALUES (10,'new-primary')"
 
+# Killed between RESET MASTER and restoring the GTID state (its binlog empty),
+# then run again: the re-run finishes the reset from STATE_DIR's record.
+LIFEBOAT_FAILPOINT=rejoin-reset "$LIFEBOAT" -c "$MDB_WORK/ab.conf" db rejoin >"$MDB_WORK/rejoin1.out" 2>&1; rc=$?
+cat "$MDB_WORK/rejoin1.out"
+[ $rc = 137 ] || die "rejoin with the failpoint: exit $rc"
+grep -q "only write lifeboat.heartbeat.*discarding them" "$MDB_WORK/rejoin1.out" || die "discard not logged"
+[ -z "$(mdb_sql a "SELECT @@gtid_binlog_pos")" ] || die "failpoint not after RESET MASTER"
+[ -s "$MDB_WORK/state/rejoin-reset" ] || die "no record of the unfinished reset"
 out=$(ab db rejoin 2>&1); rc=$?
 echo "$out"
 [ $rc = 0 ] || die "rejoin with errant heartbeats only: exit $rc"
-echo "$out" | grep -q "only write lifeboat.heartbeat.*discarding them" || die "discard not logged"
-file=$(echo "$out" | grep -o "$MDB_WORK/state/errant-[0-9TZ]*\.sql" | head -1)
+echo "$out" | grep -q "finishing the binlog reset to 0-1-[0-9]* an interrupted rejoin began" || die "reset not finished"
+[ -e "$MDB_WORK/state/rejoin-reset" ] && die "record of the reset left behind"
+file=$(ls "$MDB_WORK"/state/errant-*.sql | head -1)
 [ -s "$file" ] || die "errant heartbeats not saved"
 grep -q "heartbeat" "$file" || die "saved file lacks the heartbeat writes"
 mdb_wait_value a "SELECT GROUP_CONCAT(id ORDER BY id) FROM app.t" "1,10" 30 || die "old primary does not follow"
