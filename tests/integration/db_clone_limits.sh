@@ -26,11 +26,17 @@ lb() { "$LIFEBOAT" -c "$CONF" "$@"; }
 # plus 24 MiB, less than the copy's margin (64 MiB over the source's size).
 data=$(mdb_dir b)/data
 used=$(du -sm "$data" | cut -f1)
-if [ "$(id -u)" = 0 ] && mv "$data" "$data.orig" && mkdir "$data" &&
-	mount -t tmpfs -o size=$((used + 24))m lifeboat-h9b "$data" 2>/dev/null; then
-	MNT=$data
-	cp -a --sparse=always "$data.orig/." "$data/" || die "copy b's datadir onto the tmpfs"
-	rm -rf "$data.orig"
+if [ "$(id -u)" = 0 ]; then
+	mv "$data" "$data.orig" && mkdir "$data" || die "move b's datadir"
+	if mount -t tmpfs -o size=$((used + 24))m lifeboat-h9b "$data" 2>/dev/null; then
+		MNT=$data
+		cp -a --sparse=always "$data.orig/." "$data/" || die "copy b's datadir onto the tmpfs"
+		rm -rf "$data.orig"
+	else
+		rmdir "$data" && mv "$data.orig" "$data" || die "put b's datadir back"
+	fi
+fi
+if [ -n "$MNT" ]; then
 	mdb_start b || die "start b"
 	mdb_sql b "CREATE DATABASE own; CREATE TABLE own.x (id INT); INSERT INTO own.x VALUES (7)"
 	out=$(lb db clone --method dump --force 2>&1); rc=$?
@@ -47,7 +53,6 @@ if [ "$(id -u)" = 0 ] && mv "$data" "$data.orig" && mkdir "$data" &&
 	mdb_sql b "STOP SLAVE; RESET SLAVE ALL"
 else
 	echo "no tmpfs mount here (needs root): disk-space case skipped"
-	rm -rf "$data" && { [ -d "$data.orig" ] && mv "$data.orig" "$data"; true; }
 	mdb_start b || die "start b"
 fi
 
