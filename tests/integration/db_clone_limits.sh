@@ -14,7 +14,8 @@ LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
 lb_setup
 mdb_setup
 MNT=
-trap 'rc=$?; [ -n "$MNT" ] && { mdb_kill9 b 2>/dev/null; umount "$MNT" 2>/dev/null; }; mdb_cleanup; (exit $rc); _lb_cleanup' EXIT
+# The killed server's files close a moment after it is gone (busy for a while).
+trap 'rc=$?; [ -n "$MNT" ] && { mdb_kill9 b; wait_until 20 umount "$MNT" 2>/dev/null || umount -l "$MNT"; }; mdb_cleanup; (exit $rc); _lb_cleanup' EXIT
 mdb_new a 1; mdb_new b 2
 mdb_start a || die "start a"
 mdb_sql a "SET GLOBAL read_only=OFF; CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO app.t VALUES (1,'base')"
