@@ -53,8 +53,13 @@ static bool own_query(const char *info)
 
 static bool own_event(const char *type, const char *info)
 {
-	if (strcmp(type, "Table_map") == 0)
-		return strstr(info, "(lifeboat.heartbeat)") != NULL;
+	if (strcmp(type, "Table_map") == 0) {
+		/* "table_id: 33 (lifeboat.heartbeat)", the whole of it: a table
+		 * may be named "x (lifeboat.heartbeat)". */
+		int at = -1;
+		sscanf(info, "table_id: %*u (%n", &at);
+		return at > 0 && strcmp(info + at, "lifeboat.heartbeat)") == 0;
+	}
 	if (strcmp(type, "Query") == 0)
 		return own_query(info);
 	/* Row events apply to the tables mapped before them; the rest frame

@@ -50,6 +50,11 @@ static void test_application_row_is_not(void **state)
 	assert_non_null(s.foreign);
 	assert_non_null(strstr(s.foreign, "app.t"));
 	free(s.foreign);
+	/* A table whose name looks like lifeboat's. */
+	struct db_errant_scan t = {.e = errant, .n = 1};
+	row_tx(&t, "BEGIN GTID 0-1-12", "table_id: 35 (app.x (lifeboat.heartbeat))");
+	assert_non_null(t.foreign);
+	free(t.foreign);
 }
 
 static void test_statements(void **state)
