@@ -817,16 +817,37 @@ static int swap_in(const char *live, const char *stage)
  * the datadir, so the standby's shutdown overlaps the stream; prepared and
  * chowned there, the copy replaces the old data once the standby is gone.
  * A failure before that leaves the old data as it was (the stage goes). */
+/* The copy failed before it replaced anything: the standby, shut down for
+ * the stream, is started again on its own data, as the clone found it. */
+static void restart_untouched(struct db_pair *p, const char *name, long pid, const char *live,
+			      char **err)
+{
+	char *e2 = NULL;
+	int rc = wait_gone(name, pid, &e2);
+	if (!rc)
+		rc = run_start_command(p->cfg, name, &e2);
+	char *m = rc ? xasprintf("%s; the standby's data in %s is as it was, but it is stopped "
+				 "(%s): start it again, or run the clone again",
+				 *err, live, e2)
+		     : xasprintf("%s; the standby's data in %s is as it was and the standby is "
+				 "running again (start_command): nothing changed",
+				 *err, live);
+	free(e2);
+	free(*err);
+	*err = m;
+}
+
 static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
 			       const struct db_server *target, const char *datadir,
 			       const struct stat *st, const char *stage,
-			       const struct db_clone_opts *o, char **err)
+			       const struct db_clone_opts *o, bool *untouched, char **err)
 {
 	char *live = path_normalise(datadir);
 	long pid = 0;
 	int rc = target_pid(tgt, &pid, err);
 	if (!rc)
 		rc = db_exec(tgt, "SHUTDOWN", err);
+	bool shut = !rc, gone_failed = false;
 	char *name = xstrdup(tgt->name);
 	db_close(tgt);
 	if (!rc && (remove_tree(stage) < 0 || mkdir(stage, 0700) < 0)) {
@@ -839,15 +860,15 @@ static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db
 		rc = backup_stream(p, src, stage, o, err);
 	if (!rc)
 		rc = backup_prepare(stage, st, err);
-	if (!rc)
+	if (!rc) {
 		rc = wait_gone(name, pid, err);
+		gone_failed = rc != 0;
+	}
 	if (rc) {
 		remove_tree(stage);
-		char *m = xasprintf("%s; the standby's data in %s is as it was (it is stopped: "
-				    "start it again, or run the clone again)",
-				    *err, live);
-		free(*err);
-		*err = m;
+		if (shut && !gone_failed)
+			restart_untouched(p, name, pid, live, err);
+		*untouched = true;
 	} else if (swap_in(live, stage) < 0) {
 		*err = xasprintf("cannot move the prepared copy from %s into %s: %s; the standby "
 				 "is stopped",
@@ -862,7 +883,8 @@ static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db
 }
 
 static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
-			const struct db_server *target, const struct db_clone_opts *o, char **err)
+			const struct db_server *target, const struct db_clone_opts *o, bool *untouched,
+			char **err)
 {
 	char *datadir = NULL;
 	struct stat st;
@@ -875,7 +897,8 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 				      ? staging_dir(src, datadir)
 				      : NULL;
 		if (stage) {
-			rc = clone_backup_staged(p, src, tgt, target, datadir, &st, stage, o, err);
+			rc = clone_backup_staged(p, src, tgt, target, datadir, &st, stage, o,
+						 untouched, err);
 			free(stage);
 			free(datadir);
 			return rc;
@@ -1119,7 +1142,7 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 		}
 	}
 	char *tname = tgt.name ? xstrdup(tgt.name) : NULL;
-	bool overwrite = false, changed = false;
+	bool overwrite = false, changed = false, untouched = false;
 	struct db_accounts accounts;
 	memset(&accounts, 0, sizeof(accounts));
 	if (!rc)
@@ -1143,7 +1166,12 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 	if (o->method == DB_CLONE_DUMP)
 		rc = clone_dump(p, &src, &tgt, &accounts, overwrite, o, err);
 	else
-		rc = clone_backup(p, &src, &tgt, target, o, err);
+		rc = clone_backup(p, &src, &tgt, target, o, &untouched, err);
+	if (rc && untouched) {
+		/* Nothing replaced: no partial copy for a re-run to overwrite. */
+		changed = false;
+		marker_set(p->cfg, tname, false, NULL);
+	}
 	if (rc)
 		goto out;
 	rc = db_start_replication(p, &tgt, source, false, err);

@@ -5,7 +5,8 @@
 # byte (mariadb-dump waiting for its FLUSH TABLES WITH READ LOCK behind an
 # administrator's LOCK TABLES) does not hang the clone: after the stall
 # deadline (LIFEBOAT_CLONE_STALL_S) both tools are killed and the clone
-# fails naming the stalled one; the lock released, a re-run succeeds.
+# fails naming the stalled one; the lock released, a re-run succeeds. The
+# same for a physical clone, whose mariadb-backup stalls half-way.
 set -u
 ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
@@ -22,6 +23,15 @@ mdb_sql a "SET GLOBAL read_only=OFF; CREATE DATABASE app; CREATE TABLE app.t (id
 CONF=$MDB_WORK/lifeboat.conf
 mdb_config a b >"$CONF"
 lb() { "$LIFEBOAT" -c "$CONF" "$@"; }
+# sleeping N: N sessions on a hold the administrator's lock (SELECT SLEEP).
+sleeping() { [ "$(mdb_sql a "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(120)'")" = "$1" ]; }
+# unlock: the administrator's session ends (client and server side).
+unlock() {
+	kill "$LOCKER" 2>/dev/null
+	local id; id=$(mdb_sql a "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(120)' LIMIT 1")
+	[ -n "$id" ] && mdb_sql a "KILL $id"
+	wait_until 20 sleeping 0 || die "lock not released"
+}
 
 # The standby's datadir on its own small file system: what it holds now
 # plus 24 MiB, less than the copy's margin (64 MiB over the source's size).
@@ -63,8 +73,7 @@ mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port a)" -ulifeboat -p
 	-e "LOCK TABLES app.t WRITE; SELECT SLEEP(120)" >/dev/null 2>&1 &
 LOCKER=$!
 lb_track_pid $LOCKER
-wait_until 20 eval '[ "$(mdb_sql a "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE \"SELECT SLEEP(120)\"")" = 1 ]' ||
-	die "lock not taken"
+wait_until 20 sleeping 1 || die "lock not taken"
 t0=$(lb_now_ms)
 out=$(LIFEBOAT_CLONE_STALL_S=3 timeout 100 "$LIFEBOAT" -c "$CONF" db clone --method dump --force 2>&1); rc=$?
 secs=$(( ($(lb_now_ms) - t0) / 1000 ))
@@ -74,11 +83,35 @@ echo "$out"
 echo "$out" | grep -q "no progress for 3 s: mariadb-dump stalled (both killed" || die "stall not reported"
 [ "$secs" -lt 60 ] || die "stalled clone took $secs s with a 3 s deadline"
 pgrep -f "mariadb-dump.*$(mdb_port a)" >/dev/null && die "mariadb-dump left running"
-kill "$LOCKER" 2>/dev/null
-id=$(mdb_sql a "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(120)' LIMIT 1")
-[ -n "$id" ] && mdb_sql a "KILL $id"
-wait_until 20 eval '[ "$(mdb_sql a "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE \"SELECT SLEEP(120)\"")" = 0 ]' || die "lock not released"
+unlock
 # Run again: it fixes what the stalled one left.
 lb db clone --method dump --force || die "clone after the stall"
 mdb_wait_value b "SELECT COUNT(*) FROM app.t" 1 30 || die "not replicated after the re-run"
+
+# The physical clone: mariadb-backup streams the files, then waits for its
+# backup locks behind the same LOCK TABLES: the stream stalls half-way.
+mdb_config a b "start_command = bash $ROOT/tests/lib/mariadb.sh start $(mdb_dir b)" >"$MDB_WORK/backup.conf"
+mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port a)" -ulifeboat -p"$MDB_PASS" \
+	-e "LOCK TABLES app.t WRITE; SELECT SLEEP(120)" >/dev/null 2>&1 &
+LOCKER=$!
+lb_track_pid $LOCKER
+wait_until 20 sleeping 1 || die "lock not taken (backup)"
+t0=$(lb_now_ms)
+out=$(LIFEBOAT_CLONE_STALL_S=3 timeout 100 "$LIFEBOAT" -c "$MDB_WORK/backup.conf" db clone --method backup --force 2>&1); rc=$?
+secs=$(( ($(lb_now_ms) - t0) / 1000 ))
+echo "$out"
+[ $rc = 124 ] && die "backup clone hung on a stalled pump"
+[ $rc = 1 ] || die "stalled backup clone: exit $rc"
+echo "$out" | grep -q "no progress for 3 s: mariadb-backup stalled (both killed" || die "backup stall not reported"
+[ "$secs" -lt 80 ] || die "stalled backup clone took $secs s with a 3 s deadline"
+pgrep -f "mariadb-backup.*--port=$(mdb_port a)" >/dev/null && die "mariadb-backup left running"
+# It had replaced nothing: the standby runs again on its own data, as found.
+echo "$out" | grep -q "is as it was and the standby is running again" || die "standby not restarted"
+echo "$out" | grep -q "unfinished copy" && die "an untouched standby called an unfinished copy"
+[ "$(mdb_sql b "SELECT v FROM app.t WHERE id = 1")" = base ] || die "standby's data after the stalled backup"
+[ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "standby writable after the stalled backup"
+unlock
+"$LIFEBOAT" -c "$MDB_WORK/backup.conf" db clone --method backup --force || die "backup clone after the stall"
+mdb_sql a "INSERT INTO app.t VALUES (2,'after')"
+mdb_wait_value b "SELECT COUNT(*) FROM app.t" 2 30 || die "not replicated after the backup re-run"
 echo PASS
