@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone (three etcd members and two mariadbd: an election stalled by a busy CPU is not what these tests are about)
 # Health endpoints for load balancers: a real HAProxy (option httpchk GET
 # /primary on each node's metrics_listen) in front of both databases, no
 # floating address used by the client. /primary answers 200 only on the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone (three etcd members and two mariadbd: an election stalled by a busy CPU is not what these tests are about)
 # Automatic failover on etcd: three etcd members (primary site, DR site,
 # witness), `lifeboat agent` on both data nodes, a client writing through
 # the floating address. kill -9 of the primary's mariadbd and agent: its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone (three etcd members and two mariadbd: an election stalled by a busy CPU is not what these tests are about)
 # A person and the agents: `lifeboat failover` with [cluster] takes the
 # leader key first, so the two never race.
 #   1. watchdog = auto: oslo's agent opens the watchdog device (here a file

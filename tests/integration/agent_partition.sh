@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone (three etcd members and two mariadbd: an election stalled by a busy CPU is not what these tests are about)
 # Automatic failover on etcd, the network's turn (three etcd members: primary
 # site, DR site, witness; agents on both data nodes; semi-sync):
 #   1. DR site cut off: nothing happens (the primary keeps its lease);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run: alone (three etcd members and two mariadbd: an election stalled by a busy CPU is not what these tests are about)
 # [cluster] over TLS: a real etcd member on loopback serving https and
 # asking for client certificates (as a hardened etcd does). With etcd_ca,
 # etcd_cert and etcd_key lifeboat talks to it (agent --pause, --resume,
