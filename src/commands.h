@@ -35,6 +35,9 @@ int cmd_switchover(const struct cli *cli, int argc, char **argv);
 int cmd_drill(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);
 int cmd_help(const struct cli *cli, int argc, char **argv);
+int cmd_serve(const struct cli *cli, int argc, char **argv);
+int cmd_versions(const struct cli *cli, int argc, char **argv);
+int cmd_restore(const struct cli *cli, int argc, char **argv);
 
 void usage_short(void);
 

@@ -23,6 +23,9 @@ static const struct command commands[] = {
 	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
 	{"check", cmd_check, "readiness doctor: every rule PASS/WARN/FAIL with its fix (--json)"},
 	{"drill", cmd_drill, "rehearse a switchover to DR and back: RTO, RPO, verification (--json, --report FILE)"},
+	{"serve", cmd_serve, "what a peer's ssh key runs here (restrict,command=\"lifeboat serve\")"},
+	{"versions", cmd_versions, "the versions of a path the target's history keeps (--json)"},
+	{"restore", cmd_restore, "bring a path back from the target's history (--at TIME, --to DIR)"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "help on a command"},
 };

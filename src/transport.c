@@ -1,6 +1,7 @@
 #include "transport.h"
 #include "child.h"
 #include "exclude.h"
+#include "history.h"
 #include "tarstream.h"
 #include "log.h"
 #include "loop.h"
@@ -14,26 +15,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A remote rename helper: perl is part of every Debian base system. Paths
- * arrive NUL-separated on stdin, never on a command line, so no shell ever
- * sees a file name. The script itself is constant. */
-static const char rename_script[] =
-	"perl -e '$/=\"\\0\"; $|=1; chomp($r=<STDIN>); chdir($r) or die \"chdir $r: $!\\n\"; "
-	"while (defined($f=<STDIN>)) { defined($t=<STDIN>) or last; chomp $f; chomp $t; "
-	"print rename($f,$t) ? \"ok\\n\" : \"fail $!\\n\" }'";
+/* Everything on a remote target goes through `lifeboat serve` there (the
+ * only command a restricted key may run): rsync's server side, renames,
+ * directory times, epoch reads and the tar stream. Names travel on stdin,
+ * NUL-separated, never on a command line; the request words are constant. */
+#define SERVE_CMD "lifeboat serve"
 
-/* Sets the modification time of the directory named on stdin to the
- * nanosecond (perl's own utime would round it): GNU touch, exec'd with an
- * argv list. The time on the command line is ours, never a file name. */
-static const char utime_script[] =
-	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); "
-	"exec(\"touch\", \"-c\", \"-m\", \"-d\", \"\\@$ARGV[1]\", \"--\", $d) or "
-	"die \"touch: $!\\n\"'";
+/* What a helper run does: each is reported under its own name. */
+enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ };
 
-/* Prints the file named on stdin, or "none". */
-static const char read_script[] =
-	"perl -e '$/=\"\\0\"; chomp($p=<STDIN>); if (open(F, \"<\", $p)) "
-	"{ local $/; print <F> } else { print \"none\\n\" }'";
+static const char *const helper_names[] = {"rsync", "rename helper", "directory-times helper",
+					   "epoch read"};
 
 struct run;
 
@@ -72,8 +64,7 @@ struct run {
 	struct transport *t;
 	struct proc *p;
 	enum rsync_mode mode;
-	bool is_rename;
-	bool is_read;
+	enum helper_kind kind;
 	bool claimed;
 	bool delivered; /* its result went out before the process exited */
 	struct run *next_lingering; /* a transfer is waiting for it (primed ones are not yet) */
@@ -177,6 +168,9 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		}
 		break;
 	}
+	/* The target's history is never shipped, compared or deleted (and a
+	 * node that was a target keeps its history out of what it pushes). */
+	strv_push(argv, "--filter=- /" HISTORY_DIR "/");
 	/* Filters go on the command line: --from0 would make rsync read an
 	 * --exclude-from file as NUL-separated. */
 	for (size_t i = 0; filters && i < filters->len; i++)
@@ -200,6 +194,7 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			add_e_word(&e, words.items[i]);
 		strv_push(argv, "-e");
 		strv_push(argv, e.data);
+		strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
 		buf_free(&e);
 		strv_free(&words);
 	}
@@ -383,10 +378,10 @@ static void start_master(struct transport *t)
 	strv_push(&argv, "ControlPersist=no");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	/* The master's own session is a remote `cat` reading a pipe that only
+	/* The master's own session is `serve hold` reading a pipe that only
 	 * we hold: if we die, even by SIGKILL, it reads EOF, the session ends
 	 * and the master goes with it instead of lingering connected. */
-	strv_push(&argv, "exec cat >/dev/null");
+	strv_push(&argv, SERVE_CMD " hold");
 	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true};
 	char *err = NULL;
 	t->master = proc_start(t->loop, &o, on_master_exit, t, &err);
@@ -415,49 +410,66 @@ static void deliver(struct run *r, struct transfer_result *res)
 		cb(arg, res);
 }
 
+/* One line per rename: "ok" or "fail REASON"; a missing answer means the
+ * rename did not happen (the caller ships the paths instead). */
+static void read_rename_answers(struct run *r, const char *text, struct transfer_result *res)
+{
+	size_t i = 0;
+	for (const char *line = text; *line && i < r->n_ops; i++) {
+		if (strncmp(line, "ok", 2) != 0) {
+			r->failed[i] = true;
+			res->n_renames_failed++;
+		}
+		const char *nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	for (; i < r->n_ops; i++)
+		if (!r->failed[i])
+			r->failed[i] = true, res->n_renames_failed++;
+}
+
+/* serve on the target said no (a refusal, or no room for history): the
+ * target is reachable, the request is wrong or the target needs a person. */
+static bool serve_said_no(const char *err_tail)
+{
+	return strstr(err_tail, "serve: refused") || strstr(err_tail, "serve: no room");
+}
+
 static void fill_result(struct run *r, struct transfer_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->exit_code = proc_exit_code(r->p);
 	const struct buf *out = proc_stdout(r->p);
 	const char *text = out->data ? out->data : "";
-	if (r->is_read) {
+	const char *err_tail = proc_stderr_tail(r->p);
+	res->outcome = res->exit_code == 0 ? T_OK : transport_classify(res->exit_code, r->t->remote);
+	if (res->outcome == T_UNREACHABLE && serve_said_no(err_tail))
+		res->outcome = T_FAILED;
+	switch (r->kind) {
+	case HELPER_READ:
 		snprintf(res->text, sizeof(res->text), "%s", text);
-		res->outcome = res->exit_code == 0 ? T_OK
-						     : transport_classify(res->exit_code, r->t->remote);
-		if (res->outcome == T_FAILED)
+		if (res->outcome == T_FAILED && !serve_said_no(err_tail))
 			res->outcome = T_UNREACHABLE;
-	} else if (r->is_rename) {
-		/* One line per rename: "ok" or "fail REASON". */
-		size_t i = 0;
-		for (const char *line = text; *line && i < r->n_ops; i++) {
-			if (strncmp(line, "ok", 2) != 0) {
-				r->failed[i] = true;
-				res->n_renames_failed++;
-			}
-			const char *nl = strchr(line, '\n');
-			if (!nl)
-				break;
-			line = nl + 1;
-		}
-		for (; i < r->n_ops; i++) /* no answer: assume it did not happen */
-			if (!r->failed[i])
-				r->failed[i] = true, res->n_renames_failed++;
-		res->outcome = res->exit_code == 0 ? T_OK
-						     : transport_classify(res->exit_code, r->t->remote);
+		break;
+	case HELPER_RENAME:
+		read_rename_answers(r, text, res);
 		if (res->outcome == T_FAILED && res->n_renames_failed == r->n_ops)
 			res->outcome = T_OK; /* every pair falls back to a copy */
-	} else {
-		res->outcome = transport_classify(res->exit_code, r->t->remote);
+		break;
+	case HELPER_UTIME:
+		break; /* its exit code says it all */
+	case HELPER_NONE:
 		if (r->mode == RSYNC_VERIFY)
 			res->differs = out->len > 0;
 		else
 			transport_parse_stats(text, &res->bytes, &res->files);
+		break;
 	}
 	if (res->exit_code != 0)
 		snprintf(res->message, sizeof(res->message), "%s exit %d: %s",
-			 r->is_rename ? "rename helper" : "rsync", res->exit_code,
-			 proc_stderr_tail(r->p));
+			 helper_names[r->kind], res->exit_code, err_tail);
 }
 
 static void unlinger(struct transport *t, struct run *r)
@@ -538,10 +550,23 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	strv_init(&argv);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
 		      allow_delete, &argv);
-	if (mode == RSYNC_FULL && t->backup_dir) {
-		/* Keep what the pass would overwrite or delete (a rejoined peer). */
+	bool rejoin = mode == RSYNC_FULL && t->backup_dir;
+	if (t->remote && rejoin) {
+		/* serve on the target keeps what the pass replaces, in its history. */
 		strv_push(&argv, "--backup");
-		strv_pushf(&argv, "--backup-dir=%s", t->backup_dir);
+	} else if (mode != RSYNC_VERIFY && !t->remote) {
+		/* A local target: what rsync replaces is kept (history), and what
+		 * it wrote is on disk before it reports done. */
+		strv_push(&argv, "--fsync");
+		char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir(t->sc->target_path)
+			: rejoin ? xstrdup(t->backup_dir) : NULL;
+		if (run) {
+			strv_push(&argv, "--backup");
+			strv_pushf(&argv, "--backup-dir=%s", run);
+		}
+		free(run);
+	}
+	if (rejoin) {
 		free(t->backup_dir);
 		t->backup_dir = NULL;
 	}
@@ -619,6 +644,23 @@ static void fail_now(struct transport *t, transfer_cb cb, void *arg, const char 
 	cb(arg, &res);
 }
 
+/* A local target short of room for its history: the transfer waits (an
+ * error until room is made) instead of pushing history out. Remote
+ * targets: serve there decides. */
+static bool local_no_room(struct transport *t, transfer_cb cb, void *arg)
+{
+	char *why = NULL;
+	if (t->remote ||
+	    history_room(t->sc->target_path, history_keep_seconds(t->sc->keep), t->sc->keep_size,
+			 &why) == 0)
+		return false;
+	char *msg = xasprintf("no room for history: %s", why);
+	fail_now(t, cb, arg, msg);
+	free(msg);
+	free(why);
+	return true;
+}
+
 static void send_list(struct run *r, const struct strv *list)
 {
 	struct buf b;
@@ -688,6 +730,7 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 		.target_path = t->sc->target_path,
 		.ssh_argv = t->remote ? ssh.items : NULL,
 		.excludes = t->excludes,
+		.keep_history = history_keep_seconds(t->sc->keep) > 0,
 	};
 	t->active_cb = cb;
 	t->active_arg = arg;
@@ -709,6 +752,8 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 {
 	struct run *r = NULL;
 	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
+	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
+		return;
 	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot]) {
 		r = t->primed[slot];
 		t->primed[slot] = NULL;
@@ -735,21 +780,27 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 			  bool *failed, transfer_cb cb, void *arg)
 {
 	struct transfer_result res = {.outcome = T_OK};
+	int root = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir("") : NULL;
 	for (size_t i = 0; i < n; i++) {
-		char *from = xasprintf("%s/%s", t->sc->target_path, ops[i].from);
-		char *to = xasprintf("%s/%s", t->sc->target_path, ops[i].to);
-		if (rename(from, to) < 0) {
+		char *err = NULL;
+		if (root < 0 || history_rename(root, ops[i].from, ops[i].to, run, &err) < 0) {
 			failed[i] = true;
 			res.n_renames_failed++;
 		}
-		free(from);
-		free(to);
+		free(err);
 	}
+	free(run);
+	if (root >= 0)
+		close(root);
 	cb(arg, &res);
 }
 
-static struct run *start_helper(struct transport *t, const char *script, char *const *args,
-				const void *input, size_t input_len, transfer_cb cb, void *arg)
+/* One `lifeboat serve REQUEST [ARGS]` on the target over the ssh master.
+ * ARGS are ours (digits), never a file name. */
+static struct run *start_helper(struct transport *t, enum helper_kind kind, const char *request,
+				char *const *args, const void *input, size_t input_len,
+				transfer_cb cb, void *arg)
 {
 	struct strv argv;
 	strv_init(&argv);
@@ -758,23 +809,16 @@ static struct run *start_helper(struct transport *t, const char *script, char *c
 	strv_push(&argv, "ControlMaster=no");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	if (args) {
-		/* One command string for the remote shell: digits and spaces only. */
-		struct buf cmd;
-		buf_init(&cmd);
-		buf_adds(&cmd, script);
-		for (size_t i = 0; args[i]; i++) {
-			buf_addc(&cmd, ' ');
-			buf_adds(&cmd, args[i]);
-		}
-		strv_push(&argv, cmd.data);
-		buf_free(&cmd);
-	} else {
-		strv_push(&argv, script);
-	}
+	struct buf cmd;
+	buf_init(&cmd);
+	buf_addf(&cmd, SERVE_CMD " %s", request);
+	for (size_t i = 0; args && args[i]; i++)
+		buf_addf(&cmd, " %s", args[i]);
+	strv_push(&argv, cmd.data);
+	buf_free(&cmd);
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
-	r->is_rename = true;
+	r->kind = kind;
 	r->claimed = true;
 	r->cb = cb;
 	r->arg = arg;
@@ -813,8 +857,8 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 	snprintf(at, sizeof(at), "%ld.%09ld", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
 	snprintf(mt, sizeof(mt), "%ld.%09ld", (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	char *args[] = {at, mt, NULL};
-	start_helper(t, utime_script, args, t->sc->target_path, strlen(t->sc->target_path) + 1,
-		     cb, arg);
+	start_helper(t, HELPER_UTIME, "utime", args, t->sc->target_path,
+		     strlen(t->sc->target_path) + 1, cb, arg);
 }
 
 void transport_read_peer_file(struct transport *t, const char *path, transfer_cb cb, void *arg)
@@ -827,9 +871,7 @@ void transport_read_peer_file(struct transport *t, const char *path, transfer_cb
 		cb(arg, &res);
 		return;
 	}
-	struct run *r = start_helper(t, read_script, NULL, path, strlen(path) + 1, cb, arg);
-	if (r)
-		r->is_read = true;
+	start_helper(t, HELPER_READ, "read", NULL, path, strlen(path) + 1, cb, arg);
 }
 
 void transport_backup_next_full(struct transport *t, const char *dir)
@@ -852,7 +894,7 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 		buf_add(&b, ops[i].from, strlen(ops[i].from) + 1);
 		buf_add(&b, ops[i].to, strlen(ops[i].to) + 1);
 	}
-	struct run *r = start_helper(t, rename_script, NULL, b.data, b.len, cb, arg);
+	struct run *r = start_helper(t, HELPER_RENAME, "rename", NULL, b.data, b.len, cb, arg);
 	if (r) {
 		r->failed = failed;
 		r->n_ops = n;

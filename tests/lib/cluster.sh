@@ -145,10 +145,11 @@ cluster_up() {
 	printf '%s\n' "$MDB_PASS" >"$T/db.pass"
 	printf '%s\n' "$MDB_REPL_PASS" >"$T/repl.pass"
 	chmod 600 "$T/db.pass" "$T/repl.pass"
-	start_sshd_in_ns primary "$LB_NET.1" || return 1
+	# Each node's sshd gives sessions that node's configuration (serve reads it).
+	SSHD_LIFEBOAT_CONFIG=$T/oslo.conf start_sshd_in_ns primary "$LB_NET.1" || return 1
 	SSHD_PORT_P=$SSHD_PORT
 	# The same port in both: a [sync] has one ssh_port, used both ways.
-	start_sshd_in_ns dr "$LB_NET.2" "$SSHD_PORT_P" || return 1
+	SSHD_LIFEBOAT_CONFIG=$T/dr.conf start_sshd_in_ns dr "$LB_NET.2" "$SSHD_PORT_P" || return 1
 	SSHD_PORT_D=$SSHD_PORT
 	STATE_P=$T/state-oslo STATE_D=$T/state-dr
 	CONF_P=$T/oslo.conf CONF_D=$T/dr.conf
