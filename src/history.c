@@ -487,7 +487,12 @@ static int by_rel_then_replaced(const void *pa, const void *pb)
 	/* live (0) last within a path; else older replacement first */
 	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
 	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
-	return ra < rb ? -1 : ra > rb;
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	/* Replaced within one second: the one that arrived first went first. */
+	if (a->born != b->born)
+		return a->born < b->born ? -1 : 1;
+	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
 }
 
 int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
@@ -708,17 +713,30 @@ void history_clean_staging(const char *root)
 	close(hfd);
 }
 
+/* The history directory, made before the first transfer that may keep
+ * something, without changing the times of the tree's top directory (they
+ * are the source's; rsync set them already). */
+static void ensure_history_dir(const char *root)
+{
+	char *dir = xasprintf("%s/%s", root, HISTORY_DIR);
+	struct stat st, rst;
+	if (lstat(dir, &st) < 0 && errno == ENOENT && stat(root, &rst) == 0 &&
+	    mkdir(dir, 0700) == 0) {
+		struct timespec times[2] = {rst.st_atim, rst.st_mtim};
+		utimensat(AT_FDCWD, root, times, 0);
+	}
+	free(dir);
+}
+
 /* Prune by keep at most every 10 minutes (a mark file's time). */
 static uint64_t prune_if_due(const char *root, double keep, uint64_t cap)
 {
 	char *mark = xasprintf("%s/%s/.pruned", root, HISTORY_DIR);
 	struct stat st;
 	uint64_t held = 0;
+	ensure_history_dir(root);
 	if (stat(mark, &st) < 0 || st.st_mtime < time(NULL) - 600) {
 		held = history_prune(root, keep, cap);
-		char *dir = xasprintf("%s/%s", root, HISTORY_DIR);
-		mkdir(dir, 0700);
-		free(dir);
 		write_file_atomic(mark, "", 0);
 	}
 	free(mark);

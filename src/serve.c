@@ -73,6 +73,8 @@ int serve_split(const char *c, struct strv *words, char **err)
 
 /* ---- which trees the peer may write ---- */
 
+static char *resolve_partial(const char *path);
+
 struct tree {
 	char *root; /* real path */
 	const struct sync_conf *sc;
@@ -126,7 +128,8 @@ static bool host_is_here(const char *user_host)
 
 /* The trees a peer may write here: a [sync]'s target on this node, and a
  * [sync]'s source on this node while this node is the standby (the peer,
- * failed over to, pushes back). */
+ * failed over to, pushes back). A local target's tree counts only when
+ * serve runs from this node itself (no ssh session). */
 static void trees_load(const struct config *cfg, struct trees *tr)
 {
 	memset(tr, 0, sizeof(*tr));
@@ -141,7 +144,9 @@ static void trees_load(const struct config *cfg, struct trees *tr)
 			path = s->target_path;
 		else if (s->target_node && s->target_host && standby)
 			path = s->source;
-		char *real = path ? realpath(path, NULL) : NULL;
+		else if (!s->target_host && !s->target_node && !getenv("SSH_CONNECTION"))
+			path = s->target_path; /* run here by versions and restore, not by a peer */
+		char *real = path ? resolve_partial(path) : NULL;
 		if (real)
 			tr->t[tr->n++] = (struct tree){real, s};
 	}
@@ -154,25 +159,36 @@ static void trees_free(struct trees *tr)
 	free(tr->t);
 }
 
+/* A real path for path, whose last components may not exist yet (a
+ * target made by the first pass): the longest existing prefix resolved,
+ * the rest appended. NULL when nothing of it resolves. */
+static char *resolve_partial(const char *path)
+{
+	char *norm = path_normalise(path);
+	char *real = realpath(norm, NULL);
+	size_t cut = strlen(norm);
+	while (!real && cut > 1) {
+		char *slash = memrchr(norm, '/', cut);
+		if (!slash)
+			break;
+		cut = (size_t)(slash - norm);
+		char *head = xstrndup(norm, cut ? cut : 1);
+		char *rp = realpath(head, NULL);
+		free(head);
+		if (rp) {
+			real = xasprintf("%s%s", strcmp(rp, "/") ? rp : "", norm + cut);
+			free(rp);
+		}
+	}
+	free(norm);
+	return real;
+}
+
 /* The tree path is in (exactly its root with want_root), after resolving
  * symlinks in what exists of it; NULL when none. */
 static const struct tree *tree_of(const struct trees *tr, const char *path, bool want_root)
 {
-	char *norm = path_normalise(path);
-	char *real = realpath(norm, NULL);
-	if (!real) {
-		/* Not there yet (a --mkpath target): its parent must be inside. */
-		char *slash = strrchr(norm, '/');
-		if (slash && slash != norm) {
-			*slash = '\0';
-			char *rp = realpath(norm, NULL);
-			if (rp) {
-				real = xasprintf("%s/%s", rp, slash + 1);
-				free(rp);
-			}
-		}
-	}
-	free(norm);
+	char *real = resolve_partial(path);
 	const struct tree *found = NULL;
 	for (size_t i = 0; real && i < tr->n && !found; i++) {
 		const char *root = tr->t[i].root;
@@ -685,80 +701,104 @@ static int serve_versions(const struct trees *tr)
 	return rc;
 }
 
+static size_t base_len(const struct version *v)
+{
+	return strlen(v->path) - strlen(v->rel) - 1;
+}
+
+/* By where the version is (its history run, or the live tree), then name. */
+static int by_base(const void *pa, const void *pb)
+{
+	const struct version *a = *(const struct version *const *)pa;
+	const struct version *b = *(const struct version *const *)pb;
+	size_t la = base_len(a), lb = base_len(b);
+	int c = memcmp(a->path, b->path, la < lb ? la : lb);
+	if (c || la != lb)
+		return c ? c : (la < lb ? -1 : 1);
+	return strcmp(a->rel, b->rel);
+}
+
+/* The member list of one base: each version, its directories first (from
+ * the same place, so they come back with the modes that were kept). */
+static void group_list(const struct version *const *pick, size_t n, struct buf *list)
+{
+	const char *prev = "";
+	for (size_t i = 0; i < n; i++) {
+		const char *rel = pick[i]->rel;
+		for (const char *sl = strchr(rel, '/'); sl; sl = strchr(sl + 1, '/')) {
+			size_t plen = (size_t)(sl - rel);
+			if (strncmp(prev, rel, plen + 1) != 0)
+				buf_add(list, rel, plen), buf_addc(list, '\0');
+		}
+		buf_add(list, rel, strlen(rel) + 1);
+		prev = rel;
+	}
+}
+
 static void on_tarc_exit(struct proc *p, void *arg)
 {
 	(void)p;
 	loop_stop(arg);
 }
 
-/* tar -c of the picked versions: hard links of them under their relative
- * names in an outgoing directory (same file system, no copy), archived. */
-static int send_versions(const struct tree *t, const struct version *const *pick, size_t n)
+/* tar -c of one base's members onto stdout. */
+static int tar_group(const char *base, const struct version *const *pick, size_t n)
 {
-	char *out_rel = xasprintf("%s/.outgoing-%ld", HISTORY_DIR, (long)getpid());
-	char *out_abs = xasprintf("%s/%s", t->root, out_rel);
-	int fd = open_root(t);
-	char *err = NULL;
-	int ofd = fd >= 0 ? beneath_open_dir(fd, out_rel, true, &err) : -1;
 	struct buf list;
 	buf_init(&list);
-	uint64_t bytes = 0;
-	for (size_t i = 0; ofd >= 0 && i < n; i++) {
-		const char *slash = strrchr(pick[i]->rel, '/');
-		char *parent = slash ? xstrndup(pick[i]->rel, (size_t)(slash - pick[i]->rel))
-				     : xstrdup("");
-		int pfd = beneath_open_dir(ofd, parent, true, &err);
+	group_list(pick, n, &list);
+	char *argv[] = {"tar", "-c", "-f", "-", "--format=posix", "--null", "--verbatim-files-from",
+			"--no-recursion", "-C", (char *)base, "-T", "-", NULL};
+	struct loop *loop = loop_new();
+	int out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	struct proc_opts o = {.argv = argv, .stdin_pipe = true, .stdout_to = out};
+	char *err = NULL;
+	struct proc *p = proc_start(loop, &o, on_tarc_exit, loop, &err);
+	if (out >= 0)
+		close(out);
+	int code = SERVE_FAILED;
+	if (p) {
+		proc_write_stdin(p, list.data ? list.data : "", list.len);
+		proc_close_stdin(p);
+		loop_run(loop);
+		code = proc_exit_code(p) == 0 ? SERVE_OK : SERVE_FAILED;
+		if (code)
+			log_error("serve: tar -c: %s", proc_stderr_tail(p));
+		proc_free(p);
+	} else {
+		log_error("serve: %s", err);
 		free(err);
-		err = NULL;
-		if (pfd >= 0 && linkat(AT_FDCWD, pick[i]->path, pfd,
-				       slash ? slash + 1 : pick[i]->rel, 0) == 0) {
-			buf_add(&list, pick[i]->rel, strlen(pick[i]->rel) + 1);
-			bytes += pick[i]->size;
-		}
-		if (pfd >= 0)
-			close(pfd);
-		free(parent);
 	}
+	loop_free(loop);
+	buf_free(&list);
+	return code;
+}
+
+/* "FILES BYTES\n", then one tar archive per place the versions are kept
+ * in, one after the other (the reader unpacks with --ignore-zeros). The
+ * versions are read where they are: nothing is linked or touched, as a
+ * version's replacement time is its ctime. */
+static int send_versions(const struct version **pick, size_t n)
+{
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += pick[i]->size;
 	printf("%zu %llu\n", n, (unsigned long long)bytes);
 	fflush(stdout);
-	int code = SERVE_FAILED;
-	if (ofd >= 0) {
-		char *argv[] = {"tar", "-c", "-f", "-", "--format=posix", "--null",
-				"--verbatim-files-from", "--no-recursion", "-C", out_abs, "-T", "-",
-				NULL};
-		struct loop *loop = loop_new();
-		struct proc_opts o = {.argv = argv, .stdin_pipe = true, .stdout_to = -1};
-		int dupout = fcntl(1, F_DUPFD_CLOEXEC, 3);
-		o.stdout_to = dupout;
-		struct proc *p = proc_start(loop, &o, on_tarc_exit, loop, &err);
-		if (dupout >= 0)
-			close(dupout);
-		if (p) {
-			proc_write_stdin(p, list.data ? list.data : "", list.len);
-			proc_close_stdin(p);
-			loop_run(loop);
-			code = proc_exit_code(p) == 0 ? SERVE_OK : SERVE_FAILED;
-			if (code)
-				log_error("serve: tar -c: %s", proc_stderr_tail(p));
-			proc_free(p);
-		} else {
-			log_error("serve: %s", err);
-		}
-		loop_free(loop);
-		close(ofd);
-		int hfd = beneath_open_dir(fd, HISTORY_DIR, false, &err);
-		if (hfd >= 0) {
-			beneath_remove_tree(hfd, out_rel + strlen(HISTORY_DIR) + 1);
-			close(hfd);
-		}
+	if (n)
+		qsort(pick, n, sizeof(*pick), by_base);
+	int rc = SERVE_OK;
+	for (size_t i = 0; i < n && rc == SERVE_OK;) {
+		size_t j = i + 1;
+		while (j < n && base_len(pick[j]) == base_len(pick[i]) &&
+		       !memcmp(pick[j]->path, pick[i]->path, base_len(pick[i])))
+			j++;
+		char *base = xstrndup(pick[i]->path, base_len(pick[i]));
+		rc = tar_group(base, (const struct version *const *)pick + i, j - i);
+		free(base);
+		i = j;
 	}
-	free(err);
-	buf_free(&list);
-	if (fd >= 0)
-		close(fd);
-	free(out_abs);
-	free(out_rel);
-	return code;
+	return rc;
 }
 
 /* restore AT; stdin: ROOT, REL. Writes "FILES BYTES\n", then a tar archive
@@ -781,7 +821,7 @@ static int serve_restore(const struct trees *tr, const struct strv *w, size_t at
 		if (history_versions(t->root, rel, &l, &err) == 0) {
 			const struct version **pick;
 			size_t n = history_pick(&l, (time_t)when, &pick);
-			rc = send_versions(t, pick, n);
+			rc = send_versions(pick, n);
 			free(pick);
 		} else {
 			log_error("serve: %s", err);

@@ -125,6 +125,13 @@ static void ssh_words(const struct sync_conf *sc, const char *control_path, stru
 		strv_push_split(v, sc->ssh_options);
 }
 
+void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv)
+{
+	ssh_words(sc, NULL, argv);
+	strv_push(argv, "--");
+	strv_push(argv, sc->target_host);
+}
+
 static void build_options(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv)

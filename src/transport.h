@@ -90,6 +90,10 @@ void transport_on_late_failure(struct transport *t, void (*cb)(void *arg, const 
 /* End every child (TERM to its process group); pending callbacks are dropped. */
 void transport_stop(struct transport *t);
 
+/* "ssh OPTIONS... -- HOST" to reach a sync's remote target, for one-shot
+ * commands (versions, restore) that run serve there. */
+void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv);
+
 /* Exposed for unit tests: the rsync argv for a mode. Caller frees. */
 void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
