@@ -202,7 +202,7 @@ tree_done() {
 	[ -f "$2/$4" ] || return 1
 	n=$(find "$2" -type f ! -name '.*' 2>/dev/null | wc -l)
 	[ "$n" -eq "$3" ] || return 1
-	[ -z "$(rsync -ani --delete "$1/" "$2/" 2>/dev/null)" ]
+	[ -z "$(rsync -ani --delete --filter='- /.lifeboat-history/' "$1/" "$2/" 2>/dev/null)" ]
 }
 
 # last_change DIR T1: the newest ctime in DIR (the tool's last write there),
