@@ -21,9 +21,6 @@
  * NUL-separated, never on a command line; the request words are constant. */
 #define SERVE_CMD "lifeboat serve"
 
-/* What a helper run does: each is reported under its own name. */
-enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ };
-
 static const char *const helper_names[] = {"rsync", "rename helper", "directory-times helper",
 					   "epoch read"};
 
@@ -419,22 +416,25 @@ static void deliver(struct run *r, struct transfer_result *res)
 
 /* One line per rename: "ok" or "fail REASON"; a missing answer means the
  * rename did not happen (the caller ships the paths instead). */
-static void read_rename_answers(struct run *r, const char *text, struct transfer_result *res)
+static void read_rename_answers(bool *failed, size_t n_ops, const char *text,
+				struct transfer_result *res)
 {
 	size_t i = 0;
-	for (const char *line = text; *line && i < r->n_ops; i++) {
+	for (const char *line = text; *line && i < n_ops; i++) {
 		if (strncmp(line, "ok", 2) != 0) {
-			r->failed[i] = true;
+			failed[i] = true;
 			res->n_renames_failed++;
 		}
 		const char *nl = strchr(line, '\n');
-		if (!nl)
+		if (!nl) {
+			i++;
 			break;
+		}
 		line = nl + 1;
 	}
-	for (; i < r->n_ops; i++)
-		if (!r->failed[i])
-			r->failed[i] = true, res->n_renames_failed++;
+	for (; i < n_ops; i++)
+		if (!failed[i])
+			failed[i] = true, res->n_renames_failed++;
 }
 
 /* serve on the target said no (a refusal, or no room for history): the
@@ -444,39 +444,47 @@ static bool serve_said_no(const char *err_tail)
 	return strstr(err_tail, "serve: refused") || strstr(err_tail, "serve: no room");
 }
 
-static void fill_result(struct run *r, struct transfer_result *res)
+void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, const char *out,
+			     const char *err_tail, bool *failed, size_t n_ops,
+			     struct transfer_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	res->exit_code = proc_exit_code(r->p);
-	const struct buf *out = proc_stdout(r->p);
-	const char *text = out->data ? out->data : "";
-	const char *err_tail = proc_stderr_tail(r->p);
-	res->outcome = res->exit_code == 0 ? T_OK : transport_classify(res->exit_code, r->t->remote);
+	res->exit_code = exit_code;
+	res->outcome = exit_code == 0 ? T_OK : transport_classify(exit_code, remote);
 	if (res->outcome == T_UNREACHABLE && serve_said_no(err_tail))
 		res->outcome = T_FAILED;
-	switch (r->kind) {
+	switch (kind) {
 	case HELPER_READ:
-		snprintf(res->text, sizeof(res->text), "%s", text);
+		snprintf(res->text, sizeof(res->text), "%s", out);
 		if (res->outcome == T_FAILED && !serve_said_no(err_tail))
 			res->outcome = T_UNREACHABLE;
 		break;
 	case HELPER_RENAME:
-		read_rename_answers(r, text, res);
-		if (res->outcome == T_FAILED && res->n_renames_failed == r->n_ops)
+		read_rename_answers(failed, n_ops, out, res);
+		if (res->outcome == T_FAILED && res->n_renames_failed == n_ops)
 			res->outcome = T_OK; /* every pair falls back to a copy */
 		break;
 	case HELPER_UTIME:
-		break; /* its exit code says it all */
 	case HELPER_NONE:
-		if (r->mode == RSYNC_VERIFY)
-			res->differs = out->len > 0;
-		else
-			transport_parse_stats(text, &res->bytes, &res->files);
-		break;
+		break; /* the exit code says it all */
 	}
-	if (res->exit_code != 0)
-		snprintf(res->message, sizeof(res->message), "%s exit %d: %s",
-			 helper_names[r->kind], res->exit_code, err_tail);
+	if (exit_code != 0)
+		snprintf(res->message, sizeof(res->message), "%s exit %d: %s", helper_names[kind],
+			 exit_code, err_tail);
+}
+
+static void fill_result(struct run *r, struct transfer_result *res)
+{
+	const struct buf *out = proc_stdout(r->p);
+	const char *text = out->data ? out->data : "";
+	transport_helper_result(r->kind, proc_exit_code(r->p), r->t->remote, text,
+				proc_stderr_tail(r->p), r->failed, r->n_ops, res);
+	if (r->kind != HELPER_NONE)
+		return;
+	if (r->mode == RSYNC_VERIFY)
+		res->differs = out->len > 0;
+	else
+		transport_parse_stats(text, &res->bytes, &res->files);
 }
 
 static void unlinger(struct transport *t, struct run *r)

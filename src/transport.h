@@ -99,6 +99,14 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv);
 enum transfer_outcome transport_classify(int exit_code, bool remote);
+/* What a run was: rsync, or one of serve's small requests; each failure is
+ * reported under its own name. */
+enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ };
+/* The result of a finished helper (rsync's statistics aside): out is its
+ * stdout, failed[n_ops] the renames' flags (HELPER_RENAME). */
+void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, const char *out,
+			     const char *err_tail, bool *failed, size_t n_ops,
+			     struct transfer_result *res);
 void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files);
 
 #endif
