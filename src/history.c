@@ -690,6 +690,18 @@ uint64_t history_bytes(const char *root)
 	return total;
 }
 
+void history_usage(const char *root, uint64_t *bytes, time_t *oldest)
+{
+	struct aged_list l;
+	gather(root, &l);
+	*bytes = l.total;
+	*oldest = 0;
+	for (size_t i = 0; i < l.len; i++)
+		if (!*oldest || l.a[i].replaced < *oldest)
+			*oldest = l.a[i].replaced;
+	aged_free(&l);
+}
+
 void history_clean_staging(const char *root)
 {
 	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);

@@ -95,6 +95,8 @@ uint64_t history_prune(const char *root, double keep_seconds, uint64_t keep_cap_
 int history_room(const char *root, double keep, const char *keep_size, char **why);
 /* Bytes the history of root holds. */
 uint64_t history_bytes(const char *root);
+/* Bytes held and the replacement time of the oldest version (0: none). */
+void history_usage(const char *root, uint64_t *bytes, time_t *oldest);
 
 /* Remove staging directories left by dead receivers (a crash of either
  * side): their contents never had a final name. */

@@ -85,6 +85,8 @@ static void serve_argv(const struct config *cfg, const struct sync_conf *sc, con
 		strv_pushf(argv, "lifeboat serve %s%s%s", request, arg ? " " : "", arg ? arg : "");
 		return;
 	}
+	/* serve answers for a local target only when asked from here. */
+	setenv("LIFEBOAT_SERVE_LOCAL", "1", 1);
 	char *self = self_path();
 	strv_push(argv, self);
 	free(self);
@@ -150,6 +152,28 @@ int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
 		return -1;
 	}
 	parse_versions(sc, &res.out, out);
+	run_result_free(&res);
+	return 0;
+}
+
+int history_fetch_usage(const struct config *cfg, const struct sync_conf *sc, uint64_t *bytes,
+			time_t *oldest, char **err)
+{
+	struct strv argv;
+	strv_init(&argv);
+	serve_argv(cfg, sc, "usage", NULL, &argv);
+	struct run_result res;
+	int rc = child_run(argv.items, sc->target_path, strlen(sc->target_path) + 1, 30000, &res);
+	strv_free(&argv);
+	unsigned long long b = 0;
+	long long o = 0;
+	if (rc != 0 || !res.out.data || sscanf(res.out.data, "%llu %lld", &b, &o) != 2) {
+		*err = xasprintf("history usage of %s: exit %d: %s", sc->target, rc, res.err_tail);
+		run_result_free(&res);
+		return -1;
+	}
+	*bytes = b;
+	*oldest = (time_t)o;
 	run_result_free(&res);
 	return 0;
 }

@@ -23,6 +23,10 @@ int history_locate(const struct config *cfg, const char *path, const struct sync
 int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
 			   const char *rel, struct version_list *out, char **err);
 
+/* What sc's target history holds: bytes, and the oldest version's time. */
+int history_fetch_usage(const struct config *cfg, const struct sync_conf *sc, uint64_t *bytes,
+			time_t *oldest, char **err);
+
 struct restore_stats {
 	uint64_t files;
 	uint64_t bytes; /* of the archive */

@@ -106,6 +106,13 @@ static bool addr_is_local(const struct sockaddr *sa, const struct ifaddrs *ifs)
 	return false;
 }
 
+/* serve run by this node's own versions, restore or check for a local
+ * target (they set LIFEBOAT_SERVE_LOCAL), never by a forced ssh command. */
+static bool local_caller(void)
+{
+	return getenv("LIFEBOAT_SERVE_LOCAL") && !getenv("SSH_ORIGINAL_COMMAND");
+}
+
 /* A [USER@]HOST that names this machine (one of its addresses). */
 static bool host_is_here(const char *user_host)
 {
@@ -129,7 +136,7 @@ static bool host_is_here(const char *user_host)
 /* The trees a peer may write here: a [sync]'s target on this node, and a
  * [sync]'s source on this node while this node is the standby (the peer,
  * failed over to, pushes back). A local target's tree counts only when
- * serve runs from this node itself (no ssh session). */
+ * serve runs for this node itself (local_caller). */
 static void trees_load(const struct config *cfg, struct trees *tr)
 {
 	memset(tr, 0, sizeof(*tr));
@@ -144,7 +151,7 @@ static void trees_load(const struct config *cfg, struct trees *tr)
 			path = s->target_path;
 		else if (s->target_node && s->target_host && standby)
 			path = s->source;
-		else if (!s->target_host && !s->target_node && !getenv("SSH_CONNECTION"))
+		else if (!s->target_host && !s->target_node && local_caller())
 			path = s->target_path; /* run here by versions and restore, not by a peer */
 		char *real = path ? resolve_partial(path) : NULL;
 		if (real)
@@ -666,6 +673,23 @@ static int serve_tar(const struct trees *tr)
 	return rc;
 }
 
+/* usage; stdin: ROOT. "BYTES OLDEST\n": what the history holds (check). */
+static int serve_usage(const struct trees *tr)
+{
+	size_t len;
+	char *in = read_stdin(PATH_MAX + 1, &len);
+	const char *p = in, *end = in ? in + len : NULL;
+	const struct tree *t = in ? root_from_stdin(tr, &p, end) : NULL;
+	free(in);
+	if (!t)
+		return SERVE_REFUSED;
+	uint64_t bytes;
+	time_t oldest;
+	history_usage(t->root, &bytes, &oldest);
+	printf("%llu %lld\n", (unsigned long long)bytes, (long long)oldest);
+	return SERVE_OK;
+}
+
 /* versions; stdin: ROOT, REL. One record per version:
  * "REPLACED BORN MTIME SIZE\tREL\0" (REPLACED 0: the live one). */
 static int serve_versions(const struct trees *tr)
@@ -860,6 +884,33 @@ static int forward(const struct config *cfg, const char *self, const struct strv
 	return SERVE_FAILED;
 }
 
+/* What `check` asks of the target: its clock (date +%s.%N) and the free
+ * space of a path and its parents (df -P -k -- PATH...): nothing is read
+ * but the clock and file system sizes. */
+static int serve_check_probe(const struct strv *w, size_t at)
+{
+	const char *req = w->items[at];
+	if (!strcmp(req, "date")) {
+		if (w->len != at + 2 || strcmp(w->items[at + 1], "+%s.%N") != 0)
+			return refuse("date: only date +%s.%N", NULL);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		printf("%lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
+		return SERVE_OK;
+	}
+	if (w->len < at + 5 || strcmp(w->items[at + 1], "-P") || strcmp(w->items[at + 2], "-k") ||
+	    strcmp(w->items[at + 3], "--"))
+		return refuse("df: only df -P -k -- PATH...", NULL);
+	struct strv argv;
+	strv_init(&argv);
+	for (size_t i = at; i < w->len; i++)
+		strv_push(&argv, w->items[i]);
+	fflush(NULL);
+	execvp("df", argv.items);
+	strv_free(&argv);
+	return SERVE_FAILED;
+}
+
 /* Skip "lifeboat [-c FILE] [-v|-q] serve": a peer cannot choose the
  * configuration; this node's own is used. */
 static size_t request_start(const struct strv *w)
@@ -887,6 +938,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 		return serve_hold();
 	if (!strcmp(req, "read"))
 		return serve_read(cfg);
+	if (!strcmp(req, "date") || !strcmp(req, "df"))
+		return serve_check_probe(w, at);
 	if (!strcmp(req, "rsync") && w->len == at + 2 && !strcmp(w->items[at + 1], "--version")) {
 		/* check asks whether rsync is there */
 		char *argv[] = {"rsync", "--version", NULL};
@@ -896,7 +949,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 	const char *base = strrchr(req, '/');
 	base = base ? base + 1 : req;
 	bool known = !strcmp(base, "rsync") || !strcmp(req, "rename") || !strcmp(req, "utime") ||
-		     !strcmp(req, "tar-x") || !strcmp(req, "versions") || !strcmp(req, "restore");
+		     !strcmp(req, "tar-x") || !strcmp(req, "versions") || !strcmp(req, "restore") ||
+		     !strcmp(req, "usage");
 	if (!known)
 		return forward(cfg, self, w, at);
 	struct trees tr;
@@ -912,6 +966,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 		rc = serve_tar(&tr);
 	else if (!strcmp(req, "versions"))
 		rc = serve_versions(&tr);
+	else if (!strcmp(req, "usage"))
+		rc = serve_usage(&tr);
 	else
 		rc = serve_restore(&tr, w, at + 1);
 	trees_free(&tr);

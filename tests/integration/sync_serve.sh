@@ -95,6 +95,20 @@ grep -q '^ok' "$T/ren.out" && fail "the history was renamed away"
 kill -USR1 "$SYNC_PID"
 assert_trees_equal "$SRC" "$DST" 20
 
+# check: the key is restricted (PASS), and an unrestricted one is a WARN;
+# the clock, the disk and the history's room are still measured through serve.
+rule() { python3 -c 'import json,sys
+for i in json.load(sys.stdin):
+    if i["rule"] == sys.argv[1]: print(i["result"])' "$1"; }
+"$LIFEBOAT" -c "$T/lb.conf" check --json >"$T/check.json" 2>"$T/check.err" || true
+for r in key clock disk history; do
+	[ "$(rule sync.www.$r <"$T/check.json")" = PASS ] ||
+		fail "check sync.www.$r is not PASS through serve: $(grep "www.$r" "$T/check.json")"
+done
+sed "s|ssh_identity = .*|ssh_identity = $SSH_KEY|" "$T/lb.conf" >"$T/open.conf"
+"$LIFEBOAT" -c "$T/open.conf" check --json >"$T/check2.json" 2>/dev/null || true
+[ "$(rule sync.www.key <"$T/check2.json")" = WARN ] || fail "an unrestricted key is not a WARN"
+
 # No perl on the target's side of anything: every request is serve's.
 grep -q perl "$T/ssh/sshd_$SSHD_PORT.log" && fail "perl ran on the target"
 stop_sync || fail "sync did not stop cleanly"
