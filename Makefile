@@ -3,7 +3,12 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-SYSCONFDIR  ?= /etc
+# /etc for a system install (PREFIX /usr or /usr/local: logrotate and
+# systemd read /etc); under any other prefix, its own etc/, so
+# `make install PREFIX=$$HOME/x` writes nothing outside that prefix.
+SYSCONFDIR  ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+# The binary installed: a test fixture installs the sanitizer build.
+INSTALL_BIN ?= lifeboat
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC      ?= cc
@@ -24,7 +29,7 @@ OBJ       = $(SRC:%.c=$(BUILD)/%.o)
 ASAN_OBJ  = $(SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan
+.PHONY: all deps check unit integration demo demo-failover demo-sync bench install clean fuzz asan deb
 
 all: lifeboat
 
@@ -87,9 +92,9 @@ bench: all
 fuzz:
 	$(MAKE) -C tests/fuzz
 
-install: all
+install: $(INSTALL_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0755 lifeboat $(DESTDIR)$(PREFIX)/bin/lifeboat
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/lifeboat
 	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
 	for m in docs/man/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples
@@ -98,5 +103,10 @@ install: all
 	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
+# lifeboat_VERSION_ARCH.deb, built by dpkg-buildpackage from debian/ in a
+# copy of the tree (build/deb), checked by lintian.
+deb:
+	@scripts/build-deb.sh
+
 clean:
-	rm -rf $(BUILD) lifeboat
+	rm -rf $(BUILD) lifeboat lifeboat_*.deb

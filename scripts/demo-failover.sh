@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # make demo-failover: the panic button, end to end, on this one machine.
 #
-# Two network namespaces play "Oslo" (the primary) and "DR", a third the
-# client; they share a bridge, and the service address (VIP) sits on Oslo.
-# Each runs a real mariadbd and has a web root; lifeboat sync replicates the
-# web root Oslo -> DR and MariaDB replicates the shop's database. A client
-# places orders through the VIP while uploads land in Oslo's web root. Then
-# Oslo dies: kill -9 of its mariadbd and its network cable cut. One command,
+# Two machines play "Oslo" (the primary) and "DR": each its own network
+# namespace and its own mount namespace (the same paths, its own files:
+# /etc/mysql, /var/lib/mysql, /srv/www/mysite, /etc/lifeboat), lifeboat
+# installed with `make install`, one configuration file, the same on both.
+# A third namespace is the client; they share a bridge, and the service
+# address (VIP) sits on Oslo. Each runs a real mariadbd (read_only = ON in
+# its my.cnf; lifeboat turns writes on on Oslo) and `lifeboat sync`: Oslo
+# pushes its web root, DR receives, and MariaDB replicates the shop's
+# database. A client places orders through the VIP while uploads land in
+# Oslo's web root. Then Oslo dies: kill -9 of everything on it and its
+# network cable cut. One command,
 # `lifeboat failover --yes`, on DR. We check what DR has, that the client
 # reaches the database through the same address, and print the RTO/RPO
 # report. Everything started here is stopped and removed at the end.
@@ -27,10 +32,11 @@ T0=$(lb_now_ms)
 
 say() { printf '\n\033[1m== [%5.1f s] %s\033[0m\n' "$(( $(lb_now_ms) - T0 ))e-3" "$*"; }
 
-say "two servers, Oslo (primary) and DR, and a client, in network namespaces"
+say "two servers, Oslo (primary) and DR, and a client: network and mount namespaces"
 CLUSTER_SYNC=1
 cluster_up || { echo "cluster setup failed" >&2; exit 1; }
 echo "  Oslo $LB_NET.1, DR $LB_NET.2, client $LB_NET.3; service address (VIP) $VIP on Oslo"
+echo "  one /etc/lifeboat/lifeboat.conf, byte for byte the same on both; lifeboat from make install"
 echo "  mariadbd on both, DR cloned from Oslo and replicating (GTID); heartbeat every second"
 sql_p "CREATE TABLE app.orders (id INT PRIMARY KEY, item VARCHAR(40), placed DATETIME(6) DEFAULT NOW(6))"
 mkdir -p "$T/oslo/www/uploads" "$T/oslo/www/app"
@@ -39,6 +45,7 @@ for i in $(seq 1 200); do printf 'product image %d\n' "$i" >"$T/oslo/www/uploads
 cluster_sync_start || { echo "sync daemons did not start" >&2; exit 1; }
 wait_until 30 eval '[ "$(find "$T/dr/www" -type f | wc -l)" = 201 ]' || { echo "first pass failed" >&2; exit 1; }
 echo "  lifeboat sync on both nodes: Oslo pushes its web root, DR receives ($(find "$T/dr/www" -type f | wc -l) files)"
+lb_d status 2>/dev/null | grep -A1 "receiving" | sed 's/^/  DR: /'
 
 say "business as usual: orders through the VIP, uploads on Oslo"
 orders() {
@@ -63,9 +70,9 @@ wait_until 30 eval '[ "$(wc -l <"$T/orders.acked")" -ge 100 ]'
 echo "  $(wc -l <"$T/orders.acked") orders placed, $(find "$T/oslo/www/uploads" -name 'u-*' | wc -l) uploads so far"
 lb_d failover --dry-run 2>/dev/null | sed -n '/^standby lag/,$p' | sed 's/^/  dry run: /'
 
-say "Oslo dies: kill -9 of its mariadbd, network cable cut"
+say "Oslo dies: kill -9 of everything on it, network cable cut"
 touch "$T/oslo.dead"
-cluster_kill_primary
+cluster_crash primary
 n_acked=$(wc -l <"$T/orders.acked")
 echo "  $n_acked orders acknowledged before the crash; the client now gets errors"
 

@@ -5,6 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libmariadb-dev libjson-c-dev libcmocka-dev
 rsync openssh-server openssh-client lsyncd
+debhelper dpkg-dev fakeroot lintian
 mariadb-server mariadb-client mariadb-backup
 iproute2 iputils-arping procps psmisc curl python3 bind9 bind9-dnsutils chromium"
 

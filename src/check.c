@@ -22,6 +22,7 @@ void check_report_free(struct check_report *r)
 		free(r->items[i].rule);
 		free(r->items[i].message);
 		free(r->items[i].fix);
+		free(r->items[i].data);
 	}
 	free(r->items);
 	memset(r, 0, sizeof(*r));
@@ -45,6 +46,17 @@ void check_add(struct check_report *r, const char *rule, enum check_level level,
 	it->level = level;
 	it->message = msg;
 	it->fix = fix && level != CHECK_PASS && level != CHECK_SKIP ? xstrdup(fix) : NULL;
+	it->data = NULL;
+}
+
+void check_set_data(struct check_report *r, char *json_object)
+{
+	if (!r->n) {
+		free(json_object);
+		return;
+	}
+	free(r->items[r->n - 1].data);
+	r->items[r->n - 1].data = json_object;
 }
 
 bool check_failed(const struct check_report *r)
@@ -128,6 +140,10 @@ char *check_render_json(const struct check_report *r)
 		json_str(&b, it->message);
 		json_key(&b, "fix", &first);
 		json_str(&b, it->fix); /* null when there is nothing to fix */
+		if (it->data) {
+			json_key(&b, "data", &first);
+			buf_adds(&b, it->data);
+		}
 		buf_addc(&b, '}');
 	}
 	buf_adds(&b, "\n]\n");

@@ -3,7 +3,8 @@
  * JSON rendering, and the pure parsing and arithmetic the rules share
  * (scheduler lists, df output, clock offsets, GRANT lines), kept here so they
  * are unit-tested without servers. The rules themselves live in check_db.c
- * (the [database] pair), check_sync.c (the [sync] targets and [node]s) and
+ * (the [database] pair), check_sync.c (the [sync] targets and [node]s),
+ * check_residency.c (jurisdictions against the policy) and
  * check_sys.c (what they ask the machine: sysfs, statvfs, ssh). Every rule
  * only reads: no SET, no write, no file changed. */
 #ifndef LIFEBOAT_CHECK_H
@@ -29,6 +30,7 @@ struct check_item {
 	enum check_level level;
 	char *message; /* what was found */
 	char *fix;     /* what to do; NULL on PASS / SKIP */
+	char *data;    /* figures as a JSON object, or NULL (check_set_data) */
 };
 
 struct check_report {
@@ -41,6 +43,9 @@ void check_report_free(struct check_report *r);
 /* Add one result; fix may be NULL. */
 void check_add(struct check_report *r, const char *rule, enum check_level level, const char *fix,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Attach figures (a JSON object's text, owned from now on) to the item
+ * added last: `check --json` prints them as its "data". */
+void check_set_data(struct check_report *r, char *json_object);
 bool check_failed(const struct check_report *r);
 size_t check_count(const struct check_report *r, enum check_level level);
 const char *check_level_name(enum check_level level);
@@ -48,12 +53,15 @@ const char *check_level_name(enum check_level level);
 /* "PASS  rule  message" lines with the fix below, aligned; colour codes
  * only when colour is set (a terminal). Caller frees. */
 char *check_render_text(const struct check_report *r, bool colour);
-/* A JSON array of {"rule","result","message","fix"}, newline-terminated. */
+/* A JSON array of {"rule","result","message","fix"} (and "data" when an
+ * item has figures), newline-terminated. */
 char *check_render_json(const struct check_report *r);
 
 /* The rules, by section. Each adds its items to r. */
 void check_db(const struct config *cfg, struct check_report *r);
 void check_sync(const struct config *cfg, struct check_report *r);
+void check_residency(const struct config *cfg, struct check_report *r);
+void check_disk(const struct config *cfg, struct check_report *r);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -161,8 +161,9 @@ static void rule_read_only(struct dbx *x)
 	}
 	if (p->up && p->f.read_only)
 		add_srv(x, p, "read_only", CHECK_WARN,
-			"if it is not fenced on purpose: SET GLOBAL read_only=OFF on it (lifeboat "
-			"turns writes on only on the node with the highest epoch)",
+			"if it is not fenced on purpose: run 'lifeboat db writable' on its node "
+			"(the sync daemon does it there when it starts: writes go on only on the "
+			"node with the primary role and the highest epoch)",
 			"read_only = ON: applications cannot write");
 }
 
@@ -600,7 +601,8 @@ static int standby_space(struct dbx *x, struct srv *s, struct check_space *sp, c
 	if (is_local(x->cfg, s->conf)) {
 		rc = check_local_space(dir, sp, why);
 	} else if (n && n->ssh) {
-		struct check_ssh ssh = {.dest = n->ssh, .options = x->cfg->db.ssh_options};
+		struct peer_ssh ssh;
+		peer_ssh_of(n, &ssh);
 		rc = check_remote_space(&ssh, dir, sp, why);
 	} else {
 		*why = xstrdup("the standby is remote and not a [node] with ssh");

@@ -50,9 +50,16 @@ static unsigned long long walk_sources(const struct config *cfg, struct check_re
 		const struct sync_conf *sc = &cfg->syncs[i];
 		struct stat st;
 		char *why = NULL;
-		if (stat(sc->source, &st) < 0 || !S_ISDIR(st.st_mode) ||
-		    check_walk_tree(sc->source, &trees[i], &why) < 0) {
-			char *msg = xasprintf("source %s is not a readable directory", sc->source);
+		/* Where the tree is on this node: the target path when the target
+		 * is this node (created by the first pass when missing). */
+		bool here = config_sync_target_here(cfg, sc);
+		const char *tree = here ? sc->target_path : sc->source;
+		if (here && stat(tree, &st) < 0)
+			continue;
+		if (stat(tree, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    check_walk_tree(tree, &trees[i], &why) < 0) {
+			char *msg = xasprintf("%s %s is not a readable directory",
+					      here ? "this node's copy" : "source", tree);
 			add_named(r, "sync", sc->name, "source", CHECK_FAIL,
 				  "create it or fix 'source' in the configuration", msg);
 			free(msg);
@@ -93,9 +100,9 @@ static void rule_inotify(struct check_report *r, unsigned long long dirs)
 
 /* ---- targets ---- */
 
-static struct check_ssh sync_ssh(const struct sync_conf *sc)
+static struct peer_ssh sync_ssh(const struct sync_conf *sc)
 {
-	return (struct check_ssh){.dest = sc->target_host,
+	return (struct peer_ssh){.dest = sc->target_host,
 				  .port = sc->ssh_port,
 				  .identity = sc->ssh_identity,
 				  .options = sc->ssh_options};
@@ -104,7 +111,7 @@ static struct check_ssh sync_ssh(const struct sync_conf *sc)
 /* ssh with key authentication, and rsync at the other end, in one login.
  * Returns true when ssh got through. */
 static bool rule_ssh_rsync(struct check_report *r, const char *kind, const char *name,
-			   const struct check_ssh *ssh)
+			   const struct peer_ssh *ssh)
 {
 	static const char *const words[] = {"rsync", "--version"};
 	struct run_result res;
@@ -141,7 +148,7 @@ static bool rule_ssh_rsync(struct check_report *r, const char *kind, const char 
  * (restrict,command= in authorized_keys): a shell command that answers
  * means a compromised node owns the peer, history included. */
 static void rule_key_restricted(struct check_report *r, const char *kind, const char *name,
-				const struct check_ssh *ssh)
+				const struct peer_ssh *ssh)
 {
 	static const char *const words[] = {"echo", "lifeboat-unrestricted-key"};
 	struct run_result res;
@@ -166,7 +173,7 @@ static void rule_key_restricted(struct check_report *r, const char *kind, const 
 }
 
 static void rule_remote_clock(struct check_report *r, const char *kind, const char *name,
-			      const struct check_ssh *ssh)
+			      const struct peer_ssh *ssh)
 {
 	static const char *const words[] = {"date", "+%s.%N"};
 	struct run_result res;
@@ -205,7 +212,7 @@ static void rule_disk(struct check_report *r, const struct config *cfg,
 {
 	struct check_space sp;
 	char *why = NULL;
-	struct check_ssh ssh = sync_ssh(sc);
+	struct peer_ssh ssh = sync_ssh(sc);
 	int rc = sc->target_host ? check_remote_space(&ssh, sc->target_path, &sp, &why)
 				 : check_local_space(sc->target_path, &sp, &why);
 	if (rc < 0) {
@@ -389,12 +396,25 @@ static void check_nodes(const struct config *cfg, struct check_report *r)
 		const struct node_conf *n = &cfg->nodes[i];
 		if (strcmp(n->name, cfg->node) == 0 || !n->ssh)
 			continue;
-		/* The peer command, a remote clone and fencing log in as [node] ssh
-		 * with [database] ssh_options. */
-		struct check_ssh ssh = {.dest = n->ssh, .options = cfg->db.ssh_options};
+		/* The peer command, a remote clone, fencing and the syncs log in
+		 * alike: the node's one ssh setting (peer.c). */
+		struct peer_ssh ssh;
+		peer_ssh_of(n, &ssh);
 		if (rule_ssh_rsync(r, "node", n->name, &ssh))
 			rule_remote_clock(r, "node", n->name, &ssh);
 	}
+}
+
+/* What `lifeboat sync` itself checks before it starts, on this node. */
+static void rule_sync_runs(const struct config *cfg, struct check_report *r)
+{
+	char *err = NULL;
+	if (config_check_sync(cfg, &err) < 0)
+		check_add(r, "sync.start", CHECK_FAIL, "fix the configuration",
+			  "'lifeboat sync' refuses to start on this node: %s", err);
+	else
+		check_add(r, "sync.start", CHECK_PASS, NULL, "'lifeboat sync' can start on this node");
+	free(err);
 }
 
 void check_sync(const struct config *cfg, struct check_report *r)
@@ -405,12 +425,13 @@ void check_sync(const struct config *cfg, struct check_report *r)
 		return;
 	}
 	struct check_tree *trees = xcalloc(cfg->n_syncs, sizeof(*trees));
+	rule_sync_runs(cfg, r);
 	rule_inotify(r, walk_sources(cfg, r, trees));
 	rule_local_rsync(r);
 	json_object *status = rule_daemon(cfg, r);
 	for (size_t i = 0; i < cfg->n_syncs; i++) {
 		const struct sync_conf *sc = &cfg->syncs[i];
-		struct check_ssh ssh = sync_ssh(sc);
+		struct peer_ssh ssh = sync_ssh(sc);
 		bool reachable = !sc->target_host || rule_ssh_rsync(r, "sync", sc->name, &ssh);
 		if (sc->target_host && reachable) {
 			rule_remote_clock(r, "sync", sc->name, &ssh);

@@ -19,61 +19,20 @@
 
 /* ---- ssh ---- */
 
-/* ssh hands the remote command to the remote user's shell as one string:
- * quote each word so a path with blanks or metacharacters stays one word. */
-static void remote_quote(struct buf *b, const char *w)
-{
-	buf_addc(b, '\'');
-	for (; *w; w++) {
-		if (*w == '\'')
-			buf_adds(b, "'\\''");
-		else
-			buf_addc(b, *w);
-	}
-	buf_addc(b, '\'');
-}
-
-int check_ssh_run(const struct check_ssh *s, const char *const *words, size_t n,
+int check_ssh_run(const struct peer_ssh *s, const char *const *words, size_t n,
 		  struct run_result *res, double *t0, double *t1)
 {
 	struct strv argv;
 	strv_init(&argv);
-	strv_push(&argv, "ssh");
-	if (s->port) {
-		strv_push(&argv, "-p");
-		strv_pushf(&argv, "%ld", s->port);
-	}
-	if (s->identity) {
-		strv_push(&argv, "-i");
-		strv_push(&argv, s->identity);
-	}
-	/* BatchMode: a password or host-key prompt is a failure, never a hang. */
-	strv_push(&argv, "-o");
-	strv_push(&argv, "BatchMode=yes");
-	strv_push(&argv, "-o");
-	strv_pushf(&argv, "ConnectTimeout=%d", CHECK_SSH_TIMEOUT);
 	/* Read-only and honest: ssh takes the first value of an option, so these
 	 * win over ssh_options. An unknown host key is a finding, not something
 	 * to accept-new into known_hosts; no master socket is left behind. */
-	strv_push(&argv, "-o");
-	strv_push(&argv, "StrictHostKeyChecking=yes");
-	strv_push(&argv, "-o");
-	strv_push(&argv, "UpdateHostKeys=no");
-	strv_push(&argv, "-o");
-	strv_push(&argv, "ControlMaster=no");
-	if (s->options)
-		strv_push_split(&argv, s->options);
-	strv_push(&argv, "--");
-	strv_push(&argv, s->dest);
-	struct buf cmd;
-	buf_init(&cmd);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addc(&cmd, ' ');
-		remote_quote(&cmd, words[i]);
-	}
-	strv_push(&argv, cmd.data);
-	buf_free(&cmd);
+	char *timeout = xasprintf("ConnectTimeout=%d", CHECK_SSH_TIMEOUT);
+	const char *opts[] = {timeout, "StrictHostKeyChecking=yes", "UpdateHostKeys=no",
+			      "ControlMaster=no", NULL};
+	peer_ssh_words(s, opts, &argv);
+	free(timeout);
+	peer_ssh_dest(s, words, n, &argv);
 	*t0 = now_wall();
 	int rc = child_run(argv.items, NULL, 0, (CHECK_SSH_TIMEOUT + 5) * 1000, res);
 	*t1 = now_wall();
@@ -81,7 +40,7 @@ int check_ssh_run(const struct check_ssh *s, const char *const *words, size_t n,
 	return rc;
 }
 
-static char *port_arg(const struct check_ssh *s)
+static char *port_arg(const struct peer_ssh *s)
 {
 	return s->port ? xasprintf("-p %ld ", s->port) : xstrdup("");
 }
@@ -107,7 +66,7 @@ static char *tidy_message(const char *tail)
 	return buf_steal(&b);
 }
 
-void check_ssh_diagnose(const struct check_ssh *s, const struct run_result *res, char **what,
+void check_ssh_diagnose(const struct peer_ssh *s, const struct run_result *res, char **what,
 			char **fix)
 {
 	char *e = tidy_message(res->err_tail);
@@ -252,7 +211,7 @@ int check_local_space(const char *path, struct check_space *sp, char **why)
 	return 0;
 }
 
-int check_remote_space(const struct check_ssh *s, const char *path, struct check_space *sp,
+int check_remote_space(const struct peer_ssh *s, const char *path, struct check_space *sp,
 		       char **why)
 {
 	memset(sp, 0, sizeof(*sp));

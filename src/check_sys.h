@@ -10,22 +10,16 @@
 #include <stddef.h>
 
 #include "child.h"
+#include "peer.h"
 
-/* How to reach one remote machine. */
-struct check_ssh {
-	const char *dest;     /* [user@]host */
-	long port;            /* 0: ssh's default */
-	const char *identity; /* NULL: ssh's default keys */
-	const char *options;  /* extra ssh words, split on blanks; may be NULL */
-};
 
 /* Run words (the remote command) on s with BatchMode and timeouts; t0/t1 get
  * the wall clock before and after. Returns the exit code (255: ssh itself
  * failed). res is filled; free it with run_result_free. */
-int check_ssh_run(const struct check_ssh *s, const char *const *words, size_t n,
+int check_ssh_run(const struct peer_ssh *s, const char *const *words, size_t n,
 		  struct run_result *res, double *t0, double *t1);
 /* Why ssh failed (exit 255 or a timeout), and the one-line fix. Caller frees. */
-void check_ssh_diagnose(const struct check_ssh *s, const struct run_result *res, char **what,
+void check_ssh_diagnose(const struct peer_ssh *s, const struct run_result *res, char **what,
 			char **fix);
 
 /* The disk under a local path: its name (sda, nvme0n1) after resolving
@@ -46,7 +40,7 @@ struct check_space {
 	bool exists;
 };
 int check_local_space(const char *path, struct check_space *sp, char **why);
-int check_remote_space(const struct check_ssh *s, const char *path, struct check_space *sp,
+int check_remote_space(const struct peer_ssh *s, const char *path, struct check_space *sp,
 		       char **why);
 
 /* Bytes and directories under a tree (no symlinks followed, one file

@@ -2,6 +2,7 @@
  * its one-line error). */
 #include "commands.h"
 #include "log.h"
+#include "usage.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,8 @@ int cli_parse_json_only(const char *command, int argc, char **argv, bool *json)
 {
 	*json = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") != 0) {
-			log_error("%s: unknown argument '%s' (usage: lifeboat %s [--json])", command,
-				  argv[i], command);
-			return EXIT_USAGE;
-		}
+		if (strcmp(argv[i], "--json") != 0)
+			return usage_refuse(command, argv[i]);
 		*json = true;
 	}
 	return EXIT_OK;

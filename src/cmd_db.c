@@ -1,4 +1,4 @@
-/* lifeboat db status|clone|promote|fence|rejoin|heartbeat: the command line
+/* lifeboat db status|clone|promote|fence|rejoin|heartbeat|writable: the command line
  * of the database operations (db_ops.h). Parses arguments, reports the one
  * error message, prints status as text or JSON. */
 #include "commands.h"
@@ -18,7 +18,7 @@
 #define DB_USAGE                                                                                   \
 	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
 	"[--force] | "  \
-	"fence [--server primary|standby] | rejoin [--force] | heartbeat"
+	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable"
 
 static void json_str(struct buf *b, const char *s)
 {
@@ -91,7 +91,9 @@ static void json_facts(struct buf *b, const struct db_conn *c, const struct db_s
 	buf_addf(b, ",\"epoch\":%llu}", (unsigned long long)f->epoch);
 }
 
-static void print_facts(const struct db_conn *c, const struct db_facts *f)
+/* none_writable: no heartbeat row is then expected (the writer writes only
+ * where read_only is OFF), and not a sign that the writer is missing. */
+static void print_facts(const struct db_conn *c, const struct db_facts *f, bool none_writable)
 {
 	if (!f->reachable) {
 		printf("%s: unreachable: %s\n", c->name, f->error);
@@ -113,6 +115,8 @@ static void print_facts(const struct db_conn *c, const struct db_facts *f)
 			printf("  Seconds_Behind_Master NULL");
 		if (f->has_heartbeat)
 			printf(", heartbeat lag %.3f s\n", f->heartbeat_age);
+		else if (none_writable)
+			printf(", no heartbeat row (no server takes writes, so none is written)\n");
 		else
 			printf(", no heartbeat row (is 'lifeboat sync' or 'lifeboat db heartbeat' running?)\n");
 		if (f->io_errno)
@@ -164,6 +168,39 @@ static int report_problems(const struct db_pair *p, struct db_conn conns[2],
 	return rc;
 }
 
+static const char *server_label(const struct db_server *s)
+{
+	return s->node ? s->node : s->host;
+}
+
+/* The pair as a whole: one server takes writes, the other follows it. */
+static int report_pair(struct db_conn conns[2], const struct db_server *servers[2],
+		       const struct db_facts facts[2])
+{
+	if (!facts[0].reachable || !facts[1].reachable)
+		return EXIT_OK;
+	if (facts[0].read_only && facts[1].read_only) {
+		int newer = facts[1].epoch > facts[0].epoch ? 1 : 0;
+		log_error("no server takes writes (read_only = ON on both): run 'lifeboat db "
+			  "writable' on the node holding the primary role (%s by the epochs; "
+			  "'lifeboat sync' does it when it starts there)",
+			  server_label(servers[newer]));
+		return EXIT_FAILED;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct db_facts *f = &facts[i], *other = &facts[1 - i];
+		if (f->read_only && !f->replica && !other->read_only) {
+			log_error("%s is read-only and does not replicate from %s (epoch %llu): no "
+				  "copy of the new writes; run 'lifeboat db rejoin' to make it follow (or 'lifeboat "
+				  "db clone' for a standby never seeded)",
+				  conns[i].name, server_label(servers[1 - i]),
+				  (unsigned long long)other->epoch);
+			return EXIT_FAILED;
+		}
+	}
+	return EXIT_OK;
+}
+
 static void print_json(const struct db_pair *p, struct db_conn conns[2],
 		       const struct db_server *servers[2], const struct db_facts facts[2], int rc)
 {
@@ -207,11 +244,15 @@ static int db_status(struct db_pair *p, bool json)
 	}
 	int problems = report_problems(p, conns, facts);
 	rc = problems > rc ? problems : rc;
+	problems = report_pair(conns, servers, facts);
+	rc = problems > rc ? problems : rc;
+	bool none_writable = facts[0].reachable && facts[1].reachable && facts[0].read_only &&
+			     facts[1].read_only;
 	if (json) {
 		print_json(p, conns, servers, facts, rc);
 	} else {
 		for (int i = 0; i < 2; i++)
-			print_facts(&conns[i], &facts[i]);
+			print_facts(&conns[i], &facts[i], none_writable);
 	}
 	for (int i = 0; i < 2; i++) {
 		db_facts_free(&facts[i]);
@@ -299,6 +340,18 @@ static int run_clone(struct db_pair *p, int argc, char **argv)
 	return report(rc, err);
 }
 
+static int run_writable(struct db_pair *p, int argc)
+{
+	if (argc > 2) {
+		log_error("db writable takes no arguments (" DB_USAGE ")");
+		return EXIT_USAGE;
+	}
+	char *err = NULL;
+	bool changed;
+	int rc = db_make_writable(p, &changed, &err);
+	return report(rc, err);
+}
+
 static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 {
 	char *err = NULL;
@@ -346,7 +399,7 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	}
 	const char *sub = argv[1];
 	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
-					   "heartbeat"};
+					   "heartbeat", "writable"};
 	bool known = false;
 	for (size_t i = 0; i < ARRAY_LEN(subs); i++)
 		known = known || strcmp(sub, subs[i]) == 0;
@@ -383,6 +436,8 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 		rc = db_status(&p, json);
 	} else if (strcmp(sub, "clone") == 0) {
 		rc = run_clone(&p, argc, argv);
+	} else if (strcmp(sub, "writable") == 0) {
+		rc = run_writable(&p, argc);
 	} else {
 		rc = run_simple(&p, sub, argc, argv);
 	}

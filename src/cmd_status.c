@@ -5,6 +5,7 @@
 #include "epoch.h"
 #include "journal.h"
 #include "log.h"
+#include "residency.h"
 #include "role.h"
 #include "util.h"
 
@@ -71,6 +72,27 @@ static const char *state_colour(const struct style *st, const char *state)
 	return st->red;
 }
 
+/* A standby's sync: which node the files come from, and how fresh they are. */
+static void print_receiving(const struct style *st, const char *name, json_object *s,
+			    bool stopped)
+{
+	const char *from = get_str(s, "from");
+	const char *dir = get_str(s, "target_path") ? get_str(s, "target_path") : NULL;
+	double at = get_num(s, "last_received_unix");
+	double age = at > 0 ? now_wall() - at : -1;
+	char ago[32];
+	if (age >= 0)
+		human_age(age, ago, sizeof(ago));
+	printf("  %s%-12s%s %s%-9s%s from %s%s%s%s%s\n", st->bold, name, st->off,
+	       stopped ? st->red : st->green, "receiving", st->off, from ? from : "the primary",
+	       dir ? " into " : "", dir ? dir : "", stopped ? "  (its daemon is not running)" : "",
+	       st->off);
+	if (age >= 0)
+		printf("               last change received %s ago\n", ago);
+	else
+		printf("               no change received since the daemon started\n");
+}
+
 static void print_sync(const struct style *st, const char *name, json_object *s, double now)
 {
 	const char *state = get_str(s, "state");
@@ -88,6 +110,11 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 	bool stopped = (json_object_object_get_ex(s, "running", &flag) &&
 			!json_object_get_boolean(flag)) ||
 		       (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	const char *direction = get_str(s, "direction");
+	if (direction && strcmp(direction, "receiving") == 0) {
+		print_receiving(st, name, s, stopped);
+		return;
+	}
 	printf("  %s%-12s%s %s%-8s%s %s -> %s%s%s%s\n", st->bold, name, st->off,
 	       stopped ? st->red : state_colour(st, state), state ? state : "?", st->off,
 	       get_str(s, "source") ? get_str(s, "source") : "?",
@@ -182,6 +209,10 @@ static void print_node(const struct style *st, const struct config *cfg)
 	printf("%snode%s %s: %s%s%s, role epoch %llu\n", st->bold, st->off,
 	       cfg->node ? cfg->node : "(unnamed)", r == ROLE_PRIMARY ? st->green : st->yellow,
 	       role_name(r), st->off, (unsigned long long)epoch);
+	char *residency = residency_describe(cfg);
+	if (residency)
+		printf("data residency: %s\n", residency);
+	free(residency);
 	char *name = latest_journal(cfg->state_dir);
 	if (!name)
 		return;

@@ -7,6 +7,8 @@
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
+#include "residency.h"
+#include "role.h"
 #include "status.h"
 #include "syncer.h"
 
@@ -36,6 +38,8 @@ struct sync_daemon {
 	bool ready_sent;
 	struct metrics *metrics;
 	struct proc *heartbeat;   /* `lifeboat db heartbeat`, supervised */
+	struct proc *writable;    /* `lifeboat db writable`: start, reload, status_interval */
+	char *writable_msg;       /* what it said last */
 	uint64_t heartbeat_timer; /* restart after it ended */
 	char *config_text; /* as loaded: SIGHUP with the same text only reopens the log */
 	char *role_text;   /* STATE_DIR/role and epoch as loaded: failover changes them */
@@ -57,10 +61,14 @@ static void on_status_timer(struct loop *loop, void *arg)
 	write_status(d);
 }
 
+static void start_writable(struct sync_daemon *d);
+
 static void on_periodic(struct loop *loop, void *arg)
 {
 	struct sync_daemon *d = arg;
 	write_status(d);
+	/* The primary's server restarted (read-only by its my.cnf): on again. */
+	start_writable(d);
 	int64_t ms = (int64_t)(d->cfg.status_interval * 1000);
 	d->periodic_timer = loop_add_timer(loop, ms > 0 ? ms : 20000, on_periodic, d);
 }
@@ -174,6 +182,43 @@ static void stop_heartbeat(struct sync_daemon *d)
 	}
 }
 
+/* read_only = ON in every my.cnf: the primary's daemon turns writes on
+ * where this node holds the primary role and the highest epoch (`db
+ * writable`, in a child: it connects to both servers, which may block). */
+static void on_writable_exit(struct proc *p, void *arg)
+{
+	struct sync_daemon *d = arg;
+	const char *tail = proc_stderr_tail(p);
+	bool ok = proc_exit_code(p) == 0;
+	char *msg = xstrdup(*tail ? tail : ok ? "" : "db writable failed");
+	/* Said once, not every status_interval. */
+	if (!d->writable_msg || strcmp(msg, d->writable_msg) != 0) {
+		if (ok && *msg)
+			log_info("database: %s", msg);
+		else if (!ok)
+			log_warn("database left read-only here: %s", msg);
+	}
+	free(d->writable_msg);
+	d->writable_msg = msg;
+	proc_free(p);
+	d->writable = NULL;
+}
+
+static void start_writable(struct sync_daemon *d)
+{
+	if (d->once || !d->cfg.db.present || d->writable || role_current(&d->cfg) != ROLE_PRIMARY)
+		return;
+	char *argv[] = {"/proc/self/exe", "-c", (char *)d->cli->config_path, "db", "writable",
+			NULL};
+	struct proc_opts o = {.argv = argv, .timeout_ms = 60000};
+	char *err = NULL;
+	d->writable = proc_start(d->loop, &o, on_writable_exit, d, &err);
+	if (!d->writable) {
+		log_error("db writable: %s", err);
+		free(err);
+	}
+}
+
 static void on_syncer_finished(void *arg, struct syncer *s, int code)
 {
 	struct sync_daemon *d = arg;
@@ -207,6 +252,14 @@ static int check_config(struct sync_daemon *d, struct config *cfg)
 	for (size_t i = 0; i < d->names.len; i++) {
 		if (!config_find_sync(cfg, d->names.items[i])) {
 			log_error("%s: no [sync %s] section", cfg->path, d->names.items[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const struct sync_conf *sc = &cfg->syncs[i];
+		if (wanted(d, sc->name) && residency_check_sync(cfg, sc, &err) < 0) {
+			log_error("%s", err);
+			free(err);
 			return EXIT_USAGE;
 		}
 	}
@@ -320,6 +373,7 @@ static void on_reload(struct loop *loop, int signo, void *arg)
 	start_metrics(d);
 	stop_heartbeat(d);
 	start_heartbeat(d);
+	start_writable(d);
 	write_status(d);
 }
 
@@ -362,6 +416,7 @@ static int run(struct sync_daemon *d)
 	if (rc == EXIT_OK) {
 		start_metrics(d);
 		start_heartbeat(d);
+		start_writable(d);
 	}
 	if (rc == EXIT_OK) {
 		if (!d->once)
@@ -381,6 +436,8 @@ static int run(struct sync_daemon *d)
 	write_status(d);
 	metrics_free(d->metrics);
 	stop_heartbeat(d);
+	proc_free(d->writable);
+	free(d->writable_msg);
 	stop_syncers(d);
 	loop_free(d->loop);
 	return rc;

@@ -39,6 +39,4 @@ int cmd_serve(const struct cli *cli, int argc, char **argv);
 int cmd_versions(const struct cli *cli, int argc, char **argv);
 int cmd_restore(const struct cli *cli, int argc, char **argv);
 
-void usage_short(void);
-
 #endif

@@ -1,8 +1,12 @@
 #include "config.h"
 #include "history.h"
 #include "ini.h"
+#include "residency.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,8 @@ static const char *check_role(struct parse_state *st, const char *value);
 static const char *check_fence(struct parse_state *st, const char *value);
 static const char *check_keep(struct parse_state *st, const char *value);
 static const char *check_keep_size(struct parse_state *st, const char *value);
+static const char *check_jurisdictions(struct parse_state *st, const char *value);
+static const char *check_jurisdiction(struct parse_state *st, const char *value);
 
 static const struct key_spec lifeboat_keys[] = {
 	KEY(config, "node", K_STRING, node),
@@ -43,6 +49,7 @@ static const struct key_spec lifeboat_keys[] = {
 	KEY_RANGE(config, "status_interval", K_SECONDS, status_interval, 0, 86400),
 	KEY(config, "metrics_listen", K_STRING, metrics_listen),
 	KEY(config, "drill_allow_crash", K_BOOL, drill_allow_crash),
+	KEY_CHECK(config, "jurisdictions", K_STRING, jurisdictions, check_jurisdictions),
 };
 
 static const struct key_spec node_keys[] = {
@@ -50,6 +57,10 @@ static const struct key_spec node_keys[] = {
 	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
 	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
 	KEY(node_conf, "state_dir", K_PATH, state_dir),
+	KEY_CHECK(node_conf, "jurisdiction", K_STRING, jurisdiction, check_jurisdiction),
+	KEY_RANGE(node_conf, "ssh_port", K_LONG, ssh_port, 1, 65535),
+	KEY(node_conf, "ssh_identity", K_PATH, ssh_identity),
+	KEY(node_conf, "ssh_options", K_STRING, ssh_options),
 };
 
 static const struct key_spec sync_keys[] = {
@@ -359,6 +370,26 @@ static const char *check_keep_size(struct parse_state *st, const char *value)
 	return st->msg;
 }
 
+/* Codes are validated here so a typo is refused at load, naming its line. */
+static const char *jurisdiction_msg(struct parse_state *st, char *why)
+{
+	if (!why)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "%s", why);
+	free(why);
+	return st->msg;
+}
+
+static const char *check_jurisdictions(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_policy_error(value));
+}
+
+static const char *check_jurisdiction(struct parse_state *st, const char *value)
+{
+	return jurisdiction_msg(st, residency_country_error(value));
+}
+
 static const char *set_value(struct parse_state *st, const struct key_spec *k, const char *value)
 {
 	char *field = (char *)st->target + k->offset;
@@ -451,6 +482,10 @@ static const char *handle(void *ctx, int line, const char *section, const char *
 		st->key = k->name;
 		if (st->keys == lifeboat_keys && strcmp(key, "node") == 0)
 			st->node_line = line;
+		if (st->keys == lifeboat_keys && strcmp(key, "jurisdictions") == 0)
+			st->cfg->jurisdictions_line = line;
+		if (st->keys == node_keys && strcmp(key, "jurisdiction") == 0)
+			((struct node_conf *)st->target)->jurisdiction_line = line;
 		if (st->keys == sync_keys) {
 			struct sync_conf *s = st->target;
 			if (strcmp(key, "source") == 0)
@@ -549,6 +584,150 @@ char *config_rsync_remote(const char *host, const char *path)
 	return xasprintf("%s:%s/", host, path);
 }
 
+/* Whether a [node] address is one of this machine's (in a network
+ * namespace: the namespace's). Numeric addresses only: a name would need
+ * DNS on every start, and DNS may be what is down. */
+static bool address_is_here(const struct ifaddrs *ifs, const char *address)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
+	if (getaddrinfo(address, NULL, &hints, &ai) != 0 || !ai)
+		return false;
+	bool here = false;
+	for (const struct ifaddrs *i = ifs; i && !here; i = i->ifa_next) {
+		const struct sockaddr *a = i->ifa_addr;
+		if (!a || a->sa_family != ai->ai_family)
+			continue;
+		if (a->sa_family == AF_INET)
+			here = memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+				      &((const struct sockaddr_in *)ai->ai_addr)->sin_addr,
+				      sizeof(struct in_addr)) == 0;
+		else if (a->sa_family == AF_INET6)
+			here = memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+				      &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+				      sizeof(struct in6_addr)) == 0;
+	}
+	freeaddrinfo(ai);
+	return here;
+}
+
+bool config_address_is_here(const char *address)
+{
+	if (strcmp(address, "localhost") == 0)
+		return true;
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	bool here = address_is_here(ifs, address);
+	freeifaddrs(ifs);
+	return here;
+}
+
+/* Without [lifeboat] node, this machine is the one [node] whose address it
+ * has: one file serves every node. Two matches (both nodes on one host)
+ * leave it unknown, as no match does; commands that need it say so. */
+static void find_this_node(struct config *cfg)
+{
+	if (cfg->node || cfg->n_nodes == 0)
+		return;
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs) < 0)
+		return;
+	const struct node_conf *found = NULL;
+	size_t matches = 0;
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		const struct node_conf *n = &cfg->nodes[i];
+		if (n->address && address_is_here(ifs, n->address)) {
+			found = n;
+			matches++;
+		}
+	}
+	freeifaddrs(ifs);
+	if (matches == 1) {
+		cfg->node = xstrdup(found->name);
+		cfg->node_found = true;
+	}
+}
+
+/* One ssh setting per node: what a [sync] targeting a node, or [database]
+ * ssh_options, says about ssh is how either node reaches the other, unless
+ * the [node] sets its own; two different values for one node are an
+ * error, as the sync, the database commands and check would then log in
+ * differently. */
+static int merge_string(const struct config *cfg, struct node_conf *n, char **field,
+			const char *value, const char *key, const char *where, int line,
+			char **err)
+{
+	if (!value)
+		return 0;
+	if (!*field) {
+		*field = xstrdup(value);
+		return 0;
+	}
+	if (strcmp(*field, value) == 0)
+		return 0;
+	*err = xasprintf("%s:%d: %s %s '%s' differs from '%s' used for [node %s]: one ssh "
+			 "setting per node (set it once, in [node %s])",
+			 cfg->path, line, where, key, value, *field, n->name, n->name);
+	return -1;
+}
+
+static int merge_node_ssh(struct config *cfg, struct node_conf *n, char **err)
+{
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const struct sync_conf *s = &cfg->syncs[i];
+		if (!s->target_node)
+			continue;
+		char *where = xasprintf("[sync %s]", s->name);
+		int rc = 0;
+		if (s->ssh_port && n->ssh_port && s->ssh_port != n->ssh_port) {
+			*err = xasprintf("%s:%d: %s ssh_port %ld differs from %ld used for [node %s]: "
+					 "one ssh setting per node (set it once, in [node %s])",
+					 cfg->path, s->line, where, s->ssh_port, n->ssh_port,
+					 n->name, n->name);
+			rc = -1;
+		} else if (s->ssh_port) {
+			n->ssh_port = s->ssh_port;
+		}
+		if (!rc)
+			rc = merge_string(cfg, n, &n->ssh_identity, s->ssh_identity, "ssh_identity",
+					  where, s->line, err);
+		if (!rc)
+			rc = merge_string(cfg, n, &n->ssh_options, s->ssh_options, "ssh_options",
+					  where, s->line, err);
+		free(where);
+		if (rc)
+			return -1;
+	}
+	return merge_string(cfg, n, &n->ssh_options, cfg->db.ssh_options, "ssh_options",
+			    "[database]", cfg->db.line, err);
+}
+
+/* A sync to a node uses that node's settings. */
+static void sync_takes_node_ssh(struct sync_conf *s, const struct node_conf *n)
+{
+	if (!s->ssh_port)
+		s->ssh_port = n->ssh_port;
+	if (!s->ssh_identity && n->ssh_identity)
+		s->ssh_identity = xstrdup(n->ssh_identity);
+	if (!s->ssh_options && n->ssh_options)
+		s->ssh_options = xstrdup(n->ssh_options);
+}
+
+static int merge_ssh(struct config *cfg, char **err)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (merge_node_ssh(cfg, &cfg->nodes[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		struct sync_conf *s = &cfg->syncs[i];
+		const struct node_conf *n = s->target_node ? config_find_node(cfg, s->target_node)
+							   : NULL;
+		if (n)
+			sync_takes_node_ssh(s, n);
+	}
+	return 0;
+}
+
 static int check_after_parse(const struct parse_state *st, char **err)
 {
 	struct config *cfg = st->cfg;
@@ -557,6 +736,7 @@ static int check_after_parse(const struct parse_state *st, char **err)
 				 cfg->path, st->node_line, cfg->node, cfg->node);
 		return -1;
 	}
+	find_this_node(cfg);
 	for (size_t i = 0; i < cfg->n_syncs; i++) {
 		struct sync_conf *s = &cfg->syncs[i];
 		if (!s->source || !s->target) {
@@ -567,7 +747,7 @@ static int check_after_parse(const struct parse_state *st, char **err)
 		if (resolve_target(cfg, s, err) < 0)
 			return -1;
 	}
-	return 0;
+	return merge_ssh(cfg, err);
 }
 
 static void config_defaults(struct config *cfg, const char *name)
@@ -653,6 +833,9 @@ void config_free(struct config *cfg)
 		free(cfg->nodes[i].ssh);
 		free(cfg->nodes[i].role);
 		free(cfg->nodes[i].state_dir);
+		free(cfg->nodes[i].jurisdiction);
+		free(cfg->nodes[i].ssh_identity);
+		free(cfg->nodes[i].ssh_options);
 	}
 	free(cfg->nodes);
 	for (size_t i = 0; i < cfg->n_syncs; i++)
@@ -678,6 +861,7 @@ void config_free(struct config *cfg)
 	strv_free(&f->post_hooks);
 	free(f->fence);
 	free(f->peer_command);
+	free(cfg->jurisdictions);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -801,11 +985,46 @@ static int check_source(const struct config *cfg, const struct sync_conf *s, cha
 	return 0;
 }
 
+/* NODE:PATH naming this node, with another node to talk to: one file on
+ * both nodes, and this is the side that receives (or, as the primary after
+ * a failover, pushes back from the target path). Its source path is the
+ * other node's. */
+bool config_sync_target_here(const struct config *cfg, const struct sync_conf *s)
+{
+	if (!s->target_node || !cfg->node || strcmp(s->target_node, cfg->node) != 0)
+		return false;
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (strcmp(cfg->nodes[i].name, cfg->node) != 0)
+			return true;
+	return false;
+}
+
+/* Here the target path is the tree: a directory, or not there yet (the
+ * first pass creates it). */
+static int check_target_here(const struct config *cfg, const struct sync_conf *s, char **err)
+{
+	struct stat st;
+	if (stat(s->target_path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		*err = xasprintf("%s:%d: [sync %s] target '%s' is this node's copy, but it is not a "
+				 "directory",
+				 cfg->path, s->target_line, s->name, s->target_path);
+		return -1;
+	}
+	if (stat(s->target_path, &st) < 0 && errno != ENOENT) {
+		*err = xasprintf("%s:%d: [sync %s] target '%s' is this node's copy: %s", cfg->path,
+				 s->target_line, s->name, s->target_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int check_one_sync(const struct config *cfg, const struct sync_place *places, size_t i,
 			  char **err)
 {
 	const struct sync_conf *s = &cfg->syncs[i];
 	const struct sync_place *p = &places[i];
+	if (config_sync_target_here(cfg, s))
+		return check_target_here(cfg, s, err);
 	if (check_source(cfg, s, err) < 0)
 		return -1;
 	if (!*p->machine && overlaps(p->target, p->source)) {

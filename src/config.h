@@ -22,6 +22,14 @@ struct node_conf {
 	char *role; /* "primary" | "standby" */
 	char *state_dir; /* that node's state_dir, when not [lifeboat]'s */
 	int line;
+	char *jurisdiction; /* ISO 3166 alpha-2 code where its disks are (residency.h) */
+	int jurisdiction_line;
+	/* How the other node logs in here (peer.c): set in [node], else taken
+	 * from the [sync] sections that target this node and [database]
+	 * ssh_options; one value per node. */
+	long ssh_port;
+	char *ssh_identity;
+	char *ssh_options;
 };
 
 struct sync_conf {
@@ -86,7 +94,8 @@ struct failover_conf {
 
 struct config {
 	char *path;
-	char *node; /* this machine's [node] name */
+	char *node; /* this machine's [node] name: [lifeboat] node, else found */
+	bool node_found; /* node came from this machine's addresses, not the file */
 	char *state_dir;
 	char *log;
 	double status_interval;
@@ -100,6 +109,8 @@ struct config {
 	size_t n_syncs;
 	struct database_conf db;
 	struct failover_conf failover;
+	char *jurisdictions; /* data-residency policy: codes, EU, EEA (residency.h) */
+	int jurisdictions_line;
 };
 
 /* Which file to use: -c value, else $LIFEBOAT_CONFIG, else the default. */
@@ -115,6 +126,15 @@ void config_free(struct config *cfg);
 /* Checks for `sync`: sources exist and are directories, no target inside its
  * source, no two syncs to one target, at least one sync. */
 int config_check_sync(const struct config *cfg, char **err);
+
+/* The sync's target is this node, and another [node] is its source: this
+ * node holds the tree at the target path (it receives there, or pushes
+ * from there as the primary after a failover). */
+bool config_sync_target_here(const struct config *cfg, const struct sync_conf *s);
+
+/* A numeric address (or "localhost") that belongs to this machine (in a
+ * network namespace: to the namespace). */
+bool config_address_is_here(const char *address);
 
 const struct node_conf *config_find_node(const struct config *cfg, const char *name);
 const struct sync_conf *config_find_sync(const struct config *cfg, const char *name);

@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "db_ops.h"
 #include "log.h"
+#include "residency.h"
+#include "peer.h"
 #include "util.h"
 
 #include <errno.h>
@@ -334,22 +336,6 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 
 /* ---- physical ---- */
 
-/* 'text' for the remote shell ssh runs: a literal argument. */
-static char *shell_quote(const char *text)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_addc(&b, '\'');
-	for (const char *p = text; *p; p++) {
-		if (*p == '\'')
-			buf_adds(&b, "'\\''");
-		else
-			buf_addc(&b, *p);
-	}
-	buf_addc(&b, '\'');
-	return buf_steal(&b);
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -547,13 +533,11 @@ static void backup_producer(struct db_pair *p, struct db_conn *src, const char *
 	 * will not do. ssh hands the remote shell one string: the script is
 	 * constant, the datadir single-quoted. */
 	*input = db_client_cnf_text(src->server, p->cfg->db.user, p->password);
-	strv_push(prod, "ssh");
-	strv_push_split(prod, "-o BatchMode=yes");
-	if (p->cfg->db.ssh_options)
-		strv_push_split(prod, p->cfg->db.ssh_options);
-	strv_push(prod, snode->ssh);
-	strv_push(prod, "--");
-	char *q = shell_quote(src_datadir);
+	struct peer_ssh ps;
+	peer_ssh_of(snode, &ps);
+	peer_ssh_words(&ps, NULL, prod);
+	peer_ssh_dest(&ps, NULL, 0, prod);
+	char *q = peer_quoted(src_datadir);
 	strv_pushf(prod,
 		   "umask 077 && f=$(mktemp) && trap 'rm -f \"$f\"' EXIT && cat >\"$f\" && "
 		   "mariadb-backup --defaults-file=\"$f\" --backup --stream=xbstream "
@@ -723,12 +707,36 @@ static int check_idle_datadir(const struct config *cfg, bool force, char **err)
 	return EXIT_OK;
 }
 
+/* A physical clone stops the standby and replaces its data directory, so
+ * it runs on the standby's machine; anywhere else it would wait on, and
+ * empty, this machine's own server. Decided before anything changes. */
+static int backup_runs_here(const struct config *cfg, const struct db_server *target,
+			    char **err)
+{
+	bool here = target->node && cfg->node ? strcmp(target->node, cfg->node) == 0
+					      : config_address_is_here(target->host);
+	if (here)
+		return EXIT_OK;
+	*err = xasprintf("a physical clone replaces the standby's data directory on its own "
+			 "machine: run 'lifeboat db clone --method backup' on %s (or use "
+			 "--method dump from here); nothing changed",
+			 target->node ? target->node : target->host);
+	return EXIT_FAILED;
+}
+
 int db_clone(struct db_pair *p, const struct db_server *source, const struct db_server *target,
 	     const struct db_clone_opts *o, char **err)
 {
 	if (!p->repl_password) {
 		*err = xstrdup("internal: clone needs the replication password");
 		return EXIT_FAILED;
+	}
+	if (residency_check_db_copy(p->cfg, target, err) < 0)
+		return EXIT_USAGE; /* before any connection: nothing changed */
+	if (o->method == DB_CLONE_BACKUP) {
+		int here = backup_runs_here(p->cfg, target, err);
+		if (here)
+			return here;
 	}
 	struct db_conn src, tgt;
 	memset(&tgt, 0, sizeof(tgt));

@@ -83,10 +83,16 @@ int db_persist_read_only(const struct config *cfg, const struct db_server *s, bo
 {
 	if (!cfg->db.read_only_cnf || !server_is_here(cfg, s))
 		return EXIT_OK;
-	char *text = xasprintf("# written by lifeboat (role epoch %llu); lifeboat db promote "
-			       "turns writes on only on the newest primary\n[mariadbd]\nread_only = "
-			       "%s\n",
-			       (unsigned long long)epoch, on ? "ON" : "OFF");
+	/* Always ON: a server that restarts must not take writes before
+	 * lifeboat has seen that this node still holds the highest epoch (a
+	 * primary failed over while it was down would otherwise come back
+	 * writable next to the new one). `db writable`, which the sync
+	 * daemon runs, turns writes on again on the primary. */
+	char *text = xasprintf("# written by lifeboat (role epoch %llu, %s then); a restart "
+			       "comes back read-only:\n# 'lifeboat db writable' (run by 'lifeboat "
+			       "sync') turns writes on only on the node\n# holding the primary role "
+			       "and the highest epoch\n[mariadbd]\nread_only = ON\n",
+			       (unsigned long long)epoch, on ? "read-only" : "writable");
 	int rc = write_file_atomic(cfg->db.read_only_cnf, text, strlen(text));
 	free(text);
 	if (rc < 0) {

@@ -105,6 +105,11 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);
 /* Persist read_only in [database] read_only_cnf (if set) when s is the
  * server on this machine: its [node] is [lifeboat] node, or, for a HOST:PORT
  * value, s is the standby (lifeboat runs on the DR side). */
+/* `db writable`: turn writes on here when this node holds the primary role
+ * and the highest role epoch, and the other server is reachable, read-only
+ * and not newer (db_writable.c). *changed: writes were off and are on now. */
+int db_make_writable(struct db_pair *p, bool *changed, char **err);
+
 int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
 			 uint64_t epoch, char **err);
 

@@ -9,6 +9,7 @@
 #include "db_ops.h"
 #include "gtid.h"
 #include "log.h"
+#include "residency.h"
 #include "util.h"
 
 #include <errno.h>
@@ -190,6 +191,9 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 {
 	struct db_conn old, neu;
 	memset(&neu, 0, sizeof(neu));
+	/* The old primary will replicate from the new one: a copy goes there. */
+	if (residency_check_db_copy(p->cfg, &p->primary, err) < 0)
+		return EXIT_USAGE;
 	/* Config roles: "primary" is the old primary, "standby" the promoted one. */
 	int rc = db_pair_connect(p, &p->primary, &old, err);
 	if (!rc)
@@ -231,7 +235,7 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	if (!rc)
 		rc = db_semi_sync_setup(p, &neu, &old, err);
 	if (!rc)
-		rc = db_persist_read_only(p->cfg, &p->primary, true, 0, err);
+		rc = db_persist_read_only(p->cfg, &p->primary, true, *new_epoch, err);
 	if (!rc)
 		log_info("rejoined: %s replicates from %s with GTID", old.name, neu.name);
 	db_close(&old);

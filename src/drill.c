@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "gtid.h"
 #include "log.h"
+#include "peer.h"
 #include "role.h"
 
 #include <errno.h>
@@ -38,27 +39,6 @@ struct drill {
 
 /* ------------------------------------------------------------ setup */
 
-static const char *peer_name(const struct config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (!cfg->node || strcmp(cfg->nodes[i].name, cfg->node) != 0)
-			return cfg->nodes[i].name;
-	return cfg->db.primary;
-}
-
-/* lifeboat on the peer: [failover] peer_command, else ssh to its node. */
-static bool peer_argv(const struct config *cfg, struct strv *v)
-{
-	const struct node_conf *n = config_find_node(cfg, peer_name(cfg));
-	if (cfg->failover.peer_command)
-		strv_push_split(v, cfg->failover.peer_command);
-	else if (n && n->ssh) {
-		strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=3");
-		strv_push(v, n->ssh);
-		strv_push(v, "lifeboat");
-	}
-	return v->len > 0;
-}
 
 static int self_argv(const struct config *cfg, struct strv *v, char **err)
 {
@@ -101,7 +81,7 @@ static int setup(struct drill *d, char **err)
 		*err = xasprintf("%s: drill needs a [database] section", cfg->path);
 		return EXIT_USAGE;
 	}
-	if (!peer_argv(cfg, &d->peer)) {
+	if (!peer_lifeboat_argv(cfg, peer_node(cfg), &d->peer)) {
 		*err = xasprintf("%s: drill switches back on the peer: set [failover] peer_command "
 				 "or the peer [node]'s ssh",
 				 cfg->path);
@@ -415,6 +395,7 @@ int drill_run(const struct config *cfg, const struct drill_opts *o)
 		close(d.lock_fd);
 	strv_free(&d.self);
 	strv_free(&d.peer);
+	peer_control_close(cfg);
 	strv_free(&d.sums);
 	free(d.crash_gtid);
 	free(d.applied_gtid);

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "db_ops.h"
 #include "gtid.h"
+#include "peer.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -332,29 +333,15 @@ static long peer_pending(const struct strv *peer_argv)
 	return n;
 }
 
-static void push_ssh(const struct sync_conf *s, struct strv *v)
+static void push_ssh(const struct peer_ssh *ps, struct strv *v)
 {
-	struct buf e;
-	buf_init(&e);
-	buf_adds(&e, "ssh -o BatchMode=yes -o ConnectTimeout=10");
-	if (s->ssh_port)
-		buf_addf(&e, " -p %ld", s->ssh_port);
-	if (s->ssh_identity)
-		buf_addf(&e, " -i '%s'", s->ssh_identity);
-	if (s->ssh_options)
-		buf_addf(&e, " %s", s->ssh_options);
+	static const char *const opts[] = {"ConnectTimeout=10", NULL};
+	struct strv w;
+	strv_init(&w);
+	peer_ssh_words(ps, opts, &w);
 	strv_push(v, "-e");
-	strv_push(v, e.data);
-	buf_free(&e);
-}
-
-/* The other node: the [node] that is not this one. */
-static const struct node_conf *other_node(const struct config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (!cfg->node || strcmp(cfg->nodes[i].name, cfg->node) != 0)
-			return &cfg->nodes[i];
-	return NULL;
+	peer_rsync_e(&w, v);
+	strv_free(&w);
 }
 
 /* rsync -ani --delete from the source to the target, seen from this node:
@@ -368,15 +355,20 @@ static void dry_run_argv(const struct config *cfg, const struct sync_conf *s, st
 		strv_pushf(v, "--exclude=%s", s->excludes.items[i]);
 	if (s->exclude_from)
 		strv_pushf(v, "--exclude-from=%s", s->exclude_from);
-	const struct node_conf *peer = other_node(cfg);
+	struct peer_ssh ps;
 	bool here = !s->target_host;
-	bool src_remote = here && s->target_node && peer;
+	bool src_remote = here && s->target_node && peer_ssh_of(peer_node(cfg), &ps);
+	if (!src_remote)
+		ps = (struct peer_ssh){.dest = s->target_host,
+				       .port = s->ssh_port,
+				       .identity = s->ssh_identity,
+				       .options = s->ssh_options};
 	if (s->target_host || src_remote)
-		push_ssh(s, v);
+		push_ssh(&ps, v);
 	strv_push(v, "--");
 	char *remote = NULL;
 	if (src_remote)
-		remote = config_rsync_remote(peer->ssh ? peer->ssh : peer->address, s->source);
+		remote = config_rsync_remote(ps.dest, s->source);
 	else if (s->target_host)
 		remote = config_rsync_remote(s->target_host, s->target_path);
 	if (src_remote)

@@ -14,6 +14,8 @@
 #include "hooks.h"
 #include "journal.h"
 #include "log.h"
+#include "residency.h"
+#include "peer.h"
 #include "status.h"
 #include "util.h"
 #include "vip.h"
@@ -69,77 +71,10 @@ const char *fo_self_address(const struct fo *f)
 	return f->self ? f->self->address : f->pair.standby.host;
 }
 
-/* The ssh connection shared by one run's calls to the peer, or NULL when
- * the path would be too long for a unix socket. */
-static char *peer_control_path(const struct fo *f)
-{
-	char *path = xasprintf("%s/peer-ssh.sock", f->cfg->state_dir);
-	if (strlen(path) > 100) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-/* When the peer is reached with ssh, the calls of one run share one
- * connection (ControlMaster): the probe logs in before the fence, so the
- * calls inside a switchover's write block cost a round trip, not a login. */
-static void peer_share_ssh(const struct fo *f, struct strv *v)
-{
-	const char *slash = strrchr(v->items[0], '/');
-	char *path = peer_control_path(f);
-	if (strcmp(slash ? slash + 1 : v->items[0], "ssh") != 0 || !path) {
-		free(path);
-		return;
-	}
-	struct strv w;
-	strv_init(&w);
-	strv_push(&w, v->items[0]);
-	strv_push_split(&w, "-o ControlMaster=auto -o ControlPersist=30 -o");
-	strv_pushf(&w, "ControlPath=%s", path);
-	for (size_t i = 1; i < v->len; i++)
-		strv_push(&w, v->items[i]);
-	strv_free(v);
-	*v = w;
-	free(path);
-}
-
-/* End the shared connection (it would otherwise linger ControlPersist s). */
-static void peer_ssh_close(const struct fo *f)
-{
-	char *path = peer_control_path(f);
-	if (!path || access(path, F_OK) != 0) {
-		free(path);
-		return;
-	}
-	struct strv v;
-	strv_init(&v);
-	strv_push_split(&v, "ssh -O exit -o");
-	strv_pushf(&v, "ControlPath=%s", path);
-	strv_push(&v, "peer");
-	struct run_result r;
-	child_run(v.items, NULL, 0, 5000, &r);
-	run_result_free(&r);
-	strv_free(&v);
-	free(path);
-}
-
-/* argv to run lifeboat on the peer: [failover] peer_command, else ssh to
- * the peer node's `ssh` and the lifeboat found in its PATH. */
+/* argv to run lifeboat on the old primary's node (peer.c). */
 bool fo_peer_argv(const struct fo *f, struct strv *v)
 {
-	if (f->cfg->failover.peer_command) {
-		strv_push_split(v, f->cfg->failover.peer_command);
-	} else if (f->peer && f->peer->ssh) {
-		strv_push_split(v, "ssh -o BatchMode=yes -o ConnectTimeout=3");
-		strv_push(v, f->peer->ssh);
-		strv_push(v, "lifeboat");
-	} else {
-		return false;
-	}
-	if (v->len)
-		peer_share_ssh(f, v);
-	return v->len > 0;
+	return peer_lifeboat_argv(f->cfg, f->peer, v);
 }
 
 /* A TCP connect bounded by PROBE_TIMEOUT_MS: a dead host costs 1 s here
@@ -817,6 +752,9 @@ static int setup(struct fo *f, char **err)
 				 cfg->path, cfg->node, f->pair.primary.node, f->pair.standby.node);
 		return EXIT_USAGE;
 	}
+	/* Afterwards this node's copies flow to the old primary and the syncs' targets. */
+	if (residency_check_failover(cfg, &f->pair.primary, err) < 0)
+		return EXIT_USAGE;
 	f->self = cfg->node ? config_find_node(cfg, cfg->node) : NULL;
 	f->peer = f->pair.primary.node ? config_find_node(cfg, f->pair.primary.node) : NULL;
 	if (cfg->failover.vip && !cfg->failover.vip_dev) {
@@ -952,7 +890,7 @@ out:
 	if (err)
 		log_error("%s", err);
 	free(err);
-	peer_ssh_close(f);
+	peer_control_close(f->cfg);
 	probe_free(&f->pr);
 	if (f->j.path)
 		journal_close(&f->j);
@@ -1008,7 +946,7 @@ int failover_old_primary_follows(const struct config *cfg, const char *old_node,
 	strv_pushf(&v, "%llu", (unsigned long long)epoch);
 	struct run_result r;
 	int code = child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
-	peer_ssh_close(&f);
+	peer_control_close(cfg);
 	int rc = EXIT_OK;
 	if (code == 0) {
 		log_info("%s stepped down: role standby, epoch %llu, its files follow the new primary",
@@ -1045,6 +983,14 @@ int failover_step_down(const struct config *cfg, uint64_t epoch)
 		log_error("step-down: %s", err);
 		free(err);
 		return EXIT_FAILED;
+	}
+	/* This node's my.cnf drop-in says read-only, at the epoch it follows. */
+	struct db_server self = {.role = "standby", .node = cfg->node};
+	if (cfg->db.present && cfg->node &&
+	    db_persist_read_only(cfg, &self, true, epoch > have ? epoch : have, &err)) {
+		log_warn("step-down: %s", err);
+		free(err);
+		err = NULL;
 	}
 	int rc = set_role(cfg, "standby", &note, &err);
 	if (rc)

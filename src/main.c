@@ -2,58 +2,13 @@
  * hands over; every command lives in its own cmd_*.c. */
 #include "commands.h"
 #include "log.h"
+#include "usage.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct command {
-	const char *name;
-	int (*run)(const struct cli *cli, int argc, char **argv);
-	const char *summary;
-};
-
-static const struct command commands[] = {
-	{"sync", cmd_sync, "run live file replication (--once: one pass)"},
-	{"db", cmd_db, "database: status, clone, promote, fence, rejoin, heartbeat"},
-	{"failover", cmd_failover, "the panic button: promote this node now (--dry-run, --yes)"},
-	{"switchover", cmd_switchover, "planned role swap with zero data loss"},
-	{"status", cmd_status, "state of the syncs, the database pair and the last failover"},
-	{"check", cmd_check, "readiness doctor: every rule PASS/WARN/FAIL with its fix (--json)"},
-	{"drill", cmd_drill, "rehearse a switchover to DR and back: RTO, RPO, verification (--json, --report FILE)"},
-	{"serve", cmd_serve, "what a peer's ssh key runs here (restrict,command=\"lifeboat serve\")"},
-	{"versions", cmd_versions, "the versions of a path the target's history keeps (--json)"},
-	{"restore", cmd_restore, "bring a path back from the target's history (--at TIME, --to DIR)"},
-	{"version", cmd_version, "print the version"},
-	{"help", cmd_help, "help on a command"},
-};
-
-void usage_short(void)
-{
-	fprintf(stderr, "usage: lifeboat [-c FILE] [-v|-q] COMMAND [ARGS...]\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stderr, "  %-10s %s\n", commands[i].name, commands[i].summary);
-}
-
-int cmd_help(const struct cli *cli, int argc, char **argv)
-{
-	(void)cli;
-	if (argc > 1) {
-		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-			if (strcmp(commands[i].name, argv[1]) == 0) {
-				printf("lifeboat %s: %s\n(see lifeboat(8) for the options)\n",
-				       commands[i].name, commands[i].summary);
-				return EXIT_OK;
-			}
-		}
-		log_error("no command '%s'; 'lifeboat help' lists them", argv[1]);
-		return EXIT_USAGE;
-	}
-	usage_short();
-	return EXIT_OK;
-}
 
 int main(int argc, char **argv)
 {
@@ -83,12 +38,12 @@ int main(int argc, char **argv)
 			cli.verbosity = -1;
 			break;
 		case 'h':
-			usage_short();
+			usage_print_list(stdout);
 			return EXIT_OK;
 		case 'V':
 			return cmd_version(&cli, 0, NULL);
 		default:
-			usage_short();
+			usage_print_list(stderr);
 			return EXIT_USAGE;
 		}
 	}
@@ -96,21 +51,25 @@ int main(int argc, char **argv)
 					: (cli.verbosity < 0 ? LOG_LVL_ERROR : LOG_LVL_INFO));
 	cli.config_path = config_path_choose(cli.config_option);
 	if (optind >= argc) {
-		usage_short();
+		usage_print_list(stderr);
 		return EXIT_USAGE;
 	}
-	const char *name = argv[optind];
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(commands[i].name, name) == 0) {
-			optind++; /* commands parse their own argv from index 1 */
-			int sub_argc = argc - optind + 1;
-			char **sub_argv = argv + optind - 1;
-			optind = 1;
-			int rc = commands[i].run(&cli, sub_argc, sub_argv);
-			log_close();
-			return rc;
-		}
+	const struct usage_command *cmd = usage_find_command(argv[optind]);
+	if (!cmd) {
+		log_error("unknown command '%s'; 'lifeboat help' lists the commands", argv[optind]);
+		return EXIT_USAGE;
 	}
-	log_error("unknown command '%s'; 'lifeboat help' lists the commands", name);
-	return EXIT_USAGE;
+	/* Commands parse their own argv from index 1. */
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	optind = 1;
+	/* --help anywhere before "--" is answered from the table, as git does,
+	 * before the command looks at its arguments or the configuration. */
+	if (usage_wants_help(cmd, sub_argc, sub_argv)) {
+		usage_print_command(stdout, usage_most_specific(cmd, sub_argc, sub_argv));
+		return EXIT_OK;
+	}
+	int rc = cmd->run(&cli, sub_argc, sub_argv);
+	log_close();
+	return rc;
 }

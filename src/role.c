@@ -45,13 +45,3 @@ int role_write(const char *state_dir, enum node_role r, char **err)
 	free(path);
 	return rc;
 }
-
-const struct node_conf *role_peer_node(const struct config *cfg)
-{
-	if (!cfg->node)
-		return NULL;
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (strcmp(cfg->nodes[i].name, cfg->node) != 0)
-			return &cfg->nodes[i];
-	return NULL;
-}

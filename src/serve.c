@@ -859,7 +859,8 @@ static int serve_restore(const struct trees *tr, const struct strv *w, size_t at
 	return rc;
 }
 
-/* The lifeboat commands a peer runs here (step-down, status, flush):
+/* The lifeboat commands a peer runs here (step-down, status, flush, the
+ * disk probe of check):
  * this program again, with this node's configuration. */
 static int forward(const struct config *cfg, const char *self, const struct strv *w, size_t at)
 {
@@ -867,7 +868,8 @@ static int forward(const struct config *cfg, const char *self, const struct strv
 	const char *arg = at + 1 < w->len ? w->items[at + 1] : "";
 	bool ok = !strcmp(cmd, "status") || !strcmp(cmd, "flush") || !strcmp(cmd, "version") ||
 		  (!strcmp(cmd, "switchover") && !strcmp(arg, "--step-down")) ||
-		  (!strcmp(cmd, "db") && !strcmp(arg, "status"));
+		  (!strcmp(cmd, "db") && !strcmp(arg, "status")) ||
+		  (!strcmp(cmd, "check") && !strcmp(arg, "--disk-probe"));
 	if (!ok)
 		return refuse("not a request serve answers: ", cmd);
 	struct strv argv;

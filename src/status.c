@@ -33,6 +33,14 @@ static void render_sync(struct buf *b, struct syncer *s, bool running)
 	json_str(b, st.target);
 	json_key(b, "direction", &first);
 	json_str(b, sync_direction_name(st.direction));
+	if (st.direction == DIR_RECEIVING) {
+		json_key(b, "from", &first);
+		json_str(b, st.from_node);
+		json_key(b, "target_path", &first);
+		json_str(b, st.receive_dir);
+		json_key(b, "last_received_unix", &first);
+		buf_addf(b, "%.3f", st.last_received);
+	}
 	json_key(b, "peer_epoch", &first);
 	buf_addf(b, "%llu", (unsigned long long)st.peer_epoch);
 	json_key(b, "pending", &first);

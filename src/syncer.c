@@ -3,6 +3,7 @@
 #include "changes.h"
 #include "epoch.h"
 #include "log.h"
+#include "peer.h"
 #include "role.h"
 #include "loop.h"
 #include "transport.h"
@@ -44,6 +45,10 @@ struct syncer {
 	struct sync_conf reversed_conf; /* borrows strings except those below */
 	char *reversed_target, *reversed_host;
 	enum sync_direction direction;
+	const char *from_node;      /* receiving: the node files come from */
+	const char *receive_dir;    /* receiving: where they land here */
+	struct watch *receive_watch; /* receiving: notes when they land */
+	int64_t last_received_ms;   /* 0: nothing seen since start */
 	bool check_peer;      /* the target is a [node]: mind its epoch */
 	int64_t next_peer_check;
 	uint64_t peer_epoch;
@@ -679,7 +684,12 @@ static void load_filters(struct syncer *s)
 static void reverse(struct syncer *s, const struct sync_conf *sc, const struct node_conf *peer)
 {
 	s->reversed_conf = *sc;
-	s->reversed_host = xstrdup(peer->ssh ? peer->ssh : peer->address);
+	struct peer_ssh ps;
+	peer_ssh_of(peer, &ps);
+	s->reversed_conf.ssh_port = ps.port;
+	s->reversed_conf.ssh_identity = (char *)ps.identity;
+	s->reversed_conf.ssh_options = (char *)ps.options;
+	s->reversed_host = xstrdup(ps.dest);
 	s->reversed_target = xasprintf("%s:%s", peer->name, sc->source);
 	s->reversed_conf.source = sc->target_path;
 	s->reversed_conf.target_path = sc->source;
@@ -690,21 +700,26 @@ static void reverse(struct syncer *s, const struct sync_conf *sc, const struct n
 	s->backup_next_full = true; /* the old primary may hold files we lack */
 }
 
+/* One file on every node: the node holding the primary role pushes, the
+ * other receives. A sync whose target is this node holds its files at the
+ * target path here (the source path is the other node's). */
 static void choose_direction(struct syncer *s, const struct sync_conf *sc)
 {
 	const struct config *cfg = s->cfg;
+	bool target_here = sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0;
+	const struct node_conf *peer = peer_node(cfg);
 	s->sc = sc;
 	s->direction = DIR_PUSH;
-	if (role_current(cfg) == ROLE_STANDBY) {
+	if (role_current(cfg) == ROLE_STANDBY || (target_here && !(peer && (peer->ssh ||
+									      peer->address))))
 		s->direction = DIR_RECEIVING;
-	} else if (sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0) {
-		const struct node_conf *peer = role_peer_node(cfg);
-		if (peer && (peer->ssh || peer->address)) {
-			s->direction = DIR_REVERSED;
-			reverse(s, sc, peer);
-		} else {
-			s->direction = DIR_RECEIVING;
-		}
+	else if (target_here)
+		s->direction = DIR_REVERSED;
+	if (s->direction == DIR_REVERSED)
+		reverse(s, sc, peer);
+	if (s->direction == DIR_RECEIVING) {
+		s->receive_dir = target_here ? sc->target_path : sc->source;
+		s->from_node = target_here && peer ? peer->name : sc->target_node;
 	}
 	s->check_peer = s->direction != DIR_RECEIVING && s->sc->target_node && s->sc->target_host;
 }
@@ -746,17 +761,54 @@ static void on_rescan(struct loop *loop, void *arg)
 	}
 }
 
+static void on_received(void *arg, enum watch_event ev, const char *path, const char *path2,
+			bool is_dir)
+{
+	(void)ev;
+	(void)path;
+	(void)path2;
+	(void)is_dir;
+	struct syncer *s = arg;
+	int64_t now = now_ms();
+	/* The status says so soon after the first change of a burst. */
+	bool quiet_before = now - s->last_received_ms > 1000;
+	s->last_received_ms = now;
+	if (quiet_before && s->hooks.changed)
+		s->hooks.changed(s->hooks.arg, s);
+}
+
+/* A receiving node tells how fresh its copy is: the age of the last change
+ * that landed here (its own watch on the tree; nothing is shipped). A tree
+ * that does not exist yet is created, as the first pass would. */
+static void watch_received(struct syncer *s)
+{
+	if (mkdir_p(s->receive_dir, 0755) < 0) {
+		log_warn("[sync %s] cannot create %s: %s", s->sc->name, s->receive_dir,
+			 strerror(errno));
+		return;
+	}
+	struct watch_handler h = {on_received, s};
+	s->receive_watch = watch_new(s->loop, s->receive_dir, s->excludes, h);
+	if (watch_start(s->receive_watch) < 0)
+		log_warn("[sync %s] cannot watch %s: %s; the age of the last change received is "
+			 "unknown",
+			 s->sc->name, s->receive_dir, strerror(errno));
+}
+
 int syncer_start(struct syncer *s)
 {
 	const struct sync_conf *sc = s->sc;
 	if (s->direction == DIR_RECEIVING) {
-		log_info("[sync %s] this node is the standby: it receives these files and pushes "
-			 "nothing",
-			 sc->name);
+		log_info("[sync %s] this node is the standby: it receives these files in %s%s%s "
+			 "and pushes nothing",
+			 sc->name, s->receive_dir, s->from_node ? " from " : "",
+			 s->from_node ? s->from_node : "");
 		s->startup_done = true;
 		s->state = SYNC_IDLE;
 		if (s->once && s->hooks.finished)
 			s->hooks.finished(s->hooks.arg, s, 0);
+		else if (!s->once)
+			watch_received(s);
 		return 0;
 	}
 	if (s->direction == DIR_REVERSED)
@@ -808,6 +860,7 @@ void syncer_free(struct syncer *s)
 	syncer_stop(s);
 	transport_free(s->t);
 	watch_free(s->watch);
+	watch_free(s->receive_watch);
 	changes_free(s->q);
 	batch_free(&s->cur);
 	free(s->rename_failed);
@@ -849,4 +902,8 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 	out->source = s->sc->source;
 	out->target = s->sc->target;
 	out->peer_epoch = s->peer_epoch;
+	out->from_node = s->from_node;
+	out->receive_dir = s->receive_dir;
+	out->last_received_age = s->last_received_ms ? (now - s->last_received_ms) / 1000.0 : -1;
+	out->last_received = s->last_received_ms ? now_wall() - out->last_received_age : 0;
 }

@@ -47,6 +47,10 @@ struct sync_stats {
 	const char *source;   /* where files come from now (may be reversed) */
 	const char *target;   /* where files go now */
 	uint64_t peer_epoch;  /* last seen on the target node; 0: unknown */
+	const char *from_node; /* receiving: the node the files come from, or NULL */
+	const char *receive_dir; /* receiving: where they land here */
+	double last_received_age; /* receiving: seconds since a change landed; -1: none yet */
+	double last_received;     /* receiving: unix time of that change; 0: none yet */
 };
 
 struct syncer_hooks {

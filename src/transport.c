@@ -5,6 +5,7 @@
 #include "tarstream.h"
 #include "log.h"
 #include "loop.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,46 +81,19 @@ bool transport_remote(const struct transport *t)
 	return t->remote;
 }
 
-/* rsync splits -e on spaces and honours quotes; quote what needs it. */
-static void add_e_word(struct buf *b, const char *w)
-{
-	buf_addc(b, ' ');
-	if (!strpbrk(w, " \t'\"")) {
-		buf_adds(b, w);
-		return;
-	}
-	char q = strchr(w, '\'') ? '"' : '\'';
-	buf_addc(b, q);
-	buf_adds(b, w);
-	buf_addc(b, q);
-}
-
+/* The target's ssh (peer.c builds it): fail fast and notice a dead link,
+ * as a hung transfer is a silent gap. */
 static void ssh_words(const struct sync_conf *sc, const char *control_path, struct strv *v)
 {
-	strv_push(v, "ssh");
-	if (sc->ssh_port) {
-		strv_push(v, "-p");
-		strv_pushf(v, "%ld", sc->ssh_port);
-	}
-	if (sc->ssh_identity) {
-		strv_push(v, "-i");
-		strv_push(v, sc->ssh_identity);
-	}
-	/* Fail fast and notice a dead link: a hung transfer is a silent gap. */
-	strv_push(v, "-o");
-	strv_push(v, "BatchMode=yes");
-	strv_push(v, "-o");
-	strv_push(v, "ConnectTimeout=10");
-	strv_push(v, "-o");
-	strv_push(v, "ServerAliveInterval=5");
-	strv_push(v, "-o");
-	strv_push(v, "ServerAliveCountMax=3");
-	if (control_path) {
-		strv_push(v, "-o");
-		strv_pushf(v, "ControlPath=%s", control_path);
-	}
-	if (sc->ssh_options)
-		strv_push_split(v, sc->ssh_options);
+	struct peer_ssh ps = {.dest = sc->target_host,
+			      .port = sc->ssh_port,
+			      .identity = sc->ssh_identity,
+			      .options = sc->ssh_options};
+	char *control = control_path ? xasprintf("ControlPath=%s", control_path) : NULL;
+	const char *opts[] = {"ConnectTimeout=10", "ServerAliveInterval=5",
+			      "ServerAliveCountMax=3", control, NULL};
+	peer_ssh_words(&ps, opts, v);
+	free(control);
 }
 
 void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv)
@@ -191,15 +165,9 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			strv_push(&words, "-o");
 			strv_push(&words, "ControlMaster=no");
 		}
-		struct buf e;
-		buf_init(&e);
-		buf_adds(&e, "ssh");
-		for (size_t i = 1; i < words.len; i++)
-			add_e_word(&e, words.items[i]);
 		strv_push(argv, "-e");
-		strv_push(argv, e.data);
+		peer_rsync_e(&words, argv);
 		strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
-		buf_free(&e);
 		strv_free(&words);
 	}
 	if (sc->rsync_args)

@@ -39,7 +39,7 @@ retries=()
 # times under load, always at one address in MariaDB 10.11) failed for the
 # server's sake, not lifeboat's: it runs once more, alone, and says so.
 server_crashed() {
-	grep -q 'Segmentation fault.*mariadbd\|mariadbd got signal' "$1"
+	grep -q 'Segmentation fault.*\(mariadbd\|mdb_mysqld\)\|mariadbd got signal' "$1"
 }
 
 finish() {

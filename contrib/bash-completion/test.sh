@@ -1,7 +1,7 @@
 #!/bin/bash
 # Test of contrib/bash-completion/lifeboat in a real bash: source it, set
 # COMP_WORDS/COMP_CWORD as bash would, call _lifeboat, compare COMPREPLY.
-# Not part of `make check`. Run: bash contrib/bash-completion/test.sh
+# Run by tests/integration/help_docs.sh; alone: bash contrib/bash-completion/test.sh
 # A literal "~" is what the user typed and what the completion expands.
 # shellcheck disable=SC2088
 set -u
@@ -62,7 +62,7 @@ export LIFEBOAT_CONFIG="$tmp/env.conf"
 # Commands and global options.
 check "check db drill failover help status switchover sync version" lifeboat ""
 check "status switchover sync" lifeboat s
-check "--config --help --quiet --verbose --version -c -q -v" lifeboat -
+check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
 check "check db drill failover help status switchover sync version" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
@@ -90,8 +90,9 @@ read -r pass fail <"$tmp/sub.count"
 # status, check.
 check "--json" lifeboat status -
 check "" lifeboat status --json -
-check "--json" lifeboat check --
-check "--json" lifeboat -q check ""
+check "--disk-probe --json" lifeboat check --
+check "--disk-probe --json" lifeboat -q check ""
+check "$tmp/dir/" lifeboat check --disk-probe "$tmp/di"
 (
 	cd "$tmp" && HOME=$tmp/dir check "~/report.json ~/sub/" lifeboat -c "~/"
 	echo "$pass $fail" >"$tmp/sub.count"
@@ -99,7 +100,7 @@ check "--json" lifeboat -q check ""
 read -r pass fail <"$tmp/sub.count"
 
 # db.
-check "clone fence heartbeat promote rejoin status" lifeboat db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat db ""
 check "promote" lifeboat db pr
 check "--json" lifeboat db status -
 check "--force --method" lifeboat db clone --
@@ -110,20 +111,23 @@ check "--method" lifeboat db clone --force -
 check "--server" lifeboat db fence -
 check "primary standby" lifeboat db fence --server ""
 check "--force" lifeboat db rejoin -
-check "" lifeboat db promote -
+check "--force" lifeboat db promote -
 
 # failover, switchover, drill.
-check "--dry-run --force --yes" lifeboat failover -
-check "--force --yes" lifeboat failover --dry-run -
-check "--dry-run --yes" lifeboat switchover --
-check "--json --report" lifeboat drill -
+check "--dry-run --force --json --yes" lifeboat failover -
+check "--force --json --yes" lifeboat failover --dry-run -
+check "--dry-run --epoch --json --step-down --yes" lifeboat switchover --
+check "" lifeboat switchover --step-down --epoch ""
+check "--crash --json --kill-local-database --report" lifeboat drill -
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat drill --report "$tmp/dir/"
-check "--report" lifeboat drill --json -
+check "--crash --kill-local-database --report" lifeboat drill --json -
 
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "" lifeboat help db ""
+check "clone fence heartbeat promote rejoin status writable" lifeboat help db ""
+check "" lifeboat help db clone ""
+check "--dump-usage" lifeboat help -
 
 # Registered for the lifeboat command.
 if complete -p lifeboat 2>/dev/null | grep -q -- '-F _lifeboat lifeboat'; then

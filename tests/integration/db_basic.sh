@@ -57,12 +57,21 @@ echo "promote -> first app write: $ms ms"
 [ $ms -lt 1000 ] || die "promote took $ms ms"
 [ "$(cat "$MDB_WORK/state/epoch")" = 1 ] || die "epoch file not 1"
 [ "$(mdb_sql b "SELECT MAX(epoch) FROM lifeboat.epoch")" = 1 ] || die "db epoch not 1"
-grep -q "read_only = OFF" "$(mdb_dir b)/lifeboat.cnf" || die "read_only not persisted"
+# The drop-in keeps read_only = ON even on the new primary: after a restart
+# it takes writes only once lifeboat (db writable) sees it still holds the
+# highest epoch.
+grep -q "read_only = ON" "$(mdb_dir b)/lifeboat.cnf" && grep -q "epoch 1, writable" "$(mdb_dir b)/lifeboat.cnf" ||
+	die "drop-in after promote: $(cat "$(mdb_dir b)/lifeboat.cnf")"
 [ -z "$(mdb_sql b "SHOW SLAVE STATUS")" ] || die "replication still configured"
 
-# read_only stays off across a restart of the new primary.
+# A restart of the new primary comes back read-only: the drop-in keeps
+# read_only = ON and only lifeboat turns writes on. db writable finds the
+# primary's server by its role epoch (HOST:PORT servers, no [node]s).
 mdb_stop b; mdb_start b || die "restart b"
-[ "$(mdb_sql b "SELECT @@read_only")" = 0 ] || die "read_only came back after restart"
+[ "$(mdb_sql b "SELECT @@read_only")" = 1 ] || die "a restarted primary took writes before lifeboat said so"
+lb db writable || die "db writable refused the server with the highest epoch"
+[ "$(mdb_sql b "SELECT @@read_only")" = 0 ] || die "db writable left the new primary read-only"
+[ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "db writable touched the old primary"
 
 # Rejoin: a is fenced and follows b.
 lb db rejoin || die "rejoin failed"

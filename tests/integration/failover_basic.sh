@@ -7,7 +7,9 @@
 # peer holds a higher epoch), its sync daemon (running all along) refuses to
 # push over the new primary, and it never gets the VIP. Last, `db rejoin`
 # (run on the new primary) steps the old one down with the new epoch over
-# peer_command: files flow from the new primary back.
+# the default peer command (ssh to the node, from the [node] sections):
+# files flow from the new primary back. Two machines (cluster.sh), one
+# configuration file.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -37,7 +39,7 @@ cluster_kill_primary
 out=$(lb_d failover --dry-run 2>&1) || fail "dry-run failed: $out"
 echo "$out"
 for want in "SET GLOBAL read_only = OFF" "RESET SLAVE ALL" "ip addr add $VIP/24 dev eth0" \
-	"arping -q -U -c 1 -I eth0 $VIP" "standby lag:" "expected database loss" "$STATE_D/role"; do
+	"arping -q -U -c 1 -I eth0 $VIP" "standby lag:" "expected database loss" "/var/lib/lifeboat/role"; do
 	echo "$out" | grep -qF -- "$want" || fail "dry-run lacks '$want'"
 done
 [ "$(sql_d "SELECT @@read_only")" = 1 ] || fail "dry-run changed read_only"
@@ -51,7 +53,7 @@ echo "$out" | grep -q -- "--yes" || fail "no --yes hint: $out"
 
 # On a terminal it shows the expected loss and asks; anything but "yes" stops.
 if command -v script >/dev/null; then
-	out=$(printf 'no\n' | in_ns dr script -qec "$LIFEBOAT -c $CONF_D failover" /dev/null 2>&1); rc=$?
+	out=$(printf 'no\n' | in_node dr script -qec "lifeboat failover" /dev/null 2>&1); rc=$?
 	[ $rc = 1 ] || fail "answered no: exit $rc: $out"
 	echo "$out" | grep -q "expected database loss" && echo "$out" | grep -q "not confirmed" \
 		|| fail "confirmation prompt: $out"

@@ -46,7 +46,7 @@ rm -f "$STATE_D/failover.journal"   # that attempt is history
 
 # Two at once: the first waits in its pre_hook holding the lock.
 : >"$T/pre.log"
-ip netns exec "$(netns_name dr)" "$LIFEBOAT" -c "$CONF_D" failover --yes --force >"$T/first.out" 2>&1 &
+node_bg dr lifeboat failover --yes --force >"$T/first.out" 2>&1
 FIRST=$!
 lb_track_pid "$FIRST"
 wait_until 20 grep -q . "$T/pre.log" || fail "first failover never reached its pre_hook"

@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "peer.h"
 #include "util.h"
 
 /* Unit tests link every object but main.o, which defines this; a weak
@@ -569,6 +570,99 @@ static void test_this_node_must_exist(void **state)
 	config_free(&cfg);
 }
 
+/* Without `node`, this machine is the [node] whose address it has: 127.0.0.1
+ * is on every machine's loopback, 192.0.2.1 (TEST-NET-1) on none. */
+static void test_this_node_found_by_address(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("[node far]\naddress = 192.0.2.1\n[node here]\naddress = 127.0.0.1\n", &cfg);
+	assert_non_null(cfg.node);
+	assert_string_equal(cfg.node, "here");
+	assert_true(cfg.node_found);
+	config_free(&cfg);
+	/* Both here (one host): unknown, as none is. */
+	load_ok("[node a]\naddress = 127.0.0.1\n[node b]\naddress = 127.0.0.1\n", &cfg);
+	assert_null(cfg.node);
+	config_free(&cfg);
+	/* A name is never looked up. */
+	load_ok("[node a]\naddress = localhost\n[node b]\naddress = 192.0.2.1\n", &cfg);
+	assert_null(cfg.node);
+	config_free(&cfg);
+}
+
+/* One ssh setting per node: a [sync] to a node gives its settings to both
+ * nodes, a [node] setting wins where the sync sets none, and [database]
+ * ssh_options is the same setting; two values for one node are refused. */
+static void test_one_ssh_setting_per_node(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("[lifeboat]\nnode = a\n[node a]\nssh = root@h1\n[node b]\nssh = root@h2\n"
+		"ssh_port = 2222\n[sync s]\nsource = /s\ntarget = b:/s\nssh_identity = /k\n"
+		"ssh_options = -o X=1\n",
+		&cfg);
+	const struct node_conf *a = config_find_node(&cfg, "a"), *b = config_find_node(&cfg, "b");
+	assert_string_equal(a->ssh_identity, "/k");
+	assert_string_equal(b->ssh_identity, "/k");
+	assert_string_equal(a->ssh_options, "-o X=1");
+	assert_int_equal(b->ssh_port, 2222);
+	assert_int_equal(a->ssh_port, 0);
+	assert_int_equal(cfg.syncs[0].ssh_port, 2222); /* the sync to b uses b's */
+	config_free(&cfg);
+	expect_err("[node a]\nssh = h1\nssh_identity = /k1\n[sync s]\nsource = /s\ntarget = a:/s\n"
+		   "ssh_identity = /k2\n",
+		   "t.conf:4: [sync s] ssh_identity '/k2' differs from '/k1' used for [node a]: one "
+		   "ssh setting per node (set it once, in [node a])");
+	expect_err("[node a]\nssh = h1\nssh_options = -4\n[database]\nprimary = a\n"
+		   "ssh_options = -6\n",
+		   "t.conf:4: [database] ssh_options '-6' differs from '-4' used for [node a]: one "
+		   "ssh setting per node (set it once, in [node a])");
+	load_ok("[node a]\nssh = h1\n[database]\nprimary = a\nssh_options = -6\n", &cfg);
+	assert_string_equal(cfg.nodes[0].ssh_options, "-6");
+	config_free(&cfg);
+}
+
+/* peer.c: the other node, its ssh argv, the quoting, lifeboat there. */
+static void test_peer(void **state)
+{
+	(void)state;
+	struct config cfg;
+	load_ok("[lifeboat]\nnode = a\nstate_dir = /var/lib/lifeboat\n[node a]\naddress = 10.0.0.1\n"
+		"[node b]\naddress = 10.0.0.2\nssh = u@10.0.0.2\nssh_port = 2222\n"
+		"ssh_identity = /etc/lifeboat/k\nssh_options = -o StrictHostKeyChecking=yes\n",
+		&cfg);
+	free(cfg.path);
+	cfg.path = xstrdup("/etc/lifeboat/it's.conf");
+	assert_string_equal(peer_name(&cfg), "b");
+	struct strv v;
+	strv_init(&v);
+	assert_true(peer_lifeboat_argv(&cfg, peer_node(&cfg), &v));
+	struct buf all;
+	buf_init(&all);
+	for (size_t i = 0; i < v.len; i++)
+		buf_addf(&all, "%s%s", i ? "|" : "", v.items[i]);
+	assert_string_equal(all.data,
+			    "ssh|-p|2222|-i|/etc/lifeboat/k|-o|BatchMode=yes|-o|ConnectTimeout=3|-o|"
+			    "ControlPersist=30|-o|ControlMaster=auto|-o|"
+			    "ControlPath=/var/lib/lifeboat/peer-ssh.sock|-o|StrictHostKeyChecking=yes|--|"
+			    "u@10.0.0.2|'lifeboat' '-c' '/etc/lifeboat/it'\\''s.conf'");
+	buf_free(&all);
+	strv_free(&v);
+	/* peer_command overrides, and shares the connection when it is ssh. */
+	cfg.failover.peer_command = xstrdup("ssh -i /k root@b lifeboat");
+	strv_init(&v);
+	assert_true(peer_lifeboat_argv(&cfg, NULL, &v));
+	assert_string_equal(v.items[1], "-o");
+	assert_string_equal(v.items[2], "ControlMaster=auto");
+	assert_string_equal(v.items[v.len - 1], "lifeboat");
+	strv_free(&v);
+	char *q = peer_quoted("a b'c");
+	assert_string_equal(q, "'a b'\\''c'");
+	free(q);
+	config_free(&cfg);
+}
+
 static void test_sync_needs_source_and_target(void **state)
 {
 	(void)state;
@@ -973,6 +1067,9 @@ int main(void)
 		cmocka_unit_test(test_whole_numbers),
 		cmocka_unit_test(test_role_fence_log),
 		cmocka_unit_test(test_node_hosts),
+		cmocka_unit_test(test_this_node_found_by_address),
+		cmocka_unit_test(test_one_ssh_setting_per_node),
+		cmocka_unit_test(test_peer),
 		cmocka_unit_test(test_this_node_must_exist),
 		cmocka_unit_test(test_sync_needs_source_and_target),
 		cmocka_unit_test(test_target_forms),
