@@ -60,11 +60,11 @@ check()
 export LIFEBOAT_CONFIG="$tmp/env.conf"
 
 # Commands and global options.
-check "check db drill failover help status switchover sync version" lifeboat ""
-check "status switchover sync" lifeboat s
+check "check db drill failover help restore serve status switchover sync version versions" lifeboat ""
+check "serve status switchover sync" lifeboat s
 check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
-check "check db drill failover help status switchover sync version" lifeboat -v -q ""
+check "check db drill failover help restore serve status switchover sync version versions" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
 check "$tmp/dir/" lifeboat -c "$tmp/di"
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat --config "$tmp/dir/"
