@@ -305,6 +305,15 @@ static void once_verified(void *arg, const struct transfer_result *r)
 		s->hooks.finished(s->hooks.arg, s, code);
 }
 
+/* Files that changed every time they were copied: shipped once they hold
+ * still (a later batch), never as a torn copy. */
+static void requeue_held(struct syncer *s, const struct strv *held)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; held && i < held->len; i++)
+		changes_add(s->q, held->items[i], CH_PATH, false, now);
+}
+
 static void on_transfer_done(void *arg, const struct transfer_result *r)
 {
 	struct syncer *s = arg;
@@ -370,6 +379,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	} else if (s->stage == STAGE_PATHS) {
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.paths);
+		requeue_held(s, r->held);
 	}
 	run_stage(s);
 }

@@ -2,6 +2,7 @@
 #include "child.h"
 #include "exclude.h"
 #include "history.h"
+#include "stage.h"
 #include "tarstream.h"
 #include "log.h"
 #include "loop.h"
@@ -45,6 +46,7 @@ struct transport {
 	void (*late_failure)(void *arg, const char *msg);
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
+	struct stage *stage; /* whole copies of a path batch's files (stage.h) */
 	bool stopping;
 	/* Bursts of new trees and files go as one tar stream when our exclude
 	 * answer is rsync's and no rsync option shapes the copy; else, or when
@@ -66,6 +68,8 @@ struct run {
 	bool claimed;
 	bool delivered; /* its result went out before the process exited */
 	struct run *next_lingering; /* a transfer is waiting for it (primed ones are not yet) */
+	bool reads_stage; /* its source is the stage, emptied once it is done */
+	struct strv held; /* paths the stage held back from this run */
 	bool *failed;
 	size_t n_ops;
 	transfer_cb cb;
@@ -174,11 +178,11 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		strv_push_split(argv, sc->rsync_args);
 }
 
-static void append_paths(const struct sync_conf *sc, struct strv *argv)
+static void append_paths(const struct sync_conf *sc, const char *source, struct strv *argv)
 {
 	/* "--": a source or target starting with '-' is still a path. */
 	strv_push(argv, "--");
-	strv_pushf(argv, "%s/", sc->source);
+	strv_pushf(argv, "%s/", source ? source : sc->source);
 	if (sc->target_host) {
 		char *remote = config_rsync_remote(sc->target_host, sc->target_path);
 		strv_push(argv, remote);
@@ -193,7 +197,7 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 			  struct strv *argv)
 {
 	build_options(sc, filters, control_path, mode, allow_delete, argv);
-	append_paths(sc, argv);
+	append_paths(sc, NULL, argv);
 }
 
 enum transfer_outcome transport_classify(int exit_code, bool remote)
@@ -250,6 +254,14 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
+	char *serr = NULL;
+	t->stage = stage_new(sc->name, &serr);
+	if (!t->stage) {
+		log_warn("[sync %s] %s: files are read in place (a file rewritten while it is read "
+			 "may arrive torn)",
+			 sc->name, serr);
+		free(serr);
+	}
 	t->master_backoff_ms = 1000;
 	if (t->remote) {
 		char tmpl[] = "/tmp/lifeboat.XXXXXX";
@@ -270,6 +282,7 @@ static void free_run(struct run *r)
 	if (!r)
 		return;
 	proc_free(r->p);
+	strv_free(&r->held);
 	free(r);
 }
 
@@ -311,6 +324,7 @@ void transport_free(struct transport *t)
 	free(t->control_path);
 	free(t->runtime_dir);
 	free(t->backup_dir);
+	stage_free(t->stage);
 	free(t);
 }
 
@@ -370,6 +384,15 @@ static bool master_ready(const struct transport *t)
 	return t->control_path && stat(t->control_path, &st) == 0;
 }
 
+/* The run read what it needed: the stage is free for the next batch. */
+static void done_reading(struct run *r, struct transfer_result *res)
+{
+	if (r->reads_stage && r->t->stage)
+		stage_clear(r->t->stage);
+	r->reads_stage = false;
+	res->held = r->held.len ? &r->held : NULL;
+}
+
 static void deliver(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
@@ -377,9 +400,10 @@ static void deliver(struct run *r, struct transfer_result *res)
 		t->active = NULL;
 	transfer_cb cb = r->cb;
 	void *arg = r->arg;
-	free_run(r);
+	done_reading(r, res);
 	if (cb)
 		cb(arg, res);
+	free_run(r);
 }
 
 /* One line per rename: "ok" or "fail REASON"; a missing answer means the
@@ -523,11 +547,14 @@ static void on_run_output(struct proc *p, void *arg)
 	t->lingering = r;
 	transfer_cb cb = r->cb;
 	r->cb = NULL;
+	done_reading(r, &res);
 	cb(r->arg, &res);
 }
 
+/* source: where rsync reads (NULL: the sync's source; the stage for
+ * path batches). */
 static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
-			     char **err)
+			     const char *source, char **err)
 {
 	struct strv argv;
 	strv_init(&argv);
@@ -553,11 +580,12 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		free(t->backup_dir);
 		t->backup_dir = NULL;
 	}
-	append_paths(t->sc, &argv);
+	append_paths(t->sc, source, &argv);
 
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->mode = mode;
+	r->reads_stage = source != NULL;
 	struct proc_opts o = {
 		.argv = argv.items,
 		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES,
@@ -603,7 +631,9 @@ static void prime(struct transport *t)
 		if (t->primed[i])
 			continue;
 		char *err = NULL;
-		t->primed[i] = spawn_run(t, i == 0 ? RSYNC_PATHS : RSYNC_TREES, t->live_delete, &err);
+		const char *src = i == 0 && t->stage ? stage_dir(t->stage) : NULL;
+		t->primed[i] = spawn_run(t, i == 0 ? RSYNC_PATHS : RSYNC_TREES, t->live_delete, src,
+					 &err);
 		if (!t->primed[i]) {
 			log_error("[sync %s] %s", t->sc->name, err);
 			free(err);
@@ -730,6 +760,37 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	}
 }
 
+/* A path batch: stable copies of its files in the stage (never a torn
+ * read), the list without the files that would not hold still (held).
+ * Returns true when rsync reads the stage. */
+static bool stage_batch(struct transport *t, const struct strv *list, struct strv *sent,
+			struct strv *held)
+{
+	strv_init(sent);
+	strv_init(held);
+	for (size_t i = 0; list && i < list->len; i++)
+		strv_push(sent, list->items[i]);
+	if (!t->stage)
+		return false;
+	char *err = NULL;
+	int rc = stage_fill(t->stage, t->sc->source, sent, held, &err);
+	if (rc < 0) {
+		log_warn("[sync %s] %s; this batch is read from the source", t->sc->name, err);
+		free(err);
+	}
+	if (rc != 0) {
+		strv_free(sent);
+		strv_init(sent);
+		for (size_t i = 0; list && i < list->len; i++)
+			strv_push(sent, list->items[i]);
+	}
+	for (size_t i = 0; i < held->len; i++)
+		log_info("[sync %s] %s changes faster than it can be copied whole: it waits for a "
+			 "quiet moment (never a torn copy)",
+			 t->sc->name, held->items[i]);
+	return rc == 0;
+}
+
 void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
 		     bool allow_delete, transfer_cb cb, void *arg)
 {
@@ -737,15 +798,33 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
 	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
 		return;
-	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot]) {
+	struct strv sent, held;
+	bool staged = mode == RSYNC_PATHS && stage_batch(t, list, &sent, &held);
+	if (mode == RSYNC_PATHS && sent.len == 0) {
+		/* Every file kept changing: nothing to ship yet. */
+		struct transfer_result res = {.outcome = T_OK, .held = &held};
+		cb(arg, &res);
+		strv_free(&sent);
+		strv_free(&held);
+		return;
+	}
+	/* The primed path rsync reads the stage; an unstaged batch its own. */
+	bool primed_fits = slot != 0 || staged == (t->stage != NULL);
+	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot] && primed_fits) {
 		r = t->primed[slot];
 		t->primed[slot] = NULL;
 	} else {
 		char *err = NULL;
-		r = spawn_run(t, mode, allow_delete, &err);
+		r = spawn_run(t, mode, allow_delete, staged ? stage_dir(t->stage) : NULL, &err);
 		if (!r) {
+			if (staged)
+				stage_clear(t->stage);
 			fail_now(t, cb, arg, err);
 			free(err);
+			if (mode == RSYNC_PATHS) {
+				strv_free(&sent);
+				strv_free(&held);
+			}
 			return;
 		}
 	}
@@ -753,10 +832,15 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	r->cb = cb;
 	r->arg = arg;
 	t->active = r;
-	if (slot >= 0) {
+	if (mode == RSYNC_PATHS) {
+		r->held = held;
+		send_list(r, &sent);
+		strv_free(&sent);
+	} else if (slot >= 0) {
 		send_list(r, list);
-		prime(t); /* the next change finds a warm rsync too */
 	}
+	if (slot >= 0)
+		prime(t); /* the next change finds a warm rsync too */
 }
 
 static void local_renames(struct transport *t, const struct rename_op *ops, size_t n,

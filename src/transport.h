@@ -40,6 +40,9 @@ struct transfer_result {
 	uint64_t files;  /* regular files transferred */
 	bool differs;    /* RSYNC_VERIFY: the target differs */
 	size_t n_renames_failed;
+	/* RSYNC_PATHS: files that changed every time they were copied, not
+	 * shipped (never torn): queue them again. Borrowed for the callback. */
+	const struct strv *held;
 	char text[128];  /* transport_read_peer_file: the file's start, or "none" */
 	char message[600];
 };
