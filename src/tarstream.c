@@ -355,7 +355,12 @@ static void on_child_exit(struct proc *p, void *arg)
 	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
 	char *merge_err = NULL;
-	if (ts->staging && r.outcome == TS_OK && local_merge(ts, &merge_err) < 0) {
+	if (ts->staging && r.outcome == TS_OK && sc == 1) {
+		/* A file changed while tar read it: what was unpacked may be torn.
+		 * Nothing of it gets a final name; rsync ships whole copies. */
+		r.outcome = TS_USE_RSYNC;
+		merge_err = xstrdup("a file changed while it was read");
+	} else if (ts->staging && r.outcome == TS_OK && local_merge(ts, &merge_err) < 0) {
 		r.outcome = TS_USE_RSYNC;
 		rc = -1;
 	}
