@@ -139,6 +139,18 @@ bool history_parse_time(const char *s, time_t now, time_t *out)
 
 /* ---- keeping ---- */
 
+char *history_temp_dir(const char *root, const char *tag)
+{
+	history_ensure_dir(root);
+	char *dir = xasprintf("%s/%s/.incoming-%ld%s%s", root, HISTORY_DIR, (long)getpid(),
+			      tag ? "-" : "", tag ? tag : "");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 char *history_run_dir(const char *root)
 {
 	static unsigned counter;
@@ -712,9 +724,10 @@ void history_clean_staging(const char *root)
 	DIR *d = fdopendir(dup(hfd));
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		long pid;
-		if (strncmp(e->d_name, ".incoming-", 10) != 0 ||
-		    !parse_long(e->d_name + 10, 1, 1L << 30, &pid))
+		char *end = NULL;
+		long pid = strncmp(e->d_name, ".incoming-", 10) == 0
+				   ? strtol(e->d_name + 10, &end, 10) : 0;
+		if (pid <= 0 || !end || (*end && *end != '-'))
 			continue;
 		if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
@@ -728,7 +741,7 @@ void history_clean_staging(const char *root)
 /* The history directory, made before the first transfer that may keep
  * something, without changing the times of the tree's top directory (they
  * are the source's; rsync set them already). */
-static void ensure_history_dir(const char *root)
+void history_ensure_dir(const char *root)
 {
 	char *dir = xasprintf("%s/%s", root, HISTORY_DIR);
 	struct stat st, rst;
@@ -746,7 +759,7 @@ static uint64_t prune_if_due(const char *root, double keep, uint64_t cap)
 	char *mark = xasprintf("%s/%s/.pruned", root, HISTORY_DIR);
 	struct stat st;
 	uint64_t held = 0;
-	ensure_history_dir(root);
+	history_ensure_dir(root);
 	if (stat(mark, &st) < 0 || st.st_mtime < time(NULL) - 600) {
 		held = history_prune(root, keep, cap);
 		write_file_atomic(mark, "", 0);

@@ -37,6 +37,15 @@ bool history_parse_time(const char *s, time_t now, time_t *out);
  * YYYYmmddTHHMMSSZ-PID-N (not created). Caller frees. */
 char *history_run_dir(const char *root);
 
+/* The history directory, made (if missing) without changing the times of
+ * root itself (they are the source's). */
+void history_ensure_dir(const char *root);
+/* Where rsync writes files before they get their final name (--temp-dir):
+ * ROOT/.lifeboat-history/.incoming-PID[-TAG], made; a crash leaves its
+ * partial files there, never under a name the sync uses, and
+ * history_clean_staging removes them once PID is gone. NULL on error. */
+char *history_temp_dir(const char *root, const char *tag);
+
 /* Keep ROOT/REL (any type; a directory with its tree) in RUN/REL: a rename.
  * A REL that does not exist is no error. 0, or -1 with *err. */
 int history_keep(int root_fd, const char *rel, const char *run_rel, char **err);

@@ -400,6 +400,14 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 		 * what it replaces is kept, and it is on disk before rsync says done. */
 		strv_push(&argv, "--filter=P /" HISTORY_DIR "/");
 		strv_push(&argv, "--fsync");
+		/* Files are written in the history's staging area and renamed into
+		 * place whole: a killed transfer leaves nothing under a final name. */
+		mkdir_p(t->root, 0755);
+		history_clean_staging(t->root);
+		char *tmp = history_temp_dir(t->root, NULL);
+		if (tmp)
+			strv_pushf(&argv, "--temp-dir=%s", tmp);
+		free(tmp);
 		if (keep_of(t) > 0 || backup) {
 			char *run = history_run_dir(t->root);
 			strv_push(&argv, "--backup");

@@ -568,6 +568,10 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		/* A local target: what rsync replaces is kept (history), and what
 		 * it wrote is on disk before it reports done. */
 		strv_push(&argv, "--fsync");
+		char *tmp = history_temp_dir(t->sc->target_path, "rsync");
+		if (tmp)
+			strv_pushf(&argv, "--temp-dir=%s", tmp);
+		free(tmp);
 		char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir(t->sc->target_path)
 			: rejoin ? xstrdup(t->backup_dir) : NULL;
 		if (run) {
@@ -644,6 +648,8 @@ static void prime(struct transport *t)
 void transport_start(struct transport *t)
 {
 	t->stopping = false;
+	if (!t->remote)
+		history_clean_staging(t->sc->target_path); /* a crashed run's partial files */
 	if (t->remote)
 		start_master(t);
 	prime(t);
