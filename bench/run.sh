@@ -88,7 +88,8 @@ else
 fi
 log "file system: $FSNOTE, $W"
 
-start_sshd ""   # a free port
+# serve (what the ssh side runs) reads the benchmark's configuration.
+SSHD_LIFEBOAT_CONFIG=$T/lifeboat.conf start_sshd ""   # a free port
 # lsyncd's rsyncssh passes ssh options as a table; SSH_OPTS as pairs.
 SSH_HOST=127.0.0.1
 

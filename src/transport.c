@@ -864,8 +864,10 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 		free(err);
 	}
 	free(run);
-	if (root >= 0)
+	if (root >= 0) {
+		syncfs(root); /* on disk before they count as done */
 		close(root);
+	}
 	cb(arg, &res);
 }
 

@@ -39,7 +39,7 @@ _lb_ssh_keys() {
 	ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-user -f "$T/ssh/id_ed25519" </dev/null >/dev/null
 	ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-sync -f "$T/ssh/id_sync" </dev/null >/dev/null
 	mkdir -p "$T/ssh/bin"
-	ln -sf "$LIFEBOAT" "$T/ssh/bin/lifeboat"
+	ln -sf "$(readlink -f "$LIFEBOAT")" "$T/ssh/bin/lifeboat"
 	{
 		cat "$T/ssh/id_ed25519.pub"
 		printf 'restrict,command="lifeboat serve" %s\n' "$(cat "$T/ssh/id_sync.pub")"
