@@ -104,13 +104,24 @@ static int copy_fd(int in, int out, off_t size)
 
 /* A read lease is granted only while no process has the file open for
  * writing, and while we hold it, an open for writing waits for us: the
- * copy is a version its writer closed. Without the right to take one
- * (not root, not the owner), the stat check alone decides. */
+ * copy is a version its writer closed. 1: held; -1: the file is open for
+ * writing; 0: no right to take one (not root, not the owner): the stat
+ * check alone decides. */
 static int take_lease(int fd)
 {
 	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
 		return 1;
 	return errno == EAGAIN ? -1 : 0;
+}
+
+/* Not written to for STAGE_QUIET_MS (its ctime, which no one can set). */
+static bool quiet_since(const struct stat *st)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double age = (double)(now.tv_sec - st->st_ctim.tv_sec) +
+		     (double)(now.tv_nsec - st->st_ctim.tv_nsec) / 1e9;
+	return age * 1000 >= STAGE_QUIET_MS;
 }
 
 static void pause_ms(long ms)
@@ -131,24 +142,22 @@ static int copy_stable(const char *src, int dir_fd, const char *name)
 		if (in < 0)
 			return -1;
 		int lease = take_lease(in);
-		if (lease < 0) {
-			close(in);
-			continue; /* open for writing right now */
-		}
 		struct stat before, after;
 		fstat(in, &before);
 		unlinkat(dir_fd, name, 0);
 		int out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		int rc = out < 0 ? -1 : copy_fd(in, out, before.st_size);
 		fstat(in, &after);
-		if (lease)
+		if (lease > 0)
 			fcntl(in, F_SETLEASE, F_UNLCK);
 		close(in);
 		if (out >= 0)
 			close(out);
 		if (rc < 0)
 			return -1;
-		if (same_version(&before, &after)) {
+		/* Open for writing elsewhere (a log its writer keeps open): a copy
+		 * counts only when nothing was written for a while before it. */
+		if (same_version(&before, &after) && (lease >= 0 || quiet_since(&after))) {
 			copy_attrs(dir_fd, name, &after);
 			return 0;
 		}

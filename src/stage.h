@@ -16,6 +16,9 @@
 
 /* Files above this size are not copied: the batch ships from the source. */
 #define STAGE_MAX_FILE (64ULL << 20)
+/* A file open for writing elsewhere (a log) is copied only when it was
+ * not written to for this long. */
+#define STAGE_QUIET_MS 50
 /* Copies tried before a file that keeps changing is held back. */
 #define STAGE_TRIES 8
 

@@ -422,7 +422,7 @@ static void requeue_held(struct syncer *s, const struct strv *held)
 {
 	int64_t now = now_ms();
 	for (size_t i = 0; held && i < held->len; i++)
-		changes_add(s->q, held->items[i], CH_PATH, false, now);
+		changes_add(s->q, held->items[i], CH_PATH, true, now); /* waits for a close or a quiet moment */
 }
 
 static void on_transfer_done(void *arg, const struct transfer_result *r)
