@@ -195,15 +195,17 @@ static int parent_fd(struct stage *st, const char *source, const char *rel, cons
 	return fd;
 }
 
-/* One listed path: 0 staged (or absent: deleted), 1 held, 2 batch not stageable. */
+/* One listed path: 0 staged, 1 held, 2 batch not stageable. */
 static int stage_one(struct stage *st, const char *source, const char *rel, char **err)
 {
 	char *src = *rel ? xasprintf("%s/%s", source, rel) : xstrdup(source);
 	struct stat s;
 	int rc = 0;
 	if (lstat(src, &s) < 0) {
+		/* Deleted: such a batch is read in place (deletions through the
+		 * stage were seen not to reach the target after a partition). */
 		free(src);
-		return 0; /* deleted: absent here too, rsync deletes it */
+		return 2;
 	}
 	if (!*rel) {
 		copy_attrs(st->fd, ".", &s);
@@ -246,6 +248,9 @@ static int stage_one(struct stage *st, const char *source, const char *rel, char
 int stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
 	       char **err)
 {
+	/* Whatever an earlier batch left (a run stopped before it was done
+	 * reading) must not be shipped as this batch's content. */
+	stage_clear(st);
 	struct strv keep;
 	strv_init(&keep);
 	int rc = 0;

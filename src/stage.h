@@ -6,7 +6,7 @@
  * size, mtime and ctime before and after); a file that never holds still
  * is held back, to be shipped once it does. rsync then reads the stage,
  * laid out like the source (directories and symlinks with the source's
- * attributes, deleted paths absent). Owns one private directory. */
+ * attributes). Owns one private directory. */
 #ifndef LIFEBOAT_STAGE_H
 #define LIFEBOAT_STAGE_H
 
@@ -32,7 +32,7 @@ const char *stage_dir(const struct stage *st);
 /* Lay out list (paths relative to source, "" the source itself) in the
  * stage. Returns 0: staged, with the paths that would not hold still moved
  * from list into held; 1: this batch cannot be staged (a big or special
- * file), ship it from the source; -1: error (*err). */
+ * file, a deleted path), ship it from the source; -1: error (*err). */
 int stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
 	       char **err);
 /* Empty the stage (after rsync read it). */

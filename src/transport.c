@@ -298,6 +298,8 @@ void transport_stop(struct transport *t)
 	}
 	free_run(t->active);
 	t->active = NULL;
+	if (t->stage)
+		stage_clear(t->stage);
 	tarstream_free(t->stream);
 	t->stream = NULL;
 	while (t->lingering) {
@@ -789,6 +791,15 @@ static bool stage_batch(struct transport *t, const struct strv *list, struct str
 		strv_init(sent);
 		for (size_t i = 0; list && i < list->len; i++)
 			strv_push(sent, list->items[i]);
+	}
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		struct buf names;
+		buf_init(&names);
+		for (size_t i = 0; i < sent->len && i < 30; i++)
+			buf_addf(&names, " %s", sent->items[i]);
+		log_debug("[sync %s] path batch (%s):%s", t->sc->name, rc == 0 ? "staged" : "in place",
+			  names.data ? names.data : "");
+		buf_free(&names);
 	}
 	for (size_t i = 0; i < held->len; i++)
 		log_info("[sync %s] %s changes faster than it can be copied whole: it waits for a "
