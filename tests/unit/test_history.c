@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "beneath.h"
+#include "config.h"
 #include "history.h"
 #include "serve.h"
 
@@ -152,12 +153,32 @@ static void test_rsync_args(void **state)
 	}
 }
 
+static void test_config_keys(void **state)
+{
+	(void)state;
+	static const char good[] = "[sync www]\nsource = /srv/www\ntarget = /backup/www\n"
+				   "keep = 14d\nkeep_size = 10%\n";
+	struct config cfg;
+	char *err = NULL;
+	assert_int_equal(config_load_text("t.conf", good, sizeof(good) - 1, &cfg, &err), 0);
+	assert_string_equal(cfg.syncs[0].keep, "14d");
+	assert_true(history_keep_seconds(cfg.syncs[0].keep) == 14 * 86400.0);
+	config_free(&cfg);
+	static const char bad[] = "[sync www]\nsource = /srv/www\ntarget = /backup/www\n"
+				  "keep = a week\n";
+	assert_int_equal(config_load_text("t.conf", bad, sizeof(bad) - 1, &cfg, &err), -1);
+	assert_non_null(strstr(err, "t.conf:4"));
+	assert_non_null(strstr(err, "keep"));
+	free(err);
+	assert_true(history_keep_seconds(NULL) == HISTORY_DEFAULT_KEEP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations), cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_rel_paths), cmocka_unit_test(test_split),
-		cmocka_unit_test(test_rsync_args),
+		cmocka_unit_test(test_rsync_args), cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
