@@ -14,8 +14,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
-CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs libmariadb json-c 2>/dev/null || echo -lmariadb -ljson-c) -lm
+CPPFLAGS += -D_GNU_SOURCE -std=gnu11 -Isrc $(shell pkg-config --cflags libmariadb json-c lua5.3 libcurl 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmariadb json-c lua5.3 libcurl 2>/dev/null || echo -lmariadb -ljson-c -llua5.3 -lcurl) -lm
 
 SRC      = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
 HDR      = $(wildcard src/*.h src/*/*.h)
@@ -100,8 +100,9 @@ install: $(INSTALL_BIN)
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples
 	for u in contrib/systemd/*.service; do sed 's|/usr/local/bin/lifeboat|$(PREFIX)/bin/lifeboat|' "$$u" >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
 	install -m 0644 contrib/bash-completion/lifeboat $(DESTDIR)$(BASHCOMPDIR)/lifeboat
-	install -m 0644 contrib/logrotate/lifeboat $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
+	sed 's|/usr/local/bin/lifeboat|$(PREFIX)/bin/lifeboat|' contrib/logrotate/lifeboat >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lifeboat
 	install -m 0644 contrib/lifeboat.conf.example contrib/lifeboat-local.conf.example $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
+	install -m 0644 contrib/prometheus/lifeboat.rules.yml $(DESTDIR)$(PREFIX)/share/doc/lifeboat/examples/
 
 # lifeboat_VERSION_ARCH.deb, built by dpkg-buildpackage from debian/ in a
 # copy of the tree (build/deb), checked by lintian.

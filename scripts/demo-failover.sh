@@ -96,3 +96,5 @@ missing=$(cd "$T/oslo/www" && find . -type f | while read -r f; do [ -e "$T/dr/w
 echo "  files: $on_oslo on Oslo's disk, $((on_oslo - missing)) on DR, $missing not shipped before the crash"
 echo "  DR's sync: role $(cat "$STATE_D/role"), epoch $(cat "$STATE_D/epoch"); Oslo stays fenced until 'lifeboat db rejoin'"
 say "done in $(( ($(lb_now_ms) - T0) / 1000 )) s; cleaning up"
+# Act two, automatic failover on etcd: its own servers, its own cleanup.
+scripts/demo-agent.sh || exit 1

@@ -7,7 +7,13 @@ PACKAGES="build-essential pkg-config libmariadb-dev libjson-c-dev libcmocka-dev
 rsync openssh-server openssh-client lsyncd
 debhelper dpkg-dev fakeroot lintian
 mariadb-server mariadb-client mariadb-backup
-iproute2 iputils-arping procps psmisc curl python3 bind9 bind9-dnsutils chromium"
+iproute2 iputils-arping procps psmisc curl python3 bind9 bind9-dnsutils chromium
+libcurl4-openssl-dev
+etcd-server etcd-client
+haproxy
+liblua5.3-dev
+prometheus
+"
 
 missing=""
 for p in $PACKAGES; do

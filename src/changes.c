@@ -379,6 +379,14 @@ size_t changes_count(const struct change_queue *q)
 	return q->count + q->n_renames + (q->full ? 1 : 0);
 }
 
+size_t changes_held(const struct change_queue *q)
+{
+	size_t n = 0;
+	for (const struct entry *e = q->oldest; e; e = e->next)
+		n += e->writing;
+	return n;
+}
+
 bool changes_empty(const struct change_queue *q)
 {
 	return changes_count(q) == 0;

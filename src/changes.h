@@ -68,6 +68,8 @@ size_t changes_count(const struct change_queue *q);
 bool changes_empty(const struct change_queue *q);
 /* Age of the oldest pending change, in ms (0 when empty). */
 int64_t changes_oldest_age(const struct change_queue *q, int64_t now_ms);
+/* Entries held back because their file is still open for writing. */
+size_t changes_held(const struct change_queue *q);
 /* Number of times the queue collapsed to stay under max_entries. */
 uint64_t changes_collapses(const struct change_queue *q);
 

@@ -60,6 +60,7 @@ char *check_render_json(const struct check_report *r);
 /* The rules, by section. Each adds its items to r. */
 void check_db(const struct config *cfg, struct check_report *r);
 void check_sync(const struct config *cfg, struct check_report *r);
+void check_cluster(const struct config *cfg, struct check_report *r);
 void check_residency(const struct config *cfg, struct check_report *r);
 void check_disk(const struct config *cfg, struct check_report *r);
 

@@ -9,6 +9,7 @@
 #include "check_sys.h"
 #include "commands.h"
 #include "db_ops.h"
+#include "privileges.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -354,34 +355,39 @@ static void free_lines(char **lines, size_t n)
 }
 
 /* The replication user exists on s with REPLICATION SLAVE (every host it
- * is defined for). */
-static char *repl_user_problem(struct srv *s, const char *user, char **err)
+ * is defined for). *unreadable: the lifeboat account cannot read
+ * mysql.user there. */
+static char *repl_user_problem(struct srv *s, const char *user, bool *unreadable)
 {
 	char *q = db_quote(&s->conn, user);
 	char *sql = xasprintf("SELECT Host FROM mysql.user WHERE User = %s", q);
 	struct db_row *rows;
 	size_t n;
-	int rc = db_rows(&s->conn, sql, &rows, &n, err);
+	char *err = NULL;
+	*unreadable = db_rows(&s->conn, sql, &rows, &n, &err) != 0;
 	free(sql);
-	if (rc) {
+	free(err);
+	if (*unreadable) {
 		free(q);
 		return NULL;
 	}
 	char *problem = n ? NULL : xasprintf("replication user '%s' does not exist", user);
 	static const char *const want[] = {"REPLICATION SLAVE"};
-	for (size_t i = 0; i < n && !problem && !*err; i++) {
+	for (size_t i = 0; i < n && !problem; i++) {
 		char *qh = db_quote(&s->conn, rows[i].values[0] ? rows[i].values[0] : "");
 		char *show = xasprintf("SHOW GRANTS FOR %s@%s", q, qh);
 		char **lines;
 		size_t nl;
-		if (grant_lines(s, show, &lines, &nl, err) == 0) {
+		err = NULL;
+		if (grant_lines(s, show, &lines, &nl, &err) == 0) {
 			char *missing = check_grants_missing(lines, nl, want, 1);
 			if (missing)
-				problem = xasprintf("'%s'@'%s' lacks %s", user, rows[i].values[0],
-						    missing);
+				problem = xasprintf("'%s'@'%s' lacks %s", user,
+						    rows[i].values[0] ? rows[i].values[0] : "", missing);
 			free(missing);
 			free_lines(lines, nl);
 		}
+		free(err);
 		free(show);
 		free(qh);
 	}
@@ -403,59 +409,117 @@ static void rule_repl_user(struct dbx *x)
 				"no replication_user in [database]");
 			return;
 		}
-		char *err = NULL;
-		char *problem = repl_user_problem(s, user, &err);
+		bool unreadable = false;
+		char *problem = repl_user_problem(s, user, &unreadable);
 		/* The standby needs it too: after a failover the old primary
-		 * replicates from it. */
+		 * replicates from it. One GRANT, from the privileges table. */
 		enum check_level bad = i == 0 ? CHECK_FAIL : CHECK_WARN;
-		char *fix = xasprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '...'; GRANT REPLICATION "
-				      "SLAVE ON *.* TO '%s'@'%%' (on the primary; it replicates)",
-				      user, user);
-		if (err)
+		char *grant = priv_grant_sql("replication", true, user);
+		char *fix = strstr(problem ? problem : "", "does not exist")
+				    ? xasprintf("on the primary (it replicates): CREATE USER '%s'@'%%' "
+						"IDENTIFIED BY '...'; %s",
+						user, grant)
+				    : xasprintf("on the primary (it replicates): %s", grant);
+		if (unreadable)
 			add_srv(x, s, "replication_user", CHECK_WARN,
-				"GRANT SELECT ON mysql.user to the lifeboat account, or check by hand",
-				err);
+				"GRANT SELECT ON *.* to the lifeboat account (it is in the minimal "
+				"list: 'lifeboat db privileges'), or check the account by hand",
+				"cannot read mysql.user to check the replication user");
 		else if (problem)
 			add_srv(x, s, "replication_user", bad, fix, problem);
 		else
 			add_srv(x, s, "replication_user", CHECK_PASS, NULL,
 				"has REPLICATION SLAVE");
+		free(grant);
 		free(fix);
 		free(problem);
-		free(err);
 	}
 }
 
-/* What lifeboat itself needs on every server (docs/db.md, anchors 4). */
+/* What lifeboat's account needs for its day-to-day commands (the table in
+ * privileges.c): less fails, more (ALL PRIVILEGES) warns. */
 static void rule_account(struct dbx *x)
 {
-	static const char *const want[] = {"READ_ONLY ADMIN", "REPLICATION SLAVE ADMIN",
-					   "SLAVE MONITOR", "RELOAD", "BINLOG MONITOR"};
 	for (int i = 0; i < 2; i++) {
 		struct srv *s = &x->s[i];
 		if (!s->up || !s->conn.flavor->gtid_domain_style)
 			continue;
-		char **lines;
-		size_t n;
 		char *err = NULL;
-		if (grant_lines(s, "SHOW GRANTS", &lines, &n, &err)) {
-			add_srv(x, s, "account", CHECK_WARN, "check SHOW GRANTS by hand", err);
+		if (priv_check(&s->conn, NULL, PRIV_BOTH, &err) < 0) {
+			char *fix = priv_grant_sql(NULL, false, x->cfg->db.user);
+			add_srv(x, s, "account", CHECK_FAIL, fix, err);
+			free(fix);
 			free(err);
 			continue;
 		}
-		char *missing = check_grants_missing(lines, n, want, ARRAY_LEN(want));
-		free_lines(lines, n);
-		if (!missing) {
+		bool all = false;
+		char *extra = priv_excess(&s->conn, &all, &err);
+		if (err) {
+			add_srv(x, s, "account", CHECK_WARN, "check SHOW GRANTS by hand", err);
+			free(err);
+		} else if (extra) {
+			char *fix = priv_grant_sql(NULL, false, x->cfg->db.user);
+			char *msg = xasprintf(
+				"the lifeboat account holds more than failover, fence, promote and "
+				"rejoin need (%s): whoever reads its password file can do that too. "
+				"Only 'db clone' needs ALL PRIVILEGES; give it for the clone and then "
+				"keep the minimal grant",
+				all ? "ALL PRIVILEGES" : extra);
+			add_srv(x, s, "account", CHECK_WARN, fix, msg);
+			free(fix);
+			free(msg);
+		} else {
 			add_srv(x, s, "account", CHECK_PASS, NULL,
-				"the lifeboat account can fence, promote and rejoin");
+				"the lifeboat account has exactly what fence, promote and rejoin need");
+		}
+		free(extra);
+	}
+}
+
+/* Accounts that write through read_only (READ_ONLY ADMIN: root and every
+ * ALL PRIVILEGES account in 10.11) and what that means for a failover. */
+static void rule_read_only_writers(struct dbx *x)
+{
+	for (int i = 0; i < 2; i++) {
+		struct srv *s = &x->s[i];
+		if (!s->up || !s->conn.flavor->gtid_domain_style)
+			continue;
+		struct db_row *rows;
+		size_t n;
+		char *err = NULL;
+		if (db_rows(&s->conn,
+			    "SELECT GRANTEE FROM information_schema.USER_PRIVILEGES WHERE "
+			    "PRIVILEGE_TYPE = 'READ_ONLY ADMIN' AND GRANTEE <> " DB_CURRENT_GRANTEE
+			    " ORDER BY 1",
+			    &rows, &n, &err)) {
+			free(err);
 			continue;
 		}
-		char *fix = xasprintf("GRANT %s ON *.* TO '%s'@'%%'", missing, x->cfg->db.user);
-		char *msg = xasprintf("the lifeboat account lacks %s", missing);
-		add_srv(x, s, "account", CHECK_FAIL, fix, msg);
-		free(fix);
-		free(msg);
-		free(missing);
+		struct buf b;
+		buf_init(&b);
+		for (size_t k = 0; k < n; k++)
+			buf_addf(&b, "%s%s", k ? ", " : "", rows[k].values[0] ? rows[k].values[0] : "?");
+		db_rows_free(rows, n);
+		if (!n) {
+			add_srv(x, s, "read_only_writers", CHECK_PASS, NULL,
+				"no account but lifeboat's writes through read_only");
+		} else {
+			char *msg = xasprintf(
+				"%zu account(s) write through read_only (READ_ONLY ADMIN, part of ALL "
+				"PRIVILEGES): %s. A fence revokes it from them (not replicated, given "
+				"back by the next promote of this server) and kills their sessions; "
+				"while this server is down or unreachable nothing can, so after a "
+				"failover it may take their writes when it comes back until it is "
+				"fenced or rejoined",
+				n, b.data);
+			add_srv(x, s, "read_only_writers", CHECK_WARN,
+				"run the application with an account without READ_ONLY ADMIN (GRANT "
+				"... ON app.*), and set [failover] fence = hook:... (STONITH) for a dead "
+				"primary",
+				msg);
+			free(msg);
+		}
+		buf_free(&b);
 	}
 }
 
@@ -684,6 +748,7 @@ void check_db(const struct config *cfg, struct check_report *r)
 	rule_semi_sync(&x);
 	rule_repl_user(&x);
 	rule_account(&x);
+	rule_read_only_writers(&x);
 	for (int i = 0; i < 2; i++) {
 		rule_clock(&x, &x.s[i]);
 		rule_scheduler(&x, &x.s[i]);

@@ -1,17 +1,17 @@
 /* check_sync: the [sync] and [node] rules of `lifeboat check`: the sources
  * exist and fit the inotify watch limit, every target is reachable by ssh
  * with key authentication (host key known) and has rsync, the DR side has
- * room for the tree, its clock agrees with ours, and the sync daemon's status
- * file says the DR side's files are current. Read-only: the probes are
+ * room for the tree, its clock agrees with ours, and the sync daemons (asked
+ * on their control sockets) say the DR side's files are current. Read-only: the probes are
  * `rsync --version`, `date` and `df` over ssh. */
 #include "check.h"
 #include "history_client.h"
 #include "check_sys.h"
+#include "ctl.h"
 #include "util.h"
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,41 +311,35 @@ static double num(json_object *o, const char *key)
 	return v ? json_object_get_double(v) : 0;
 }
 
-/* The daemon runs and refreshes the file; returns the parsed file or NULL. */
+/* The sync daemons answer on their control sockets; returns their live
+ * status ({"syncs":{...}}) or NULL when none runs. A file a daemon left
+ * behind proves nothing and is not read. */
 static json_object *rule_daemon(const struct config *cfg, struct check_report *r)
 {
 	const char *fix = "start it: systemctl start lifeboat-sync (or run 'lifeboat sync')";
-	char *path = xasprintf("%s/status.json", cfg->state_dir);
-	size_t len;
-	char *text = read_file(path, &len);
-	json_object *root = text ? json_tokener_parse(text) : NULL;
-	free(text);
-	double now = now_wall(), age = now - num(root, "updated_unix");
-	long pid = (long)num(root, "pid");
-	json_object *running = get(root, "running");
-	bool alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
-		     (!running || json_object_get_boolean(running));
-	double stale = 3 * cfg->status_interval + 10;
-	if (!root)
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("status"));
+	json_object *live = ctl_call_all(cfg->state_dir, req, 5000);
+	json_object_put(req);
+	int n = ctl_daemons(live);
+	json_object *ok = get(live, "ok");
+	if (!n) {
 		check_add(r, "sync.daemon", CHECK_WARN, fix,
-			  "no readable %s: 'lifeboat sync' is not running, so nothing replicates",
-			  path);
-	else if (!alive)
-		check_add(r, "sync.daemon", CHECK_WARN, fix,
-			  "'lifeboat sync' (pid %ld) is not running: changes are not replicated", pid);
-	else if (age > stale)
-		check_add(r, "sync.daemon", CHECK_WARN,
-			  "look at its log; restart it: systemctl restart lifeboat-sync",
-			  "'lifeboat sync' (pid %ld) has not refreshed %s for %.0f s: hung?", pid,
-			  path, age);
-	else
-		check_add(r, "sync.daemon", CHECK_PASS, NULL, "'lifeboat sync' runs (pid %ld)", pid);
-	free(path);
-	if (root && !alive) {
-		json_object_put(root);
+			  "no sync daemon answers on %s/sync*.sock: 'lifeboat sync' is not running, "
+			  "so nothing replicates",
+			  cfg->state_dir);
+		json_object_put(live);
 		return NULL;
 	}
-	return root;
+	if (!ok || !json_object_get_boolean(ok))
+		check_add(r, "sync.daemon", CHECK_WARN,
+			  "look at its log; restart it: systemctl restart lifeboat-sync",
+			  "a sync daemon does not answer its control socket: hung? (%s)",
+			  json_object_to_json_string(get(live, "errors")));
+	else
+		check_add(r, "sync.daemon", CHECK_PASS, NULL, "'lifeboat sync' runs (%d daemon%s)", n,
+			  n == 1 ? "" : "s");
+	return live;
 }
 
 /* How old the DR side's copy of one sync is. */
@@ -362,8 +356,8 @@ static void rule_freshness(struct check_report *r, const struct sync_conf *sc, j
 	enum check_level lvl = CHECK_PASS;
 	const char *fix = "see 'lifeboat status' and the sync log for the cause";
 	if (!state) {
-		msg = xstrdup("not in the status file: the running daemon does not sync it "
-			      "(reload it: systemctl reload lifeboat-sync)");
+		msg = xstrdup("no running sync daemon syncs it (reload it: systemctl reload "
+			      "lifeboat-sync)");
 		lvl = CHECK_WARN;
 	} else if (strcmp(state, "error") == 0) {
 		msg = xasprintf("state error: %s", err ? err : "?");
@@ -388,8 +382,10 @@ static void check_nodes(const struct config *cfg, struct check_report *r)
 	if (!cfg->n_nodes)
 		return;
 	if (!cfg->node) {
-		check_add(r, "node", CHECK_SKIP, NULL,
-			  "[lifeboat] node is not set: cannot tell which node is this one");
+		check_add(r, "node", CHECK_WARN,
+			  "give this machine's [node] its numeric address here, or set [lifeboat] node",
+			  "cannot tell which node is this one: no [node] address is one of this "
+			  "machine's (or two are); set [lifeboat] node");
 		return;
 	}
 	for (size_t i = 0; i < cfg->n_nodes; i++) {

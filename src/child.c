@@ -389,6 +389,70 @@ void proc_free(struct proc *p)
 
 /* ---- blocking run ---- */
 
+/* The children child_run() waits for now (nested runs are rare; a few
+ * slots are plenty). Written only with the forwarded signals blocked, read
+ * by the handler. */
+static volatile pid_t running_children[8];
+
+static void forward_and_die(int sig)
+{
+	for (size_t i = 0; i < ARRAY_LEN(running_children); i++)
+		if (running_children[i] > 0)
+			kill(-running_children[i], sig);
+	signal(sig, SIG_DFL);
+	raise(sig); /* delivered once the handler returns: we end as asked */
+}
+
+void child_forward_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		struct sigaction sa = {.sa_handler = forward_and_die, .sa_flags = SA_RESTART};
+		struct sigaction old;
+		/* An ignored SIGINT (started with nohup or `cmd &`) stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigfillset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+static void track_child(pid_t pid, pid_t replace)
+{
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	for (size_t i = 0; i < ARRAY_LEN(running_children); i++) {
+		if (running_children[i] == replace) {
+			running_children[i] = pid;
+			break;
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Reap pid (once it exited); it leaves the forwarding list first, so a
+ * signal never goes to a pid that may already be someone else's. */
+static pid_t reap(pid_t pid, int *status, int flags)
+{
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid_t r = waitpid(pid, status, flags);
+	if (r == pid)
+		for (size_t i = 0; i < ARRAY_LEN(running_children); i++)
+			if (running_children[i] == pid)
+				running_children[i] = 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 int child_run(char *const *argv, const char *input, size_t input_len, int64_t timeout_ms,
 	      struct run_result *result)
 {
@@ -405,6 +469,7 @@ int child_run(char *const *argv, const char *input, size_t input_len, int64_t ti
 		r->exit_code = -1;
 		return -1;
 	}
+	track_child(pid, 0);
 	int in_fd = fds.in[1], out_fd = fds.out[0], err_fd = fds.err[0];
 	size_t in_off = 0;
 	if (in_fd >= 0) {
@@ -444,7 +509,7 @@ int child_run(char *const *argv, const char *input, size_t input_len, int64_t ti
 		int ready = poll(pfd, (nfds_t)n, wait);
 		if (ready < 0 && errno != EINTR)
 			break;
-		if (ready == 0 && waitpid(pid, &status, WNOHANG) == pid) {
+		if (ready == 0 && reap(pid, &status, WNOHANG) == pid) {
 			reaped = true;
 			break;
 		}
@@ -493,8 +558,12 @@ int child_run(char *const *argv, const char *input, size_t input_len, int64_t ti
 		}
 		close(fd);
 	}
-	while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	/* Wait with the signals open (Ctrl-C must still work), reap after. */
+	siginfo_t info;
+	while (!reaped && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
+	if (!reaped)
+		reap(pid, &status, 0);
 	tidy_tail(r->err_tail);
 	r->exit_code = exit_code_of(status);
 	if (r == &local)

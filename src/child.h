@@ -56,6 +56,13 @@ void proc_kill(struct proc *p, int sig);
 /* Free; a still-running child is killed (group) and reaped first. */
 void proc_free(struct proc *p);
 
+/* One-shot commands: SIGINT, SIGTERM and SIGHUP (Ctrl-C, a closed
+ * terminal) are passed on to the process group of every child_run() child
+ * still running, then end this process as they would have: children in
+ * their own process groups never see the terminal's signal otherwise, and
+ * would run on. A daemon's loop takes these signals itself (signalfd). */
+void child_forward_signals(void);
+
 /* Blocking run for one-shot commands (no loop needed). */
 struct run_result {
 	int exit_code; /* 0-255, 128+signal, or -1 if it could not start */

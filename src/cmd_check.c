@@ -64,6 +64,7 @@ int cmd_check(const struct cli *cli, int argc, char **argv)
 	check_report_init(&r);
 	check_db(&cfg, &r);
 	check_sync(&cfg, &r);
+	check_cluster(&cfg, &r);
 	check_residency(&cfg, &r);
 	check_disk(&cfg, &r);
 	char *out = json ? check_render_json(&r)

@@ -5,6 +5,8 @@
 #include "failover.h"
 #include "db_ops.h"
 #include "epoch.h"
+#include "json.h"
+#include "privileges.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,64 +20,57 @@
 #define DB_USAGE                                                                                   \
 	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
 	"[--force] | "  \
-	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable"
+	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
+	"privileges [--markdown] [USER [REPL_USER]]"
 
-static void json_str(struct buf *b, const char *s)
+/* A missing value is written as "" here (the JSON has always said so). */
+static void json_str_or_empty(struct buf *b, const char *s)
 {
-	buf_addc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			buf_addf(b, "\\u%04x", *p);
-		else
-			buf_addc(b, (char)*p);
-	}
-	buf_addc(b, '"');
+	json_str(b, s ? s : "");
 }
 
 static void json_facts(struct buf *b, const struct db_conn *c, const struct db_server *s,
 		       const struct db_facts *f)
 {
 	buf_adds(b, "{\"role\":");
-	json_str(b, s->role);
+	json_str_or_empty(b, s->role);
 	buf_addf(b, ",\"host\":");
-	json_str(b, s->host);
+	json_str_or_empty(b, s->host);
 	buf_addf(b, ",\"port\":%u,\"reachable\":%s", s->port, f->reachable ? "true" : "false");
 	if (!f->reachable) {
 		buf_adds(b, ",\"error\":");
-		json_str(b, f->error);
+		json_str_or_empty(b, f->error);
 		buf_addc(b, '}');
 		return;
 	}
 	(void)c;
 	buf_addf(b, ",\"version\":");
-	json_str(b, f->version);
+	json_str_or_empty(b, f->version);
 	buf_addf(b, ",\"server_id\":%lld,\"read_only\":%s,\"gtid_binlog_pos\":", f->server_id,
 		 f->read_only ? "true" : "false");
-	json_str(b, f->gtid_binlog_pos);
+	json_str_or_empty(b, f->gtid_binlog_pos);
 	buf_adds(b, ",\"gtid_slave_pos\":");
-	json_str(b, f->gtid_slave_pos);
+	json_str_or_empty(b, f->gtid_slave_pos);
 	buf_adds(b, ",\"gtid_current_pos\":");
-	json_str(b, f->gtid_current_pos);
+	json_str_or_empty(b, f->gtid_current_pos);
 	buf_addf(b, ",\"replica\":%s", f->replica ? "true" : "false");
 	if (f->replica) {
 		buf_adds(b, ",\"io_running\":");
-		json_str(b, f->io_running);
+		json_str_or_empty(b, f->io_running);
 		buf_adds(b, ",\"sql_running\":");
-		json_str(b, f->sql_running);
+		json_str_or_empty(b, f->sql_running);
 		buf_addf(b, ",\"last_io_errno\":%lld,\"last_io_error\":", f->io_errno);
-		json_str(b, f->io_error);
+		json_str_or_empty(b, f->io_error);
 		buf_addf(b, ",\"last_sql_errno\":%lld,\"last_sql_error\":", f->sql_errno);
-		json_str(b, f->sql_error);
+		json_str_or_empty(b, f->sql_error);
 		if (f->seconds_behind >= 0)
 			buf_addf(b, ",\"seconds_behind_master\":%lld", f->seconds_behind);
 		else
 			buf_adds(b, ",\"seconds_behind_master\":null");
 		buf_adds(b, ",\"gtid_io_pos\":");
-		json_str(b, f->gtid_io_pos);
+		json_str_or_empty(b, f->gtid_io_pos);
 		buf_adds(b, ",\"source\":");
-		json_str(b, f->source_host);
+		json_str_or_empty(b, f->source_host);
 		buf_addf(b, ",\"source_port\":%lld", f->source_port);
 	}
 	if (f->has_heartbeat)
@@ -153,6 +148,12 @@ static int report_problems(const struct db_pair *p, struct db_conn conns[2],
 		if (problem) {
 			log_error("replication on %s is broken: %s", conns[i].name, problem);
 			free(problem);
+			rc = EXIT_FAILED;
+		} else if (!f->replica && f->read_only) {
+			/* Neither primary nor standby: nothing keeps it current. */
+			log_error("%s is read-only and replicates from nobody: seed it with 'lifeboat "
+				  "db clone' (a standby) or 'lifeboat db rejoin' (an old primary)",
+				  conns[i].name);
 			rc = EXIT_FAILED;
 		}
 		if (f->semi_master_enabled && !f->semi_master_on && !f->read_only)
@@ -333,6 +334,7 @@ static int run_clone(struct db_pair *p, int argc, char **argv)
 		}
 	}
 	char *err = NULL;
+	p->command = o.method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
 	int rc = db_clone(p, &p->primary, &p->standby, &o, &err);
 	if (!rc)
 		log_info("clone done: %s replicates from %s:%u with GTID", p->standby.host,
@@ -391,6 +393,44 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 	return report(rc, err);
 }
 
+/* The GRANTs of the minimal accounts (from the one table in privileges.c),
+ * or that table as docs/db.md shows it. No configuration needed. */
+static int run_privileges(int argc, char **argv)
+{
+	bool markdown = false;
+	const char *user = "lifeboat", *repl = "repl";
+	int names = 0;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--markdown") == 0) {
+			markdown = true;
+		} else if (argv[i][0] != '-' && names < 2) {
+			if (names++ == 0)
+				user = argv[i];
+			else
+				repl = argv[i];
+		} else {
+			log_error("db privileges: unknown argument '%s' (" DB_USAGE ")", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (markdown) {
+		priv_markdown(stdout);
+		return EXIT_OK;
+	}
+	char *day = priv_grant_sql(NULL, false, user);
+	char *dump = priv_grant_sql("clone-dump", false, user);
+	char *r = priv_grant_sql("replication", true, repl);
+	printf("-- the lifeboat account, day to day (status, heartbeat, fence, promote, rejoin, "
+	       "failover, switchover, drill), on both servers:\n%s\n"
+	       "-- for 'db clone --method dump' (the target re-creates every account):\n%s\n"
+	       "-- the replication account ('db clone' creates it on the primary):\n%s\n",
+	       day, dump, r);
+	free(day);
+	free(dump);
+	free(r);
+	return EXIT_OK;
+}
+
 int cmd_db(const struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2) {
@@ -398,6 +438,8 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "privileges") == 0)
+		return run_privileges(argc, argv);
 	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
 					   "heartbeat", "writable"};
 	bool known = false;
@@ -430,6 +472,7 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	struct db_pair p;
 	char *err = NULL;
 	rc = db_pair_init(&p, &cfg, need_repl, &err);
+	p.command = sub; /* privileges.h names the commands as we do */
 	if (rc) {
 		report(rc, err);
 	} else if (strcmp(sub, "status") == 0) {

@@ -1,6 +1,10 @@
-/* lifeboat status [--json]: the state of every sync, read from the running
- * daemon's status file, as one screen a sysadmin can read at 3 a.m. */
+/* lifeboat status [--json]: the state of every sync, asked of the running
+ * sync daemons on their control sockets (ctl.h), never read from a file a
+ * daemon may have left behind, as one screen a sysadmin can read at 3 a.m. */
+#include "cluster.h"
 #include "commands.h"
+#include "ctl.h"
+#include "json.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "journal.h"
@@ -12,13 +16,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A daemon answers status from its loop at once; a stuck one is reported. */
+#define STATUS_TIMEOUT_MS 5000
 
 struct style {
 	const char *bold, *red, *yellow, *green, *off;
@@ -95,6 +101,11 @@ static void print_receiving(const struct style *st, const char *name, json_objec
 
 static void print_sync(const struct style *st, const char *name, json_object *s, double now)
 {
+	if (!s) {
+		printf("  %s%-12s%s %s(its daemon is not running)%s\n", st->bold, name, st->off,
+		       st->red, st->off);
+		return;
+	}
 	const char *state = get_str(s, "state");
 	char rpo[32], ago[32], bytes[32];
 	human_age(get_num(s, "oldest_pending_age"), rpo, sizeof(rpo));
@@ -104,26 +115,18 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 	else
 		snprintf(ago, sizeof(ago), "never");
 	human_bytes(get_num(s, "bytes_shipped"), bytes, sizeof(bytes));
-	/* Each entry names its daemon (lifeboat-sync@ instances share the file). */
-	json_object *flag;
-	long pid = (long)get_num(s, "pid");
-	bool stopped = (json_object_object_get_ex(s, "running", &flag) &&
-			!json_object_get_boolean(flag)) ||
-		       (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH);
 	const char *direction = get_str(s, "direction");
 	if (direction && strcmp(direction, "receiving") == 0) {
-		print_receiving(st, name, s, stopped);
+		print_receiving(st, name, s, false);
 		return;
 	}
-	printf("  %s%-12s%s %s%-8s%s %s -> %s%s%s%s\n", st->bold, name, st->off,
-	       stopped ? st->red : state_colour(st, state), state ? state : "?", st->off,
-	       get_str(s, "source") ? get_str(s, "source") : "?",
-	       get_str(s, "target") ? get_str(s, "target") : "?", stopped ? st->red : "",
-	       stopped ? "  (its daemon is not running)" : "", stopped ? st->off : "");
-	printf("               pending %.0f (file RPO %s), last success %s%s, shipped %s in %.0f "
-	       "files\n",
-	       get_num(s, "pending"), rpo, ago, last > 0 ? " ago" : "", bytes,
-	       get_num(s, "files_shipped"));
+	printf("  %s%-12s%s %s%-8s%s %s -> %s\n", st->bold, name, st->off, state_colour(st, state),
+	       state ? state : "?", st->off, get_str(s, "source") ? get_str(s, "source") : "?",
+	       get_str(s, "target") ? get_str(s, "target") : "?");
+	printf("               pending %.0f (%.0f in flight, %.0f held open; file RPO %s), last "
+	       "success %s%s, shipped %s in %.0f files\n",
+	       get_num(s, "pending"), get_num(s, "in_flight"), get_num(s, "held"), rpo, ago,
+	       last > 0 ? " ago" : "", bytes, get_num(s, "files_shipped"));
 	if (get_num(s, "watches_missed") > 0)
 		printf("               %s%.0f directories not watched (inotify limit): periodic full "
 		       "passes%s\n",
@@ -137,36 +140,68 @@ static void print_node(const struct style *st, const struct config *cfg);
 static void print_database(const struct style *st, const struct config *cfg);
 static void print_last_drill(const struct config *cfg);
 
-static int show(const struct config *cfg, const char *path, const char *text, bool colour)
+static int show(const struct config *cfg, json_object *live, bool colour)
 {
-	json_object *root = json_tokener_parse(text);
-	if (!root) {
-		log_error("%s is not valid JSON (a partial write?); try again", path);
-		return EXIT_FAILED;
-	}
 	struct style st = {"", "", "", "", ""};
 	if (colour)
 		st = (struct style){"\033[1m", "\033[31m", "\033[33m", "\033[32m", "\033[0m"};
 	print_node(&st, cfg);
 	print_last_drill(cfg);
 	print_database(&st, cfg);
+	int daemons = ctl_daemons(live);
+	if (daemons)
+		printf("%slifeboat sync%s: %srunning%s (%d daemon%s)\n", st.bold, st.off, st.green,
+		       st.off, daemons, daemons == 1 ? "" : "s");
+	else
+		printf("%slifeboat sync%s: %sNOT RUNNING%s (no daemon answers on %s/sync*.sock)\n",
+		       st.bold, st.off, st.red, st.off, cfg->state_dir);
+	/* A daemon that did not answer (hung, or its socket not ours to use). */
+	json_object *errors = json_object_object_get(live, "errors");
+	for (size_t i = 0; errors && i < json_object_array_length(errors); i++)
+		printf("  %s%s%s\n", st.red,
+		       json_object_get_string(json_object_array_get_idx(errors, i)), st.off);
+	json_object *syncs = json_object_object_get(live, "syncs"), *one;
 	double now = now_wall();
-	double updated = get_num(root, "updated_unix");
-	long pid = (long)get_num(root, "pid");
-	json_object *flag;
-	bool said_running = !json_object_object_get_ex(root, "running", &flag) ||
-			    json_object_get_boolean(flag);
-	bool running = said_running && pid > 0 && kill((pid_t)pid, 0) == 0;
-	char age[32];
-	human_age(now - updated, age, sizeof(age));
-	printf("%slifeboat sync%s: %s%s%s (pid %ld), status written %s ago\n", st.bold, st.off,
-	       running ? st.green : st.red, running ? "running" : "NOT RUNNING", st.off, pid, age);
-	json_object *syncs;
-	if (json_object_object_get_ex(root, "syncs", &syncs)) {
-		json_object_object_foreach(syncs, name, s) print_sync(&st, name, s, now);
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const char *name = cfg->syncs[i].name;
+		print_sync(&st, name, json_object_object_get_ex(syncs, name, &one) ? one : NULL, now);
 	}
+	return daemons && json_object_get_boolean(json_object_object_get(live, "ok")) ? EXIT_OK
+										 : EXIT_FAILED;
+}
+
+/* --json: the shape status.json has, from the live daemons; a configured
+ * sync no daemon runs is listed with "running": false; with [cluster], a
+ * "cluster" member (cluster.c). */
+static int show_json(const struct config *cfg, json_object *live)
+{
+	json_object *root = json_object_new_object(), *syncs = json_object_new_object(), *one;
+	json_object *live_syncs = json_object_object_get(live, "syncs");
+	int daemons = ctl_daemons(live);
+	for (size_t i = 0; i < cfg->n_syncs; i++) {
+		const char *name = cfg->syncs[i].name;
+		if (json_object_object_get_ex(live_syncs, name, &one)) {
+			json_object_object_add(syncs, name, json_object_get(one));
+		} else {
+			one = json_object_new_object();
+			json_object_object_add(one, "running", json_object_new_boolean(0));
+			json_object_object_add(syncs, name, one);
+		}
+	}
+	double now = now_wall();
+	json_object_object_add(root, "version", json_object_new_int(1));
+	json_object_object_add(root, "running", json_object_new_boolean(daemons > 0));
+	json_object_object_add(root, "daemons", json_object_new_int(daemons));
+	json_object_object_add(root, "node", json_string_or_null(cfg->node));
+	json_object_object_add(root, "updated", json_time_new(now));
+	json_object_object_add(root, "updated_unix", json_seconds_new(now));
+	json_object_object_add(root, "syncs", syncs);
+	/* [cluster]: the agent's view too; the agent may run alone here. */
+	if (cfg->cluster.present)
+		json_object_object_add(root, "cluster", cluster_status_json(cfg));
+	printf("%s\n", json_text(root));
 	json_object_put(root);
-	return running ? EXIT_OK : EXIT_FAILED;
+	return daemons || cfg->cluster.present ? EXIT_OK : EXIT_FAILED;
 }
 
 /* The newest failover or switchover journal: the live one if it has
@@ -337,19 +372,20 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
-	char *path = xasprintf("%s/status.json", cfg.state_dir);
-	size_t len;
-	char *text = read_file(path, &len);
-	if (!text) {
-		log_error("cannot read %s: %s (is 'lifeboat sync' running?)", path, strerror(errno));
-		rc = EXIT_FAILED;
-	} else if (json) {
-		fwrite(text, 1, len, stdout);
-	} else {
-		rc = show(&cfg, path, text, isatty(1) && !getenv("NO_COLOR"));
-	}
-	free(text);
-	free(path);
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("status"));
+	json_object *live = ctl_call_all(cfg.state_dir, req, STATUS_TIMEOUT_MS);
+	json_object_put(req);
+	bool colour = isatty(1) && !getenv("NO_COLOR");
+	if (json)
+		rc = show_json(&cfg, live);
+	else if (cfg.cluster.present && !ctl_daemons(live))
+		; /* The agent alone runs here: its cluster view is the status. */
+	else
+		rc = show(&cfg, live, colour);
+	if (cfg.cluster.present && !json)
+		cluster_print_status(&cfg, colour);
+	json_object_put(live);
 	config_free(&cfg);
 	return rc;
 }

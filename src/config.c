@@ -39,6 +39,8 @@ static const char *check_role(struct parse_state *st, const char *value);
 static const char *check_fence(struct parse_state *st, const char *value);
 static const char *check_keep(struct parse_state *st, const char *value);
 static const char *check_keep_size(struct parse_state *st, const char *value);
+static const char *check_watchdog(struct parse_state *st, const char *value);
+static const char *check_scope(struct parse_state *st, const char *value);
 static const char *check_jurisdictions(struct parse_state *st, const char *value);
 static const char *check_jurisdiction(struct parse_state *st, const char *value);
 
@@ -57,6 +59,7 @@ static const struct key_spec node_keys[] = {
 	KEY_CHECK(node_conf, "ssh", K_STRING, ssh, check_host),
 	KEY_CHECK(node_conf, "role", K_STRING, role, check_role),
 	KEY(node_conf, "state_dir", K_PATH, state_dir),
+	KEY(node_conf, "nofailover", K_BOOL, nofailover),
 	KEY_CHECK(node_conf, "jurisdiction", K_STRING, jurisdiction, check_jurisdiction),
 	KEY_RANGE(node_conf, "ssh_port", K_LONG, ssh_port, 1, 65535),
 	KEY(node_conf, "ssh_identity", K_PATH, ssh_identity),
@@ -111,6 +114,18 @@ static const struct key_spec failover_keys[] = {
 	KEY(failover_conf, "peer_command", K_STRING, peer_command),
 };
 
+static const struct key_spec cluster_keys[] = {
+	KEY(cluster_conf, "etcd", K_LIST, etcd),
+	KEY_CHECK(cluster_conf, "scope", K_STRING, scope, check_scope),
+	KEY_RANGE(cluster_conf, "ttl", K_LONG, ttl, 2, 3600),
+	KEY(cluster_conf, "auto_failover", K_BOOL, auto_failover),
+	KEY_RANGE(cluster_conf, "max_lag_on_failover", K_SECONDS, max_lag_on_failover, 0, 86400),
+	KEY_CHECK(cluster_conf, "watchdog", K_STRING, watchdog, check_watchdog),
+	KEY(cluster_conf, "etcd_ca", K_PATH, etcd_ca),
+	KEY(cluster_conf, "etcd_cert", K_PATH, etcd_cert),
+	KEY(cluster_conf, "etcd_key", K_PATH, etcd_key),
+};
+
 struct parse_state {
 	struct config *cfg;
 	void *target; /* struct the current section fills */
@@ -124,7 +139,8 @@ struct parse_state {
 
 #define FITS_SEEN(keys) (ARRAY_LEN(keys) <= sizeof(((struct parse_state *)0)->seen))
 _Static_assert(FITS_SEEN(lifeboat_keys) && FITS_SEEN(node_keys) && FITS_SEEN(sync_keys) &&
-		       FITS_SEEN(database_keys) && FITS_SEEN(failover_keys),
+		       FITS_SEEN(database_keys) && FITS_SEEN(failover_keys) &&
+		       FITS_SEEN(cluster_keys),
 	       "a key table outgrew parse_state.seen");
 
 static const char *delete_names[] = {"yes", "no", "startup", "running"};
@@ -192,6 +208,10 @@ static const char *begin_single(struct parse_state *st, int line, const char *ki
 		present = &cfg->db.present;
 		cfg->db.line = line;
 		use_keys(st, &cfg->db, database_keys, ARRAY_LEN(database_keys));
+	} else if (strcmp(kind, "cluster") == 0) {
+		present = &cfg->cluster.present;
+		cfg->cluster.line = line;
+		use_keys(st, &cfg->cluster, cluster_keys, ARRAY_LEN(cluster_keys));
 	} else {
 		present = &cfg->failover.present;
 		cfg->failover.line = line;
@@ -242,11 +262,12 @@ static const char *begin_kind(struct parse_state *st, int line, const char *sect
 			      const char *kind, const char *name)
 {
 	bool single = strcmp(kind, "lifeboat") == 0 || strcmp(kind, "database") == 0 ||
-		      strcmp(kind, "failover") == 0;
+		      strcmp(kind, "failover") == 0 || strcmp(kind, "cluster") == 0;
 	bool is_sync = strcmp(kind, "sync") == 0, is_node = strcmp(kind, "node") == 0;
 	if (!single && !is_sync && !is_node) {
 		snprintf(st->msg, sizeof(st->msg),
-			 "unknown section [%s] (expected lifeboat, node, sync, database or failover)",
+			 "unknown section [%s] (expected lifeboat, node, sync, database, failover or "
+			 "cluster)",
 			 section);
 		return st->msg;
 	}
@@ -367,6 +388,27 @@ static const char *check_keep_size(struct parse_state *st, const char *value)
 		return NULL;
 	snprintf(st->msg, sizeof(st->msg),
 		 "'keep_size' must be a size (20G, 500M, 10%%, 0 for no cap), got '%s'", value);
+	return st->msg;
+}
+
+static const char *check_watchdog(struct parse_state *st, const char *value)
+{
+	if (strcmp(value, "off") == 0 || strcmp(value, "auto") == 0 ||
+	    strcmp(value, "required") == 0)
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg), "'watchdog' must be off, auto or required, got '%s'",
+		 value);
+	return st->msg;
+}
+
+/* The scope becomes an etcd key prefix: no '/' (another cluster's keys). */
+static const char *check_scope(struct parse_state *st, const char *value)
+{
+	if (valid_name(value))
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg),
+		 "'scope' must be a letter or digit, then letters, digits, '-', '_', '.', got '%s'",
+		 value);
 	return st->msg;
 }
 
@@ -584,6 +626,40 @@ char *config_rsync_remote(const char *host, const char *path)
 	return xasprintf("%s:%s/", host, path);
 }
 
+/* [cluster]: the etcd list split into one endpoint per item, each a URL. */
+static int check_cluster(struct config *cfg, char **err)
+{
+	struct cluster_conf *c = &cfg->cluster;
+	if (!c->present)
+		return 0;
+	struct strv flat;
+	strv_init(&flat);
+	for (size_t i = 0; i < c->etcd.len; i++)
+		strv_push_split(&flat, c->etcd.items[i]);
+	strv_free(&c->etcd);
+	c->etcd = flat;
+	if (c->etcd.len == 0) {
+		*err = xasprintf("%s:%d: [cluster] needs 'etcd' (the members' client URLs)",
+				 cfg->path, c->line);
+		return -1;
+	}
+	for (size_t i = 0; i < c->etcd.len; i++) {
+		const char *u = c->etcd.items[i];
+		if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+			*err = xasprintf("%s:%d: [cluster] etcd '%s' must be http://HOST:PORT or "
+					 "https://HOST:PORT",
+					 cfg->path, c->line, u);
+			return -1;
+		}
+	}
+	if ((c->etcd_cert != NULL) != (c->etcd_key != NULL)) {
+		*err = xasprintf("%s:%d: [cluster] etcd_cert and etcd_key go together", cfg->path,
+				 c->line);
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether a [node] address is one of this machine's (in a network
  * namespace: the namespace's). Numeric addresses only: a name would need
  * DNS on every start, and DNS may be what is down. */
@@ -731,6 +807,8 @@ static int merge_ssh(struct config *cfg, char **err)
 static int check_after_parse(const struct parse_state *st, char **err)
 {
 	struct config *cfg = st->cfg;
+	if (check_cluster(cfg, err) < 0)
+		return -1;
 	if (cfg->node && cfg->n_nodes > 0 && !config_find_node(cfg, cfg->node)) {
 		*err = xasprintf("%s:%d: [lifeboat] node = %s, but there is no [node %s] section",
 				 cfg->path, st->node_line, cfg->node, cfg->node);
@@ -764,6 +842,12 @@ static void config_defaults(struct config *cfg, const char *name)
 	cfg->db.replication_user = xstrdup("repl");
 	strv_init(&cfg->failover.pre_hooks);
 	strv_init(&cfg->failover.post_hooks);
+	strv_init(&cfg->cluster.etcd);
+	cfg->cluster.scope = xstrdup("lifeboat");
+	cfg->cluster.ttl = 5;
+	cfg->cluster.auto_failover = true;
+	cfg->cluster.max_lag_on_failover = 5;
+	cfg->cluster.watchdog = xstrdup("off");
 }
 
 int config_load_text(const char *name, const char *text, size_t len, struct config *cfg,
@@ -861,6 +945,13 @@ void config_free(struct config *cfg)
 	strv_free(&f->post_hooks);
 	free(f->fence);
 	free(f->peer_command);
+	struct cluster_conf *cl = &cfg->cluster;
+	strv_free(&cl->etcd);
+	free(cl->scope);
+	free(cl->watchdog);
+	free(cl->etcd_ca);
+	free(cl->etcd_cert);
+	free(cl->etcd_key);
 	free(cfg->jurisdictions);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -21,6 +21,7 @@ struct node_conf {
 	char *ssh;  /* [user@]host the other node uses to reach this one */
 	char *role; /* "primary" | "standby" */
 	char *state_dir; /* that node's state_dir, when not [lifeboat]'s */
+	bool nofailover; /* [cluster]: the agent never promotes this node */
 	int line;
 	char *jurisdiction; /* ISO 3166 alpha-2 code where its disks are (residency.h) */
 	int jurisdiction_line;
@@ -92,6 +93,19 @@ struct failover_conf {
 	char *peer_command; /* runs lifeboat on the other node, split on blanks */
 };
 
+/* [cluster]: automatic failover coordinated by etcd (agent.h). */
+struct cluster_conf {
+	bool present;
+	int line;
+	struct strv etcd; /* endpoints, one per item (a list line is split on blanks) */
+	char *scope;      /* key prefix: /lifeboat/SCOPE/ */
+	long ttl;         /* seconds the leader lease lasts without renewal */
+	bool auto_failover;
+	double max_lag_on_failover; /* seconds */
+	char *watchdog;   /* "off" | "auto" | "required" */
+	char *etcd_ca, *etcd_cert, *etcd_key;
+};
+
 struct config {
 	char *path;
 	char *node; /* this machine's [node] name: [lifeboat] node, else found */
@@ -109,6 +123,7 @@ struct config {
 	size_t n_syncs;
 	struct database_conf db;
 	struct failover_conf failover;
+	struct cluster_conf cluster;
 	char *jurisdictions; /* data-residency policy: codes, EU, EEA (residency.h) */
 	int jurisdictions_line;
 };

@@ -1,5 +1,6 @@
 #include "db.h"
 #include "commands.h"
+#include "privileges.h"
 #include "util.h"
 
 #include <errno.h>
@@ -55,10 +56,6 @@ const struct db_flavor db_flavor_mysql8 = {
 	.col_source_port = "Source_Port",
 	.gtid_domain_style = false,
 };
-
-#define DR_GRANTS                                                                                  \
-	"READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, RELOAD, BINLOG MONITOR, "        \
-	"BINLOG ADMIN, CONNECTION ADMIN, REPLICATION MASTER ADMIN, PROCESS"
 
 int db_server_resolve(const struct config *cfg, const char *role, const char *value,
 		      struct db_server *out, char **err)
@@ -169,6 +166,7 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 	memset(c, 0, sizeof(*c));
 	c->server = s;
 	c->name = server_name(s);
+	c->user = xstrdup(user);
 	c->my = mysql_init(NULL);
 	if (!c->my) {
 		*err = xstrdup("out of memory in mysql_init");
@@ -215,6 +213,7 @@ void db_close(struct db_conn *c)
 	if (c->my)
 		mysql_close(c->my);
 	free(c->name);
+	free(c->user);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -234,11 +233,13 @@ static int fail(struct db_conn *c, const char *sql, char **err)
 	case ER_DBACCESS_DENIED_ERROR:
 	case ER_ACCESS_DENIED_ERROR:
 	case ER_KILL_DENIED_ERROR:
-	case ER_COLUMNACCESS_DENIED_ERROR:
-		*err = xasprintf("%s: missing privilege for '%.60s' (%s): GRANT " DR_GRANTS
-				 " ON *.* TO the lifeboat user",
-				 c->name, sql, msg);
+	case ER_COLUMNACCESS_DENIED_ERROR: {
+		char *fix = priv_grant_sql(c->command, false, c->user ? c->user : "lifeboat");
+		*err = xasprintf("%s: missing privilege for '%.60s' (%s): run %s", c->name, sql, msg,
+				 fix);
+		free(fix);
 		return EXIT_FAILED;
+	}
 	case CR_SERVER_GONE_ERROR:
 	case CR_SERVER_LOST:
 		*err = xasprintf("%s: connection lost during '%.60s' (%s): is the server "
@@ -404,6 +405,29 @@ char *db_quote(struct db_conn *c, const char *s)
 	return out;
 }
 
+char *db_quote_ident(const char *s)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_addc(&b, '`');
+	for (const char *p = s; *p; p++) {
+		if (*p == '`')
+			buf_addc(&b, '`');
+		buf_addc(&b, *p);
+	}
+	buf_addc(&b, '`');
+	return buf_steal(&b);
+}
+
+char *db_quote_account(struct db_conn *c, const char *user, const char *host)
+{
+	char *u = db_quote(c, user), *h = db_quote(c, host);
+	char *out = xasprintf("%s@%s", u, h);
+	free(u);
+	free(h);
+	return out;
+}
+
 int db_pair_init(struct db_pair *p, const struct config *cfg, bool need_repl, char **err)
 {
 	memset(p, 0, sizeof(*p));
@@ -444,7 +468,9 @@ void db_pair_free(struct db_pair *p)
 
 int db_pair_connect(struct db_pair *p, const struct db_server *s, struct db_conn *c, char **err)
 {
-	return db_connect(c, s, p->cfg->db.user, p->password, err);
+	int rc = db_connect(c, s, p->cfg->db.user, p->password, err);
+	c->command = p->command;
+	return rc;
 }
 
 /* Option files quote values; backslash and quote are the special ones. */

@@ -49,6 +49,8 @@ struct db_conn {
 	const struct db_flavor *flavor;
 	const struct db_server *server;
 	char *name; /* "standby 127.0.0.1:3307" */
+	char *user; /* the account logged in */
+	const char *command; /* privileges.h command this connection serves, or NULL */
 };
 
 /* Resolve NODE | HOST | HOST:PORT. EXIT_OK or EXIT_USAGE with *err. */
@@ -90,6 +92,17 @@ void db_rows_free(struct db_row *rows, size_t n);
 /* Quote a string literal for SQL ('...' with escapes). Caller frees. */
 char *db_quote(struct db_conn *c, const char *s);
 
+/* SQL expression: the logged-in account as information_schema spells a
+ * GRANTEE ('user'@'host'). */
+#define DB_CURRENT_GRANTEE                                                                         \
+	"CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', "                          \
+	"SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+
+/* Quote an identifier (`name`, backticks doubled). Caller frees. */
+char *db_quote_ident(const char *s);
+/* 'user'@'host' for account statements. Caller frees. */
+char *db_quote_account(struct db_conn *c, const char *user, const char *host);
+
 /* The server's error number of the last failed call (0 if none). */
 unsigned db_errno(const struct db_conn *c);
 
@@ -99,6 +112,7 @@ struct db_pair {
 	struct db_server primary, standby;
 	char *password;
 	char *repl_password; /* NULL unless requested */
+	const char *command; /* privileges.h name for "missing privilege" advice */
 };
 
 int db_pair_init(struct db_pair *p, const struct config *cfg, bool need_repl, char **err);

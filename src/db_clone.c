@@ -6,6 +6,7 @@
 #include "child.h"
 #include "commands.h"
 #include "db_ops.h"
+#include "privileges.h"
 #include "log.h"
 #include "residency.h"
 #include "peer.h"
@@ -15,12 +16,14 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +102,51 @@ static void show_progress(uint64_t bytes, uint64_t estimate, double secs, bool f
 		fputc('\n', stderr);
 }
 
+/* A stream that moves no byte for this long is stalled (a hung ssh link, a
+ * tool waiting on a lock): the pump gives up instead of waiting for ever. */
+#define PUMP_STALL_MS 300000
+
+/* read(2) that waits at most PUMP_STALL_MS for data; *stalled = "read". */
+static ssize_t read_bounded(int fd, void *buf, size_t cap, const char **stalled)
+{
+	for (;;) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int r = poll(&pf, 1, PUMP_STALL_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			*stalled = "read";
+			return -1;
+		}
+		ssize_t n = read(fd, buf, cap);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return n;
+	}
+}
+
+/* write_all on a non-blocking fd, waiting at most PUMP_STALL_MS for room. */
+static int write_bounded(int fd, const char *data, size_t len, const char **stalled)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		int r = poll(&pf, 1, PUMP_STALL_MS);
+		if (r == 0) {
+			*stalled = "write";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct pump {
 	char *const *producer, *const *consumer;
 	const char *producer_input; /* small text on the producer's stdin, or NULL */
@@ -148,17 +196,19 @@ static int pump_run(struct pump *pm, char **err)
 		return -1;
 	}
 	int64_t t0 = now_ms(), last = t0;
-	bool write_failed = pm->prefix && write_all(b[1], pm->prefix, strlen(pm->prefix)) < 0;
+	fcntl(b[1], F_SETFL, fcntl(b[1], F_GETFL) | O_NONBLOCK);
+	const char *stalled = NULL;
+	bool write_failed = false;
+	if (pm->prefix)
+		write_failed = write_bounded(b[1], pm->prefix, strlen(pm->prefix), &stalled) < 0;
 	size_t cap = 1 << 20;
 	char *chunk = xmalloc(cap);
-	while (!write_failed) {
-		ssize_t n = read(a[0], chunk, cap);
-		if (n < 0 && errno == EINTR)
-			continue;
+	while (!write_failed && !stalled) {
+		ssize_t n = read_bounded(a[0], chunk, cap, &stalled);
 		if (n <= 0)
 			break;
-		if (write_all(b[1], chunk, (size_t)n) < 0) {
-			write_failed = true; /* consumer died: its status says why */
+		if (write_bounded(b[1], chunk, (size_t)n, &stalled) < 0) {
+			write_failed = true; /* consumer died or stalled: see below */
 			break;
 		}
 		pm->bytes += (uint64_t)n;
@@ -168,12 +218,24 @@ static int pump_run(struct pump *pm, char **err)
 		}
 	}
 	free(chunk);
+	if (stalled) {
+		/* A stalled ssh or tool would keep us here for ever. */
+		kill(prod, SIGKILL);
+		kill(cons, SIGKILL);
+	}
 	close(a[0]); /* a producer still writing gets EPIPE */
 	close(b[1]);
 	int rp = wait_exit(prod), rcons = wait_exit(cons);
 	pm->secs = (double)(now_ms() - t0) / 1000.0;
 	if (pm->progress)
 		show_progress(pm->bytes, pm->estimate, pm->secs, true);
+	if (stalled) {
+		*err = xasprintf("no progress for %d s: %s stalled (both killed; log: %s)",
+				 PUMP_STALL_MS / 1000,
+				 strcmp(stalled, "read") == 0 ? pm->producer[0] : pm->consumer[0],
+				 pm->log_path);
+		return -1;
+	}
 	if (rp != 0 || rcons != 0) {
 		char *line = last_line(pm->log_path);
 		*err = xasprintf("%s exited %d: %s (full log: %s)",
@@ -219,18 +281,28 @@ static uint64_t estimate_bytes(struct db_conn *c)
 	return n;
 }
 
+/* Schemas holding something: an empty schema (the `test` a distribution's
+ * installer creates) is not data. */
+#define SCHEMAS_WITH_OBJECTS                                                                       \
+	"SELECT s.SCHEMA_NAME FROM information_schema.SCHEMATA s WHERE s.SCHEMA_NAME NOT IN "      \
+	"(" SYSTEM_SCHEMAS ") AND (EXISTS (SELECT 1 FROM information_schema.TABLES t WHERE "       \
+	"t.TABLE_SCHEMA = s.SCHEMA_NAME) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES r "  \
+	"WHERE r.ROUTINE_SCHEMA = s.SCHEMA_NAME) OR EXISTS (SELECT 1 FROM "                        \
+	"information_schema.EVENTS e WHERE e.EVENT_SCHEMA = s.SCHEMA_NAME)) ORDER BY 1"
+
 static int refuse_if_data(struct db_conn *target, bool force, char **err)
 {
-	struct strv dbs;
-	strv_init(&dbs);
-	int rc = user_schemas(target, &dbs, err);
-	if (!rc && dbs.len > 0 && !force) {
+	struct db_row *rows;
+	size_t n;
+	int rc = db_rows(target, SCHEMAS_WITH_OBJECTS, &rows, &n, err);
+	if (!rc && n > 0 && !force) {
 		*err = xasprintf("%s holds data (database '%s'%s): nothing changed; run 'lifeboat db "
 				 "clone --force' to overwrite it",
-				 target->name, dbs.items[0], dbs.len > 1 ? " and more" : "");
+				 target->name, rows[0].values[0] ? rows[0].values[0] : "?",
+				 n > 1 ? " and more" : "");
 		rc = EXIT_FAILED;
 	}
-	strv_free(&dbs);
+	db_rows_free(rows, n);
 	return rc;
 }
 
@@ -241,6 +313,12 @@ static int reset_target(struct db_conn *t, bool drop_data, char **err)
 {
 	const struct db_flavor *fl = t->flavor;
 	int rc = db_exec(t, "SET GLOBAL read_only = ON", err);
+	/* A fenced old primary being re-seeded: its system accounts (not
+	 * copied) get back what the fence took before the record is dropped
+	 * with the lifeboat schema. */
+	unsigned given = 0;
+	if (!rc)
+		rc = db_fence_give_back(t, &given, err);
 	if (!rc)
 		rc = db_exec(t, fl->stop_replica, err);
 	if (!rc)
@@ -252,9 +330,9 @@ static int reset_target(struct db_conn *t, bool drop_data, char **err)
 	if (!rc && drop_data)
 		rc = user_schemas(t, &dbs, err);
 	for (size_t i = 0; !rc && i < dbs.len; i++) {
-		char *q = xasprintf("DROP DATABASE `%s`", dbs.items[i]);
-		rc = db_exec(t, q, err);
-		free(q);
+		char *name = db_quote_ident(dbs.items[i]);
+		rc = db_execf(t, err, "DROP DATABASE %s", name);
+		free(name);
 	}
 	strv_free(&dbs);
 	if (!rc)
@@ -272,9 +350,15 @@ static char *log_path_for(const struct config *cfg, const char *what)
 }
 
 static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+		      const struct db_accounts *accounts, bool overwrite,
 		      const struct db_clone_opts *o, char **err)
 {
-	int rc = reset_target(tgt, o->force, err);
+	int rc = reset_target(tgt, overwrite, err);
+	/* Accounts first: views, routines and triggers name their definers. */
+	if (!rc)
+		rc = db_accounts_apply(tgt, accounts, err);
+	if (!rc)
+		log_info("clone: %zu application account(s) copied", accounts->count);
 	if (rc)
 		return rc;
 	char *scnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
@@ -293,12 +377,11 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 	strv_push(&prod, "mariadb-dump");
 	strv_pushf(&prod, "--defaults-file=%s", scnf);
 	/* --gtid --master-data=1: the dump ends with SET GLOBAL gtid_slave_pos
-	 * of its snapshot. --system=users: accounts and grants as statements
-	 * (CREATE USER IF NOT EXISTS with --insert-ignore: the account running
-	 * the import is not dropped under itself). */
-	strv_push_split(&prod, "--single-transaction --gtid --master-data=1 --system=users "
-			       "--insert-ignore --routines --events --triggers --hex-blob "
-			       "--max-allowed-packet=1G --databases");
+	 * of its snapshot. Accounts are not in it (db_accounts.c). The fence's
+	 * record of revoked privileges belongs to the source alone. */
+	strv_push_split(&prod, "--single-transaction --gtid --master-data=1 --routines --events "
+			       "--triggers --hex-blob --max-allowed-packet=1G "
+			       "--ignore-table=lifeboat.fence_revoked --databases");
 	strv_push(&prod, "lifeboat");
 	rc = user_schemas(src, &prod, err);
 	strv_push(&cons, "mariadb");
@@ -324,13 +407,6 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 	free(logp);
 	strv_free(&prod);
 	strv_free(&cons);
-	if (rc) {
-		char *m = xasprintf("%s; %s is left read-only with a partial copy and no "
-				    "replication: run 'lifeboat db clone --force' again",
-				    *err, tgt->name);
-		free(*err);
-		*err = m;
-	}
 	return rc;
 }
 
@@ -371,8 +447,8 @@ static bool pid_alive(pid_t pid)
 	return rp && rp[1] == ' ' && rp[2] != 'Z';
 }
 
-/* Shut the target down through SQL and wait until its process is gone. */
-static int stop_target(struct db_conn *t, char **err)
+/* The target's pid (from its pid file, which must be on this machine). */
+static int target_pid(struct db_conn *t, long *pid, char **err)
 {
 	char *pidfile = NULL;
 	int rc = db_value(t, "SELECT @@global.pid_file", &pidfile, err);
@@ -380,29 +456,42 @@ static int stop_target(struct db_conn *t, char **err)
 		return rc;
 	size_t len;
 	char *text = pidfile ? read_file(pidfile, &len) : NULL;
-	long pid = text ? strtol(text, NULL, 10) : 0;
+	*pid = text ? strtol(text, NULL, 10) : 0;
 	free(text);
-	if (pid <= 0) {
+	if (*pid <= 0) {
 		*err = xasprintf("cannot read the pid file %s of %s: a physical clone must run on "
 				 "the standby's machine (or use --method dump)",
 				 pidfile ? pidfile : "(none)", t->name);
-		free(pidfile);
-		return EXIT_FAILED;
+		rc = EXIT_FAILED;
 	}
 	free(pidfile);
-	rc = db_exec(t, "SHUTDOWN", err);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+static int wait_gone(const char *name, long pid, char **err)
+{
 	int64_t deadline = now_ms() + 120000;
 	while (pid_alive((pid_t)pid)) {
 		if (now_ms() > deadline) {
-			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN",
-					 t->name, pid);
+			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN", name,
+					 pid);
 			return EXIT_FAILED;
 		}
 		nap(20);
 	}
 	return EXIT_OK;
+}
+
+/* Shut the target down through SQL and wait until its process is gone. */
+static int stop_target(struct db_conn *t, char **err)
+{
+	long pid;
+	int rc = target_pid(t, &pid, err);
+	if (!rc)
+		rc = db_exec(t, "SHUTDOWN", err);
+	if (!rc)
+		rc = wait_gone(t->name, pid, err);
+	return rc;
 }
 
 static char *read_backup_gtid(const char *datadir, char **err)
@@ -635,9 +724,128 @@ static int backup_start(struct db_pair *p, const struct db_server *target, struc
 		rc = db_exec(tgt, "SET GLOBAL read_only = ON", err);
 	if (!rc)
 		rc = db_exec(tgt, "RESET MASTER", err);
-	if (!rc)
-		rc = db_execf(tgt, err, "SET GLOBAL gtid_slave_pos = '%s'", gtid);
+	if (!rc) {
+		char *q = db_quote(tgt, gtid);
+		rc = db_execf(tgt, err, "SET GLOBAL gtid_slave_pos = %s", q);
+		free(q);
+	}
 	free(gtid);
+	return rc;
+}
+
+/* rm -r of a directory tree (the directory itself too); missing is fine. */
+static int remove_tree(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (nftw(dir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0)
+		return -1;
+	return rmdir(dir);
+}
+
+#define STAGE_NAME ".lifeboat-clone"
+
+/* "<datadir>/.lifeboat-clone" when the datadir's file system has room for
+ * a second copy, else NULL (the copy goes into the emptied datadir). Inside
+ * the datadir, not beside it: a datadir is often a mount point of its own,
+ * which can be neither renamed nor reached by rename(2) from outside. */
+static char *staging_dir(struct db_conn *src, const char *datadir)
+{
+	struct statvfs vs;
+	uint64_t need = estimate_bytes(src);
+	need += need / 10 + (64u << 20);
+	if (statvfs(datadir, &vs) < 0 || (uint64_t)vs.f_bavail * vs.f_frsize < need)
+		return NULL;
+	char *base = path_normalise(datadir);
+	char *out = xasprintf("%s/" STAGE_NAME, base);
+	free(base);
+	return out;
+}
+
+/* The stopped standby's datadir becomes the prepared copy: every entry but
+ * the stage goes, then each entry of the stage is renamed into place (one
+ * file system). 0 or -1 with errno. */
+static int swap_in(const char *live, const char *stage)
+{
+	DIR *d = opendir(live);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, STAGE_NAME) == 0)
+			continue;
+		char *path = xasprintf("%s/%s", live, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0)
+			rc = S_ISDIR(st.st_mode) ? remove_tree(path) : unlink(path);
+		free(path);
+	}
+	closedir(d);
+	d = rc == 0 ? opendir(stage) : NULL;
+	if (!d)
+		return -1;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *from = xasprintf("%s/%s", stage, e->d_name);
+		char *to = xasprintf("%s/%s", live, e->d_name);
+		rc = rename(from, to);
+		free(from);
+		free(to);
+	}
+	closedir(d);
+	return rc == 0 ? rmdir(stage) : -1;
+}
+
+/* The physical clone of a running standby with room for a second copy:
+ * SHUTDOWN is sent and the stream starts at once into a stage directory in
+ * the datadir, so the standby's shutdown overlaps the stream; prepared and
+ * chowned there, the copy replaces the old data once the standby is gone.
+ * A failure before that leaves the old data as it was (the stage goes). */
+static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+			       const struct db_server *target, const char *datadir,
+			       const struct stat *st, const char *stage,
+			       const struct db_clone_opts *o, char **err)
+{
+	char *live = path_normalise(datadir);
+	long pid = 0;
+	int rc = target_pid(tgt, &pid, err);
+	if (!rc)
+		rc = db_exec(tgt, "SHUTDOWN", err);
+	char *name = xstrdup(tgt->name);
+	db_close(tgt);
+	if (!rc && (remove_tree(stage) < 0 || mkdir(stage, 0700) < 0)) {
+		*err = xasprintf("cannot make %s: %s", stage, strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	if (!rc)
+		log_info("clone: standby shutting down; streaming into %s meanwhile", stage);
+	if (!rc)
+		rc = backup_stream(p, src, stage, o, err);
+	if (!rc)
+		rc = backup_prepare(stage, st, err);
+	if (!rc)
+		rc = wait_gone(name, pid, err);
+	if (rc) {
+		remove_tree(stage);
+		char *m = xasprintf("%s; the standby's data in %s is as it was (it is stopped: "
+				    "start it again, or run the clone again)",
+				    *err, live);
+		free(*err);
+		*err = m;
+	} else if (swap_in(live, stage) < 0) {
+		*err = xasprintf("cannot move the prepared copy from %s into %s: %s; the standby "
+				 "is stopped",
+				 stage, live, strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	if (!rc)
+		rc = backup_start(p, target, tgt, live, err);
+	free(name);
+	free(live);
 	return rc;
 }
 
@@ -646,7 +854,26 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 {
 	char *datadir = NULL;
 	struct stat st;
-	int rc = backup_stop_target(p, tgt, &datadir, &st, err);
+	int rc = EXIT_OK;
+	if (tgt->my) {
+		rc = db_value(tgt, "SELECT @@global.datadir", &datadir, err);
+		if (!rc && !p->cfg->db.start_command)
+			rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
+		char *stage = !rc && datadir && stat(datadir, &st) == 0 && S_ISDIR(st.st_mode)
+				      ? staging_dir(src, datadir)
+				      : NULL;
+		if (stage) {
+			rc = clone_backup_staged(p, src, tgt, target, datadir, &st, stage, o, err);
+			free(stage);
+			free(datadir);
+			return rc;
+		}
+		free(datadir);
+		datadir = NULL;
+		if (rc)
+			return rc;
+	}
+	rc = backup_stop_target(p, tgt, &datadir, &st, err);
 	if (!rc)
 		rc = backup_stream(p, src, datadir, o, err);
 	if (!rc)
@@ -707,6 +934,130 @@ static int check_idle_datadir(const struct config *cfg, bool force, char **err)
 	return EXIT_OK;
 }
 
+/* STATE_DIR/clone-incomplete names a target a clone started to change and
+ * did not finish: what is there is that clone's partial copy, which a
+ * re-run may overwrite without --force. */
+static char *marker_path(const struct config *cfg)
+{
+	return xasprintf("%s/clone-incomplete", cfg->state_dir);
+}
+
+static bool marker_names(const struct config *cfg, const char *target)
+{
+	char *path = marker_path(cfg);
+	size_t len;
+	char *text = read_file(path, &len);
+	free(path);
+	size_t tl = strlen(target);
+	bool same = text && strcspn(text, "\n") == tl && strncmp(text, target, tl) == 0;
+	free(text);
+	return same;
+}
+
+static int marker_set(const struct config *cfg, const char *target, bool on, char **err)
+{
+	char *path = marker_path(cfg);
+	int rc = EXIT_OK;
+	if (!on) {
+		unlink(path);
+	} else {
+		char *text = xasprintf("%s\n", target);
+		if (mkdir_p(cfg->state_dir, 0700) < 0 ||
+		    write_file_atomic(path, text, strlen(text)) < 0) {
+			*err = xasprintf("cannot write %s: %s; nothing changed", path,
+					 strerror(errno));
+			rc = EXIT_FAILED;
+		}
+		free(text);
+	}
+	free(path);
+	return rc;
+}
+
+static bool is_loopback(const char *host)
+{
+	return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+	       strcmp(host, "::1") == 0;
+}
+
+/* Enough room for the source's data in the target's datadir (when that is
+ * a directory here): free space plus what the target's own tables occupy
+ * (they are replaced) against the source's size and a margin. */
+static int check_disk(struct db_conn *src, struct db_conn *tgt, const char *datadir, char **err)
+{
+	struct statvfs vs;
+	if (!datadir || statvfs(datadir, &vs) < 0)
+		return EXIT_OK; /* not on this machine: the copy itself will tell */
+	uint64_t need = estimate_bytes(src);
+	uint64_t reclaim = tgt && tgt->my ? estimate_bytes(tgt) : 0;
+	uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize + reclaim;
+	need += need / 10 + (64u << 20);
+	if (avail >= need)
+		return EXIT_OK;
+	*err = xasprintf("not enough disk space for the copy: %s has %.0f MiB free, the source's "
+			 "data needs about %.0f MiB; nothing changed",
+			 datadir, (double)avail / 1048576.0, (double)need / 1048576.0);
+	return EXIT_FAILED;
+}
+
+/* The target's datadir when it is a directory on this machine, else NULL. */
+static char *local_datadir(struct db_pair *p, struct db_conn *tgt)
+{
+	if (!tgt->my)
+		return p->cfg->db.datadir ? xstrdup(p->cfg->db.datadir) : NULL;
+	char *dir = NULL, *e = NULL;
+	struct stat st;
+	if (!is_loopback(tgt->server->host) || db_value(tgt, "SELECT @@global.datadir", &dir, &e) ||
+	    !dir || stat(dir, &st) < 0) {
+		free(e);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Everything checked before the target changes: server ids, privileges on
+ * both sides, data on the target, disk space. *overwrite: the target's
+ * databases may be dropped (--force, or our own unfinished copy). */
+static int clone_prechecks(struct db_pair *p, struct db_conn *src, struct db_conn *tgt,
+			   const struct db_clone_opts *o, bool *overwrite, char **err)
+{
+	bool resumed = marker_names(p->cfg, tgt->name);
+	*overwrite = o->force || resumed;
+	if (resumed)
+		log_info("clone: an earlier clone of %s did not finish: its partial copy is "
+			 "replaced",
+			 tgt->name);
+	const char *cmd = o->method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
+	int rc = priv_check(src, cmd, PRIV_SOURCE, err) < 0 ? EXIT_FAILED : EXIT_OK;
+	if (!rc && tgt->my && priv_check(tgt, cmd, PRIV_TARGET, err) < 0)
+		rc = EXIT_FAILED;
+	if (!rc && tgt->my)
+		rc = db_check_server_ids(src, tgt, err);
+	if (!rc && tgt->my)
+		rc = refuse_if_data(tgt, *overwrite, err);
+	if (!rc && !tgt->my)
+		rc = check_idle_datadir(p->cfg, *overwrite, err);
+	char *dir = rc ? NULL : local_datadir(p, tgt);
+	if (!rc)
+		rc = check_disk(src, tgt, dir, err);
+	free(dir);
+	return rc;
+}
+
+/* What a failed clone left behind, in words, for the error message. */
+static void say_state(struct db_conn *tgt, const char *name, bool changed, char **err)
+{
+	if (!changed)
+		return;
+	char *m = xasprintf("%s; %s now holds an unfinished copy (read-only, no replication): "
+			    "run 'lifeboat db clone' again, it replaces that copy",
+			    *err, name);
+	free(*err);
+	*err = m;
+	(void)tgt;
+}
+
 /* A physical clone stops the standby and replaces its data directory, so
  * it runs on the standby's machine; anywhere else it would wait on, and
  * empty, this machine's own server. Decided before anything changes. */
@@ -741,7 +1092,6 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 	struct db_conn src, tgt;
 	memset(&tgt, 0, sizeof(tgt));
 	int rc = db_pair_connect(p, source, &src, err);
-	bool target_down = false;
 	if (!rc) {
 		rc = db_pair_connect(p, target, &tgt, err);
 		/* A physical clone can seed a standby that is down. */
@@ -751,25 +1101,35 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 			free(*err);
 			*err = NULL;
 			db_close(&tgt);
-			target_down = true;
-			rc = check_idle_datadir(p->cfg, o->force, err);
+			tgt.name = xasprintf("%s %s:%u", target->role, target->host, target->port);
+			tgt.server = target;
+			rc = EXIT_OK;
 		}
 	}
-	if (!rc && !target_down)
-		rc = db_check_server_ids(&src, &tgt, err);
-	if (!rc && !target_down)
-		rc = refuse_if_data(&tgt, o->force, err);
-	/* Created on the source before the copy: the copy then carries it. */
+	char *tname = tgt.name ? xstrdup(tgt.name) : NULL;
+	bool overwrite = false, changed = false;
+	struct db_accounts accounts;
+	memset(&accounts, 0, sizeof(accounts));
+	if (!rc)
+		rc = clone_prechecks(p, &src, &tgt, o, &overwrite, err);
+	/* Created on the source before the copy: the copy then carries them. */
 	if (!rc)
 		rc = db_meta_ensure(&src, err);
 	if (!rc)
 		rc = db_ensure_repl_user(p, &src, err);
+	if (!rc && o->method == DB_CLONE_DUMP)
+		rc = db_accounts_read(&src, p->cfg->db.user, &accounts, err);
+	if (!rc)
+		rc = marker_set(p->cfg, tname, true, err);
 	if (rc)
 		goto out;
-	log_info("clone: %s -> %s by %s", src.name, tgt.name,
+	changed = true;
+	for (size_t i = 0; i < accounts.skipped.len; i++)
+		log_info("clone: not copied: %s", accounts.skipped.items[i]);
+	log_info("clone: %s -> %s by %s", src.name, tname,
 		 o->method == DB_CLONE_DUMP ? "mariadb-dump" : "mariadb-backup");
 	if (o->method == DB_CLONE_DUMP)
-		rc = clone_dump(p, &src, &tgt, o, err);
+		rc = clone_dump(p, &src, &tgt, &accounts, overwrite, o, err);
 	else
 		rc = clone_backup(p, &src, &tgt, target, o, err);
 	if (rc)
@@ -785,7 +1145,13 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 		rc = db_semi_sync_setup(p, &src, &tgt, err);
 	if (!rc)
 		rc = db_persist_read_only(p->cfg, target, true, 0, err);
+	if (!rc)
+		marker_set(p->cfg, tname, false, err);
 out:
+	if (rc)
+		say_state(&tgt, tname ? tname : target->role, changed, err);
+	db_accounts_free(&accounts);
+	free(tname);
 	db_close(&src);
 	db_close(&tgt);
 	return rc;

@@ -125,6 +125,20 @@ static void read_meta(struct db_conn *c, struct db_facts *f)
 	free(err);
 }
 
+/* Every string field is a string, "" when the server gave NULL or nothing
+ * (no replication configured, replication reset, an older server): callers
+ * compare and print them without a NULL check. */
+static void fill_absent(struct db_facts *f)
+{
+	char **fields[] = {&f->version,	    &f->gtid_binlog_pos, &f->gtid_slave_pos,
+			   &f->gtid_current_pos, &f->io_running,	 &f->sql_running,
+			   &f->io_error,	    &f->sql_error,	 &f->source_host,
+			   &f->gtid_io_pos};
+	for (size_t i = 0; i < ARRAY_LEN(fields); i++)
+		if (!*fields[i])
+			*fields[i] = xstrdup("");
+}
+
 int db_facts_read(struct db_conn *c, struct db_facts *f, char **err)
 {
 	memset(f, 0, sizeof(*f));
@@ -132,8 +146,13 @@ int db_facts_read(struct db_conn *c, struct db_facts *f, char **err)
 	int rc = read_globals(c, f, err);
 	if (!rc)
 		rc = read_replica(c, f, err);
-	if (rc)
+	if (rc) {
+		/* What was read before the failure is not the caller's to free. */
+		db_facts_free(f);
+		f->seconds_behind = -1;
 		return rc;
+	}
+	fill_absent(f);
 	f->reachable = true;
 	read_semi_sync(c, f);
 	read_meta(c, f);

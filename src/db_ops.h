@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "util.h"
 
 /* What one server says about itself. Strings are owned (db_facts_free). */
 struct db_facts {
@@ -62,6 +63,20 @@ struct db_heartbeat *db_heartbeat_new(const struct config *cfg, char **err, int 
 int db_heartbeat_tick(struct db_heartbeat *hb);
 void db_heartbeat_free(struct db_heartbeat *hb);
 
+/* Application accounts of a server as statements (db_accounts.c): what a
+ * dump clone copies. System accounts (root, mariadb.sys, PUBLIC, the
+ * installer's mysql@localhost, anonymous ones, lifeboat's own) are left out:
+ * the target keeps its own. */
+struct db_accounts {
+	struct strv drops, creates, grants;
+	struct strv skipped; /* "'u'@'h' (why)" for the log */
+	size_t count;
+};
+bool db_account_is_system(const char *user, const char *host, const char *own_user);
+int db_accounts_read(struct db_conn *src, const char *own_user, struct db_accounts *a, char **err);
+int db_accounts_apply(struct db_conn *tgt, const struct db_accounts *a, char **err);
+void db_accounts_free(struct db_accounts *a);
+
 enum db_clone_method { DB_CLONE_BACKUP, DB_CLONE_DUMP };
 
 struct db_clone_opts {
@@ -90,14 +105,18 @@ struct db_promote_result {
 	uint64_t epoch;
 	char *fork_gtid;
 };
-/* Promote the standby (callers that fenced the primary themselves). */
-int db_promote(struct db_pair *p, struct db_promote_result *r, char **err);
+/* Promote the standby (callers that fenced the primary themselves). A SQL
+ * thread stopped on an error refuses (nothing changed) unless force. */
+int db_promote(struct db_pair *p, bool force, struct db_promote_result *r, char **err);
 /* The same, but first refuses while the primary still answers with
  * read_only=OFF (split brain), unless force. `lifeboat db promote` uses it. */
 int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *r, char **err);
 /* Fence: read_only=ON, kill client sessions, verify. */
 int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);
+/* Give back the READ_ONLY ADMIN a fence of this server revoked (its record
+ * lifeboat.fence_revoked, not binlogged); promote calls it. */
+int db_fence_give_back(struct db_conn *c, unsigned *given, char **err);
 /* The old primary (the configuration's "primary") replicates from the
  * promoted one; *new_epoch gets the promoted one's role epoch. */
 int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);

@@ -75,6 +75,10 @@ void drill_fail(struct drill_report *r, const char *fmt, ...) __attribute__((for
 void drill_report_free(struct drill_report *r);
 void drill_report_json(const struct drill_report *r, struct buf *out);
 void drill_report_text(const struct drill_report *r, FILE *out);
+/* When the newest drill recorded in state_dir that passed started (unix
+ * time, from its file name), 0 when there is none: for the
+ * lifeboat_drill_last_success_timestamp_seconds metric. */
+double drill_last_success(const char *state_dir);
 /* A self-contained HTML page (inline CSS, inline SVG timeline). */
 void drill_report_html(const struct drill_report *r, struct buf *out);
 

@@ -3,10 +3,13 @@
 #include "drill.h"
 #include "json.h"
 
+#include <dirent.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct drill_step *drill_step_add(struct drill_report *r, const char *name, int depth,
 				  double started)
@@ -197,4 +200,45 @@ void drill_report_text(const struct drill_report *r, FILE *out)
 		fprintf(out, "%-22s unknown\n", "RPO files pending:");
 	else
 		fprintf(out, "%-22s %.0f\n", "RPO files pending:", r->files_pending);
+}
+
+/* drill-YYYYmmddTHHMMSSZ.json: the start time in the name; 0 for any other
+ * name. */
+static time_t record_time(const char *name)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strncmp(name, "drill-", 6) == 0 ? strptime(name + 6, "%Y%m%dT%H%M%SZ", &tm)
+							  : NULL;
+	return end && strcmp(end, ".json") == 0 ? timegm(&tm) : 0;
+}
+
+static bool record_passed(const char *state_dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", state_dir, name);
+	char *text = read_file(path, NULL);
+	json_object *o = text ? json_tokener_parse(text) : NULL;
+	json_object *ok = NULL;
+	bool passed = o && json_object_object_get_ex(o, "ok", &ok) &&
+		      json_object_is_type(ok, json_type_boolean) && json_object_get_boolean(ok);
+	json_object_put(o);
+	free(text);
+	free(path);
+	return passed;
+}
+
+double drill_last_success(const char *state_dir)
+{
+	DIR *d = opendir(state_dir);
+	if (!d)
+		return 0;
+	time_t best = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		time_t t = record_time(de->d_name);
+		if (t > best && record_passed(state_dir, de->d_name))
+			best = t;
+	}
+	closedir(d);
+	return (double)best;
 }

@@ -1,16 +1,19 @@
 /* drill_verify: the drill's proofs that both sides hold the same data.
  * Database: every application table (all schemas but the server's own and
  * lifeboat's) has the same row count and CHECKSUM TABLE on the primary and
- * on its replica once the replica applied the primary's position; a table
- * that changed on the primary while it was compared is compared again.
+ * on its replica at one consistent point: the primary's consistent snapshot
+ * and the replica stopped at that snapshot's GTID, so the application may
+ * keep writing (freeze_at_snapshot).
  * Files: the sync daemons of both nodes have nothing pending and an
  * `rsync -ani --delete` dry run between source and target lists nothing. */
 #include "drill.h"
 #include "child.h"
+#include "ctl.h"
 #include "commands.h"
 #include "db.h"
 #include "db_ops.h"
 #include "gtid.h"
+#include "log.h"
 #include "peer.h"
 
 #include <json-c/json.h>
@@ -20,16 +23,8 @@
 #include <time.h>
 
 #define CATCH_UP_S 30
-#define TABLE_TRIES 5
 #define FILES_WAIT_S 30
 #define RSYNC_TIMEOUT_MS 120000
-#define PEER_TIMEOUT_MS 15000
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------ database */
 
@@ -94,39 +89,114 @@ struct pair_conns {
 	char *err;
 };
 
-/* Compare one table at a consistent point: the primary's figures before and
- * after the replica's must agree, else it changed meanwhile: again. */
+/* Compare one table: the primary reads it in its consistent snapshot, the
+ * replica stopped at that snapshot's GTID (freeze_at_snapshot). */
 static bool compare_table(struct pair_conns *pc, const char *name, char **detail)
 {
-	for (int i = 0; i < TABLE_TRIES; i++) {
-		char *gtid = NULL, *p2 = NULL, *r = NULL;
-		char *p1 = table_sum(&pc->primary, name, &pc->err);
-		bool done = p1 && !db_value(&pc->primary, "SELECT @@gtid_binlog_pos", &gtid, &pc->err) &&
-			    !db_wait_replica(&pc->replica, gtid, CATCH_UP_S, &pc->err) &&
-			    (r = table_sum(&pc->replica, name, &pc->err)) &&
-			    (p2 = table_sum(&pc->primary, name, &pc->err));
-		bool stable = done && strcmp(p1, p2) == 0;
-		bool same = stable && strcmp(p1, r) == 0;
-		if (stable && !same)
-			*detail = xasprintf("%s differs: %s on the primary %s, %s on its replica %s",
-					    name, p1, where(&pc->primary), r, where(&pc->replica));
-		else if (same)
-			*detail = xstrdup(p1);
-		free(gtid);
-		free(p1);
-		free(p2);
-		free(r);
-		if (!done) {
-			*detail = xasprintf("%s: %s", name, pc->err ? pc->err : "?");
-			return false;
+	char *r = NULL;
+	char *p1 = table_sum(&pc->primary, name, &pc->err);
+	bool done = p1 && (r = table_sum(&pc->replica, name, &pc->err));
+	bool same = done && strcmp(p1, r) == 0;
+	if (!done)
+		*detail = xasprintf("%s: %s", name, pc->err ? pc->err : "?");
+	else if (!same)
+		*detail = xasprintf("%s differs: %s on the primary %s, %s on its replica %s", name,
+				    p1, where(&pc->primary), r, where(&pc->replica));
+	else
+		*detail = xstrdup(p1);
+	free(p1);
+	free(r);
+	return same;
+}
+
+/* The GTID position of the primary's consistent snapshot. */
+#define SNAPSHOT_GTID                                                                              \
+	"SELECT BINLOG_GTID_POS((SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "    \
+	"WHERE VARIABLE_NAME = 'BINLOG_SNAPSHOT_FILE'), (SELECT VARIABLE_VALUE FROM "              \
+	"information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'BINLOG_SNAPSHOT_POSITION'))"
+
+/* Until the replica stopped exactly at pos (START SLAVE UNTIL reached it),
+ * bounded; a SQL error is a failure. */
+static int wait_frozen(struct pair_conns *pc, const char *pos)
+{
+	char *q = db_quote(&pc->replica, pos);
+	char *sql = xasprintf("SELECT MASTER_GTID_WAIT(%s, 0.2)", q);
+	free(q);
+	int64_t deadline = now_ms() + CATCH_UP_S * 1000;
+	int rc = -1;
+	while (!pc->err) {
+		long long r = -1;
+		struct db_facts f;
+		if (db_long(&pc->replica, sql, &r, &pc->err) ||
+		    db_facts_read(&pc->replica, &f, &pc->err))
+			break;
+		bool stopped = strcmp(f.sql_running, "Yes") != 0;
+		if (f.sql_errno)
+			pc->err = db_facts_replication_problem(&f);
+		db_facts_free(&f);
+		if (r == 0 && stopped) {
+			rc = 0;
+			break;
 		}
-		if (stable)
-			return same;
-		pause_ms(200 * (i + 1));
+		if (!pc->err && now_ms() > deadline)
+			pc->err = xasprintf("the replica did not reach the primary's snapshot %s "
+					    "within %d s",
+					    pos, CATCH_UP_S);
 	}
-	*detail = xasprintf("%s kept changing on the primary while it was compared (%d tries)",
-			    name, TABLE_TRIES);
-	return false;
+	free(sql);
+	return rc;
+}
+
+/* One consistent point on both sides while the application writes: the
+ * replica's SQL thread stops, the primary opens a consistent snapshot, and
+ * the replica applies up to exactly that snapshot's GTID and stops there.
+ * thaw() undoes both. */
+static int freeze_at_snapshot(struct pair_conns *pc, char **pos)
+{
+	const struct db_flavor *fl = pc->replica.flavor;
+	*pos = NULL;
+	/* Replication as the administrator left it is not ours to start. */
+	struct db_facts f;
+	if (db_facts_read(&pc->replica, &f, &pc->err))
+		return -1;
+	pc->err = f.replica ? db_facts_replication_problem(&f)
+			    : xstrdup("the replica does not replicate (no replication configured)");
+	db_facts_free(&f);
+	if (pc->err)
+		return -2;
+	/* UNTIL master_gtid_pos wants both threads stopped (error 1254). */
+	if (db_exec(&pc->replica, fl->stop_replica, &pc->err) ||
+	    db_exec(&pc->primary, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+		    &pc->err) ||
+	    db_exec(&pc->primary, "START TRANSACTION WITH CONSISTENT SNAPSHOT", &pc->err) ||
+	    db_value(&pc->primary, SNAPSHOT_GTID, pos, &pc->err))
+		return -1;
+	if (!*pos || !**pos)
+		return 0; /* an empty binlog: nothing to apply up to */
+	char *q = db_quote(&pc->replica, *pos);
+	int rc = db_execf(&pc->replica, &pc->err, "%s UNTIL master_gtid_pos = %s",
+			  fl->start_replica, q);
+	free(q);
+	return rc ? -1 : wait_frozen(pc, *pos);
+}
+
+static void thaw(struct pair_conns *pc)
+{
+	char *e = NULL;
+	if (pc->primary.my && db_exec(&pc->primary, "COMMIT", &e)) {
+		free(e);
+		e = NULL;
+	}
+	/* The SQL thread stopped at the UNTIL point; the IO thread runs. */
+	if (pc->replica.my && db_exec(&pc->replica, pc->replica.flavor->stop_replica, &e) == 0 &&
+	    db_exec(&pc->replica, pc->replica.flavor->start_replica, &e) == 0)
+		return;
+	if (e) {
+		log_warn("drill: could not restart replication on the replica (%s): run START "
+			 "SLAVE there",
+			 e);
+		free(e);
+	}
 }
 
 static bool compare_lists(struct db_row *a, size_t na, struct db_row *b, size_t nb, char **detail)
@@ -155,7 +225,12 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 	    list_tables(&pc->replica, &rt, &nr, &pc->err)) {
 		*detail = xasprintf("cannot list the tables: %s", pc->err);
 	} else if (compare_lists(pt, np, rt, nr, detail)) {
-		ok = true;
+		char *pos = NULL;
+		int frozen = freeze_at_snapshot(pc, &pos);
+		ok = frozen == 0;
+		if (!ok)
+			*detail = xasprintf("cannot compare at a consistent point: %s",
+					    pc->err ? pc->err : "?");
 		for (size_t i = 0; ok && i < np; i++) {
 			char *name = ident(db_row_get(&pt[i], "s"), db_row_get(&pt[i], "t"));
 			char *one = NULL;
@@ -170,8 +245,12 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 		}
 		if (ok)
 			*detail = xasprintf("%zu table(s): row counts and checksums equal on the "
-					    "primary %s and its replica %s",
-					    np, where(&pc->primary), where(&pc->replica));
+					    "primary %s and its replica %s at GTID %s",
+					    np, where(&pc->primary), where(&pc->replica),
+					    pos && *pos ? pos : "-");
+		if (frozen != -2)
+			thaw(pc);
+		free(pos);
 	}
 	db_rows_free(pt, np);
 	db_rows_free(rt, nr);
@@ -287,52 +366,6 @@ bool drill_verify_db_snapshot(const struct config *cfg, const struct strv *sums,
 
 /* ------------------------------------------------------------ files */
 
-static long pending_of(const char *text)
-{
-	json_object *root = text ? json_tokener_parse(text) : NULL, *syncs, *x;
-	long n = -1;
-	if (root && json_object_object_get_ex(root, "syncs", &syncs)) {
-		n = 0;
-		json_object_object_foreach(syncs, name, one)
-		{
-			(void)name;
-			if (json_object_object_get_ex(one, "pending", &x))
-				n += (long)json_object_get_int64(x);
-		}
-	}
-	if (root)
-		json_object_put(root);
-	return n;
-}
-
-static long local_pending(const struct config *cfg)
-{
-	char *path = xasprintf("%s/status.json", cfg->state_dir);
-	char *text = read_file(path, NULL);
-	long n = pending_of(text);
-	free(text);
-	free(path);
-	return n;
-}
-
-static long peer_pending(const struct strv *peer_argv)
-{
-	if (!peer_argv || !peer_argv->len)
-		return -1;
-	struct strv v;
-	strv_init(&v);
-	for (size_t i = 0; i < peer_argv->len; i++)
-		strv_push(&v, peer_argv->items[i]);
-	strv_push(&v, "status");
-	strv_push(&v, "--json");
-	struct run_result r;
-	child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
-	long n = r.exit_code == 0 ? pending_of(r.out.data) : -1;
-	run_result_free(&r);
-	strv_free(&v);
-	return n;
-}
-
 static void push_ssh(const struct peer_ssh *ps, struct strv *v)
 {
 	static const char *const opts[] = {"ConnectTimeout=10", NULL};
@@ -418,32 +451,19 @@ static char *all_differences(const struct config *cfg)
 	return NULL;
 }
 
-/* -2: not counted; -1: unknown (no daemon status). */
-static void count_word(long n, char *out, size_t len)
+/* The flush barrier here (when this node pushes) and on the peer: every
+ * change made before is on its target. NULL, or what is not. */
+static char *flush_both(const struct config *cfg, const struct strv *peer_argv, bool here)
 {
-	if (n < 0)
-		snprintf(out, len, "%s", n == -2 ? "not counted" : "unknown");
-	else
-		snprintf(out, len, "%ld", n);
-}
-
-static char *files_verdict(const struct config *cfg, long here, long there, char *diff, bool ok)
-{
-	char h[24], p[24], *m;
-	count_word(here, h, sizeof(h));
-	count_word(there, p, sizeof(p));
-	if (ok)
-		m = xasprintf("%zu sync(s): trees equal (rsync dry run); changes pending here: %s, "
-			      "on the peer: %s",
-			      cfg->n_syncs, h, p);
-	else if (diff)
-		m = xasprintf("%s; changes pending here: %s, on the peer: %s", diff, h, p);
-	else
-		m = xasprintf("trees equal, but changes still pending after %d s: here %s, on the "
-			      "peer %s",
-			      FILES_WAIT_S, h, p);
-	free(diff);
-	return m;
+	char *why = NULL;
+	if (here && ctl_flush(cfg, NULL, FILES_WAIT_S, &why) < 0) {
+		char *m = xasprintf("here: %s", why);
+		free(why);
+		return m;
+	}
+	if (ctl_flush_peer(peer_argv, FILES_WAIT_S, &why) < 0)
+		return why;
+	return NULL;
 }
 
 bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, bool count_here,
@@ -453,18 +473,29 @@ bool drill_verify_files(const struct config *cfg, const struct strv *peer_argv, 
 		*detail = xstrdup("no [sync] configured");
 		return true;
 	}
-	time_t deadline = time(NULL) + FILES_WAIT_S;
-	for (;;) {
-		long here = count_here ? local_pending(cfg) : -2, there = peer_pending(peer_argv);
+	/* A difference after a flush was written after it (or lost): the
+	 * application may still be writing, so flush and look again. */
+	for (int attempt = 1;; attempt++) {
+		char *not_flushed = flush_both(cfg, peer_argv, count_here);
+		if (not_flushed) {
+			*detail = xasprintf("changes not on their target after %d s: %s",
+					    FILES_WAIT_S, not_flushed);
+			free(not_flushed);
+			return false;
+		}
 		char *diff = all_differences(cfg);
-		bool ok = here <= 0 && there <= 0 && !diff;
-		if (ok || time(NULL) >= deadline) {
-			*detail = files_verdict(cfg, here, there, diff, ok);
-			return ok;
+		if (!diff)
+			break;
+		if (attempt == 3) {
+			*detail = diff;
+			return false;
 		}
 		free(diff);
-		pause_ms(500);
 	}
+	*detail = xasprintf("%zu sync(s): flushed here%s and on the peer, trees equal (rsync dry "
+			    "run)",
+			    cfg->n_syncs, count_here ? "" : " (receiving)");
+	return true;
 }
 
 /* ------------------------------------------------------------ gtid */

@@ -6,7 +6,9 @@
  * resumed after a crash reports its whole history. */
 #include "failover.h"
 #include "failover_int.h"
+#include "ctl.h"
 #include "child.h"
+#include "cluster.h"
 #include "commands.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -16,7 +18,6 @@
 #include "log.h"
 #include "residency.h"
 #include "peer.h"
-#include "status.h"
 #include "util.h"
 #include "vip.h"
 
@@ -61,20 +62,50 @@ static void swap_servers(struct db_pair *p)
 	p->standby.role = r;
 }
 
-const char *fo_peer_address(const struct fo *f)
+static const char *fo_peer_address(const struct fo *f)
 {
 	return f->peer ? f->peer->address : f->pair.primary.host;
 }
 
-const char *fo_self_address(const struct fo *f)
+static const char *fo_self_address(const struct fo *f)
 {
 	return f->self ? f->self->address : f->pair.standby.host;
 }
 
 /* argv to run lifeboat on the old primary's node (peer.c). */
-bool fo_peer_argv(const struct fo *f, struct strv *v)
+static bool fo_peer_argv(const struct fo *f, struct strv *v)
 {
 	return peer_lifeboat_argv(f->cfg, f->peer, v);
+}
+
+/* ---- plans: what --dry-run prints under each step (see the step tables) */
+
+static void print_argv(const char *prefix, const struct strv *v)
+{
+	printf("%s", prefix);
+	for (size_t i = 0; i < v->len; i++) {
+		const char *a = v->items[i];
+		bool plain = *a && strcspn(a, " \t\n'\"\\$`;&|<>()*?[]{}~#!") == strlen(a);
+		printf(plain ? " %s" : " '%s'", a);
+	}
+	putchar('\n');
+}
+
+/* The statements of the server's flavour (MariaDB when it was not reached). */
+static const struct db_flavor *flavor_of(const struct db_flavor *fl)
+{
+	return fl ? fl : &db_flavor_mariadb;
+}
+
+static void plan_hooks(const struct fo *f, const struct strv *hooks, const char *phase)
+{
+	for (size_t i = 0; i < hooks->len; i++) {
+		struct strv v;
+		strv_init(&v);
+		hook_argv(&v, hooks->items[i], phase, f->cfg->node, fo_self_address(f));
+		print_argv("    run:", &v);
+		strv_free(&v);
+	}
 }
 
 /* A TCP connect bounded by PROBE_TIMEOUT_MS: a dead host costs 1 s here
@@ -162,7 +193,10 @@ static void probe_files(struct fo *f)
 	struct run_result r;
 	child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
 	json_object *root = r.out.data ? json_tokener_parse(r.out.data) : NULL, *syncs, *s, *x;
-	if (root && json_object_object_get_ex(root, "syncs", &syncs)) {
+	/* Its live daemons' figures: a stopped daemon's syncs are unknown. */
+	json_object *running = root ? json_object_object_get(root, "running") : NULL;
+	if (root && running && json_object_get_boolean(running) &&
+	    json_object_object_get_ex(root, "syncs", &syncs)) {
 		p->files_known = true;
 		json_object_object_foreach(syncs, name, one)
 		{
@@ -192,6 +226,7 @@ static void probe(struct fo *f)
 	if (!db_pair_connect(&f->pair, &f->pair.standby, &c, &p->local_err) &&
 	    !db_facts_read(&c, &p->lf, &p->local_err))
 		p->local_ok = true;
+	p->local_flavor = c.flavor;
 	db_close(&c);
 	p->peer_net = tcp_probe(f->pair.primary.host, f->pair.primary.port);
 	if (p->peer_net == 1) {
@@ -199,6 +234,7 @@ static void probe(struct fo *f)
 		if (!db_pair_connect(&f->pair, &f->pair.primary, &c, &p->peer_err) &&
 		    !db_facts_read(&c, &p->pf, &p->peer_err))
 			p->peer_ok = true;
+		p->peer_flavor = c.flavor;
 		db_close(&c);
 	} else {
 		p->peer_err = xasprintf("%s:%u %s", f->pair.primary.host, f->pair.primary.port,
@@ -264,8 +300,11 @@ static char *refusal(struct fo *f)
 				 (unsigned long long)p->lf.epoch);
 	if (!resumed && !p->lf.replica && !p->lf.read_only)
 		return xasprintf("this node's database is already a writable primary that "
-				 "replicates from nobody: nothing to %s",
-				 f->switchover ? "switch over" : "fail over");
+				 "replicates from nobody: nothing to %s (to move the primary role "
+				 "to %s, run 'lifeboat %s' there)",
+				 f->switchover ? "switch over" : "fail over",
+				 f->peer ? f->peer->name : f->pair.primary.host,
+				 f->switchover ? "switchover" : "failover");
 	if (f->switchover)
 		return resumed ? NULL : switchover_refusal(f);
 	if (!resumed && p->peer_ok && !p->pf.read_only && !f->o->force)
@@ -288,7 +327,7 @@ static int record_facts(struct fo *f, char **err)
 		{"heartbeat_age", p->lf.has_heartbeat ? xasprintf("%.3f", p->lf.heartbeat_age)
 						      : xstrdup("")},
 		{"seconds_behind", xasprintf("%lld", p->lf.seconds_behind)},
-		{"primary_gtid", xstrdup(p->peer_ok ? p->pf.gtid_binlog_pos : "")},
+		{"primary_gtid", xstrdup(p->peer_ok && p->pf.gtid_binlog_pos ? p->pf.gtid_binlog_pos : "")},
 		{"primary_state", xstrdup(p->peer_ok ? (p->pf.read_only ? "read-only" : "writable")
 						     : p->peer_err)},
 		{"files_age", p->files_known ? xasprintf("%.3f", p->files_age) : xstrdup("")},
@@ -346,11 +385,23 @@ static int step_post_hooks(struct fo *f, char **note, char **err)
 	return step_hooks(f, &f->cfg->failover.post_hooks, "post", false, note, err);
 }
 
+static void plan_pre_hooks(const struct fo *f)
+{
+	plan_hooks(f, &f->cfg->failover.pre_hooks, "pre");
+}
+
+static void plan_post_hooks(const struct fo *f)
+{
+	plan_hooks(f, &f->cfg->failover.post_hooks, "post");
+}
+
 static int step_precheck(struct fo *f, char **note, char **err)
 {
 	*note = xasprintf("standby received %s, applied %s; primary %s",
-			  *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
-			  *f->pr.lf.gtid_current_pos ? f->pr.lf.gtid_current_pos : "-",
+			  f->pr.lf.gtid_io_pos && *f->pr.lf.gtid_io_pos ? f->pr.lf.gtid_io_pos : "-",
+			  f->pr.lf.gtid_current_pos && *f->pr.lf.gtid_current_pos
+				  ? f->pr.lf.gtid_current_pos
+				  : "-",
 			  f->pr.peer_ok ? (f->pr.pf.read_only ? "up, read-only" : "up, writable")
 					: f->pr.peer_err);
 	return record_facts(f, err);
@@ -413,6 +464,28 @@ static int step_fence(struct fo *f, char **note, char **err)
 	return rc;
 }
 
+static void plan_fence(const struct fo *f)
+{
+	const char *fence = f->cfg->failover.fence;
+	if (fence && strncmp(fence, "hook:", 5) == 0) {
+		struct strv v;
+		strv_init(&v);
+		hook_argv(&v, fence + 5, "fence", f->peer ? f->peer->name : "", fo_peer_address(f));
+		print_argv("    run:", &v);
+		strv_free(&v);
+	} else if (!f->pr.peer_ok) {
+		printf("    skipped: old primary unreachable (%s)\n", f->pr.peer_err);
+	} else {
+		printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
+		       "read_only = ON; SET SESSION sql_log_bin = 0; REVOKE READ_ONLY ADMIN "
+		       "ON *.* FROM <every other holder> (recorded in lifeboat.fence_revoked); "
+		       "KILL CONNECTION <id> for every client session; then verify "
+		       "read_only, that they are gone and that no other account holds "
+		       "READ_ONLY ADMIN\n",
+		       f->pair.primary.host, f->pair.primary.port);
+	}
+}
+
 static int step_promote(struct fo *f, char **note, char **err)
 {
 	struct db_conn c;
@@ -430,7 +503,7 @@ static int step_promote(struct fo *f, char **note, char **err)
 	if (rc || done)
 		return rc;
 	struct db_promote_result r;
-	rc = db_promote(&f->pair, &r, err);
+	rc = db_promote(&f->pair, f->o->force, &r, err);
 	if (!rc) {
 		*note = xasprintf("writable after %.0f ms, epoch %llu, forked at %s",
 				  r.ms_to_writable, (unsigned long long)r.epoch,
@@ -443,6 +516,18 @@ static int step_promote(struct fo *f, char **note, char **err)
 	}
 	free(r.fork_gtid);
 	return rc;
+}
+
+static void plan_promote(const struct fo *f)
+{
+	const struct probe *p = &f->pr;
+	const struct db_flavor *fl = flavor_of(p->local_flavor);
+	printf("    SQL on %s:%u: %s; SELECT MASTER_GTID_WAIT('%s', ...) within promote_timeout "
+	       "%.0f s; %s; %s; INSERT INTO lifeboat.epoch (epoch %llu or higher); SET GLOBAL "
+	       "read_only = OFF\n",
+	       f->pair.standby.host, f->pair.standby.port, fl->stop_io_thread,
+	       p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "", f->cfg->db.promote_timeout,
+	       fl->stop_replica, fl->reset_replica_all, (unsigned long long)(p->lf.epoch + 1));
 }
 
 /* STATE_DIR/epoch at least the epoch recorded in the database: db_promote
@@ -499,6 +584,22 @@ static int step_vip(struct fo *f, char **note, char **err)
 	return vip_take(fc->vip, fc->vip_dev, note, err) < 0 ? EXIT_FAILED : EXIT_OK;
 }
 
+static void plan_vip(const struct fo *f)
+{
+	const struct failover_conf *fc = &f->cfg->failover;
+	if (!fc->vip || !fc->vip_dev)
+		return;
+	struct strv v;
+	strv_init(&v);
+	vip_add_argv(&v, fc->vip, fc->vip_dev);
+	print_argv("    run (unless held):", &v);
+	strv_free(&v);
+	strv_init(&v);
+	vip_arp_argv(&v, fc->vip, fc->vip_dev);
+	print_argv("    run:", &v);
+	strv_free(&v);
+}
+
 static int step_dns(struct fo *f, char **note, char **err)
 {
 	const char *hook = f->cfg->failover.dns_hook;
@@ -512,7 +613,19 @@ static int step_dns(struct fo *f, char **note, char **err)
 	return EXIT_OK;
 }
 
-/* Write STATE_DIR/role and tell the sync daemons to reload. */
+static void plan_dns(const struct fo *f)
+{
+	if (!f->cfg->failover.dns_hook)
+		return;
+	struct strv v;
+	strv_init(&v);
+	hook_argv(&v, f->cfg->failover.dns_hook, "dns", f->cfg->node, fo_self_address(f));
+	print_argv("    run:", &v);
+	strv_free(&v);
+}
+
+/* Write STATE_DIR/role and ask the sync daemons to reload (their control
+ * sockets: no pid from a file is signalled). */
 static int set_role(const struct config *cfg, const char *role, char **note, char **err)
 {
 	char *path = xasprintf("%s/role", cfg->state_dir);
@@ -524,27 +637,35 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 	free(path);
 	if (rc < 0)
 		return EXIT_FAILED;
-	pid_t pids[16];
-	size_t n = status_daemons(cfg->state_dir, pids, 16);
-	struct buf told;
-	buf_init(&told);
-	for (size_t i = 0; i < n; i++)
-		if (kill(pids[i], SIGHUP) == 0)
-			buf_addf(&told, "%s%ld", told.len ? ", " : "", (long)pids[i]);
-	if (told.len)
-		*note = xasprintf("role %s; sync daemon (pid %s) signalled to reload", role,
-				  told.data);
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("reload"));
+	json_object *all = ctl_call_all(cfg->state_dir, req, PEER_TIMEOUT_MS);
+	json_object_put(req);
+	int n = ctl_daemons(all);
+	json_object *ok = json_object_object_get(all, "ok");
+	if (n && json_object_get_boolean(ok))
+		*note = xasprintf("role %s; %d sync daemon(s) reloaded", role, n);
+	else if (n)
+		*note = xasprintf("role %s; a sync daemon did not reload: %s", role,
+				  json_object_to_json_string(json_object_object_get(all, "errors")));
 	else
 		*note = xasprintf("role %s; no sync daemon running here: 'lifeboat sync' will "
 				  "read it when started",
 				  role);
-	buf_free(&told);
+	json_object_put(all);
 	return EXIT_OK;
 }
 
 static int step_reverse_sync(struct fo *f, char **note, char **err)
 {
 	return set_role(f->cfg, "primary", note, err);
+}
+
+static void plan_reverse_sync(const struct fo *f)
+{
+	printf("    write %s/role = primary; ask each sync daemon to reload (its control "
+	       "socket %s/sync*.sock)\n",
+	       f->cfg->state_dir, f->cfg->state_dir);
 }
 
 /* Tell the old primary's lifeboat to step down (VIP, role, sync). Best
@@ -584,6 +705,20 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 	return rc;
 }
 
+static void plan_old_primary(const struct fo *f)
+{
+	struct strv v;
+	strv_init(&v);
+	if (fo_peer_argv(f, &v)) {
+		strv_push(&v, "switchover");
+		strv_push(&v, "--step-down");
+		if (f->switchover)
+			strv_push(&v, "--epoch <new epoch>");
+		print_argv("    run:", &v);
+	}
+	strv_free(&v);
+}
+
 /* Switchover: the standby has applied everything the fenced primary has. */
 static int step_catch_up(struct fo *f, char **note, char **err)
 {
@@ -619,34 +754,53 @@ static int step_catch_up(struct fo *f, char **note, char **err)
 	return rc;
 }
 
-/* Switchover: the old primary's file changes are all shipped (its sync
- * daemon idle with nothing pending) before the direction flips. */
+static void plan_catch_up(const struct fo *f)
+{
+	printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
+	       "gtid_binlog_pos, read after the fence)\n",
+	       f->pair.standby.host, f->pair.standby.port,
+	       f->pr.peer_ok && f->pr.pf.gtid_binlog_pos ? f->pr.pf.gtid_binlog_pos : "?",
+	       f->cfg->db.promote_timeout);
+}
+
+/* Run `lifeboat flush` on the peer: its sync daemons answer once every
+ * change made there before the call is on its target. 0, or -1 with *err. */
+static int peer_flush(const struct fo *f, double timeout_s, char **err)
+{
+	struct strv v;
+	strv_init(&v);
+	fo_peer_argv(f, &v);
+	int rc = ctl_flush_peer(&v, timeout_s, err);
+	strv_free(&v);
+	return rc;
+}
+
+/* Switchover: every file change made on the old primary before it was
+ * fenced is on this node (its daemons' flush barrier) before the
+ * direction flips. */
 static int step_files_flush(struct fo *f, char **note, char **err)
 {
-	int64_t deadline = now_ms() + (int64_t)(f->cfg->db.promote_timeout * 1000);
-	for (;;) {
-		free(f->pr.files_note);
-		f->pr.files_note = NULL;
-		f->pr.files_known = false;
-		f->pr.files_age = 0;
-		f->pr.files_pending = 0;
-		probe_files(f);
-		if (!f->pr.files_known) {
-			*note = xasprintf("%s: not waited for", f->pr.files_note);
-			return EXIT_OK;
-		}
-		if (f->pr.files_pending == 0) {
-			*note = xstrdup("old primary's syncs have nothing pending");
-			return EXIT_OK;
-		}
-		if (now_ms() > deadline) {
-			*err = xasprintf("the old primary still has %ld file change(s) pending after "
-					 "%.0f s: check 'lifeboat status' there",
-					 f->pr.files_pending, f->cfg->db.promote_timeout);
-			return EXIT_FAILED;
-		}
-		poll(NULL, 0, 200);
+	if (!f->cfg->n_syncs) {
+		*note = xstrdup("no [sync] configured: no files to wait for");
+		return EXIT_OK;
 	}
+	if (peer_flush(f, f->cfg->db.promote_timeout, err) < 0)
+		return EXIT_FAILED;
+	*note = xstrdup("every file change of the old primary is here (lifeboat flush there)");
+	return EXIT_OK;
+}
+
+static void plan_files(const struct fo *f)
+{
+	struct strv v;
+	strv_init(&v);
+	if (fo_peer_argv(f, &v)) {
+		strv_push(&v, "flush");
+		strv_push(&v, "--timeout");
+		strv_pushf(&v, "%.0f", f->cfg->db.promote_timeout);
+		print_argv("    run:", &v);
+	}
+	strv_free(&v);
 }
 
 static int step_rejoin(struct fo *f, char **note, char **err)
@@ -659,38 +813,81 @@ static int step_rejoin(struct fo *f, char **note, char **err)
 	return rc;
 }
 
+static void plan_rejoin(const struct fo *f)
+{
+	const struct db_flavor *fl = flavor_of(f->pr.peer_flavor);
+	printf("    SQL on %s:%u: %s; %s; %s MASTER_HOST='%s', MASTER_PORT=%u, "
+	       "MASTER_USE_GTID=slave_pos, MASTER_DEMOTE_TO_SLAVE=1; %s (after the errant "
+	       "transaction check)\n",
+	       f->pair.primary.host, f->pair.primary.port, fl->stop_replica, fl->reset_replica_all,
+	       fl->change_source, f->pair.standby.host, f->pair.standby.port, fl->start_replica);
+}
+
+/* Each step: its name (journal and report), what it does when run, what
+ * --dry-run prints under it (NULL: the line says it all), and that line. */
+struct step {
+	const char *name;
+	int (*run)(struct fo *f, char **note, char **err);
+	void (*plan)(const struct fo *f);
+	const char *what;
+};
+
 static const struct step failover_steps[] = {
-	{"precheck", step_precheck, "read both databases: lag, positions, epochs"},
-	{"pre_hook", step_pre_hooks, "run each pre_hook (non-zero aborts unless --force)"},
-	{"fence", step_fence, "fence the old primary when reachable"},
-	{"promote", step_promote, "promote this node's database"},
-	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
-	{"vip", step_vip, "take the service address"},
-	{"dns", step_dns, "run dns_hook"},
-	{"reverse_sync", step_reverse_sync, "role primary: file sync now pushes from here"},
-	{"old_primary", step_old_primary, "old primary steps down when reachable"},
-	{"post_hook", step_post_hooks, "run each post_hook"},
+	{"precheck", step_precheck, NULL, "read both databases: lag, positions, epochs"},
+	{"pre_hook", step_pre_hooks, plan_pre_hooks,
+	 "run each pre_hook (non-zero aborts unless --force)"},
+	{"fence", step_fence, plan_fence, "fence the old primary when reachable"},
+	{"promote", step_promote, plan_promote, "promote this node's database"},
+	{"epoch", step_epoch, NULL, "STATE_DIR/epoch = the epoch recorded in the database"},
+	{"vip", step_vip, plan_vip, "take the service address"},
+	{"dns", step_dns, plan_dns, "run dns_hook"},
+	{"reverse_sync", step_reverse_sync, plan_reverse_sync,
+	 "role primary: file sync now pushes from here"},
+	{"old_primary", step_old_primary, plan_old_primary, "old primary steps down when reachable"},
+	{"post_hook", step_post_hooks, plan_post_hooks, "run each post_hook"},
 };
 
 static const struct step switchover_steps[] = {
-	{"precheck", step_precheck, "read both databases: lag, positions, epochs"},
-	{"pre_hook", step_pre_hooks, "run each pre_hook (non-zero aborts unless --force)"},
-	{"fence", step_fence, "fence the primary (write block starts)"},
-	{"catch_up", step_catch_up, "wait until this node applied the primary's last GTID"},
-	{"files", step_files_flush, "wait until the primary's syncs have nothing pending"},
-	{"promote", step_promote, "promote this node's database (write block ends)"},
-	{"epoch", step_epoch, "STATE_DIR/epoch = the epoch recorded in the database"},
+	{"precheck", step_precheck, NULL, "read both databases: lag, positions, epochs"},
+	{"pre_hook", step_pre_hooks, plan_pre_hooks,
+	 "run each pre_hook (non-zero aborts unless --force)"},
+	{"fence", step_fence, plan_fence, "fence the primary (write block starts)"},
+	{"catch_up", step_catch_up, plan_catch_up,
+	 "wait until this node applied the primary's last GTID"},
+	{"files", step_files_flush, plan_files,
+	 "lifeboat flush on the primary: its file changes are here"},
+	{"promote", step_promote, plan_promote, "promote this node's database (write block ends)"},
+	{"epoch", step_epoch, NULL, "STATE_DIR/epoch = the epoch recorded in the database"},
 	/* The address is taken before the old primary lets it go: clients
 	 * follow the gratuitous ARP at once, and a packet that still reaches
 	 * the fenced old primary gets an error, not the 1 s SYN retransmit a
 	 * moment without any holder would cost. */
-	{"vip", step_vip, "take the service address"},
-	{"dns", step_dns, "run dns_hook"},
-	{"old_primary", step_old_primary, "old primary steps down (address, role, epoch)"},
-	{"rejoin", step_rejoin, "the old primary replicates from this node"},
-	{"reverse_sync", step_reverse_sync, "role primary: file sync now pushes from here"},
-	{"post_hook", step_post_hooks, "run each post_hook"},
+	{"vip", step_vip, plan_vip, "take the service address"},
+	{"dns", step_dns, plan_dns, "run dns_hook"},
+	{"old_primary", step_old_primary, plan_old_primary,
+	 "old primary steps down (address, role, epoch)"},
+	{"rejoin", step_rejoin, plan_rejoin, "the old primary replicates from this node"},
+	{"reverse_sync", step_reverse_sync, plan_reverse_sync,
+	 "role primary: file sync now pushes from here"},
+	{"post_hook", step_post_hooks, plan_post_hooks, "run each post_hook"},
 };
+
+static void print_plan(const struct fo *f, const struct step *steps, size_t n)
+{
+	printf("%s plan (dry run, nothing changed): promote %s (%s:%u), old primary %s "
+	       "(%s:%u)\n",
+	       f->switchover ? "switchover" : "failover", f->cfg->node ? f->cfg->node : "-",
+	       f->pair.standby.host, f->pair.standby.port, f->peer ? f->peer->name : "-",
+	       f->pair.primary.host, f->pair.primary.port);
+	for (size_t i = 0; i < n; i++) {
+		bool done = journal_step_done(&f->j, steps[i].name);
+		printf("%2zu. %-12s %s%s\n", i + 1, steps[i].name, steps[i].what,
+		       done ? " [done by an interrupted run]" : "");
+		if (!done && steps[i].plan)
+			steps[i].plan(f);
+	}
+	fo_print_expected_loss(stdout, f);
+}
 
 /* ------------------------------------------------------------ run */
 
@@ -829,6 +1026,20 @@ static int check_operation(struct fo *f, char **err)
 	return EXIT_OK;
 }
 
+/* [cluster]: the leader key first (cluster.h), so a person and an agent
+ * never race; the epoch etcd gives is the one the promotion records. */
+static int claim_leadership(struct fo *f, char **err)
+{
+	uint64_t file = 0;
+	char *e = NULL;
+	if (epoch_read(f->cfg->state_dir, &file, &e) < 0) {
+		free(e);
+		file = 0;
+	}
+	uint64_t local = f->pr.local_ok && f->pr.lf.epoch > file ? f->pr.lf.epoch : file;
+	return cluster_claim_for_failover(f->cfg, f->switchover, f->o->force, local, err);
+}
+
 static int go(struct fo *f, const struct step *steps, size_t n)
 {
 	char *err = NULL;
@@ -856,7 +1067,7 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 	}
 	char *no = refusal(f);
 	if (f->o->dry_run) {
-		fo_print_plan(f, steps, n);
+		print_plan(f, steps, n);
 		if (no) {
 			err = xasprintf("it would refuse: %s", no);
 			rc = EXIT_FAILED;
@@ -871,6 +1082,8 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 		goto out;
 	}
 	rc = confirm(f);
+	if (!rc)
+		rc = claim_leadership(f, &err);
 	if (rc)
 		goto out;
 	if (!f->j.begun) {

@@ -1,6 +1,7 @@
-/* failover_int: what failover.c (probe, steps, run) and failover_report.c
- * (the --dry-run plan, the expected loss, the RTO/RPO report) share. Not an
- * interface for other modules: failover.h is. */
+/* failover_int: what failover.c (probe, steps with their plans, run) hands
+ * to failover_report.c (the expected loss, the RTO/RPO report from the
+ * journal). One way only: the report knows the facts, not the steps. Not
+ * an interface for other modules: failover.h is. */
 #ifndef LIFEBOAT_FAILOVER_INT_H
 #define LIFEBOAT_FAILOVER_INT_H
 
@@ -16,6 +17,7 @@
 /* What the probe learned; refreshed on every run. */
 struct probe {
 	bool local_ok;
+	const struct db_flavor *local_flavor, *peer_flavor; /* NULL: not reached */
 	struct db_facts lf;
 	char *local_err;
 	int peer_net; /* 1 port answers, 0 host refuses (up, db down), -1 silent */
@@ -40,18 +42,6 @@ struct fo {
 	double invoked; /* when this run started (the probe comes before the journal) */
 };
 
-struct step {
-	const char *name;
-	int (*run)(struct fo *f, char **note, char **err);
-	const char *what; /* for --dry-run */
-};
-
-const char *fo_peer_address(const struct fo *f);
-const char *fo_self_address(const struct fo *f);
-/* argv to run lifeboat on the peer; false when there is no way. */
-bool fo_peer_argv(const struct fo *f, struct strv *v);
-
-void fo_print_plan(const struct fo *f, const struct step *steps, size_t n);
 void fo_print_expected_loss(FILE *out, const struct fo *f);
 /* The report of the journal, as text or (--json) JSON, on stdout. */
 void fo_report(const struct fo *f);

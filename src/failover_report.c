@@ -1,114 +1,12 @@
-/* failover_report: what failover and switchover print: the --dry-run plan
- * with the exact SQL and commands, the expected loss (also shown by the
- * confirmation question), and the report built from the journal alone, so a
- * resumed run reports the whole history. */
+/* failover_report: what failover and switchover print besides the plan
+ * (each step carries its own, in failover.c): the expected loss (also shown
+ * by the confirmation question), and the report built from the journal
+ * alone, so a resumed run reports the whole history. */
 #include "failover_int.h"
-#include "status.h"
 #include "gtid.h"
-#include "hooks.h"
 #include "json.h"
-#include "vip.h"
 
 #include <string.h>
-
-/* ------------------------------------------------------------ plan */
-
-static void print_argv(FILE *out, const char *prefix, const struct strv *v)
-{
-	fprintf(out, "%s", prefix);
-	for (size_t i = 0; i < v->len; i++) {
-		const char *a = v->items[i];
-		bool plain = *a && strcspn(a, " \t\n'\"\\$`;&|<>()*?[]{}~#!") == strlen(a);
-		fprintf(out, plain ? " %s" : " '%s'", a);
-	}
-	fputc('\n', out);
-}
-
-static void plan_hooks(const struct fo *f, const struct strv *hooks, const char *phase)
-{
-	for (size_t i = 0; i < hooks->len; i++) {
-		struct strv v;
-		strv_init(&v);
-		hook_argv(&v, hooks->items[i], phase, f->cfg->node, fo_self_address(f));
-		print_argv(stdout, "    run:", &v);
-		strv_free(&v);
-	}
-}
-
-static void plan_step(const struct fo *f, const char *name)
-{
-	const struct failover_conf *fc = &f->cfg->failover;
-	const struct probe *p = &f->pr;
-	struct strv v;
-	strv_init(&v);
-	if (strcmp(name, "pre_hook") == 0) {
-		plan_hooks(f, &fc->pre_hooks, "pre");
-	} else if (strcmp(name, "post_hook") == 0) {
-		plan_hooks(f, &fc->post_hooks, "post");
-	} else if (strcmp(name, "fence") == 0) {
-		if (fc->fence && strncmp(fc->fence, "hook:", 5) == 0) {
-			hook_argv(&v, fc->fence + 5, "fence", f->peer ? f->peer->name : "",
-				  fo_peer_address(f));
-			print_argv(stdout, "    run:", &v);
-		} else if (!p->peer_ok) {
-			printf("    skipped: old primary unreachable (%s)\n", p->peer_err);
-		} else {
-			printf("    SQL on %s:%u: SET SESSION lock_wait_timeout = 10; SET GLOBAL "
-			       "read_only = ON; KILL CONNECTION <id> for every client session; "
-			       "then verify read_only and that they are gone\n",
-			       f->pair.primary.host, f->pair.primary.port);
-		}
-	} else if (strcmp(name, "catch_up") == 0) {
-		printf("    SQL on %s:%u: SELECT MASTER_GTID_WAIT('%s', %.0f) (the primary's "
-		       "gtid_binlog_pos, read after the fence)\n",
-		       f->pair.standby.host, f->pair.standby.port,
-		       p->peer_ok ? p->pf.gtid_binlog_pos : "?", f->cfg->db.promote_timeout);
-	} else if (strcmp(name, "promote") == 0) {
-		printf("    SQL on %s:%u: STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT('%s', "
-		       "...) within promote_timeout %.0f s; STOP SLAVE; RESET SLAVE ALL; "
-		       "INSERT INTO lifeboat.epoch (epoch %llu or higher); SET GLOBAL read_only = "
-		       "OFF\n",
-		       f->pair.standby.host, f->pair.standby.port,
-		       p->lf.gtid_io_pos ? p->lf.gtid_io_pos : "", f->cfg->db.promote_timeout,
-		       (unsigned long long)(p->lf.epoch + 1));
-	} else if (strcmp(name, "rejoin") == 0) {
-		printf("    SQL on %s:%u: STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO "
-		       "MASTER_HOST='%s', MASTER_PORT=%u, MASTER_USE_GTID=slave_pos, "
-		       "MASTER_DEMOTE_TO_SLAVE=1; START SLAVE (after the errant transaction check)\n",
-		       f->pair.primary.host, f->pair.primary.port, f->pair.standby.host,
-		       f->pair.standby.port);
-	} else if (strcmp(name, "vip") == 0 && fc->vip && fc->vip_dev) {
-		vip_add_argv(&v, fc->vip, fc->vip_dev);
-		print_argv(stdout, "    run (unless held):", &v);
-		strv_free(&v);
-		strv_init(&v);
-		vip_arp_argv(&v, fc->vip, fc->vip_dev);
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "dns") == 0 && fc->dns_hook) {
-		hook_argv(&v, fc->dns_hook, "dns", f->cfg->node, fo_self_address(f));
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "reverse_sync") == 0) {
-		pid_t pids[16];
-		size_t n = status_daemons(f->cfg->state_dir, pids, 16);
-		printf("    write %s/role = primary; ", f->cfg->state_dir);
-		if (!n)
-			printf("no sync daemon running here\n");
-		for (size_t i = 0; i < n; i++)
-			printf("%skill -HUP %ld%s", i ? ", " : "", (long)pids[i],
-			       i + 1 == n ? " (the sync daemons)\n" : "");
-	} else if (strcmp(name, "old_primary") == 0 && fo_peer_argv(f, &v)) {
-		strv_push(&v, "switchover");
-		strv_push(&v, "--step-down");
-		if (f->switchover)
-			strv_push(&v, "--epoch <new epoch>");
-		print_argv(stdout, "    run:", &v);
-	} else if (strcmp(name, "files") == 0 && fo_peer_argv(f, &v)) {
-		strv_push(&v, "status");
-		strv_push(&v, "--json");
-		print_argv(stdout, "    run until nothing is pending:", &v);
-	}
-	strv_free(&v);
-}
 
 /* The expected loss, for --dry-run and the confirmation question. */
 void fo_print_expected_loss(FILE *out, const struct fo *f)
@@ -139,23 +37,6 @@ void fo_print_expected_loss(FILE *out, const struct fo *f)
 			p->files_pending, p->files_age);
 	else
 		fprintf(out, "expected file loss: unknown (%s)\n", p->files_note);
-}
-
-void fo_print_plan(const struct fo *f, const struct step *steps, size_t n)
-{
-	printf("%s plan (dry run, nothing changed): promote %s (%s:%u), old primary %s "
-	       "(%s:%u)\n",
-	       f->switchover ? "switchover" : "failover", f->cfg->node ? f->cfg->node : "-",
-	       f->pair.standby.host, f->pair.standby.port, f->peer ? f->peer->name : "-",
-	       f->pair.primary.host, f->pair.primary.port);
-	for (size_t i = 0; i < n; i++) {
-		bool done = journal_step_done(&f->j, steps[i].name);
-		printf("%2zu. %-12s %s%s\n", i + 1, steps[i].name, steps[i].what,
-		       done ? " [done by an interrupted run]" : "");
-		if (!done)
-			plan_step(f, steps[i].name);
-	}
-	fo_print_expected_loss(stdout, f);
 }
 
 /* ------------------------------------------------------------ report */

@@ -1,6 +1,7 @@
 /* journal: see journal.h. Records are text lines so an administrator can
  * read (and, in an emergency, edit) the journal; a torn last line from a
- * crash mid-write is ignored. */
+ * crash mid-write is ignored, and cut off before the next record is
+ * appended (it would otherwise glue onto it). */
 #include "journal.h"
 #include "util.h"
 
@@ -91,8 +92,11 @@ static void load(struct journal *j, const char *text, size_t len)
 	const char *p = text, *end = text + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			break; /* torn last record: never completed, ignored */
+		if (!nl) {
+			/* torn last record: never completed, ignored */
+			j->torn_at = (long long)(p - text);
+			break;
+		}
 		char *line = xstrndup(p, (size_t)(nl - p));
 		apply_line(j, line);
 		free(line);
@@ -104,6 +108,7 @@ int journal_open(struct journal *j, const char *state_dir, const char *name, cha
 {
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
+	j->torn_at = -1;
 	if (mkdir_p(state_dir, 0755) < 0) {
 		*err = xasprintf("cannot create state_dir %s: %s", state_dir, strerror(errno));
 		return -1;
@@ -149,6 +154,7 @@ void journal_close(struct journal *j)
 	free(j->path);
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
+	j->torn_at = -1;
 }
 
 int journal_archive(struct journal *j, char **err)
@@ -167,6 +173,7 @@ int journal_archive(struct journal *j, char **err)
 		return -1;
 	close(j->fd);
 	clear(j);
+	j->torn_at = -1;
 	j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (j->fd < 0) {
 		*err = xasprintf("cannot open the journal %s: %s", j->path, strerror(errno));
@@ -186,7 +193,12 @@ static int append(struct journal *j, char *line, char **err)
 	buf_init(&b);
 	buf_adds(&b, line);
 	buf_addc(&b, '\n');
-	int rc = write_all(j->fd, b.data, b.len);
+	/* Only a writer cuts: `status` may read the journal meanwhile. */
+	int rc = j->torn_at >= 0 ? ftruncate(j->fd, (off_t)j->torn_at) : 0;
+	if (rc == 0) {
+		j->torn_at = -1;
+		rc = write_all(j->fd, b.data, b.len);
+	}
 	if (rc == 0)
 		rc = fsync(j->fd);
 	if (rc < 0)

@@ -34,6 +34,7 @@ struct journal {
 	size_t n_steps;
 	struct journal_fact *facts;
 	size_t n_facts;
+	long long torn_at; /* a torn last record starts here; -1: none */
 };
 
 /* Open STATE_DIR/NAME (created if missing) and read what it holds. 0, or -1

@@ -1,29 +1,48 @@
 #include "json.h"
 
+#include <stdio.h>
 #include <time.h>
+
+json_object *json_string_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *json_time_new(double unix_time)
+{
+	if (unix_time <= 0)
+		return NULL;
+	time_t t = (time_t)unix_time;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char s[40];
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_object_new_string(s);
+}
+
+json_object *json_seconds_new(double seconds)
+{
+	char s[64];
+	snprintf(s, sizeof(s), "%.3f", seconds);
+	return json_object_new_double_s(seconds, s);
+}
+
+const char *json_text(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The text form goes through json-c too, so there is one escaper. */
+static void add_object(struct buf *b, json_object *o)
+{
+	buf_adds(b, o ? json_text(o) : "null");
+	json_object_put(o);
+}
 
 void json_str(struct buf *b, const char *s)
 {
-	if (!s) {
-		buf_adds(b, "null");
-		return;
-	}
-	buf_addc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			buf_addc(b, '\\');
-			buf_addc(b, (char)*p);
-		} else if (*p == '\n') {
-			buf_adds(b, "\\n");
-		} else if (*p == '\t') {
-			buf_adds(b, "\\t");
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			buf_addf(b, "\\u%04x", *p);
-		} else {
-			buf_addc(b, (char)*p);
-		}
-	}
-	buf_addc(b, '"');
+	add_object(b, json_string_or_null(s));
 }
 
 void json_key(struct buf *b, const char *key, bool *first)
@@ -37,14 +56,5 @@ void json_key(struct buf *b, const char *key, bool *first)
 
 void json_time(struct buf *b, double unix_time)
 {
-	if (unix_time <= 0) {
-		buf_adds(b, "null");
-		return;
-	}
-	time_t t = (time_t)unix_time;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	char s[40];
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_str(b, s);
+	add_object(b, json_time_new(unix_time));
 }

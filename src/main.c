@@ -1,5 +1,6 @@
 /* lifeboat: entry point. Parses the global options, picks the command and
  * hands over; every command lives in its own cmd_*.c. */
+#include "child.h"
 #include "commands.h"
 #include "log.h"
 #include "usage.h"
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
 	};
 	/* Writes to a vanished rsync or ssh must fail with EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Ctrl-C on a one-shot command reaches its children too. */
+	child_forward_signals();
 
 	int c;
 	/* '+': stop at the first non-option so command options stay theirs. */

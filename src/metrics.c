@@ -31,6 +31,8 @@ struct metrics {
 	int fd;
 	metrics_render_fn render;
 	void *arg;
+	metrics_health_fn health;
+	void *health_arg;
 	struct client *clients;
 	int n_clients;
 };
@@ -74,6 +76,12 @@ static void handle_request(struct client *c)
 		return;
 	}
 	const char *path = strchr(c->req, ' ') + 1;
+	int code = c->m->health ? c->m->health(path, c->m->health_arg) : 0;
+	if (code) {
+		respond(c, code == 200 ? "200 OK" : "503 Service Unavailable",
+			code == 200 ? "yes\n" : "no\n");
+		return;
+	}
 	if (strncmp(path, "/metrics ", 9) != 0 && strncmp(path, "/metrics?", 9) != 0 &&
 	    strncmp(path, "/ ", 2) != 0) {
 		respond(c, "404 Not Found", "see /metrics\n");
@@ -179,6 +187,12 @@ struct metrics *metrics_new(struct loop *loop, const char *listen_on, metrics_re
 	m->arg = arg;
 	loop_add_fd(loop, fd, EPOLLIN, on_accept, m);
 	return m;
+}
+
+void metrics_set_health(struct metrics *m, metrics_health_fn fn, void *arg)
+{
+	m->health = fn;
+	m->health_arg = arg;
 }
 
 void metrics_free(struct metrics *m)

@@ -18,4 +18,10 @@ struct metrics *metrics_new(struct loop *loop, const char *listen, metrics_rende
 			    void *arg, char **err);
 void metrics_free(struct metrics *m);
 
+/* Health answers for load balancers ([cluster]: GET /primary, /standby):
+ * fn returns the HTTP status (200, 503) for a path, or 0 for a path it does
+ * not answer. */
+typedef int (*metrics_health_fn)(const char *path, void *arg);
+void metrics_set_health(struct metrics *m, metrics_health_fn fn, void *arg);
+
 #endif

@@ -186,12 +186,13 @@ static void override_argv(const struct config *cfg, const char *control, struct 
 	strv_free(&w);
 }
 
-bool peer_lifeboat_argv(const struct config *cfg, const struct node_conf *n, struct strv *v)
+static bool lifeboat_argv(const struct config *cfg, const struct node_conf *n, bool share,
+			  struct strv *v)
 {
 	/* One run's calls share one connection: the probe logs in before a
 	 * fence, so the calls inside a switchover's write block cost a round
 	 * trip, not a login. */
-	char *path = peer_control_path(cfg);
+	char *path = share ? peer_control_path(cfg) : NULL;
 	char *control = path ? xasprintf("ControlPath=%s", path) : NULL;
 	free(path);
 	if (cfg->failover.peer_command) {
@@ -204,14 +205,25 @@ bool peer_lifeboat_argv(const struct config *cfg, const struct node_conf *n, str
 		free(control);
 		return false;
 	}
-	/* ControlPersist before ControlPath: a NULL ends the list early. */
-	const char *opts[] = {"ConnectTimeout=3", "ControlPersist=30",
-			      control ? "ControlMaster=auto" : NULL, control, NULL};
-	peer_ssh_words(&s, opts, v);
+	const char *shared[] = {"ConnectTimeout=3", "ControlMaster=auto", "ControlPersist=30",
+				control, NULL};
+	const char *alone[] = {"ConnectTimeout=3", NULL};
+	peer_ssh_words(&s, control ? shared : alone, v);
 	char *conf = absolute_config_path(cfg);
 	const char *words[] = {"lifeboat", "-c", conf};
 	peer_ssh_dest(&s, words, ARRAY_LEN(words), v);
 	free(conf);
 	free(control);
 	return true;
+}
+
+bool peer_lifeboat_argv(const struct config *cfg, const struct node_conf *n, struct strv *v)
+{
+	return lifeboat_argv(cfg, n, true, v);
+}
+
+bool peer_lifeboat_argv_fresh(const struct config *cfg, const struct node_conf *n,
+			      struct strv *v)
+{
+	return lifeboat_argv(cfg, n, false, v);
 }

@@ -66,5 +66,9 @@ void peer_control_close(const struct config *cfg);
  * plain words (subcommand, options, numbers: nothing a shell would
  * interpret). False when there is no way to reach n. */
 bool peer_lifeboat_argv(const struct config *cfg, const struct node_conf *n, struct strv *v);
+/* The same with a connection of its own: for a question asked while the
+ * network may be cut, where a shared connection could be a dead one. */
+bool peer_lifeboat_argv_fresh(const struct config *cfg, const struct node_conf *n,
+			      struct strv *v);
 
 #endif

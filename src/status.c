@@ -1,5 +1,8 @@
 #include "status.h"
+#include "agent.h"
 #include "config.h"
+#include "ctl.h"
+#include "drill.h"
 #include "epoch.h"
 #include "json.h"
 #include "role.h"
@@ -8,81 +11,56 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
-static void render_sync(struct buf *b, struct syncer *s, bool running)
+/* One sync's live figures, as the control socket and the status file give
+ * them. */
+json_object *status_sync_json(struct syncer *s, bool running)
 {
 	struct sync_stats st;
 	syncer_stats(s, &st);
-	bool first = true;
-	buf_addc(b, '{');
-	json_key(b, "pid", &first);
-	buf_addf(b, "%ld", (long)getpid());
-	json_key(b, "running", &first);
-	buf_adds(b, running ? "true" : "false");
-	json_key(b, "state", &first);
-	json_str(b, sync_state_name(st.state));
-	json_key(b, "source", &first);
-	json_str(b, st.source);
-	json_key(b, "target", &first);
-	json_str(b, st.target);
-	json_key(b, "direction", &first);
-	json_str(b, sync_direction_name(st.direction));
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
+	json_object_object_add(o, "running", json_object_new_boolean(running));
+	json_object_object_add(o, "state", json_object_new_string(sync_state_name(st.state)));
+	json_object_object_add(o, "source", json_string_or_null(st.source));
+	json_object_object_add(o, "target", json_string_or_null(st.target));
+	json_object_object_add(o, "direction",
+			       json_object_new_string(sync_direction_name(st.direction)));
 	if (st.direction == DIR_RECEIVING) {
-		json_key(b, "from", &first);
-		json_str(b, st.from_node);
-		json_key(b, "target_path", &first);
-		json_str(b, st.receive_dir);
-		json_key(b, "last_received_unix", &first);
-		buf_addf(b, "%.3f", st.last_received);
+		json_object_object_add(o, "from", json_string_or_null(st.from_node));
+		json_object_object_add(o, "target_path", json_string_or_null(st.receive_dir));
+		json_object_object_add(o, "last_received_unix", json_seconds_new(st.last_received));
 	}
-	json_key(b, "peer_epoch", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.peer_epoch);
-	json_key(b, "pending", &first);
-	buf_addf(b, "%zu", st.pending);
-	json_key(b, "oldest_pending_age", &first);
-	buf_addf(b, "%.3f", st.oldest_pending_age);
-	json_key(b, "last_success", &first);
-	json_time(b, st.last_success);
-	json_key(b, "last_success_unix", &first);
-	buf_addf(b, "%.3f", st.last_success);
-	json_key(b, "last_error", &first);
-	json_str(b, st.last_error);
-	json_key(b, "last_error_time", &first);
-	json_time(b, st.last_error_time);
-	json_key(b, "bytes_shipped", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.bytes_shipped);
-	json_key(b, "files_shipped", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.files_shipped);
-	json_key(b, "batches", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.batches);
-	json_key(b, "full_passes", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.full_passes);
-	json_key(b, "failures", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.failures);
-	json_key(b, "watches", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.watches);
-	json_key(b, "watches_missed", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.watches_missed);
-	json_key(b, "queue_collapses", &first);
-	buf_addf(b, "%llu", (unsigned long long)st.collapses);
-	buf_addc(b, '}');
+	json_object_object_add(o, "peer_epoch", json_object_new_uint64(st.peer_epoch));
+	json_object_object_add(o, "pending", json_object_new_uint64(st.pending));
+	json_object_object_add(o, "in_flight", json_object_new_uint64(st.in_flight));
+	json_object_object_add(o, "held", json_object_new_uint64(st.held));
+	json_object_object_add(o, "oldest_pending_age", json_seconds_new(st.oldest_pending_age));
+	json_object_object_add(o, "last_success", json_time_new(st.last_success));
+	json_object_object_add(o, "last_success_unix", json_seconds_new(st.last_success));
+	json_object_object_add(o, "last_error", json_string_or_null(st.last_error));
+	json_object_object_add(o, "last_error_time", json_time_new(st.last_error_time));
+	json_object_object_add(o, "bytes_shipped", json_object_new_uint64(st.bytes_shipped));
+	json_object_object_add(o, "files_shipped", json_object_new_uint64(st.files_shipped));
+	json_object_object_add(o, "batches", json_object_new_uint64(st.batches));
+	json_object_object_add(o, "full_passes", json_object_new_uint64(st.full_passes));
+	json_object_object_add(o, "failures", json_object_new_uint64(st.failures));
+	json_object_object_add(o, "watches", json_object_new_uint64(st.watches));
+	json_object_object_add(o, "watches_missed", json_object_new_uint64(st.watches_missed));
+	json_object_object_add(o, "queue_collapses", json_object_new_uint64(st.collapses));
+	return o;
 }
 
-static bool pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
-static long entry_pid(json_object *entry)
+static const char *entry_socket(json_object *entry)
 {
 	json_object *x;
-	return json_object_object_get_ex(entry, "pid", &x) ? (long)json_object_get_int64(x) : 0;
+	return json_object_object_get_ex(entry, "socket", &x) ? json_object_get_string(x) : NULL;
 }
 
 static bool ours(const char *name, struct syncer *const *syncers, size_t n)
@@ -94,73 +72,65 @@ static bool ours(const char *name, struct syncer *const *syncers, size_t n)
 }
 
 /* Entries other daemons wrote (lifeboat-sync@ instances share the file):
- * kept while their section exists, marked not running once their daemon is
- * gone. Sets *other_pid to one of them still running, if any. */
-static void render_others(struct buf *b, bool *first, json_object *old, const struct config *cfg,
-			  struct syncer *const *syncers, size_t n, long *other_pid)
+ * kept while their section exists, marked not running once nobody answers
+ * on their control socket (a pid in the file proves nothing). Sets
+ * *other_pid to one of them still running, if any. */
+static void add_others(json_object *syncs, json_object *old, const struct config *cfg,
+		       struct syncer *const *syncers, size_t n, const char *our_socket,
+		       long *other_pid)
 {
-	json_object *syncs;
-	if (!old || !json_object_object_get_ex(old, "syncs", &syncs) ||
-	    !json_object_is_type(syncs, json_type_object))
+	json_object *old_syncs;
+	if (!old || !json_object_object_get_ex(old, "syncs", &old_syncs) ||
+	    !json_object_is_type(old_syncs, json_type_object))
 		return;
-	json_object_object_foreach(syncs, name, entry)
+	json_object_object_foreach(old_syncs, name, entry)
 	{
-		long pid = entry_pid(entry);
-		if (ours(name, syncers, n) || !config_find_sync(cfg, name) || pid == (long)getpid() ||
-		    !json_object_is_type(entry, json_type_object))
+		if (!json_object_is_type(entry, json_type_object) || ours(name, syncers, n) ||
+		    !config_find_sync(cfg, name))
 			continue;
-		bool alive = pid_alive(pid);
-		if (!alive)
+		const char *sock = entry_socket(entry);
+		if (!sock || (our_socket && strcmp(sock, our_socket) == 0))
+			continue;
+		json_object *pid;
+		if (!ctl_alive(sock))
 			json_object_object_add(entry, "running", json_object_new_boolean(0));
-		else if (!*other_pid)
-			*other_pid = pid;
-		json_key(b, name, first);
-		buf_adds(b, json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN));
+		else if (!*other_pid && json_object_object_get_ex(entry, "pid", &pid))
+			*other_pid = (long)json_object_get_int64(pid);
+		json_object_object_add(syncs, name, json_object_get(entry));
 	}
 }
 
-static char *render(const struct config *cfg, struct syncer *const *syncers, size_t n,
-		    bool running, json_object *old)
+static json_object *render(const struct config *cfg, struct syncer *const *syncers, size_t n,
+			   bool running, const char *socket, json_object *old)
 {
-	struct buf syncs;
-	buf_init(&syncs);
-	bool first_sync = true;
+	json_object *syncs = json_object_new_object();
 	for (size_t i = 0; i < n; i++) {
-		json_key(&syncs, syncer_conf(syncers[i])->name, &first_sync);
-		render_sync(&syncs, syncers[i], running);
+		json_object *e = status_sync_json(syncers[i], running);
+		if (socket)
+			json_object_object_add(e, "socket", json_object_new_string(socket));
+		json_object_object_add(syncs, syncer_conf(syncers[i])->name, e);
 	}
 	long other_pid = 0;
-	render_others(&syncs, &first_sync, old, cfg, syncers, n, &other_pid);
+	add_others(syncs, old, cfg, syncers, n, socket, &other_pid);
 
-	struct buf b;
-	buf_init(&b);
-	bool first = true;
-	buf_addc(&b, '{');
-	json_key(&b, "version", &first);
-	buf_adds(&b, "1");
-	/* The top-level pid and running are a running daemon's, ours first:
-	 * readers that know of one daemon (and older ones) stay right. */
-	json_key(&b, "pid", &first);
-	buf_addf(&b, "%ld", running || !other_pid ? (long)getpid() : other_pid);
-	json_key(&b, "running", &first);
-	buf_adds(&b, running || other_pid ? "true" : "false");
-	json_key(&b, "node", &first);
-	json_str(&b, cfg->node);
-	json_key(&b, "updated", &first);
+	json_object *root = json_object_new_object();
+	json_object_object_add(root, "version", json_object_new_int(1));
+	/* For scripts: the top-level pid and running are a running daemon's,
+	 * ours first. lifeboat itself asks the daemons (ctl.h). */
+	json_object_object_add(root, "pid", json_object_new_int64(running || !other_pid
+									? (long)getpid()
+									: other_pid));
+	json_object_object_add(root, "running", json_object_new_boolean(running || other_pid));
+	json_object_object_add(root, "node", json_string_or_null(cfg->node));
 	double now = now_wall();
-	json_time(&b, now);
-	json_key(&b, "updated_unix", &first);
-	buf_addf(&b, "%.3f", now);
-	json_key(&b, "syncs", &first);
-	buf_addc(&b, '{');
-	buf_adds(&b, syncs.data ? syncs.data : "");
-	buf_adds(&b, "}}\n");
-	buf_free(&syncs);
-	return buf_steal(&b);
+	json_object_object_add(root, "updated", json_time_new(now));
+	json_object_object_add(root, "updated_unix", json_seconds_new(now));
+	json_object_object_add(root, "syncs", syncs);
+	return root;
 }
 
 int status_write(const struct config *cfg, struct syncer *const *syncers, size_t n,
-		 bool running)
+		 bool running, const char *socket)
 {
 	/* One writer at a time: each rewrites the whole file from the last. */
 	char *lock_path = xasprintf("%s/status.lock", cfg->state_dir);
@@ -170,48 +140,22 @@ int status_write(const struct config *cfg, struct syncer *const *syncers, size_t
 		flock(lock, LOCK_EX);
 	char *path = xasprintf("%s/status.json", cfg->state_dir);
 	json_object *old = json_object_from_file(path);
-	char *text = render(cfg, syncers, n, running, old);
-	int rc = write_file_atomic(path, text, strlen(text));
+	json_object *root = render(cfg, syncers, n, running, socket, old);
+	struct buf text;
+	buf_init(&text);
+	buf_adds(&text, json_text(root));
+	buf_addc(&text, '\n');
+	int rc = write_file_atomic(path, text.data, text.len);
 	int e = errno;
+	buf_free(&text);
+	json_object_put(root);
 	if (old)
 		json_object_put(old);
 	free(path);
-	free(text);
 	if (lock >= 0)
 		close(lock);
 	errno = e;
 	return rc;
-}
-
-size_t status_daemons(const char *state_dir, pid_t *pids, size_t max)
-{
-	char *path = xasprintf("%s/status.json", state_dir);
-	json_object *root = json_object_from_file(path), *syncs;
-	free(path);
-	size_t n = 0;
-	long candidates[64];
-	size_t nc = 0;
-	if (root)
-		candidates[nc++] = entry_pid(root);
-	if (root && json_object_object_get_ex(root, "syncs", &syncs) &&
-	    json_object_is_type(syncs, json_type_object)) {
-		json_object_object_foreach(syncs, name, entry)
-		{
-			(void)name;
-			if (nc < 64 && json_object_is_type(entry, json_type_object))
-				candidates[nc++] = entry_pid(entry);
-		}
-	}
-	for (size_t i = 0; i < nc && n < max; i++) {
-		bool seen = false;
-		for (size_t j = 0; j < n; j++)
-			seen = seen || pids[j] == (pid_t)candidates[i];
-		if (!seen && pid_alive(candidates[i]))
-			pids[n++] = (pid_t)candidates[i];
-	}
-	if (root)
-		json_object_put(root);
-	return n;
 }
 
 static void metric_help(struct buf *b, const char *name, const char *type, const char *help)
@@ -234,7 +178,32 @@ static double sync_value(const struct sync_stats *st, size_t i)
 	case 5: return (double)st->failures;
 	case 6: return (double)st->full_passes;
 	case 7: return (double)st->watches;
-	default: return (double)st->watches_missed;
+	case 8: return (double)st->watches_missed;
+	case 9: return (double)st->in_flight;
+	default: return (double)st->held;
+	}
+}
+
+/* [cluster]: the agent's figures, republished here (the agent serves no
+ * endpoint of its own; its health answers are served here too). */
+static void agent_metrics(const struct config *cfg, struct buf *b)
+{
+	double lease_left, lag;
+	agent_figures(cfg, &lease_left, &lag);
+	if (!isnan(lease_left)) {
+		metric_help(b, "lifeboat_cluster_lease_remaining_seconds", "gauge",
+			    "Seconds before this primary's leader lease runs out (the agent fences "
+			    "itself a margin before).");
+		buf_addf(b, "lifeboat_cluster_lease_remaining_seconds %.3f\n", lease_left);
+		metric_help(b, "lifeboat_cluster_lease_ttl_seconds", "gauge",
+			    "The leader lease's length ([cluster] ttl).");
+		buf_addf(b, "lifeboat_cluster_lease_ttl_seconds %ld\n", cfg->cluster.ttl);
+	}
+	if (!isnan(lag)) {
+		metric_help(b, "lifeboat_db_replication_lag_seconds", "gauge",
+			    "How far this standby's database is behind the primary, as the agent "
+			    "measured it.");
+		buf_addf(b, "lifeboat_db_replication_lag_seconds %.3f\n", lag);
 	}
 }
 
@@ -250,6 +219,8 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 		{"lifeboat_sync_full_passes_total", "counter", "Full passes over the source."},
 		{"lifeboat_sync_watches", "gauge", "Directories watched with inotify."},
 		{"lifeboat_sync_watches_missed", "gauge", "Directories not watched (inotify limit)."},
+		{"lifeboat_sync_in_flight", "gauge", "Changes in the batch on its way to the target."},
+		{"lifeboat_sync_held", "gauge", "Changed files held back while still open for writing."},
 	};
 	struct buf b;
 	buf_init(&b);
@@ -264,6 +235,12 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 	metric_help(&b, "lifeboat_primary", "gauge", "1 when this node holds the primary role.");
 	buf_addf(&b, "lifeboat_primary{node=\"%s\"} %d\n", cfg->node ? cfg->node : "",
 		 role_current(cfg) == ROLE_PRIMARY);
+	if (cfg->cluster.present)
+		agent_metrics(cfg, &b);
+	metric_help(&b, "lifeboat_drill_last_success_timestamp_seconds", "gauge",
+		    "Start of the newest drill that passed, recorded on this node (0: none).");
+	buf_addf(&b, "lifeboat_drill_last_success_timestamp_seconds %.0f\n",
+		 drill_last_success(cfg->state_dir));
 	metric_help(&b, "lifeboat_sync_state", "gauge", "1 for the state each sync is in.");
 	static const enum sync_state states[] = {SYNC_STARTUP, SYNC_IDLE, SYNC_SYNCING,
 						 SYNC_RETRYING, SYNC_ERROR};

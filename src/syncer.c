@@ -75,6 +75,7 @@ struct syncer {
 	uint64_t batch_bytes, batch_files;
 	bool startup_done;
 	bool in_startup_pass;
+	int64_t hurry_mark;   /* a flush waits for changes seen up to here */
 
 	uint64_t timer;       /* next batch */
 	uint64_t retry_timer; /* backoff */
@@ -737,6 +738,15 @@ static void on_batch_timer(struct loop *loop, void *arg)
 		schedule(s);
 }
 
+/* When the oldest change still queued was seen (INT64_MAX: none). */
+static int64_t oldest_seen_ms(const struct syncer *s)
+{
+	if (changes_empty(s->q))
+		return INT64_MAX;
+	int64_t now = now_ms();
+	return now - changes_oldest_age(s->q, now);
+}
+
 static void schedule(struct syncer *s)
 {
 	if (s->busy || s->retry_timer || s->stopped || s->source_gone)
@@ -750,8 +760,8 @@ static void schedule(struct syncer *s)
 	if (ready < 0)
 		return;
 	int64_t delay = (int64_t)(s->sc->delay * 1000 + 0.5);
-	if (!s->startup_done)
-		delay = 0; /* the startup pass waits for nobody */
+	if (!s->startup_done || oldest_seen_ms(s) <= s->hurry_mark)
+		delay = 0; /* the startup pass and a flush wait for nobody */
 	int64_t due = ready + delay - now_ms();
 	loop_cancel_timer(s->loop, s->timer);
 	s->timer = loop_add_timer(s->loop, due, on_batch_timer, s);
@@ -831,13 +841,13 @@ static void choose_direction(struct syncer *s, const struct sync_conf *sc)
 	const struct config *cfg = s->cfg;
 	bool target_here = sc->target_node && cfg->node && strcmp(sc->target_node, cfg->node) == 0;
 	const struct node_conf *peer = peer_node(cfg);
+	bool peer_reachable = peer && (peer->ssh || peer->address);
 	s->sc = sc;
 	s->direction = DIR_PUSH;
-	if (role_current(cfg) == ROLE_STANDBY || (target_here && !(peer && (peer->ssh ||
-									      peer->address))))
+	if (role_current(cfg) == ROLE_STANDBY)
 		s->direction = DIR_RECEIVING;
 	else if (target_here)
-		s->direction = DIR_REVERSED;
+		s->direction = peer_reachable ? DIR_REVERSED : DIR_RECEIVING;
 	if (s->direction == DIR_REVERSED)
 		reverse(s, sc, peer);
 	if (s->direction == DIR_RECEIVING) {
@@ -998,6 +1008,29 @@ void syncer_free(struct syncer *s)
 	free(s);
 }
 
+int64_t syncer_mark(struct syncer *s)
+{
+	watch_drain(s->watch);
+	int64_t mark = now_ms();
+	if (mark > s->hurry_mark)
+		s->hurry_mark = mark;
+	schedule(s);
+	return mark;
+}
+
+bool syncer_reached(const struct syncer *s, int64_t mark)
+{
+	if (s->direction == DIR_RECEIVING)
+		return true;
+	/* Until its startup pass is done (a reload starts one) the target may
+	 * lack anything. */
+	if (s->stopped || s->source_gone || !s->startup_done)
+		return false;
+	if (oldest_seen_ms(s) <= mark)
+		return false;
+	return !s->busy || s->cur.oldest_ms > mark;
+}
+
 const struct sync_conf *syncer_conf(const struct syncer *s)
 {
 	return s->sc;
@@ -1015,9 +1048,11 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 		int64_t busy_age = now - s->cur.oldest_ms;
 		if (busy_age > age)
 			age = busy_age;
-		out->pending += s->cur.paths.len + s->cur.trees.len + s->cur.n_renames +
-				(s->cur.full ? 1 : 0);
+		out->in_flight = s->cur.paths.len + s->cur.trees.len + s->cur.new_files.len +
+				 s->cur.n_renames + (s->cur.full ? 1 : 0);
+		out->pending += out->in_flight;
 	}
+	out->held = changes_held(s->q);
 	out->oldest_pending_age = age / 1000.0;
 	out->last_error = s->last_error;
 	out->startup_done = s->startup_done;

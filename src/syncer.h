@@ -29,7 +29,9 @@ enum sync_direction { DIR_PUSH, DIR_REVERSED, DIR_RECEIVING };
 
 struct sync_stats {
 	enum sync_state state;
-	size_t pending;
+	size_t pending;        /* queued + in flight */
+	size_t in_flight;      /* in the batch on its way (tar stream members too) */
+	size_t held;           /* queued, held back while still open for writing */
 	double oldest_pending_age; /* seconds: the files' RPO */
 	double last_success;       /* unix time, 0: never */
 	double last_error_time;
@@ -67,6 +69,14 @@ int syncer_start(struct syncer *s);
 void syncer_full_pass(struct syncer *s, const char *why);
 void syncer_stop(struct syncer *s);
 void syncer_free(struct syncer *s);
+
+/* The flush barrier. A mark taken now covers every change made on the
+ * source before the call: the kernel's queued events are read first, and
+ * the changes it covers ship without waiting for `delay`. */
+int64_t syncer_mark(struct syncer *s);
+/* Every change the mark covers is on the target (files held back while
+ * open included); a standby's receiving sync has nothing to ship. */
+bool syncer_reached(const struct syncer *s, int64_t mark);
 
 const struct sync_conf *syncer_conf(const struct syncer *s);
 void syncer_stats(const struct syncer *s, struct sync_stats *out);

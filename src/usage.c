@@ -38,7 +38,7 @@ const struct usage_command usage_commands[] = {
 	 .run = cmd_db,
 	 .synopsis = "SUBCOMMAND [OPTIONS]",
 	 .summary = "database operations: status, clone, promote, fence, rejoin, heartbeat, "
-		    "writable"},
+		    "writable, privileges"},
 	{.name = "db status",
 	 .synopsis = "[--json]",
 	 .summary = "roles, replication threads, GTID positions and lag of the primary and the "
@@ -57,10 +57,12 @@ const struct usage_command usage_commands[] = {
 	 .summary = "make the standby a writable primary, without a server restart",
 	 .options = OPTIONS({"--force", NULL, NULL,
 			     "promote even though the primary is still writable (two primaries "
-			     "until it is fenced)"})},
+			     "until it is fenced), or its SQL thread stopped on an error (what "
+			     "was received after it is lost)"})},
 	{.name = "db fence",
 	 .synopsis = "[--server primary|standby]",
-	 .summary = "make a server read-only and end its client sessions",
+	 .summary = "make a server read-only, take READ_ONLY ADMIN from the accounts that "
+		    "write through it and end their sessions",
 	 .options = OPTIONS({"--server", NULL, "primary|standby",
 			     "the server to fence (default: the primary)"})},
 	{.name = "db rejoin",
@@ -74,6 +76,12 @@ const struct usage_command usage_commands[] = {
 	 .synopsis = "",
 	 .summary = "turn writes on here, only on the primary-role node with the highest epoch "
 		    "whose peer is read-only"},
+	{.name = "db privileges",
+	 .synopsis = "[--markdown] [USER [REPL_USER]]",
+	 .summary = "print the GRANTs the lifeboat and replication accounts need (no "
+		    "configuration read)",
+	 .options = OPTIONS({"--markdown", NULL, NULL,
+			     "the table of what each command needs, as docs/db.md shows it"})},
 	{.name = "db heartbeat",
 	 .synopsis = "",
 	 .summary = "write the lifeboat.heartbeat row on the primary every second, in the "
@@ -123,6 +131,33 @@ const struct usage_command usage_commands[] = {
 			    {"--kill-local-database", NULL, NULL,
 			     "what --crash runs on the primary's node over peer_command: kill its "
 			     "mariadbd"})},
+	{.name = "flush",
+	 .run = cmd_flush,
+	 .synopsis = "[NAME...] [--timeout SECONDS]",
+	 .summary = "return once every change made on the source before the call is on the "
+		    "target; 1 on timeout, naming what is pending",
+	 .options = OPTIONS({"--timeout", NULL, "SECONDS",
+			     "give up after this long (default 60)"})},
+	{.name = "reload",
+	 .run = cmd_reload,
+	 .synopsis = "[NAME...]",
+	 .summary = "make the running sync daemons (of the NAMEs given, or all) reload their "
+		    "configuration, role and epoch and reopen the log"},
+	{.name = "agent",
+	 .run = cmd_agent,
+	 .synopsis = "[--resume | --failsafe-probe NODE]",
+	 .summary = "automatic failover on etcd ([cluster]): hold or watch the leader lease, fence "
+		    "this node when it cannot renew, fail over when the primary's lease expired",
+	 .options = OPTIONS({"--resume", NULL, NULL,
+			     "arm automatic failover again (it stays off after an automatic one)"},
+			    {"--failsafe-probe", NULL, "NODE",
+			     "what a primary that cannot reach etcd asks this node over "
+			     "peer_command: it answers whether it can reach etcd, and if not "
+			     "promises not to promote for ttl seconds"})},
+	{.name = "import-lsyncd",
+	 .run = cmd_import_lsyncd,
+	 .synopsis = "FILE",
+	 .summary = "print the lifeboat configuration equivalent to an lsyncd configuration"},
 	{.name = "serve",
 	 .run = cmd_serve,
 	 .synopsis = "[REQUEST...]",

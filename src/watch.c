@@ -479,3 +479,9 @@ static void on_inotify(struct loop *loop, int fd, uint32_t events, void *arg)
 		}
 	}
 }
+
+void watch_drain(struct watch *w)
+{
+	if (w && w->fd >= 0)
+		on_inotify(w->loop, w->fd, 0, w);
+}

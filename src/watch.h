@@ -45,5 +45,8 @@ int watch_start(struct watch *w);
 void watch_add_tree(struct watch *w, const char *relpath);
 uint64_t watch_count(const struct watch *w);
 uint64_t watch_missed(const struct watch *w);
+/* Read every event the kernel has queued now (the flush barrier must see
+ * each change made before it was asked). */
+void watch_drain(struct watch *w);
 
 #endif

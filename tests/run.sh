@@ -31,7 +31,7 @@ if [ -n "$PATTERN" ]; then
 fi
 
 passed=0 failed=0 skipped=0
-declare -A running=()
+declare -A running=() started=()
 failures=()
 retries=()
 
@@ -43,19 +43,20 @@ server_crashed() {
 }
 
 finish() {
-	local pid=$1 name=${running[$1]} rc
+	local pid=$1 name=${running[$1]} rc took
 	wait "$pid"; rc=$?
-	unset "running[$pid]"
+	took=$((SECONDS - ${started[$pid]}))
+	unset "running[$pid]" "started[$pid]"
 	local log="$LOGDIR/$(basename "$name").log"
 	if [ $rc -eq 0 ]; then
-		passed=$((passed + 1)); echo "PASS $name"
+		passed=$((passed + 1)); echo "PASS $name (${took} s)"
 	elif [ $rc -eq 77 ]; then
 		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$log")"
 	elif [ -z "${RETRYING:-}" ] && server_crashed "$log"; then
 		retries+=("$name"); cp "$log" "$log.server-crash"
 		echo "RETRY $name: a mariadbd it started crashed (log kept in $log.server-crash)"
 	else
-		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc)"
+		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc, ${took} s)"
 		sed 's/^/    | /' "$log" | tail -n 40
 	fi
 }
@@ -68,6 +69,7 @@ run_test() {   # run_test TEST: in the background, output to its log
 	*) timeout -k 10 ${TEST_TIMEOUT:-600} "$t" >"$log" 2>&1 & ;;
 	esac
 	running[$!]=$t
+	started[$!]=$SECONDS
 }
 
 start_ts=$(date +%s)

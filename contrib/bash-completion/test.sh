@@ -60,12 +60,15 @@ check()
 export LIFEBOAT_CONFIG="$tmp/env.conf"
 
 # Commands and global options.
-check "check db drill failover help restore serve status switchover sync version versions" lifeboat ""
+check "agent check db drill failover flush help import-lsyncd reload restore serve status switchover sync version versions" lifeboat ""
 check "serve status switchover sync" lifeboat s
 check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
-check "check db drill failover help restore serve status switchover sync version versions" lifeboat -v -q ""
+check "agent check db drill failover flush help import-lsyncd reload restore serve status switchover sync version versions" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
+check "import-lsyncd" lifeboat im
+check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat import-lsyncd "$tmp/dir/"
+check "" lifeboat import-lsyncd "$tmp/dir/report.json" ""
 check "$tmp/dir/" lifeboat -c "$tmp/di"
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat --config "$tmp/dir/"
 
@@ -78,6 +81,11 @@ check "uploads.img www www-data" lifeboat --config "=" "$tmp/a.conf" sync ""
 check "uploads.img www www-data" lifeboat --config "$tmp/a.conf" -v sync ""
 check "default env-one" lifeboat sync ""
 check "--once" lifeboat sync -
+# flush and reload name syncs too; flush --timeout takes seconds.
+check "--timeout" lifeboat flush -
+check "uploads.img www www-data" lifeboat -c "$tmp/a.conf" flush ""
+check "" lifeboat -c "$tmp/a.conf" flush --timeout ""
+check "www www-data" lifeboat -c "$tmp/a.conf" reload w
 check "" lifeboat sync --once --
 check "default" lifeboat sync --once env-one ""
 LIFEBOAT_CONFIG="$tmp/missing.conf" check "" lifeboat sync ""
@@ -100,8 +108,8 @@ check "$tmp/dir/" lifeboat check --disk-probe "$tmp/di"
 read -r pass fail <"$tmp/sub.count"
 
 # db.
-check "clone fence heartbeat promote rejoin status writable" lifeboat db ""
-check "promote" lifeboat db pr
+check "clone fence heartbeat privileges promote rejoin status writable" lifeboat db ""
+check "privileges promote" lifeboat db pr
 check "--json" lifeboat db status -
 check "--force --method" lifeboat db clone --
 check "backup dump" lifeboat db clone --method ""
@@ -125,7 +133,7 @@ check "--crash --kill-local-database --report" lifeboat drill --json -
 # version, help.
 check "" lifeboat version ""
 check "db drill" lifeboat help d
-check "clone fence heartbeat promote rejoin status writable" lifeboat help db ""
+check "clone fence heartbeat privileges promote rejoin status writable" lifeboat help db ""
 check "" lifeboat help db clone ""
 check "--dump-usage" lifeboat help -
 

@@ -17,8 +17,16 @@ mdb_sql b "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(mdb_port a), 
 mdb_wait_slave_field b Slave_SQL_Running Yes 20 || die "replication does not start"
 mdb_wait_value b "SELECT COUNT(*) FROM mysql.user WHERE User='repl'" 1 20 || die "repl user not replicated"
 
+# The lifeboat account as docs/db.md tells an administrator to make it:
+# the minimal GRANTs 'lifeboat db privileges' prints (made on the primary,
+# replicated to the standby).
+mdb_sql_root a "CREATE USER lbmin@'%' IDENTIFIED BY '$MDB_PASS'; $("$LIFEBOAT" db privileges lbmin | sed -n 2p)" \
+	|| die "minimal account"
+mdb_wait_value b "SELECT COUNT(*) FROM mysql.user WHERE User='lbmin'" 1 20 || die "lbmin not replicated"
 CONF=$MDB_WORK/lifeboat.conf
-mdb_config a b >"$CONF"
+mdb_config a b | sed 's/^user = lifeboat$/user = lbmin/' >"$CONF"
+CONF_ALL=$MDB_WORK/lifeboat-all.conf
+mdb_config a b >"$CONF_ALL"
 
 # chk [CONF]: run check --json; sets OUT (stdout), ERR (stderr), RC, and
 # $MDB_WORK/results: "RULE<TAB>RESULT<TAB>FIX" per item (JSON validated).
@@ -61,7 +69,8 @@ for r in db.server_id db.primary.log_bin db.primary.sync_binlog db.primary.innod
 	[ "$(result $r)" = PASS ] || die "good pair: $r is '$(result $r)': $OUT"
 done
 [ "$(result sync)" = SKIP ] || die "no [sync]: not skipped: $OUT"
-bad=$(awk -F'\t' '$2 == "WARN" && $1 !~ /\.io_scheduler$/ {printf "%s ", $1}' "$MDB_WORK/results")
+# root holds READ_ONLY ADMIN on every installation: listed, with what it means.
+bad=$(awk -F'\t' '$2 == "WARN" && $1 !~ /\.(io_scheduler|read_only_writers)$/ {printf "%s ", $1}' "$MDB_WORK/results")
 [ -z "$bad" ] || die "good pair has unexpected warnings: $bad: $OUT"
 # Text output: aligned PASS lines and the summary; nothing on stderr.
 text=$("$LIFEBOAT" -c "$CONF" check 2>"$MDB_WORK/err") || die "text check failed: $text"
@@ -72,6 +81,27 @@ echo "$text" | tail -n 1 | grep -q ' failed, ' || die "no summary line: $text"
 [ "$(writes a)" = "$wa" ] && [ "$(writes b)" = "$wb" ] || die "check ran write/SET statements"
 [ "$(mdb_sql a "SELECT @@gtid_binlog_pos")" = "$pa" ] || die "check wrote to the primary"
 [ "$(mdb_sql b "SELECT @@gtid_current_pos")" = "$pb" ] || die "check wrote to the standby"
+
+message db.primary.read_only_writers | grep -q "'root'@'localhost'.*fence revokes" \
+	|| die "read_only writers not listed: $(message db.primary.read_only_writers)"
+
+# The issue's user's account (ALL PRIVILEGES WITH GRANT OPTION): works,
+# but more than needed is a warning naming the minimal GRANT.
+chk "$CONF_ALL"
+[ "$(result db.primary.account)" = WARN ] && message db.primary.account | grep -q "ALL PRIVILEGES" \
+	&& fix_of db.primary.account | grep -q "GRANT .*READ_ONLY ADMIN.* TO 'lifeboat'@'%'" \
+	|| die "ALL PRIVILEGES not warned: $(result db.primary.account) $(message db.primary.account) / $(fix_of db.primary.account)"
+# Less than needed fails, naming the GRANT.
+mdb_sql a "REVOKE BINLOG ADMIN ON *.* FROM lbmin@'%'"
+expect_fail db.primary.account "GRANT .*BINLOG ADMIN.*'lbmin'@'%'"
+message db.primary.account | grep -q "lacks BINLOG ADMIN ON \*\.\*" || die "missing privilege not named: $(message db.primary.account)"
+mdb_sql a "GRANT BINLOG ADMIN ON *.* TO lbmin@'%'"
+# The replication account: one prefix, one GRANT.
+mdb_sql a "REVOKE REPLICATION SLAVE ON *.* FROM repl@'%'"
+expect_fail db.primary.replication_user "GRANT REPLICATION SLAVE ON \*\.\* TO 'repl'@'%'"
+[ "$(fix_of db.primary.replication_user | grep -o GRANT | wc -l)" = 1 ] || die "two GRANTs: $(fix_of db.primary.replication_user)"
+[ "$(message db.primary.replication_user | grep -o '127.0.0.1' | wc -l)" = 1 ] || die "prefix twice: $(message db.primary.replication_user)"
+mdb_sql a "GRANT REPLICATION SLAVE ON *.* TO repl@'%'"
 
 # Standby writable.
 mdb_sql b "SET GLOBAL read_only=OFF"
@@ -151,6 +181,7 @@ mdb_sql a "SET GLOBAL rpl_semi_sync_master_enabled=ON"
 mdb_sql b "SET GLOBAL rpl_semi_sync_slave_enabled=ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
 mdb_wait_value a "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='RPL_SEMI_SYNC_MASTER_STATUS'" ON 20 \
 	|| die "semi-sync does not become active"
+mdb_wait_slave_field b Slave_IO_Running Yes 20 || die "IO thread does not come back"
 chk
 [ "$RC" = 0 ] || die "semi-sync on: exit $RC: $OUT"
 [ "$(result db.primary.semi_sync)" = PASS ] && [ "$(result db.standby.semi_sync)" = PASS ] || die "semi-sync on, not PASS: $OUT"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lifeboat check, [sync] rules: a local and an ssh target (private sshd) that
-# are fine pass; the daemon's status file decides freshness; an unreachable
+# are fine pass; the running daemon (asked on its control socket, never a
+# file it left) decides freshness; an unreachable
 # target, an unknown host key and a refused key each FAIL with their fix and
 # exit 3; a target without room FAILs; no [database] is a SKIP, not a FAIL.
 . "$(dirname "$0")/../lib/common.sh"
@@ -48,6 +49,12 @@ for r in sync.inotify sync.rsync sync.far.ssh sync.far.rsync sync.far.clock sync
 done
 expect db SKIP
 expect sync.daemon WARN
+expect sync.start PASS
+
+# What `lifeboat sync` would refuse on this node, check fails too.
+sync_conf "$T/inside.conf" inside "$SRC" "$SRC/a/copy" delay=0
+expect_fail "$T/inside.conf" sync.start "configuration"
+grep -q "overlaps its source" <<<"$OUT" || fail "sync.start does not say why: $OUT"
 [ ! -e "$T/remote/dst" ] || fail "check created the remote target"
 
 # With the daemon running and idle, the DR side is fresh.
@@ -60,19 +67,27 @@ expect sync.near.freshness PASS
 expect sync.far.freshness PASS
 stop_sync || fail "sync did not stop cleanly"
 
-# A sync in state error FAILs; a dead daemon only WARNs.
+# A sync in state error FAILs: its source vanished under the running
+# daemon (a careless mv).
+start_sync "$CONF"
+wait_idle near 20 || fail "sync did not reach idle again"
+mv "$SRC" "$T/src-away"
+wait_until 20 eval '[ "$(sync_state near)" = error ]' || fail "vanished source not reported"
+expect_fail "$CONF" sync.near.freshness "lifeboat status"
+stop_sync || fail "sync did not stop cleanly"
+mv "$T/src-away" "$SRC"
+
+# A file a daemon left behind decides nothing: a status.json naming a live
+# pid (this shell) as running, with its syncs in error, is no daemon.
 now=$(date +%s)
 cat >"$T/state/status.json" <<EOF
 {"version":1,"pid":$$,"running":true,"updated_unix":$now,"syncs":{
- "near":{"state":"error","pending":3,"oldest_pending_age":400,"last_success_unix":$((now - 500)),"last_error":"rsync exit 23"},
- "far":{"state":"retrying","pending":1,"oldest_pending_age":90,"last_success_unix":$((now - 100)),"last_error":"unreachable"}}}
+ "near":{"pid":$$,"running":true,"state":"error","pending":3,"oldest_pending_age":400,"last_success_unix":$((now - 500)),"last_error":"rsync exit 23"},
+ "far":{"pid":$$,"running":true,"state":"retrying","pending":1,"oldest_pending_age":90,"last_success_unix":$((now - 100)),"last_error":"unreachable"}}}
 EOF
-expect_fail "$CONF" sync.near.freshness "lifeboat status"
-expect sync.far.freshness WARN
-sed -i "s/\"pid\":$$/\"pid\":999999999/" "$T/state/status.json"
 chk
 expect sync.daemon WARN
-[ "$(result sync.near.freshness)" = "" ] || fail "freshness judged from a dead daemon's file: $OUT"
+[ "$(result sync.near.freshness)" = "" ] || fail "freshness judged from a file no daemon answers for: $OUT"
 
 # Unreachable target: nothing listens on the port.
 DEAD_PORT=$(free_port)

@@ -37,9 +37,14 @@ grep -q "'base'" "$file" && die "extract holds more than the errant transactions
 [ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "old primary not left fenced"
 [ -z "$(mdb_sql a "SHOW SLAVE STATUS")" ] || die "refused rejoin configured replication"
 [ "$(mdb_sql a "SELECT COUNT(*) FROM app.t")" = 3 ] || die "refused rejoin changed data"
+# The fence took READ_ONLY ADMIN from root (it writes through read_only).
+mdb_sql_root a "SHOW GRANTS FOR root@localhost" | grep -q "ALL PRIVILEGES" && die "fenced root keeps ALL PRIVILEGES"
 
 lb db rejoin --force || die "rejoin --force"
 mdb_wait_value a "SELECT GROUP_CONCAT(id ORDER BY id) FROM app.t" "1,10" 30 || die "old primary not re-cloned"
 mdb_sql b "INSERT INTO app.t VALUES (11,'after')"
 mdb_wait_value a "SELECT COUNT(*) FROM app.t" 3 20 || die "old primary does not follow"
+# Re-seeded, its own root (a system account, not copied) is whole again.
+mdb_sql_root a "SHOW GRANTS FOR root@localhost" | grep -q "GRANT ALL PRIVILEGES ON \*\.\* TO .root.@.localhost." \
+	|| die "root on the re-seeded old primary: $(mdb_sql_root a "SHOW GRANTS FOR root@localhost")"
 echo PASS

@@ -13,7 +13,8 @@ make -s install DESTDIR="$T/root" PREFIX=/opt/lb >"$T/install.log" 2>&1 || { cat
 for f in opt/lb/bin/lifeboat opt/lb/share/man/man8/lifeboat.8 opt/lb/share/man/man5/lifeboat.conf.5 \
 	opt/lb/lib/systemd/system/lifeboat-sync.service \
 	opt/lb/share/bash-completion/completions/lifeboat opt/lb/etc/logrotate.d/lifeboat \
-	opt/lb/share/doc/lifeboat/examples/lifeboat.conf.example; do
+	opt/lb/share/doc/lifeboat/examples/lifeboat.conf.example \
+	opt/lb/share/doc/lifeboat/examples/lifeboat.rules.yml; do
 	[ -e "$T/root/$f" ] || fail "missing after install: $f"
 done
 grep -q "ExecStart=/opt/lb/bin/lifeboat" "$T/root/opt/lb/lib/systemd/system/lifeboat-sync.service" ||

@@ -9,9 +9,20 @@
 # installed: .ci/run installs it with apt-get, runs it and removes it.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-need dpkg-buildpackage dh lintian fakeroot dpkg-deb rsync
+need dpkg-buildpackage dh lintian fakeroot dpkg-deb rsync pkg-config
 lb_setup
 cd "$LIFEBOAT_ROOT"
+
+# Build-Depends names the -dev package of every library the Makefile links
+# (the build here would not notice: they are all installed).
+build_depends=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control)
+for pc in $(sed -n 's/.*pkg-config --libs \([^)]*\) 2>.*/\1/p' Makefile | head -n 1); do
+	file=$(pkg-config --variable=pcfiledir "$pc")/$pc.pc
+	dev=$(dpkg -S "$file" 2>/dev/null || dpkg -S "$(realpath "$file")" 2>/dev/null)
+	dev=${dev%%:*}
+	[ -n "$dev" ] || fail "no Debian package owns $file (pkg-config $pc)"
+	grep -q "\b$dev\b" <<<"$build_depends" || fail "debian/control: Build-Depends lacks $dev (the Makefile links $pc)"
+done
 
 version=$(sed -n 's/^#define LIFEBOAT_VERSION "\(.*\)"$/\1/p' src/version.h)
 deb=lifeboat_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
@@ -39,8 +50,7 @@ lintian --fail-on error "$deb" >"$T/lintian.log" 2>&1 || { cat "$T/lintian.log";
 # Contents.
 dpkg-deb -x "$deb" "$T/root"
 for f in usr/bin/lifeboat usr/share/man/man8/lifeboat.8.gz usr/share/man/man5/lifeboat.conf.5.gz \
-	lib/systemd/system/lifeboat-sync.service lib/systemd/system/lifeboat-sync@.service \
-	lib/systemd/system/lifeboat-db-heartbeat.service \
+	$(cd contrib/systemd && printf 'lib/systemd/system/%s ' *.service) \
 	usr/share/bash-completion/completions/lifeboat etc/logrotate.d/lifeboat \
 	usr/share/doc/lifeboat/examples/lifeboat.conf.example usr/share/doc/lifeboat/copyright; do
 	[ -e "$T/root/$f" ] || fail "not in the package: /$f"

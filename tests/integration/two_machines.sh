@@ -58,6 +58,23 @@ echo "$out" | grep -q "receiving.*from oslo" || fail "dr's status: $out"
 # db status on day one: oslo writable (db writable at setup), dr replicates.
 lb_d db status >"$T/dbstatus.out" 2>&1 || { cat "$T/dbstatus.out"; fail "db status at start"; }
 
+# Commands that belong to the other node refuse up front, naming it.
+for cmd in failover switchover; do
+	out=$(lb_p $cmd --yes 2>&1); rc=$?
+	[ $rc = 1 ] && echo "$out" | grep -q "run 'lifeboat $cmd' there" && echo "$out" | grep -q " dr" ||
+		fail "$cmd on the primary's node: exit $rc: $out"
+done
+out=$(lb_p drill 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "standby (dr)" || fail "drill on the primary's node: exit $rc: $out"
+[ "$(sql_p "SELECT @@read_only")" = 0 ] && [ "$(vip_holder)" = primary ] || fail "a refusal changed something"
+
+# Writes go on only on the primary's node.
+out=$(lb_d db writable 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "standby role" || fail "db writable on dr: exit $rc: $out"
+
+# A logical clone from the standby's side works as from the primary's.
+lb_d db clone --method dump --force >"$T/clone-dump-dr.log" 2>&1 || { cat "$T/clone-dump-dr.log"; fail "dump clone from dr"; }
+
 # A physical clone run where the standby is not: refused before anything
 # changes, naming the node to run it on.
 out=$(lb_p db clone --method backup --force 2>&1); rc=$?
@@ -86,6 +103,11 @@ echo after >"$T/dr/www/after.html"
 cluster_revive primary || fail "revive"
 [ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary came back writable"
 cluster_sync_start_on primary
+# Its role file still says primary, but dr holds a newer epoch: no writes.
+out=$(lb_p db writable 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "newer than this node's" || fail "db writable on the old primary: exit $rc: $out"
+wait_until 20 grep -q "database left read-only here" "$T/sync-oslo.log" || fail "oslo's daemon does not say it stays read-only"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "old primary made writable"
 out=$(lb_d db status 2>&1); rc=$?
 [ $rc = 1 ] || fail "db status with the old primary not rejoined: exit $rc: $out"
 echo "$out" | grep -q "db rejoin" || fail "db status gives no rejoin hint: $out"
@@ -113,4 +135,22 @@ wait_until 20 eval '[ "$(sql_d "SELECT COUNT(*) FROM app.t")" = 22 ]' || fail "r
 # A drill, on the DR node.
 lb_d drill >"$T/drill.out" 2>&1 || { cat "$T/drill.out"; fail "drill"; }
 tail -n 5 "$T/drill.out"
+
+# The primary's server restarts (its sync daemon down meanwhile): read-only,
+# by its my.cnf and lifeboat's drop-in. db status says why nothing writes,
+# not that a heartbeat is missing; the sync daemon, started again, turns
+# writes on (this node holds the primary role and the highest epoch).
+kill -TERM "$(cat "$T/oslo/.sync_pid")"
+pid=$(cat "$T/oslo/run-mysqld/mysqld.pid")
+kill -TERM "$pid"; mdb_wait_gone "$pid" 60 || fail "oslo's mariadbd does not stop"
+in_node primary /usr/local/sbin/mariadb-start || fail "oslo's mariadbd does not start"
+lb_track_pid "$(cat "$T/oslo/run-mysqld/mysqld.pid")"
+[ "$(sql_p "SELECT @@read_only")" = 1 ] || fail "the primary's server came back writable by itself"
+out=$(lb_d db status 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "no server takes writes" || fail "db status, nothing writable: exit $rc: $out"
+echo "$out" | grep -q "heartbeat' running" && fail "db status blames the heartbeat: $out"
+cluster_sync_start_on primary
+wait_until 30 eval '[ "$(sql_p "SELECT @@read_only")" = 0 ]' || fail "the sync daemon did not make oslo writable"
+wait_until 10 grep -q "made primary oslo .* writable" "$T/sync-oslo.log" || fail "the daemon does not say so: $(tail -n 5 "$T/sync-oslo.log")"
+app_vip "INSERT INTO app.t VALUES (23, 'after restart')" || fail "write after the primary's restart"
 pass

@@ -34,7 +34,8 @@
 #   sql_p SQL / sql_d SQL   SQL as the lifeboat admin on that node's server
 #   app_vip SQL          SQL as the app user from client through the VIP
 #   vip_holder           prints primary, dr, both or none
-#   CONF_P, CONF_D       the configuration path on the nodes
+#   CONF_P, CONF_D       each node's copy of /etc/lifeboat/lifeboat.conf, seen
+#                        from here (to edit; the nodes' commands read their own)
 #   STATE_P, STATE_D     the nodes' state directories, seen from here
 #   $T/oslo/www, $T/dr/www   the nodes' /srv/www/mysite, seen from here
 #   CLUSTER_SYNC=1       also a [sync www] /srv/www/mysite -> dr:/srv/www/mysite
@@ -84,7 +85,7 @@ _node_up() {
 	done
 	[ -d /usr/local ] || return 1
 	local home; home=$(getent passwd root | cut -d: -f6)
-	# shellcheck disable=SC2016
+	# shellcheck disable=SC2016,SC2086 # $1..: the inner shell's; one word per mount
 	ip netns exec "$ns" unshare -m --propagation private /bin/sh -c '
 		dir=$1 inst=$2 bashrc=$3 empty=$4; shift 4
 		for m in "$@"; do mount --bind "$dir/${m%%:*}" "${m#*:}" || exit 1; done
@@ -95,23 +96,37 @@ _node_up() {
 		exec sleep infinity' sh "$dir" "$T/inst" "$home/.bashrc" "$T/ssh/empty_bashrc" \
 		$_CLUSTER_MOUNTS >>"$dir/holder.log" 2>&1 </dev/null &
 	local holder=$!
-	lb_track_pid "$holder"
-	wait_until 10 test -e "$dir/.ready" || { cat "$dir/holder.log" >&2; return 1; }
 	echo "$holder" >"$dir/.holder"
-	readlink "/proc/$holder/ns/mnt" >"$dir/.mntns"
-	# Everything the machine ran ends with the test (mariadbd restarted by
-	# a clone, ssh masters lifeboat left to linger).
+	_lb_starttime "$holder" >"$dir/.holder_start"
+	# Not tracked: the holder ends last, in _node_kill_all, so that the
+	# namespace (and the number that names it) lives until every process
+	# in it is gone; a freed number may name another test's machine.
 	lb_on_exit "_node_kill_all $1"
+	wait_until 10 test -e "$dir/.ready" || { cat "$dir/holder.log" >&2; return 1; }
+	readlink "/proc/$holder/ns/mnt" >"$dir/.mntns"
 }
 
-# _node_kill_all NODE: SIGKILL every process in the node's mount namespace.
+# _node_kill_all NODE: SIGKILL every process of the machine (mariadbd
+# restarted by a clone, ssh masters lifeboat left to linger), the holder
+# last. Only while the holder is ours and alive: then the namespace's
+# number is still its own.
 _node_kill_all() {
-	local want p dir
+	local want p dir holder
+	disown -a 2>/dev/null # no "Killed" line from bash for the holder job
 	dir=$(_node_dir "$1")
-	want=$(cat "$dir/.mntns" 2>/dev/null) || return 0
+	holder=$(cat "$dir/.holder" 2>/dev/null) || return 0
+	if [ ! -s "$dir/.mntns" ]; then
+		_lb_same "$holder" "$(cat "$dir/.holder_start" 2>/dev/null)" && kill -KILL "$holder"
+		return 0
+	fi
+	want=$(cat "$dir/.mntns")
+	[ "$(_lb_starttime "$holder")" = "$(cat "$dir/.holder_start")" ] || return 0
+	[ "$(readlink "/proc/$holder/ns/mnt" 2>/dev/null)" = "$want" ] || return 0
 	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$holder" ] && continue
 		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$want" ] && kill -KILL "${p#/proc/}" 2>/dev/null
 	done
+	kill -KILL "$holder" 2>/dev/null
 	return 0
 }
 
@@ -198,6 +213,17 @@ EOF
 _cluster_db_start() {
 	in_node "$1" /usr/local/sbin/mariadb-start || return 1
 	lb_track_pid "$(cat "$(_node_dir "$1")/run-mysqld/mysqld.pid")"
+}
+# cluster_db_start NODE: that machine's mariadbd started again (as its
+# init system would), tracked.
+cluster_db_start() { _cluster_db_start "$1"; }
+
+# mariadb.sh's instance names p and d are the two machines' servers, so
+# mdb_kill9 p / mdb_stop d / mdb_pid p reach them.
+_cluster_mdb_names() {
+	mkdir -p "$MDB_WORK/p" "$MDB_WORK/d"
+	ln -sf "$T/oslo/run-mysqld/mysqld.pid" "$MDB_WORK/p/mariadbd.pid"
+	ln -sf "$T/dr/run-mysqld/mysqld.pid" "$MDB_WORK/d/mariadbd.pid"
 }
 
 sql_p() { in_ns primary mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P$CLUSTER_PORT -ulifeboat -p"$MDB_PASS" -N -B -e "$*"; }
@@ -336,9 +362,10 @@ cluster_up() {
 	_node_up primary primary && _node_up dr dr || { echo "cluster_up: machines" >&2; return 1; }
 	_cluster_etc primary && _cluster_etc dr || return 1
 	STATE_P=$T/oslo/state STATE_D=$T/dr/state
-	CONF_P=$CLUSTER_CONF CONF_D=$CLUSTER_CONF
+	CONF_P=$T/oslo/etc-lifeboat/lifeboat.conf CONF_D=$T/dr/etc-lifeboat/lifeboat.conf
 	export STATE_P STATE_D CONF_P CONF_D
 	_cluster_mysql primary 1 && _cluster_mysql dr 2 || return 1
+	_cluster_mdb_names
 	_cluster_db_start primary && _cluster_db_start dr || { echo "cluster_up: mariadbd" >&2; return 1; }
 	_cluster_sshd primary "$LB_NET.1" && _cluster_sshd dr "$LB_NET.2" || return 1
 	lb_p db writable >"$T/writable.log" 2>&1 || { cat "$T/writable.log" >&2; return 1; }
@@ -374,6 +401,8 @@ cluster_kill_primary() {
 # The machine dies: every process on it, at once, and its cable.
 cluster_crash() {
 	local holder; holder=$(_node_holder "$1")
+	# Jobs of this shell die too: no "Killed" lines from bash.
+	disown -a 2>/dev/null
 	local want p
 	want=$(cat "$(_node_dir "$1")/.mntns")
 	for p in /proc/[0-9]*; do

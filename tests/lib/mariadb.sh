@@ -9,47 +9,96 @@
 #   mdb_start a; mdb_sql a "SELECT 1"; mdb_stop a; mdb_kill9 a
 #   mdb_config > lifeboat.conf    # [database] for a (primary) and b (standby)
 #
-# The template datadir is made once per machine and user by mariadb-install-db
-# (with a 'lifeboat' admin user) and copied sparsely per instance. Instances
+# The template datadir is made once per machine, user and MDB_FLAVOUR
+# (debian, the default, or rhel) by mariadb-install-db run as that
+# distribution's package runs it, then the 'lifeboat' account is created by
+# plain SQL as root, as docs/db.md tells an administrator (no grant-table
+# edits, no dropped accounts). It is copied sparsely per instance.
+# mdb_app_setup makes a shop's application (schema objects, an application
+# account and an ALL PRIVILEGES one); mdb_app_writer a steady load. Instances
 # are stopped by PID only. Run as a program ("bash mariadb.sh start DIR") it
 # starts one instance and returns once it answers: the start_command lifeboat
 # uses for a physical clone.
 
 MDB_PASS=lbpass
 MDB_REPL_PASS=replpass
-MDB_TEMPLATE=${MDB_TEMPLATE:-/tmp/lifeboat-mdb-template-$(id -u)}
+# Which kind of installation the datadirs model (tests pick one):
+#   debian  as Debian's mariadb-server postinst makes it: root@localhost and
+#           'mysql'@'localhost' by unix_socket (root holding PROXY ... WITH
+#           GRANT OPTION), mariadb.sys, no test database; no skip-name-resolve
+#           (Debian's 50-server.cnf has none).
+#   rhel    normal root authentication (root@localhost, root@HOSTNAME,
+#           root@127.0.0.1, root@::1 without password), the installer's test
+#           database and anonymous accounts, skip-name-resolve in my.cnf.
+MDB_FLAVOUR=${MDB_FLAVOUR:-debian}
+# v2: a path of its own, so worktrees still on the old tuned template keep it.
+MDB_TEMPLATE=${MDB_TEMPLATE:-/tmp/lifeboat-mdb-template-h9-v2-$MDB_FLAVOUR-$(id -u)}
 
 mdb_mysqld() { command -v mariadbd || echo /usr/sbin/mariadbd; }
 
-# The template, made once (flock: tests run in parallel).
+# The OS user the installer gives a unix_socket account (Debian: mysql).
+mdb_install_user() {
+	if [ "$(id -u)" = 0 ] && id mysql >/dev/null 2>&1; then echo mysql; else id -un; fi
+}
+
+# mariadb-install-db as the distribution's package runs it (postinst of
+# mariadb-server 10.11 on Debian 12: --rpm --cross-bootstrap --user=mysql
+# --disable-log-bin --skip-test-db; RHEL's mariadb-prepare-db-dir: --rpm
+# with normal root authentication).
+mdb_install_db() {
+	local dir=$1
+	case $MDB_FLAVOUR in
+	debian)
+		TMPDIR= mariadb-install-db --no-defaults --datadir="$dir" --rpm --cross-bootstrap \
+			--user="$(mdb_install_user)" --disable-log-bin --skip-test-db ;;
+	rhel)
+		mariadb-install-db --no-defaults --datadir="$dir" --rpm \
+			--user="$(mdb_install_user)" --auth-root-authentication-method=normal ;;
+	*) echo "MDB_FLAVOUR=$MDB_FLAVOUR: debian or rhel" >&2; return 2 ;;
+	esac
+}
+
+# As the administrator: root on the socket (unix_socket on Debian, no
+# password on RHEL), the statements docs/db.md gives.
+mdb_admin_sql_sock() {
+	local sock=$1; shift
+	local who=root
+	[ "$(id -u)" = 0 ] || who=$(id -un)
+	mariadb --no-defaults -S "$sock" -u"$who" -N -B -e "$*"
+}
+
+# The template, made once (flock: tests run in parallel): installed as the
+# package does it, then started once so an administrator can create the
+# lifeboat account with plain SQL (the issue's user gave it ALL PRIVILEGES
+# WITH GRANT OPTION; nothing else, no PROXY, no grant-table edits).
 mdb_template() {
 	[ -f "$MDB_TEMPLATE/.done" ] && return 0
 	mkdir -p "$(dirname "$MDB_TEMPLATE")"
 	(
 		flock 9
 		[ -f "$MDB_TEMPLATE/.done" ] && exit 0
-		rm -rf "$MDB_TEMPLATE.tmp"
-		mkdir -p "$MDB_TEMPLATE.tmp"
-		# root@HOSTNAME is unusable under skip-name-resolve and makes
-		# mariadb-dump --system=users fail (1133), so the template drops it.
-		# PROXY ... WITH GRANT OPTION lets the dump clone recreate root's
-		# PROXY grant (mariadb-dump --system=users); GRANT PROXY is refused
-		# while bootstrapping, hence the row. FLUSH PRIVILEGES first: without it CREATE USER fails under
-		# --skip-grant-tables (anchors pitfall 1).
-		cat >"$MDB_TEMPLATE.extra.sql" <<SQL
-FLUSH PRIVILEGES;
-CREATE USER 'lifeboat'@'%' IDENTIFIED BY '$MDB_PASS';
-GRANT ALL PRIVILEGES ON *.* TO 'lifeboat'@'%' WITH GRANT OPTION;
-INSERT INTO mysql.proxies_priv VALUES ('%', 'lifeboat', '', '', 1, 'root@localhost', NOW());
-FLUSH PRIVILEGES;
-DROP USER IF EXISTS 'root'@'$(hostname)';
-SQL
-		mariadb-install-db --no-defaults --datadir="$MDB_TEMPLATE.tmp" --user="$(id -un)" \
-			--auth-root-authentication-method=normal --skip-test-db \
-			--extra-file="$MDB_TEMPLATE.extra.sql" >"$MDB_TEMPLATE.log" 2>&1 || {
-			cat "$MDB_TEMPLATE.log" >&2; exit 1; }
+		local t=$MDB_TEMPLATE.tmp log=$MDB_TEMPLATE.log pid deadline
+		rm -rf "$t"; mkdir -p "$t"
+		mdb_install_db "$t" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+		setsid "$(mdb_mysqld)" --no-defaults --datadir="$t" --user="$(id -un)" \
+			--skip-networking --socket="$t.sock" --pid-file="$t.pid" \
+			--innodb-buffer-pool-size=32M >>"$log" 2>&1 </dev/null &
+		pid=$!
+		deadline=$(( $(date +%s) + 60 ))
+		until mdb_admin_sql_sock "$t.sock" "SELECT 1" >/dev/null 2>&1; do
+			kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt $deadline ] || {
+				cat "$log" >&2; kill -KILL "$pid" 2>/dev/null; exit 1; }
+			sleep 0.1
+		done
+		mdb_admin_sql_sock "$t.sock" "CREATE USER 'lifeboat'@'%' IDENTIFIED BY '$MDB_PASS';
+			GRANT ALL PRIVILEGES ON *.* TO 'lifeboat'@'%' WITH GRANT OPTION;
+			SHUTDOWN" >>"$log" 2>&1 || { cat "$log" >&2; kill -KILL "$pid"; exit 1; }
+		wait "$pid"
+		# The instances run as this user (tests start them without root's
+		# user switch); ownership is all that changes.
+		chown -R "$(id -un)" "$t"
 		rm -rf "$MDB_TEMPLATE"
-		mv "$MDB_TEMPLATE.tmp" "$MDB_TEMPLATE"
+		mv "$t" "$MDB_TEMPLATE"
 		touch "$MDB_TEMPLATE/.done"
 	) 9>"$MDB_TEMPLATE.lock"
 }
@@ -108,7 +157,7 @@ mdb_port() { cat "$MDB_WORK/$1/port"; }
 mdb_new() {
 	local name=$1 sid=$2 dir="$MDB_WORK/$1" port
 	shift 2
-	mkdir -p "$dir"
+	mkdir -p "$dir" "$dir/tmp"
 	mdb_free_port >"$MDB_WORK/.port" || { echo "no free port" >&2; return 1; }
 	port=$(cat "$MDB_WORK/.port"); MDB_PORTS+=("$port")
 	echo "$port" >"$dir/port"
@@ -124,6 +173,8 @@ mdb_new() {
 		echo "socket=$dir/sock"
 		echo "pid-file=$dir/mariadbd.pid"
 		echo "log-error=$dir/error.log"
+		# Its own tmpdir: many servers of parallel tests share this machine's /tmp.
+		echo "tmpdir=$dir/tmp"
 		echo "user=$(id -un)"
 		echo "server_id=$sid"
 		echo "log_bin=binlog"
@@ -133,7 +184,7 @@ mdb_new() {
 		echo "sync_binlog=1"
 		echo "innodb_flush_log_at_trx_commit=1"
 		echo "innodb_buffer_pool_size=64M"
-		echo "skip-name-resolve"
+		[ "$MDB_FLAVOUR" = rhel ] && echo "skip-name-resolve"
 		echo "skip-log-error=0"
 		echo "max_connections=100"
 		for l in "$@"; do echo "$l"; done
@@ -205,10 +256,70 @@ mdb_sql() {
 	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -ulifeboat \
 		-p"$MDB_PASS" -N -B -e "$*"
 }
+# As the server's administrator: root on the socket (unix_socket on Debian,
+# no password on RHEL), as a shop's admin runs the mariadb client.
 mdb_sql_root() {
 	local name=$1; shift
-	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -uroot \
-		-N -B -e "$*" 2>/dev/null || mariadb --no-defaults -S "$(mdb_dir "$name")/sock" -uroot -N -B -e "$*"
+	mdb_admin_sql_sock "$(mdb_dir "$name")/sock" "$@"
+}
+
+# A shop's application, made by its administrator as root on NAME (the
+# primary): schema shop with tables, a view, a trigger, a procedure, a
+# function and an event; 'shopapp' with the usual grants on shop.* and
+# 'shopadmin' with ALL PRIVILEGES on *.* (as many small shops run their
+# application); ROWS orders placed through the procedure.
+MDB_APP_PASS=shoppw
+MDB_APPADMIN_PASS=adminpw
+mdb_app_setup() {
+	local name=$1 rows=${2:-100}
+	mdb_sql_root "$name" "SET GLOBAL read_only = OFF;
+		CREATE DATABASE shop;
+		CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(40) NOT NULL,
+			qty INT NOT NULL, note VARCHAR(200));
+		CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, order_id INT, what VARCHAR(60));
+		CREATE VIEW shop.order_totals AS SELECT item, SUM(qty) AS total FROM shop.orders GROUP BY item;
+		CREATE TRIGGER shop.orders_ai AFTER INSERT ON shop.orders FOR EACH ROW
+			INSERT INTO shop.audit (order_id, what) VALUES (NEW.id, CONCAT('placed ', NEW.item));
+		CREATE PROCEDURE shop.place_order(IN p_item VARCHAR(40), IN p_qty INT)
+			INSERT INTO shop.orders (item, qty) VALUES (p_item, p_qty);
+		CREATE FUNCTION shop.order_count() RETURNS INT READS SQL DATA
+			RETURN (SELECT COUNT(*) FROM shop.orders);
+		CREATE EVENT shop.nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.audit WHERE id < 0;
+		CREATE USER 'shopapp'@'%' IDENTIFIED BY '$MDB_APP_PASS';
+		GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE, SHOW VIEW ON shop.* TO 'shopapp'@'%';
+		CREATE USER 'shopadmin'@'%' IDENTIFIED BY '$MDB_APPADMIN_PASS';
+		GRANT ALL PRIVILEGES ON *.* TO 'shopadmin'@'%';
+		INSERT INTO shop.orders (item, qty, note) SELECT CONCAT('item', seq), seq % 7, REPEAT('n', 100)
+			FROM shop.seq_1_to_$rows;"
+}
+
+# mdb_app NAME USER PASS SQL: as an application account over TCP.
+mdb_app() {
+	local name=$1 user=$2 pass=$3; shift 3
+	mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$(mdb_port "$name")" -u"$user" \
+		-p"$pass" -N -B -e "$*"
+}
+
+# A steady application write load on NAME by an account (default the ALL
+# PRIVILEGES one): one order every ~20 ms, reconnecting after any error, as
+# an application's connection pool does. Writes the count of acknowledged
+# orders to FILE. Its PID is the last of MDB_PIDS (killed at exit).
+mdb_app_writer() {
+	local name=$1 file=$2 user=${3:-shopadmin} pass=${4:-$MDB_APPADMIN_PASS}
+	local port; port=$(mdb_port "$name")
+	(
+		n=0 tries=0
+		while :; do
+			tries=$((tries + 1))
+			if mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$port" -u"$user" -p"$pass" \
+				--connect-timeout=2 -e "CALL shop.place_order('load', 1)" 2>/dev/null; then
+				n=$((n + 1))
+			fi
+			echo "$n $tries" >"$file.tmp" && mv "$file.tmp" "$file"
+			sleep 0.02
+		done
+	) &
+	MDB_PIDS+=("$!")
 }
 
 # One column of SHOW SLAVE STATUS on NAME (empty when not a replica).

@@ -314,11 +314,11 @@ static void test_unknown_sections(void **state)
 	(void)state;
 	expect_err("[lifeboat]\n\n[syncs www]\n",
 		   "t.conf:3: unknown section [syncs www] (expected lifeboat, node, sync, "
-		   "database or failover)");
+		   "database, failover or cluster)");
 	expect_err("[Sync]\n", "t.conf:1: unknown section [Sync] (expected lifeboat, node, sync, "
-			       "database or failover)");
+			       "database, failover or cluster)");
 	expect_err("[global]\n", "t.conf:1: unknown section [global] (expected lifeboat, node, "
-				 "sync, database or failover)");
+				 "sync, database, failover or cluster)");
 }
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -644,10 +644,16 @@ static void test_peer(void **state)
 		buf_addf(&all, "%s%s", i ? "|" : "", v.items[i]);
 	assert_string_equal(all.data,
 			    "ssh|-p|2222|-i|/etc/lifeboat/k|-o|BatchMode=yes|-o|ConnectTimeout=3|-o|"
-			    "ControlPersist=30|-o|ControlMaster=auto|-o|"
+			    "ControlMaster=auto|-o|ControlPersist=30|-o|"
 			    "ControlPath=/var/lib/lifeboat/peer-ssh.sock|-o|StrictHostKeyChecking=yes|--|"
 			    "u@10.0.0.2|'lifeboat' '-c' '/etc/lifeboat/it'\\''s.conf'");
 	buf_free(&all);
+	strv_free(&v);
+	/* A connection of its own: no ControlMaster at all. */
+	strv_init(&v);
+	assert_true(peer_lifeboat_argv_fresh(&cfg, peer_node(&cfg), &v));
+	for (size_t i = 0; i < v.len; i++)
+		assert_null(strstr(v.items[i], "Control"));
 	strv_free(&v);
 	/* peer_command overrides, and shares the connection when it is ssh. */
 	cfg.failover.peer_command = xstrdup("ssh -i /k root@b lifeboat");
@@ -912,6 +918,19 @@ static void test_check_sync_overlap(void **state)
 	expect_sync_check(t, "[lifeboat]\nnode = me\n[node me]\naddress = 10.0.0.4\n"
 			     "[sync a]\nsource = ~/src\ntarget = root@10.0.0.4:~/src/x\n",
 			  "t.conf:7: [sync a] target '~/src/x' overlaps its source '~/src'");
+	/* One file on two nodes: on the target's node the target path is its own
+	 * tree (the source path is the other node's), whether or not the two
+	 * paths are the same, and whether or not the source exists here. */
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/src\ntarget = dr:~/src\n",
+			  NULL);
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/missing\ntarget = dr:~/not-yet\n",
+			  NULL);
+	expect_sync_check(t, "[lifeboat]\nnode = dr\n[node oslo]\nssh = root@a\n[node dr]\n"
+			     "ssh = root@b\n[sync a]\nsource = ~/src\ntarget = dr:~/file\n",
+			  "t.conf:9: [sync a] target '~/file' is this node's copy, but it is not a "
+			  "directory");
 	/* a source reached through a symlink to a file is no directory */
 	expect_sync_check(t, "[sync a]\nsource = ~/filelink\ntarget = ~/dst\n",
 			  "t.conf:2: [sync a] source '~/filelink' is not a directory");

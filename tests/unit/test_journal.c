@@ -94,6 +94,36 @@ static void test_torn_record_and_restarts(void **state)
 	free(dir);
 }
 
+/* A run after a crash mid-write appends after the torn record: the new
+ * record must start on its own line, not glue onto the torn one. */
+static void test_append_after_torn_record(void **state)
+{
+	(void)state;
+	char *dir = tmpdir(), *err = NULL;
+	append_raw(dir, "begin 100.000 42\nstart vip 101.000\ndone vip 10");
+	struct journal j;
+	assert_int_equal(journal_open(&j, dir, "failover.journal", &err), 0);
+	assert_false(journal_step_done(&j, "vip"));
+	assert_int_equal(journal_done(&j, "vip", "again", &err), 0);
+	assert_int_equal(journal_start(&j, "dns", &err), 0);
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, "failover.journal", &err), 0);
+	assert_true(journal_step_done(&j, "vip"));
+	assert_string_equal(journal_step(&j, "vip")->note, "again");
+	assert_non_null(journal_step(&j, "dns"));
+	journal_close(&j);
+	char *path = xasprintf("%s/failover.journal", dir);
+	char *text = read_file(path, NULL);
+	assert_non_null(text);
+	assert_null(strstr(text, "done vip 10done")); /* nothing glued on */
+	const char *kept = "begin 100.000 42\nstart vip 101.000\ndone vip ";
+	assert_int_equal(strncmp(text, kept, strlen(kept)), 0);
+	free(text);
+	free(path);
+	rm_dir(dir);
+	free(dir);
+}
+
 static void test_archive(void **state)
 {
 	(void)state;
@@ -120,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_torn_record_and_restarts),
+		cmocka_unit_test(test_append_after_torn_record),
 		cmocka_unit_test(test_archive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Automatic failover on etcd (issue 13): the fixture of tests/lib/etcd.sh
+# (Oslo, DR, witness, three etcd members, lifeboat agent on both servers,
+# semi-sync, a client inserting through the VIP every 50 ms), default ttl
+# (5 s). The primary's cable is cut while its mariadbd keeps running. Per
+# run:
+#
+#   RTO          first insert acknowledged through the VIP after the cut - the cut
+#   self-demote  first moment Oslo's read_only = 1 (sampled every 100 ms
+#                on its own console) - the cut
+#   lost         acknowledged inserts missing on DR
+#
+# BENCH_RUNS runs (default 5), each on a fresh fixture; medians at the end.
+# Target: RTO median <= 10 s.
+#
+#   bench/agent_rto.sh             (root; LIFEBOAT default ./lifeboat)
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LIFEBOAT=${LIFEBOAT:-$ROOT/lifeboat}
+[ -x "$LIFEBOAT" ] || { echo "build it first: make all" >&2; exit 2; }
+export LIFEBOAT LIFEBOAT_ROOT=$ROOT
+
+one_run() {
+	. "$ROOT/tests/lib/common.sh"
+	. "$ROOT/tests/lib/netns.sh"
+	. "$ROOT/tests/lib/sshd.sh"
+	. "$ROOT/tests/lib/sync.sh"
+	. "$ROOT/tests/lib/mariadb.sh"
+	. "$ROOT/tests/lib/cluster.sh"
+	. "$ROOT/tests/lib/etcd.sh"
+	lb_setup
+	need_root
+	etcd_cluster_up >"$T/setup.log" 2>&1 || fail "cluster setup: $(tail -3 "$T/setup.log")"
+	agent_start p
+	agent_start d
+	wait_until 20 leader_is oslo || fail "no leader"
+	wait_until 20 may_promote dr || fail "dr not ready"
+	writer_start
+	wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "no writes"
+	local cut ro first
+	cut=$EPOCHREALTIME
+	ip -n "$(netns_name primary)" link set eth0 down
+	while [ "$(read_only_of p)" != 1 ]; do
+		[ "${EPOCHREALTIME%.*}" -gt $(( ${cut%.*} + 30 )) ] && fail "no self-demote"
+		sleep 0.1
+	done
+	ro=$EPOCHREALTIME
+	wait_until 60 eval '[ "$(acked_after "$cut")" -ge 1 ]' || fail "no write after the failover"
+	first=$(awk -v t="$cut" '$2 > t { print $2; exit }' "$T/acked")
+	writer_stop
+	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" \
+		'BEGIN { printf "RESULT %.2f %.2f %d\n", f - c, r - c, l }'
+}
+
+if [ "${1:-}" = --one ]; then one_run; exit; fi
+N=${BENCH_RUNS:-5}
+: >/tmp/lifeboat-bench-h13-agent.txt
+for i in $(seq 1 "$N"); do
+	line=$(bash "$0" --one 2>&1 | grep '^RESULT') || { echo "run $i failed" >&2; continue; }
+	set -- $line
+	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s\n' "$i" "$2" "$3" "$4"
+	echo "$2 $3 $4" >>/tmp/lifeboat-bench-h13-agent.txt
+done
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+echo "median RTO: $(awk '{ print $1 }' /tmp/lifeboat-bench-h13-agent.txt | median) s (target <= 10 s, ttl 5 s)"
+echo "median self-demote: $(awk '{ print $2 }' /tmp/lifeboat-bench-h13-agent.txt | median) s"
+echo "acknowledged writes lost, all runs: $(awk '{ s += $3 } END { print s + 0 }' /tmp/lifeboat-bench-h13-agent.txt)"
+rm -f /tmp/lifeboat-bench-h13-agent.txt

@@ -1,0 +1,53 @@
+/* lifeboat agent [--resume | --failsafe-probe NODE]: the command line of
+ * agent.h; the work is in agent.c. */
+#include "agent.h"
+#include "commands.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AGENT_USAGE "usage: lifeboat agent [--resume | --failsafe-probe NODE]"
+
+int cmd_agent(const struct cli *cli, int argc, char **argv)
+{
+	bool resume = false;
+	const char *probe = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--resume") == 0) {
+			resume = true;
+		} else if (strcmp(argv[i], "--failsafe-probe") == 0 && i + 1 < argc) {
+			probe = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0) {
+			printf("%s\n  (no option)        run the agent until SIGTERM\n"
+			       "  --resume           arm automatic failover again after one\n"
+			       "  --failsafe-probe NODE  what a primary without etcd asks this node\n",
+			       AGENT_USAGE);
+			return EXIT_OK;
+		} else {
+			log_error("agent: unknown argument '%s' (" AGENT_USAGE ")", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (resume && probe) {
+		log_error("agent: --resume and --failsafe-probe are separate things: use one");
+		return EXIT_USAGE;
+	}
+	struct config cfg;
+	int rc = cli_load_config(cli, &cfg);
+	if (rc)
+		return rc;
+	if (resume) {
+		rc = agent_resume(&cfg);
+	} else if (probe) {
+		rc = agent_failsafe_probe(&cfg, probe);
+	} else {
+		if (strcmp(cfg.log, "stderr") != 0 && log_open(cfg.log) < 0)
+			log_warn("cannot open log %s; logging to stderr", cfg.log);
+		struct agent_opts o = {.config_path = cli->config_path, .verbosity = cli->verbosity};
+		rc = agent_run(&cfg, &o);
+	}
+	config_free(&cfg);
+	return rc;
+}
