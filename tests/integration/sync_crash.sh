@@ -46,7 +46,11 @@ temp_file_in() { find "$1/.lifeboat-history" -name 'big.bin.*' -size +1M 2>/dev/
 head -c 800000000 /dev/zero | tr '\0' 'a' >"$T/big.bin"
 mv "$T/big.bin" "$LSRC/big.bin"
 wait_until 30 temp_file_in "$LDST" || fail "no transfer of big.bin seen in flight"
-for p in $(_lb_descendants "$SYNC_PID") "$SYNC_PID"; do kill -9 "$p" 2>/dev/null; done
+victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
+for p in $victims; do kill -9 "$p" 2>/dev/null; done
+wait "$SYNC_PID" 2>/dev/null
+gone() { local p; for p in $victims; do _lb_alive "$p" && return 1; done; return 0; }
+wait_until 15 gone || fail "the killed daemon's processes are still there"
 no_partial "$LSRC" "$LDST"
 start_sync "$T/lb.conf"
 assert_trees_equal "$LSRC" "$LDST" 60
