@@ -2,7 +2,7 @@
 #include "agent.h"
 #include "child.h"
 #include "cluster.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "failover.h"
@@ -805,17 +805,17 @@ static int setup(struct agent *a, char **err)
 		*err = xasprintf("%s: no [cluster] section: the agent needs etcd (see "
 				 "lifeboat.conf(5))",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (!cfg->node) {
 		*err = xasprintf("%s: [cluster] needs [lifeboat] node (which [node] this is)",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (strcmp(cfg->cluster.watchdog, "required") == 0 && access(wd_path(), W_OK) != 0) {
 		*err = xasprintf("watchdog = required but %s: %s (modprobe softdog)", wd_path(),
 				 strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (cfg->db.present) {
 		int rc = db_pair_init(&a->pair, cfg, false, err);
@@ -833,7 +833,7 @@ static int setup(struct agent *a, char **err)
 	a->tick_ms = a->ttl_ms / 5 < 1000 ? a->ttl_ms / 5 : 1000;
 	a->margin_ms = a->ttl_ms / 4 > 1000 ? a->ttl_ms / 4 : 1000;
 	cluster_open(&a->cl, cfg);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_run(const struct config *cfg, const struct agent_opts *o)
@@ -862,7 +862,7 @@ int agent_run(const struct config *cfg, const struct agent_opts *o)
 	notify_send("READY=1");
 	tick(&a);
 	schedule_tick(&a);
-	rc = loop_run(a.loop) < 0 ? EXIT_FAILED : EXIT_OK;
+	rc = loop_run(a.loop) < 0 ? LB_FAILED : LB_OK;
 	notify_send("STOPPING=1");
 	/* A stopping agent keeps the key until its lease runs out: the
 	 * primary keeps writing through a restart of its agent shorter than
@@ -887,7 +887,7 @@ int agent_resume(const struct config *cfg)
 {
 	if (!cfg->cluster.present) {
 		log_error("%s: no [cluster] section: nothing to resume", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -898,17 +898,17 @@ int agent_resume(const struct config *cfg)
 	if (rc < 0) {
 		log_error("agent --resume: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	log_info("automatic failover armed again (scope %s)", cfg->cluster.scope);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_failsafe_probe(const struct config *cfg, const char *asking)
 {
 	if (!cfg->cluster.present) {
 		log_error("%s: no [cluster] section", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -921,7 +921,7 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	if (rc == 0) {
 		printf("etcd=reachable leader=%s\n", kvs.len ? kvs.items[0].value : "none");
 		etcd_kvs_free(&kvs);
-		return EXIT_OK;
+		return LB_OK;
 	}
 	free(err);
 	/* The promise comes before the answer: from now on, ttl more without
@@ -930,12 +930,12 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	if (cluster_failsafe_hold(cfg, until, &err) < 0) {
 		log_error("agent --failsafe-probe: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	log_info("failsafe: %s cannot reach etcd; neither can this node: not promoting for %ld s",
 		 asking ? asking : "the primary", cfg->cluster.ttl);
 	printf("etcd=unreachable promoting=no\n");
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_health(const struct config *cfg, const char *path)

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "etcd.h"
+#include "result.h"
 
 struct cluster {
 	const struct config *cfg;
@@ -63,8 +64,8 @@ int cluster_claim(struct cluster *c, enum claim_mode mode, int64_t lease, uint64
 		  const char *why, struct claim_result *r, char **err);
 
 /* For failover and switchover: when [cluster] is configured, take the
- * leader key first so that a person and an agent never race. EXIT_OK to go
- * on, else an exit status with *err. No-op without [cluster]. */
+ * leader key first so that a person and an agent never race. LB_OK to go
+ * on, else LB_FAILED with *err. No-op without [cluster]. */
 int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool force,
 			       uint64_t local_epoch, char **err);
 
