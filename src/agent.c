@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "child.h"
 #include "cluster.h"
+#include "ctl.h"
 #include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -21,6 +22,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <linux/watchdog.h>
+#include <mysql.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,7 +33,10 @@
 #include <unistd.h>
 
 #define PROBE_TIMEOUT_MS 4000
+#define FAILSAFE_RESERVE_MS 1500
 #define FAILOVER_GRACE_MS 120000
+#define FAILOVER_ATTEMPTS 5
+#define FAILOVER_RETRY_MS 2000
 
 struct agent {
 	const struct config *cfg;
@@ -62,6 +67,8 @@ struct agent {
 
 	struct proc *failover;
 	int64_t failover_started;
+	int failover_attempts;   /* of the automatic failover this agent owes */
+	int64_t failover_retry_at;
 	int64_t leader_lost_ms; /* when this standby saw the leader key gone */
 	int64_t takeover_lost_ms; /* that moment, for the running failover's report */
 
@@ -199,6 +206,83 @@ static uint64_t local_epoch(const struct agent *a)
 
 /* ------------------------------------------------------------ fence */
 
+/* Client sessions other than ours (and replication, the server's threads). */
+#define OTHER_CLIENTS                                                                              \
+	"SELECT ID FROM information_schema.PROCESSLIST WHERE ID NOT IN (CONNECTION_ID(), %lu) "    \
+	"AND USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', "   \
+	"'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
+
+/* End every client session but connection keep. */
+static unsigned kill_clients(struct db_conn *c, unsigned long keep)
+{
+	char *sql = xasprintf(OTHER_CLIENTS, keep), *err = NULL;
+	struct db_row *rows = NULL;
+	size_t n = 0;
+	unsigned killed = 0;
+	if (db_rows(c, sql, &rows, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char *e = NULL;
+			if (rows[i].values[0] &&
+			    db_execf(c, &e, "KILL CONNECTION %s", rows[i].values[0]) == 0)
+				killed++;
+			free(e);
+		}
+		db_rows_free(rows, n);
+	} else {
+		log_warn("agent: %s", err);
+		free(err);
+	}
+	free(sql);
+	return killed;
+}
+
+/* read_only on the local server, with no acknowledged write after it.
+ * A commit waiting for a semi-sync acknowledgement that cannot come (the
+ * standby is cut off) holds read_only back for rpl_semi_sync_master_timeout
+ * and is then acknowledged: so connection A asks for read_only first (from
+ * then on no new statement writes), B ends every client session (no
+ * acknowledgement reaches anyone), then turns the master side of semi-sync
+ * off (the waits end), and A's read_only completes. */
+static int fence_local_db(struct agent *a, unsigned *killed, char **err)
+{
+	struct db_conn ca, cb;
+	a->self_db->connect_timeout = 5; /* read_only may wait for a commit */
+	int rc = db_pair_connect(&a->pair, a->self_db, &ca, err);
+	if (!rc && (rc = db_pair_connect(&a->pair, a->self_db, &cb, err)) != 0)
+		db_close(&ca);
+	a->self_db->connect_timeout = 2;
+	if (rc)
+		return rc;
+	static const char ro[] = "SET GLOBAL read_only = ON";
+	rc = db_exec(&ca, "SET SESSION lock_wait_timeout = 10", err);
+	if (!rc && mysql_send_query(ca.my, ro, sizeof(ro) - 1) != 0) {
+		*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
+		rc = LB_FAILED;
+	}
+	if (!rc) {
+		*killed = kill_clients(&cb, mysql_thread_id(ca.my));
+		char *semi = NULL, *e = NULL;
+		if (db_value(&cb, "SELECT @@global.rpl_semi_sync_master_enabled", &semi, &e) == 0 &&
+		    semi && strcmp(semi, "1") == 0 &&
+		    db_exec(&cb, "SET GLOBAL rpl_semi_sync_master_enabled = OFF", &e) == 0)
+			log_info("agent: semi-sync master side off (nothing waits for the standby now)");
+		free(semi);
+		free(e);
+		if (mysql_read_query_result(ca.my) != 0) {
+			*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
+			rc = LB_FAILED;
+		}
+	}
+	db_close(&ca);
+	/* Verified, and whoever connected meanwhile ended (db_fence_conn). */
+	unsigned more = 0;
+	if (!rc)
+		rc = db_fence_conn(&cb, &more, err);
+	*killed += more;
+	db_close(&cb);
+	return rc;
+}
+
 /* Writes off here: read_only and sessions killed, the address released,
  * role standby (the sync daemon stops pushing). The epoch stays: this node
  * is stale until it is rejoined. */
@@ -207,14 +291,8 @@ static void fence_self(struct agent *a, const char *why)
 	log_warn("agent: fencing this node: %s", why);
 	char *err = NULL;
 	if (a->self_db) {
-		struct db_conn c;
 		unsigned killed = 0;
-		a->self_db->connect_timeout = 2;
-		int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
-		if (!rc)
-			rc = db_fence_conn(&c, &killed, &err);
-		db_close(&c);
-		if (rc) {
+		if (fence_local_db(a, &killed, &err) != 0) {
 			log_warn("agent: fence of the local database: %s (a database that does not "
 				 "answer takes no writes either)",
 				 err);
@@ -228,7 +306,6 @@ static void fence_self(struct agent *a, const char *why)
 			free(err);
 			err = NULL;
 		}
-		a->self_db->connect_timeout = 2;
 	}
 	failover_step_down(a->cfg, 0);
 	a->fenced_self = true;
@@ -275,21 +352,54 @@ static int64_t request_timeout(const struct agent *a)
 {
 	if (!acting_primary(a) || a->fenced_self)
 		return CLUSTER_TIMEOUT_MS;
-	int64_t left = fence_deadline(a) - now_ms() - 100;
-	return left < 200 ? 200 : left;
+	/* What is left for asking the other nodes (the failsafe) when etcd
+	 * does not answer. */
+	int64_t left = fence_deadline(a) - now_ms() - FAILSAFE_RESERVE_MS;
+	return left < 300 ? 300 : left;
 }
 
 /* ------------------------------------------------------------ etcd */
 
 /* Renew the lease (a new one when it is gone). 0 or -1 (etcd unreachable
  * or an error). */
+/* A renewal that did not come back (keepalives stall while etcd elects a
+ * new leader, reads may not): a linearizable read of the lease's time to
+ * live still moves the deadline, to what etcd says is left. */
+static bool lease_still_alive(struct agent *a, char **err)
+{
+	int64_t sent = now_ms(), budget = fence_deadline(a) - sent - FAILSAFE_RESERVE_MS / 2;
+	long left = 0;
+	free(*err);
+	*err = NULL;
+	if (etcd_lease_ttl(a->cl.etcd, a->lease, budget < 300 ? 300 : budget, &left, err) < 0 ||
+	    left <= 0) {
+		if (!*err)
+			*err = xstrdup("etcd says the lease is gone");
+		return false;
+	}
+	/* The lease lives until at least sent + left: the deadline follows. */
+	int64_t as_if = sent + (int64_t)left * 1000 - a->ttl_ms;
+	if (as_if > a->renewed_ms)
+		a->renewed_ms = as_if;
+	decide(a, LOG_LVL_WARN, "lease renewal did not answer; etcd says %ld s left on it", left);
+	return true;
+}
+
 static int renew(struct agent *a)
 {
 	int64_t sent = now_ms();
 	char *err = NULL;
 	long ttl = 0;
-	if (a->lease && etcd_lease_keepalive(a->cl.etcd, a->lease, request_timeout(a), &ttl, &err) < 0)
-		goto fail;
+	if (a->lease) {
+		int64_t budget = request_timeout(a);
+		bool primary = a->leader && acting_primary(a);
+		if (etcd_lease_keepalive(a->cl.etcd, a->lease, primary ? budget * 3 / 5 : budget, &ttl,
+					 &err) < 0) {
+			if (primary && lease_still_alive(a, &err))
+				return 0;
+			goto fail;
+		}
+	}
 	if (a->lease && ttl > 0) {
 		a->renewed_ms = sent;
 		return 0;
@@ -311,6 +421,32 @@ fail:
 	decide(a, LOG_LVL_WARN, "etcd unreachable: %s", err);
 	free(err);
 	return -1;
+}
+
+/* Files RPO from this node's sync daemons (STATE_DIR/status.json): the
+ * oldest change not yet shipped, and how many wait. */
+static void add_files_rpo(const struct agent *a, struct json_object *o)
+{
+	char *p = xasprintf("%s/status.json", a->cfg->state_dir);
+	struct json_object *root = json_object_from_file(p), *syncs, *x;
+	free(p);
+	double age = 0;
+	int64_t pending = 0;
+	bool known = root && json_object_object_get_ex(root, "syncs", &syncs);
+	if (known) {
+		json_object_object_foreach(syncs, name, one)
+		{
+			(void)name;
+			if (json_object_object_get_ex(one, "oldest_pending_age", &x) &&
+			    json_object_get_double(x) > age)
+				age = json_object_get_double(x);
+			if (json_object_object_get_ex(one, "pending", &x))
+				pending += json_object_get_int64(x);
+		}
+	}
+	json_object_put(root);
+	json_object_object_add(o, "files_rpo", known ? json_object_new_double(age) : NULL);
+	json_object_object_add(o, "files_pending", known ? json_object_new_int64(pending) : NULL);
 }
 
 static char *member_json(const struct agent *a, bool may_promote)
@@ -335,6 +471,7 @@ static char *member_json(const struct agent *a, bool may_promote)
 						 ? json_object_new_double(current_lag(a))
 						 : NULL);
 	json_object_object_add(o, "epoch", json_object_new_int64((int64_t)local_epoch(a)));
+	add_files_rpo(a, o);
 	json_object_object_add(o, "may_promote", json_object_new_boolean(may_promote));
 	json_object_object_add(o, "decision",
 			       json_object_new_string(a->decision ? a->decision : "starting"));
@@ -344,10 +481,27 @@ static char *member_json(const struct agent *a, bool may_promote)
 	return s;
 }
 
+/* The leader key is this node's but on another lease (a manual failover
+ * or `db writable` put it on the command's own): move it to the agent's,
+ * which the agent renews. */
+static void adopt(struct agent *a, const struct etcd_kv *l)
+{
+	struct etcd_txn *t = etcd_txn_new();
+	etcd_txn_mod_revision(t, l->key, ETCD_EQ, l->mod_revision);
+	etcd_txn_put(t, true, l->key, a->cfg->node, a->lease);
+	bool ok = false;
+	char *err = NULL;
+	if (etcd_txn_run(a->cl.etcd, t, request_timeout(a), &ok, NULL, &err) < 0) {
+		log_warn("agent: %s", err);
+		free(err);
+	} else if (ok) {
+		log_info("agent: the leader key now lives on this agent's lease");
+	}
+	etcd_txn_free(t);
+}
+
 /* Publish members/NODE and learn leader, epoch, paused: one transaction,
- * whose compare (leader == this node) is the leadership decision. The
- * success branch also puts leader on this agent's lease (it adopts a key
- * a manual failover put on the command's own lease). */
+ * whose compare (leader == this node) is the leadership decision. */
 static int publish(struct agent *a, bool may_promote)
 {
 	const char *me = a->cfg->node;
@@ -366,7 +520,6 @@ static int publish(struct agent *a, bool may_promote)
 		etcd_txn_get_prefix(t, branch == 0, kms);
 	}
 	free(kms);
-	etcd_txn_put(t, true, kl, me, a->lease);
 	bool mine = false;
 	struct etcd_kvs got;
 	char *err = NULL;
@@ -378,6 +531,8 @@ static int publish(struct agent *a, bool may_promote)
 		a->etcd_epoch = e ? strtoull(e->value, NULL, 10) : 0;
 		a->paused = etcd_kvs_find(&got, kp) != NULL;
 		a->leader = mine;
+		if (mine && l && l->lease != a->lease)
+			adopt(a, l);
 		etcd_kvs_free(&a->members);
 		a->members = got;
 	} else {
@@ -443,16 +598,26 @@ static void on_failover_exit(struct proc *p, void *arg)
 	struct agent *a = arg;
 	int code = proc_exit_code(p);
 	double secs = (double)(now_ms() - a->failover_started) / 1000.0;
-	if (code == 0)
+	if (code == 0) {
+		a->failover_attempts = 0;
 		decide(a, LOG_LVL_INFO,
 		       "automatic failover done in %.1f s (%.1f s after the leader key was "
 		       "gone): this node is the primary",
 		       secs, (double)(now_ms() - a->takeover_lost_ms) / 1000.0);
-	else
+	} else if (a->failover_attempts < FAILOVER_ATTEMPTS) {
+		/* The journal makes a second run finish what the first began. */
+		a->failover_retry_at = now_ms() + FAILOVER_RETRY_MS;
 		decide(a, LOG_LVL_ERROR,
-		       "automatic failover failed (exit %d: %s): this node holds the leader key; "
-		       "'lifeboat failover' resumes it",
-		       code, proc_stderr_tail(p));
+		       "automatic failover attempt %d failed (exit %d: %s): this node holds the "
+		       "leader key; running it again in %d s",
+		       a->failover_attempts, code, proc_stderr_tail(p), FAILOVER_RETRY_MS / 1000);
+	} else {
+		a->failover_attempts = 0;
+		decide(a, LOG_LVL_ERROR,
+		       "automatic failover failed %d times (exit %d: %s): this node holds the "
+		       "leader key; 'lifeboat failover' resumes it",
+		       FAILOVER_ATTEMPTS, code, proc_stderr_tail(p));
+	}
 	proc_free(p);
 	a->failover = NULL;
 }
@@ -477,6 +642,7 @@ static void start_failover(struct agent *a)
 			       .stdout_to = -1};
 	char *err = NULL;
 	a->failover_started = now_ms();
+	a->failover_attempts++;
 	a->failover = proc_start(a->loop, &po, on_failover_exit, a, &err);
 	if (!a->failover) {
 		decide(a, LOG_LVL_ERROR, "could not start the failover: %s", err);
@@ -621,6 +787,48 @@ static void release(struct agent *a)
 	free(kl);
 }
 
+/* The key is still this node's and etcd's epoch is this node's: nobody was
+ * promoted while it was fenced (its lease outlived the outage). Writes go
+ * back on here rather than leaving the pair without a primary. The etcd
+ * transaction is the evidence: `db writable`'s look at the other server
+ * is not needed (and fails while that server is cut off). */
+static bool resume_writes(struct agent *a)
+{
+	uint64_t mine = local_epoch(a);
+	if (!a->self_db || !a->facts_ok || a->facts.replica || mine != a->etcd_epoch)
+		return false;
+	char *err = NULL, *note = NULL;
+	struct db_conn c;
+	int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
+	if (!rc)
+		rc = db_exec(&c, "SET GLOBAL read_only = OFF", &err);
+	db_close(&c);
+	if (!rc)
+		rc = db_persist_read_only(a->cfg, a->self_db, false, mine, &err);
+	if (!rc && role_write(a->cfg->state_dir, ROLE_PRIMARY, &err) < 0)
+		rc = LB_FAILED;
+	const struct failover_conf *fc = &a->cfg->failover;
+	if (!rc && fc->vip && fc->vip_dev && vip_take(fc->vip, fc->vip_dev, &note, &err) < 0)
+		rc = LB_FAILED;
+	free(note);
+	if (rc) {
+		log_warn("agent: writes could not go back on: %s", err);
+		free(err);
+		return false;
+	}
+	/* The sync daemons reload: this node pushes again. */
+	struct json_object *req = json_object_new_object();
+	json_object_object_add(req, "request", json_object_new_string("reload"));
+	json_object_put(ctl_call_all(a->cfg->state_dir, req, 5000));
+	json_object_put(req);
+	a->fenced_self = false;
+	decide(a, LOG_LVL_WARN,
+	       "primary again: the leader key and epoch %" PRIu64 " are still this node's "
+	       "(its lease outlived the outage)",
+	       mine);
+	return true;
+}
+
 /* ------------------------------------------------------------ state file */
 
 static void write_state(struct agent *a)
@@ -696,7 +904,12 @@ static void leader_here(struct agent *a)
 		return;
 	}
 	if (a->fenced_self) {
-		release(a);
+		if (!resume_writes(a))
+			release(a);
+		return;
+	}
+	if (a->failover_attempts && now_ms() >= a->failover_retry_at) {
+		start_failover(a);
 		return;
 	}
 	wd_feed(a);
@@ -785,10 +998,13 @@ static void on_tick(struct loop *loop, void *arg)
 	schedule_tick(a);
 }
 
+/* A standby looks twice as often: the moment the primary's lease is gone
+ * counts towards the RTO; the primary's renewals need no more. */
 static void schedule_tick(struct agent *a)
 {
+	int64_t ms = a->leader || acting_primary(a) ? a->tick_ms : a->tick_ms / 2;
 	if (!loop_stopping(a->loop))
-		a->tick_timer = loop_add_timer(a->loop, a->tick_ms, on_tick, a);
+		a->tick_timer = loop_add_timer(a->loop, ms, on_tick, a);
 }
 
 static void on_stop(struct loop *loop, int signo, void *arg)
@@ -904,6 +1120,36 @@ int agent_resume(const struct config *cfg)
 	return LB_OK;
 }
 
+int agent_pause(const struct config *cfg)
+{
+	if (!cfg->cluster.present) {
+		log_error("%s: no [cluster] section: nothing to pause", cfg->path);
+		return LB_USAGE;
+	}
+	struct cluster c;
+	cluster_open(&c, cfg);
+	char *kp = cluster_key(&c, "paused"), *err = NULL;
+	char *v = xasprintf("{\"by\":\"%s\",\"at\":%.3f,\"why\":\"paused by a person (agent "
+			    "--pause)\"}",
+			    cfg->node ? cfg->node : "?", now_wall());
+	struct etcd_txn *t = etcd_txn_new();
+	etcd_txn_put(t, true, kp, v, 0);
+	bool ok = false;
+	int rc = etcd_txn_run(c.etcd, t, CLUSTER_TIMEOUT_MS, &ok, NULL, &err);
+	etcd_txn_free(t);
+	free(v);
+	free(kp);
+	cluster_close(&c);
+	if (rc < 0) {
+		log_error("agent --pause: %s", err);
+		free(err);
+		return LB_FAILED;
+	}
+	log_info("automatic failover paused (scope %s) until 'lifeboat agent --resume'",
+		 cfg->cluster.scope);
+	return LB_OK;
+}
+
 int agent_failsafe_probe(const struct config *cfg, const char *asking)
 {
 	if (!cfg->cluster.present) {
@@ -915,7 +1161,7 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	struct etcd_kvs kvs;
 	char *kl = cluster_key(&c, "leader"), *err = NULL;
 	/* Quick: the asking primary has a deadline. */
-	int rc = etcd_range(c.etcd, kl, false, 1500, &kvs, &err);
+	int rc = etcd_range(c.etcd, kl, false, 600, &kvs, &err);
 	free(kl);
 	cluster_close(&c);
 	if (rc == 0) {

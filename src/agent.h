@@ -1,5 +1,6 @@
 /* agent: `lifeboat agent`, the per-node daemon of an automatic-failover
- * cluster ([cluster]). One loop, one tick every ttl/5 (at most 1 s):
+ * cluster ([cluster]). One loop, one tick every ttl/5 (at most 1 s; half
+ * that on a standby, whose tick notices the lease gone):
  *
  *   renew     its own etcd lease (members/NODE and, on the primary, leader
  *             live on it); the time the renewal was sent is what counts
@@ -44,6 +45,10 @@ struct agent_opts {
 int agent_run(const struct config *cfg, const struct agent_opts *o);
 /* `agent --resume`: arm automatic failover again (removes paused). */
 int agent_resume(const struct config *cfg);
+/* `agent --pause`: automatic failover off (maintenance: an agent stopped
+ * on the primary for longer than ttl would otherwise let the standby take
+ * over while the primary's database, with no agent to fence it, lives on). */
+int agent_pause(const struct config *cfg);
 /* `agent --failsafe-probe NODE`: what a primary that cannot reach etcd asks
  * this node: prints "etcd=unreachable promoting=no" (and promises not to take
  * the leader key for ttl) or "etcd=reachable ...". A result (result.h). */

@@ -108,8 +108,9 @@ static int claim_txn(struct cluster *c, enum claim_mode mode, int64_t lease,
 	char *kl = cluster_key(c, "leader"), *ke = cluster_key(c, "epoch");
 	char *kp = cluster_key(c, "paused");
 	struct etcd_txn *t = etcd_txn_new();
+	/* The holder's name, not its revision: its agent may re-put it. */
 	if (leader)
-		etcd_txn_mod_revision(t, kl, ETCD_EQ, leader->mod_revision);
+		etcd_txn_value(t, kl, ETCD_EQ, leader->value);
 	else
 		etcd_txn_absent(t, kl);
 	if (epoch)
@@ -254,6 +255,30 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 	return rc;
 }
 
+int cluster_claim_for_writable(const struct config *cfg, uint64_t local_epoch, char **err)
+{
+	if (!cfg->cluster.present)
+		return LB_OK;
+	struct cluster c;
+	cluster_open(&c, cfg);
+	struct claim_result r;
+	int rc = LB_OK;
+	if (cluster_claim(&c, CLAIM_KEEP, 0, local_epoch, NULL, &r, err) < 0) {
+		char *e = *err;
+		*err = xasprintf("[cluster]: the leader key could not be checked (%s): the server "
+				 "stays read-only; nothing changed",
+				 e);
+		free(e);
+		rc = LB_FAILED;
+	} else if (!r.taken) {
+		*err = xasprintf("[cluster]: %s: the server stays read-only; nothing changed", r.why);
+		rc = LB_FAILED;
+	}
+	claim_result_free(&r);
+	cluster_close(&c);
+	return rc;
+}
+
 /* ------------------------------------------------------------ failsafe */
 
 static char *hold_path(const struct config *cfg)
@@ -387,16 +412,20 @@ void cluster_print_status(const struct config *cfg, bool colour)
 	struct json_object *p = NULL;
 	json_object_object_get_ex(o, "paused", &p);
 	printf("  automatic  %s\n", json_object_get_boolean(v) ? "armed"
-			     : p ? "paused after an automatic failover ('lifeboat agent --resume' arms it)"
+			     : p ? "paused ('lifeboat agent --resume' arms it)"
 				 : "off (auto_failover = no)");
 	struct json_object *members;
 	json_object_object_get_ex(o, "members", &members);
 	json_object_object_foreach(members, name, m)
 	{
 		struct json_object *lag = NULL;
-		char lag_s[32] = "-";
+		char lag_s[80] = "-";
 		if (json_object_object_get_ex(m, "lag", &lag) && lag)
 			snprintf(lag_s, sizeof(lag_s), "%.1f s", json_object_get_double(lag));
+		struct json_object *rpo = NULL;
+		if (json_object_object_get_ex(m, "files_rpo", &rpo) && rpo)
+			snprintf(lag_s + strlen(lag_s), sizeof(lag_s) - strlen(lag_s),
+				 ", files RPO %.1f s", json_object_get_double(rpo));
 		printf("  member     %-12s %s%s, applied %s, lag %s%s%s%s\n", name,
 		       jstr(m, "role") ? jstr(m, "role") : "?",
 		       jstr(m, "writable") && strcmp(jstr(m, "writable"), "true") == 0 ? " writable"

@@ -69,6 +69,12 @@ int cluster_claim(struct cluster *c, enum claim_mode mode, int64_t lease, uint64
 int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool force,
 			       uint64_t local_epoch, char **err);
 
+/* For `db writable` (the sync daemon runs it at start): with [cluster],
+ * writes go on only on the node that holds the leader key, or takes it back
+ * at its own epoch (no other node was promoted since). LB_OK, or
+ * LB_FAILED with *err. No-op without [cluster]. */
+int cluster_claim_for_writable(const struct config *cfg, uint64_t local_epoch, char **err);
+
 /* `status`: the cluster as seen now (leader, lease left, members, armed). */
 void cluster_print_status(const struct config *cfg, bool colour);
 /* The same as a JSON object (caller puts). */

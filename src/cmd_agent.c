@@ -8,19 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AGENT_USAGE "usage: lifeboat agent [--resume | --failsafe-probe NODE]"
+#define AGENT_USAGE "usage: lifeboat agent [--pause | --resume | --failsafe-probe NODE]"
 
 int cmd_agent(const struct cli *cli, int argc, char **argv)
 {
-	bool resume = false;
+	bool resume = false, pause = false;
 	const char *probe = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--resume") == 0) {
 			resume = true;
+		} else if (strcmp(argv[i], "--pause") == 0) {
+			pause = true;
 		} else if (strcmp(argv[i], "--failsafe-probe") == 0 && i + 1 < argc) {
 			probe = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0) {
 			printf("%s\n  (no option)        run the agent until SIGTERM\n"
+			       "  --pause            automatic failover off (maintenance)\n"
 			       "  --resume           arm automatic failover again after one\n"
 			       "  --failsafe-probe NODE  what a primary without etcd asks this node\n",
 			       AGENT_USAGE);
@@ -30,8 +33,8 @@ int cmd_agent(const struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (resume && probe) {
-		log_error("agent: --resume and --failsafe-probe are separate things: use one");
+	if ((resume != 0) + (pause != 0) + (probe != NULL) > 1) {
+		log_error("agent: --pause, --resume and --failsafe-probe are separate things: use one");
 		return EXIT_USAGE;
 	}
 	struct config cfg;
@@ -40,6 +43,8 @@ int cmd_agent(const struct cli *cli, int argc, char **argv)
 		return rc;
 	if (resume) {
 		rc = cli_exit_status(agent_resume(&cfg));
+	} else if (pause) {
+		rc = cli_exit_status(agent_pause(&cfg));
 	} else if (probe) {
 		rc = cli_exit_status(agent_failsafe_probe(&cfg, probe));
 	} else {

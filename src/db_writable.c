@@ -5,6 +5,7 @@
  * only there. Anything that leaves a doubt refuses and changes nothing: the
  * other server unreachable (it may hold a newer epoch), writable itself, or
  * newer; this server replicating or holding the standby role. */
+#include "cluster.h"
 #include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
@@ -167,6 +168,9 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	}
 	if (!rc)
 		rc = other_is_behind(there, &fo, mine, err);
+	/* [cluster]: the leader key first, as failover does. */
+	if (!rc)
+		rc = cluster_claim_for_writable(p->cfg, mine, err);
 	if (!rc)
 		rc = db_exec(&c, "SET GLOBAL read_only = OFF", err);
 	if (!rc)

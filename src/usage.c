@@ -145,10 +145,12 @@ const struct usage_command usage_commands[] = {
 		    "configuration, role and epoch and reopen the log"},
 	{.name = "agent",
 	 .run = cmd_agent,
-	 .synopsis = "[--resume | --failsafe-probe NODE]",
+	 .synopsis = "[--pause | --resume | --failsafe-probe NODE]",
 	 .summary = "automatic failover on etcd ([cluster]): hold or watch the leader lease, fence "
 		    "this node when it cannot renew, fail over when the primary's lease expired",
-	 .options = OPTIONS({"--resume", NULL, NULL,
+	 .options = OPTIONS({"--pause", NULL, NULL,
+			     "automatic failover off, for maintenance (until --resume)"},
+			    {"--resume", NULL, NULL,
 			     "arm automatic failover again (it stays off after an automatic one)"},
 			    {"--failsafe-probe", NULL, "NODE",
 			     "what a primary that cannot reach etcd asks this node over "

@@ -30,6 +30,18 @@ if [ -n "$PATTERN" ]; then
 	tests=("${filtered[@]}")
 fi
 
+# A test whose first lines say "# run: alone" (timing-sensitive: an etcd
+# election, lease deadlines) runs after the others, with nothing beside it.
+alone=()
+together=()
+for t in "${tests[@]}"; do
+	if [[ $t == *.sh ]] && head -n 15 "$t" | grep -q '^# run: alone'; then
+		alone+=("$t")
+	else
+		together+=("$t")
+	fi
+done
+
 passed=0 failed=0 skipped=0
 declare -A running=() started=()
 failures=()
@@ -73,7 +85,7 @@ run_test() {   # run_test TEST: in the background, output to its log
 }
 
 start_ts=$(date +%s)
-for t in "${tests[@]}"; do
+for t in "${together[@]}"; do
 	while [ ${#running[@]} -ge "$JOBS" ]; do
 		wait -n -p done_pid 2>/dev/null || true
 		[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
@@ -85,6 +97,10 @@ while [ ${#running[@]} -gt 0 ]; do
 	wait -n -p done_pid 2>/dev/null || true
 	[ -n "${done_pid:-}" ] && [ -n "${running[$done_pid]:-}" ] && finish "$done_pid"
 	done_pid=
+done
+for t in "${alone[@]}"; do
+	run_test "$t"
+	for pid in "${!running[@]}"; do finish "$pid"; done
 done
 RETRYING=1
 for t in "${retries[@]}"; do

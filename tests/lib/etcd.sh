@@ -1,16 +1,22 @@
 # shellcheck shell=bash
 # A real three-member etcd cluster and the lifeboat agents, on top of the
-# two-node cluster fixture (cluster.sh): one etcd member in the primary's
-# namespace, one in dr's, one in a witness namespace on the same bridge.
+# two-machine fixture (cluster.sh): one etcd member in the primary's
+# network namespace, one in dr's, one in a witness namespace on the same
+# bridge. The agents run on the machines (node_bg) from the installed
+# lifeboat and the one configuration file, to which [cluster] is added.
 # Needs common.sh, netns.sh, sshd.sh, sync.sh, mariadb.sh, cluster.sh.
 #
 #   etcd_cluster_up          cluster_up, then the witness, three etcd members,
-#                            [cluster] (ETCD_TTL, default 5 as in production) in both configs,
+#                            [cluster] (ETCD_TTL, default 5 as in production)
+#                            in the configuration (both copies, identical),
 #                            semi_sync = yes (as a user who wants no loss)
+#   conf_add SED-SCRIPT      edit the configuration on both machines alike
 #   etcd_kill NAME           kill -9 the member in primary|dr|witness
 #   etcd_start NAME          start it again (same data directory)
 #   etcdctl_get KEY          the value of /lifeboat/test/KEY (witness side)
-#   agent_start p|d          `lifeboat agent` in that node's namespace
+#   agent_start p|d          `lifeboat agent` on that machine; its watchdog
+#                            device is the file $T/watchdog-NODE (a test
+#                            never arms a real one)
 #   agent_kill p|d           kill -9 it
 #   leader_is NODE           etcd says NODE (oslo|dr|none) holds the leader key
 #   may_promote NODE         NODE's agent says it may be promoted
@@ -93,30 +99,33 @@ etcd_cluster_up() {
 	local n
 	for n in primary dr witness; do etcd_start "$n"; done
 	wait_until 30 _etcd_healthy || { tail -5 "$T"/etcd-*.log >&2; return 1; }
+	conf_add 's/^promote_timeout = 20$/promote_timeout = 20\nsemi_sync = yes/' || return 1
 	local c
-	for c in "$CONF_P" "$CONF_D"; do
-		sed -i 's/^promote_timeout = 20$/promote_timeout = 20\nsemi_sync = yes/' "$c"
-		cat >>"$c" <<EOF
-
-[cluster]
-etcd = http://$LB_NET.1:2379 http://$LB_NET.2:2379 http://$LB_NET.4:2379
-scope = $ETCD_SCOPE
-ttl = $ETCD_TTL
-max_lag_on_failover = 5
-EOF
+	for c in "$T/oslo/etc-lifeboat/lifeboat.conf" "$T/dr/etc-lifeboat/lifeboat.conf"; do
+		printf '\n[cluster]\netcd = http://%s.1:2379 http://%s.2:2379 http://%s.4:2379\nscope = %s\nttl = %s\nmax_lag_on_failover = 5\n' \
+			"$LB_NET" "$LB_NET" "$LB_NET" "$ETCD_SCOPE" "$ETCD_TTL" >>"$c"
 	done
 	# What 'db clone' does with semi_sync = yes (the fixture cloned first).
 	sql_p "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; SET GLOBAL rpl_semi_sync_master_enabled = ON" || return 1
 	sql_d "SET GLOBAL rpl_semi_sync_slave_enabled = ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD" || return 1
 }
 
+# The one file, edited alike on both machines.
+conf_add() {
+	local c
+	for c in "$T/oslo/etc-lifeboat/lifeboat.conf" "$T/dr/etc-lifeboat/lifeboat.conf"; do
+		sed -i "$1" "$c" || return 1
+	done
+}
+
 agent_start() {
 	local ns name
 	ns=$(_etcd_ns "$1")
 	if [ "$ns" = primary ]; then name=oslo; else name=dr; fi
-	# On that machine, as installed there (cluster.sh).
+	[ -e "$T/watchdog-$name" ] || : >"$T/watchdog-$name"
 	# shellcheck disable=SC2086
-	node_bg "$ns" env ${AGENT_ENV:-} lifeboat ${AGENT_OPTS:-} agent >>"$T/agent-$name.log" 2>&1 </dev/null
+	node_bg "$ns" env LIFEBOAT_WATCHDOG_DEVICE="$T/watchdog-$name" ${AGENT_ENV:-} \
+		lifeboat ${AGENT_OPTS:-} agent >>"$T/agent-$name.log" 2>&1 </dev/null
 	echo $! >"$T/agent-$name.pid"
 	lb_track_pid $!
 }
