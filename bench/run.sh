@@ -88,7 +88,8 @@ else
 fi
 log "file system: $FSNOTE, $W"
 
-start_sshd ""   # a free port
+# serve (what the ssh side runs) reads the benchmark's configuration.
+SSHD_LIFEBOAT_CONFIG=$T/lifeboat.conf start_sshd ""   # a free port
 # lsyncd's rsyncssh passes ssh options as a table; SSH_OPTS as pairs.
 SSH_HOST=127.0.0.1
 
@@ -200,15 +201,15 @@ tree_done() {
 	# Cheapest first, so polling does not compete with the tools for the
 	# CPUs: the file generated last, usually also shipped last.
 	[ -f "$2/$4" ] || return 1
-	n=$(find "$2" -type f ! -name '.*' 2>/dev/null | wc -l)
+	n=$(find "$2" -path "$2/.lifeboat-history" -prune -o -type f ! -name '.*' -print 2>/dev/null | wc -l)
 	[ "$n" -eq "$3" ] || return 1
-	[ -z "$(rsync -ani --delete "$1/" "$2/" 2>/dev/null)" ]
+	[ -z "$(rsync -ani --delete --filter='- /.lifeboat-history/' "$1/" "$2/" 2>/dev/null)" ]
 }
 
 # last_change DIR T1: the newest ctime in DIR (the tool's last write there),
 # at most T1 (when the poller saw the tree complete).
 last_change() {
-	find "$1" -printf '%C@\n' | awk -v t1="$2" '$1 > m { m = $1 } END { printf "%.6f\n", (m > 0 && m < t1) ? m : t1 }'
+	find "$1" -path "$1/.lifeboat-history" -prune -o -printf '%C@\n' | awk -v t1="$2" '$1 > m { m = $1 } END { printf "%.6f\n", (m > 0 && m < t1) ? m : t1 }'
 }
 
 tool_modes() {   # the (tool, mode) pairs to run, one per line

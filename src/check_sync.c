@@ -5,6 +5,7 @@
  * on their control sockets) say the DR side's files are current. Read-only: the probes are
  * `rsync --version`, `date` and `df` over ssh. */
 #include "check.h"
+#include "history_client.h"
 #include "check_sys.h"
 #include "ctl.h"
 #include "util.h"
@@ -143,6 +144,34 @@ static bool rule_ssh_rsync(struct check_report *r, const char *kind, const char 
 	return ok;
 }
 
+/* The key this node uses on the peer should only run `lifeboat serve`
+ * (restrict,command= in authorized_keys): a shell command that answers
+ * means a compromised node owns the peer, history included. */
+static void rule_key_restricted(struct check_report *r, const char *kind, const char *name,
+				const struct peer_ssh *ssh)
+{
+	static const char *const words[] = {"echo", "lifeboat-unrestricted-key"};
+	struct run_result res;
+	double t0, t1;
+	int rc = check_ssh_run(ssh, words, ARRAY_LEN(words), &res, &t0, &t1);
+	bool shell = rc == 0 && res.out.data && strstr(res.out.data, "lifeboat-unrestricted-key");
+	char *msg, *fix = NULL;
+	if (shell) {
+		msg = xasprintf("the key for %s runs any command there: a compromised node could "
+				"delete the other's copy and its history",
+				ssh->dest);
+		fix = xasprintf("on %s, put restrict,command=\"lifeboat serve\" in front of this "
+				"node's key in authorized_keys (docs/serve.md)",
+				ssh->dest);
+	} else {
+		msg = xasprintf("the key for %s only runs lifeboat serve", ssh->dest);
+	}
+	add_named(r, kind, name, "key", shell ? CHECK_WARN : CHECK_PASS, fix, msg);
+	free(msg);
+	free(fix);
+	run_result_free(&res);
+}
+
 static void rule_remote_clock(struct check_report *r, const char *kind, const char *name,
 			      const struct peer_ssh *ssh)
 {
@@ -175,8 +204,11 @@ static void rule_remote_clock(struct check_report *r, const char *kind, const ch
 
 /* Room on the DR side: a first copy needs the whole tree; after that rsync
  * still writes a temporary copy of the biggest changed file. */
-static void rule_disk(struct check_report *r, const struct sync_conf *sc,
-		      const struct check_tree *t)
+static void rule_history(struct check_report *r, const struct config *cfg,
+			 const struct sync_conf *sc, const struct check_space *sp);
+
+static void rule_disk(struct check_report *r, const struct config *cfg,
+		      const struct sync_conf *sc, const struct check_tree *t)
 {
 	struct check_space sp;
 	char *why = NULL;
@@ -205,6 +237,49 @@ static void rule_disk(struct check_report *r, const struct sync_conf *sc,
 		lvl = CHECK_WARN;
 	add_named(r, "sync", sc->name, "disk", lvl,
 		  "free space on the target's file system, or grow it", msg);
+	free(msg);
+	if (sp.exists)
+		rule_history(r, cfg, sc, &sp);
+}
+
+/* History: the room a week of it needs at the rate versions were kept so
+ * far, against the free space (a full target holds the sync, by design). */
+static void rule_history(struct check_report *r, const struct config *cfg,
+			 const struct sync_conf *sc, const struct check_space *sp)
+{
+	double keep = history_keep_seconds(sc->keep);
+	if (keep <= 0) {
+		add_named(r, "sync", sc->name, "history", CHECK_WARN,
+			  "set keep = 7d: a deleted or overwritten file can then be restored",
+			  "keep = 0: the target keeps no history (rm -rf on the source is final)");
+		return;
+	}
+	uint64_t bytes;
+	time_t oldest;
+	char *err = NULL;
+	if (history_fetch_usage(cfg, sc, &bytes, &oldest, &err) < 0) {
+		char *msg = xasprintf("cannot measure the history: %s", err);
+		add_named(r, "sync", sc->name, "history", CHECK_WARN, "run lifeboat versions by hand",
+			  msg);
+		free(msg);
+		free(err);
+		return;
+	}
+	double age = oldest ? difftime(time(NULL), oldest) : 0;
+	if (age < 3600)
+		age = 3600; /* an hour at least: a young history says little */
+	double week = (double)bytes * (7 * 86400.0) / age;
+	char held[32], need[32], avail[32];
+	check_human_bytes((double)bytes, held, sizeof(held));
+	check_human_bytes(week, need, sizeof(need));
+	check_human_bytes((double)sp->avail_kib * 1024, avail, sizeof(avail));
+	char *msg = xasprintf("history holds %s; at the rate seen, a week of it needs %s, %s free",
+			      held, need, avail);
+	enum check_level lvl = week > (double)sp->avail_kib * 1024 ? CHECK_WARN : CHECK_PASS;
+	add_named(r, "sync", sc->name, "history", lvl,
+		  "grow the target's file system, or set keep_size (history is never pruned for "
+		  "room otherwise: the sync holds)",
+		  msg);
 	free(msg);
 }
 
@@ -354,10 +429,12 @@ void check_sync(const struct config *cfg, struct check_report *r)
 		const struct sync_conf *sc = &cfg->syncs[i];
 		struct peer_ssh ssh = sync_ssh(sc);
 		bool reachable = !sc->target_host || rule_ssh_rsync(r, "sync", sc->name, &ssh);
-		if (sc->target_host && reachable)
+		if (sc->target_host && reachable) {
 			rule_remote_clock(r, "sync", sc->name, &ssh);
+			rule_key_restricted(r, "sync", sc->name, &ssh);
+		}
 		if (reachable)
-			rule_disk(r, sc, &trees[i]);
+			rule_disk(r, cfg, sc, &trees[i]);
 		if (status)
 			rule_freshness(r, sc, status);
 	}

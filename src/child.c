@@ -90,6 +90,7 @@ static pid_t spawn(char *const *argv, bool want_in, bool want_out, int in_from, 
 	sigaddset(&defaults, SIGHUP);
 	sigaddset(&defaults, SIGUSR1);
 	sigaddset(&defaults, SIGCHLD);
+	sigaddset(&defaults, SIGIO); /* ignored by the stage (stage.c) */
 	posix_spawnattr_setsigmask(&attr, &empty);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	posix_spawnattr_setpgroup(&attr, 0);

@@ -42,5 +42,8 @@ int cmd_agent(const struct cli *cli, int argc, char **argv);
 int cmd_import_lsyncd(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);
 int cmd_help(const struct cli *cli, int argc, char **argv);
+int cmd_serve(const struct cli *cli, int argc, char **argv);
+int cmd_versions(const struct cli *cli, int argc, char **argv);
+int cmd_restore(const struct cli *cli, int argc, char **argv);
 
 #endif

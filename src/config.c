@@ -1,4 +1,5 @@
 #include "config.h"
+#include "history.h"
 #include "ini.h"
 #include "residency.h"
 
@@ -36,6 +37,8 @@ static const char *check_log(struct parse_state *st, const char *value);
 static const char *check_host(struct parse_state *st, const char *value);
 static const char *check_role(struct parse_state *st, const char *value);
 static const char *check_fence(struct parse_state *st, const char *value);
+static const char *check_keep(struct parse_state *st, const char *value);
+static const char *check_keep_size(struct parse_state *st, const char *value);
 static const char *check_watchdog(struct parse_state *st, const char *value);
 static const char *check_scope(struct parse_state *st, const char *value);
 static const char *check_jurisdictions(struct parse_state *st, const char *value);
@@ -78,6 +81,8 @@ static const struct key_spec sync_keys[] = {
 	KEY(sync_conf, "rsync_args", K_STRING, rsync_args),
 	KEY_RANGE(sync_conf, "max_pending", K_LONG, max_pending, 16, 100000000L),
 	KEY_RANGE(sync_conf, "rescan_interval", K_SECONDS, rescan_interval, 1, 86400),
+	KEY_CHECK(sync_conf, "keep", K_STRING, keep, check_keep),
+	KEY_CHECK(sync_conf, "keep_size", K_STRING, keep_size, check_keep_size),
 };
 
 static const struct key_spec database_keys[] = {
@@ -363,6 +368,26 @@ static const char *check_fence(struct parse_state *st, const char *value)
 		return NULL;
 	snprintf(st->msg, sizeof(st->msg), "'fence' must be read_only or hook:/PATH, got '%s'",
 		 value);
+	return st->msg;
+}
+
+static const char *check_keep(struct parse_state *st, const char *value)
+{
+	double v;
+	if (history_parse_duration(value, &v))
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg),
+		 "'keep' must be a duration (7d, 12h, 90m, 0 for off), got '%s'", value);
+	return st->msg;
+}
+
+static const char *check_keep_size(struct parse_state *st, const char *value)
+{
+	uint64_t v;
+	if (history_parse_size(value, 100, &v))
+		return NULL;
+	snprintf(st->msg, sizeof(st->msg),
+		 "'keep_size' must be a size (20G, 500M, 10%%, 0 for no cap), got '%s'", value);
 	return st->msg;
 }
 
@@ -875,6 +900,8 @@ static void sync_free(struct sync_conf *s)
 	free(s->ssh_identity);
 	free(s->ssh_options);
 	free(s->rsync_args);
+	free(s->keep);
+	free(s->keep_size);
 }
 
 void config_free(struct config *cfg)

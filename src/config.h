@@ -56,6 +56,8 @@ struct sync_conf {
 	char *rsync_args;
 	long max_pending; /* changes kept one by one before collapsing to directories */
 	double rescan_interval; /* full passes this often while directories are unwatched */
+	char *keep;      /* history on the target: "7d" (NULL: the default), "0" off */
+	char *keep_size; /* history cap: "20G", "10%", NULL or "0": none */
 };
 
 struct database_conf {

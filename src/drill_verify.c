@@ -382,6 +382,7 @@ static void push_ssh(const struct peer_ssh *ps, struct strv *v)
 static void dry_run_argv(const struct config *cfg, const struct sync_conf *s, struct strv *v)
 {
 	strv_push_split(v, "rsync -ani --delete --omit-dir-times");
+	strv_push(v, "--filter=- /.lifeboat-history/"); /* the target's own history */
 	for (size_t i = 0; i < s->excludes.len; i++)
 		strv_pushf(v, "--exclude=%s", s->excludes.items[i]);
 	if (s->exclude_from)

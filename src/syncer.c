@@ -1,4 +1,5 @@
 #include "syncer.h"
+#include "history.h"
 #include "exclude.h"
 #include "changes.h"
 #include "epoch.h"
@@ -9,6 +10,7 @@
 #include "transport.h"
 #include "watch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,10 @@ struct syncer {
 	uint64_t retry_timer; /* backoff */
 	uint64_t rescan_timer;
 	uint64_t source_timer; /* waiting for a vanished source to return */
+	dev_t source_dev;         /* the source's file system at start */
+	bool source_had_entries;  /* the source was seen with something in it */
+	bool source_suspect;      /* the guard holds transfers (source_guard) */
+	uint64_t guard_timer;     /* the guard's look at an idle source */
 	int backoff_ms;
 	int consecutive_failures;
 
@@ -87,6 +93,7 @@ struct syncer {
 };
 
 static void schedule(struct syncer *s);
+static void hold(struct syncer *s, enum sync_state st, const char *why);
 static void run_stage(struct syncer *s);
 static void move_all(struct strv *from, struct strv *to);
 
@@ -148,6 +155,103 @@ static int open_watch(struct syncer *s)
 	return watch_start(s->watch);
 }
 
+static bool dir_has_entries(const char *path, const char *skip)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool any = false;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		      (!skip || strcmp(e->d_name, skip));
+	closedir(d);
+	return any;
+}
+
+/* The source guard: NULL when the source looks like itself, else why
+ * nothing may be shipped (a --delete would empty the target): it is gone,
+ * on another file system than at start (an unmounted disk shows the empty
+ * mount point), or empty while the target is not. */
+static const char *source_guard(struct syncer *s)
+{
+	struct stat st;
+	if (stat(s->sc->source, &st) < 0 || !S_ISDIR(st.st_mode))
+		return "is gone";
+	if (!s->source_dev)
+		s->source_dev = st.st_dev;
+	if (st.st_dev != s->source_dev)
+		return "is on another file system than when lifeboat started (an unmounted disk?)";
+	if (dir_has_entries(s->sc->source, NULL)) {
+		s->source_had_entries = true;
+		return NULL;
+	}
+	bool target_full = s->sc->target_host ? s->source_had_entries
+					      : dir_has_entries(s->sc->target_path, HISTORY_DIR);
+	return target_full ? "is empty while the target is not" : NULL;
+}
+
+static char *guard_message(const struct syncer *s, const char *why)
+{
+	return xasprintf("source %s %s: nothing is deleted on the target; lifeboat resumes by "
+			 "itself when the source is back (check it: findmnt %s); if this is meant, "
+			 "restart lifeboat sync",
+			 s->sc->source, why, s->sc->source);
+}
+
+/* The source is itself again: watch it anew and do a full pass (events
+ * were missed meanwhile). */
+static void guard_cleared(struct syncer *s)
+{
+	s->source_suspect = false;
+	log_info("[sync %s] source '%s' is itself again: watching it anew, full pass", s->sc->name,
+		 s->sc->source);
+	if (!s->once && open_watch(s) < 0)
+		log_error("[sync %s] cannot watch '%s': %s", s->sc->name, s->sc->source,
+			  strerror(errno));
+	changes_full(s->q, now_ms());
+}
+
+/* Before a batch: hold (state error, nothing deleted on the target) while
+ * the guard says no. true: the batch may go. */
+static bool guard_batch(struct syncer *s)
+{
+	const char *why = source_guard(s);
+	if (why) {
+		char *msg = guard_message(s, why);
+		s->source_suspect = true;
+		hold(s, SYNC_ERROR, msg);
+		free(msg);
+		return false;
+	}
+	if (s->source_suspect)
+		guard_cleared(s);
+	return true;
+}
+
+/* An idle source is looked at too: an unmount sends no event that says
+ * so at once (a lazy one none until the file system is released). */
+static void on_guard_tick(struct loop *loop, void *arg)
+{
+	struct syncer *s = arg;
+	s->guard_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_guard_tick, s);
+	if (s->busy || s->source_gone || s->stopped || s->retry_timer)
+		return;
+	const char *why = source_guard(s);
+	if (why && !s->source_suspect) {
+		char *msg = guard_message(s, why);
+		s->source_suspect = true;
+		log_error("[sync %s] %s", s->sc->name, msg);
+		set_error(s, msg);
+		set_state(s, SYNC_ERROR);
+		notify(s);
+		free(msg);
+	} else if (!why && s->source_suspect) {
+		guard_cleared(s);
+		schedule(s);
+	}
+}
+
 /* The source directory vanished (an unmounted volume, a careless mv): wait
  * for it, then watch it anew and do a full pass. Never ship an empty tree
  * with --delete in the meantime. */
@@ -155,8 +259,15 @@ static void on_source_check(struct loop *loop, void *arg)
 {
 	struct syncer *s = arg;
 	s->source_timer = 0;
-	struct stat st;
-	if (stat(s->sc->source, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	const char *why = source_guard(s);
+	if (why) {
+		char *msg = guard_message(s, why);
+		if (strcmp(why, "is gone") != 0 && (!s->last_error || strcmp(s->last_error, msg))) {
+			log_error("[sync %s] %s", s->sc->name, msg);
+			set_error(s, msg);
+			notify(s);
+		}
+		free(msg);
 		s->source_timer = loop_add_timer(loop, SOURCE_CHECK_MS, on_source_check, s);
 		return;
 	}
@@ -306,6 +417,15 @@ static void once_verified(void *arg, const struct transfer_result *r)
 		s->hooks.finished(s->hooks.arg, s, code);
 }
 
+/* Files that changed every time they were copied: shipped once they hold
+ * still (a later batch), never as a torn copy. */
+static void requeue_held(struct syncer *s, const struct strv *held)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; held && i < held->len; i++)
+		changes_add(s->q, held->items[i], CH_PATH, true, now); /* waits for a close or a quiet moment */
+}
+
 static void on_transfer_done(void *arg, const struct transfer_result *r)
 {
 	struct syncer *s = arg;
@@ -371,6 +491,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	} else if (s->stage == STAGE_PATHS) {
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.paths);
+		requeue_held(s, r->held);
 	}
 	run_stage(s);
 }
@@ -588,6 +709,8 @@ static void start_batch(struct syncer *s)
 	if (!changes_take(s->q, &s->cur, now, QUIET_MS, MAX_HOLD_MS))
 		return;
 	s->busy = true;
+	if (!guard_batch(s))
+		return;
 	s->stream_tried = false;
 	s->batch_bytes = s->batch_files = 0;
 	if (!s->cur.full)
@@ -829,6 +952,8 @@ int syncer_start(struct syncer *s)
 			  strerror(errno));
 		return -1;
 	}
+	source_guard(s); /* notes the source's file system as it is now */
+	s->guard_timer = loop_add_timer(s->loop, SOURCE_CHECK_MS, on_guard_tick, s);
 	if (!s->once) {
 		if (open_watch(s) < 0) {
 			log_error("[sync %s] cannot watch '%s': %s", sc->name, sc->source,
@@ -859,7 +984,8 @@ void syncer_stop(struct syncer *s)
 	loop_cancel_timer(s->loop, s->retry_timer);
 	loop_cancel_timer(s->loop, s->rescan_timer);
 	loop_cancel_timer(s->loop, s->source_timer);
-	s->timer = s->retry_timer = s->rescan_timer = s->source_timer = 0;
+	loop_cancel_timer(s->loop, s->guard_timer);
+	s->timer = s->retry_timer = s->rescan_timer = s->source_timer = s->guard_timer = 0;
 	transport_stop(s->t);
 }
 

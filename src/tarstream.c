@@ -1,6 +1,8 @@
 #include "tarstream.h"
 #include "child.h"
+#include "beneath.h"
 #include "exclude.h"
+#include "history.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -13,18 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The remote end. It reads a header (10 digits: its length, then the
- * target directory and the tree names, NUL-separated) with sysread, so not
- * a byte of the archive behind it is consumed, refuses when a tree exists,
- * and becomes `tar -x` on the same stdin. Names arrive on stdin, never on a
- * command line, and the script is constant: no shell sees a file name. */
-static const char guard_script[] =
-	"perl -e 'sub rd { my ($n, $b) = (shift, \"\"); while (length($b) < $n) "
-	"{ sysread(STDIN, $b, $n - length($b), length($b)) or exit 5 } $b } "
-	"@n = split(/\\0/, rd(rd(10))); $r = shift(@n); "
-	"chdir($r) or do { print STDERR \"chdir $r: $!\\n\"; exit 4 }; "
-	"for (@n) { if (-e $_ or -l $_) { print STDERR \"exists on the target: $_\\n\"; exit 3 } } "
-	"exec(\"tar\", \"-x\", \"-p\", \"-f\", \"-\") or exit 6'";
+/* The remote end: `lifeboat serve tar-x` reads a header (10 digits: its
+ * length, then the target directory and the tree names, NUL-separated)
+ * without consuming a byte of the archive behind it, refuses when a tree
+ * exists (exit 3), and unpacks the rest through a staging directory. Names
+ * arrive on stdin, never on a command line. */
+static const char serve_tar_cmd[] = "lifeboat serve tar-x";
 
 /* The header must fit the empty pipe in one write (64 KiB on Linux) so
  * writing it never blocks the loop. */
@@ -36,6 +32,9 @@ struct tarstream {
 	struct proc *sender;
 	struct proc *receiver;
 	bool remote;
+	int root_fd;   /* a local target: where the staging is merged */
+	char *staging; /* ... relative to it, NULL when remote */
+	bool keep_history;
 	int ended; /* exit callbacks seen: the result waits for both */
 	uint64_t files;
 	tarstream_cb cb;
@@ -304,6 +303,48 @@ static uint64_t bytes_written(const char *tail)
 	return p ? strtoull(p + 21, NULL, 10) : 0;
 }
 
+/* A local target: everything unpacked goes into place, and the staging
+ * directory goes. */
+static int local_merge(struct tarstream *ts, char **err)
+{
+	char *run = ts->keep_history ? history_run_dir("") : NULL;
+	int rc = history_merge(ts->root_fd, ts->staging, run, err);
+	free(run);
+	return rc;
+}
+
+static void remove_staging(struct tarstream *ts)
+{
+	if (!ts->staging)
+		return;
+	char *err = NULL;
+	int hfd = beneath_open_dir(ts->root_fd, HISTORY_DIR, false, &err);
+	if (hfd >= 0) {
+		beneath_remove_tree(hfd, ts->staging + strlen(HISTORY_DIR) + 1);
+		close(hfd);
+	}
+	free(err);
+}
+
+/* A local target's staging directory, made fresh: .lifeboat-history/
+ * .incoming-PID-N (a crashed run's leftovers are removed by the next). */
+static int make_staging(struct tarstream *ts, const char *target, char **why)
+{
+	static unsigned counter;
+	ts->root_fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ts->root_fd < 0) {
+		*why = xasprintf("cannot open %s: %s", target, strerror(errno));
+		return -1;
+	}
+	history_clean_staging(target);
+	ts->staging = xasprintf("%s/.incoming-%ld-%u", HISTORY_DIR, (long)getpid(), counter++);
+	int fd = beneath_open_dir(ts->root_fd, ts->staging, true, why);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static void on_child_exit(struct proc *p, void *arg)
 {
 	(void)p;
@@ -313,13 +354,25 @@ static void on_child_exit(struct proc *p, void *arg)
 	struct tarstream_result r = {.files = ts->files};
 	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
+	char *merge_err = NULL;
+	if (ts->staging && r.outcome == TS_OK && sc == 1) {
+		/* A file changed while tar read it: what was unpacked may be torn.
+		 * Nothing of it gets a final name; rsync ships whole copies. */
+		r.outcome = TS_USE_RSYNC;
+		merge_err = xstrdup("a file changed while it was read");
+	} else if (ts->staging && r.outcome == TS_OK && local_merge(ts, &merge_err) < 0) {
+		r.outcome = TS_USE_RSYNC;
+		rc = -1;
+	}
 	r.exists = ts->remote && rc == GUARD_EXISTS;
 	r.receiver_failed = rc != 0 && !r.exists;
 	const char *stail = proc_stderr_tail(ts->sender);
 	r.bytes = bytes_written(stail);
 	if (r.outcome != TS_OK)
 		snprintf(r.message, sizeof(r.message), "tar exit %d: %s; %s exit %d: %s", sc, stail,
-			 ts->remote ? "ssh/tar -x" : "tar -x", rc, proc_stderr_tail(ts->receiver));
+			 ts->remote ? "ssh/serve tar-x" : "tar -x", rc,
+			 merge_err ? merge_err : proc_stderr_tail(ts->receiver));
+	free(merge_err);
 	ts->cb(ts->arg, &r); /* may free ts */
 }
 
@@ -384,12 +437,13 @@ static void sender_argv(const char *source, struct strv *argv)
 	strv_push(argv, "-");
 }
 
-static void receiver_argv(const struct tarstream_target *tt, struct strv *argv)
+static void receiver_argv(const struct tarstream_target *tt, const char *staging,
+			  struct strv *argv)
 {
 	if (tt->ssh_argv) {
 		for (size_t i = 0; tt->ssh_argv[i]; i++)
 			strv_push(argv, tt->ssh_argv[i]);
-		strv_push(argv, guard_script);
+		strv_push(argv, serve_tar_cmd);
 		return;
 	}
 	strv_push(argv, "tar");
@@ -398,7 +452,7 @@ static void receiver_argv(const struct tarstream_target *tt, struct strv *argv)
 	strv_push(argv, "-f");
 	strv_push(argv, "-");
 	strv_push(argv, "-C");
-	strv_push(argv, tt->target_path);
+	strv_pushf(argv, "%s/%s", tt->target_path, staging);
 }
 
 static struct proc *spawn(struct loop *loop, struct strv *argv, int in_from, int out_to,
@@ -455,6 +509,14 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		return decline(&list, flat, rest);
 	}
 	struct tarstream *ts = xcalloc(1, sizeof(*ts));
+	ts->root_fd = -1;
+	ts->keep_history = tt->keep_history;
+	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		tarstream_free(ts);
+		return decline(&list, flat, rest);
+	}
 	ts->remote = remote;
 	ts->files = files;
 	ts->cb = cb;
@@ -462,7 +524,7 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	struct strv argv;
 	strv_init(&argv);
 	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
-		receiver_argv(tt, &argv);
+		receiver_argv(tt, ts->staging, &argv);
 		ts->receiver = spawn(loop, &argv, pipefd[0], -1, false, ts, why);
 	}
 	if (ts->receiver) {
@@ -490,5 +552,9 @@ void tarstream_free(struct tarstream *ts)
 		return;
 	proc_free(ts->sender);
 	proc_free(ts->receiver);
+	remove_staging(ts);
+	if (ts->root_fd >= 0)
+		close(ts->root_fd);
+	free(ts->staging);
 	free(ts);
 }

@@ -1,10 +1,15 @@
 /* tarstream: ships directory trees the target does not have yet as one tar
  * stream, `tar -c` here piped into `tar -x` at the target (a local child,
- * or over the ssh master behind a constant perl guard). For a burst of
+ * or over the ssh master into `lifeboat serve tar-x`). For a burst of
  * small files that is about twice as fast as rsync, which handles them file
  * by file through three processes and renames each into place.
  *
- * Only for new trees: the guard refuses (exit 3) when a tree already exists
+ * The archive is unpacked into a staging directory in the target's history
+ * directory and moved into place once whole (history_merge): a file never
+ * has its final name before all of it is there, also after a crash, and
+ * what the stream replaces is kept in the history.
+ *
+ * Only for new trees: serve refuses (exit 3) when a tree already exists
  * at the target, and any other trouble is reported as "use rsync", which
  * compares, deletes and reports properly. Owns the file list walk, the two
  * tar children and the pipe between them. */
@@ -43,6 +48,7 @@ struct tarstream_target {
 	 * the target is local. Borrowed for the call only. */
 	char *const *ssh_argv;
 	const struct exclude_set *excludes; /* borrowed, may be NULL */
+	bool keep_history; /* a local target keeps what the stream replaces */
 };
 
 /* Start shipping trees (recursive) and flat entries (new files, and

@@ -1,6 +1,8 @@
 #include "transport.h"
 #include "child.h"
 #include "exclude.h"
+#include "history.h"
+#include "stage.h"
 #include "tarstream.h"
 #include "log.h"
 #include "loop.h"
@@ -15,26 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A remote rename helper: perl is part of every Debian base system. Paths
- * arrive NUL-separated on stdin, never on a command line, so no shell ever
- * sees a file name. The script itself is constant. */
-static const char rename_script[] =
-	"perl -e '$/=\"\\0\"; $|=1; chomp($r=<STDIN>); chdir($r) or die \"chdir $r: $!\\n\"; "
-	"while (defined($f=<STDIN>)) { defined($t=<STDIN>) or last; chomp $f; chomp $t; "
-	"print rename($f,$t) ? \"ok\\n\" : \"fail $!\\n\" }'";
+/* Everything on a remote target goes through `lifeboat serve` there (the
+ * only command a restricted key may run): rsync's server side, renames,
+ * directory times, epoch reads and the tar stream. Names travel on stdin,
+ * NUL-separated, never on a command line; the request words are constant. */
+#define SERVE_CMD "lifeboat serve"
 
-/* Sets the modification time of the directory named on stdin to the
- * nanosecond (perl's own utime would round it): GNU touch, exec'd with an
- * argv list. The time on the command line is ours, never a file name. */
-static const char utime_script[] =
-	"perl -e '$/=\"\\0\"; chomp($d=<STDIN>); "
-	"exec(\"touch\", \"-c\", \"-m\", \"-d\", \"\\@$ARGV[1]\", \"--\", $d) or "
-	"die \"touch: $!\\n\"'";
-
-/* Prints the file named on stdin, or "none". */
-static const char read_script[] =
-	"perl -e '$/=\"\\0\"; chomp($p=<STDIN>); if (open(F, \"<\", $p)) "
-	"{ local $/; print <F> } else { print \"none\\n\" }'";
+static const char *const helper_names[] = {"rsync", "rename helper", "directory-times helper",
+					   "epoch read"};
 
 struct run;
 
@@ -56,6 +46,7 @@ struct transport {
 	void (*late_failure)(void *arg, const char *msg);
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
+	struct stage *stage; /* whole copies of a path batch's files (stage.h) */
 	bool stopping;
 	/* Bursts of new trees and files go as one tar stream when our exclude
 	 * answer is rsync's and no rsync option shapes the copy; else, or when
@@ -73,11 +64,12 @@ struct run {
 	struct transport *t;
 	struct proc *p;
 	enum rsync_mode mode;
-	bool is_rename;
-	bool is_read;
+	enum helper_kind kind;
 	bool claimed;
 	bool delivered; /* its result went out before the process exited */
 	struct run *next_lingering; /* a transfer is waiting for it (primed ones are not yet) */
+	bool reads_stage; /* its source is the stage, emptied once it is done */
+	struct strv held; /* paths the stage held back from this run */
 	bool *failed;
 	size_t n_ops;
 	transfer_cb cb;
@@ -106,6 +98,13 @@ static void ssh_words(const struct sync_conf *sc, const char *control_path, stru
 			      "ServerAliveCountMax=3", control, NULL};
 	peer_ssh_words(&ps, opts, v);
 	free(control);
+}
+
+void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv)
+{
+	ssh_words(sc, NULL, argv);
+	strv_push(argv, "--");
+	strv_push(argv, sc->target_host);
 }
 
 static void build_options(const struct sync_conf *sc, const struct strv *filters,
@@ -151,6 +150,9 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		}
 		break;
 	}
+	/* The target's history is never shipped, compared or deleted (and a
+	 * node that was a target keeps its history out of what it pushes). */
+	strv_push(argv, "--filter=- /" HISTORY_DIR "/");
 	/* Filters go on the command line: --from0 would make rsync read an
 	 * --exclude-from file as NUL-separated. */
 	for (size_t i = 0; filters && i < filters->len; i++)
@@ -169,17 +171,18 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		}
 		strv_push(argv, "-e");
 		peer_rsync_e(&words, argv);
+		strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
 		strv_free(&words);
 	}
 	if (sc->rsync_args)
 		strv_push_split(argv, sc->rsync_args);
 }
 
-static void append_paths(const struct sync_conf *sc, struct strv *argv)
+static void append_paths(const struct sync_conf *sc, const char *source, struct strv *argv)
 {
 	/* "--": a source or target starting with '-' is still a path. */
 	strv_push(argv, "--");
-	strv_pushf(argv, "%s/", sc->source);
+	strv_pushf(argv, "%s/", source ? source : sc->source);
 	if (sc->target_host) {
 		char *remote = config_rsync_remote(sc->target_host, sc->target_path);
 		strv_push(argv, remote);
@@ -194,7 +197,7 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 			  struct strv *argv)
 {
 	build_options(sc, filters, control_path, mode, allow_delete, argv);
-	append_paths(sc, argv);
+	append_paths(sc, NULL, argv);
 }
 
 enum transfer_outcome transport_classify(int exit_code, bool remote)
@@ -251,6 +254,14 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
+	char *serr = NULL;
+	t->stage = stage_new(sc->name, &serr);
+	if (!t->stage) {
+		log_warn("[sync %s] %s: files are read in place (a file rewritten while it is read "
+			 "may arrive torn)",
+			 sc->name, serr);
+		free(serr);
+	}
 	t->master_backoff_ms = 1000;
 	if (t->remote) {
 		char tmpl[] = "/tmp/lifeboat.XXXXXX";
@@ -271,6 +282,7 @@ static void free_run(struct run *r)
 	if (!r)
 		return;
 	proc_free(r->p);
+	strv_free(&r->held);
 	free(r);
 }
 
@@ -286,6 +298,8 @@ void transport_stop(struct transport *t)
 	}
 	free_run(t->active);
 	t->active = NULL;
+	if (t->stage)
+		stage_clear(t->stage);
 	tarstream_free(t->stream);
 	t->stream = NULL;
 	while (t->lingering) {
@@ -312,6 +326,7 @@ void transport_free(struct transport *t)
 	free(t->control_path);
 	free(t->runtime_dir);
 	free(t->backup_dir);
+	stage_free(t->stage);
 	free(t);
 }
 
@@ -351,10 +366,10 @@ static void start_master(struct transport *t)
 	strv_push(&argv, "ControlPersist=no");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	/* The master's own session is a remote `cat` reading a pipe that only
+	/* The master's own session is `serve hold` reading a pipe that only
 	 * we hold: if we die, even by SIGKILL, it reads EOF, the session ends
 	 * and the master goes with it instead of lingering connected. */
-	strv_push(&argv, "exec cat >/dev/null");
+	strv_push(&argv, SERVE_CMD " hold");
 	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true};
 	char *err = NULL;
 	t->master = proc_start(t->loop, &o, on_master_exit, t, &err);
@@ -371,6 +386,15 @@ static bool master_ready(const struct transport *t)
 	return t->control_path && stat(t->control_path, &st) == 0;
 }
 
+/* The run read what it needed: the stage is free for the next batch. */
+static void done_reading(struct run *r, struct transfer_result *res)
+{
+	if (r->reads_stage && r->t->stage)
+		stage_clear(r->t->stage);
+	r->reads_stage = false;
+	res->held = r->held.len ? &r->held : NULL;
+}
+
 static void deliver(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
@@ -378,54 +402,83 @@ static void deliver(struct run *r, struct transfer_result *res)
 		t->active = NULL;
 	transfer_cb cb = r->cb;
 	void *arg = r->arg;
-	free_run(r);
+	done_reading(r, res);
 	if (cb)
 		cb(arg, res);
+	free_run(r);
+}
+
+/* One line per rename: "ok" or "fail REASON"; a missing answer means the
+ * rename did not happen (the caller ships the paths instead). */
+static void read_rename_answers(bool *failed, size_t n_ops, const char *text,
+				struct transfer_result *res)
+{
+	size_t i = 0;
+	for (const char *line = text; *line && i < n_ops; i++) {
+		if (strncmp(line, "ok", 2) != 0) {
+			failed[i] = true;
+			res->n_renames_failed++;
+		}
+		const char *nl = strchr(line, '\n');
+		if (!nl) {
+			i++;
+			break;
+		}
+		line = nl + 1;
+	}
+	for (; i < n_ops; i++)
+		if (!failed[i])
+			failed[i] = true, res->n_renames_failed++;
+}
+
+/* serve on the target said no (a refusal, or no room for history): the
+ * target is reachable, the request is wrong or the target needs a person. */
+static bool serve_said_no(const char *err_tail)
+{
+	return strstr(err_tail, "serve: refused") || strstr(err_tail, "serve: no room");
+}
+
+void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, const char *out,
+			     const char *err_tail, bool *failed, size_t n_ops,
+			     struct transfer_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->exit_code = exit_code;
+	res->outcome = exit_code == 0 ? T_OK : transport_classify(exit_code, remote);
+	if (res->outcome == T_UNREACHABLE && serve_said_no(err_tail))
+		res->outcome = T_FAILED;
+	switch (kind) {
+	case HELPER_READ:
+		snprintf(res->text, sizeof(res->text), "%s", out);
+		if (res->outcome == T_FAILED && !serve_said_no(err_tail))
+			res->outcome = T_UNREACHABLE;
+		break;
+	case HELPER_RENAME:
+		read_rename_answers(failed, n_ops, out, res);
+		if (res->outcome == T_FAILED && res->n_renames_failed == n_ops)
+			res->outcome = T_OK; /* every pair falls back to a copy */
+		break;
+	case HELPER_UTIME:
+	case HELPER_NONE:
+		break; /* the exit code says it all */
+	}
+	if (exit_code != 0)
+		snprintf(res->message, sizeof(res->message), "%s exit %d: %s", helper_names[kind],
+			 exit_code, err_tail);
 }
 
 static void fill_result(struct run *r, struct transfer_result *res)
 {
-	memset(res, 0, sizeof(*res));
-	res->exit_code = proc_exit_code(r->p);
 	const struct buf *out = proc_stdout(r->p);
 	const char *text = out->data ? out->data : "";
-	if (r->is_read) {
-		snprintf(res->text, sizeof(res->text), "%s", text);
-		res->outcome = res->exit_code == 0 ? T_OK
-						     : transport_classify(res->exit_code, r->t->remote);
-		if (res->outcome == T_FAILED)
-			res->outcome = T_UNREACHABLE;
-	} else if (r->is_rename) {
-		/* One line per rename: "ok" or "fail REASON". */
-		size_t i = 0;
-		for (const char *line = text; *line && i < r->n_ops; i++) {
-			if (strncmp(line, "ok", 2) != 0) {
-				r->failed[i] = true;
-				res->n_renames_failed++;
-			}
-			const char *nl = strchr(line, '\n');
-			if (!nl)
-				break;
-			line = nl + 1;
-		}
-		for (; i < r->n_ops; i++) /* no answer: assume it did not happen */
-			if (!r->failed[i])
-				r->failed[i] = true, res->n_renames_failed++;
-		res->outcome = res->exit_code == 0 ? T_OK
-						     : transport_classify(res->exit_code, r->t->remote);
-		if (res->outcome == T_FAILED && res->n_renames_failed == r->n_ops)
-			res->outcome = T_OK; /* every pair falls back to a copy */
-	} else {
-		res->outcome = transport_classify(res->exit_code, r->t->remote);
-		if (r->mode == RSYNC_VERIFY)
-			res->differs = out->len > 0;
-		else
-			transport_parse_stats(text, &res->bytes, &res->files);
-	}
-	if (res->exit_code != 0)
-		snprintf(res->message, sizeof(res->message), "%s exit %d: %s",
-			 r->is_rename ? "rename helper" : "rsync", res->exit_code,
-			 proc_stderr_tail(r->p));
+	transport_helper_result(r->kind, proc_exit_code(r->p), r->t->remote, text,
+				proc_stderr_tail(r->p), r->failed, r->n_ops, res);
+	if (r->kind != HELPER_NONE)
+		return;
+	if (r->mode == RSYNC_VERIFY)
+		res->differs = out->len > 0;
+	else
+		transport_parse_stats(text, &res->bytes, &res->files);
 }
 
 static void unlinger(struct transport *t, struct run *r)
@@ -496,28 +549,49 @@ static void on_run_output(struct proc *p, void *arg)
 	t->lingering = r;
 	transfer_cb cb = r->cb;
 	r->cb = NULL;
+	done_reading(r, &res);
 	cb(r->arg, &res);
 }
 
+/* source: where rsync reads (NULL: the sync's source; the stage for
+ * path batches). */
 static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
-			     char **err)
+			     const char *source, char **err)
 {
 	struct strv argv;
 	strv_init(&argv);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
 		      allow_delete, &argv);
-	if (mode == RSYNC_FULL && t->backup_dir) {
-		/* Keep what the pass would overwrite or delete (a rejoined peer). */
+	bool rejoin = mode == RSYNC_FULL && t->backup_dir;
+	if (t->remote && rejoin) {
+		/* serve on the target keeps what the pass replaces, in its history. */
 		strv_push(&argv, "--backup");
-		strv_pushf(&argv, "--backup-dir=%s", t->backup_dir);
+	} else if (mode != RSYNC_VERIFY && !t->remote) {
+		/* A local target: what rsync replaces is kept (history), and what
+		 * it wrote is on disk before it reports done. */
+		strv_push(&argv, "--fsync");
+		char *tmp = history_temp_dir(t->sc->target_path, "rsync");
+		if (tmp)
+			strv_pushf(&argv, "--temp-dir=%s", tmp);
+		free(tmp);
+		char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir(t->sc->target_path)
+			: rejoin ? xstrdup(t->backup_dir) : NULL;
+		if (run) {
+			strv_push(&argv, "--backup");
+			strv_pushf(&argv, "--backup-dir=%s", run);
+		}
+		free(run);
+	}
+	if (rejoin) {
 		free(t->backup_dir);
 		t->backup_dir = NULL;
 	}
-	append_paths(t->sc, &argv);
+	append_paths(t->sc, source, &argv);
 
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->mode = mode;
+	r->reads_stage = source != NULL;
 	struct proc_opts o = {
 		.argv = argv.items,
 		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES,
@@ -563,7 +637,9 @@ static void prime(struct transport *t)
 		if (t->primed[i])
 			continue;
 		char *err = NULL;
-		t->primed[i] = spawn_run(t, i == 0 ? RSYNC_PATHS : RSYNC_TREES, t->live_delete, &err);
+		const char *src = i == 0 && t->stage ? stage_dir(t->stage) : NULL;
+		t->primed[i] = spawn_run(t, i == 0 ? RSYNC_PATHS : RSYNC_TREES, t->live_delete, src,
+					 &err);
 		if (!t->primed[i]) {
 			log_error("[sync %s] %s", t->sc->name, err);
 			free(err);
@@ -574,6 +650,8 @@ static void prime(struct transport *t)
 void transport_start(struct transport *t)
 {
 	t->stopping = false;
+	if (!t->remote)
+		history_clean_staging(t->sc->target_path); /* a crashed run's partial files */
 	if (t->remote)
 		start_master(t);
 	prime(t);
@@ -585,6 +663,23 @@ static void fail_now(struct transport *t, transfer_cb cb, void *arg, const char 
 	struct transfer_result res = {.outcome = T_FAILED, .exit_code = -1};
 	snprintf(res.message, sizeof(res.message), "%s", msg);
 	cb(arg, &res);
+}
+
+/* A local target short of room for its history: the transfer waits (an
+ * error until room is made) instead of pushing history out. Remote
+ * targets: serve there decides. */
+static bool local_no_room(struct transport *t, transfer_cb cb, void *arg)
+{
+	char *why = NULL;
+	if (t->remote ||
+	    history_room(t->sc->target_path, history_keep_seconds(t->sc->keep), t->sc->keep_size,
+			 &why) == 0)
+		return false;
+	char *msg = xasprintf("no room for history: %s", why);
+	fail_now(t, cb, arg, msg);
+	free(msg);
+	free(why);
+	return true;
 }
 
 static void send_list(struct run *r, const struct strv *list)
@@ -656,6 +751,7 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 		.target_path = t->sc->target_path,
 		.ssh_argv = t->remote ? ssh.items : NULL,
 		.excludes = t->excludes,
+		.keep_history = history_keep_seconds(t->sc->keep) > 0,
 	};
 	t->active_cb = cb;
 	t->active_arg = arg;
@@ -672,20 +768,80 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	}
 }
 
+/* A path batch: stable copies of its files in the stage (never a torn
+ * read), the list without the files that would not hold still (held).
+ * Returns true when rsync reads the stage. */
+static bool stage_batch(struct transport *t, const struct strv *list, struct strv *sent,
+			struct strv *held)
+{
+	strv_init(sent);
+	strv_init(held);
+	for (size_t i = 0; list && i < list->len; i++)
+		strv_push(sent, list->items[i]);
+	if (!t->stage)
+		return false;
+	char *err = NULL;
+	int rc = stage_fill(t->stage, t->sc->source, sent, held, &err);
+	if (rc < 0) {
+		log_warn("[sync %s] %s; this batch is read from the source", t->sc->name, err);
+		free(err);
+	}
+	if (rc != 0) {
+		strv_free(sent);
+		strv_init(sent);
+		for (size_t i = 0; list && i < list->len; i++)
+			strv_push(sent, list->items[i]);
+	}
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		struct buf names;
+		buf_init(&names);
+		for (size_t i = 0; i < sent->len && i < 30; i++)
+			buf_addf(&names, " %s", sent->items[i]);
+		log_debug("[sync %s] path batch (%s):%s", t->sc->name, rc == 0 ? "staged" : "in place",
+			  names.data ? names.data : "");
+		buf_free(&names);
+	}
+	for (size_t i = 0; i < held->len; i++)
+		log_info("[sync %s] %s changes faster than it can be copied whole: it waits for a "
+			 "quiet moment (never a torn copy)",
+			 t->sc->name, held->items[i]);
+	return rc == 0;
+}
+
 void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
 		     bool allow_delete, transfer_cb cb, void *arg)
 {
 	struct run *r = NULL;
 	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
-	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot]) {
+	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
+		return;
+	struct strv sent, held;
+	bool staged = mode == RSYNC_PATHS && stage_batch(t, list, &sent, &held);
+	if (mode == RSYNC_PATHS && sent.len == 0) {
+		/* Every file kept changing: nothing to ship yet. */
+		struct transfer_result res = {.outcome = T_OK, .held = &held};
+		cb(arg, &res);
+		strv_free(&sent);
+		strv_free(&held);
+		return;
+	}
+	/* The primed path rsync reads the stage; an unstaged batch its own. */
+	bool primed_fits = slot != 0 || staged == (t->stage != NULL);
+	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot] && primed_fits) {
 		r = t->primed[slot];
 		t->primed[slot] = NULL;
 	} else {
 		char *err = NULL;
-		r = spawn_run(t, mode, allow_delete, &err);
+		r = spawn_run(t, mode, allow_delete, staged ? stage_dir(t->stage) : NULL, &err);
 		if (!r) {
+			if (staged)
+				stage_clear(t->stage);
 			fail_now(t, cb, arg, err);
 			free(err);
+			if (mode == RSYNC_PATHS) {
+				strv_free(&sent);
+				strv_free(&held);
+			}
 			return;
 		}
 	}
@@ -693,31 +849,44 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	r->cb = cb;
 	r->arg = arg;
 	t->active = r;
-	if (slot >= 0) {
+	if (mode == RSYNC_PATHS) {
+		r->held = held;
+		send_list(r, &sent);
+		strv_free(&sent);
+	} else if (slot >= 0) {
 		send_list(r, list);
-		prime(t); /* the next change finds a warm rsync too */
 	}
+	if (slot >= 0)
+		prime(t); /* the next change finds a warm rsync too */
 }
 
 static void local_renames(struct transport *t, const struct rename_op *ops, size_t n,
 			  bool *failed, transfer_cb cb, void *arg)
 {
 	struct transfer_result res = {.outcome = T_OK};
+	int root = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir("") : NULL;
 	for (size_t i = 0; i < n; i++) {
-		char *from = xasprintf("%s/%s", t->sc->target_path, ops[i].from);
-		char *to = xasprintf("%s/%s", t->sc->target_path, ops[i].to);
-		if (rename(from, to) < 0) {
+		char *err = NULL;
+		if (root < 0 || history_rename(root, ops[i].from, ops[i].to, run, &err) < 0) {
 			failed[i] = true;
 			res.n_renames_failed++;
 		}
-		free(from);
-		free(to);
+		free(err);
+	}
+	free(run);
+	if (root >= 0) {
+		syncfs(root); /* on disk before they count as done */
+		close(root);
 	}
 	cb(arg, &res);
 }
 
-static struct run *start_helper(struct transport *t, const char *script, char *const *args,
-				const void *input, size_t input_len, transfer_cb cb, void *arg)
+/* One `lifeboat serve REQUEST [ARGS]` on the target over the ssh master.
+ * ARGS are ours (digits), never a file name. */
+static struct run *start_helper(struct transport *t, enum helper_kind kind, const char *request,
+				char *const *args, const void *input, size_t input_len,
+				transfer_cb cb, void *arg)
 {
 	struct strv argv;
 	strv_init(&argv);
@@ -726,23 +895,16 @@ static struct run *start_helper(struct transport *t, const char *script, char *c
 	strv_push(&argv, "ControlMaster=no");
 	strv_push(&argv, "--");
 	strv_push(&argv, t->sc->target_host);
-	if (args) {
-		/* One command string for the remote shell: digits and spaces only. */
-		struct buf cmd;
-		buf_init(&cmd);
-		buf_adds(&cmd, script);
-		for (size_t i = 0; args[i]; i++) {
-			buf_addc(&cmd, ' ');
-			buf_adds(&cmd, args[i]);
-		}
-		strv_push(&argv, cmd.data);
-		buf_free(&cmd);
-	} else {
-		strv_push(&argv, script);
-	}
+	struct buf cmd;
+	buf_init(&cmd);
+	buf_addf(&cmd, SERVE_CMD " %s", request);
+	for (size_t i = 0; args && args[i]; i++)
+		buf_addf(&cmd, " %s", args[i]);
+	strv_push(&argv, cmd.data);
+	buf_free(&cmd);
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
-	r->is_rename = true;
+	r->kind = kind;
 	r->claimed = true;
 	r->cb = cb;
 	r->arg = arg;
@@ -781,8 +943,8 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 	snprintf(at, sizeof(at), "%ld.%09ld", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec);
 	snprintf(mt, sizeof(mt), "%ld.%09ld", (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	char *args[] = {at, mt, NULL};
-	start_helper(t, utime_script, args, t->sc->target_path, strlen(t->sc->target_path) + 1,
-		     cb, arg);
+	start_helper(t, HELPER_UTIME, "utime", args, t->sc->target_path,
+		     strlen(t->sc->target_path) + 1, cb, arg);
 }
 
 void transport_read_peer_file(struct transport *t, const char *path, transfer_cb cb, void *arg)
@@ -795,9 +957,7 @@ void transport_read_peer_file(struct transport *t, const char *path, transfer_cb
 		cb(arg, &res);
 		return;
 	}
-	struct run *r = start_helper(t, read_script, NULL, path, strlen(path) + 1, cb, arg);
-	if (r)
-		r->is_read = true;
+	start_helper(t, HELPER_READ, "read", NULL, path, strlen(path) + 1, cb, arg);
 }
 
 void transport_backup_next_full(struct transport *t, const char *dir)
@@ -820,7 +980,7 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 		buf_add(&b, ops[i].from, strlen(ops[i].from) + 1);
 		buf_add(&b, ops[i].to, strlen(ops[i].to) + 1);
 	}
-	struct run *r = start_helper(t, rename_script, NULL, b.data, b.len, cb, arg);
+	struct run *r = start_helper(t, HELPER_RENAME, "rename", NULL, b.data, b.len, cb, arg);
 	if (r) {
 		r->failed = failed;
 		r->n_ops = n;

@@ -40,6 +40,9 @@ struct transfer_result {
 	uint64_t files;  /* regular files transferred */
 	bool differs;    /* RSYNC_VERIFY: the target differs */
 	size_t n_renames_failed;
+	/* RSYNC_PATHS: files that changed every time they were copied, not
+	 * shipped (never torn): queue them again. Borrowed for the callback. */
+	const struct strv *held;
 	char text[128];  /* transport_read_peer_file: the file's start, or "none" */
 	char message[600];
 };
@@ -90,11 +93,23 @@ void transport_on_late_failure(struct transport *t, void (*cb)(void *arg, const 
 /* End every child (TERM to its process group); pending callbacks are dropped. */
 void transport_stop(struct transport *t);
 
+/* "ssh OPTIONS... -- HOST" to reach a sync's remote target, for one-shot
+ * commands (versions, restore) that run serve there. */
+void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv);
+
 /* Exposed for unit tests: the rsync argv for a mode. Caller frees. */
 void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv);
 enum transfer_outcome transport_classify(int exit_code, bool remote);
+/* What a run was: rsync, or one of serve's small requests; each failure is
+ * reported under its own name. */
+enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ };
+/* The result of a finished helper (rsync's statistics aside): out is its
+ * stdout, failed[n_ops] the renames' flags (HELPER_RENAME). */
+void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, const char *out,
+			     const char *err_tail, bool *failed, size_t n_ops,
+			     struct transfer_result *res);
 void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files);
 
 #endif

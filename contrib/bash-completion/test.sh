@@ -60,11 +60,11 @@ check()
 export LIFEBOAT_CONFIG="$tmp/env.conf"
 
 # Commands and global options.
-check "agent check db drill failover flush help import-lsyncd reload status switchover sync version" lifeboat ""
-check "status switchover sync" lifeboat s
+check "agent check db drill failover flush help import-lsyncd reload restore serve status switchover sync version versions" lifeboat ""
+check "serve status switchover sync" lifeboat s
 check "--config --help --quiet --verbose --version -V -c -h -q -v" lifeboat -
 check "--config" lifeboat --co
-check "agent check db drill failover flush help import-lsyncd reload status switchover sync version" lifeboat -v -q ""
+check "agent check db drill failover flush help import-lsyncd reload restore serve status switchover sync version versions" lifeboat -v -q ""
 check "drill" lifeboat -c "$tmp/a.conf" -v dr
 check "import-lsyncd" lifeboat im
 check "$tmp/dir/report.json $tmp/dir/sub/" lifeboat import-lsyncd "$tmp/dir/"

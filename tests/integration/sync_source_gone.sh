@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The source directory itself vanishes (moved away, volume unmounted): the
 # target is not emptied, the state says error, and when the source is back
-# the sync watches it again and converges.
+# the sync watches it again and converges.  The same when the source
+# becomes empty while the target is not, and when the source's file system
+# (a loop-mounted ext4 the test makes) is unmounted while files change:
+# the empty mount point left behind is not a deletion.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/sync.sh"
 need rsync python3
@@ -21,4 +24,42 @@ assert_trees_equal "$SRC" "$DST" 20
 echo live >"$SRC/live-again"
 assert_trees_equal "$SRC" "$DST" 10
 grep -q "is back" "$SYNC_LOG" || fail "return of the source not logged"
+
+# The source is replaced by an empty directory (a botched deploy, a volume
+# not mounted at boot): nothing is deleted on the target.
+mv "$SRC" "$T/old" && mkdir "$SRC"
+wait_until 15 eval '[ "$(status_field www state)" = error ]' || fail "an emptied source not reported"
+wait_until 10 eval 'status_field www last_error | grep -q "is empty while the target is not"' ||
+	fail "the error does not say why: $(status_field www last_error)"
+[ -f "$DST/sub/file" ] && [ -f "$DST/live-again" ] || fail "the target was emptied"
+grep -q "findmnt" "$SYNC_LOG" || fail "the log does not say what to do"
+echo fresh >"$SRC/fresh"   # not empty any more: the sync goes on, deletions included
+assert_trees_equal "$SRC" "$DST" 30
+stop_sync || fail "sync did not stop cleanly"
+
+# An unmounted disk while files change on it.
+need mkfs.ext4 losetup
+[ "$(id -u)" = 0 ] || { pass; exit 0; }
+truncate -s 64M "$T/disk.img" && mkfs.ext4 -q -F "$T/disk.img" || skip "cannot make an ext4 image"
+MNT=$T/mnt
+mkdir -p "$MNT"
+mount -o loop "$T/disk.img" "$MNT" || skip "cannot loop-mount here"
+lb_on_exit "umount -l '$MNT' 2>/dev/null"
+mkdir -p "$MNT/site" && for i in $(seq 1 50); do echo "$i" >"$MNT/site/p$i"; done
+MDST=$T/mdst
+sync_conf "$T/mnt.conf" disk "$MNT" "$MDST" delay=0
+start_sync "$T/mnt.conf"
+wait_until 30 eval '[ "$(status_field disk state)" = idle ]' || fail "disk sync did not reach idle"
+assert_trees_equal "$MNT" "$MDST" 10
+for i in $(seq 51 80); do echo "$i" >"$MNT/site/p$i"; done
+umount -l "$MNT" || fail "cannot unmount"
+wait_until 15 eval '[ "$(status_field disk state)" = error ]' || fail "the unmount was not reported"
+wait_until 10 eval 'status_field disk last_error | grep -Eq "another file system|is gone|is empty"' ||
+	fail "the error does not say why: $(status_field disk last_error)"
+[ "$(find "$MDST/site" -type f | wc -l)" -ge 50 ] || fail "files were deleted on the target after the unmount"
+wait_until 3 false || true # a few more checks of the guard while it stays unmounted
+[ "$(find "$MDST/site" -type f | wc -l)" -ge 50 ] || fail "files were deleted on the target later"
+mount -o loop "$T/disk.img" "$MNT" || fail "cannot mount again"
+assert_trees_equal "$MNT" "$MDST" 40
+stop_sync || fail "disk sync did not stop cleanly"
 pass

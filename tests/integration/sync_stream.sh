@@ -78,7 +78,7 @@ no_pwned() {
 # Same names, types, content, modes, owners, links and times to the
 # nanosecond (rsync's default compares whole seconds).
 _ns_equal() {
-	NS_DIFF=$(rsync -aniH --delete --modify-window=-1 --out-format='%i %n%L' "$1/" "$2/" 2>&1) &&
+	NS_DIFF=$(rsync -aniH --delete --modify-window=-1 --filter='- /.lifeboat-history/' --out-format='%i %n%L' "$1/" "$2/" 2>&1) &&
 		[ -z "$NS_DIFF" ]
 }
 assert_ns_equal() {
@@ -257,7 +257,7 @@ done
 mkdir "$XSRC/tree2/dir.tmp" && echo z >"$XSRC/tree2/dir.tmp/z"   # *.tmp matches directories too
 echo "a file named cache" >"$XSRC/tree2/deep/er/cache"              # cache/ matches directories only
 _x_equal() {
-	X_DIFF=$(rsync -aniHc --delete --modify-window=-1 --exclude='*.tmp' --exclude='cache/' \
+	X_DIFF=$(rsync -aniHc --delete --modify-window=-1 --filter='- /.lifeboat-history/' --exclude='*.tmp' --exclude='cache/' \
 		--out-format='%i %n%L' "$XSRC/" "$XDST/" 2>&1) && [ -z "$X_DIFF" ]
 }
 wait_until 20 _x_equal || fail "exc: target differs from the source minus excludes: $(printf '%s\n' "$X_DIFF" | head -n 20)"
@@ -318,7 +318,7 @@ make_tree7() {
 make_tree7 "$OSRC/tree7"
 make_tree7 "$ZSRC/tree7"
 _o_equal() {
-	O_DIFF=$(rsync -aniHc --delete --modify-window=-1 --filter='+ keep.tmp' --filter='- *.tmp' \
+	O_DIFF=$(rsync -aniHc --delete --modify-window=-1 --filter='- /.lifeboat-history/' --filter='+ keep.tmp' --filter='- *.tmp' \
 		--out-format='%i %n%L' "$OSRC/" "$ODST/" 2>&1) && [ -z "$O_DIFF" ]
 }
 wait_until 15 _o_equal || fail "off: target differs from the source minus excludes: $(printf '%s\n' "$O_DIFF" | head -n 20)"

@@ -26,7 +26,7 @@ with open(log_path, "a", buffering=1) as log:
         except socket.timeout:
             break
         for line in msg.split("\n"):
-            log.write("%s files_on_target=%d\n" % (line, len(os.listdir(dst)) if os.path.isdir(dst) else 0))
+            log.write("%s files_on_target=%d\n" % (line, len([n for n in os.listdir(dst) if n != ".lifeboat-history"]) if os.path.isdir(dst) else 0))
         if "STOPPING=1" in msg:
             break
 PY

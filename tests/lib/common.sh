@@ -261,7 +261,9 @@ trees_equal() {
 	# Every itemized line is a difference ("*deleting", ">f..."/"cd+++",
 	# ".d..t...", "hf", "cL"...): with a single -i, rsync prints nothing for
 	# an entry that is already up to date.
-	TREES_DIFF=$(rsync -aniHc --delete "${omit[@]}" --out-format='%i %n%L' "$src/" "$dst/" 2>&1) || rc=$?
+	# The target's history (.lifeboat-history) is not part of the copy.
+	TREES_DIFF=$(rsync -aniHc --delete "${omit[@]}" --filter='- /.lifeboat-history/' \
+		--out-format='%i %n%L' "$src/" "$dst/" 2>&1) || rc=$?
 	[ $rc -eq 0 ] || { TREES_DIFF="rsync exit $rc: $TREES_DIFF"; return 1; }
 	[ -z "$TREES_DIFF" ]
 }

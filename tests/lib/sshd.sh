@@ -18,6 +18,13 @@
 #   SSH_RSH    "ssh -i $SSH_KEY -p $SSHD_PORT $SSH_OPTS", for rsync -e and
 #              for running commands: $SSH_RSH root@$SSHD_ADDR true
 #   SSH_TARGET root@$SSHD_ADDR
+#   SSH_SYNC_KEY  a second client identity, restricted in authorized_keys as
+#              the docs ask: restrict,command="lifeboat serve" (all it can do
+#              is what serve answers)
+#
+# Sessions get PATH with $LIFEBOAT as `lifeboat` first (an installed
+# lifeboat) and LIFEBOAT_CONFIG=$SSHD_LIFEBOAT_CONFIG (default $T/lb.conf):
+# that node's configuration, as /etc/lifeboat/lifeboat.conf would be.
 #
 # Root's ~/.bashrc on some machines runs slow things (pyenv init: ~250 ms)
 # and every command sshd runs for root sources it (bash does, when started
@@ -30,7 +37,13 @@ _lb_ssh_keys() {
 	chmod 700 "$T/ssh"
 	ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-host -f "$T/ssh/host_ed25519" </dev/null >/dev/null
 	ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-user -f "$T/ssh/id_ed25519" </dev/null >/dev/null
-	cp "$T/ssh/id_ed25519.pub" "$T/ssh/authorized_keys"
+	ssh-keygen -q -t ed25519 -N '' -C lifeboat-test-sync -f "$T/ssh/id_sync" </dev/null >/dev/null
+	mkdir -p "$T/ssh/bin"
+	ln -sf "$(readlink -f "$LIFEBOAT")" "$T/ssh/bin/lifeboat"
+	{
+		cat "$T/ssh/id_ed25519.pub"
+		printf 'restrict,command="lifeboat serve" %s\n' "$(cat "$T/ssh/id_sync.pub")"
+	} >"$T/ssh/authorized_keys"
 	chmod 600 "$T/ssh/authorized_keys"
 	: >"$T/ssh/known_hosts"
 	: >"$T/ssh/empty_bashrc"
@@ -38,7 +51,7 @@ _lb_ssh_keys() {
 
 # _lb_sshd_launch NS ADDR PORT: start sshd (in netns NS if not empty).
 _lb_sshd_launch() {
-	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_$3.conf home rc laddr=$2
+	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_${1:+$1_}$3.conf home rc laddr=$2
 	[[ $addr == *:* ]] && laddr="[$addr]" # IPv6: [::1]:PORT
 
 	home=$(getent passwd root | cut -d: -f6)
@@ -66,6 +79,7 @@ ClientAliveInterval 5
 ClientAliveCountMax 2
 LogLevel ERROR
 Subsystem sftp internal-sftp
+SetEnv PATH=$T/ssh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LIFEBOAT_CONFIG=${SSHD_LIFEBOAT_CONFIG:-$T/lb.conf} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 EOF
 	# unshare and sh exec, so $! is sshd's own PID.  Where a private mount
 	# namespace is not allowed (some containers), sshd runs without it:
@@ -105,7 +119,8 @@ EOF
 	SSH_OPTS="-o UserKnownHostsFile=$T/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR"
 	SSH_RSH="ssh -i $SSH_KEY -p $SSHD_PORT $SSH_OPTS"
 	SSH_TARGET=root@$SSHD_ADDR
-	export SSHD_PID SSHD_NS SSHD_ADDR SSHD_PORT SSH_KEY SSH_OPTS SSH_RSH SSH_TARGET
+	SSH_SYNC_KEY=$T/ssh/id_sync
+	export SSH_SYNC_KEY SSHD_PID SSHD_NS SSHD_ADDR SSHD_PORT SSH_KEY SSH_OPTS SSH_RSH SSH_TARGET
 }
 
 # _lb_listening [ip netns exec NS] -- ADDR PORT

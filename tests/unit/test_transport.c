@@ -154,6 +154,61 @@ static void test_parse_stats(void **state)
 	assert_int_equal(files, 0);
 }
 
+/* Issue 11: every helper failure was reported as the rename helper's, and
+ * a failing directory-times helper counted as success. */
+static void test_helper_failures(void **state)
+{
+	(void)state;
+	struct transfer_result r;
+	transport_helper_result(HELPER_UTIME, 1, true, "", "utime: Operation not permitted", NULL, 0,
+				&r);
+	assert_int_equal(r.outcome, T_FAILED);
+	assert_non_null(strstr(r.message, "directory-times helper exit 1"));
+	transport_helper_result(HELPER_UTIME, 0, true, "", "", NULL, 0, &r);
+	assert_int_equal(r.outcome, T_OK);
+	transport_helper_result(HELPER_UTIME, 255, true, "", "ssh: connect", NULL, 0, &r);
+	assert_int_equal(r.outcome, T_UNREACHABLE);
+
+	transport_helper_result(HELPER_READ, 1, true, "", "boom", NULL, 0, &r);
+	assert_int_equal(r.outcome, T_UNREACHABLE);
+	assert_non_null(strstr(r.message, "epoch read exit 1"));
+	assert_null(strstr(r.message, "rename"));
+	transport_helper_result(HELPER_READ, 2, true, "", "lifeboat: error: serve: refused: x", NULL,
+				0, &r);
+	assert_int_equal(r.outcome, T_FAILED); /* reachable; the request is wrong */
+
+	bool failed[3] = {false, false, false};
+	transport_helper_result(HELPER_RENAME, 0, true, "ok\nfail ENOENT\nok", "", failed, 3, &r);
+	assert_int_equal(r.outcome, T_OK);
+	assert_false(failed[0]);
+	assert_true(failed[1]);
+	assert_false(failed[2]);
+	assert_int_equal(r.n_renames_failed, 1);
+	bool f2[2] = {false, false};
+	transport_helper_result(HELPER_RENAME, 1, true, "", "chdir: gone", f2, 2, &r);
+	assert_true(f2[0] && f2[1]);
+	assert_int_equal(r.outcome, T_OK); /* both fall back to a copy */
+	assert_non_null(strstr(r.message, "rename helper exit 1"));
+}
+
+static void test_history_filter(void **state)
+{
+	(void)state;
+	struct sync_conf sc = base_conf();
+	struct strv argv;
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_FULL, true, &argv);
+	assert_true(argv_has(&argv, "--filter=- /.lifeboat-history/"));
+	assert_false(argv_has(&argv, "--inplace"));
+	strv_free(&argv);
+	sc.target_host = "dr@10.0.0.5";
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_PATHS, true, &argv);
+	assert_true(argv_has(&argv, "--rsync-path=lifeboat serve rsync"));
+	strv_free(&argv);
+	strv_free(&sc.excludes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_remote_ssh_command),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_parse_stats),
+		cmocka_unit_test(test_helper_failures),
+		cmocka_unit_test(test_history_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

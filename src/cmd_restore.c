@@ -1,0 +1,140 @@
+/* lifeboat restore [--at TIME] [--to DIR] PATH...: bring each PATH back
+ * from the target's history as it was at TIME (default: now), into the
+ * source (from where it replicates again) or into DIR/NAME. */
+#include "commands.h"
+#include "history_client.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RESTORE_USAGE "usage: lifeboat restore [--at TIME] [--to DIR] PATH...  " \
+		      "(TIME: ISO 8601, or -15m, -2h, -1d)"
+
+struct restore_args {
+	time_t at;
+	const char *to;
+	const char **paths;
+	int n_paths;
+};
+
+static int parse_args(int argc, char **argv, struct restore_args *a)
+{
+	a->at = time(NULL);
+	a->paths = xcalloc((size_t)argc + 1, sizeof(*a->paths));
+	bool opts = true;
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (opts && !strcmp(s, "--")) {
+			opts = false;
+		} else if (opts && (!strcmp(s, "--at") || !strcmp(s, "--to")) && i + 1 < argc) {
+			if (s[2] == 't' && s[3] == 'o') {
+				a->to = argv[++i];
+			} else if (!history_parse_time(argv[++i], time(NULL), &a->at)) {
+				log_error("restore: --at '%s' is not a time (%s)", argv[i], RESTORE_USAGE);
+				return EXIT_USAGE;
+			}
+		} else if (opts && s[0] == '-') {
+			log_error("restore: unknown option '%s' (%s)", s, RESTORE_USAGE);
+			return EXIT_USAGE;
+		} else {
+			a->paths[a->n_paths++] = s;
+		}
+	}
+	if (!a->n_paths) {
+		log_error("restore: which path? (%s)", RESTORE_USAGE);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int count_components(const char *rel)
+{
+	int n = *rel ? 1 : 0;
+	for (const char *p = rel; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+/* Where the archive is unpacked, and how many leading components go: into
+ * the source as it is; into DIR/NAME with NAME the path's last component. */
+static char *destination(const struct sync_conf *sc, const char *rel, const char *to, int *strip,
+			 char **err)
+{
+	if (!to) {
+		*strip = 0;
+		return xstrdup(sc->source);
+	}
+	const char *slash = strrchr(rel, '/');
+	const char *name = *rel ? (slash ? slash + 1 : rel) : strrchr(sc->source, '/') + 1;
+	*strip = *rel ? count_components(rel) - 1 : 0;
+	char *dest = *rel ? xstrdup(to) : xasprintf("%s/%s", to, name);
+	if (mkdir_p(dest, 0755) < 0) {
+		*err = xasprintf("cannot create %s: %s", dest, strerror(errno));
+		free(dest);
+		return NULL;
+	}
+	return dest;
+}
+
+static int restore_one(const struct config *cfg, const struct restore_args *a, const char *path)
+{
+	const struct sync_conf *sc;
+	char *rel = NULL, *err = NULL;
+	if (history_locate(cfg, path, &sc, &rel, &err) < 0) {
+		log_error("restore: %s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	int strip;
+	char *dest = destination(sc, rel, a->to, &strip, &err);
+	struct restore_stats st;
+	int rc = EXIT_FAILED;
+	if (dest && history_restore(cfg, sc, rel, a->at, dest, strip, isatty(2), &st, &err) == 0) {
+		char when[40];
+		struct tm tm;
+		localtime_r(&a->at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		log_info("restored %s as it was at %s: %llu files into %s%s", path, when,
+			 (unsigned long long)st.files, dest, a->to ? "" : " (it replicates again)");
+		if (st.files == 0)
+			log_warn("restore: the history has no version of %s from %s", path, when);
+		rc = EXIT_OK;
+	} else {
+		log_error("restore: %s: %s", path, err ? err : "failed");
+	}
+	free(err);
+	free(dest);
+	free(rel);
+	return rc;
+}
+
+int cmd_restore(const struct cli *cli, int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		puts(RESTORE_USAGE);
+		return EXIT_OK;
+	}
+	struct restore_args a = {0};
+	int rc = parse_args(argc, argv, &a);
+	struct config cfg;
+	if (rc == EXIT_OK)
+		rc = cli_load_config(cli, &cfg);
+	if (rc != EXIT_OK) {
+		free(a.paths);
+		return rc;
+	}
+	for (int i = 0; i < a.n_paths; i++) {
+		int r = restore_one(&cfg, &a, a.paths[i]);
+		if (r != EXIT_OK && rc == EXIT_OK)
+			rc = r;
+	}
+	free(a.paths);
+	config_free(&cfg);
+	return rc;
+}

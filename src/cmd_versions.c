@@ -1,0 +1,114 @@
+/* lifeboat versions PATH [--json]: the versions of PATH (a file, or every
+ * file below a directory) that the target's history keeps, newest first,
+ * with the live copy on the target first of all. */
+#include "commands.h"
+#include "history_client.h"
+#include "log.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VERSIONS_USAGE "usage: lifeboat versions PATH [--json]"
+
+static void fmt_time(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+/* Newest first: the live copy, then by replacement time, latest first. */
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct version *a = pa, *b = pb;
+	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
+	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
+	if (ra != rb)
+		return ra > rb ? -1 : 1;
+	return strcmp(a->rel, b->rel);
+}
+
+static void print_text(const struct version_list *l)
+{
+	printf("%-25s %-25s %12s  %s\n", "REPLACED", "MODIFIED", "SIZE", "PATH");
+	for (size_t i = 0; i < l->len; i++) {
+		const struct version *v = &l->v[i];
+		char rep[40] = "(on the target now)", mod[40];
+		if (v->replaced)
+			fmt_time(v->replaced, rep, sizeof(rep));
+		fmt_time(v->mtime, mod, sizeof(mod));
+		printf("%-25s %-25s %12llu  %s\n", rep, mod, (unsigned long long)v->size, v->rel);
+	}
+}
+
+static void print_json(const struct version_list *l)
+{
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < l->len; i++) {
+		const struct version *v = &l->v[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "path", json_object_new_string(v->rel));
+		json_object_object_add(o, "live", json_object_new_boolean(v->replaced == 0));
+		json_object_object_add(o, "replaced", v->replaced ? json_object_new_int64(v->replaced)
+								  : NULL);
+		json_object_object_add(o, "modified", json_object_new_int64(v->mtime));
+		json_object_object_add(o, "arrived", json_object_new_int64(v->born));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)v->size));
+		json_object_array_add(arr, o);
+	}
+	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+}
+
+int cmd_versions(const struct cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			puts(VERSIONS_USAGE);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!path && (argv[i][0] != '-' || !strcmp(argv[i - 1], "--"))) {
+			path = argv[i];
+		} else if (strcmp(argv[i], "--") != 0) {
+			log_error("versions: unexpected argument '%s' (%s)", argv[i], VERSIONS_USAGE);
+			return EXIT_USAGE;
+		}
+	}
+	if (!path) {
+		log_error("versions: which path? (%s)", VERSIONS_USAGE);
+		return EXIT_USAGE;
+	}
+	struct config cfg;
+	int rc = cli_load_config(cli, &cfg);
+	if (rc != EXIT_OK)
+		return rc;
+	const struct sync_conf *sc;
+	char *rel = NULL, *err = NULL;
+	struct version_list l = {0};
+	if (history_locate(&cfg, path, &sc, &rel, &err) < 0) {
+		rc = EXIT_USAGE;
+	} else if (history_fetch_versions(&cfg, sc, rel, &l, &err) < 0) {
+		rc = EXIT_FAILED;
+	} else {
+		if (l.len)
+			qsort(l.v, l.len, sizeof(*l.v), newest_first);
+		if (json)
+			print_json(&l);
+		else
+			print_text(&l);
+	}
+	if (err)
+		log_error("versions: %s", err);
+	free(err);
+	free(rel);
+	version_list_free(&l);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,799 @@
+#include "history.h"
+#include "beneath.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+/* ---- parsing ---- */
+
+bool history_parse_duration(const char *s, double *seconds)
+{
+	if (!s || !*s)
+		return false;
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v != v)
+		return false;
+	double unit = 1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 's':
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	case 'w':
+		unit = 7 * 86400;
+		break;
+	default:
+		return false;
+	}
+	if (*end && end[1])
+		return false;
+	*seconds = v * unit;
+	return *seconds < 100.0 * 365 * 86400;
+}
+
+double history_keep_seconds(const char *keep)
+{
+	double v;
+	return keep && history_parse_duration(keep, &v) ? v : HISTORY_DEFAULT_KEEP;
+}
+
+bool history_parse_size(const char *s, uint64_t fs_bytes, uint64_t *bytes)
+{
+	if (!s || !*s)
+		return false;
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v != v)
+		return false;
+	double unit = 1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K':
+		unit = 1024.0;
+		break;
+	case 'M':
+		unit = 1024.0 * 1024;
+		break;
+	case 'G':
+		unit = 1024.0 * 1024 * 1024;
+		break;
+	case 'T':
+		unit = 1024.0 * 1024 * 1024 * 1024;
+		break;
+	case '%':
+		if (v > 100)
+			return false;
+		unit = (double)fs_bytes / 100.0;
+		break;
+	default:
+		return false;
+	}
+	if (*end && end[1])
+		return false;
+	*bytes = (uint64_t)(v * unit);
+	return true;
+}
+
+bool history_parse_time(const char *s, time_t now, time_t *out)
+{
+	if (!s || !*s)
+		return false;
+	if (s[0] == '-') {
+		double ago;
+		if (!history_parse_duration(s + 1, &ago))
+			return false;
+		*out = now - (time_t)ago;
+		return true;
+	}
+	static const char *const forms[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+					    "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"};
+	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *rest = strptime(s, forms[i], &tm);
+		if (!rest)
+			continue;
+		if (*rest == 'Z' && !rest[1]) {
+			*out = timegm(&tm);
+			return true;
+		}
+		if ((*rest == '+' || *rest == '-') && strlen(rest) >= 3) {
+			int hh = 0, mm = 0;
+			if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1 &&
+			    sscanf(rest + 1, "%2d%2d", &hh, &mm) < 1)
+				continue;
+			long off = (hh * 3600L + mm * 60L) * (*rest == '+' ? 1 : -1);
+			*out = timegm(&tm) - off;
+			return true;
+		}
+		if (*rest)
+			continue;
+		tm.tm_isdst = -1;
+		*out = mktime(&tm);
+		return true;
+	}
+	return false;
+}
+
+/* ---- keeping ---- */
+
+char *history_temp_dir(const char *root, const char *tag)
+{
+	history_ensure_dir(root);
+	char *dir = xasprintf("%s/%s/.incoming-%ld%s%s", root, HISTORY_DIR, (long)getpid(),
+			      tag ? "-" : "", tag ? tag : "");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+char *history_run_dir(const char *root)
+{
+	static unsigned counter;
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	return xasprintf("%s%s%s/%s-%ld-%u", root, *root ? "/" : "", HISTORY_DIR, stamp,
+			 (long)getpid(), counter++);
+}
+
+static void split_rel(const char *rel, char **parent, const char **base)
+{
+	const char *slash = strrchr(rel, '/');
+	*parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
+	*base = slash ? slash + 1 : rel;
+}
+
+/* A kept tree's entries get the moment of keeping as their ctime (a chmod
+ * to the mode they have), so each one's replacement time is its own. */
+static void stamp_tree(int dir_fd)
+{
+	DIR *d = fdopendir(dup(dir_fd));
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			if (fchownat(dir_fd, e->d_name, (uid_t)-1, (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+		} else if (fchmodat(dir_fd, e->d_name, st.st_mode & 07777, 0) < 0) {
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) {
+				stamp_tree(sub);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+int history_keep(int root_fd, const char *rel, const char *run_rel, char **err)
+{
+	char *parent;
+	const char *base;
+	split_rel(rel, &parent, &base);
+	int rc = 0;
+	int from = beneath_open_dir(root_fd, parent, false, err);
+	if (from < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+		if (rc == 0) {
+			free(*err);
+			*err = NULL;
+		}
+		free(parent);
+		return rc;
+	}
+	struct stat st;
+	if (fstatat(from, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(from);
+		free(parent);
+		return 0;
+	}
+	char *dest = *parent ? xasprintf("%s/%s", run_rel, parent) : xstrdup(run_rel);
+	int to = beneath_open_dir(root_fd, dest, true, err);
+	if (to < 0) {
+		rc = -1;
+	} else if (renameat(from, base, to, base) < 0) {
+		*err = xasprintf("cannot keep %s in the history: %s", rel, strerror(errno));
+		rc = -1;
+	} else {
+		/* The rename changed the ctime of what moved; a tree's entries need it too. */
+		if (S_ISLNK(st.st_mode))
+			fchownat(to, base, (uid_t)-1, (gid_t)-1, AT_SYMLINK_NOFOLLOW);
+		else
+			fchmodat(to, base, st.st_mode & 07777, 0);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(to, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) {
+				stamp_tree(sub);
+				close(sub);
+			}
+		}
+	}
+	if (to >= 0)
+		close(to);
+	close(from);
+	free(dest);
+	free(parent);
+	return rc;
+}
+
+bool history_name(const char *rel)
+{
+	size_t n = strlen(HISTORY_DIR);
+	return strncmp(rel, HISTORY_DIR, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}
+
+static int open_parent(int root_fd, const char *rel, const char **base, char **err)
+{
+	char *parent;
+	split_rel(rel, &parent, base);
+	int fd = beneath_open_dir(root_fd, parent, false, err);
+	free(parent);
+	return fd;
+}
+
+int history_rename(int root_fd, const char *from, const char *to, const char *run_rel,
+		   char **err)
+{
+	if (!*from || !*to || !beneath_rel_ok(from) || !beneath_rel_ok(to) || history_name(from) ||
+	    history_name(to)) {
+		*err = xasprintf("not a path of the synced tree");
+		return -1;
+	}
+	const char *fbase, *tbase;
+	int ffd = open_parent(root_fd, from, &fbase, err);
+	if (ffd < 0)
+		return -1;
+	int tfd = open_parent(root_fd, to, &tbase, err);
+	if (tfd < 0) {
+		close(ffd);
+		return -1;
+	}
+	struct stat st;
+	int rc = 0;
+	if (run_rel && fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(ffd, fbase, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		rc = history_keep(root_fd, to, run_rel, err);
+	if (rc == 0 && renameat(ffd, fbase, tfd, tbase) < 0) {
+		*err = xasprintf("%s", strerror(errno));
+		rc = -1;
+	}
+	close(ffd);
+	close(tfd);
+	return rc;
+}
+
+/* ---- merging a staged tar stream ---- */
+
+static void copy_dir_attrs(int fd, const struct stat *st)
+{
+	if (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM)
+		log_debug("history: chown of a merged directory: %s", strerror(errno));
+	fchmod(fd, st->st_mode & 07777);
+	struct timespec times[2] = {st->st_atim, st->st_mtim};
+	futimens(fd, times);
+}
+
+static int merge_dir(int stage_fd, int target_fd, int root_fd, struct buf *rel,
+		     const char *run_rel, char **err);
+
+static int merge_entry(int stage_fd, int target_fd, int root_fd, struct buf *rel,
+		       const char *run_rel, const char *name, char **err)
+{
+	struct stat ss, ts;
+	if (fstatat(stage_fd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	bool exists = fstatat(target_fd, name, &ts, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && S_ISDIR(ss.st_mode) && S_ISDIR(ts.st_mode)) {
+		int s = openat(stage_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int t = openat(target_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int rc = -1;
+		if (s >= 0 && t >= 0) {
+			rc = merge_dir(s, t, root_fd, rel, run_rel, err);
+			if (rc == 0)
+				copy_dir_attrs(t, &ss);
+		} else {
+			*err = xasprintf("cannot open %s: %s", rel->data, strerror(errno));
+		}
+		if (s >= 0)
+			close(s);
+		if (t >= 0)
+			close(t);
+		return rc;
+	}
+	if (exists && run_rel && history_keep(root_fd, rel->data, run_rel, err) < 0)
+		return -1;
+	if (exists && !run_rel && S_ISDIR(ts.st_mode))
+		beneath_remove_tree(target_fd, name); /* history off: nothing to keep */
+	if (renameat(stage_fd, name, target_fd, name) < 0) {
+		*err = xasprintf("cannot move %s into place: %s", rel->data, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int merge_dir(int stage_fd, int target_fd, int root_fd, struct buf *rel,
+		     const char *run_rel, char **err)
+{
+	DIR *d = fdopendir(dup(stage_fd));
+	if (!d) {
+		*err = xasprintf("cannot read the staging directory: %s", strerror(errno));
+		return -1;
+	}
+	size_t len = rel->len;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (len == 0 && !strcmp(e->d_name, HISTORY_DIR))
+			continue; /* never a name the sync ships */
+		rel->len = len;
+		rel->data[len] = '\0';
+		if (len)
+			buf_addc(rel, '/');
+		buf_adds(rel, e->d_name);
+		rc = merge_entry(stage_fd, target_fd, root_fd, rel, run_rel, e->d_name, err);
+	}
+	closedir(d);
+	rel->len = len;
+	if (rel->data)
+		rel->data[len] = '\0';
+	return rc;
+}
+
+int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err)
+{
+	int stage = beneath_open_dir(root_fd, staging_rel, false, err);
+	if (stage < 0)
+		return -1;
+	/* Everything staged is on disk before any of it gets its final name. */
+	syncfs(stage);
+	struct buf rel;
+	buf_init(&rel);
+	buf_adds(&rel, "");
+	int rc = merge_dir(stage, root_fd, root_fd, &rel, run_rel, err);
+	buf_free(&rel);
+	/* ...and the renames before the sender hears "done". */
+	syncfs(stage);
+	close(stage);
+	return rc;
+}
+
+/* ---- reading it back ---- */
+
+void version_list_free(struct version_list *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		free(l->v[i].path);
+		free(l->v[i].rel);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static time_t born_of(const char *path, const struct stat *st)
+{
+	struct statx sx;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
+	    (sx.stx_mask & STATX_BTIME))
+		return (time_t)sx.stx_btime.tv_sec;
+	return st->st_mtime;
+}
+
+static void add_version(struct version_list *l, const char *path, const char *rel,
+			const struct stat *st, bool live)
+{
+	if (l->len == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	struct version *v = &l->v[l->len++];
+	v->path = xstrdup(path);
+	v->rel = xstrdup(rel);
+	v->mtime = st->st_mtime;
+	v->replaced = live ? 0 : st->st_ctime;
+	v->born = born_of(path, st);
+	v->size = (uint64_t)st->st_size;
+	v->is_dir = S_ISDIR(st->st_mode);
+}
+
+/* Every non-directory at path (a file, or below a directory), as versions of
+ * rel. At the sync's root (rel "") the history itself is left out. */
+static void collect(struct version_list *l, struct buf *path, struct buf *rel, bool live)
+{
+	struct stat st;
+	if (lstat(path->data, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		add_version(l, path->data, rel->data, &st, live);
+		return;
+	}
+	DIR *d = opendir(path->data);
+	if (!d)
+		return;
+	size_t plen = path->len, rlen = rel->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (rlen == 0 && !strcmp(e->d_name, HISTORY_DIR))
+			continue;
+		path->len = plen;
+		path->data[plen] = '\0';
+		rel->len = rlen;
+		if (rel->data)
+			rel->data[rlen] = '\0';
+		buf_addc(path, '/');
+		buf_adds(path, e->d_name);
+		if (rlen)
+			buf_addc(rel, '/');
+		buf_adds(rel, e->d_name);
+		collect(l, path, rel, live);
+	}
+	closedir(d);
+	path->len = plen;
+	path->data[plen] = '\0';
+	rel->len = rlen;
+	if (rel->data)
+		rel->data[rlen] = '\0';
+}
+
+static void collect_from(struct version_list *l, const char *base, const char *rel, bool live)
+{
+	struct buf p, r;
+	buf_init(&p);
+	buf_init(&r);
+	buf_adds(&p, base);
+	if (*rel) {
+		buf_addc(&p, '/');
+		buf_adds(&p, rel);
+	}
+	buf_adds(&r, rel);
+	collect(l, &p, &r, live);
+	buf_free(&p);
+	buf_free(&r);
+}
+
+static int by_rel_then_replaced(const void *pa, const void *pb)
+{
+	const struct version *a = pa, *b = pb;
+	int c = strcmp(a->rel, b->rel);
+	if (c)
+		return c;
+	/* live (0) last within a path; else older replacement first */
+	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
+	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	/* Replaced within one second: the one that arrived first went first. */
+	if (a->born != b->born)
+		return a->born < b->born ? -1 : 1;
+	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
+}
+
+int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (strstr(rel, "..")) {
+		const char *p = rel;
+		for (; (p = strstr(p, "..")); p += 2)
+			if ((p == rel || p[-1] == '/') && (!p[2] || p[2] == '/')) {
+				*err = xasprintf("'%s': '..' is not allowed", rel);
+				return -1;
+			}
+	}
+	collect_from(out, root, rel, true);
+	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
+	DIR *d = opendir(hist);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue; /* ., .., and .incoming-* staging */
+			char *run = xasprintf("%s/%s", hist, e->d_name);
+			collect_from(out, run, rel, false);
+			free(run);
+		}
+		closedir(d);
+	}
+	free(hist);
+	if (out->len)
+		qsort(out->v, out->len, sizeof(*out->v), by_rel_then_replaced);
+	return 0;
+}
+
+size_t history_pick(const struct version_list *l, time_t at, const struct version ***out)
+{
+	*out = xcalloc(l->len + 1, sizeof(**out));
+	size_t n = 0;
+	for (size_t i = 0; i < l->len;) {
+		size_t j = i;
+		const struct version *pick = NULL;
+		for (; j < l->len && !strcmp(l->v[j].rel, l->v[i].rel); j++)
+			if (!pick && (l->v[j].replaced == 0 || l->v[j].replaced > at))
+				pick = &l->v[j];
+		if (pick && pick->born <= at)
+			(*out)[n++] = pick;
+		i = j;
+	}
+	return n;
+}
+
+/* ---- retention ---- */
+
+struct aged {
+	char *path;
+	time_t replaced;
+	uint64_t size;
+};
+
+struct aged_list {
+	struct aged *a;
+	size_t len, cap;
+	uint64_t total;
+};
+
+static void walk_aged(struct aged_list *l, struct buf *path)
+{
+	DIR *d = opendir(path->data);
+	if (!d)
+		return;
+	size_t plen = path->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		path->len = plen;
+		path->data[plen] = '\0';
+		buf_addc(path, '/');
+		buf_adds(path, e->d_name);
+		struct stat st;
+		if (lstat(path->data, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			walk_aged(l, path);
+			continue;
+		}
+		if (l->len == l->cap) {
+			l->cap = l->cap ? l->cap * 2 : 64;
+			l->a = xrealloc(l->a, l->cap * sizeof(*l->a));
+		}
+		uint64_t sz = (uint64_t)st.st_blocks * 512;
+		l->a[l->len++] = (struct aged){xstrdup(path->data), st.st_ctime, sz};
+		l->total += sz;
+	}
+	closedir(d);
+	path->len = plen;
+	path->data[plen] = '\0';
+}
+
+static void gather(const char *root, struct aged_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
+	DIR *d = opendir(hist);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			struct buf p;
+			buf_init(&p);
+			buf_addf(&p, "%s/%s", hist, e->d_name);
+			walk_aged(l, &p);
+			buf_free(&p);
+		}
+		closedir(d);
+	}
+	free(hist);
+}
+
+static void aged_free(struct aged_list *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		free(l->a[i].path);
+	free(l->a);
+}
+
+static int by_age(const void *pa, const void *pb)
+{
+	const struct aged *a = pa, *b = pb;
+	return a->replaced < b->replaced ? -1 : a->replaced > b->replaced;
+}
+
+/* Empty directories left in the history go (run directories included). */
+static bool remove_empty_dirs(const char *path, bool keep_self)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	bool empty = true;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (keep_self && e->d_name[0] == '.') {
+			empty = false;
+			continue;
+		}
+		char *sub = xasprintf("%s/%s", path, e->d_name);
+		struct stat st;
+		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && remove_empty_dirs(sub, false))
+			rmdir(sub);
+		else
+			empty = false;
+		free(sub);
+	}
+	closedir(d);
+	return empty && !keep_self;
+}
+
+uint64_t history_prune(const char *root, double keep_seconds, uint64_t keep_cap_bytes)
+{
+	struct aged_list l;
+	gather(root, &l);
+	if (l.len)
+		qsort(l.a, l.len, sizeof(*l.a), by_age);
+	time_t cutoff = time(NULL) - (time_t)keep_seconds;
+	size_t removed = 0;
+	for (size_t i = 0; i < l.len; i++) {
+		bool old = l.a[i].replaced < cutoff;
+		bool over = keep_cap_bytes > 0 && l.total > keep_cap_bytes;
+		if (!old && !over)
+			break;
+		if (unlink(l.a[i].path) == 0) {
+			l.total -= l.a[i].size;
+			removed++;
+		}
+	}
+	uint64_t total = l.total;
+	aged_free(&l);
+	if (removed) {
+		char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
+		remove_empty_dirs(hist, true);
+		free(hist);
+		log_debug("history of %s: %zu old versions pruned", root, removed);
+	}
+	return total;
+}
+
+uint64_t history_bytes(const char *root)
+{
+	struct aged_list l;
+	gather(root, &l);
+	uint64_t total = l.total;
+	aged_free(&l);
+	return total;
+}
+
+void history_usage(const char *root, uint64_t *bytes, time_t *oldest)
+{
+	struct aged_list l;
+	gather(root, &l);
+	*bytes = l.total;
+	*oldest = 0;
+	for (size_t i = 0; i < l.len; i++)
+		if (!*oldest || l.a[i].replaced < *oldest)
+			*oldest = l.a[i].replaced;
+	aged_free(&l);
+}
+
+void history_clean_staging(const char *root)
+{
+	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
+	int hfd = open(hist, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(hist);
+	if (hfd < 0)
+		return;
+	DIR *d = fdopendir(dup(hfd));
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end = NULL;
+		long pid = strncmp(e->d_name, ".incoming-", 10) == 0
+				   ? strtol(e->d_name + 10, &end, 10) : 0;
+		if (pid <= 0 || !end || (*end && *end != '-'))
+			continue;
+		if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		beneath_remove_tree(hfd, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	close(hfd);
+}
+
+/* The history directory, made before the first transfer that may keep
+ * something, without changing the times of the tree's top directory (they
+ * are the source's; rsync set them already). */
+void history_ensure_dir(const char *root)
+{
+	char *dir = xasprintf("%s/%s", root, HISTORY_DIR);
+	struct stat st, rst;
+	if (lstat(dir, &st) < 0 && errno == ENOENT && stat(root, &rst) == 0 &&
+	    mkdir(dir, 0700) == 0) {
+		struct timespec times[2] = {rst.st_atim, rst.st_mtim};
+		utimensat(AT_FDCWD, root, times, 0);
+	}
+	free(dir);
+}
+
+/* Prune by keep at most every 10 minutes (a mark file's time). */
+static uint64_t prune_if_due(const char *root, double keep, uint64_t cap)
+{
+	char *mark = xasprintf("%s/%s/.pruned", root, HISTORY_DIR);
+	struct stat st;
+	uint64_t held = 0;
+	history_ensure_dir(root);
+	if (stat(mark, &st) < 0 || st.st_mtime < time(NULL) - 600) {
+		held = history_prune(root, keep, cap);
+		write_file_atomic(mark, "", 0);
+	}
+	free(mark);
+	return held;
+}
+
+int history_room(const char *root, double keep, const char *keep_size, char **why)
+{
+	struct statvfs vfs;
+	if (keep <= 0 || statvfs(root, &vfs) < 0)
+		return 0;
+	uint64_t size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	uint64_t cap = 0;
+	if (keep_size)
+		history_parse_size(keep_size, size, &cap);
+	uint64_t held = prune_if_due(root, keep, cap);
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	uint64_t reserve = size / HISTORY_RESERVE_DIVISOR;
+	if (avail >= reserve)
+		return 0;
+	if (cap > 0) {
+		held = history_prune(root, keep, cap);
+		if (statvfs(root, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= reserve)
+			return 0;
+	}
+	if (!held)
+		held = history_bytes(root);
+	*why = xasprintf("%s has %llu MiB free (under %llu MiB); its history younger than keep "
+			 "holds %llu MiB and is not pruned for room: free %llu MiB there, or set "
+			 "keep_size",
+			 root, (unsigned long long)(avail >> 20),
+			 (unsigned long long)(reserve >> 20), (unsigned long long)(held >> 20),
+			 (unsigned long long)((reserve - avail) >> 20) + 1);
+	return -1;
+}

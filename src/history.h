@@ -1,0 +1,114 @@
+/* history: the versions a sync's target keeps of what it deleted or
+ * overwrote. Owns TARGET/.lifeboat-history: one directory per transfer
+ * run (RUN), holding the replaced entries under their relative paths.
+ * Keeping is a rename on the same file system, never a copy; the moment a
+ * version was replaced is its ctime (set by that rename, by the target's
+ * own kernel: a source cannot forge it). Staging directories for incoming
+ * tar streams live in TARGET/.lifeboat-history/.incoming-PID and never
+ * hold a name the sync uses, so a half-received file is never visible.
+ *
+ * Nothing here deletes history on anyone's request: history_prune() runs
+ * by the target's own `keep` and `keep_size`. */
+#ifndef LIFEBOAT_HISTORY_H
+#define LIFEBOAT_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "util.h"
+
+#define HISTORY_DIR ".lifeboat-history"
+#define HISTORY_DEFAULT_KEEP (7 * 86400.0)
+
+/* "7d", "12h", "15m", "30s", "2w", a bare number of seconds; "0" (off).
+ * Returns false on junk. */
+bool history_parse_duration(const char *s, double *seconds);
+/* The keep of a sync: its `keep` value, else the default. */
+double history_keep_seconds(const char *keep);
+/* keep_size: "20G", "500M", "1T", bytes, or "10%" of fs_bytes; 0 = no cap. */
+bool history_parse_size(const char *s, uint64_t fs_bytes, uint64_t *bytes);
+/* A TIME for restore: ISO 8601 (2026-12-06T18:00:00Z, local time without a
+ * zone, a date alone) or relative to now ("-15m", "-2h", "-1d"). */
+bool history_parse_time(const char *s, time_t now, time_t *out);
+
+/* The run directory a new transfer keeps into: ROOT/.lifeboat-history/
+ * YYYYmmddTHHMMSSZ-PID-N (not created). Caller frees. */
+char *history_run_dir(const char *root);
+
+/* The history directory, made (if missing) without changing the times of
+ * root itself (they are the source's). */
+void history_ensure_dir(const char *root);
+/* Where rsync writes files before they get their final name (--temp-dir):
+ * ROOT/.lifeboat-history/.incoming-PID[-TAG], made; a crash leaves its
+ * partial files there, never under a name the sync uses, and
+ * history_clean_staging removes them once PID is gone. NULL on error. */
+char *history_temp_dir(const char *root, const char *tag);
+
+/* Keep ROOT/REL (any type; a directory with its tree) in RUN/REL: a rename.
+ * A REL that does not exist is no error. 0, or -1 with *err. */
+int history_keep(int root_fd, const char *rel, const char *run_rel, char **err);
+
+/* Is rel one of the history's own names (HISTORY_DIR or below)? */
+bool history_name(const char *rel);
+/* rename(2) of FROM to TO below root, keeping what TO was in RUN first (run_rel
+ * NULL: history off). Neither path may leave the tree or name the history.
+ * 0, or -1 with *err. */
+int history_rename(int root_fd, const char *from, const char *to, const char *run_rel,
+		   char **err);
+
+/* Move every entry of STAGING (a directory below root, same file system)
+ * into ROOT, keeping what it replaces in RUN: new names are renamed in
+ * whole (a tree in one step), a directory that exists on both sides is
+ * merged and then given the staged directory's mode, owner and times.
+ * Files are fsynced before they get their final name. 0, or -1 with *err. */
+int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err);
+
+/* One version of a path. */
+struct version {
+	char *path;       /* absolute: in the history, or the live file */
+	char *rel;        /* relative to the sync's root */
+	time_t born;      /* when it arrived on the target (birth time, else mtime) */
+	time_t replaced;  /* when it was replaced (ctime in history); 0: live */
+	time_t mtime;
+	uint64_t size;
+	bool is_dir;
+};
+
+struct version_list {
+	struct version *v;
+	size_t len, cap;
+};
+
+void version_list_free(struct version_list *l);
+/* Every version of REL (file: that file; directory: every file below it),
+ * newest replacement first, the live ones first of all. */
+int history_versions(const char *root, const char *rel, struct version_list *out, char **err);
+/* The version of each file that was on the target at time at: one entry
+ * per rel (the one replaced first after at, else the live one), only those
+ * that had arrived by then. Borrowed pointers into l, caller frees out's
+ * array only. */
+size_t history_pick(const struct version_list *l, time_t at, const struct version ***out);
+
+/* Remove history older than keep_seconds (by replacement time), then, only
+ * with keep_cap_bytes > 0, the oldest until the history fits the cap.
+ * Never touches anything younger than keep otherwise. Returns the bytes the
+ * history holds afterwards. */
+uint64_t history_prune(const char *root, double keep_seconds, uint64_t keep_cap_bytes);
+/* Keep a 1/50 of the file system free: below that a transfer waits. */
+#define HISTORY_RESERVE_DIVISOR 50
+/* Before a transfer into root: prune by keep (when due), and is there room
+ * (a 1/50 of the file system free)? When not, and keep_size allows no
+ * pruning, -1 with *why saying how much room to make. keep 0: always 0. */
+int history_room(const char *root, double keep, const char *keep_size, char **why);
+/* Bytes the history of root holds. */
+uint64_t history_bytes(const char *root);
+/* Bytes held and the replacement time of the oldest version (0: none). */
+void history_usage(const char *root, uint64_t *bytes, time_t *oldest);
+
+/* Remove staging directories left by dead receivers (a crash of either
+ * side): their contents never had a final name. */
+void history_clean_staging(const char *root);
+
+#endif
