@@ -47,6 +47,7 @@ struct transport {
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
 	struct stage *stage; /* whole copies of a path batch's files (stage.h) */
+	dev_t source_dev;    /* the source's file system when the transport started */
 	bool stopping;
 	/* Bursts of new trees and files go as one tar stream when our exclude
 	 * answer is rsync's and no rsync option shapes the copy; else, or when
@@ -650,6 +651,9 @@ static void prime(struct transport *t)
 void transport_start(struct transport *t)
 {
 	t->stopping = false;
+	struct stat sst;
+	if (stat(t->sc->source, &sst) == 0)
+		t->source_dev = sst.st_dev;
 	if (!t->remote)
 		history_clean_staging(t->sc->target_path); /* a crashed run's partial files */
 	if (t->remote)
@@ -815,6 +819,13 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
 	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
 		return;
+	/* The syncer's source guard looked before the batch; a disk unmounted
+	 * since then must not become a deletion either. */
+	struct stat sst;
+	if (t->source_dev && (stat(t->sc->source, &sst) < 0 || sst.st_dev != t->source_dev)) {
+		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
+		return;
+	}
 	struct strv sent, held;
 	bool staged = mode == RSYNC_PATHS && stage_batch(t, list, &sent, &held);
 	if (mode == RSYNC_PATHS && sent.len == 0) {

@@ -59,6 +59,9 @@ loads "$T/article.conf"
 
 # --- the article's configuration where the test can run it: its paths and
 # host point at this test's trees and sshd, the ssh table says how to log in.
+# The DR machine runs the peer's key as `lifeboat serve`, which reads its own
+# copy of the configuration (sshd.sh: $T/lb.conf): each case copies the one
+# file there, as an administrator copies it to both nodes.
 start_sshd || fail "cannot start sshd"
 mkdir -p "$T/www/mysite/uploads/2015" "$T/dr"
 echo product >"$T/www/mysite/uploads/2015/oslo.jpg"
@@ -74,6 +77,7 @@ has "$T/article-here.conf" "target = $SSH_TARGET:$T/dr/mysite"
 has "$T/article-here.conf" "ssh_port = $SSHD_PORT"
 has "$T/article-here.conf" "ssh_identity = $SSH_KEY"
 has "$T/article-here.conf" "bwlimit = 5000"
+cp "$T/article-here.conf" "$T/lb.conf"
 timeout -k 5 120 "$LIFEBOAT" -c "$T/article-here.conf" sync --once >"$T/once.out" 2>&1 ||
 	{ cat "$T/once.out" >&2; fail "sync --once with the article's imported configuration failed"; }
 assert_trees_equal "$T/www/mysite" "$T/dr/mysite" 5
@@ -129,6 +133,7 @@ has "$T/sites.conf" "exclude = cache/"
 has "$T/sites.conf" "rsync_args = --omit-dir-times"
 [ "$(grep -c '^compress = yes$' "$T/sites.conf")" -eq 2 ] || fail "compress is not per site"
 grep -q '^; line 12: settings.maxProcesses = 4' "$T/sites.conf" || fail "maxProcesses not named"
+cp "$T/sites.conf" "$T/lb.conf"
 timeout -k 5 120 "$LIFEBOAT" -c "$T/sites.conf" sync --once >"$T/once.out" 2>&1 ||
 	{ cat "$T/once.out" >&2; fail "sync --once with the loop's imported configuration failed"; }
 for s in shop blog wiki; do
@@ -152,6 +157,7 @@ grep -q '^; line 11: onCreate = a Lua function: a custom Lua action' "$T/main.co
 	fail "the layer's onCreate is not named"
 mkdir -p "$T/tree/uploads" "$T/tree/config"
 echo cfg >"$T/tree/config/app.ini"
+cp "$T/main.conf" "$T/lb.conf"
 timeout -k 5 60 "$LIFEBOAT" -c "$T/main.conf" sync --once >"$T/once.out" 2>&1 ||
 	{ cat "$T/once.out" >&2; fail "sync --once with the pieces' imported configuration failed"; }
 assert_trees_equal "$T/tree/config" "$T/tree-dr/config" 5
