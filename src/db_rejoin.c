@@ -5,7 +5,7 @@
  * silently. With errant transactions rejoin refuses, unless --force, which
  * re-seeds the old primary from the new one. */
 #include "child.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "gtid.h"
 #include "log.h"
@@ -97,7 +97,7 @@ static char *describe_errant(const struct gtid_errant *e, size_t n)
 	return buf_steal(&b);
 }
 
-/* 0: no errant; EXIT_FAILED with *err listing them (and *found set). */
+/* 0: no errant; LB_FAILED with *err listing them (and *found set). */
 static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *neu, bool *found,
 			char **err)
 {
@@ -122,7 +122,7 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 	size_t n = 0;
 	if (gtid_pos_parse(fo.gtid_binlog_pos, &ob) < 0 || gtid_pos_parse(fork, &fk) < 0) {
 		*err = xasprintf("cannot parse GTID positions '%s' / '%s'", fo.gtid_binlog_pos, fork);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 		goto out;
 	}
 	n = gtid_find_errant(&ob, &fk, &e);
@@ -145,7 +145,7 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 		free(e2);
 		free(file);
 		free(list);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	free(e);
 	gtid_pos_free(&ob);
@@ -172,14 +172,14 @@ static int check_roles(struct db_conn *old, struct db_conn *neu, uint64_t *new_e
 				 "promote' first; nothing changed",
 				 neu->name, fn.read_only ? "ON" : "OFF",
 				 fn.replica ? "replicating" : "not replicating");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (fo.epoch > fn.epoch) {
 		*err = xasprintf("%s holds role epoch %llu, higher than %s's %llu: it is the newer "
 				 "primary; the roles in the configuration are the other way round; "
 				 "nothing changed",
 				 old->name, (unsigned long long)fo.epoch, neu->name,
 				 (unsigned long long)fn.epoch);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	*new_epoch = fn.epoch;
 	db_facts_free(&fo);
@@ -193,7 +193,7 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	memset(&neu, 0, sizeof(neu));
 	/* The old primary will replicate from the new one: a copy goes there. */
 	if (residency_check_db_copy(p->cfg, &p->primary, err) < 0)
-		return EXIT_USAGE;
+		return LB_USAGE;
 	/* Config roles: "primary" is the old primary, "standby" the promoted one. */
 	int rc = db_pair_connect(p, &p->primary, &old, err);
 	if (!rc)
