@@ -3,7 +3,7 @@
 #include "child.h"
 #include "cluster.h"
 #include "ctl.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "failover.h"
@@ -257,7 +257,7 @@ static int fence_local_db(struct agent *a, unsigned *killed, char **err)
 	rc = db_exec(&ca, "SET SESSION lock_wait_timeout = 10", err);
 	if (!rc && mysql_send_query(ca.my, ro, sizeof(ro) - 1) != 0) {
 		*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc) {
 		*killed = kill_clients(&cb, mysql_thread_id(ca.my));
@@ -270,7 +270,7 @@ static int fence_local_db(struct agent *a, unsigned *killed, char **err)
 		free(e);
 		if (mysql_read_query_result(ca.my) != 0) {
 			*err = xasprintf("%s: %s", ca.name, mysql_error(ca.my));
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		}
 	}
 	db_close(&ca);
@@ -806,10 +806,10 @@ static bool resume_writes(struct agent *a)
 	if (!rc)
 		rc = db_persist_read_only(a->cfg, a->self_db, false, mine, &err);
 	if (!rc && role_write(a->cfg->state_dir, ROLE_PRIMARY, &err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	const struct failover_conf *fc = &a->cfg->failover;
 	if (!rc && fc->vip && fc->vip_dev && vip_take(fc->vip, fc->vip_dev, &note, &err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	free(note);
 	if (rc) {
 		log_warn("agent: writes could not go back on: %s", err);
@@ -1021,17 +1021,17 @@ static int setup(struct agent *a, char **err)
 		*err = xasprintf("%s: no [cluster] section: the agent needs etcd (see "
 				 "lifeboat.conf(5))",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (!cfg->node) {
 		*err = xasprintf("%s: [cluster] needs [lifeboat] node (which [node] this is)",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (strcmp(cfg->cluster.watchdog, "required") == 0 && access(wd_path(), W_OK) != 0) {
 		*err = xasprintf("watchdog = required but %s: %s (modprobe softdog)", wd_path(),
 				 strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (cfg->db.present) {
 		int rc = db_pair_init(&a->pair, cfg, false, err);
@@ -1049,7 +1049,7 @@ static int setup(struct agent *a, char **err)
 	a->tick_ms = a->ttl_ms / 5 < 1000 ? a->ttl_ms / 5 : 1000;
 	a->margin_ms = a->ttl_ms / 4 > 1000 ? a->ttl_ms / 4 : 1000;
 	cluster_open(&a->cl, cfg);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_run(const struct config *cfg, const struct agent_opts *o)
@@ -1078,7 +1078,7 @@ int agent_run(const struct config *cfg, const struct agent_opts *o)
 	notify_send("READY=1");
 	tick(&a);
 	schedule_tick(&a);
-	rc = loop_run(a.loop) < 0 ? EXIT_FAILED : EXIT_OK;
+	rc = loop_run(a.loop) < 0 ? LB_FAILED : LB_OK;
 	notify_send("STOPPING=1");
 	/* A stopping agent keeps the key until its lease runs out: the
 	 * primary keeps writing through a restart of its agent shorter than
@@ -1103,7 +1103,7 @@ int agent_resume(const struct config *cfg)
 {
 	if (!cfg->cluster.present) {
 		log_error("%s: no [cluster] section: nothing to resume", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -1114,17 +1114,17 @@ int agent_resume(const struct config *cfg)
 	if (rc < 0) {
 		log_error("agent --resume: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	log_info("automatic failover armed again (scope %s)", cfg->cluster.scope);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_pause(const struct config *cfg)
 {
 	if (!cfg->cluster.present) {
 		log_error("%s: no [cluster] section: nothing to pause", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -1143,18 +1143,18 @@ int agent_pause(const struct config *cfg)
 	if (rc < 0) {
 		log_error("agent --pause: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	log_info("automatic failover paused (scope %s) until 'lifeboat agent --resume'",
 		 cfg->cluster.scope);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_failsafe_probe(const struct config *cfg, const char *asking)
 {
 	if (!cfg->cluster.present) {
 		log_error("%s: no [cluster] section", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -1167,7 +1167,7 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	if (rc == 0) {
 		printf("etcd=reachable leader=%s\n", kvs.len ? kvs.items[0].value : "none");
 		etcd_kvs_free(&kvs);
-		return EXIT_OK;
+		return LB_OK;
 	}
 	free(err);
 	/* The promise comes before the answer: from now on, ttl more without
@@ -1176,12 +1176,12 @@ int agent_failsafe_probe(const struct config *cfg, const char *asking)
 	if (cluster_failsafe_hold(cfg, until, &err) < 0) {
 		log_error("agent --failsafe-probe: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	log_info("failsafe: %s cannot reach etcd; neither can this node: not promoting for %ld s",
 		 asking ? asking : "the primary", cfg->cluster.ttl);
 	printf("etcd=unreachable promoting=no\n");
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int agent_health(const struct config *cfg, const char *path)

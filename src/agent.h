@@ -34,13 +34,14 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "result.h"
 
 struct agent_opts {
 	const char *config_path;
 	int verbosity;
 };
 
-/* Run until SIGTERM/SIGINT. Exit status. */
+/* Run until SIGTERM/SIGINT. LB_OK, LB_FAILED or LB_USAGE (result.h). */
 int agent_run(const struct config *cfg, const struct agent_opts *o);
 /* `agent --resume`: arm automatic failover again (removes paused). */
 int agent_resume(const struct config *cfg);
@@ -50,7 +51,7 @@ int agent_resume(const struct config *cfg);
 int agent_pause(const struct config *cfg);
 /* `agent --failsafe-probe NODE`: what a primary that cannot reach etcd asks
  * this node: prints "etcd=unreachable promoting=no" (and promises not to take
- * the leader key for ttl) or "etcd=reachable ...". Exit status. */
+ * the leader key for ttl) or "etcd=reachable ...". A result (result.h). */
 int agent_failsafe_probe(const struct config *cfg, const char *asking);
 
 /* The health answer for path ("/primary" or "/standby") from this node's

@@ -7,7 +7,6 @@
  * SHOW statements: check never changes a server. */
 #include "check.h"
 #include "check_sys.h"
-#include "commands.h"
 #include "db_ops.h"
 #include "privileges.h"
 #include "util.h"
@@ -651,7 +650,7 @@ static int data_size(struct srv *s, unsigned long long *bytes, char **err)
 			 "information_schema.TABLES",
 			 &v, err);
 	*bytes = v > 0 ? (unsigned long long)v : 0;
-	return rc;
+	return rc ? 1 : 0; /* a size it cannot read: the rule is skipped */
 }
 
 /* Free space where the standby's datadir is, if this machine can see it. */

@@ -1,7 +1,9 @@
 /* cli: what every command shares on the way in (configuration loading and
- * its one-line error). */
+ * its one-line error) and out (a library result as an exit status). It is
+ * command-side code: it implements part of commands.h. */
 #include "commands.h"
 #include "log.h"
+#include "result.h"
 #include "usage.h"
 
 #include <stdlib.h>
@@ -16,6 +18,13 @@ int cli_load_config(const struct cli *cli, struct config *cfg)
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+int cli_exit_status(int result)
+{
+	if (result == LB_OK)
+		return EXIT_OK;
+	return result == LB_USAGE ? EXIT_USAGE : EXIT_FAILED;
 }
 
 int cli_parse_json_only(const char *command, int argc, char **argv, bool *json)

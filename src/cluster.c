@@ -1,6 +1,6 @@
 /* cluster: see cluster.h. */
 #include "cluster.h"
-#include "commands.h"
+#include "result.h"
 #include "epoch.h"
 #include "log.h"
 #include "util.h"
@@ -210,7 +210,7 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 			       uint64_t local_epoch, char **err)
 {
 	if (!cfg->cluster.present)
-		return EXIT_OK;
+		return LB_OK;
 	const char *cmd = switchover ? "switchover" : "failover";
 	struct cluster c;
 	cluster_open(&c, cfg);
@@ -229,7 +229,7 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 	free(kl);
 	struct claim_result r;
 	enum claim_mode mode = switchover || force ? CLAIM_REPLACE : CLAIM_MANUAL;
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (cluster_claim(&c, mode, 0, local_epoch, NULL, &r, err) < 0) {
 		char *e = *err;
 		*err = xasprintf("%s: [cluster] is configured and the leader key could not be taken "
@@ -237,11 +237,11 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 				 "a majority of its members back)",
 				 cmd, e);
 		free(e);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (!r.taken) {
 		*err = xasprintf("%s: %s; nothing changed%s", cmd, r.why,
 				 r.holder && !switchover ? " (--force takes it from the holder)" : "");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (r.already) {
 		log_info("%s: this node holds the leader key (epoch %" PRIu64 ")", cmd, r.epoch);
 	} else {
@@ -258,21 +258,21 @@ int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool f
 int cluster_claim_for_writable(const struct config *cfg, uint64_t local_epoch, char **err)
 {
 	if (!cfg->cluster.present)
-		return EXIT_OK;
+		return LB_OK;
 	struct cluster c;
 	cluster_open(&c, cfg);
 	struct claim_result r;
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (cluster_claim(&c, CLAIM_KEEP, 0, local_epoch, NULL, &r, err) < 0) {
 		char *e = *err;
 		*err = xasprintf("[cluster]: the leader key could not be checked (%s): the server "
 				 "stays read-only; nothing changed",
 				 e);
 		free(e);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (!r.taken) {
 		*err = xasprintf("[cluster]: %s: the server stays read-only; nothing changed", r.why);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	claim_result_free(&r);
 	cluster_close(&c);

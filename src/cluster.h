@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "etcd.h"
+#include "result.h"
 
 struct cluster {
 	const struct config *cfg;
@@ -63,15 +64,15 @@ int cluster_claim(struct cluster *c, enum claim_mode mode, int64_t lease, uint64
 		  const char *why, struct claim_result *r, char **err);
 
 /* For failover and switchover: when [cluster] is configured, take the
- * leader key first so that a person and an agent never race. EXIT_OK to go
- * on, else an exit status with *err. No-op without [cluster]. */
+ * leader key first so that a person and an agent never race. LB_OK to go
+ * on, else LB_FAILED with *err. No-op without [cluster]. */
 int cluster_claim_for_failover(const struct config *cfg, bool switchover, bool force,
 			       uint64_t local_epoch, char **err);
 
 /* For `db writable` (the sync daemon runs it at start): with [cluster],
  * writes go on only on the node that holds the leader key, or takes it back
- * at its own epoch (no other node was promoted since). EXIT_OK, or
- * EXIT_FAILED with *err. No-op without [cluster]. */
+ * at its own epoch (no other node was promoted since). LB_OK, or
+ * LB_FAILED with *err. No-op without [cluster]. */
 int cluster_claim_for_writable(const struct config *cfg, uint64_t local_epoch, char **err);
 
 /* `status`: the cluster as seen now (leader, lease left, members, armed). */

@@ -42,16 +42,16 @@ int cmd_agent(const struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (resume) {
-		rc = agent_resume(&cfg);
+		rc = cli_exit_status(agent_resume(&cfg));
 	} else if (pause) {
-		rc = agent_pause(&cfg);
+		rc = cli_exit_status(agent_pause(&cfg));
 	} else if (probe) {
-		rc = agent_failsafe_probe(&cfg, probe);
+		rc = cli_exit_status(agent_failsafe_probe(&cfg, probe));
 	} else {
 		if (strcmp(cfg.log, "stderr") != 0 && log_open(cfg.log) < 0)
 			log_warn("cannot open log %s; logging to stderr", cfg.log);
 		struct agent_opts o = {.config_path = cli->config_path, .verbosity = cli->verbosity};
-		rc = agent_run(&cfg, &o);
+		rc = cli_exit_status(agent_run(&cfg, &o));
 	}
 	config_free(&cfg);
 	return rc;

@@ -240,6 +240,7 @@ static int db_status(struct db_pair *p, bool json)
 			facts[i].reachable = false;
 			facts[i].error = err;
 			log_error("%s", err);
+			r = cli_exit_status(r);
 			rc = r > rc ? r : rc;
 		}
 	}
@@ -278,7 +279,7 @@ static int db_heartbeat_foreground(const struct config *cfg)
 	if (!hb) {
 		log_error("%s", err);
 		free(err);
-		return rc;
+		return cli_exit_status(rc);
 	}
 	struct sigaction sa = {0};
 	sa.sa_handler = on_stop;
@@ -304,12 +305,13 @@ static int db_heartbeat_foreground(const struct config *cfg)
 	return EXIT_OK;
 }
 
+/* A library result: its reason once, then the exit status it calls for. */
 static int report(int rc, char *err)
 {
 	if (rc && err)
 		log_error("%s", err);
 	free(err);
-	return rc;
+	return cli_exit_status(rc);
 }
 
 static int run_clone(struct db_pair *p, int argc, char **argv)
@@ -474,7 +476,7 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	rc = db_pair_init(&p, &cfg, need_repl, &err);
 	p.command = sub; /* privileges.h names the commands as we do */
 	if (rc) {
-		report(rc, err);
+		rc = report(rc, err);
 	} else if (strcmp(sub, "status") == 0) {
 		rc = db_status(&p, json);
 	} else if (strcmp(sub, "clone") == 0) {

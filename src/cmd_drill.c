@@ -52,14 +52,14 @@ int cmd_drill(const struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (kill_local) {
-		rc = drill_kill_local_db(&cfg);
+		rc = cli_exit_status(drill_kill_local_db(&cfg));
 	} else if (o.crash && !cfg.drill_allow_crash) {
 		log_error("drill --crash kills the primary's database: %s has no '[lifeboat] "
 			  "drill_allow_crash = yes' (set it only on a lab setup); nothing changed",
 			  cfg.path);
 		rc = EXIT_USAGE;
 	} else {
-		rc = drill_run(&cfg, &o);
+		rc = cli_exit_status(drill_run(&cfg, &o));
 	}
 	config_free(&cfg);
 	return rc;

@@ -34,7 +34,7 @@ int cmd_failover(const struct cli *cli, int argc, char **argv)
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
-	rc = failover_run(&cfg, &o);
+	rc = cli_exit_status(failover_run(&cfg, &o));
 	config_free(&cfg);
 	return rc;
 }

@@ -281,7 +281,7 @@ static void print_database(const struct style *st, const struct config *cfg)
 		return;
 	struct db_pair p;
 	char *err = NULL;
-	if (db_pair_init(&p, cfg, false, &err) != EXIT_OK) {
+	if (db_pair_init(&p, cfg, false, &err) != LB_OK) {
 		printf("%sdatabase%s: %s\n", st->bold, st->off, err);
 		free(err);
 		return;
@@ -294,14 +294,14 @@ static void print_database(const struct style *st, const struct config *cfg)
 		struct db_facts f;
 		memset(&f, 0, sizeof(f));
 		printf("%sdatabase%s %-8s %s:%u: ", st->bold, st->off, s->role, s->host, s->port);
-		if (db_pair_connect(&p, s, &c, &err) != EXIT_OK) {
+		if (db_pair_connect(&p, s, &c, &err) != LB_OK) {
 			printf("%sunreachable%s (%s)\n", st->red, st->off, err);
 			free(err);
 			err = NULL;
 			db_close(&c);
 			continue;
 		}
-		if (db_facts_read(&c, &f, &err) != EXIT_OK) {
+		if (db_facts_read(&c, &f, &err) != LB_OK) {
 			printf("%s%s%s\n", st->red, err, st->off);
 			free(err);
 			err = NULL;

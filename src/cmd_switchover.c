@@ -45,6 +45,7 @@ int cmd_switchover(const struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = step_down ? failover_step_down(&cfg, (uint64_t)epoch) : switchover_run(&cfg, &o);
+	rc = cli_exit_status(rc);
 	config_free(&cfg);
 	return rc;
 }

@@ -22,6 +22,9 @@ struct cli {
 /* Load the configuration for a command; on error logs the one-line message
  * and returns EXIT_USAGE. */
 int cli_load_config(const struct cli *cli, struct config *cfg);
+/* The exit status for a library result (result.h): LB_OK 0, LB_USAGE 2,
+ * any other failure 1. The one place results become exit statuses. */
+int cli_exit_status(int result);
 /* For commands whose only option is --json: sets *json, or logs the bad
  * argument with the usage and returns EXIT_USAGE. */
 int cli_parse_json_only(const char *command, int argc, char **argv, bool *json);

@@ -1,5 +1,5 @@
 #include "db.h"
-#include "commands.h"
+#include "result.h"
 #include "privileges.h"
 #include "util.h"
 
@@ -66,7 +66,7 @@ int db_server_resolve(const struct config *cfg, const char *role, const char *va
 	if (!value || !*value) {
 		*err = xasprintf("%s: [database] needs '%s = NODE, HOST or HOST:PORT'",
 				 out->config_key_where, role);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	const char *addr = value;
 	const struct node_conf *node = config_find_node(cfg, value);
@@ -75,7 +75,7 @@ int db_server_resolve(const struct config *cfg, const char *role, const char *va
 		if (!node->address) {
 			*err = xasprintf("%s:%d: [node %s] needs an address (it is the database %s)",
 					 cfg->path, node->line, node->name, role);
-			return EXIT_USAGE;
+			return LB_USAGE;
 		}
 		addr = node->address;
 	}
@@ -87,7 +87,7 @@ int db_server_resolve(const struct config *cfg, const char *role, const char *va
 		if (!parse_long(colon + 1, 1, 65535, &port)) {
 			*err = xasprintf("%s: [database] %s: bad port in '%s'", out->config_key_where,
 					 role, addr);
-			return EXIT_USAGE;
+			return LB_USAGE;
 		}
 		out->host = xstrndup(addr, (size_t)(colon - addr));
 	} else {
@@ -102,7 +102,7 @@ int db_server_resolve(const struct config *cfg, const char *role, const char *va
 	out->port = (unsigned)port;
 	if (strcmp(out->host, "localhost") == 0 && cfg->db.socket)
 		out->socket = xstrdup(cfg->db.socket);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 void db_server_free(struct db_server *s)
@@ -120,7 +120,7 @@ int db_read_password(const char *path, const char *key, char **out, char **err)
 	*out = NULL;
 	if (!path) {
 		*err = xasprintf("[database] needs '%s' (a file holding the password, mode 0600)", key);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -128,29 +128,29 @@ int db_read_password(const char *path, const char *key, char **out, char **err)
 		*err = xasprintf("cannot read %s = %s: %s", key, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	close(fd);
 	if (st.st_mode & 077) {
 		*err = xasprintf("password file %s is readable by other users (mode %04o): run "
 				 "'chmod 600 %s'",
 				 path, (unsigned)(st.st_mode & 07777), path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	size_t len;
 	char *text = read_file(path, &len);
 	if (!text) {
 		*err = xasprintf("cannot read %s = %s: %s", key, path, strerror(errno));
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	text[strcspn(text, "\r\n")] = '\0';
 	if (!*text) {
 		*err = xasprintf("password file %s is empty", path);
 		free(text);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	*out = text;
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static char *server_name(const struct db_server *s)
@@ -170,7 +170,7 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 	c->my = mysql_init(NULL);
 	if (!c->my) {
 		*err = xstrdup("out of memory in mysql_init");
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	unsigned timeout = s->connect_timeout ? s->connect_timeout : 5;
 	mysql_optionsv(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -192,7 +192,7 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 			*err = xasprintf("%s: access denied for user '%s' (%s): check the password "
 					 "file and the account",
 					 c->name, user, mysql_error(c->my));
-			return EXIT_USAGE;
+			return LB_USAGE;
 		}
 		if (e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
 		    e == CR_SERVER_LOST || e == CR_UNKNOWN_HOST || e == CR_SERVER_GONE_ERROR)
@@ -201,11 +201,11 @@ int db_connect(struct db_conn *c, const struct db_server *s, const char *user,
 					 c->name, mysql_error(c->my), s->role, s->config_key_where);
 		else
 			*err = xasprintf("%s: cannot connect: %s", c->name, mysql_error(c->my));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	const char *info = mysql_get_server_info(c->my);
 	c->flavor = (info && strstr(info, "MariaDB")) ? &db_flavor_mariadb : &db_flavor_mysql8;
-	return EXIT_OK;
+	return LB_OK;
 }
 
 void db_close(struct db_conn *c)
@@ -238,17 +238,17 @@ static int fail(struct db_conn *c, const char *sql, char **err)
 		*err = xasprintf("%s: missing privilege for '%.60s' (%s): run %s", c->name, sql, msg,
 				 fix);
 		free(fix);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	case CR_SERVER_GONE_ERROR:
 	case CR_SERVER_LOST:
 		*err = xasprintf("%s: connection lost during '%.60s' (%s): is the server "
 				 "running? nothing after this step was done",
 				 c->name, sql, msg);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	default:
 		*err = xasprintf("%s: '%.80s' failed: %s (error %u)", c->name, sql, msg, e);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 }
 
@@ -262,7 +262,7 @@ int db_exec(struct db_conn *c, const char *sql, char **err)
 		mysql_free_result(res);
 	else if (mysql_field_count(c->my) != 0)
 		return fail(c, sql, err);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_execf(struct db_conn *c, char **err, const char *fmt, ...)
@@ -273,7 +273,7 @@ int db_execf(struct db_conn *c, char **err, const char *fmt, ...)
 	if (vasprintf(&sql, fmt, ap) < 0) {
 		va_end(ap);
 		*err = xstrdup("out of memory");
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	va_end(ap);
 	int rc = db_exec(c, sql, err);
@@ -305,7 +305,7 @@ int db_rows(struct db_conn *c, const char *sql, struct db_row **rows, size_t *n,
 	if (!res) {
 		if (mysql_field_count(c->my) != 0)
 			return fail(c, sql, err);
-		return EXIT_OK;
+		return LB_OK;
 	}
 	MYSQL_ROW r;
 	while ((r = mysql_fetch_row(res))) {
@@ -314,7 +314,7 @@ int db_rows(struct db_conn *c, const char *sql, struct db_row **rows, size_t *n,
 		(*n)++;
 	}
 	mysql_free_result(res);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_row(struct db_conn *c, const char *sql, struct db_row *row, bool *found, char **err)
@@ -333,7 +333,7 @@ int db_row(struct db_conn *c, const char *sql, struct db_row *row, bool *found, 
 			db_row_free(&rows[i]);
 	}
 	free(rows);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_value(struct db_conn *c, const char *sql, char **out, char **err)
@@ -347,7 +347,7 @@ int db_value(struct db_conn *c, const char *sql, char **out, char **err)
 	if (row.n > 0 && row.values[0])
 		*out = xstrdup(row.values[0]);
 	db_row_free(&row);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_long(struct db_conn *c, const char *sql, long long *out, char **err)
@@ -362,10 +362,10 @@ int db_long(struct db_conn *c, const char *sql, long long *out, char **err)
 		*err = xasprintf("%s: '%s' returned %s, expected a number", c->name, sql,
 				 v ? v : "nothing");
 		free(v);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	free(v);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 const char *db_row_get(const struct db_row *row, const char *name)
@@ -434,11 +434,11 @@ int db_pair_init(struct db_pair *p, const struct config *cfg, bool need_repl, ch
 	p->cfg = cfg;
 	if (!cfg->db.present) {
 		*err = xasprintf("%s: no [database] section; the db commands need one", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (!cfg->db.user) {
 		*err = xasprintf("%s:%d: [database] needs 'user'", cfg->path, cfg->db.line);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	int rc = db_server_resolve(cfg, "primary", cfg->db.primary, &p->primary, err);
 	if (!rc)
@@ -452,7 +452,7 @@ int db_pair_init(struct db_pair *p, const struct config *cfg, bool need_repl, ch
 	    p->primary.port == p->standby.port) {
 		*err = xasprintf("%s:%d: [database] primary and standby are the same server %s:%u",
 				 cfg->path, cfg->db.line, p->primary.host, p->primary.port);
-		rc = EXIT_USAGE;
+		rc = LB_USAGE;
 	}
 	return rc;
 }

@@ -2,8 +2,8 @@
  * connection (struct db_conn), the statement dialect of each server flavor
  * (MariaDB here; MySQL 8 spells replication statements differently), the
  * reading of password files and the translation of server errors into one
- * line that says what to do. Every function returns an exit status
- * (EXIT_OK, EXIT_FAILED, EXIT_USAGE) and on failure sets *err, a malloc'd
+ * line that says what to do. Every function returns a result (result.h:
+ * LB_OK, LB_FAILED, LB_USAGE) and on failure sets *err, a malloc'd
  * message the caller reports once. */
 #ifndef LIFEBOAT_DB_H
 #define LIFEBOAT_DB_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "result.h"
 
 struct st_mysql;
 
@@ -53,13 +54,13 @@ struct db_conn {
 	const char *command; /* privileges.h command this connection serves, or NULL */
 };
 
-/* Resolve NODE | HOST | HOST:PORT. EXIT_OK or EXIT_USAGE with *err. */
+/* Resolve NODE | HOST | HOST:PORT. LB_OK or LB_USAGE with *err. */
 int db_server_resolve(const struct config *cfg, const char *role, const char *value,
 		      struct db_server *out, char **err);
 void db_server_free(struct db_server *s);
 
 /* Read the first line of a password file; refuses files other users can
- * read (EXIT_USAGE). */
+ * read (LB_USAGE). */
 int db_read_password(const char *path, const char *key, char **out, char **err);
 
 int db_connect(struct db_conn *c, const struct db_server *s, const char *user,

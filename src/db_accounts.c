@@ -6,7 +6,7 @@
  * Debian) and fails on accounts the server ignores (root@HOSTNAME under
  * skip-name-resolve, error 1133). System accounts stay as the target has
  * them, so its own administrators can still log in. */
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "log.h"
 #include "util.h"
@@ -59,7 +59,7 @@ static int collect_grants(struct db_conn *src, const char *who, struct db_accoun
 			strv_push(&a->grants, g);
 	}
 	db_rows_free(rows, n);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int collect_one(struct db_conn *src, const char *user, const char *host, bool role,
@@ -67,7 +67,7 @@ static int collect_one(struct db_conn *src, const char *user, const char *host, 
 {
 	char *who = role ? db_quote_ident(user) : db_quote_account(src, user, host);
 	char *create = NULL;
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (role) {
 		create = xasprintf("CREATE ROLE %s", who);
 	} else {
@@ -83,7 +83,7 @@ static int collect_one(struct db_conn *src, const char *user, const char *host, 
 			free(*err);
 			*err = NULL;
 			free(who);
-			return EXIT_OK;
+			return LB_OK;
 		}
 	}
 	if (!rc && create)

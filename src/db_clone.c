@@ -4,7 +4,7 @@
  * starting GTID replication. The stream passes through this process (a
  * pump) so progress can be shown and no shell pipeline is needed. */
 #include "child.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "privileges.h"
 #include "log.h"
@@ -277,7 +277,7 @@ static int user_schemas(struct db_conn *c, struct strv *out, char **err)
 		if (rows[i].values[0])
 			strv_push(out, rows[i].values[0]);
 	db_rows_free(rows, n);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static uint64_t estimate_bytes(struct db_conn *c)
@@ -312,7 +312,7 @@ static int refuse_if_data(struct db_conn *target, bool force, char **err)
 				 "clone --force' to overwrite it",
 				 target->name, rows[0].values[0] ? rows[0].values[0] : "?",
 				 n > 1 ? " and more" : "");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	db_rows_free(rows, n);
 	return rc;
@@ -381,7 +381,7 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 		if (scnf)
 			unlink(scnf);
 		free(scnf);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	struct strv prod, cons;
 	strv_init(&prod);
@@ -408,7 +408,7 @@ static int clone_dump(struct db_pair *p, struct db_conn *src, struct db_conn *tg
 			  .progress = o->progress,
 			  .estimate = estimate_bytes(src)};
 	if (!rc && pump_run(&pm, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	if (!rc)
 		log_info("clone: dumped %.1f MiB in %.1f s (%.1f MiB/s)", (double)pm.bytes / 1048576.0,
 			 pm.secs, pm.secs > 0 ? (double)pm.bytes / 1048576.0 / pm.secs : 0);
@@ -474,7 +474,7 @@ static int target_pid(struct db_conn *t, long *pid, char **err)
 		*err = xasprintf("cannot read the pid file %s of %s: a physical clone must run on "
 				 "the standby's machine (or use --method dump)",
 				 pidfile ? pidfile : "(none)", t->name);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	free(pidfile);
 	return rc;
@@ -487,11 +487,11 @@ static int wait_gone(const char *name, long pid, char **err)
 		if (now_ms() > deadline) {
 			*err = xasprintf("%s (pid %ld) did not stop within 120 s after SHUTDOWN", name,
 					 pid);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		nap(20);
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* Shut the target down through SQL and wait until its process is gone. */
@@ -538,20 +538,20 @@ static int run_start_command(const struct config *cfg, const char *who, char **e
 		*err = xasprintf("%s:%d: a physical clone stops and starts the standby: set "
 				 "[database] start_command (e.g. 'systemctl start mariadb')",
 				 cfg->path, cfg->db.line);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct strv argv;
 	strv_init(&argv);
 	strv_push_split(&argv, cfg->db.start_command);
 	struct run_result r;
 	int code = child_run(argv.items, NULL, 0, 180000, &r);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (code != 0) {
 		*err = xasprintf("start_command '%s' failed (exit %d%s): %s; %s holds the restored "
 				 "copy but is not running",
 				 cfg->db.start_command, code, r.timed_out ? ", timed out" : "",
 				 r.err_tail[0] ? r.err_tail : "no output", who);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	run_result_free(&r);
 	strv_free(&argv);
@@ -564,7 +564,7 @@ static int connect_retry(struct db_pair *p, const struct db_server *s, struct db
 	int64_t deadline = now_ms() + (int64_t)(secs * 1000);
 	for (;;) {
 		int rc = db_pair_connect(p, s, c, err);
-		if (!rc || rc == EXIT_USAGE || now_ms() > deadline)
+		if (!rc || rc == LB_USAGE || now_ms() > deadline)
 			return rc;
 		db_close(c);
 		free(*err);
@@ -586,7 +586,7 @@ static int backup_stop_target(struct db_pair *p, struct db_conn *tgt, char **dat
 			      struct stat *st, char **err)
 {
 	bool down = tgt->my == NULL; /* db_clone checked datadir is set and idle */
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (down)
 		*datadir = xstrdup(p->cfg->db.datadir);
 	else
@@ -595,7 +595,7 @@ static int backup_stop_target(struct db_pair *p, struct db_conn *tgt, char **dat
 		*err = xasprintf("%s: datadir %s is not a directory here: a physical clone runs on "
 				 "the standby's machine (or use --method dump)",
 				 tgt->name, *datadir ? *datadir : "(unknown)");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc && !p->cfg->db.start_command)
 		rc = run_start_command(p->cfg, tgt->name, err); /* reports the missing key */
@@ -608,9 +608,9 @@ static int backup_stop_target(struct db_pair *p, struct db_conn *tgt, char **dat
 	if (nftw(*datadir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) < 0) {
 		*err = xasprintf("cannot empty %s: %s; the standby is stopped", *datadir,
 				 strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* mariadb-backup's argv: local, or on the source's node under ssh. For the
@@ -658,7 +658,7 @@ static int backup_stream(struct db_pair *p, struct db_conn *src, const char *dat
 	char *cnf = db_write_client_cnf(p->cfg, src->server, p->cfg->db.user, p->password, NULL, err);
 	if (!cnf) {
 		free(src_datadir);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	char *tmpdir = xasprintf("%s/clone-tmp", p->cfg->state_dir);
 	mkdir_p(tmpdir, 0700);
@@ -680,7 +680,7 @@ static int backup_stream(struct db_pair *p, struct db_conn *src, const char *dat
 			  .progress = o->progress,
 			  .estimate = estimate_bytes(src)};
 	if (pump_run(&pm, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	else
 		log_info("clone: streamed %.1f MiB in %.1f s (%.1f MiB/s); preparing",
 			 (double)pm.bytes / 1048576.0, pm.secs,
@@ -703,12 +703,12 @@ static int backup_prepare(const char *datadir, const struct stat *st, char **err
 			xasprintf("--target-dir=%s", datadir), NULL};
 	struct run_result r;
 	int code = child_run(argv, NULL, 0, 3600000, &r);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (code != 0) {
 		*err = xasprintf("mariadb-backup --prepare failed (exit %d): %s; the standby is "
 				 "stopped with an unprepared copy in %s",
 				 code, r.err_tail, datadir);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	run_result_free(&r);
 	free(argv[3]);
@@ -716,7 +716,7 @@ static int backup_prepare(const char *datadir, const struct stat *st, char **err
 	chown_gid = st->st_gid;
 	if (!rc && nftw(datadir, chown_entry, 64, FTW_PHYS) < 0) {
 		*err = xasprintf("cannot chown %s: %s", datadir, strerror(errno));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	return rc;
 }
@@ -727,7 +727,7 @@ static int backup_start(struct db_pair *p, const struct db_server *target, struc
 {
 	char *gtid = read_backup_gtid(datadir, err);
 	if (!gtid)
-		return EXIT_FAILED;
+		return LB_FAILED;
 	int rc = run_start_command(p->cfg, target->role, err);
 	if (!rc)
 		rc = connect_retry(p, target, tgt, 60, err);
@@ -852,7 +852,7 @@ static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db
 	db_close(tgt);
 	if (!rc && (remove_tree(stage) < 0 || mkdir(stage, 0700) < 0)) {
 		*err = xasprintf("cannot make %s: %s", stage, strerror(errno));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc)
 		log_info("clone: standby shutting down; streaming into %s meanwhile", stage);
@@ -873,7 +873,7 @@ static int clone_backup_staged(struct db_pair *p, struct db_conn *src, struct db
 		*err = xasprintf("cannot move the prepared copy from %s into %s: %s; the standby "
 				 "is stopped",
 				 stage, live, strerror(errno));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc)
 		rc = backup_start(p, target, tgt, live, err);
@@ -888,7 +888,7 @@ static int clone_backup(struct db_pair *p, struct db_conn *src, struct db_conn *
 {
 	char *datadir = NULL;
 	struct stat st;
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (tgt->my) {
 		rc = db_value(tgt, "SELECT @@global.datadir", &datadir, err);
 		if (!rc && !p->cfg->db.start_command)
@@ -937,14 +937,14 @@ static int check_idle_datadir(const struct config *cfg, bool force, char **err)
 					 "%ld): fix [database] standby or stop that server; nothing "
 					 "changed",
 					 dir, (long)fl.l_pid);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 	}
 	static const char *const system_dirs[] = {"mysql", "performance_schema", "sys", "lifeboat"};
 	DIR *d = opendir(dir);
 	if (!d) {
 		*err = xasprintf("cannot read [database] datadir %s: %s", dir, strerror(errno));
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct dirent *e;
 	char *found = NULL;
@@ -963,10 +963,10 @@ static int check_idle_datadir(const struct config *cfg, bool force, char **err)
 				 "changed; run 'lifeboat db clone --force' to overwrite it",
 				 dir, found);
 		free(found);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	free(found);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* STATE_DIR/clone-incomplete names a target a clone started to change and
@@ -992,7 +992,7 @@ static bool marker_names(const struct config *cfg, const char *target)
 static int marker_set(const struct config *cfg, const char *target, bool on, char **err)
 {
 	char *path = marker_path(cfg);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (!on) {
 		unlink(path);
 	} else {
@@ -1001,7 +1001,7 @@ static int marker_set(const struct config *cfg, const char *target, bool on, cha
 		    write_file_atomic(path, text, strlen(text)) < 0) {
 			*err = xasprintf("cannot write %s: %s; nothing changed", path,
 					 strerror(errno));
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		}
 		free(text);
 	}
@@ -1022,17 +1022,17 @@ static int check_disk(struct db_conn *src, struct db_conn *tgt, const char *data
 {
 	struct statvfs vs;
 	if (!datadir || statvfs(datadir, &vs) < 0)
-		return EXIT_OK; /* not on this machine: the copy itself will tell */
+		return LB_OK; /* not on this machine: the copy itself will tell */
 	uint64_t need = estimate_bytes(src);
 	uint64_t reclaim = tgt && tgt->my ? estimate_bytes(tgt) : 0;
 	uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize + reclaim;
 	need += need / 10 + (64u << 20);
 	if (avail >= need)
-		return EXIT_OK;
+		return LB_OK;
 	*err = xasprintf("not enough disk space for the copy: %s has %.0f MiB free, the source's "
 			 "data needs about %.0f MiB; nothing changed",
 			 datadir, (double)avail / 1048576.0, (double)need / 1048576.0);
-	return EXIT_FAILED;
+	return LB_FAILED;
 }
 
 /* The target's datadir when it is a directory on this machine, else NULL. */
@@ -1064,9 +1064,9 @@ static int clone_prechecks(struct db_pair *p, struct db_conn *src, struct db_con
 			 "replaced",
 			 tgt->name);
 	const char *cmd = o->method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
-	int rc = priv_check(src, cmd, PRIV_SOURCE, err) < 0 ? EXIT_FAILED : EXIT_OK;
+	int rc = priv_check(src, cmd, PRIV_SOURCE, err) < 0 ? LB_FAILED : LB_OK;
 	if (!rc && tgt->my && priv_check(tgt, cmd, PRIV_TARGET, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	if (!rc && tgt->my)
 		rc = db_check_server_ids(src, tgt, err);
 	if (!rc && tgt->my)
@@ -1102,12 +1102,12 @@ static int backup_runs_here(const struct config *cfg, const struct db_server *ta
 	bool here = target->node && cfg->node ? strcmp(target->node, cfg->node) == 0
 					      : config_address_is_here(target->host);
 	if (here)
-		return EXIT_OK;
+		return LB_OK;
 	*err = xasprintf("a physical clone replaces the standby's data directory on its own "
 			 "machine: run 'lifeboat db clone --method backup' on %s (or use "
 			 "--method dump from here); nothing changed",
 			 target->node ? target->node : target->host);
-	return EXIT_FAILED;
+	return LB_FAILED;
 }
 
 int db_clone(struct db_pair *p, const struct db_server *source, const struct db_server *target,
@@ -1115,10 +1115,10 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 {
 	if (!p->repl_password) {
 		*err = xstrdup("internal: clone needs the replication password");
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (residency_check_db_copy(p->cfg, target, err) < 0)
-		return EXIT_USAGE; /* before any connection: nothing changed */
+		return LB_USAGE; /* before any connection: nothing changed */
 	if (o->method == DB_CLONE_BACKUP) {
 		int here = backup_runs_here(p->cfg, target, err);
 		if (here)
@@ -1130,7 +1130,7 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 	if (!rc) {
 		rc = db_pair_connect(p, target, &tgt, err);
 		/* A physical clone can seed a standby that is down. */
-		if (rc == EXIT_FAILED && o->method == DB_CLONE_BACKUP && p->cfg->db.datadir &&
+		if (rc == LB_FAILED && o->method == DB_CLONE_BACKUP && p->cfg->db.datadir &&
 		    mysql_errno_is_down(&tgt)) {
 			log_info("clone: %s; seeding [database] datadir %s", *err, p->cfg->db.datadir);
 			free(*err);
@@ -1138,7 +1138,7 @@ int db_clone(struct db_pair *p, const struct db_server *source, const struct db_
 			db_close(&tgt);
 			tgt.name = xasprintf("%s %s:%u", target->role, target->host, target->port);
 			tgt.server = target;
-			rc = EXIT_OK;
+			rc = LB_OK;
 		}
 	}
 	char *tname = tgt.name ? xstrdup(tgt.name) : NULL;

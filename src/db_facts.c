@@ -1,6 +1,6 @@
 /* db_facts: read one server's role and replication state (for status,
  * promote, rejoin). Reading only; nothing here changes a server. */
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "util.h"
 
@@ -41,7 +41,7 @@ static int read_globals(struct db_conn *c, struct db_facts *f, char **err)
 		f->gtid_current_pos = dup_or_empty(db_row_get(&row, "cp"));
 	}
 	db_row_free(&row);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int read_replica(struct db_conn *c, struct db_facts *f, char **err)
@@ -64,7 +64,7 @@ static int read_replica(struct db_conn *c, struct db_facts *f, char **err)
 	f->source_port = to_ll(db_row_get(&row, fl->col_source_port), 0);
 	f->gtid_io_pos = dup_or_empty(db_row_get(&row, "Gtid_IO_Pos"));
 	db_row_free(&row);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* Semi-sync variables and status; absent plugin means all off. */
@@ -156,7 +156,7 @@ int db_facts_read(struct db_conn *c, struct db_facts *f, char **err)
 	f->reachable = true;
 	read_semi_sync(c, f);
 	read_meta(c, f);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 void db_facts_free(struct db_facts *f)

@@ -2,7 +2,7 @@
  * history (each promotion, with the GTID position it forked at, which is
  * what rejoin compares an old primary against). Also the heartbeat writer
  * and the my.cnf drop-in that keeps read_only across restarts. */
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "log.h"
 #include "util.h"
@@ -42,7 +42,7 @@ int db_meta_ensure(struct db_conn *c, char **err)
 		if (rc)
 			return rc;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_meta_epoch(struct db_conn *c, uint64_t *epoch, char **fork_gtid, bool *found, char **err)
@@ -59,7 +59,7 @@ int db_meta_epoch(struct db_conn *c, uint64_t *epoch, char **fork_gtid, bool *fo
 		if (db_errno(c) == 1146 || db_errno(c) == 1049) { /* no table / schema yet */
 			free(*err);
 			*err = NULL;
-			return EXIT_OK;
+			return LB_OK;
 		}
 		return rc;
 	}
@@ -70,7 +70,7 @@ int db_meta_epoch(struct db_conn *c, uint64_t *epoch, char **fork_gtid, bool *fo
 			*fork_gtid = xstrdup(row.values[1]);
 		db_row_free(&row);
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_meta_record_epoch(struct db_conn *c, uint64_t epoch, const char *node,
@@ -98,7 +98,7 @@ int db_persist_read_only(const struct config *cfg, const struct db_server *s, bo
 			 uint64_t epoch, char **err)
 {
 	if (!cfg->db.read_only_cnf || !server_is_here(cfg, s))
-		return EXIT_OK;
+		return LB_OK;
 	/* Always ON: a server that restarts must not take writes before
 	 * lifeboat has seen that this node still holds the highest epoch (a
 	 * primary failed over while it was down would otherwise come back
@@ -115,9 +115,9 @@ int db_persist_read_only(const struct config *cfg, const struct db_server *s, bo
 		*err = xasprintf("cannot write read_only_cnf %s: %s (read_only is set on the "
 				 "running server but will not survive a restart)",
 				 cfg->db.read_only_cnf, strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 struct db_heartbeat {

@@ -2,7 +2,7 @@
  * reading a server's replication facts, the lifeboat schema (heartbeat and
  * role epoch), clone, promote, fence and rejoin. Each lives in its own
  * module (db_facts.c, db_meta.c, db_clone.c, db_promote.c, db_rejoin.c);
- * this header is their one interface. Operations return an exit status and
+ * this header is their one interface. Operations return a result (result.h) and
  * on failure set *err to one line saying what happened, in what state things
  * were left, and what to do. */
 #ifndef LIFEBOAT_DB_OPS_H

@@ -2,7 +2,7 @@
  * fencing a server (read_only plus killing the sessions that could write
  * through it). Promotion order matters: stop receiving, apply everything
  * received, detach, record the new epoch, then allow writes. */
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "log.h"
@@ -119,7 +119,7 @@ static int restore_recorded(const struct config *cfg, struct db_conn *c, char **
 	bool pending = record_read(cfg, key, &d);
 	free(key);
 	if (!pending)
-		return EXIT_OK;
+		return LB_OK;
 	int rc = restore_durability(c, &d, err);
 	if (rc)
 		return rc;
@@ -127,7 +127,7 @@ static int restore_recorded(const struct config *cfg, struct db_conn *c, char **
 		 "(recorded by an interrupted promote)",
 		 d.flush_at_commit, d.sync_binlog, c->name);
 	record_clear(cfg);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static bool relax_durability(const struct config *cfg, struct db_conn *c, struct durability *d)
@@ -179,9 +179,9 @@ static int restore_durability(struct db_conn *c, const struct durability *d, cha
 			log_error("%s", m);
 			free(m);
 		}
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* The SQL thread before the drain: stopped on an error is reported with the
@@ -203,7 +203,7 @@ static int sql_thread_ready(struct db_conn *c, bool force, bool *skip_drain, cha
 					 "SLAVE, or 'lifeboat db promote --force' to promote what is "
 					 "applied (received transactions after it are lost)",
 					 m);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		} else {
 			log_warn("%s: promoting what is applied (--force)", m);
 			*skip_drain = true;
@@ -251,7 +251,7 @@ static int wait_applied(struct db_pair *p, struct db_conn *c, const char *target
 					 c->name, target, p->cfg->db.promote_timeout,
 					 problem ? ": " : "", problem ? problem : "");
 			free(problem);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 			break;
 		}
 	}
@@ -296,12 +296,12 @@ static int next_epoch(struct db_pair *p, struct db_conn *c, uint64_t *out, char 
 	uint64_t file_epoch = 0, db_epoch = 0;
 	bool found;
 	if (epoch_read(p->cfg->state_dir, &file_epoch, err) < 0)
-		return EXIT_FAILED;
+		return LB_FAILED;
 	int rc = db_meta_epoch(c, &db_epoch, NULL, &found, err);
 	if (rc)
 		return rc;
 	*out = (file_epoch > db_epoch ? file_epoch : db_epoch) + 1;
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int promote_conn(struct db_pair *p, struct db_conn *c, bool force,
@@ -321,7 +321,7 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, bool force,
 		*err = xasprintf("%s is already writable and replicates from nobody: nothing to "
 				 "promote",
 				 c->name);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (replica) {
 		rc = drain_relay_log(p, c, force, err);
@@ -373,7 +373,7 @@ static int promote_conn(struct db_pair *p, struct db_conn *c, bool force,
 		*err = xasprintf("%s is writable (epoch %llu recorded on it) but %s", c->name,
 				 (unsigned long long)r->epoch, e2);
 		free(e2);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	return db_persist_read_only(p->cfg, c->server, false, r->epoch, err);
 }
@@ -403,11 +403,11 @@ static int refuse_live_primary(struct db_pair *p, bool force, char **err)
 					 "changed",
 					 c.name);
 			db_close(&c);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 	}
 	db_close(&c);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *r, char **err)
@@ -532,7 +532,7 @@ static int give_back_one(struct db_conn *c, const char *g, unsigned *given, char
 {
 	char *who = grantee_sql(g);
 	char *q = db_quote(c, g);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (who) {
 		rc = db_execf(c, err, "GRANT READ_ONLY ADMIN ON *.* TO %s", who);
 		unsigned e = rc ? db_errno(c) : 0;
@@ -540,7 +540,7 @@ static int give_back_one(struct db_conn *c, const char *g, unsigned *given, char
 		if (e == 1133 || e == 1396 || e == 1959) {
 			free(*err);
 			*err = NULL;
-			rc = EXIT_OK;
+			rc = LB_OK;
 		} else if (!rc) {
 			(*given)++;
 		}
@@ -561,7 +561,7 @@ int db_fence_give_back(struct db_conn *c, unsigned *given, char **err)
 	if (rc && db_errno(c) == 1146) { /* never fenced */
 		free(*err);
 		*err = NULL;
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (rc)
 		return rc;
@@ -598,7 +598,7 @@ static int kill_client_sessions(struct db_conn *c, unsigned *killed, struct buf 
 		} else if (db_errno(c) != 1094) {
 			*err = xasprintf("%s: %s", c->name, e);
 			free(e);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 			break;
 		}
 		free(e);
@@ -636,7 +636,7 @@ static int verify_fence(struct db_conn *c, const char *ids, char **err)
 					 "ADMIN after 5 s: check SHOW PROCESSLIST and "
 					 "information_schema.USER_PRIVILEGES",
 					 c->name, ro, left, writers);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 			break;
 		}
 		nap(20);
@@ -671,7 +671,7 @@ int db_fence_conn(struct db_conn *c, unsigned *killed, char **err)
 	if (!rc && revoke_err) {
 		*err = revoke_err;
 		revoke_err = NULL;
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	free(revoke_err);
 	if (!rc)

@@ -8,12 +8,12 @@
  * an old primary cut off before it died kept writing, are saved, discarded
  * and the old primary's binlog restarts at the fork point. */
 #include "child.h"
-#include "commands.h"
 #include "db_errant.h"
 #include "db_ops.h"
 #include "gtid.h"
 #include "log.h"
 #include "residency.h"
+#include "result.h"
 #include "util.h"
 
 #include <errno.h>
@@ -133,7 +133,7 @@ static void errant_is_heartbeat(struct db_pair *p, struct db_conn *old, const ch
 }
 
 /* 0: no errant, or only the heartbeat's (*discard, *fork_out set: the old
- * primary's binlog is to be reset to the fork); EXIT_FAILED with *err listing
+ * primary's binlog is to be reset to the fork); LB_FAILED with *err listing
  * them (and *found set). */
 static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *neu, bool *found,
 			bool *discard, char **fork_out, char **err)
@@ -160,7 +160,7 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 	size_t n = 0;
 	if (gtid_pos_parse(fo.gtid_binlog_pos, &ob) < 0 || gtid_pos_parse(fork, &fk) < 0) {
 		*err = xasprintf("cannot parse GTID positions '%s' / '%s'", fo.gtid_binlog_pos, fork);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 		goto out;
 	}
 	n = gtid_find_errant(&ob, &fk, &e);
@@ -194,7 +194,7 @@ static int check_errant(struct db_pair *p, struct db_conn *old, struct db_conn *
 		free(e2);
 		free(file);
 		free(list);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	free(why);
 	free(e);
@@ -255,12 +255,12 @@ static int forget_errant(struct db_pair *p, struct db_conn *old, const char *for
 {
 	char *path = reset_record_path(p->cfg);
 	char *record = xasprintf("%s\n%s\n", old->name, fork);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (write_file_atomic(path, record, strlen(record)) < 0) {
 		*err = xasprintf("cannot write %s: %s; the old primary's binlog is not reset, "
 				 "nothing changed",
 				 path, strerror(errno));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	char *q = db_quote(old, fork);
 	if (!rc)
@@ -297,14 +297,14 @@ static int check_roles(struct db_conn *old, struct db_conn *neu, uint64_t *new_e
 				 "promote' first; nothing changed",
 				 neu->name, fn.read_only ? "ON" : "OFF",
 				 fn.replica ? "replicating" : "not replicating");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (fo.epoch > fn.epoch) {
 		*err = xasprintf("%s holds role epoch %llu, higher than %s's %llu: it is the newer "
 				 "primary; the roles in the configuration are the other way round; "
 				 "nothing changed",
 				 old->name, (unsigned long long)fo.epoch, neu->name,
 				 (unsigned long long)fn.epoch);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	*new_epoch = fn.epoch;
 	db_facts_free(&fo);
@@ -318,7 +318,7 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err)
 	memset(&neu, 0, sizeof(neu));
 	/* The old primary will replicate from the new one: a copy goes there. */
 	if (residency_check_db_copy(p->cfg, &p->primary, err) < 0)
-		return EXIT_USAGE;
+		return LB_USAGE;
 	/* Config roles: "primary" is the old primary, "standby" the promoted one. */
 	int rc = db_pair_connect(p, &p->primary, &old, err);
 	if (!rc)

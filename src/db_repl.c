@@ -1,7 +1,7 @@
 /* db_repl: replication plumbing shared by clone, promote and rejoin:
  * the replication account, CHANGE MASTER + START SLAVE with GTID, bounded
  * waits on replica health, semi-sync, server_id sanity. */
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "log.h"
 #include "util.h"
@@ -22,9 +22,9 @@ int db_check_server_ids(struct db_conn *a, struct db_conn *b, char **err)
 		*err = xasprintf("%s and %s both have server_id %lld: give each server a unique "
 				 "server_id in its my.cnf and restart it",
 				 a->name, b->name, ia);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_ensure_repl_user(struct db_pair *p, struct db_conn *source, char **err)
@@ -102,17 +102,17 @@ int db_wait_replica(struct db_conn *replica, const char *gtid, double timeout, c
 			*err = xasprintf("replication on %s does not run: %s", replica->name,
 					 problem ? problem : "not configured");
 			free(problem);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		free(problem);
 		nap(50);
 	}
 	if (!gtid || !*gtid)
-		return EXIT_OK;
+		return LB_OK;
 	/* Caught up: MASTER_GTID_WAIT in slices, rechecking thread health
 	 * between them (it is not a divergence check by itself, pitfall 7). */
 	char *q = db_quote(replica, gtid);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	for (;;) {
 		long long r = -1;
 		double left = deadline - mono();
@@ -132,7 +132,7 @@ int db_wait_replica(struct db_conn *replica, const char *gtid, double timeout, c
 			*err = xasprintf("%s did not reach GTID %s within %.0f s%s%s", replica->name,
 					 gtid, timeout, problem ? ": " : "", problem ? problem : "");
 			free(problem);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 			break;
 		}
 	}
@@ -144,7 +144,7 @@ int db_semi_sync_setup(struct db_pair *p, struct db_conn *primary, struct db_con
 		       char **err)
 {
 	if (!p->cfg->db.semi_sync)
-		return EXIT_OK;
+		return LB_OK;
 	/* AFTER_SYNC: a commit is visible only once the replica has it, so a
 	 * crash cannot lose an acknowledged transaction. */
 	int rc = db_exec(primary, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC", err);

@@ -6,7 +6,7 @@
  * other server unreachable (it may hold a newer epoch), writable itself, or
  * newer; this server replicating or holding the standby role. */
 #include "cluster.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "log.h"
@@ -34,10 +34,10 @@ static int pick_by_epoch(struct db_pair *p, const struct db_server **here,
 	struct db_conn c[2];
 	struct db_facts f[2];
 	const struct db_server *s[2] = {&p->primary, &p->standby};
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	for (int i = 0; i < 2; i++) {
 		if (!rc && read_server(p, s[i], &c[i], &f[i], err))
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		else if (rc) {
 			memset(&c[i], 0, sizeof(c[i]));
 			memset(&f[i], 0, sizeof(f[i]));
@@ -54,7 +54,7 @@ static int pick_by_epoch(struct db_pair *p, const struct db_server **here,
 				 "changed",
 				 (unsigned long long)f[0].epoch, (unsigned long long)f[1].epoch,
 				 f[0].replica && f[1].replica ? "both replicate" : "neither replicates");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc) {
 		*here = s[pick];
@@ -79,17 +79,17 @@ static int pick_servers(struct db_pair *p, const struct db_server **here,
 				 "[node]s, and to know which node this is ([lifeboat] node, or a "
 				 "[node] address on this machine)",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	bool first = strcmp(p->primary.node, cfg->node) == 0;
 	if (!first && strcmp(p->standby.node, cfg->node) != 0) {
 		*err = xasprintf("%s: this node '%s' runs neither database server", cfg->path,
 				 cfg->node);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	*here = first ? &p->primary : &p->standby;
 	*there = first ? &p->standby : &p->primary;
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int read_server(struct db_pair *p, const struct db_server *s, struct db_conn *c,
@@ -113,15 +113,15 @@ static int other_is_behind(const struct db_server *there, const struct db_facts 
 				 "node was failed over; run 'lifeboat db rejoin'; nothing changed",
 				 server_label(there), there->role, (unsigned long long)fo->epoch,
 				 (unsigned long long)mine);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (!fo->read_only) {
 		*err = xasprintf("%s (%s) is writable: two writable servers would split the data; "
 				 "fence it first ('lifeboat db fence'); nothing changed",
 				 server_label(there), there->role);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int db_make_writable(struct db_pair *p, bool *changed, char **err)
@@ -135,7 +135,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 		*err = xasprintf("this node (%s) holds the standby role: writes are turned on only "
 				 "on the primary (%s); nothing changed",
 				 server_label(here), server_label(there));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	struct db_conn c, o;
 	struct db_facts f, fo;
@@ -144,7 +144,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	rc = read_server(p, here, &c, &f, err);
 	uint64_t mine = 0;
 	if (!rc && epoch_read(p->cfg->state_dir, &mine, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	if (!rc && f.epoch > mine)
 		mine = f.epoch;
 	if (!rc && !f.read_only) {
@@ -156,7 +156,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 		*err = xasprintf("%s replicates from %s:%lld: it is a standby's server; nothing "
 				 "changed",
 				 c.name, f.source_host, f.source_port);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc && read_server(p, there, &o, &fo, err)) {
 		char *m = xasprintf("cannot tell whether %s holds a newer role epoch (%s): this "
@@ -164,7 +164,7 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 				    server_label(there), *err);
 		free(*err);
 		*err = m;
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc)
 		rc = other_is_behind(there, &fo, mine, err);

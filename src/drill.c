@@ -6,7 +6,7 @@
  * leaves the roles as it found them. */
 #include "drill.h"
 #include "child.h"
-#include "commands.h"
+#include "result.h"
 #include "gtid.h"
 #include "log.h"
 #include "peer.h"
@@ -46,13 +46,13 @@ static int self_argv(const struct config *cfg, struct strv *v, char **err)
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0) {
 		*err = xasprintf("cannot find this program (/proc/self/exe): %s", strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	exe[n] = '\0';
 	strv_push(v, exe);
 	strv_push(v, "-c");
 	strv_push(v, cfg->path);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int take_lock(struct drill *d, char **err)
@@ -60,15 +60,15 @@ static int take_lock(struct drill *d, char **err)
 	if (mkdir_p(d->cfg->state_dir, 0755) < 0) {
 		*err = xasprintf("cannot create state_dir %s: %s", d->cfg->state_dir,
 				 strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	char *path = xasprintf("%s/drill.lock", d->cfg->state_dir);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		*err = xasprintf("%s: %s", path,
 				 d->lock_fd < 0 ? strerror(errno) : "another drill is running");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	free(path);
 	return rc;
@@ -79,19 +79,19 @@ static int setup(struct drill *d, char **err)
 	const struct config *cfg = d->cfg;
 	if (!cfg->db.present) {
 		*err = xasprintf("%s: drill needs a [database] section", cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (!peer_lifeboat_argv(cfg, peer_node(cfg), &d->peer)) {
 		*err = xasprintf("%s: drill switches back on the peer: set [failover] peer_command "
 				 "or the peer [node]'s ssh",
 				 cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	if (role_current(cfg) == ROLE_PRIMARY) {
 		*err = xasprintf("this node (%s) is the primary: the drill runs on the DR node, "
 				 "the standby (%s); nothing changed",
 				 cfg->node ? cfg->node : "?", peer_name(cfg) ? peer_name(cfg) : "?");
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	int rc = self_argv(cfg, &d->self, err);
 	if (!rc)
@@ -354,7 +354,7 @@ static int write_html(struct drill *d)
 	if (rc < 0)
 		log_error("drill: cannot write %s: %s", d->o->report, strerror(errno));
 	buf_free(&b);
-	return rc < 0 ? EXIT_FAILED : EXIT_OK;
+	return rc < 0 ? LB_FAILED : LB_OK;
 }
 
 int drill_run(const struct config *cfg, const struct drill_opts *o)
@@ -385,7 +385,7 @@ int drill_run(const struct config *cfg, const struct drill_opts *o)
 			rc = write_html(&d);
 		if (!d.r.ok) {
 			log_error("drill failed: %s", d.r.failure);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		}
 	} else {
 		log_error("drill: %s", err);

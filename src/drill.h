@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "result.h"
 #include "util.h"
 
 struct drill_opts {
@@ -61,9 +62,10 @@ struct drill_report {
 	double write_block_back_s;
 };
 
+/* LB_OK when every step passed, else LB_FAILED or LB_USAGE (result.h). */
 int drill_run(const struct config *cfg, const struct drill_opts *o);
 /* --crash, on the primary's node (drill_kill.c): SIGKILL this node's
- * database server. Refused (EXIT_USAGE) without drill_allow_crash. */
+ * database server. Refused (LB_USAGE) without drill_allow_crash. */
 int drill_kill_local_db(const struct config *cfg);
 
 /* The model (drill_report.c). */

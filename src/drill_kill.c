@@ -8,7 +8,7 @@
  * supervisor that restarts the server (systemd Restart=) is the lab's
  * business: the drill measures the failover either way. */
 #include "drill.h"
-#include "commands.h"
+#include "result.h"
 #include "db.h"
 #include "log.h"
 
@@ -41,14 +41,14 @@ static int server_pid(struct db_conn *c, long *pid, char **err)
 		rc = db_value(c, "SELECT @@datadir", &dir, err);
 	if (!rc && !file) {
 		*err = xstrdup("the server has no pid_file");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc) {
 		char *path = dir ? xasprintf("%s/%s", dir, file) : xstrdup(file);
 		char *text = read_file(path, NULL);
 		if (!text || !parse_long(strtok(text, " \n"), 2, 0x7fffffff, pid)) {
 			*err = xasprintf("%s: no pid in it", path);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		}
 		free(text);
 		free(path);
@@ -90,12 +90,12 @@ static int kill_pid(long pid, const char *gtid, char **err)
 	char *comm = server_comm(pid);
 	if (!comm) {
 		*err = xasprintf("pid %ld is not a running mariadbd or mysqld: not killed", pid);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (kill((pid_t)pid, SIGKILL) < 0) {
 		*err = xasprintf("kill -9 %ld (%s): %s", pid, comm, strerror(errno));
 		free(comm);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	struct timespec ts = {0, 20 * 1000000L};
 	for (int waited = 0; !dead(pid); waited += 20) {
@@ -103,13 +103,13 @@ static int kill_pid(long pid, const char *gtid, char **err)
 			*err = xasprintf("%s pid %ld still alive %d ms after SIGKILL", comm, pid,
 					 DEATH_WAIT_MS);
 			free(comm);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		nanosleep(&ts, NULL);
 	}
 	printf("killed %s pid %ld with SIGKILL at gtid %s\n", comm, pid, gtid ? gtid : "");
 	free(comm);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 int drill_kill_local_db(const struct config *cfg)
@@ -118,7 +118,7 @@ int drill_kill_local_db(const struct config *cfg)
 		log_error("drill: %s has no '[lifeboat] drill_allow_crash = yes': this node's "
 			  "database is not killed",
 			  cfg->path);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	struct db_pair p;
 	memset(&p, 0, sizeof(p));
@@ -131,7 +131,7 @@ int drill_kill_local_db(const struct config *cfg)
 	if (!rc && !s) {
 		err = xasprintf("%s: no [database] server is on this node ('%s')", cfg->path,
 				cfg->node ? cfg->node : "[lifeboat] node unset");
-		rc = EXIT_USAGE;
+		rc = LB_USAGE;
 	}
 	if (!rc)
 		rc = db_pair_connect(&p, s, &c, &err);

@@ -9,7 +9,6 @@
 #include "drill.h"
 #include "child.h"
 #include "ctl.h"
-#include "commands.h"
 #include "db.h"
 #include "db_ops.h"
 #include "gtid.h"

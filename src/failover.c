@@ -9,7 +9,7 @@
 #include "ctl.h"
 #include "child.h"
 #include "cluster.h"
-#include "commands.h"
+#include "result.h"
 #include "db_ops.h"
 #include "epoch.h"
 #include "gtid.h"
@@ -147,14 +147,14 @@ static int take_lock(struct fo *f, char **err)
 	if (mkdir_p(f->cfg->state_dir, 0755) < 0) {
 		*err = xasprintf("cannot create state_dir %s: %s", f->cfg->state_dir,
 				 strerror(errno));
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	char *path = xasprintf("%s/failover.lock", f->cfg->state_dir);
 	f->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (f->lock_fd < 0) {
 		*err = xasprintf("cannot open %s: %s", path, strerror(errno));
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		char buf[32] = "";
 		ssize_t n = pread(f->lock_fd, buf, sizeof(buf) - 1, 0);
@@ -163,7 +163,7 @@ static int take_lock(struct fo *f, char **err)
 		*err = xasprintf("another failover or switchover (pid %s) holds %s: wait for it "
 				 "to finish, then run this again to see its report",
 				 *buf ? buf : "?", path);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else {
 		char pid[32];
 		int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -343,7 +343,7 @@ static int record_facts(struct fo *f, char **err)
 			rc = journal_fact(&f->j, kv[i].key, kv[i].value, err);
 		free(kv[i].value);
 	}
-	return rc ? EXIT_FAILED : EXIT_OK;
+	return rc ? LB_FAILED : LB_OK;
 }
 
 /* ------------------------------------------------------------ steps */
@@ -364,7 +364,7 @@ static int step_hooks(struct fo *f, const struct strv *hooks, const char *phase,
 					 e);
 			free(e);
 			buf_free(&b);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		log_warn("%s", e);
 		buf_addf(&b, "%s%s", b.len ? "; " : "", e);
@@ -372,7 +372,7 @@ static int step_hooks(struct fo *f, const struct strv *hooks, const char *phase,
 	}
 	*note = b.len ? buf_steal(&b) : xstrdup("none configured");
 	buf_free(&b);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int step_pre_hooks(struct fo *f, char **note, char **err)
@@ -431,15 +431,15 @@ static int step_fence(struct fo *f, char **note, char **err)
 	if (fence && strncmp(fence, "hook:", 5) == 0) {
 		const char *name = f->peer ? f->peer->name : f->pair.primary.host;
 		if (hook_run(fence + 5, "fence", name, fo_peer_address(f), err) < 0)
-			return EXIT_FAILED;
+			return LB_FAILED;
 		*note = xasprintf("fence hook %s ok", fence + 5);
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (f->pr.peer_net != 1) {
 		*note = xasprintf("old primary unreachable (%s): not fenced; it must come back "
 				  "read-only (read_only=ON in its my.cnf)",
 				  f->pr.peer_err ? f->pr.peer_err : "no answer");
-		return EXIT_OK;
+		return LB_OK;
 	}
 	struct db_conn c;
 	int rc = db_pair_connect(&f->pair, &f->pair.primary, &c, err);
@@ -456,7 +456,7 @@ static int step_fence(struct fo *f, char **note, char **err)
 				  *err);
 		free(*err);
 		*err = NULL;
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (!rc)
 		*note = xasprintf("read_only=ON on %s, %u client session(s) killed",
@@ -543,14 +543,14 @@ static int step_epoch(struct fo *f, char **note, char **err)
 		rc = db_meta_epoch(&c, &db_epoch, &fork, &found, err);
 	db_close(&c);
 	if (!rc && epoch_read(f->cfg->state_dir, &file_epoch, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	if (!rc && !found) {
 		*err = xstrdup("the promoted database has no lifeboat.epoch row: run 'lifeboat "
 			       "db promote' by hand, then this again");
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	}
 	if (!rc && db_epoch > file_epoch && epoch_write(f->cfg->state_dir, db_epoch, err) < 0)
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	if (!rc) {
 		*note = xasprintf("epoch %llu", (unsigned long long)(db_epoch > file_epoch ? db_epoch
 											   : file_epoch));
@@ -575,13 +575,13 @@ static int step_vip(struct fo *f, char **note, char **err)
 	const struct failover_conf *fc = &f->cfg->failover;
 	if (!fc->vip) {
 		*note = xstrdup("no vip configured");
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (!fc->vip_dev) {
 		*err = xasprintf("%s: [failover] vip needs vip_dev", f->cfg->path);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return vip_take(fc->vip, fc->vip_dev, note, err) < 0 ? EXIT_FAILED : EXIT_OK;
+	return vip_take(fc->vip, fc->vip_dev, note, err) < 0 ? LB_FAILED : LB_OK;
 }
 
 static void plan_vip(const struct fo *f)
@@ -605,12 +605,12 @@ static int step_dns(struct fo *f, char **note, char **err)
 	const char *hook = f->cfg->failover.dns_hook;
 	if (!hook) {
 		*note = xstrdup("no dns_hook configured");
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (hook_run(hook, "dns", f->cfg->node, fo_self_address(f), err) < 0)
-		return EXIT_FAILED;
+		return LB_FAILED;
 	*note = xasprintf("%s %s %s ok", hook, f->cfg->node ? f->cfg->node : "", fo_self_address(f));
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static void plan_dns(const struct fo *f)
@@ -636,7 +636,7 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 	free(text);
 	free(path);
 	if (rc < 0)
-		return EXIT_FAILED;
+		return LB_FAILED;
 	json_object *req = json_object_new_object();
 	json_object_object_add(req, "request", json_object_new_string("reload"));
 	json_object *all = ctl_call_all(cfg->state_dir, req, PEER_TIMEOUT_MS);
@@ -653,7 +653,7 @@ static int set_role(const struct config *cfg, const char *role, char **note, cha
 				  "read it when started",
 				  role);
 	json_object_put(all);
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int step_reverse_sync(struct fo *f, char **note, char **err)
@@ -678,7 +678,7 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 		strv_free(&v);
 		*note = xstrdup("no [failover] peer_command and no ssh for the old primary's node: "
 				"when it is back, 'lifeboat db rejoin' there steps it down");
-		return EXIT_OK;
+		return LB_OK;
 	}
 	strv_push(&v, "switchover");
 	strv_push(&v, "--step-down");
@@ -688,13 +688,13 @@ static int step_old_primary(struct fo *f, char **note, char **err)
 	}
 	struct run_result r;
 	int code = child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (code == 0) {
 		*note = xstrdup("stepped down (address released, role standby)");
 	} else if (f->switchover) {
 		*err = xasprintf("the old primary's step-down failed (exit %d): %s", code,
 				 r.err_tail);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 	} else {
 		*note = xasprintf("old primary not reached (exit %d%s%s): when it is back, 'lifeboat "
 				  "db rejoin' steps it down",
@@ -782,12 +782,12 @@ static int step_files_flush(struct fo *f, char **note, char **err)
 {
 	if (!f->cfg->n_syncs) {
 		*note = xstrdup("no [sync] configured: no files to wait for");
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (peer_flush(f, f->cfg->db.promote_timeout, err) < 0)
-		return EXIT_FAILED;
+		return LB_FAILED;
 	*note = xstrdup("every file change of the old primary is here (lifeboat flush there)");
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static void plan_files(const struct fo *f)
@@ -902,7 +902,7 @@ static int run_steps(struct fo *f, const struct step *steps, size_t n)
 		if (journal_start(&f->j, name, &err) < 0) {
 			log_error("%s", err);
 			free(err);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		test_kill(name, "start");
 		int rc = steps[i].run(f, &note, &err);
@@ -918,7 +918,7 @@ static int run_steps(struct fo *f, const struct step *steps, size_t n)
 			log_error("%s", err);
 			free(err);
 			free(note);
-			return EXIT_FAILED;
+			return LB_FAILED;
 		}
 		log_info("%s: %s: %s", cmd, name, note ? note : "done");
 		free(note);
@@ -928,9 +928,9 @@ static int run_steps(struct fo *f, const struct step *steps, size_t n)
 	if (journal_end(&f->j, &err) < 0) {
 		log_error("%s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int setup(struct fo *f, char **err)
@@ -947,19 +947,19 @@ static int setup(struct fo *f, char **err)
 		*err = xasprintf("%s: this node is '%s' but [database] names '%s' and '%s': run "
 				 "this on one of them",
 				 cfg->path, cfg->node, f->pair.primary.node, f->pair.standby.node);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	/* Afterwards this node's copies flow to the old primary and the syncs' targets. */
 	if (residency_check_failover(cfg, &f->pair.primary, err) < 0)
-		return EXIT_USAGE;
+		return LB_USAGE;
 	f->self = cfg->node ? config_find_node(cfg, cfg->node) : NULL;
 	f->peer = f->pair.primary.node ? config_find_node(cfg, f->pair.primary.node) : NULL;
 	if (cfg->failover.vip && !cfg->failover.vip_dev) {
 		*err = xasprintf("%s:%d: [failover] vip needs vip_dev", cfg->path,
 				 cfg->failover.line);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* A finished journal: nothing to do if this node is still the primary it
@@ -968,37 +968,37 @@ static int handle_finished(struct fo *f, bool *already, char **err)
 {
 	*already = false;
 	if (!f->j.finished)
-		return EXIT_OK;
+		return LB_OK;
 	if (f->pr.local_ok && !f->pr.lf.replica && !f->pr.lf.read_only) {
 		*already = true;
-		return EXIT_OK;
+		return LB_OK;
 	}
 	if (f->o->dry_run) {
 		journal_close(&f->j);
 		memset(&f->j, 0, sizeof(f->j));
 		f->j.fd = -1;
-		return EXIT_OK;
+		return LB_OK;
 	}
-	return journal_archive(&f->j, err) < 0 ? EXIT_FAILED : EXIT_OK;
+	return journal_archive(&f->j, err) < 0 ? LB_FAILED : LB_OK;
 }
 
 static int confirm(const struct fo *f)
 {
 	if (f->o->yes)
-		return EXIT_OK;
+		return LB_OK;
 	const char *cmd = f->switchover ? "switchover" : "failover";
 	if (!isatty(0) || !isatty(2)) {
 		log_error("%s: not on a terminal: pass --yes to confirm (see --dry-run first)", cmd);
-		return EXIT_USAGE;
+		return LB_USAGE;
 	}
 	fo_print_expected_loss(stderr, f);
 	fprintf(stderr, "promote %s now? type 'yes' to go on: ", f->pair.standby.host);
 	char line[64] = "";
 	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
 		log_error("%s: not confirmed; nothing changed", cmd);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 static int open_journal(struct fo *f, char **err)
@@ -1009,9 +1009,9 @@ static int open_journal(struct fo *f, char **err)
 	f->j.fd = -1;
 	/* --dry-run changes nothing, not even an empty journal file. */
 	if (f->o->dry_run && !exists)
-		return EXIT_OK;
-	return journal_open(&f->j, f->cfg->state_dir, "failover.journal", err) < 0 ? EXIT_FAILED
-										    : EXIT_OK;
+		return LB_OK;
+	return journal_open(&f->j, f->cfg->state_dir, "failover.journal", err) < 0 ? LB_FAILED
+										    : LB_OK;
 }
 
 static int check_operation(struct fo *f, char **err)
@@ -1021,9 +1021,9 @@ static int check_operation(struct fo *f, char **err)
 	if (f->j.begun && !f->j.finished && op && strcmp(op, mine) != 0) {
 		*err = xasprintf("an interrupted %s is in %s: run 'lifeboat %s' to finish it first",
 				 op, f->j.path, op);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
-	return EXIT_OK;
+	return LB_OK;
 }
 
 /* [cluster]: the leader key first (cluster.h), so a person and an agent
@@ -1070,7 +1070,7 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 		print_plan(f, steps, n);
 		if (no) {
 			err = xasprintf("it would refuse: %s", no);
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 		}
 		free(no);
 		goto out;
@@ -1078,7 +1078,7 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 	if (no) {
 		err = xasprintf("%s; nothing changed", no);
 		free(no);
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 		goto out;
 	}
 	rc = confirm(f);
@@ -1090,7 +1090,7 @@ static int go(struct fo *f, const struct step *steps, size_t n)
 		if (journal_begin(&f->j, &err) < 0 ||
 		    journal_fact(&f->j, "operation", f->switchover ? "switchover" : "failover",
 				 &err) < 0) {
-			rc = EXIT_FAILED;
+			rc = LB_FAILED;
 			goto out;
 		}
 	} else {
@@ -1151,7 +1151,7 @@ int failover_old_primary_follows(const struct config *cfg, const char *old_node,
 		log_info("if the old primary runs 'lifeboat sync', run 'lifeboat switchover --step-down "
 			 "--epoch %llu' there: its files then follow the new primary too",
 			 (unsigned long long)epoch);
-		return EXIT_OK;
+		return LB_OK;
 	}
 	strv_push(&v, "switchover");
 	strv_push(&v, "--step-down");
@@ -1160,12 +1160,12 @@ int failover_old_primary_follows(const struct config *cfg, const char *old_node,
 	struct run_result r;
 	int code = child_run(v.items, NULL, 0, PEER_TIMEOUT_MS, &r);
 	peer_control_close(cfg);
-	int rc = EXIT_OK;
+	int rc = LB_OK;
 	if (code == 0) {
 		log_info("%s stepped down: role standby, epoch %llu, its files follow the new primary",
 			 old_node, (unsigned long long)epoch);
 	} else {
-		rc = EXIT_FAILED;
+		rc = LB_FAILED;
 		*err = xasprintf("the database rejoined, but %s did not step down (exit %d%s%s): run "
 				 "'lifeboat switchover --step-down --epoch %llu' there so its files "
 				 "follow the new primary",
@@ -1184,7 +1184,7 @@ int failover_step_down(const struct config *cfg, uint64_t epoch)
 	if (fc->vip && fc->vip_dev && vip_release(fc->vip, fc->vip_dev, &note, &err) < 0) {
 		log_error("step-down: %s; role unchanged", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	if (note)
 		log_info("step-down: %s", note);
@@ -1195,7 +1195,7 @@ int failover_step_down(const struct config *cfg, uint64_t epoch)
 		      (epoch > have && epoch_write(cfg->state_dir, epoch, &err) < 0))) {
 		log_error("step-down: %s", err);
 		free(err);
-		return EXIT_FAILED;
+		return LB_FAILED;
 	}
 	/* This node's my.cnf drop-in says read-only, at the epoch it follows. */
 	struct db_server self = {.role = "standby", .node = cfg->node};

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "result.h"
 
 struct failover_opts {
 	bool dry_run;
@@ -28,6 +29,7 @@ struct failover_opts {
 	bool json;
 };
 
+/* These return LB_OK, LB_FAILED or LB_USAGE (result.h). */
 int failover_run(const struct config *cfg, const struct failover_opts *o);
 int switchover_run(const struct config *cfg, const struct failover_opts *o);
 /* This node stops acting as primary: releases the VIP if held here, writes

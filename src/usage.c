@@ -164,7 +164,8 @@ const struct usage_command usage_commands[] = {
 	 .run = cmd_serve,
 	 .synopsis = "[REQUEST...]",
 	 .summary = "what a peer's ssh key runs on this node (restrict,command=\"lifeboat serve\" "
-		    "in authorized_keys): answers its syncs, refuses everything else"},
+		    "in authorized_keys): answers its syncs, refuses everything else",
+	 .raw_args = true},
 	{.name = "versions",
 	 .run = cmd_versions,
 	 .synopsis = "PATH [--json]",
@@ -337,7 +338,7 @@ void usage_dump(FILE *out)
 	dump_options(out, "", usage_global_options);
 	for (size_t i = 0; i < usage_commands_count; i++) {
 		const struct usage_command *c = &usage_commands[i];
-		fprintf(out, "command\t%s\t%s\n", c->name, c->synopsis);
+		fprintf(out, "command\t%s\t%s\t%s\n", c->name, c->synopsis, c->raw_args ? "raw_args" : "");
 		dump_options(out, c->name, c->options);
 	}
 }

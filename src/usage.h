@@ -66,7 +66,7 @@ void usage_print_command(FILE *out, const struct usage_command *c);
 /* `lifeboat help`: the global synopsis, the commands and global options. */
 void usage_print_list(FILE *out);
 /* `lifeboat help --dump-usage`: the whole table, tab-separated:
- *   command NAME SYNOPSIS
+ *   command NAME SYNOPSIS FLAGS  (FLAGS: raw_args or empty)
  *   option  NAME OPTION ARG   (NAME empty for a global option)      */
 void usage_dump(FILE *out);
 

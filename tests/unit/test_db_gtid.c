@@ -147,7 +147,7 @@ static void test_server_resolve(void **state)
 	assert_string_equal(s.host, "::1");
 	assert_int_equal(s.port, 3311);
 	db_server_free(&s);
-	assert_int_equal(db_server_resolve(&cfg, "standby", "h:99999", &s, &err), 2);
+	assert_int_equal(db_server_resolve(&cfg, "standby", "h:99999", &s, &err), LB_USAGE);
 	assert_non_null(strstr(err, "bad port"));
 	free(err);
 	db_server_free(&s);
@@ -168,7 +168,7 @@ static void test_password_file_mode(void **state)
 	assert_string_equal(pw, "s3cret");
 	free(pw);
 	chmod(path, 0640);
-	assert_int_equal(db_read_password(path, "password_file", &pw, &err), 2);
+	assert_int_equal(db_read_password(path, "password_file", &pw, &err), LB_USAGE);
 	assert_non_null(strstr(err, "chmod 600"));
 	free(err);
 	unlink(path);
