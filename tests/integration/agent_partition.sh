@@ -22,6 +22,12 @@ set -u
 . "$LIFEBOAT_ROOT/tests/lib/sync.sh"
 . "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
 . "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
+# ttl 10 (the SPEC's example), not the default 5: when the member killed in
+# step 2 is etcd's leader, the other two take up to ~3 s to elect one, and
+# with ttl 5 the primary's fence deadline (3.75 s after its last renewal)
+# can pass meanwhile. It then fences itself: safe, but a needless outage.
+# Open in issue #13 (the default ttl against etcd's election time).
+ETCD_TTL=${ETCD_TTL:-10}
 . "$LIFEBOAT_ROOT/tests/lib/etcd.sh"
 lb_setup
 need_root

@@ -36,6 +36,6 @@ make -s install DESTDIR="$T/sys" PREFIX=/usr/local >"$T/install3.log" 2>&1 || { 
 # lifeboat(8): `db heartbeat` has its own paragraph, not the end of rejoin's.
 man8=$LIFEBOAT_ROOT/docs/man/lifeboat.8
 grep -q '^\.SS "db heartbeat"' "$man8" || fail "lifeboat(8) has no db heartbeat heading"
-sed -n '/^\.SS "db rejoin/,/^\.SS /{/^\.SS/!p}' "$man8" | grep -q "heartbeat" &&
+sed -n '/^\.SS "db rejoin/,/^\.SS /{/^\.SS/!p}' "$man8" | grep -q "every second" &&
 	fail "lifeboat(8): the heartbeat text runs into db rejoin's paragraph"
 pass
