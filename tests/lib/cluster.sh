@@ -304,27 +304,7 @@ _cluster_etc() {
 _cluster_sshd() {
 	local n=$1 addr=$2 conf=$T/ssh/sshd_$1.conf
 	mkdir -p /run/sshd && chmod 755 /run/sshd
-	cat >"$conf" <<EOF
-ListenAddress $addr:22
-HostKey $T/ssh/host_ed25519
-PidFile none
-AuthorizedKeysFile $T/ssh/authorized_keys
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-X11Forwarding no
-MaxStartups 200
-MaxSessions 200
-ClientAliveInterval 5
-ClientAliveCountMax 2
-LogLevel ERROR
-EOF
+	_lb_sshd_common_config "$addr:22" >"$conf"
 	node_bg "$n" /usr/sbin/sshd -D -e -f "$conf" >>"$T/ssh/sshd_$n.log" 2>&1 </dev/null
 	lb_track_pid $!
 	wait_until 10 _lb_listening ip netns exec "$(netns_name "$n")" -- "$addr" 22 ||

@@ -50,16 +50,11 @@ _lb_ssh_keys() {
 }
 
 # _lb_sshd_launch NS ADDR PORT: start sshd (in netns NS if not empty).
-_lb_sshd_launch() {
-	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_${1:+$1_}$3.conf home rc laddr=$2
-	[[ $addr == *:* ]] && laddr="[$addr]" # IPv6: [::1]:PORT
-
-	home=$(getent passwd root | cut -d: -f6)
-	home=${home:-/root}
-	rc=$home/.bashrc
-	mkdir -p /run/sshd && chmod 755 /run/sshd
-	cat >"$conf" <<EOF
-ListenAddress $laddr:$port
+# The sshd_config lines every test sshd shares: throwaway host key, key
+# authentication only, dead clients dropped. $1: ADDR:PORT to listen on.
+_lb_sshd_common_config() {
+	cat <<EOF
+ListenAddress $1
 HostKey $T/ssh/host_ed25519
 PidFile none
 AuthorizedKeysFile $T/ssh/authorized_keys
@@ -78,9 +73,24 @@ MaxSessions 200
 ClientAliveInterval 5
 ClientAliveCountMax 2
 LogLevel ERROR
+EOF
+}
+
+_lb_sshd_launch() {
+	local ns=$1 addr=$2 port=$3 conf=$T/ssh/sshd_${1:+$1_}$3.conf home rc laddr=$2
+	[[ $addr == *:* ]] && laddr="[$addr]" # IPv6: [::1]:PORT
+
+	home=$(getent passwd root | cut -d: -f6)
+	home=${home:-/root}
+	rc=$home/.bashrc
+	mkdir -p /run/sshd && chmod 755 /run/sshd
+	{
+		_lb_sshd_common_config "$laddr:$port"
+		cat <<EOF
 Subsystem sftp internal-sftp
 SetEnv PATH=$T/ssh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LIFEBOAT_CONFIG=${SSHD_LIFEBOAT_CONFIG:-$T/lb.conf} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 EOF
+	} >"$conf"
 	# unshare and sh exec, so $! is sshd's own PID.  Where a private mount
 	# namespace is not allowed (some containers), sshd runs without it:
 	# slower logins, same behaviour.
