@@ -1,9 +1,11 @@
 #include "serve.h"
 #include "beneath.h"
 #include "child.h"
+#include "exclude.h"
 #include "history.h"
 #include "log.h"
 #include "loop.h"
+#include "manifest.h"
 #include "role.h"
 
 #include <arpa/inet.h>
@@ -921,6 +923,40 @@ static int serve_check_probe(const struct strv *w, size_t at)
 	return SERVE_FAILED;
 }
 
+/* manifest; stdin: ROOT, then the sync's filter rules ("- PATTERN").
+ * The tree's entries in the walk's order (manifest.h), for the peer's
+ * startup comparison; only reads, never the history, never through a
+ * symlink. */
+static int serve_manifest(const struct trees *tr)
+{
+	size_t len;
+	char *in = read_stdin(1 << 20, &len);
+	if (!in)
+		return refuse("manifest: unreadable request", NULL);
+	const char *p = in, *end = in + len;
+	const struct tree *t = root_from_stdin(tr, &p, end);
+	if (!t) {
+		free(in);
+		return SERVE_REFUSED;
+	}
+	struct strv filters;
+	strv_init(&filters);
+	for (const char *rule; (rule = next_name(&p, end));)
+		strv_push(&filters, rule);
+	struct exclude_set *x = exclude_new(&filters);
+	char *err = NULL;
+	struct manifest_walk *w = manifest_walk_open(t->root, x, &err);
+	int rc = w && manifest_write(w, 1, true, NULL, &err) == 0 ? SERVE_OK : SERVE_FAILED;
+	if (rc != SERVE_OK)
+		log_error("serve: manifest: %s", err);
+	free(err);
+	manifest_walk_free(w);
+	exclude_free(x);
+	strv_free(&filters);
+	free(in);
+	return rc;
+}
+
 /* Skip "lifeboat [-c FILE] [-v|-q] serve": a peer cannot choose the
  * configuration; this node's own is used. */
 static size_t request_start(const struct strv *w)
@@ -960,7 +996,7 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 	base = base ? base + 1 : req;
 	bool known = !strcmp(base, "rsync") || !strcmp(req, "rename") || !strcmp(req, "utime") ||
 		     !strcmp(req, "tar-x") || !strcmp(req, "versions") || !strcmp(req, "restore") ||
-		     !strcmp(req, "usage");
+		     !strcmp(req, "usage") || !strcmp(req, "manifest");
 	if (!known)
 		return forward(cfg, self, w, at);
 	struct trees tr;
@@ -978,6 +1014,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 		rc = serve_versions(&tr);
 	else if (!strcmp(req, "usage"))
 		rc = serve_usage(&tr);
+	else if (!strcmp(req, "manifest"))
+		rc = serve_manifest(&tr);
 	else
 		rc = serve_restore(&tr, w, at + 1);
 	trees_free(&tr);

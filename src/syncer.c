@@ -7,6 +7,7 @@
 #include "peer.h"
 #include "role.h"
 #include "loop.h"
+#include "manifest_pass.h"
 #include "transport.h"
 #include "watch.h"
 
@@ -33,6 +34,7 @@ enum stage {
 	STAGE_PEER,
 	STAGE_RENAMES,
 	STAGE_FULL,
+	STAGE_MANIFEST,
 	STAGE_STREAM,
 	STAGE_TREES,
 	STAGE_PATHS,
@@ -55,6 +57,10 @@ struct syncer {
 	int64_t next_peer_check;
 	uint64_t peer_epoch;
 	bool backup_next_full; /* the next full pass keeps what it replaces */
+	bool rejoin_full;      /* this batch's full pass is that one: rsync's */
+	struct manifest_pass *mpass; /* the startup comparison, while it runs */
+	bool manifest_tried;   /* this startup pass compared manifests already */
+	int64_t manifest_start_ms;
 	bool once;
 	struct syncer_hooks hooks;
 	struct watch *watch;
@@ -575,6 +581,85 @@ static void stream_directories_too(struct syncer *s, struct batch *b)
 	b->paths = keep;
 }
 
+/* Whether this batch may delete on the target: the startup pass as
+ * delete says for startup, every later one as it says for running. */
+static bool pass_delete(const struct syncer *s)
+{
+	return s->in_startup_pass ? startup_delete(s->sc) : live_delete(s->sc);
+}
+
+/* The startup pass compares manifests instead of running rsync over the
+ * whole tree, where that comparison is exactly rsync's: lifeboat judges
+ * every exclude rule itself, no rsync_args shape the copy, and it is not
+ * the rejoin pass (that one keeps what it replaces aside). */
+static bool manifest_fits(const struct syncer *s)
+{
+	return s->in_startup_pass && !s->manifest_tried && !s->once && !s->rejoin_full &&
+	       !s->sc->rsync_args && exclude_exact(s->excludes);
+}
+
+/* More differences than this: rsync's full pass is the better tool (and
+ * the lists stay small). */
+#define MANIFEST_MAX_PATHS 50000
+
+static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
+{
+	struct syncer *s = arg;
+	struct batch *b = &s->cur;
+	int64_t took = now_ms() - s->manifest_start_ms;
+	if (!d) {
+		log_warn("[sync %s] startup comparison failed (%s): full pass instead", s->sc->name, err);
+	} else if (d->full) {
+		log_info("[sync %s] startup comparison: %s: full pass", s->sc->name, d->why);
+	} else {
+		log_info("[sync %s] startup comparison: %llu source and %llu target entries in %lld "
+			 "ms; %zu new trees, %zu new files, %zu other paths to ship",
+			 s->sc->name, (unsigned long long)d->source_entries,
+			 (unsigned long long)d->target_entries, (long long)took, d->trees.len,
+			 d->new_files.len, d->paths.len);
+		b->full = false;
+		move_all(&d->trees, &b->trees);
+		move_all(&d->new_files, &b->new_files);
+		move_all(&d->paths, &b->paths);
+		if (d->root_times)
+			s->root_changed = true;
+	}
+	/* The pass is freed from here: its threads are joined already. */
+	struct manifest_pass *p = s->mpass;
+	s->mpass = NULL;
+	s->stage = STAGE_NONE;
+	run_stage(s);
+	manifest_pass_free(p);
+}
+
+static void start_manifest(struct syncer *s)
+{
+	s->manifest_tried = true;
+	s->stage = STAGE_MANIFEST;
+	struct strv argv;
+	strv_init(&argv);
+	if (transport_remote(s->t))
+		transport_serve_argv(s->t, "manifest", &argv);
+	struct manifest_pass_opts o = {
+		.source = s->sc->source,
+		.target_path = s->sc->target_path,
+		.serve_argv = transport_remote(s->t) ? argv.items : NULL,
+		.filters = &s->filters,
+		.excludes = s->excludes,
+		.deletes = pass_delete(s),
+		.max_paths = MANIFEST_MAX_PATHS,
+	};
+	char *err = NULL;
+	s->manifest_start_ms = now_ms();
+	s->mpass = manifest_pass_start(s->loop, &o, on_manifest, s, &err);
+	strv_free(&argv);
+	if (!s->mpass) {
+		log_warn("[sync %s] %s: full pass instead", s->sc->name, err);
+		free(err);
+		run_stage(s);
+	}
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
@@ -588,11 +673,13 @@ static void run_stage(struct syncer *s)
 		s->stage = STAGE_RENAMES;
 		s->rename_failed = xcalloc(b->n_renames, sizeof(bool));
 		transport_renames(s->t, b->renames, b->n_renames, s->rename_failed, on_transfer_done, s);
+	} else if (b->full && manifest_fits(s)) {
+		start_manifest(s);
 	} else if (b->full) {
 		s->stage = STAGE_FULL;
 		s->stats.full_passes++;
-		bool del = s->in_startup_pass ? startup_delete(s->sc) : live_delete(s->sc);
-		transport_rsync(s->t, RSYNC_FULL, NULL, del, on_transfer_done, s);
+		s->rejoin_full = false;
+		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
 	} else if ((b->trees.len || b->new_files.len) && !s->stream_tried &&
 		   transport_can_stream(s->t)) {
 		s->stage = STAGE_STREAM;
@@ -603,10 +690,10 @@ static void run_stage(struct syncer *s)
 		run_stage(s);
 	} else if (b->trees.len) {
 		s->stage = STAGE_TREES;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, live_delete(s->sc), on_transfer_done, s);
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
 	} else if (b->paths.len && drop_root(s, &b->paths)) {
 		s->stage = STAGE_PATHS;
-		transport_rsync(s->t, RSYNC_PATHS, &b->paths, live_delete(s->sc), on_transfer_done, s);
+		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
 	} else if (s->once) {
 		s->stage = STAGE_VERIFY;
 		batch_free(b);
@@ -698,6 +785,7 @@ static void on_peer_epoch(void *arg, const struct transfer_result *r)
 		transport_backup_next_full(s->t, dir);
 		free(dir);
 		s->backup_next_full = false;
+		s->rejoin_full = true;
 		s->cur.full = true;
 	}
 	run_stage(s);
@@ -986,6 +1074,8 @@ void syncer_stop(struct syncer *s)
 	loop_cancel_timer(s->loop, s->source_timer);
 	loop_cancel_timer(s->loop, s->guard_timer);
 	s->timer = s->retry_timer = s->rescan_timer = s->source_timer = s->guard_timer = 0;
+	manifest_pass_free(s->mpass);
+	s->mpass = NULL;
 	transport_stop(s->t);
 }
 

@@ -936,6 +936,16 @@ static struct run *start_helper(struct transport *t, enum helper_kind kind, cons
 	return r;
 }
 
+void transport_serve_argv(const struct transport *t, const char *request, struct strv *argv)
+{
+	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, argv);
+	strv_push(argv, "-o");
+	strv_push(argv, "ControlMaster=no");
+	strv_push(argv, "--");
+	strv_push(argv, t->sc->target_host);
+	strv_pushf(argv, SERVE_CMD " %s", request);
+}
+
 void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 {
 	struct stat st;

@@ -97,6 +97,10 @@ void transport_stop(struct transport *t);
  * commands (versions, restore) that run serve there. */
 void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv);
 
+/* "ssh ... lifeboat serve REQUEST" over the master (a remote target), for
+ * a request another module runs itself (the startup manifest). */
+void transport_serve_argv(const struct transport *t, const char *request, struct strv *argv);
+
 /* Exposed for unit tests: the rsync argv for a mode. Caller frees. */
 void transport_build_argv(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
