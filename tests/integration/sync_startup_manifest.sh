@@ -22,6 +22,7 @@ seed() {
 	mkdir -p "$s/same/deep" "$s/modes" "$d"
 	for i in 1 2 3 4 5; do echo "same $i" >"$s/same/deep/f$i"; done
 	echo unchanged >"$s/same/u"
+	ln -s u "$s/same/ulink"
 	echo "content A" >"$s/changed"         # same size, other content and mtime
 	echo grow >"$s/grown"
 	echo mode >"$s/modes/m"
@@ -44,6 +45,7 @@ seed() {
 	# The target: an earlier copy, then changed.
 	rsync -aH "$s/" "$d/"
 	chown 0:0 "$d/same/deep/f3"                          # owner differs
+	touch -h -d '2020-01-01' "$d/same/ulink"             # a symlink's own time
 	echo "content B" >"$d/changed"
 	touch -d '2020-01-01 00:00:00' "$d/changed"
 	echo gro >"$d/grown"
