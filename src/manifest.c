@@ -110,37 +110,32 @@ static int by_name(const void *a, const void *b, void *names)
 	return strcmp((const char *)names + *(const size_t *)a, (const char *)names + *(const size_t *)b);
 }
 
-/* Push fd (owned from here) as the next level: its names read and sorted. */
+/* Push fd (owned from here) as the next level: its names read (getdents64
+ * straight into the name buffer: no DIR stream, no extra fds) and sorted. */
 static int push(struct manifest_walk *w, int fd, char **err)
 {
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		*err = xasprintf("%s: %s", w->path.len ? w->path.data : ".", strerror(errno));
-		if (dup_fd >= 0)
-			close(dup_fd);
-		close(fd);
-		return -1;
-	}
 	struct buf names;
 	buf_init(&names);
 	size_t *offsets = NULL, n = 0, cap = 0;
-	struct dirent *e;
-	errno = 0;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			offsets = xrealloc(offsets, cap * sizeof(*offsets));
+	char dents[32768] __attribute__((aligned(8)));
+	ssize_t got;
+	while ((got = getdents64(fd, dents, sizeof(dents))) > 0) {
+		for (ssize_t at = 0; at < got;) {
+			const struct dirent64 *e = (const struct dirent64 *)(dents + at);
+			at += e->d_reclen;
+			const char *name = e->d_name;
+			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				offsets = xrealloc(offsets, cap * sizeof(*offsets));
+			}
+			offsets[n++] = names.len;
+			buf_add(&names, name, strlen(name) + 1);
 		}
-		offsets[n++] = names.len;
-		buf_add(&names, e->d_name, strlen(e->d_name) + 1);
 	}
-	int read_errno = errno;
-	closedir(d);
-	if (read_errno) {
-		*err = xasprintf("%s: %s", w->path.len ? w->path.data : ".", strerror(read_errno));
+	if (got < 0) {
+		*err = xasprintf("%s: %s", w->path.len ? w->path.data : ".", strerror(errno));
 		buf_free(&names);
 		free(offsets);
 		close(fd);
@@ -421,6 +416,37 @@ static void announce(struct out *o, char kind, uint32_t id, const char *name, ui
 	buf_add(&o->b, name, strlen(name) + 1);
 }
 
+/* v in base 8 or 10, then sep: printf's cost shows at 200,000 entries. */
+static char *put_num(char *p, uint64_t v, unsigned base, char sep)
+{
+	char tmp[24];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % base);
+	while ((v /= base));
+	while (n)
+		*p++ = tmp[--n];
+	*p++ = sep;
+	return p;
+}
+
+static void add_header(struct buf *b, const struct manifest_entry *e)
+{
+	char line[160], *p = line;
+	*p++ = e->type;
+	*p++ = ' ';
+	p = put_num(p, e->mode, 8, ' ');
+	p = put_num(p, e->uid, 10, ' ');
+	p = put_num(p, e->gid, 10, ' ');
+	p = put_num(p, e->size, 10, ' ');
+	if (e->sec < 0)
+		*p++ = '-'; /* before 1970 */
+	p = put_num(p, e->sec < 0 ? -(uint64_t)e->sec : (uint64_t)e->sec, 10, ' ');
+	p = put_num(p, (uint64_t)e->nsec, 10, ' ');
+	p = put_num(p, e->leader != NULL, 10, '\n');
+	buf_add(b, line, (size_t)(p - line));
+}
+
 int manifest_write(struct manifest_walk *w, int fd, bool names, const volatile int *cancel,
 		   char **err)
 {
@@ -438,8 +464,7 @@ int manifest_write(struct manifest_walk *w, int fd, bool names, const volatile i
 			announce(&o, 'u', e.uid, e.user, &users, &n_users);
 			announce(&o, 'g', e.gid, e.group, &groups, &n_groups);
 		}
-		buf_addf(&o.b, "%c %o %u %u %llu %lld %ld %d\n", e.type, e.mode, e.uid, e.gid,
-			 (unsigned long long)e.size, (long long)e.sec, e.nsec, e.leader != NULL);
+		add_header(&o.b, &e);
 		buf_add(&o.b, e.path, strlen(e.path) + 1);
 		if (e.type == 'l')
 			buf_add(&o.b, e.target, strlen(e.target) + 1);
@@ -608,8 +633,10 @@ static int read_entry(struct manifest_reader *r, char *line, struct manifest_ent
 	e->type = line[0];
 	char *p = line + 2;
 	unsigned long long mode, uid, gid, size, sec, nsec, leader;
+	bool before_1970 = false;
 	if (!field(&p, 8, 07777, &mode) || !field(&p, 10, UINT32_MAX, &uid) ||
 	    !field(&p, 10, UINT32_MAX, &gid) || !field(&p, 10, UINT64_MAX, &size) ||
+	    !((before_1970 = *p == '-') ? (p++, true) : true) ||
 	    !field(&p, 10, INT64_MAX, &sec) || !field(&p, 10, 999999999, &nsec) ||
 	    !field(&p, 10, 1, &leader) || *p)
 		return bad(r, err, "malformed entry header");
@@ -632,7 +659,7 @@ static int read_entry(struct manifest_reader *r, char *line, struct manifest_ent
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->size = size;
-	e->sec = (int64_t)sec;
+	e->sec = before_1970 ? -(int64_t)sec : (int64_t)sec;
 	e->nsec = (long)nsec;
 	e->target = e->type == 'l' ? r->target.data : NULL;
 	e->leader = leader ? r->leader.data : NULL;

@@ -1043,7 +1043,10 @@ int syncer_start(struct syncer *s)
 	source_guard(s); /* notes the source's file system as it is now */
 	s->guard_timer = loop_add_timer(s->loop, SOURCE_CHECK_MS, on_guard_tick, s);
 	if (!s->once) {
-		if (open_watch(s) < 0) {
+		int64_t t0 = now_ms();
+		int wrc = open_watch(s);
+		log_debug("[sync %s] watches set in %lld ms", sc->name, (long long)(now_ms() - t0));
+		if (wrc < 0) {
 			log_error("[sync %s] cannot watch '%s': %s", sc->name, sc->source,
 				  strerror(errno));
 			return -1;
