@@ -61,6 +61,7 @@ struct syncer {
 	struct manifest_pass *mpass; /* the startup comparison, while it runs */
 	bool manifest_tried;   /* this startup pass compared manifests already */
 	int64_t manifest_start_ms;
+	bool full_counted;
 	bool once;
 	struct syncer_hooks hooks;
 	struct watch *watch;
@@ -618,11 +619,14 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 			 (unsigned long long)d->target_entries, (long long)took, d->trees.len,
 			 d->new_files.len, d->paths.len);
 		b->full = false;
+		s->full_counted = false;
 		move_all(&d->trees, &b->trees);
 		move_all(&d->new_files, &b->new_files);
 		move_all(&d->paths, &b->paths);
-		if (d->root_times)
-			s->root_changed = true;
+		/* Entries the batch adds or removes at the top change the target
+		 * directory's times again, even where they were equal before. */
+		s->root_changed = s->root_changed || d->root_times;
+		note_top_changes(s, b);
 	}
 	/* The pass is freed from here: its threads are joined already. */
 	struct manifest_pass *p = s->mpass;
@@ -636,6 +640,8 @@ static void start_manifest(struct syncer *s)
 {
 	s->manifest_tried = true;
 	s->stage = STAGE_MANIFEST;
+	s->stats.full_passes++; /* the whole trees compared: a full pass */
+	s->full_counted = true; /* not twice if rsync's takes over */
 	struct strv argv;
 	strv_init(&argv);
 	if (transport_remote(s->t))
@@ -677,7 +683,9 @@ static void run_stage(struct syncer *s)
 		start_manifest(s);
 	} else if (b->full) {
 		s->stage = STAGE_FULL;
-		s->stats.full_passes++;
+		if (!s->full_counted)
+			s->stats.full_passes++;
+		s->full_counted = false;
 		s->rejoin_full = false;
 		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
 	} else if ((b->trees.len || b->new_files.len) && !s->stream_tried &&

@@ -58,6 +58,8 @@ struct transport {
 	struct tarstream *stream;
 	transfer_cb active_cb; /* the stream's caller */
 	void *active_arg;
+	transfer_cb root_cb;   /* root times wait for lingering runs to exit */
+	void *root_arg;
 };
 
 /* One rsync or rename child and what to do when it ends. */
@@ -290,6 +292,7 @@ static void free_run(struct run *r)
 void transport_stop(struct transport *t)
 {
 	t->stopping = true;
+	t->root_cb = NULL;
 	loop_cancel_timer(t->loop, t->master_timer);
 	loop_cancel_timer(t->loop, t->prime_timer);
 	t->master_timer = t->prime_timer = 0;
@@ -500,6 +503,12 @@ static void on_run_exit(struct proc *p, void *arg)
 		/* Reported done from its final statistics; the exit code is the
 		 * last word. An error now means a full pass, never a silent gap. */
 		unlinger(t, r);
+		if (!t->lingering && t->root_cb) {
+			/* The receiver has renamed its last file into place. */
+			transfer_cb cb = t->root_cb;
+			t->root_cb = NULL;
+			transport_copy_root_times(t, cb, t->root_arg);
+		}
 		int code = proc_exit_code(p);
 		if (transport_classify(code, t->remote) != T_OK && t->late_failure) {
 			char msg[600];
@@ -948,6 +957,14 @@ void transport_serve_argv(const struct transport *t, const char *request, struct
 
 void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 {
+	if (t->lingering) {
+		/* A run reported done from its statistics may still be moving
+		 * files into the top directory on the target, which would change
+		 * its times again. */
+		t->root_cb = cb;
+		t->root_arg = arg;
+		return;
+	}
 	struct stat st;
 	struct transfer_result res = {.outcome = T_OK};
 	if (stat(t->sc->source, &st) < 0) {
