@@ -5,7 +5,8 @@
 # it. check names the role; the fence takes READ_ONLY ADMIN from the role
 # and a reconnecting deploy writer is stopped; the promoted standby takes
 # its writes (its role was never touched); promoting the old primary again
-# gives the role its privilege back.
+# gives the role its privilege back. lifeboat's own account may get its
+# rights through a role too: check counts them, a fence leaves that role be.
 set -u
 ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 LIFEBOAT=${LIFEBOAT:-$ROOT/build/asan/lifeboat}
@@ -69,4 +70,20 @@ mdb_config b a >"$CONF2"
 "$LIFEBOAT" -c "$CONF2" db promote || die "promote a"
 [ "$(role_grants a)" = "$grants_a" ] || die "a's role not given back: $(role_grants a)"
 [ "$(mdb_sql a "SELECT COUNT(*) FROM lifeboat.fence_revoked")" = 0 ] || die "fence record not cleared on a"
+
+# lifeboat's account given its rights through a default role (the day-to-day
+# GRANT from 'lifeboat db privileges', made to a role).
+grant=$("$LIFEBOAT" db privileges lbops | sed -n 2p | sed "s/'lbops'@'%'/lb_ops/g")
+# a is the primary again; back.conf names it the standby (b is fenced).
+mdb_sql_root a "CREATE ROLE lb_ops; $grant
+	CREATE USER 'lbops'@'%' IDENTIFIED BY '$MDB_PASS'; GRANT lb_ops TO 'lbops'@'%';
+	SET DEFAULT ROLE lb_ops FOR 'lbops'@'%'" || die "lb_ops on a"
+sed 's/^user = lifeboat$/user = lbops/' "$CONF2" >"$MDB_WORK/role.conf"
+out=$("$LIFEBOAT" -c "$MDB_WORK/role.conf" check 2>&1)
+echo "$out" | grep "db.standby.account" | grep -q PASS \
+	|| die "the role's privileges are not counted: $(echo "$out" | grep "\.account")"
+"$LIFEBOAT" -c "$MDB_WORK/role.conf" db fence --server standby 2>"$MDB_WORK/err" \
+	|| die "fence by the role's account: $(cat "$MDB_WORK/err")"
+[ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "a not fenced by the role's account"
+mdb_sql_root a "SHOW GRANTS FOR lb_ops" | grep -q "READ_ONLY ADMIN" || die "the fence took lifeboat's own role's privilege"
 echo PASS
