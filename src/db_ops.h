@@ -139,5 +139,9 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err);
 
 int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
 			 uint64_t epoch, char **err);
+/* This node's server's read_only_cnf, written when it is missing (a clone
+ * run from the other node could not): `lifeboat sync` does it at start on
+ * every node. */
+int db_ensure_read_only_cnf(const struct config *cfg, char **err);
 
 #endif
