@@ -1053,6 +1053,9 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 		out->pending += out->in_flight;
 	}
 	out->held = changes_held(s->q);
+	int64_t held_ms = 0;
+	out->held_path = changes_held_oldest(s->q, &held_ms);
+	out->held_age = out->held_path ? (now - held_ms) / 1000.0 : 0;
 	out->oldest_pending_age = age / 1000.0;
 	out->last_error = s->last_error;
 	out->startup_done = s->startup_done;
