@@ -5,6 +5,7 @@
 #include "log.h"
 #include "loop.h"
 #include "role.h"
+#include "tarstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -558,39 +559,6 @@ static int serve_read(const struct config *cfg)
 	return rc;
 }
 
-static void on_tar_exit(struct proc *p, void *arg)
-{
-	(void)p;
-	loop_stop(arg);
-}
-
-/* Run tar -x into dir with our stdin (what follows the header). */
-static int untar_into(const char *dir)
-{
-	int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
-	if (in < 0)
-		return SERVE_FAILED;
-	char *argv[] = {"tar", "-x", "-p", "-f", "-", "-C", (char *)dir, NULL};
-	struct loop *loop = loop_new();
-	struct proc_opts o = {.argv = argv, .stdin_from = in, .stdout_to = -1};
-	char *err = NULL;
-	struct proc *p = proc_start(loop, &o, on_tar_exit, loop, &err);
-	close(in);
-	int code = SERVE_FAILED;
-	if (p) {
-		loop_run(loop);
-		code = proc_exit_code(p);
-		if (code != 0)
-			log_error("serve: tar -x exit %d: %s", code, proc_stderr_tail(p));
-		proc_free(p);
-	} else {
-		log_error("serve: %s", err);
-		free(err);
-	}
-	loop_free(loop);
-	return code;
-}
-
 static int check_absent(int fd, const char **names, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -651,8 +619,10 @@ static int serve_tar(const struct trees *tr)
 			rc = SERVE_FAILED;
 	}
 	if (rc == SERVE_OK) {
+		/* Nothing is merged unless the sender vouched for the archive. */
 		char *abs = xasprintf("%s/%s", t->root, staging);
-		rc = untar_into(abs) == 0 ? SERVE_OK : SERVE_FAILED;
+		if (tarstream_receive(0, abs, &err) != 0)
+			rc = SERVE_FAILED;
 		free(abs);
 	}
 	if (rc == SERVE_OK) {
