@@ -1,6 +1,9 @@
 /* lifeboat restore [--at TIME] [--to DIR] PATH...: bring each PATH back
- * from the target's history as it was at TIME (default: now), into the
- * source (from where it replicates again) or into DIR/NAME. */
+ * from the target's history as it was at TIME (default: now), under the
+ * names it had then, into the source (from where it replicates again; what
+ * was not there at TIME is removed, and the target keeps it in its
+ * history) or into DIR/NAME (nothing removed). docs/serve.md has the
+ * rules. */
 #include "commands.h"
 #include "history_client.h"
 #include "log.h"
