@@ -623,11 +623,24 @@ struct rename_rec {
 	const char *from, *to; /* into the log's text */
 };
 
+struct to_index {
+	const char *to;
+	size_t i;
+};
+
 struct rename_log {
 	char *text;
 	struct rename_rec *r; /* oldest first */
 	size_t n;
+	struct to_index *by_to; /* (to, i) sorted: the renames that made a name */
 };
+
+static int by_to_then_index(const void *pa, const void *pb)
+{
+	const struct to_index *a = pa, *b = pb;
+	int c = strcmp(a->to, b->to);
+	return c ? c : (a->i < b->i ? -1 : a->i > b->i);
+}
 
 /* path is dir or below it ("" holds everything). */
 static bool rel_within(const char *path, const char *dir)
@@ -671,10 +684,16 @@ static void read_renames(const char *root, time_t at, struct rename_log *rl)
 		}
 		rl->r[rl->n++] = (struct rename_rec){{(time_t)sec, nsec}, f[1], f[2]};
 	}
+	rl->by_to = xcalloc(rl->n + 1, sizeof(*rl->by_to));
+	for (size_t i = 0; i < rl->n; i++)
+		rl->by_to[i] = (struct to_index){rl->r[i].to, i};
+	if (rl->n)
+		qsort(rl->by_to, rl->n, sizeof(*rl->by_to), by_to_then_index);
 }
 
 static void rename_log_free(struct rename_log *rl)
 {
+	free(rl->by_to);
 	free(rl->r);
 	free(rl->text);
 }
@@ -684,28 +703,71 @@ static bool ts_before(const struct timespec *a, time_t sec, long nsec)
 	return a->tv_sec < sec || (a->tv_sec == sec && a->tv_nsec < nsec);
 }
 
+/* The latest rename before index limit that made the name q (len bytes),
+ * or limit when none. */
+static size_t last_rename_to(const struct rename_log *rl, const char *q, size_t len, size_t limit)
+{
+	size_t lo = 0, hi = rl->n;
+	while (lo < hi) { /* the first (to, i) >= (q, limit) */
+		size_t mid = (lo + hi) / 2;
+		const struct to_index *e = &rl->by_to[mid];
+		int c = strncmp(e->to, q, len);
+		if (c == 0 && e->to[len])
+			c = 1;
+		if (c < 0 || (c == 0 && e->i < limit))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return limit;
+	const struct to_index *e = &rl->by_to[lo - 1];
+	return strncmp(e->to, q, len) == 0 && !e->to[len] && e->i < limit ? e->i : limit;
+}
+
 /* The name rel had at the log's start: each rename after it and before
  * the version left the tree (until_sec 0: it has not) undone, newest
- * first. */
+ * first. A rename applies when it made the name or one of its parents. */
 static char *name_at(const struct rename_log *rl, const char *rel, time_t until_sec,
 		     long until_ns)
 {
 	char *name = xstrdup(rel);
-	for (size_t i = rl->n; i-- > 0;) {
-		const struct rename_rec *r = &rl->r[i];
-		if (until_sec && !ts_before(&r->t, until_sec, until_ns))
-			continue;
-		if (!*r->to || !rel_within(name, r->to))
-			continue;
+	size_t limit = rl->n;
+	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
+		limit--;
+	while (*name) {
+		size_t best = limit;
+		for (size_t k = 1;; k++) {
+			if (name[k] == '/' || name[k] == '\0') {
+				size_t i = last_rename_to(rl, name, k, limit);
+				if (i < limit && (best == limit || i > best))
+					best = i;
+			}
+			if (!name[k])
+				break;
+		}
+		if (best == limit)
+			break;
+		const struct rename_rec *r = &rl->r[best];
 		char *old = xasprintf("%s%s", r->from, name + strlen(r->to));
 		free(name);
 		name = old;
+		limit = best;
 	}
 	return name;
 }
 
+static bool covered_by(const struct strv *roots, const char *name)
+{
+	for (size_t j = 0; j < roots->len; j++)
+		if (rel_within(name, roots->items[j]))
+			return true;
+	return false;
+}
+
 /* Where what was under rel at the log's start may be now: rel, and each
- * name a rename moved it (or a part of it) to, oldest first. */
+ * name a rename moved it (or a part of it) to, oldest first; a name below
+ * one already there is not added (so a whole-tree restore has one root). */
 static void search_roots(const struct rename_log *rl, const char *rel, struct strv *roots)
 {
 	strv_push(roots, rel);
@@ -714,10 +776,14 @@ static void search_roots(const struct rename_log *rl, const char *rel, struct st
 		size_t have = roots->len;
 		for (size_t j = 0; j < have; j++) {
 			const char *p = roots->items[j];
+			char *moved = NULL;
 			if (*r->from && rel_within(p, r->from))
-				strv_pushf(roots, "%s%s", r->to, p + strlen(r->from));
+				moved = xasprintf("%s%s", r->to, p + strlen(r->from));
 			else if (rel_within(r->from, p))
-				strv_push(roots, r->to);
+				moved = xstrdup(r->to);
+			if (moved && !covered_by(roots, moved))
+				strv_push(roots, moved);
+			free(moved);
 		}
 	}
 }
