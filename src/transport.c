@@ -993,8 +993,9 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 {
 	struct stat st;
 	struct transfer_result res = {.outcome = T_OK};
-	if (stat(t->sc->source, &st) < 0) {
-		cb(arg, &res); /* the next full pass will tell */
+	if (!source_is_itself(t) || stat(t->sc->source, &st) < 0) {
+		/* Not the times of an empty mount point: the next full pass will tell. */
+		cb(arg, &res);
 		return;
 	}
 	if (!t->remote) {
