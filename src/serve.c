@@ -885,9 +885,11 @@ static int send_versions(const struct restore_plan *p, bool history_on)
 {
 	const struct version **pick = p->pick;
 	size_t n = p->n_pick;
+	/* The archive's size, near enough for a progress line: each member
+	 * a pax header, a ustar header and its data in 512-byte blocks. */
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		bytes += pick[i]->size;
+		bytes += 3 * 512 + ((pick[i]->size + 511) & ~(uint64_t)511);
 	size_t gone = history_on ? p->n_gone + p->gone_dirs.len : 0;
 	printf("%zu %llu %zu\n", n, (unsigned long long)bytes, gone);
 	if (gone)
