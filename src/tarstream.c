@@ -41,7 +41,6 @@ struct tarstream {
 	struct loop *loop;
 	int trailer_fd;      /* remote: our end of the stream, for the trailer */
 	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
-	bool vouched;        /* remote: the trailer went out */
 	int ended; /* exit callbacks seen: the result waits for both */
 	uint64_t files;
 	tarstream_cb cb;
@@ -379,7 +378,9 @@ static void write_trailer(struct tarstream *ts)
 		if (ts->trailer_watched)
 			return;
 	}
-	ts->vouched = w == (ssize_t)TARSTREAM_TRAILER_LEN;
+	if (w != (ssize_t)TARSTREAM_TRAILER_LEN)
+		log_debug("tar stream: no trailer (the receiving end is gone): %s",
+			  w < 0 ? strerror(errno) : "short write");
 	close_trailer(ts); /* the receiver's EOF */
 }
 
@@ -427,8 +428,9 @@ static void on_child_exit(struct proc *p, void *arg)
 		r.outcome = TS_USE_RSYNC;
 		rc = -1;
 	}
-	if (ts->remote && !ts->vouched && r.outcome != TS_UNREACHABLE && rc != GUARD_EXISTS) {
-		/* Not vouched for: serve moved nothing into place, on our word. */
+	if (ts->remote && sc != 0 && r.outcome != TS_UNREACHABLE && rc != GUARD_EXISTS) {
+		/* Our sender failed, so we did not vouch: serve moved nothing into
+		 * place, on our word. Not the receiving end's failure. */
 		r.outcome = TS_USE_RSYNC;
 		rc = 0;
 		merge_err = xstrdup(sc == 1 ? "a file changed while it was read: nothing of it "
