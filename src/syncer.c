@@ -358,7 +358,10 @@ static void finish_batch(struct syncer *s, bool ok)
 				 (unsigned long long)(s->watch ? watch_count(s->watch) : 0));
 		}
 	}
-	set_state(s, SYNC_IDLE);
+	/* A batch that was in flight as the source went (read through the
+	 * directory the guard had looked at) ends well; the guard's error
+	 * stands until the source is back. */
+	set_state(s, s->source_gone || s->source_suspect ? SYNC_ERROR : SYNC_IDLE);
 	notify(s);
 	schedule(s);
 }
