@@ -61,8 +61,6 @@ struct syncer {
 	struct manifest_pass *mpass; /* the startup comparison, while it runs */
 	bool manifest_tried;   /* this startup pass compared manifests already */
 	int64_t manifest_start_ms;
-	int64_t manifest_waited_ms; /* since when it waits for the ssh master */
-	uint64_t master_timer;
 	bool full_counted;
 	bool once;
 	struct syncer_hooks hooks;
@@ -649,30 +647,8 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 	manifest_pass_free(p);
 }
 
-/* How long the startup comparison waits for the ssh master: its login is
- * made anyway, and a second one at the same moment only costs CPU. */
-#define MANIFEST_MASTER_WAIT_MS 5000
-
-static void start_manifest(struct syncer *s);
-
-static void on_master_wait(struct loop *loop, void *arg)
-{
-	(void)loop;
-	struct syncer *s = arg;
-	s->master_timer = 0;
-	start_manifest(s);
-}
-
 static void start_manifest(struct syncer *s)
 {
-	if (!s->manifest_waited_ms)
-		s->manifest_waited_ms = now_ms();
-	if (!transport_master_up(s->t) &&
-	    now_ms() - s->manifest_waited_ms < MANIFEST_MASTER_WAIT_MS) {
-		s->stage = STAGE_MANIFEST;
-		s->master_timer = loop_add_timer(s->loop, 10, on_master_wait, s);
-		return;
-	}
 	s->manifest_tried = true;
 	s->stage = STAGE_MANIFEST;
 	s->stats.full_passes++; /* the whole trees compared: a full pass */
@@ -1122,8 +1098,6 @@ void syncer_stop(struct syncer *s)
 	s->timer = s->retry_timer = s->rescan_timer = s->source_timer = s->guard_timer = 0;
 	manifest_pass_free(s->mpass);
 	s->mpass = NULL;
-	loop_cancel_timer(s->loop, s->master_timer);
-	s->master_timer = 0;
 	transport_stop(s->t);
 }
 

@@ -998,12 +998,6 @@ static struct run *start_helper(struct transport *t, enum helper_kind kind, cons
 	return r;
 }
 
-bool transport_master_up(const struct transport *t)
-{
-	return !t->remote || !t->control_path || t->stopping || master_ready(t) ||
-	       (!t->master && !t->master_timer);
-}
-
 void transport_serve_argv(const struct transport *t, const char *request, struct strv *argv)
 {
 	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, argv);

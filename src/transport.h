@@ -97,9 +97,6 @@ void transport_stop(struct transport *t);
  * commands (versions, restore) that run serve there. */
 void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv);
 
-/* The ssh master is up, or there is none to wait for (a local target,
- * no runtime directory, a master that failed and waits to retry). */
-bool transport_master_up(const struct transport *t);
 /* "ssh ... lifeboat serve REQUEST" over the master (a remote target), for
  * a request another module runs itself (the startup manifest). */
 void transport_serve_argv(const struct transport *t, const char *request, struct strv *argv);
