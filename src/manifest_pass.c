@@ -194,13 +194,17 @@ struct manifest_pass *manifest_pass_start(struct loop *loop, const struct manife
 		return NULL;
 	}
 	p->target_started = !p->remote;
+	return p;
+}
+
+int manifest_pass_go(struct manifest_pass *p, char **err)
+{
 	if ((errno = pthread_create(&p->merge_thread, NULL, merge, p)) != 0) {
 		*err = xasprintf("manifest: no thread: %s", strerror(errno));
-		manifest_pass_free(p);
-		return NULL;
+		return -1;
 	}
 	p->merge_started = true;
-	return p;
+	return 0;
 }
 
 void manifest_pass_free(struct manifest_pass *p)

@@ -31,9 +31,14 @@ struct manifest_pass_opts {
  * NULL with err one line (unreachable: ssh could not reach the target). */
 typedef void (*manifest_pass_cb)(void *arg, struct manifest_diff *d, const char *err);
 
-/* NULL with *err when it cannot start. */
+/* Start the target's side (its walk, or the ssh request: a login takes
+ * a while, and the target's walk needs no watch); NULL with *err when it
+ * cannot. */
 struct manifest_pass *manifest_pass_start(struct loop *loop, const struct manifest_pass_opts *o,
 					  manifest_pass_cb cb, void *arg, char **err);
+/* Walk the source and compare: once the source's watches are set, so that
+ * no change during the walk goes unseen. 0, or -1 with *err (then free). */
+int manifest_pass_go(struct manifest_pass *p, char **err);
 /* Stops a pass still running (its callback is never called) and frees. */
 void manifest_pass_free(struct manifest_pass *p);
 

@@ -647,12 +647,11 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 	manifest_pass_free(p);
 }
 
-static void start_manifest(struct syncer *s)
+/* The target's side of the comparison, started before the source's
+ * watches are set (the target needs none): an ssh login then overlaps the
+ * watch walk. */
+static struct manifest_pass *prepare_manifest(struct syncer *s, bool deletes, char **err)
 {
-	s->manifest_tried = true;
-	s->stage = STAGE_MANIFEST;
-	s->stats.full_passes++; /* the whole trees compared: a full pass */
-	s->full_counted = true; /* not twice if rsync's takes over */
 	struct strv argv;
 	strv_init(&argv);
 	if (transport_remote(s->t))
@@ -663,13 +662,28 @@ static void start_manifest(struct syncer *s)
 		.serve_argv = transport_remote(s->t) ? argv.items : NULL,
 		.filters = &s->filters,
 		.excludes = s->excludes,
-		.deletes = pass_delete(s),
+		.deletes = deletes,
 		.max_paths = MANIFEST_MAX_PATHS,
 	};
+	struct manifest_pass *p = manifest_pass_start(s->loop, &o, on_manifest, s, err);
+	strv_free(&argv);
+	return p;
+}
+
+static void start_manifest(struct syncer *s)
+{
+	s->manifest_tried = true;
+	s->stage = STAGE_MANIFEST;
+	s->stats.full_passes++; /* the whole trees compared: a full pass */
+	s->full_counted = true; /* not twice if rsync's takes over */
 	char *err = NULL;
 	s->manifest_start_ms = now_ms();
-	s->mpass = manifest_pass_start(s->loop, &o, on_manifest, s, &err);
-	strv_free(&argv);
+	if (!s->mpass)
+		s->mpass = prepare_manifest(s, pass_delete(s), &err);
+	if (s->mpass && manifest_pass_go(s->mpass, &err) < 0) {
+		manifest_pass_free(s->mpass);
+		s->mpass = NULL;
+	}
 	if (!s->mpass) {
 		log_warn("[sync %s] %s: full pass instead", s->sc->name, err);
 		free(err);
@@ -693,6 +707,8 @@ static void run_stage(struct syncer *s)
 	} else if (b->full && manifest_fits(s)) {
 		start_manifest(s);
 	} else if (b->full) {
+		manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
+		s->mpass = NULL;
 		s->stage = STAGE_FULL;
 		if (!s->full_counted)
 			s->stats.full_passes++;
@@ -1061,6 +1077,12 @@ int syncer_start(struct syncer *s)
 	}
 	source_guard(s); /* notes the source's file system as it is now */
 	s->guard_timer = loop_add_timer(s->loop, SOURCE_CHECK_MS, on_guard_tick, s);
+	s->in_startup_pass = true;
+	if (manifest_fits(s) && !s->backup_next_full) {
+		char *err = NULL;
+		s->mpass = prepare_manifest(s, startup_delete(sc), &err);
+		free(err); /* start_manifest tries again and says why */
+	}
 	if (!s->once) {
 		int64_t t0 = now_ms();
 		int wrc = open_watch(s);
