@@ -647,9 +647,10 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 	manifest_pass_free(p);
 }
 
-/* The target's side of the comparison, started before the source's
- * watches are set (the target needs none): an ssh login then overlaps the
- * watch walk. */
+/* The target's side of the comparison. A remote one is started before
+ * the source's watches are set (the target needs none): its ssh login then
+ * overlaps the watch walk. A local walk would only fill its pipe and take
+ * CPU from the watch walk: it starts with the source's. */
 static struct manifest_pass *prepare_manifest(struct syncer *s, bool deletes, char **err)
 {
 	struct strv argv;
@@ -1078,7 +1079,7 @@ int syncer_start(struct syncer *s)
 	source_guard(s); /* notes the source's file system as it is now */
 	s->guard_timer = loop_add_timer(s->loop, SOURCE_CHECK_MS, on_guard_tick, s);
 	s->in_startup_pass = true;
-	if (manifest_fits(s) && !s->backup_next_full) {
+	if (manifest_fits(s) && !s->backup_next_full && transport_remote(s->t)) {
 		char *err = NULL;
 		s->mpass = prepare_manifest(s, startup_delete(sc), &err);
 		free(err); /* start_manifest tries again and says why */
