@@ -989,13 +989,41 @@ static void tick(struct agent *a)
 	notify_send("WATCHDOG=1");
 }
 
+/* A standby following a live primary spends the time until its next tick
+ * in a watch on the leader key, from the revision its transaction read:
+ * when the key goes (the primary's lease ran out) or changes hands, the
+ * next tick comes at once instead of up to half a tick later. true: the
+ * wait is over (changed, or the whole interval passed): tick now. false:
+ * no watch (etcd did not take one): the timer paces the ticks as before.
+ * The tick decides, from its own transaction. */
+static bool await_leader_change(struct agent *a)
+{
+	if (!a->etcd_ok || a->leader || !a->leader_name || a->failover || acting_primary(a) ||
+	    loop_stopping(a->loop) || stop_pending())
+		return false;
+	char *kl = cluster_key(&a->cl, "leader"), *err = NULL;
+	int rc = etcd_watch_wait(a->cl.etcd, kl, a->members.revision, a->tick_ms / 2, &err);
+	free(kl);
+	if (rc < 0) {
+		log_debug("agent: no watch on the leader key (%s): polling", err);
+		free(err);
+		return false;
+	}
+	if (rc > 0)
+		log_debug("agent: the leader key changed: ticking now");
+	return true;
+}
+
 static void on_tick(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct agent *a = arg;
 	a->tick_timer = 0;
 	tick(a);
-	schedule_tick(a);
+	if (await_leader_change(a) && !loop_stopping(a->loop))
+		a->tick_timer = loop_add_timer(a->loop, 0, on_tick, a);
+	else
+		schedule_tick(a);
 }
 
 /* A standby looks twice as often: the moment the primary's lease is gone

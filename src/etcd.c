@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -471,6 +472,26 @@ void etcd_free(struct etcd *e)
 	free(e);
 }
 
+/* "http://HOST:PORT" or "https://[V6]:PORT": whether HOST is host. */
+static bool endpoint_on(const char *url, const char *host)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	size_t n = strlen(host);
+	if (*h == '[')
+		return strncmp(h + 1, host, n) == 0 && h[1 + n] == ']';
+	return strncmp(h, host, n) == 0 && (h[n] == ':' || h[n] == '/' || h[n] == '\0');
+}
+
+void etcd_prefer_host(struct etcd *e, const char *host)
+{
+	for (size_t i = 0; host && *host && i < e->endpoints.len; i++)
+		if (endpoint_on(e->endpoints.items[i], host)) {
+			e->cur = i;
+			return;
+		}
+}
+
 const char *etcd_endpoint(const struct etcd *e)
 {
 	return e->endpoints.len ? e->endpoints.items[e->cur] : "";
@@ -686,4 +707,111 @@ int etcd_txn_run(struct etcd *e, const struct etcd_txn *t, int64_t timeout_ms, b
 	buf_free(&ans);
 	free(body);
 	return rc;
+}
+
+/* ------------------------------------------------------------ watch */
+
+char *etcd_watch_body(const char *key, int64_t rev)
+{
+	struct json_object *c = range_request(key, false), *o = json_object_new_object();
+	add_i64(c, "start_revision", rev + 1);
+	json_object_object_add(o, "create_request", c);
+	return json_text(o);
+}
+
+/* One stream message: {"result": {"created": true, ...}}, then {"result":
+ * {"events": [...]}} per change; {"result": {"canceled": true}} when etcd
+ * ends the watch (its revision compacted away). */
+int etcd_parse_watch(const char *body, bool *created, char **err)
+{
+	struct json_object *root, *res, *v;
+	if (parse_body(body, &root, NULL, err) < 0)
+		return -1;
+	if (!json_object_object_get_ex(root, "result", &res))
+		res = root;
+	int rc = 0;
+	if (json_object_object_get_ex(res, "created", &v) && json_object_get_boolean(v))
+		*created = true;
+	if ((json_object_object_get_ex(res, "canceled", &v) && json_object_get_boolean(v)) ||
+	    (json_object_object_get_ex(res, "events", &v) && json_object_array_length(v) > 0))
+		rc = 1;
+	json_object_put(root);
+	return rc;
+}
+
+struct watch_stream {
+	struct json_tokener *tok;
+	bool created;
+	int outcome; /* 1 changed, -1 error, 0 still watching */
+	char *err;
+};
+
+/* The stream's bytes: complete JSON messages are judged as they arrive;
+ * the first that decides ends the transfer (returning 0 aborts it). */
+static size_t on_watch_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct watch_stream *w = arg;
+	size_t len = size * n, off = 0;
+	while (off < len && w->outcome == 0) {
+		while (off < len && isspace((unsigned char)data[off]))
+			off++;
+		if (off == len)
+			break;
+		struct json_object *o = json_tokener_parse_ex(w->tok, data + off, (int)(len - off));
+		if (!o && json_tokener_get_error(w->tok) == json_tokener_continue)
+			break;
+		off += json_tokener_get_parse_end(w->tok);
+		json_tokener_reset(w->tok);
+		const char *text = o ? json_object_to_json_string(o) : "";
+		w->outcome = etcd_parse_watch(text, &w->created, &w->err);
+		json_object_put(o);
+	}
+	return w->outcome == 0 ? len : 0;
+}
+
+int etcd_watch_wait(struct etcd *e, const char *key, int64_t rev, int64_t timeout_ms, char **err)
+{
+	if (!e->endpoints.len) {
+		*err = xstrdup("no etcd endpoint");
+		return -1;
+	}
+	char *url = xasprintf("%s/v3/watch", e->endpoints.items[e->cur]);
+	char *body = etcd_watch_body(key, rev);
+	struct watch_stream w = {.tok = json_tokener_new()};
+	CURL *c = e->curl;
+	curl_easy_reset(c);
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (e->ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
+	if (e->cert)
+		curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
+	if (e->key)
+		curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(hdr);
+	int out = w.outcome;
+	if (out < 0) {
+		*err = w.err;
+		w.err = NULL;
+	} else if (out == 0 && !(rc == CURLE_OPERATION_TIMEDOUT && w.created)) {
+		/* Ended without a decision: no watch was running all along. */
+		*err = xasprintf("%s: %s", url,
+				 rc == CURLE_OK ? "the watch stream ended" : curl_easy_strerror(rc));
+		out = -1;
+	}
+	free(w.err);
+	json_tokener_free(w.tok);
+	free(body);
+	free(url);
+	return out;
 }
