@@ -10,6 +10,14 @@
 #                on its own console) - the cut
 #   lost         acknowledged inserts missing on DR
 #
+# and where the RTO went, from DR's failover journal: detect (the cut to
+# the agent starting `lifeboat failover`: the lease running out, etcd
+# deleting the key, the watch, the claim), failover (to the address taken:
+# probe, promote, address), client (to the first acknowledged insert: a
+# connect that began before the address moved waits out its SYN), and
+# which etcd member was the raft leader at the cut (when it is the
+# primary's own, an election comes first and etcd refreshes every lease).
+#
 # BENCH_RUNS runs (default 5), each on a fresh fixture; medians at the end.
 # Target: RTO median <= 10 s.
 #
@@ -38,7 +46,8 @@ one_run() {
 	wait_until 20 may_promote dr || fail "dr not ready"
 	writer_start
 	wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "no writes"
-	local cut ro first
+	local cut ro first raft
+	raft=$(raft_leader)
 	cut=$EPOCHREALTIME
 	ip -n "$(netns_name primary)" link set eth0 down
 	while [ "$(read_only_of p)" != 1 ]; do
@@ -49,21 +58,35 @@ one_run() {
 	wait_until 60 eval '[ "$(acked_after "$cut")" -ge 1 ]' || fail "no write after the failover"
 	first=$(awk -v t="$cut" '$2 > t { print $2; exit }' "$T/acked")
 	writer_stop
-	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" \
-		'BEGIN { printf "RESULT %.2f %.2f %d\n", f - c, r - c, l }'
+	local j=$T/dr/state/failover.journal invoked vip
+	invoked=$(awk '$1 == "fact" && $2 == "invoked" { print $3 }' "$j")
+	vip=$(awk '$1 == "done" && $2 == "vip" { print $3 }' "$j")
+	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" -v i="${invoked:-0}" \
+		-v v="${vip:-0}" -v raft="$raft" \
+		'BEGIN { printf "RESULT %.2f %.2f %d %.2f %.2f %.2f %s\n", f - c, r - c, l, i - c, v - i, f - v, raft }'
+}
+
+# Which member leads etcd's raft: primary, dr or witness.
+raft_leader() {
+	etcdctl_w endpoint status 2>/dev/null | awk -F', ' -v n="$LB_NET" '$5 == "true" {
+		sub("^http://", "", $1); sub(":2379$", "", $1)
+		print ($1 == n ".1" ? "primary" : $1 == n ".2" ? "dr" : "witness") }'
 }
 
 if [ "${1:-}" = --one ]; then one_run; exit; fi
 N=${BENCH_RUNS:-5}
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >/tmp/lifeboat-bench-h13-agent.txt
 for i in $(seq 1 "$N"); do
 	line=$(bash "$0" --one 2>&1 | grep '^RESULT') || { echo "run $i failed" >&2; continue; }
 	set -- $line
-	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s\n' "$i" "$2" "$3" "$4"
+	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s (detect %s s, failover %s s, client %s s; etcd raft leader: %s)\n' \
+		"$i" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-?}"
 	echo "$2 $3 $4" >>/tmp/lifeboat-bench-h13-agent.txt
 done
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo "median RTO: $(awk '{ print $1 }' /tmp/lifeboat-bench-h13-agent.txt | median) s (target <= 10 s, ttl 5 s)"
 echo "median self-demote: $(awk '{ print $2 }' /tmp/lifeboat-bench-h13-agent.txt | median) s"
 echo "acknowledged writes lost, all runs: $(awk '{ s += $3 } END { print s + 0 }' /tmp/lifeboat-bench-h13-agent.txt)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -f /tmp/lifeboat-bench-h13-agent.txt

@@ -71,6 +71,7 @@ struct agent {
 	int64_t failover_retry_at;
 	int64_t leader_lost_ms; /* when this standby saw the leader key gone */
 	int64_t takeover_lost_ms; /* that moment, for the running failover's report */
+	int64_t watch_woke_ms;  /* when a watch on the leader key last saw it change */
 
 	int wd_fd;
 	bool wd_missing_logged;
@@ -999,7 +1000,7 @@ static void tick(struct agent *a)
 static bool await_leader_change(struct agent *a)
 {
 	if (!a->etcd_ok || a->leader || !a->leader_name || a->failover || acting_primary(a) ||
-	    loop_stopping(a->loop) || stop_pending())
+	    a->members.revision <= 0 || loop_stopping(a->loop) || stop_pending())
 		return false;
 	char *kl = cluster_key(&a->cl, "leader"), *err = NULL;
 	int rc = etcd_watch_wait(a->cl.etcd, kl, a->members.revision, a->tick_ms / 2, &err);
@@ -1009,8 +1010,14 @@ static bool await_leader_change(struct agent *a)
 		free(err);
 		return false;
 	}
-	if (rc > 0)
+	if (rc > 0) {
+		/* Changes in a row (a key that flaps): the timer paces the ticks. */
+		int64_t now = now_ms(), last = a->watch_woke_ms;
+		a->watch_woke_ms = now;
+		if (now - last < a->tick_ms / 2)
+			return false;
 		log_debug("agent: the leader key changed: ticking now");
+	}
 	return true;
 }
 
