@@ -59,6 +59,8 @@ one_run() {
 	first=$(awk -v t="$cut" '$2 > t { print $2; exit }' "$T/acked")
 	writer_stop
 	local j=$T/dr/state/failover.journal invoked vip
+	# The client may get through while the vip step still waits on arping.
+	wait_until 30 grep -q '^end ' "$j" || echo "the failover did not finish" >&2
 	invoked=$(awk '$1 == "fact" && $2 == "invoked" { print $3 }' "$j")
 	vip=$(awk '$1 == "done" && $2 == "vip" { print $3 }' "$j")
 	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" -v i="${invoked:-0}" \
