@@ -166,9 +166,11 @@ static int tcp_probe_end(struct tcp_probe *t, int64_t budget_ms)
 }
 
 /* [cluster]: etcd (a linearizable read) says the leader key is this
- * node's, so the old primary's lease is gone: its agent fenced it before
- * the lease could run out (read-only, sessions ended, address released).
- * The probe then only looks for what it can still fence, briefly. */
+ * node's, so the old primary's lease is gone: its agent, if it runs,
+ * fenced it before the lease could run out (read-only, sessions ended,
+ * address released). The probe then looks only briefly for what it can
+ * still fence (a primary whose agent was stopped answers at once on a LAN
+ * or a WAN). */
 static bool old_lease_gone(const struct fo *f)
 {
 	const struct config *cfg = f->cfg;
