@@ -6,7 +6,8 @@
 # run:
 #
 #   RTO          first insert acknowledged through the VIP after the cut - the cut
-#                (inserts in fresh clients every 100 ms, beside the app's writer)
+#                (inserts in fresh clients every 100 ms, beside the app's writer,
+#                one connection after the other, whose first is printed too)
 #   self-demote  first moment Oslo's read_only = 1 (sampled every 100 ms
 #                on its own console) - the cut
 #   lost         acknowledged inserts missing on DR
@@ -48,7 +49,7 @@ one_run() {
 	writer_start
 	prober_start
 	wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "no writes"
-	local cut ro first raft
+	local cut ro first raft app
 	raft=$(raft_leader)
 	cut=$EPOCHREALTIME
 	ip -n "$(netns_name primary)" link set eth0 down
@@ -62,6 +63,8 @@ one_run() {
 		fail "no write after the failover"
 	first=$(sort -k2 -n "$T/probe-acked" | awk -v t="$ro" '$2 > t { print $2; exit }')
 	kill "$PROBER_PID" 2>/dev/null
+	wait_until 30 eval '[ "$(awk -v t="$ro" '"'"'$2 > t'"'"' "$T/acked" | wc -l)" -ge 1 ]'
+	app=$(awk -v t="$ro" '$2 > t { print $2; exit }' "$T/acked")
 	writer_stop
 	local j=$T/dr/state/failover.journal invoked vip
 	# The client may get through while the vip step still waits on arping.
@@ -69,8 +72,8 @@ one_run() {
 	invoked=$(awk '$1 == "fact" && $2 == "invoked" { print $3 }' "$j")
 	vip=$(awk '$1 == "start" && $2 == "vip" { print $3 }' "$j")
 	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" -v i="${invoked:-0}" \
-		-v v="${vip:-0}" -v raft="$raft" \
-		'BEGIN { printf "RESULT %.2f %.2f %d %.2f %.2f %.2f %s\n", f - c, r - c, l, i - c, v - i, f - v, raft }'
+		-v v="${vip:-0}" -v raft="$raft" -v a="${app:-0}" \
+		'BEGIN { printf "RESULT %.2f %.2f %d %.2f %.2f %.2f %s %.2f\n", f - c, r - c, l, i - c, v - i, f - v, raft, a - c }'
 }
 
 # A fresh insert through the VIP every 100 ms, each its own client, bounded
@@ -112,8 +115,8 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$N"); do
 	line=$(bash "$0" --one 2>&1 | grep '^RESULT') || { echo "run $i failed" >&2; continue; }
 	set -- $line
-	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s (detect %s s, failover %s s, address and first write %s s; etcd raft leader: %s)\n' \
-		"$i" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-?}"
+	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s (detect %s s, failover %s s, address and first write %s s; etcd raft leader: %s; the app'"'"'s writer: %s s)\n' \
+		"$i" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-?}" "${9:-?}"
 	echo "$2 $3 $4" >>/tmp/lifeboat-bench-h13-agent.txt
 done
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
