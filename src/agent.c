@@ -1003,12 +1003,14 @@ static bool await_leader_change(struct agent *a)
 	    a->members.revision <= 0 || loop_stopping(a->loop) || stop_pending())
 		return false;
 	char *kl = cluster_key(&a->cl, "leader"), *err = NULL;
-	int rc = etcd_watch_wait(a->cl.etcd, kl, a->members.revision, a->tick_ms / 2, &err);
+	int64_t wait = a->tick_ms / 2, began = now_ms();
+	int rc = etcd_watch_wait(a->cl.etcd, kl, a->members.revision, wait, &err);
 	free(kl);
 	if (rc < 0) {
 		log_debug("agent: no watch on the leader key (%s): polling", err);
 		free(err);
-		return false;
+		/* A member that never answered used up the interval already. */
+		return now_ms() - began >= wait;
 	}
 	if (rc > 0) {
 		/* Changes in a row (a key that flaps): the timer paces the ticks. */
