@@ -14,7 +14,8 @@
 #
 # and where the RTO went, from DR's failover journal: detect (the cut to
 # the agent starting `lifeboat failover`: the lease running out, etcd
-# deleting the key, the watch, the claim), failover (to the start of the
+# deleting the key, seen by an etcdctl watch on the witness, then DR's
+# watch, its tick and claim), failover (to the start of the
 # vip step: probe, fence, promote, epoch), address and first write (the
 # address, its gratuitous ARP, the first insert acknowledged), and which
 # etcd member was the raft leader at the cut (when it is the primary's
@@ -48,6 +49,7 @@ one_run() {
 	wait_until 20 may_promote dr || fail "dr not ready"
 	writer_start
 	prober_start
+	leader_watch_start
 	wait_until 20 eval '[ "$(wc -l <"$T/acked")" -ge 20 ]' || fail "no writes"
 	local cut ro first raft app
 	raft=$(raft_leader)
@@ -66,14 +68,15 @@ one_run() {
 	wait_until 30 eval '[ "$(awk -v t="$ro" '"'"'$2 > t'"'"' "$T/acked" | wc -l)" -ge 1 ]'
 	app=$(awk -v t="$ro" '$2 > t { print $2; exit }' "$T/acked")
 	writer_stop
-	local j=$T/dr/state/failover.journal invoked vip
+	local j=$T/dr/state/failover.journal invoked vip deleted
 	# The client may get through while the vip step still waits on arping.
 	wait_until 30 grep -q '^end ' "$j" || echo "the failover did not finish" >&2
 	invoked=$(awk '$1 == "fact" && $2 == "invoked" { print $3 }' "$j")
+	deleted=$(awk '$2 == "DELETE" { print $1; exit }' "$T/leader-watch")
 	vip=$(awk '$1 == "start" && $2 == "vip" { print $3 }' "$j")
 	awk -v c="$cut" -v r="$ro" -v f="$first" -v l="$(lost_acked d)" -v i="${invoked:-0}" \
-		-v v="${vip:-0}" -v raft="$raft" -v a="${app:-0}" \
-		'BEGIN { printf "RESULT %.2f %.2f %d %.2f %.2f %.2f %s %.2f\n", f - c, r - c, l, i - c, v - i, f - v, raft, a - c }'
+		-v v="${vip:-0}" -v raft="$raft" -v a="${app:-0}" -v d="${deleted:-0}" \
+		'BEGIN { printf "RESULT %.2f %.2f %d %.2f %.2f %.2f %s %.2f %.2f %.3f\n", f - c, r - c, l, i - c, v - i, f - v, raft, a - c, d - c, i - d }'
 }
 
 # A fresh insert through the VIP every 100 ms, each its own client, bounded
@@ -101,6 +104,18 @@ prober_start() {
 	lb_track_pid "$PROBER_PID"
 }
 
+# When etcd deletes the leader key (the lease ran out), seen from the
+# witness (its own member: a stream to the cut site would stall): "TIME
+# DELETE" lines in $T/leader-watch.
+leader_watch_start() {
+	mkfifo "$T/leader-fifo"
+	in_ns witness env ETCDCTL_API=3 etcdctl --endpoints="http://$LB_NET.4:2379" \
+		watch "/lifeboat/$ETCD_SCOPE/leader" >"$T/leader-fifo" 2>/dev/null &
+	lb_track_pid $!
+	while IFS= read -r l; do echo "$EPOCHREALTIME $l"; done <"$T/leader-fifo" >"$T/leader-watch" &
+	lb_track_pid $!
+}
+
 # Which member leads etcd's raft: primary, dr or witness.
 raft_leader() {
 	etcdctl_w endpoint status 2>/dev/null | awk -F', ' -v n="$LB_NET" '$5 == "true" {
@@ -115,8 +130,8 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$N"); do
 	line=$(bash "$0" --one 2>&1 | grep '^RESULT') || { echo "run $i failed" >&2; continue; }
 	set -- $line
-	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s (detect %s s, failover %s s, address and first write %s s; etcd raft leader: %s; the app'"'"'s writer: %s s)\n' \
-		"$i" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-?}" "${9:-?}"
+	printf 'run %d: RTO %s s, self-demote %s s, acknowledged lost %s (detect %s s: key deleted at %s s, failover started %s s later; failover %s s, address and first write %s s; etcd raft leader: %s; the app'"'"'s writer: %s s)\n' \
+		"$i" "$2" "$3" "$4" "$5" "${10:-?}" "${11:-?}" "$6" "$7" "${8:-?}" "${9:-?}"
 	echo "$2 $3 $4" >>/tmp/lifeboat-bench-h13-agent.txt
 done
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
