@@ -541,7 +541,7 @@ static int answer_code(struct json_object *root)
 /* A member without quorum answers "no leader" or times out the request
  * (both gRPC Unavailable, HTTP 503), and one that just lost its leader
  * "leader changed": another member may serve it, or this one shortly. */
-static bool try_next_member(long status, const char *body)
+bool etcd_answer_retryable(long status, const char *body)
 {
 	if (status == 503 || status == 504)
 		return true;
@@ -604,7 +604,7 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 		free(url);
 		if (refused)
 			refused_in_round++;
-		if (rc == 0 && !try_next_member(status, out->data ? out->data : "")) {
+		if (rc == 0 && !etcd_answer_retryable(status, out->data ? out->data : "")) {
 			e->cur = at;
 			buf_free(&why);
 			return 0;
