@@ -411,7 +411,8 @@ static int renew(struct agent *a)
 	}
 	return 0;
 fail:
-	decide(a, LOG_LVL_WARN, "etcd unreachable: %s", err);
+	decide(a, LOG_LVL_WARN, "etcd unreachable (%.1f s after the last renewal): %s",
+	       (double)(now_ms() - a->renewed_ms) / 1000.0, err);
 	free(err);
 	return -1;
 }

@@ -186,8 +186,8 @@ static void check_ttl(const struct config *cfg, struct check_report *r)
 		enough++;
 	if (budget < needed)
 		check_add(r, "cluster ttl", CHECK_WARN,
-			  "ttl at least so much that the primary renews through an etcd election "
-			  "(two election timeouts), or it fences itself at every one",
+			  "raise ttl: the primary must renew through an etcd election (up to two "
+			  "election timeouts), or it fences itself at every one",
 			  "ttl %ld s renews through %" PRId64 " ms without an etcd leader; an "
 			  "election takes up to %" PRId64 " ms (election timeout %ld ms): ttl %ld "
 			  "s or more",

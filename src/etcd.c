@@ -17,6 +17,12 @@
 #define MIN_TRY_MS 300
 /* One try's bound, and the pause before another round of every member. */
 #define TRY_CAP_MS 1000
+/* A lease renewal touches no disk: it answers in milliseconds or waits
+ * for a leader. A member that has none looks again only every election
+ * timeout (etcd 3.4's waitLeader), so a renewal that came while there was
+ * none is answered up to a second after the election: a new one, sent
+ * after it, is answered at once. */
+#define RENEW_TRY_MS 400
 #define ROUND_PAUSE_MS 100
 /* gRPC codes meaning "this member cannot serve now": another may. */
 #define GRPC_DEADLINE_EXCEEDED 4
@@ -559,7 +565,7 @@ static void pause_ms(int64_t ms)
 }
 
 /* POST path to the members in turn, round after round, until one answers
- * within timeout_ms. Each try is short (TRY_CAP_MS): a member that took
+ * within timeout_ms. Each try is short (try_cap_ms): a member that took
  * the connection but waits for an election may be on the minority side of
  * a partition, and another member may already serve; an election is over
  * in a few election timeouts, so a later round finds a leader. 0 with the
@@ -568,14 +574,14 @@ static void pause_ms(int64_t ms)
  * member took the connection (etcd is down: waiting changes nothing, and
  * a primary's failsafe needs the time). */
 static int post(struct etcd *e, const char *path, const char *body, int64_t timeout_ms,
-		struct buf *out, char **err)
+		int64_t try_cap_ms, struct buf *out, char **err)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	size_t n = e->endpoints.len;
 	struct buf why;
 	buf_init(&why);
 	int rounds = 0;
-	size_t refused_in_round = 0;
+	size_t refused_in_round = 0, last = e->cur > 0 ? e->cur - 1 : n - 1;
 	for (size_t i = 0; n > 0; i++) {
 		size_t at = (e->cur + i) % n;
 		int64_t left = deadline - now_ms();
@@ -594,7 +600,7 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 			refused_in_round = 0;
 			rounds++;
 		}
-		int64_t try_ms = left < TRY_CAP_MS ? left : TRY_CAP_MS;
+		int64_t try_ms = left < try_cap_ms ? left : try_cap_ms;
 		char *url = xasprintf("%s%s", e->endpoints.items[at], path);
 		char *e1 = NULL;
 		long status = 0;
@@ -602,6 +608,7 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 		buf_reset(out);
 		int rc = post_one(e, url, body, try_ms, &status, out, &refused, &e1);
 		free(url);
+		last = at;
 		if (refused)
 			refused_in_round++;
 		if (rc == 0 && !etcd_answer_retryable(status, out->data ? out->data : "")) {
@@ -615,6 +622,10 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 		buf_addf(&why, "%s%s", why.len ? "; " : "", e1);
 		free(e1);
 	}
+	/* The next call starts with the member after the last one tried: a
+	 * short budget is not spent on the same stalled member every time. */
+	if (n > 0)
+		e->cur = (last + 1) % n;
 	*err = xasprintf("no etcd member answered within %" PRId64 " ms, %d round(s) (%s)",
 			 timeout_ms, rounds, why.len ? why.data : "no time left");
 	buf_free(&why);
@@ -628,7 +639,7 @@ int etcd_range(struct etcd *e, const char *key, bool prefix, int64_t timeout_ms,
 	char *body = etcd_range_body(key, prefix);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/kv/range", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/range", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_range(ans.data ? ans.data : "", out, err);
 	buf_free(&ans);
@@ -641,7 +652,7 @@ int etcd_delete(struct etcd *e, const char *key, int64_t timeout_ms, char **err)
 	char *body = etcd_range_body(key, false);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/kv/deleterange", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/deleterange", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0) {
 		struct etcd_kvs dummy;
 		rc = etcd_parse_range(ans.data ? ans.data : "", &dummy, err);
@@ -667,7 +678,7 @@ int etcd_lease_grant(struct etcd *e, long ttl, int64_t timeout_ms, int64_t *id, 
 	char *body = id_body("TTL", ttl, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/grant", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/grant", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_lease_grant(ans.data ? ans.data : "", id, err);
 	buf_free(&ans);
@@ -680,7 +691,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t timeout_ms, long *t
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/keepalive", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/keepalive", body, timeout_ms, RENEW_TRY_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_keepalive(ans.data ? ans.data : "", ttl, err);
 	buf_free(&ans);
@@ -693,7 +704,7 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, int64_t timeout_ms, char **err
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/revoke", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/revoke", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0) {
 		struct etcd_kvs dummy;
 		rc = etcd_parse_range(ans.data ? ans.data : "", &dummy, err);
@@ -710,7 +721,7 @@ int etcd_lease_ttl(struct etcd *e, int64_t id, int64_t timeout_ms, long *left, c
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/timetolive", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/timetolive", body, timeout_ms, RENEW_TRY_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_timetolive(ans.data ? ans.data : "", left, err);
 	buf_free(&ans);
@@ -725,7 +736,7 @@ int etcd_txn_run(struct etcd *e, const struct etcd_txn *t, int64_t timeout_ms, b
 	struct buf ans;
 	buf_init(&ans);
 	*succeeded = false;
-	int rc = post(e, "/v3/kv/txn", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/txn", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_txn(ans.data ? ans.data : "", succeeded, got, err);
 	buf_free(&ans);
