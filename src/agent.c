@@ -38,9 +38,20 @@
 /* A primary whose renewal failed tries again this soon, not a tick later:
  * an etcd election is over in one or two election timeouts. */
 #define RENEW_RETRY_MS 250
+/* A renewal's bound while the failsafe's answers are awaited. */
+#define PROBE_WAIT_MS 500
 #define FAILOVER_GRACE_MS 120000
 #define FAILOVER_ATTEMPTS 5
 #define FAILOVER_RETRY_MS 2000
+
+struct agent;
+
+/* One failsafe question in flight: `agent --failsafe-probe` on a node. */
+struct probe {
+	struct agent *a;
+	struct proc *p;
+	char *node;
+};
 
 struct agent {
 	const struct config *cfg;
@@ -56,6 +67,10 @@ struct agent {
 	int64_t renewed_ms;     /* when the last successful renewal was sent */
 	int64_t lease_ttl_ms;   /* the ttl etcd confirmed at that renewal */
 	int64_t failsafe_tried_for; /* the fence deadline the failsafe was last asked for */
+	struct probe *probes;   /* its questions, asked side by side with renewals */
+	size_t n_probes, probes_left;
+	int64_t probe_sent;
+	bool probe_no;          /* a node did not confirm */
 	int64_t failsafe_ms;    /* when the last probe every peer confirmed was sent */
 	bool etcd_ok;
 	bool leader;            /* the last transaction said leader is this node */
@@ -371,6 +386,9 @@ static int64_t request_timeout(const struct agent *a)
 	int64_t left = deadline - now - (a->failsafe_tried_for == deadline ? 50 : FAILSAFE_RESERVE_MS);
 	if (left < 200)
 		left = 200;
+	/* Back in the loop soon while the failsafe's answers are awaited. */
+	if (a->probes_left && left > PROBE_WAIT_MS)
+		left = PROBE_WAIT_MS;
 	/* Never past the deadline: the fence runs in this loop. */
 	if (left > deadline - now - 50)
 		left = deadline - now - 50;
@@ -544,11 +562,64 @@ static int publish(struct agent *a, bool may_promote)
 
 /* ------------------------------------------------------------ failsafe */
 
-/* Ask every other node whether it, too, cannot reach etcd and is not
- * promoting. true only when each one said so. */
-static bool failsafe_confirmed(struct agent *a)
+static void probes_free(struct agent *a)
 {
-	size_t asked = 0;
+	for (size_t i = 0; i < a->n_probes; i++) {
+		proc_free(a->probes[i].p);
+		free(a->probes[i].node);
+	}
+	free(a->probes);
+	a->probes = NULL;
+	a->n_probes = a->probes_left = 0;
+}
+
+/* One node answered (or its question timed out). When every node has,
+ * and each said it cannot reach etcd either and is not promoting, the
+ * deadline moves to ttl after the questions were sent. */
+static void on_probe_exit(struct proc *p, void *arg)
+{
+	struct probe *q = arg;
+	struct agent *a = q->a;
+	const struct buf *out = proc_stdout(p);
+	bool yes = proc_exit_code(p) == 0 && out->data &&
+		   strstr(out->data, "etcd=unreachable promoting=no") != NULL;
+	if (!yes) {
+		log_info("agent: failsafe: %s did not confirm (exit %d after %.1f s: %s)", q->node,
+			 proc_exit_code(p), (double)(now_ms() - a->probe_sent) / 1000.0,
+			 out->data && *out->data ? out->data : proc_stderr_tail(p));
+		a->probe_no = true;
+	}
+	proc_free(p);
+	q->p = NULL;
+	if (--a->probes_left > 0)
+		return;
+	bool confirmed = !a->probe_no;
+	int64_t sent = a->probe_sent;
+	probes_free(a);
+	if (!confirmed || !acting_primary(a) || a->fenced_self)
+		return;
+	a->failsafe_ms = sent;
+	decide(a, LOG_LVL_WARN, "etcd unreachable; failsafe: every other node confirmed it cannot "
+				"reach etcd either and is not promoting: staying writable (asked in "
+				"%.1f s)",
+	       (double)(now_ms() - sent) / 1000.0);
+	arm_fence_timer(a);
+}
+
+/* Ask every other node whether it, too, cannot reach etcd and is not
+ * promoting: children of the loop, so that renewals go on meanwhile (an
+ * election may end first; a node that is cut off answers only at the
+ * question's timeout). */
+static void start_failsafe(struct agent *a)
+{
+	int64_t timeout = fence_deadline(a) - now_ms() - 100;
+	if (timeout > PROBE_TIMEOUT_MS)
+		timeout = PROBE_TIMEOUT_MS;
+	if (timeout < 100)
+		return;
+	a->probes = xcalloc(a->cfg->n_nodes, sizeof(*a->probes));
+	a->probe_sent = now_ms();
+	a->probe_no = false;
 	for (size_t i = 0; i < a->cfg->n_nodes; i++) {
 		const struct node_conf *n = &a->cfg->nodes[i];
 		if (strcmp(n->name, a->cfg->node) == 0)
@@ -560,31 +631,33 @@ static bool failsafe_confirmed(struct agent *a)
 		if (!peer_lifeboat_argv_fresh(a->cfg, n, &v)) {
 			strv_free(&v);
 			log_warn("agent: failsafe: no way to ask %s (no peer_command, no ssh)", n->name);
-			return false;
+			probes_free(a);
+			return;
 		}
 		strv_push(&v, "agent");
 		strv_push(&v, "--failsafe-probe");
 		strv_push(&v, a->cfg->node);
-		int64_t left = fence_deadline(a) - now_ms() - 200;
-		struct run_result r;
-		int64_t t_ask = now_ms();
-		int code = child_run(v.items, NULL, 0,
-				     left < PROBE_TIMEOUT_MS ? (left > 100 ? left : 100)
-							     : PROBE_TIMEOUT_MS,
-				     &r);
-		bool yes = code == 0 && r.out.data &&
-			   strstr(r.out.data, "etcd=unreachable promoting=no") != NULL;
-		if (!yes)
-			log_info("agent: failsafe: %s did not confirm (exit %d after %.1f s: %s)",
-				 n->name, code, (double)(now_ms() - t_ask) / 1000.0,
-				 r.out.data && *r.out.data ? r.out.data : r.err_tail);
-		run_result_free(&r);
+		struct proc_opts po = {.argv = v.items,
+				       .capture_stdout = true,
+				       .timeout_ms = timeout,
+				       .stdin_from = -1,
+				       .stdout_to = -1};
+		struct probe *q = &a->probes[a->n_probes++];
+		q->a = a;
+		q->node = xstrdup(n->name);
+		char *err = NULL;
+		q->p = proc_start(a->loop, &po, on_probe_exit, q, &err);
 		strv_free(&v);
-		if (!yes)
-			return false;
-		asked++;
+		if (!q->p) {
+			log_warn("agent: failsafe: cannot ask %s: %s", n->name, err);
+			free(err);
+			probes_free(a);
+			return;
+		}
+		a->probes_left++;
 	}
-	return asked > 0;
+	if (!a->probes_left)
+		probes_free(a);
 }
 
 /* ------------------------------------------------------------ failover */
@@ -934,22 +1007,17 @@ static void no_leader(struct agent *a)
 
 /* Renewals come first (an election is over in a second or two, and a
  * renewal is the better answer); the other nodes are asked once per
- * deadline, when only FAILSAFE_RESERVE_MS is left before it. */
+ * deadline, when only FAILSAFE_RESERVE_MS is left before it, while the
+ * renewals go on. */
 static void etcd_down(struct agent *a)
 {
-	if (!acting_primary(a) || a->fenced_self || a->failover)
+	if (!acting_primary(a) || a->fenced_self || a->failover || a->probes_left)
 		return;
-	int64_t sent = now_ms(), deadline = fence_deadline(a);
-	if (a->failsafe_tried_for == deadline || sent < deadline - FAILSAFE_RESERVE_MS)
+	int64_t deadline = fence_deadline(a);
+	if (a->failsafe_tried_for == deadline || now_ms() < deadline - FAILSAFE_RESERVE_MS)
 		return;
 	a->failsafe_tried_for = deadline;
-	if (failsafe_confirmed(a)) {
-		a->failsafe_ms = sent;
-		decide(a, LOG_LVL_WARN, "etcd unreachable; failsafe: every other node confirmed it "
-			"cannot reach etcd either and is not promoting: staying writable (asked in "
-			"%.1f s)",
-		       (double)(now_ms() - sent) / 1000.0);
-	}
+	start_failsafe(a);
 }
 
 static void schedule_tick(struct agent *a);
@@ -1148,6 +1216,7 @@ int agent_run(const struct config *cfg, const struct agent_opts *o)
 	 * ttl; past it, the standby takes over. */
 	if (a.failover)
 		proc_free(a.failover);
+	probes_free(&a);
 	wd_disarm(&a);
 	metrics_free(a.health);
 	loop_free(a.loop);
