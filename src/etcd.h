@@ -116,5 +116,9 @@ int etcd_parse_txn(const char *body, bool *succeeded, struct etcd_kvs *got, char
 int etcd_parse_lease_grant(const char *body, int64_t *id, char **err);
 int etcd_parse_keepalive(const char *body, long *ttl, char **err);
 int etcd_parse_timetolive(const char *body, long *left, char **err);
+/* Whether an answer means "not now, ask another member or again": no
+ * leader, leader changed, request timed out (gRPC Unavailable or
+ * DeadlineExceeded, as a unary call or a stream such as keepalive says it). */
+bool etcd_answer_retryable(long status, const char *body);
 
 #endif

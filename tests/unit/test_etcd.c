@@ -36,6 +36,25 @@ static void roundtrip(const char *s)
 	free(d);
 }
 
+/* What etcd 3.4's gateway answers while it has no leader: a unary call
+ * with HTTP 503, the keepalive stream with HTTP 200 and the error inside. */
+static void test_retryable(void **state)
+{
+	(void)state;
+	assert_true(etcd_answer_retryable(503, "{\"error\":\"etcdserver: no leader\",\"message\":"
+					       "\"etcdserver: no leader\",\"code\":14}"));
+	assert_true(etcd_answer_retryable(200, "{\"error\":{\"grpc_code\":14,\"http_code\":503,"
+					       "\"message\":\"etcdserver: no leader\","
+					       "\"http_status\":\"Service Unavailable\"}}"));
+	assert_true(etcd_answer_retryable(200, "{\"error\":{\"grpc_code\":4,\"message\":"
+					       "\"context deadline exceeded\"}}"));
+	assert_false(etcd_answer_retryable(200, "{\"result\":{\"ID\":\"7\",\"TTL\":\"5\"}}"));
+	/* A real refusal is an answer: asking another member changes nothing. */
+	assert_false(etcd_answer_retryable(400, "{\"error\":\"etcdserver: requested lease not "
+					       "found\",\"code\":5}"));
+	assert_false(etcd_answer_retryable(200, "not json"));
+}
+
 static void test_b64(void **state)
 {
 	(void)state;
@@ -319,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_parse_answers),
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_prefer_host),
+		cmocka_unit_test(test_retryable),
 		cmocka_unit_test(test_cluster_config),
 		cmocka_unit_test(test_health),
 	};
