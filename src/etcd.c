@@ -514,11 +514,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* One POST to one endpoint. 0 with *status and the body, or -1 when no
- * answer came (connect failure, timeout): *err says why, *refused whether
- * nothing listens there (or no route). */
-static int post_one(struct etcd *e, const char *url, const char *body, int64_t timeout_ms,
-		    long *status, struct buf *out, bool *refused, char **err)
+/* The easy handle set for one JSON POST (TLS as configured); the caller
+ * frees the returned header list after curl_easy_perform. */
+static struct curl_slist *request_setup(struct etcd *e, const char *url, const char *body,
+					int64_t timeout_ms, curl_write_callback on_data, void *data)
 {
 	CURL *c = e->curl;
 	curl_easy_reset(c);
@@ -530,8 +529,8 @@ static int post_one(struct etcd *e, const char *url, const char *body, int64_t t
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, data);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (e->ca)
 		curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
@@ -539,6 +538,17 @@ static int post_one(struct etcd *e, const char *url, const char *body, int64_t t
 		curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
 	if (e->key)
 		curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+	return hdr;
+}
+
+/* One POST to one endpoint. 0 with *status and the body, or -1 when no
+ * answer came (connect failure, timeout): *err says why, *refused whether
+ * nothing listens there (or no route). */
+static int post_one(struct etcd *e, const char *url, const char *body, int64_t timeout_ms,
+		    long *status, struct buf *out, bool *refused, char **err)
+{
+	CURL *c = e->curl;
+	struct curl_slist *hdr = request_setup(e, url, body, timeout_ms, on_body, out);
 	CURLcode rc = curl_easy_perform(c);
 	curl_slist_free_all(hdr);
 	*refused = rc == CURLE_COULDNT_CONNECT;
@@ -835,24 +845,7 @@ int etcd_watch_wait(struct etcd *e, const char *key, int64_t rev, int64_t timeou
 	char *body = etcd_watch_body(key, rev);
 	struct watch_stream w = {.tok = json_tokener_new()};
 	CURL *c = e->curl;
-	curl_easy_reset(c);
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (e->ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
-	if (e->cert)
-		curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
-	if (e->key)
-		curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+	struct curl_slist *hdr = request_setup(e, url, body, timeout_ms, on_watch_data, &w);
 	CURLcode rc = curl_easy_perform(c);
 	curl_slist_free_all(hdr);
 	int out = w.outcome;
