@@ -396,6 +396,30 @@ static void done_reading(struct run *r, struct transfer_result *res)
 	res->held = r->held.len ? &r->held : NULL;
 }
 
+/* A local target: what the rsync run wrote is on disk before the batch
+ * counts as done, with one syncfs for the batch (rsync's --fsync costs a
+ * journal commit per file, one after the other). rsync prints its
+ * statistics after its receiver exited, so this comes after every write.
+ * A remote target's serve does the same before it exits. */
+static void settle(struct run *r, struct transfer_result *res)
+{
+	struct transport *t = r->t;
+	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY ||
+	    res->outcome != T_OK)
+		return;
+	char *err = NULL;
+	int fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
+	if (fd < 0 || history_sync(fd, t->sc->target_path, &err) < 0) {
+		res->outcome = T_FAILED;
+		snprintf(res->message, sizeof(res->message), "%s", err);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(err);
+}
+
 static void deliver(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
@@ -404,6 +428,7 @@ static void deliver(struct run *r, struct transfer_result *res)
 	transfer_cb cb = r->cb;
 	void *arg = r->arg;
 	done_reading(r, res);
+	settle(r, res);
 	if (cb)
 		cb(arg, res);
 	free_run(r);
@@ -551,6 +576,7 @@ static void on_run_output(struct proc *p, void *arg)
 	transfer_cb cb = r->cb;
 	r->cb = NULL;
 	done_reading(r, &res);
+	settle(r, &res);
 	cb(r->arg, &res);
 }
 
@@ -568,9 +594,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		/* serve on the target keeps what the pass replaces, in its history. */
 		strv_push(&argv, "--backup");
 	} else if (mode != RSYNC_VERIFY && !t->remote) {
-		/* A local target: what rsync replaces is kept (history), and what
-		 * it wrote is on disk before it reports done. */
-		strv_push(&argv, "--fsync");
+		/* A local target: what rsync replaces is kept (history); what it
+		 * wrote is put on disk once it is done (settle). */
 		char *tmp = history_temp_dir(t->sc->target_path, "rsync");
 		if (tmp)
 			strv_pushf(&argv, "--temp-dir=%s", tmp);
@@ -887,7 +912,12 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 	}
 	free(run);
 	if (root >= 0) {
-		syncfs(root); /* on disk before they count as done */
+		char *err = NULL;
+		if (history_sync(root, "the renames", &err) < 0) { /* on disk before they count */
+			res.outcome = T_FAILED;
+			snprintf(res.message, sizeof(res.message), "%s", err);
+			free(err);
+		}
 		close(root);
 	}
 	cb(arg, &res);
