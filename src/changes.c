@@ -387,6 +387,16 @@ size_t changes_held(const struct change_queue *q)
 	return n;
 }
 
+const char *changes_held_oldest(const struct change_queue *q, int64_t *first_ms)
+{
+	for (const struct entry *e = q->oldest; e; e = e->next)
+		if (e->writing) {
+			*first_ms = e->first_ms;
+			return e->path;
+		}
+	return NULL;
+}
+
 bool changes_empty(const struct change_queue *q)
 {
 	return changes_count(q) == 0;

@@ -70,6 +70,9 @@ bool changes_empty(const struct change_queue *q);
 int64_t changes_oldest_age(const struct change_queue *q, int64_t now_ms);
 /* Entries held back because their file is still open for writing. */
 size_t changes_held(const struct change_queue *q);
+/* The longest held entry's path (owned by the queue, valid until it
+ * changes) and when it was first seen; NULL when none is held. */
+const char *changes_held_oldest(const struct change_queue *q, int64_t *first_ms);
 /* Number of times the queue collapsed to stay under max_entries. */
 uint64_t changes_collapses(const struct change_queue *q);
 

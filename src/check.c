@@ -265,60 +265,6 @@ enum check_level check_clock_verdict(double t0, double remote, double t1, double
 	return CHECK_WARN;
 }
 
-/* The privilege list of one "GRANT a, b, c ON *.* TO ..." line, or NULL. */
-static char *global_privileges(const char *line)
-{
-	if (strncasecmp(line, "GRANT ", 6) != 0)
-		return NULL;
-	const char *on = strstr(line, " ON *.* ");
-	if (!on)
-		on = strstr(line, " ON *.*");
-	if (!on || on[7] != ' ')
-		return NULL;
-	return xstrndup(line + 6, (size_t)(on - line - 6));
-}
-
-static bool list_has(const char *list, const char *priv)
-{
-	size_t pl = strlen(priv);
-	for (const char *p = list; *p;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		while (len && p[len - 1] == ' ')
-			len--;
-		if ((len == pl && strncasecmp(p, priv, pl) == 0) ||
-		    (len == 14 && strncasecmp(p, "ALL PRIVILEGES", 14) == 0))
-			return true;
-		if (!e)
-			break;
-		p = e + 1;
-	}
-	return false;
-}
-
-char *check_grants_missing(char *const *lines, size_t n, const char *const *want, size_t n_want)
-{
-	struct buf missing;
-	buf_init(&missing);
-	for (size_t w = 0; w < n_want; w++) {
-		bool have = false;
-		for (size_t i = 0; i < n && !have; i++) {
-			char *privs = lines[i] ? global_privileges(lines[i]) : NULL;
-			have = privs && list_has(privs, want[w]);
-			free(privs);
-		}
-		if (!have)
-			buf_addf(&missing, "%s%s", missing.len ? ", " : "", want[w]);
-	}
-	if (!missing.len) {
-		buf_free(&missing);
-		return NULL;
-	}
-	return buf_steal(&missing);
-}
-
 /* "read-only" and "read_only" are one option to the server. */
 static bool option_name_eq(const char *a, size_t alen, const char *b)
 {

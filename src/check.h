@@ -84,11 +84,6 @@ bool check_parse_df(const char *text, unsigned long long *total_kib,
 enum check_level check_clock_verdict(double t0, double remote, double t1, double max_skew,
 				     double *estimate);
 
-/* Privileges from SHOW GRANTS lines that are missing for the global level
- * (ON *.*): a comma-separated list of the names in want that no line grants
- * (ALL PRIVILEGES grants all). NULL when none is missing. Caller frees. */
-char *check_grants_missing(char *const *lines, size_t n, const char *const *want, size_t n_want);
-
 /* A boolean server option in my_print_defaults-style text ("--read_only=ON",
  * "--read-only", "--skip-read-only", "--loose-read_only=0", one a line); the
  * last one wins. 1 on, 0 off, -1 not set. */

@@ -379,7 +379,7 @@ static char *repl_user_problem(struct srv *s, const char *user, bool *unreadable
 		size_t nl;
 		err = NULL;
 		if (grant_lines(s, show, &lines, &nl, &err) == 0) {
-			char *missing = check_grants_missing(lines, nl, want, 1);
+			char *missing = priv_lines_missing(lines, nl, want, 1);
 			if (missing)
 				problem = xasprintf("'%s'@'%s' lacks %s", user,
 						    rows[i].values[0] ? rows[i].values[0] : "", missing);
@@ -483,29 +483,27 @@ static void rule_read_only_writers(struct dbx *x)
 		struct srv *s = &x->s[i];
 		if (!s->up || !s->conn.flavor->gtid_domain_style)
 			continue;
-		struct db_row *rows;
-		size_t n;
+		struct strv w;
+		strv_init(&w);
 		char *err = NULL;
-		if (db_rows(&s->conn,
-			    "SELECT GRANTEE FROM information_schema.USER_PRIVILEGES WHERE "
-			    "PRIVILEGE_TYPE = 'READ_ONLY ADMIN' AND GRANTEE <> " DB_CURRENT_GRANTEE
-			    " ORDER BY 1",
-			    &rows, &n, &err)) {
+		if (db_read_only_writers(&s->conn, &w, &err)) {
 			free(err);
+			strv_free(&w);
 			continue;
 		}
 		struct buf b;
 		buf_init(&b);
-		for (size_t k = 0; k < n; k++)
-			buf_addf(&b, "%s%s", k ? ", " : "", rows[k].values[0] ? rows[k].values[0] : "?");
-		db_rows_free(rows, n);
+		for (size_t k = 0; k < w.len; k++)
+			buf_addf(&b, "%s%s", k ? ", " : "", w.items[k]);
+		size_t n = w.len;
+		strv_free(&w);
 		if (!n) {
 			add_srv(x, s, "read_only_writers", CHECK_PASS, NULL,
 				"no account but lifeboat's writes through read_only");
 		} else {
 			char *msg = xasprintf(
-				"%zu account(s) write through read_only (READ_ONLY ADMIN, part of ALL "
-				"PRIVILEGES): %s. A fence revokes it from them (not replicated, given "
+				"%zu account(s) or role(s) write through read_only (READ_ONLY ADMIN, "
+				"part of ALL PRIVILEGES): %s. A fence revokes it from them (not replicated, given "
 				"back by the next promote of this server) and kills their sessions; "
 				"while this server is down or unreachable nothing can, so after a "
 				"failover it may take their writes when it comes back until it is "

@@ -1,6 +1,9 @@
 /* lifeboat restore [--at TIME] [--to DIR] PATH...: bring each PATH back
- * from the target's history as it was at TIME (default: now), into the
- * source (from where it replicates again) or into DIR/NAME. */
+ * from the target's history as it was at TIME (default: now), under the
+ * names it had then, into the source (from where it replicates again; what
+ * was not there at TIME is removed, and the target keeps it in its
+ * history) or into DIR/NAME (nothing removed). docs/serve.md has the
+ * rules. */
 #include "commands.h"
 #include "history_client.h"
 #include "log.h"
@@ -95,13 +98,21 @@ static int restore_one(const struct config *cfg, const struct restore_args *a, c
 	char *dest = destination(sc, rel, a->to, &strip, &err);
 	struct restore_stats st;
 	int rc = EXIT_FAILED;
-	if (dest && history_restore(cfg, sc, rel, a->at, dest, strip, isatty(2), &st, &err) == 0) {
+	if (dest && history_restore(cfg, sc, rel, a->at, dest, strip, !a->to, isatty(2), &st,
+				    &err) == 0) {
 		char when[40];
 		struct tm tm;
 		localtime_r(&a->at, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
 		log_info("restored %s as it was at %s: %llu files into %s%s", path, when,
 			 (unsigned long long)st.files, dest, a->to ? "" : " (it replicates again)");
+		if (st.removed)
+			log_info("removed %llu names under %s that did not exist at %s (the target "
+				 "keeps them in its history once the sync replicates this)",
+				 (unsigned long long)st.removed, path, when);
+		if (st.left)
+			log_warn("restore: %llu files new since %s were left in place: they changed "
+				 "after they reached the target", (unsigned long long)st.left, when);
 		if (st.files == 0)
 			log_warn("restore: the history has no version of %s from %s", path, when);
 		rc = EXIT_OK;

@@ -127,6 +127,10 @@ static void print_sync(const struct style *st, const char *name, json_object *s,
 	       "success %s%s, shipped %s in %.0f files\n",
 	       get_num(s, "pending"), get_num(s, "in_flight"), get_num(s, "held"), rpo, ago,
 	       last > 0 ? " ago" : "", bytes, get_num(s, "files_shipped"));
+	if (get_str(s, "held_path"))
+		printf("               waiting for %s to hold still (changing for %.0f s; never "
+		       "shipped torn)\n",
+		       get_str(s, "held_path"), get_num(s, "held_age"));
 	if (get_num(s, "watches_missed") > 0)
 		printf("               %s%.0f directories not watched (inotify limit): periodic full "
 		       "passes%s\n",

@@ -5,6 +5,7 @@
 #include "child.h"
 #include "commands.h"
 #include "ctl.h"
+#include "db_ops.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -261,12 +262,19 @@ static void on_writable_exit(struct proc *p, void *arg)
 
 static void start_writable(struct sync_daemon *d)
 {
-	if (d->once || !d->cfg.db.present || d->writable || role_current(&d->cfg) != ROLE_PRIMARY)
+	if (d->once || !d->cfg.db.present)
+		return;
+	char *err = NULL;
+	if (db_ensure_read_only_cnf(&d->cfg, &err)) {
+		log_warn("%s", err);
+		free(err);
+		err = NULL;
+	}
+	if (d->writable || role_current(&d->cfg) != ROLE_PRIMARY)
 		return;
 	char *argv[] = {"/proc/self/exe", "-c", (char *)d->cli->config_path, "db", "writable",
 			NULL};
 	struct proc_opts o = {.argv = argv, .timeout_ms = 60000};
-	char *err = NULL;
 	d->writable = proc_start(d->loop, &o, on_writable_exit, d, &err);
 	if (!d->writable) {
 		log_error("db writable: %s", err);

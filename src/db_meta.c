@@ -4,12 +4,14 @@
  * and the my.cnf drop-in that keeps read_only across restarts. */
 #include "result.h"
 #include "db_ops.h"
+#include "epoch.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const meta_ddl[] = {
 	"CREATE DATABASE IF NOT EXISTS lifeboat",
@@ -118,6 +120,29 @@ int db_persist_read_only(const struct config *cfg, const struct db_server *s, bo
 		return LB_FAILED;
 	}
 	return LB_OK;
+}
+
+int db_ensure_read_only_cnf(const struct config *cfg, char **err)
+{
+	if (!cfg->db.present || !cfg->db.read_only_cnf || access(cfg->db.read_only_cnf, F_OK) == 0)
+		return LB_OK;
+	struct db_pair p;
+	int rc = db_pair_init(&p, cfg, false, err);
+	const struct db_server *s[] = {&p.primary, &p.standby};
+	for (int i = 0; !rc && i < 2; i++) {
+		if (!s[i]->node || !server_is_here(cfg, s[i]))
+			continue;
+		uint64_t epoch = 0;
+		if (epoch_read(cfg->state_dir, &epoch, err) < 0)
+			rc = LB_FAILED;
+		if (!rc)
+			rc = db_persist_read_only(cfg, s[i], true, epoch, err);
+		if (!rc)
+			log_info("wrote %s: %s's server comes back read-only after a restart",
+				 cfg->db.read_only_cnf, s[i]->node);
+	}
+	db_pair_free(&p);
+	return rc;
 }
 
 struct db_heartbeat {

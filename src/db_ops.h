@@ -118,6 +118,10 @@ int db_promote_guarded(struct db_pair *p, bool force, struct db_promote_result *
 /* Fence: read_only=ON, kill client sessions, verify. */
 int db_fence(struct db_pair *p, const struct db_server *target, char **err);
 int db_fence_conn(struct db_conn *c, unsigned *killed, char **err);
+/* Accounts and roles other than lifeboat's own that write through
+ * read_only (READ_ONLY ADMIN, part of ALL PRIVILEGES), as information_schema
+ * spells a grantee ('user'@'host'; a role 'name'@''). */
+int db_read_only_writers(struct db_conn *c, struct strv *out, char **err);
 /* Give back the READ_ONLY ADMIN a fence of this server revoked (its record
  * lifeboat.fence_revoked, not binlogged); promote calls it. */
 int db_fence_give_back(struct db_conn *c, unsigned *given, char **err);
@@ -135,5 +139,9 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err);
 
 int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
 			 uint64_t epoch, char **err);
+/* This node's server's read_only_cnf, written when it is missing (a clone
+ * run from the other node could not): `lifeboat sync` does it at start on
+ * every node. */
+int db_ensure_read_only_cnf(const struct config *cfg, char **err);
 
 #endif

@@ -6,6 +6,7 @@
 #include "db_ops.h"
 #include "epoch.h"
 #include "log.h"
+#include "privileges.h"
 #include "util.h"
 
 #include <errno.h>
@@ -439,7 +440,7 @@ int db_promote(struct db_pair *p, bool force, struct db_promote_result *r, char 
 	"USER NOT IN ('system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', "       \
 	"'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker')"
 
-/* Accounts (and roles) that write through read_only: READ_ONLY ADMIN, held
+/* Accounts that write through read_only: READ_ONLY ADMIN, held
  * by root and every ALL PRIVILEGES account in 10.11. lifeboat's own account
  * keeps it: it sets read_only and writes the epoch row through it. */
 #define OTHER_WRITERS                                                                              \
@@ -465,7 +466,59 @@ static char *grantee_sql(const char *g)
 	return xstrdup(g);
 }
 
-static int list_writers(struct db_conn *c, struct strv *out, char **err)
+/* Whether one role holds READ_ONLY ADMIN on *.* (its SHOW GRANTS lines). */
+static int role_writes(struct db_conn *c, const char *role, bool *writes, char **err)
+{
+	static const char *const want[] = {"READ_ONLY ADMIN"};
+	char *ident = db_quote_ident(role);
+	char *sql = xasprintf("SHOW GRANTS FOR %s", ident);
+	struct db_row *rows;
+	size_t n;
+	int rc = db_rows(c, sql, &rows, &n, err);
+	free(sql);
+	free(ident);
+	if (rc)
+		return rc;
+	char **lines = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		lines[i] = rows[i].n ? rows[i].values[0] : NULL;
+	char *missing = priv_lines_missing(lines, n, want, 1);
+	*writes = missing == NULL;
+	free(missing);
+	free(lines);
+	db_rows_free(rows, n);
+	return 0;
+}
+
+/* Roles holding READ_ONLY ADMIN, spelled 'name'@'' as grantee_sql expects.
+ * information_schema.USER_PRIVILEGES lists accounts only, so an
+ * application whose default role is an admin role would write through
+ * read_only unseen. The roles lifeboat's own session has enabled are left
+ * alone: revoking from them would take the fence's own privilege. */
+static int list_writer_roles(struct db_conn *c, struct strv *out, char **err)
+{
+	if (!c->flavor || !c->flavor->gtid_domain_style) /* is_role: MariaDB's roles */
+		return 0;
+	struct db_row *rows;
+	size_t n;
+	if (db_rows(c,
+		    "SELECT User FROM mysql.user WHERE is_role = 'Y' AND User NOT IN "
+		    "(SELECT ROLE_NAME FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT "
+		    "NULL) ORDER BY 1",
+		    &rows, &n, err))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		bool writes = false;
+		const char *role = rows[i].values[0];
+		if (role && (rc = role_writes(c, role, &writes, err)) == 0 && writes)
+			strv_pushf(out, "'%s'@''", role);
+	}
+	db_rows_free(rows, n);
+	return rc;
+}
+
+int db_read_only_writers(struct db_conn *c, struct strv *out, char **err)
 {
 	struct db_row *rows;
 	size_t n;
@@ -475,7 +528,7 @@ static int list_writers(struct db_conn *c, struct strv *out, char **err)
 			strv_push(out, rows[i].values[0]);
 	if (!rc)
 		db_rows_free(rows, n);
-	return rc;
+	return rc ? rc : list_writer_roles(c, out, err);
 }
 
 static int record_table(struct db_conn *c, char **err)
@@ -496,7 +549,7 @@ static int revoke_writers(struct db_conn *c, unsigned *revoked, char **err)
 {
 	struct strv w;
 	strv_init(&w);
-	int rc = list_writers(c, &w, err);
+	int rc = db_read_only_writers(c, &w, err);
 	if (!rc && w.len)
 		rc = db_exec(c, "SET SESSION sql_log_bin = 0", err);
 	if (!rc && w.len)

@@ -67,6 +67,11 @@ static char *save_errant(struct db_pair *p, struct db_conn *old, const char *for
 		char stamp[32];
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 		path = xasprintf("%s/errant-%s.sql", p->cfg->state_dir, stamp);
+		/* Two rejoins in one second keep both extracts. */
+		for (int i = 2; access(path, F_OK) == 0; i++) {
+			free(path);
+			path = xasprintf("%s/errant-%s-%d.sql", p->cfg->state_dir, stamp, i);
+		}
 		if (write_file_atomic(path, r.out.data, r.out.len) < 0) {
 			*err = xasprintf("cannot write %s: %s", path, strerror(errno));
 			free(path);

@@ -96,6 +96,8 @@ static int setup(struct drill *d, char **err)
 	int rc = self_argv(cfg, &d->self, err);
 	if (!rc)
 		rc = take_lock(d, err);
+	if (!rc)
+		drill_thaw_leftover(cfg);
 	d->r.node = xstrdup(cfg->node ? cfg->node : "this node");
 	d->r.peer = xstrdup(peer_name(cfg) ? peer_name(cfg) : "?");
 	return rc;

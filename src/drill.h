@@ -87,6 +87,9 @@ void drill_report_html(const struct drill_report *r, struct buf *out);
 /* Verifications (drill_verify.c): true when they pass; *detail says what
  * was compared or what differs. */
 bool drill_verify_db(const struct config *cfg, struct strv *sums, char **detail);
+/* Start replication again where a killed drill left it held at its
+ * snapshot (STATE_DIR/drill-frozen); logs what it did. */
+void drill_thaw_leftover(const struct config *cfg);
 /* sums (may be NULL) gets "TABLE\tFIGURES" of every table compared; the
  * snapshot check finds them unchanged on the writable server of the pair
  * (after a crash, the promoted one). */

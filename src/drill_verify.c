@@ -15,11 +15,14 @@
 #include "log.h"
 #include "peer.h"
 
+#include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CATCH_UP_S 30
 #define FILES_WAIT_S 30
@@ -86,6 +89,7 @@ static int list_tables(struct db_conn *c, struct db_row **rows, size_t *n, char 
 struct pair_conns {
 	struct db_conn primary, replica;
 	char *err;
+	char *frozen_mark; /* STATE_DIR/drill-frozen: exists while the replica is held */
 };
 
 /* Compare one table: the primary reads it in its consistent snapshot, the
@@ -163,6 +167,12 @@ static int freeze_at_snapshot(struct pair_conns *pc, char **pos)
 	db_facts_free(&f);
 	if (pc->err)
 		return -2;
+	/* A drill killed from here on leaves the replica's SQL thread stopped:
+	 * the mark lets the next drill start it again (drill_thaw_leftover). */
+	if (write_file_atomic(pc->frozen_mark, where(&pc->replica), strlen(where(&pc->replica)))) {
+		pc->err = xasprintf("cannot write %s: %s", pc->frozen_mark, strerror(errno));
+		return -1;
+	}
 	/* UNTIL master_gtid_pos wants both threads stopped (error 1254). */
 	if (db_exec(&pc->replica, fl->stop_replica, &pc->err) ||
 	    db_exec(&pc->primary, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -176,7 +186,9 @@ static int freeze_at_snapshot(struct pair_conns *pc, char **pos)
 	int rc = db_execf(&pc->replica, &pc->err, "%s UNTIL master_gtid_pos = %s",
 			  fl->start_replica, q);
 	free(q);
-	return rc ? -1 : wait_frozen(pc, *pos);
+	rc = rc ? -1 : wait_frozen(pc, *pos);
+	failpoint("drill-frozen");
+	return rc;
 }
 
 static void thaw(struct pair_conns *pc)
@@ -188,8 +200,10 @@ static void thaw(struct pair_conns *pc)
 	}
 	/* The SQL thread stopped at the UNTIL point; the IO thread runs. */
 	if (pc->replica.my && db_exec(&pc->replica, pc->replica.flavor->stop_replica, &e) == 0 &&
-	    db_exec(&pc->replica, pc->replica.flavor->start_replica, &e) == 0)
+	    db_exec(&pc->replica, pc->replica.flavor->start_replica, &e) == 0) {
+		unlink(pc->frozen_mark);
 		return;
+	}
 	if (e) {
 		log_warn("drill: could not restart replication on the replica (%s): run START "
 			 "SLAVE there",
@@ -225,6 +239,13 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 		*detail = xasprintf("cannot list the tables: %s", pc->err);
 	} else if (compare_lists(pt, np, rt, nr, detail)) {
 		char *pos = NULL;
+		/* Ctrl-C or a stop while the replica is held waits for the thaw. */
+		sigset_t stop, old;
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGHUP);
+		sigprocmask(SIG_BLOCK, &stop, &old);
 		int frozen = freeze_at_snapshot(pc, &pos);
 		ok = frozen == 0;
 		if (!ok)
@@ -249,11 +270,17 @@ static bool compare_all(struct pair_conns *pc, struct strv *sums, char **detail)
 					    pos && *pos ? pos : "-");
 		if (frozen != -2)
 			thaw(pc);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		free(pos);
 	}
 	db_rows_free(pt, np);
 	db_rows_free(rt, nr);
 	return ok;
+}
+
+static char *frozen_mark_path(const struct config *cfg)
+{
+	return xasprintf("%s/drill-frozen", cfg->state_dir);
 }
 
 /* Which of the pair is writable now: that one is the primary. */
@@ -288,6 +315,7 @@ bool drill_verify_db(const struct config *cfg, struct strv *sums, char **detail)
 	struct pair_conns pc;
 	memset(&pc, 0, sizeof(pc));
 	bool ok = false;
+	pc.frozen_mark = frozen_mark_path(cfg);
 	if (db_pair_init(&p, cfg, false, &pc.err) || connect_roles(&p, &pc))
 		*detail = xstrdup(pc.err ? pc.err : "cannot connect");
 	else
@@ -296,7 +324,50 @@ bool drill_verify_db(const struct config *cfg, struct strv *sums, char **detail)
 	db_close(&pc.replica);
 	db_pair_free(&p);
 	free(pc.err);
+	free(pc.frozen_mark);
 	return ok;
+}
+
+/* A drill killed while it held the replica at its snapshot (the mark says
+ * which server) left its SQL thread stopped: start it, unless it stopped
+ * on an error (that is for a person, and status says so). */
+void drill_thaw_leftover(const struct config *cfg)
+{
+	char *mark = frozen_mark_path(cfg);
+	char *held = read_file(mark, NULL);
+	struct db_pair p;
+	memset(&p, 0, sizeof(p));
+	struct pair_conns pc;
+	memset(&pc, 0, sizeof(pc));
+	struct db_facts f;
+	if (!held) {
+		free(mark);
+		return;
+	}
+	if (db_pair_init(&p, cfg, false, &pc.err) || connect_roles(&p, &pc) ||
+	    db_facts_read(&pc.replica, &f, &pc.err)) {
+		log_warn("drill: an interrupted drill held replication on %s (%s): %s; run START "
+			 "SLAVE there if it is still stopped",
+			 held, mark, pc.err ? pc.err : "?");
+	} else {
+		bool stopped = f.replica && strcmp(f.sql_running, "Yes") != 0 && !f.sql_errno;
+		if (stopped && db_exec(&pc.replica, pc.replica.flavor->start_replica, &pc.err) == 0)
+			log_warn("drill: an interrupted drill had stopped replication on %s: "
+				 "started again",
+				 where(&pc.replica));
+		else if (pc.err)
+			log_warn("drill: cannot restart replication on %s: %s", where(&pc.replica),
+				 pc.err);
+		db_facts_free(&f);
+		if (!pc.err)
+			unlink(mark);
+	}
+	db_close(&pc.primary);
+	db_close(&pc.replica);
+	db_pair_free(&p);
+	free(pc.err);
+	free(held);
+	free(mark);
 }
 
 /* The writable server of the pair, the other one possibly dead. */

@@ -267,6 +267,52 @@ static int open_parent(int root_fd, const char *rel, const char **base, char **e
 	return fd;
 }
 
+#define RENAMES_LOG ".renames"
+
+/* The history directory below root_fd, made if missing without changing
+ * root's own times (they are the source's). -1 when it cannot be. */
+static int open_history_dir(int root_fd)
+{
+	int fd = openat(root_fd, HISTORY_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat rst;
+	if (fd < 0 && errno == ENOENT && fstat(root_fd, &rst) == 0 &&
+	    mkdirat(root_fd, HISTORY_DIR, 0700) == 0) {
+		struct timespec times[2] = {rst.st_atim, rst.st_mtim};
+		futimens(root_fd, times);
+		fd = openat(root_fd, HISTORY_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd;
+}
+
+/* One record, one write (O_APPEND): concurrent serves never interleave.
+ * The time is the kernel's coarse clock, the one ctime is taken from: a
+ * version kept by this very rename has a ctime no later than it. */
+static void log_rename(int root_fd, const char *from, const char *to)
+{
+	int hfd = open_history_dir(root_fd);
+	int fd = hfd < 0 ? -1
+			 : openat(hfd, RENAMES_LOG, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+							    O_CLOEXEC, 0600);
+	if (hfd >= 0)
+		close(hfd);
+	if (fd < 0) {
+		log_warn("history: cannot log the rename of %s to %s: %s", from, to, strerror(errno));
+		return;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	struct buf b;
+	buf_init(&b);
+	buf_addf(&b, "%lld.%09ld", (long long)now.tv_sec, now.tv_nsec);
+	buf_add(&b, "", 1);
+	buf_add(&b, from, strlen(from) + 1);
+	buf_add(&b, to, strlen(to) + 1);
+	if (write_all(fd, b.data, b.len) < 0)
+		log_warn("history: cannot log the rename of %s to %s: %s", from, to, strerror(errno));
+	buf_free(&b);
+	close(fd);
+}
+
 int history_rename(int root_fd, const char *from, const char *to, const char *run_rel,
 		   char **err)
 {
@@ -292,6 +338,8 @@ int history_rename(int root_fd, const char *from, const char *to, const char *ru
 	if (rc == 0 && renameat(ffd, fbase, tfd, tbase) < 0) {
 		*err = xasprintf("%s", strerror(errno));
 		rc = -1;
+	} else if (rc == 0 && run_rel) {
+		log_rename(root_fd, from, to); /* restore puts the old name back */
 	}
 	close(ffd);
 	close(tfd);
@@ -414,6 +462,7 @@ void version_list_free(struct version_list *l)
 	for (size_t i = 0; i < l->len; i++) {
 		free(l->v[i].path);
 		free(l->v[i].rel);
+		free(l->v[i].as);
 	}
 	free(l->v);
 	memset(l, 0, sizeof(*l));
@@ -440,6 +489,8 @@ static void add_version(struct version_list *l, const char *path, const char *re
 	v->rel = xstrdup(rel);
 	v->mtime = st->st_mtime;
 	v->replaced = live ? 0 : st->st_ctime;
+	v->replaced_ns = live ? 0 : st->st_ctim.tv_nsec;
+	v->as = NULL;
 	v->born = born_of(path, st);
 	v->size = (uint64_t)st->st_size;
 	v->is_dir = S_ISDIR(st->st_mode);
@@ -519,32 +570,42 @@ static int by_rel_then_replaced(const void *pa, const void *pb)
 	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
 }
 
-int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+/* The live tree's and every history run's entries under rel. */
+static void collect_everywhere(struct version_list *l, const char *root, const char *rel)
 {
-	memset(out, 0, sizeof(*out));
-	if (strstr(rel, "..")) {
-		const char *p = rel;
-		for (; (p = strstr(p, "..")); p += 2)
-			if ((p == rel || p[-1] == '/') && (!p[2] || p[2] == '/')) {
-				*err = xasprintf("'%s': '..' is not allowed", rel);
-				return -1;
-			}
-	}
-	collect_from(out, root, rel, true);
+	collect_from(l, root, rel, true);
 	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
 	DIR *d = opendir(hist);
 	if (d) {
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.')
-				continue; /* ., .., and .incoming-* staging */
+				continue; /* ., .., .renames and .incoming-* staging */
 			char *run = xasprintf("%s/%s", hist, e->d_name);
-			collect_from(out, run, rel, false);
+			collect_from(l, run, rel, false);
 			free(run);
 		}
 		closedir(d);
 	}
 	free(hist);
+}
+
+static int check_rel(const char *rel, char **err)
+{
+	for (const char *p = rel; (p = strstr(p, "..")); p += 2)
+		if ((p == rel || p[-1] == '/') && (!p[2] || p[2] == '/')) {
+			*err = xasprintf("'%s': '..' is not allowed", rel);
+			return -1;
+		}
+	return 0;
+}
+
+int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_rel(rel, err) < 0)
+		return -1;
+	collect_everywhere(out, root, rel);
 	if (out->len)
 		qsort(out->v, out->len, sizeof(*out->v), by_rel_then_replaced);
 	return 0;
@@ -565,6 +626,367 @@ size_t history_pick(const struct version_list *l, time_t at, const struct versio
 		i = j;
 	}
 	return n;
+}
+
+/* ---- the tree as it was: renames undone ---- */
+
+struct rename_rec {
+	struct timespec t;
+	const char *from, *to; /* into the log's text */
+};
+
+struct to_index {
+	const char *to;
+	size_t i;
+};
+
+struct rename_log {
+	char *text;
+	struct rename_rec *r; /* oldest first */
+	size_t n;
+	struct to_index *by_to; /* (to, i) sorted: the renames that made a name */
+};
+
+static int by_to_then_index(const void *pa, const void *pb)
+{
+	const struct to_index *a = pa, *b = pb;
+	int c = strcmp(a->to, b->to);
+	return c ? c : (a->i < b->i ? -1 : a->i > b->i);
+}
+
+/* path is dir or below it ("" holds everything). */
+static bool rel_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return n == 0 || (strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/'));
+}
+
+/* The renames logged after `at` (a whole second: what happened during the
+ * second `at` counts as before it, as for versions). A torn last record (a
+ * crash mid-append) is left out. */
+static void read_renames(const char *root, time_t at, struct rename_log *rl)
+{
+	memset(rl, 0, sizeof(*rl));
+	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
+	size_t len = 0;
+	rl->text = read_file(path, &len);
+	free(path);
+	size_t cap = 0;
+	for (size_t at_off = 0; rl->text && at_off < len;) {
+		const char *f[3];
+		size_t off = at_off;
+		int k = 0;
+		for (; k < 3 && off < len; k++) {
+			f[k] = rl->text + off;
+			const char *nul = memchr(f[k], '\0', len - off);
+			if (!nul)
+				break;
+			off = (size_t)(nul - rl->text) + 1;
+		}
+		if (k < 3)
+			break;
+		at_off = off;
+		long long sec = 0;
+		long nsec = 0;
+		if (sscanf(f[0], "%lld.%ld", &sec, &nsec) < 1 || sec <= (long long)at)
+			continue;
+		if (rl->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			rl->r = xrealloc(rl->r, cap * sizeof(*rl->r));
+		}
+		rl->r[rl->n++] = (struct rename_rec){{(time_t)sec, nsec}, f[1], f[2]};
+	}
+	rl->by_to = xcalloc(rl->n + 1, sizeof(*rl->by_to));
+	for (size_t i = 0; i < rl->n; i++)
+		rl->by_to[i] = (struct to_index){rl->r[i].to, i};
+	if (rl->n)
+		qsort(rl->by_to, rl->n, sizeof(*rl->by_to), by_to_then_index);
+}
+
+static void rename_log_free(struct rename_log *rl)
+{
+	free(rl->by_to);
+	free(rl->r);
+	free(rl->text);
+}
+
+static bool ts_before(const struct timespec *a, time_t sec, long nsec)
+{
+	return a->tv_sec < sec || (a->tv_sec == sec && a->tv_nsec < nsec);
+}
+
+/* The latest rename before index limit that made the name q (len bytes),
+ * or limit when none. */
+static size_t last_rename_to(const struct rename_log *rl, const char *q, size_t len, size_t limit)
+{
+	size_t lo = 0, hi = rl->n;
+	while (lo < hi) { /* the first (to, i) >= (q, limit) */
+		size_t mid = (lo + hi) / 2;
+		const struct to_index *e = &rl->by_to[mid];
+		int c = strncmp(e->to, q, len);
+		if (c == 0 && e->to[len])
+			c = 1;
+		if (c < 0 || (c == 0 && e->i < limit))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return limit;
+	const struct to_index *e = &rl->by_to[lo - 1];
+	return strncmp(e->to, q, len) == 0 && !e->to[len] && e->i < limit ? e->i : limit;
+}
+
+/* The name rel had at the log's start: each rename after it and before
+ * the version left the tree (until_sec 0: it has not) undone, newest
+ * first. A rename applies when it made the name or one of its parents. */
+static char *name_at(const struct rename_log *rl, const char *rel, time_t until_sec,
+		     long until_ns)
+{
+	char *name = xstrdup(rel);
+	size_t limit = rl->n;
+	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
+		limit--;
+	while (*name) {
+		size_t best = limit;
+		for (size_t k = 1;; k++) {
+			if (name[k] == '/' || name[k] == '\0') {
+				size_t i = last_rename_to(rl, name, k, limit);
+				if (i < limit && (best == limit || i > best))
+					best = i;
+			}
+			if (!name[k])
+				break;
+		}
+		if (best == limit)
+			break;
+		const struct rename_rec *r = &rl->r[best];
+		char *old = xasprintf("%s%s", r->from, name + strlen(r->to));
+		free(name);
+		name = old;
+		limit = best;
+	}
+	return name;
+}
+
+static bool covered_by(const struct strv *roots, const char *name)
+{
+	for (size_t j = 0; j < roots->len; j++)
+		if (rel_within(name, roots->items[j]))
+			return true;
+	return false;
+}
+
+/* Where what was under rel at the log's start may be now: rel, and each
+ * name a rename moved it (or a part of it) to, oldest first; a name below
+ * one already there is not added (so a whole-tree restore has one root). */
+static void search_roots(const struct rename_log *rl, const char *rel, struct strv *roots)
+{
+	strv_push(roots, rel);
+	for (size_t i = 0; i < rl->n; i++) {
+		const struct rename_rec *r = &rl->r[i];
+		size_t have = roots->len;
+		for (size_t j = 0; j < have; j++) {
+			const char *p = roots->items[j];
+			char *moved = NULL;
+			if (*r->from && rel_within(p, r->from))
+				moved = xasprintf("%s%s", r->to, p + strlen(r->from));
+			else if (rel_within(r->from, p))
+				moved = xstrdup(r->to);
+			if (moved && !covered_by(roots, moved))
+				strv_push(roots, moved);
+			free(moved);
+		}
+	}
+}
+
+/* A root inside another one is walked with it already. */
+static bool covered(const struct strv *roots, size_t i)
+{
+	for (size_t j = 0; j < roots->len; j++)
+		if (j != i && rel_within(roots->items[i], roots->items[j]) &&
+		    (strcmp(roots->items[i], roots->items[j]) != 0 || j < i))
+			return true;
+	return false;
+}
+
+static int by_as_then_replaced(const void *pa, const void *pb)
+{
+	const struct version *a = *(const struct version *const *)pa;
+	const struct version *b = *(const struct version *const *)pb;
+	int c = strcmp(a->as, b->as);
+	if (c)
+		return c;
+	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
+	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (a->replaced_ns != b->replaced_ns)
+		return a->replaced_ns < b->replaced_ns ? -1 : 1;
+	if (a->born != b->born)
+		return a->born < b->born ? -1 : 1;
+	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
+}
+
+static int by_string(const void *pa, const void *pb)
+{
+	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+/* Is name, or anything below it, among the sorted names? */
+static bool holds(char *const *names, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first >= name */
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(names[mid], name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n; i++) {
+		if (rel_within(names[i], name))
+			return true;
+		if (strncmp(names[i], name, strlen(name)) != 0)
+			break; /* past every name that starts with it */
+	}
+	return false;
+}
+
+/* The live directories under rel (not rel itself), every depth. */
+static void live_dirs(const char *root, struct buf *rel, struct version_list *out)
+{
+	char *path = *rel->data ? xasprintf("%s/%s", root, rel->data) : xstrdup(root);
+	DIR *d = opendir(path);
+	free(path);
+	if (!d)
+		return;
+	size_t len = rel->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (len == 0 && !strcmp(e->d_name, HISTORY_DIR)))
+			continue;
+		rel->len = len;
+		rel->data[len] = '\0';
+		if (len)
+			buf_addc(rel, '/');
+		buf_adds(rel, e->d_name);
+		char *full = xasprintf("%s/%s", root, rel->data);
+		struct stat st;
+		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+			add_version(out, full, rel->data, &st, true);
+			live_dirs(root, rel, out);
+		}
+		free(full);
+	}
+	closedir(d);
+	rel->len = len;
+	rel->data[len] = '\0';
+}
+
+static int deepest_first(const void *pa, const void *pb)
+{
+	const struct version *a = pa, *b = pb;
+	size_t la = strlen(a->rel), lb = strlen(b->rel);
+	return la != lb ? (la > lb ? -1 : 1) : strcmp(a->rel, b->rel);
+}
+
+/* What is under rel now and was not at `at`: live files whose name is
+ * not one of the picked names, and directories made (or renamed) since
+ * with no picked name below them. */
+static void plan_gone(const char *root, const char *rel, time_t at, const struct rename_log *rl,
+		      struct restore_plan *p)
+{
+	char **names = xcalloc(p->n_pick + 1, sizeof(*names));
+	for (size_t i = 0; i < p->n_pick; i++)
+		names[i] = p->pick[i]->as; /* sorted already */
+	p->gone = xcalloc(p->all.len + 1, sizeof(*p->gone));
+	for (size_t i = 0; i < p->all.len; i++) {
+		const struct version *v = &p->all.v[i];
+		if (v->replaced == 0 && rel_within(v->rel, rel) &&
+		    !bsearch(&v->rel, names, p->n_pick, sizeof(*names), by_string))
+			p->gone[p->n_gone++] = v;
+	}
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, rel);
+	struct version_list dirs = {0};
+	live_dirs(root, &b, &dirs);
+	buf_free(&b);
+	for (size_t i = 0; i < dirs.len; i++) {
+		struct version *d = &dirs.v[i];
+		char *then = name_at(rl, d->rel, 0, 0);
+		bool new_name = d->born > at || strcmp(then, d->rel) != 0;
+		free(then);
+		if (!new_name || holds(names, p->n_pick, d->rel))
+			continue;
+		struct version_list *g = &p->gone_dirs;
+		if (g->len == g->cap) {
+			g->cap = g->cap ? g->cap * 2 : 16;
+			g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+		}
+		g->v[g->len++] = *d;
+		memset(d, 0, sizeof(*d));
+	}
+	version_list_free(&dirs);
+	if (p->gone_dirs.len)
+		qsort(p->gone_dirs.v, p->gone_dirs.len, sizeof(*p->gone_dirs.v), deepest_first);
+	free(names);
+}
+
+int history_plan(const char *root, const char *rel, time_t at, struct restore_plan *p,
+		 char **err)
+{
+	memset(p, 0, sizeof(*p));
+	if (check_rel(rel, err) < 0)
+		return -1;
+	struct rename_log rl;
+	read_renames(root, at, &rl);
+	struct strv roots;
+	strv_init(&roots);
+	search_roots(&rl, rel, &roots);
+	for (size_t i = 0; i < roots.len; i++)
+		if (!covered(&roots, i))
+			collect_everywhere(&p->all, root, roots.items[i]);
+	strv_free(&roots);
+	/* Each version by the name it had at `at`; those under rel are candidates. */
+	const struct version **cand = xcalloc(p->all.len + 1, sizeof(*cand));
+	size_t n = 0;
+	for (size_t i = 0; i < p->all.len; i++) {
+		struct version *v = &p->all.v[i];
+		v->as = name_at(&rl, v->rel, v->replaced, v->replaced_ns);
+		if (rel_within(v->as, rel))
+			cand[n++] = v;
+	}
+	if (n)
+		qsort(cand, n, sizeof(*cand), by_as_then_replaced);
+	/* Per name: the first version still there at `at`, if it had arrived. */
+	p->pick = xcalloc(n + 1, sizeof(*p->pick));
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		const struct version *pick = NULL;
+		for (; j < n && !strcmp(cand[j]->as, cand[i]->as); j++)
+			if (!pick && (cand[j]->replaced == 0 || cand[j]->replaced > at))
+				pick = cand[j];
+		if (pick && pick->born <= at)
+			p->pick[p->n_pick++] = pick;
+		i = j;
+	}
+	free(cand);
+	if (p->n_pick)
+		plan_gone(root, rel, at, &rl, p);
+	rename_log_free(&rl);
+	return 0;
+}
+
+void restore_plan_free(struct restore_plan *p)
+{
+	version_list_free(&p->all);
+	version_list_free(&p->gone_dirs);
+	free(p->pick);
+	free(p->gone);
+	memset(p, 0, sizeof(*p));
 }
 
 /* ---- retention ---- */
@@ -676,6 +1098,31 @@ static bool remove_empty_dirs(const char *path, bool keep_self)
 	return empty && !keep_self;
 }
 
+/* Renames older than keep can no longer be undone by a restore (the
+ * versions of that time are gone): their records go. */
+static void prune_renames(const char *root, time_t cutoff)
+{
+	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
+	size_t len = 0;
+	char *text = read_file(path, &len);
+	size_t from = 0;
+	while (text && from < len) { /* records are in time order */
+		long long sec = strtoll(text + from, NULL, 10);
+		if (sec >= (long long)cutoff)
+			break;
+		size_t off = from;
+		for (int k = 0; k < 3 && off < len; k++) {
+			const char *nul = memchr(text + off, '\0', len - off);
+			off = nul ? (size_t)(nul - text) + 1 : len;
+		}
+		from = off;
+	}
+	if (text && from > 0 && write_file_atomic(path, text + from, len - from) < 0)
+		log_warn("history: cannot prune %s: %s", path, strerror(errno));
+	free(text);
+	free(path);
+}
+
 uint64_t history_prune(const char *root, double keep_seconds, uint64_t keep_cap_bytes)
 {
 	struct aged_list l;
@@ -683,6 +1130,7 @@ uint64_t history_prune(const char *root, double keep_seconds, uint64_t keep_cap_
 	if (l.len)
 		qsort(l.a, l.len, sizeof(*l.a), by_age);
 	time_t cutoff = time(NULL) - (time_t)keep_seconds;
+	prune_renames(root, cutoff);
 	size_t removed = 0;
 	for (size_t i = 0; i < l.len; i++) {
 		bool old = l.a[i].replaced < cutoff;

@@ -79,6 +79,8 @@ struct version {
 	char *rel;        /* relative to the sync's root */
 	time_t born;      /* when it arrived on the target (birth time, else mtime) */
 	time_t replaced;  /* when it was replaced (ctime in history); 0: live */
+	long replaced_ns; /* ...its nanoseconds (orders it against renames) */
+	char *as;         /* history_plan: its name at the plan's time (owned) */
 	time_t mtime;
 	uint64_t size;
 	bool is_dir;
@@ -98,6 +100,30 @@ int history_versions(const char *root, const char *rel, struct version_list *out
  * that had arrived by then. Borrowed pointers into l, caller frees out's
  * array only. */
 size_t history_pick(const struct version_list *l, time_t at, const struct version ***out);
+
+/* Renames the sync carried out on the target are logged (history_rename,
+ * with history on) in HISTORY_DIR/.renames, so that a tree can be put
+ * back under the names it had: records "SECONDS.NANOSECONDS\0FROM\0TO\0",
+ * appended, pruned by keep with the versions.
+ *
+ * The tree under rel as it was at `at`, by the names it had then: for
+ * each such name the version that was on the target then (renames after
+ * `at` undone, versions looked for under the names they were moved to),
+ * and what the target holds under rel now that was not there at `at`
+ * (new names: files created since, the new names of renamed ones, and
+ * directories made or renamed since). Nothing at `at`: gone is left
+ * empty (a restore of a name that did not exist removes nothing). */
+struct restore_plan {
+	struct version_list all;     /* owns every version */
+	const struct version **pick; /* one per name at `at` (v->as) */
+	size_t n_pick;
+	const struct version **gone; /* live files (and symlinks) under new names */
+	size_t n_gone;
+	struct version_list gone_dirs; /* live directories under new names, deepest first */
+};
+int history_plan(const char *root, const char *rel, time_t at, struct restore_plan *p,
+		 char **err);
+void restore_plan_free(struct restore_plan *p);
 
 /* Remove history older than keep_seconds (by replacement time), then, only
  * with keep_cap_bytes > 0, the oldest until the history fits the cap.

@@ -1,4 +1,5 @@
 #include "history_client.h"
+#include "beneath.h"
 #include "child.h"
 #include "log.h"
 #include "loop.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* An absolute, normalised path without resolving its last components
@@ -204,37 +206,67 @@ static void show_progress(uint64_t done, uint64_t total, uint64_t files)
 		fprintf(stderr, "\rrestore: %llu MiB   ", (unsigned long long)(done >> 20));
 }
 
-/* The header line "FILES BYTES\n", then the archive, copied to out. */
-static int pump_archive(int in, int out, bool progress, struct restore_stats *st, char **err)
+/* What precedes the archive: the header line "FILES BYTES GONE\n" and
+ * GONE NUL-terminated names to remove (serve's send_gone). */
+struct preamble {
+	char line[96];
+	size_t ll;
+	bool have_line;
+	uint64_t gone_left;
+	struct buf gone;
+};
+
+/* Takes what of buf[0..n) is preamble; returns where the archive starts. */
+static size_t take_preamble(struct preamble *pr, const char *buf, size_t n,
+			    struct restore_stats *st, uint64_t *total)
+{
+	size_t off = 0;
+	while (!pr->have_line && off < n) {
+		char c = buf[off++];
+		if (c == '\n') {
+			pr->line[pr->ll] = '\0';
+			unsigned long long f = 0, b = 0, g = 0;
+			sscanf(pr->line, "%llu %llu %llu", &f, &b, &g);
+			st->files = f;
+			*total = b;
+			pr->gone_left = g;
+			pr->have_line = true;
+		} else if (pr->ll < sizeof(pr->line) - 1) {
+			pr->line[pr->ll++] = c;
+		}
+	}
+	while (pr->have_line && pr->gone_left && off < n) {
+		const char *nul = memchr(buf + off, '\0', n - off);
+		size_t take = nul ? (size_t)(nul - (buf + off)) + 1 : n - off;
+		buf_add(&pr->gone, buf + off, take);
+		off += take;
+		if (nul)
+			pr->gone_left--;
+	}
+	return off;
+}
+
+/* The preamble, then the archive, copied to out. */
+static int pump_archive(int in, int out, bool progress, struct restore_stats *st,
+			struct buf *gone, char **err)
 {
 	char buf[1 << 16];
-	char line[64];
-	size_t ll = 0;
-	bool header = true;
+	struct preamble pr = {0};
+	buf_init(&pr.gone);
 	uint64_t total = 0, done = 0, shown = 0;
+	int rc = 0;
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		size_t off = 0;
-		while (header && off < (size_t)n) {
-			char c = buf[off++];
-			if (c == '\n') {
-				line[ll] = '\0';
-				unsigned long long f = 0, b = 0;
-				sscanf(line, "%llu %llu", &f, &b);
-				st->files = f;
-				total = b;
-				header = false;
-			} else if (ll < sizeof(line) - 1) {
-				line[ll++] = c;
-			}
-		}
+		size_t off = pr.gone_left || !pr.have_line
+				     ? take_preamble(&pr, buf, (size_t)n, st, &total) : 0;
 		if (off < (size_t)n && write_all(out, buf + off, (size_t)n - off) < 0) {
 			*err = xasprintf("tar -x stopped reading: %s", strerror(errno));
-			return -1;
+			rc = -1;
+			break;
 		}
 		done += (uint64_t)n - off;
 		if (progress && done - shown > (1 << 20)) {
@@ -243,15 +275,70 @@ static int pump_archive(int in, int out, bool progress, struct restore_stats *st
 		}
 	}
 	st->bytes = done;
-	if (progress) {
+	if (progress && rc == 0) {
 		show_progress(done, total ? total : done, st->files);
 		fputc('\n', stderr);
 	}
-	if (header) {
+	if (rc == 0 && (!pr.have_line || pr.gone_left)) {
 		*err = xasprintf("serve sent no archive");
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	*gone = pr.gone;
+	return rc;
+}
+
+/* One name of the target's that was not there at the restore's time,
+ * removed from the source when the source still holds what the target
+ * has (a file changed since it was shipped is left, and counted). */
+static void remove_one(int root_fd, char kind, uint64_t size, time_t mtime, const char *rel,
+		       struct restore_stats *st)
+{
+	if (!*rel || !beneath_rel_ok(rel) || history_name(rel))
+		return;
+	const char *slash = strrchr(rel, '/');
+	char *parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
+	const char *base = slash ? slash + 1 : rel;
+	char *err = NULL;
+	int pfd = beneath_open_dir(root_fd, parent, false, &err);
+	struct stat s;
+	if (pfd >= 0 && fstatat(pfd, base, &s, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (kind == 'd' && S_ISDIR(s.st_mode)) {
+			if (unlinkat(pfd, base, AT_REMOVEDIR) == 0)
+				st->removed++; /* not empty: it holds what the sync does not carry */
+		} else if (kind == 'f' && !S_ISDIR(s.st_mode) && (uint64_t)s.st_size == size &&
+			   (S_ISLNK(s.st_mode) || s.st_mtime == mtime)) {
+			if (unlinkat(pfd, base, 0) == 0)
+				st->removed++;
+		} else if (kind == 'f') {
+			if (st->left++ < 5)
+				log_warn("restore: %s is new since then but changed after it reached "
+					 "the target: left in place", rel);
+		}
+	}
+	if (pfd >= 0)
+		close(pfd);
+	free(err);
+	free(parent);
+}
+
+static void remove_gone(const char *root, const struct buf *gone, struct restore_stats *st)
+{
+	int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return;
+	for (size_t at = 0; at < gone->len;) {
+		const char *rec = gone->data + at;
+		size_t n = strnlen(rec, gone->len - at);
+		at += n + 1;
+		char kind = 0;
+		unsigned long long size = 0;
+		long long mtime = 0;
+		const char *tab = memchr(rec, '\t', n);
+		if (tab && sscanf(rec, "%c %llu %lld", &kind, &size, &mtime) == 3)
+			remove_one(root_fd, kind, size, (time_t)mtime, tab + 1, st);
+	}
+	syncfs(root_fd);
+	close(root_fd);
 }
 
 static void tar_x_argv(const char *dest, int strip, struct strv *argv)
@@ -269,7 +356,7 @@ static void tar_x_argv(const char *dest, int strip, struct strv *argv)
 }
 
 int history_restore(const struct config *cfg, const struct sync_conf *sc, const char *rel,
-		    time_t at, const char *dest, int strip, bool progress,
+		    time_t at, const char *dest, int strip, bool remove_new, bool progress,
 		    struct restore_stats *st, char **err)
 {
 	memset(st, 0, sizeof(*st));
@@ -299,8 +386,10 @@ int history_restore(const struct config *cfg, const struct sync_conf *sc, const 
 	close(arch[1]);
 	close(untar[0]);
 	int rc = -1;
+	struct buf gone;
+	buf_init(&gone);
 	if (unpacker) {
-		rc = pump_archive(arch[0], untar[1], progress, st, err);
+		rc = pump_archive(arch[0], untar[1], progress, st, &gone, err);
 		close(untar[1]);
 		close(arch[0]);
 		loop_run(pm.loop);
@@ -312,10 +401,15 @@ int history_restore(const struct config *cfg, const struct sync_conf *sc, const 
 			free(why);
 			rc = -1;
 		}
+		/* Only once everything of then is back: a renamed file is never
+		 * missing under both names. */
+		if (rc == 0 && remove_new)
+			remove_gone(dest, &gone, st);
 	} else {
 		close(untar[1]);
 		close(arch[0]);
 	}
+	buf_free(&gone);
 	proc_free(producer);
 	proc_free(unpacker);
 	loop_free(pm.loop);

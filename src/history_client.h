@@ -29,13 +29,21 @@ int history_fetch_usage(const struct config *cfg, const struct sync_conf *sc, ui
 
 struct restore_stats {
 	uint64_t files;
-	uint64_t bytes; /* of the archive */
+	uint64_t bytes;   /* of the archive */
+	uint64_t removed; /* names that were not there at `at`, removed */
+	uint64_t left;    /* ...left in place: changed since the target got them */
 };
 
-/* Unpack rel as it was at `at` into dest (a directory), dropping the first
- * strip components of each name. progress: a line on stderr that updates. */
+/* Unpack rel as it was at `at`, under the names it had then, into dest (a
+ * directory), dropping the first strip components of each name. With
+ * remove_new (dest is the sync's source), what the target holds under rel
+ * that was not there at `at` is removed from dest afterwards: files
+ * created since, the new names of renamed ones, directories made since
+ * (only when empty). The sync then replicates the removal, and the target
+ * keeps those files in its history. progress: a line on stderr that
+ * updates. */
 int history_restore(const struct config *cfg, const struct sync_conf *sc, const char *rel,
-		    time_t at, const char *dest, int strip, bool progress,
+		    time_t at, const char *dest, int strip, bool remove_new, bool progress,
 		    struct restore_stats *st, char **err);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const struct priv_need priv_table[] = {
 	{"status", false, PRIV_BOTH, "SLAVE MONITOR, BINLOG MONITOR", "*.*", false,
@@ -165,6 +166,43 @@ char *priv_grant_sql(const char *command, bool replication_account, const char *
 	return s;
 }
 
+/* The privilege list of one "GRANT a, b, c ON scope TO ..." line (scope
+ * as SHOW GRANTS spells it: "*.*", "`lifeboat`.*"), or NULL. */
+static char *scope_privileges(const char *line, const char *scope)
+{
+	if (strncasecmp(line, "GRANT ", 6) != 0)
+		return NULL;
+	char *on = xasprintf(" ON %s TO ", scope);
+	const char *at = strstr(line, on);
+	free(on);
+	return at ? xstrndup(line + 6, (size_t)(at - line - 6)) : NULL;
+}
+
+static char *global_privileges(const char *line)
+{
+	return scope_privileges(line, "*.*");
+}
+
+static bool list_has(const char *list, const char *priv)
+{
+	size_t pl = strlen(priv);
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len && p[len - 1] == ' ')
+			len--;
+		if ((len == pl && strncasecmp(p, priv, pl) == 0) ||
+		    (len == 14 && strncasecmp(p, "ALL PRIVILEGES", 14) == 0))
+			return true;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return false;
+}
+
 struct held {
 	struct strv global, lifeboat; /* privilege names */
 	bool grantable;
@@ -172,6 +210,60 @@ struct held {
 };
 
 #define GRANTEE_EXPR DB_CURRENT_GRANTEE
+
+/* Privileges the session's enabled roles bring (an administrator may
+ * give lifeboat its rights through a default role): information_schema
+ * lists an account's own grants only, so each role's SHOW GRANTS is read. */
+static void held_add_lines(struct held *h, const struct db_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *line = rows[i].n ? rows[i].values[0] : NULL;
+		char *g = line ? scope_privileges(line, "*.*") : NULL;
+		char *l = line ? scope_privileges(line, "`lifeboat`.*") : NULL;
+		if (g && strcasecmp(g, "ALL PRIVILEGES") == 0)
+			for (size_t k = 0; k < ARRAY_LEN(all_privileges); k++)
+				add_split(&h->global, all_privileges[k]);
+		else if (g)
+			add_split(&h->global, g);
+		if (g && strstr(line, " WITH GRANT OPTION"))
+			h->grantable = true;
+		if (l)
+			add_split(&h->lifeboat, l);
+		free(g);
+		free(l);
+	}
+}
+
+static int held_add_roles(struct db_conn *c, struct held *h, char **err)
+{
+	if (!c->flavor || !c->flavor->gtid_domain_style) /* SHOW GRANTS FOR role: MariaDB */
+		return 0;
+	struct db_row *roles;
+	size_t nr;
+	if (db_rows(c,
+		    "SELECT ROLE_NAME FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT "
+		    "NULL",
+		    &roles, &nr, err))
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < nr; i++) {
+		if (!roles[i].values[0])
+			continue;
+		char *ident = db_quote_ident(roles[i].values[0]);
+		char *sql = xasprintf("SHOW GRANTS FOR %s", ident);
+		struct db_row *rows;
+		size_t n;
+		rc = db_rows(c, sql, &rows, &n, err);
+		if (!rc) {
+			held_add_lines(h, rows, n);
+			db_rows_free(rows, n);
+		}
+		free(sql);
+		free(ident);
+	}
+	db_rows_free(roles, nr);
+	return rc;
+}
 
 static int held_read(struct db_conn *c, struct held *h, char **err)
 {
@@ -201,6 +293,8 @@ static int held_read(struct db_conn *c, struct held *h, char **err)
 			h->who = xstrdup(who);
 	}
 	db_rows_free(rows, n);
+	if (held_add_roles(c, h, err) < 0)
+		return -1;
 	if (!h->who) {
 		char *cu = NULL;
 		db_value(c, "SELECT " GRANTEE_EXPR, &cu, err);
@@ -292,7 +386,8 @@ char *priv_excess(struct db_conn *c, bool *all, char **err)
 		if (need_matches(&priv_table[i], NULL, false) && strcmp(priv_table[i].on, "*.*") == 0)
 			add_split(&needed, priv_table[i].privileges);
 	for (size_t i = 0; i < h.global.len; i++)
-		if (!has(&needed, h.global.items[i]))
+		if (!has(&needed, h.global.items[i]) &&
+		    strcasecmp(h.global.items[i], "USAGE") != 0) /* no privilege at all */
 			strv_push(&extra, h.global.items[i]);
 	*all = holds_all(&h);
 	char *out = extra.len ? join(&extra) : NULL;
@@ -314,4 +409,25 @@ void priv_markdown(FILE *out)
 			n->replication_account ? "replication" : "lifeboat", sides[n->side],
 			n->privileges, n->grant_option ? " WITH GRANT OPTION" : "", n->on, n->why);
 	}
+}
+
+char *priv_lines_missing(char *const *lines, size_t n, const char *const *want, size_t n_want)
+{
+	struct buf missing;
+	buf_init(&missing);
+	for (size_t w = 0; w < n_want; w++) {
+		bool have = false;
+		for (size_t i = 0; i < n && !have; i++) {
+			char *privs = lines[i] ? global_privileges(lines[i]) : NULL;
+			have = privs && list_has(privs, want[w]);
+			free(privs);
+		}
+		if (!have)
+			buf_addf(&missing, "%s%s", missing.len ? ", " : "", want[w]);
+	}
+	if (!missing.len) {
+		buf_free(&missing);
+		return NULL;
+	}
+	return buf_steal(&missing);
 }

@@ -6,6 +6,7 @@
 #define LIFEBOAT_PRIVILEGES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct db_conn;
@@ -42,6 +43,11 @@ char *priv_grant_sql(const char *command, bool replication_account, const char *
 /* Held privileges beyond the day-to-day needs ("SUPER, FILE, ..."), or
  * NULL. *all: the account holds ALL PRIVILEGES. */
 char *priv_excess(struct db_conn *c, bool *all, char **err);
+
+/* Privileges from SHOW GRANTS lines that are missing at the global level
+ * (ON *.*): a comma-separated list of the names in want that no line grants
+ * (ALL PRIVILEGES grants all). NULL when none is missing. Caller frees. */
+char *priv_lines_missing(char *const *lines, size_t n, const char *const *want, size_t n_want);
 
 /* docs/db.md's table. */
 void priv_markdown(FILE *out);

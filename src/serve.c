@@ -5,6 +5,7 @@
 #include "log.h"
 #include "loop.h"
 #include "role.h"
+#include "tarstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -617,39 +618,6 @@ static int serve_read(const struct config *cfg)
 	return rc;
 }
 
-static void on_tar_exit(struct proc *p, void *arg)
-{
-	(void)p;
-	loop_stop(arg);
-}
-
-/* Run tar -x into dir with our stdin (what follows the header). */
-static int untar_into(const char *dir)
-{
-	int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
-	if (in < 0)
-		return SERVE_FAILED;
-	char *argv[] = {"tar", "-x", "-p", "-f", "-", "-C", (char *)dir, NULL};
-	struct loop *loop = loop_new();
-	struct proc_opts o = {.argv = argv, .stdin_from = in, .stdout_to = -1};
-	char *err = NULL;
-	struct proc *p = proc_start(loop, &o, on_tar_exit, loop, &err);
-	close(in);
-	int code = SERVE_FAILED;
-	if (p) {
-		loop_run(loop);
-		code = proc_exit_code(p);
-		if (code != 0)
-			log_error("serve: tar -x exit %d: %s", code, proc_stderr_tail(p));
-		proc_free(p);
-	} else {
-		log_error("serve: %s", err);
-		free(err);
-	}
-	loop_free(loop);
-	return code;
-}
-
 static int check_absent(int fd, const char **names, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -710,8 +678,10 @@ static int serve_tar(const struct trees *tr)
 			rc = SERVE_FAILED;
 	}
 	if (rc == SERVE_OK) {
+		/* Nothing is merged unless the sender vouched for the archive. */
 		char *abs = xasprintf("%s/%s", t->root, staging);
-		rc = untar_into(abs) == 0 ? SERVE_OK : SERVE_FAILED;
+		if (tarstream_receive(0, abs, &err) != 0)
+			rc = SERVE_FAILED;
 		free(abs);
 	}
 	if (rc == SERVE_OK) {
@@ -797,7 +767,32 @@ static size_t base_len(const struct version *v)
 	return strlen(v->path) - strlen(v->rel) - 1;
 }
 
-/* By where the version is (its history run, or the live tree), then name. */
+/* How a version's name now (rel) becomes its name then (as): the part
+ * before the components they end with in common, e.g. "new/x" for "old/x"
+ * is new -> old. Lengths in rel and as; 0 and 0: the same name. */
+static void rename_pair(const struct version *v, size_t *cur, size_t *then)
+{
+	size_t i = strlen(v->rel), j = strlen(v->as);
+	if (!strcmp(v->rel, v->as)) {
+		*cur = *then = 0;
+		return;
+	}
+	for (;;) {
+		const char *ri = memrchr(v->rel, '/', i), *aj = memrchr(v->as, '/', j);
+		if (!ri || !aj)
+			break;
+		size_t rl = i - (size_t)(ri - v->rel), al = j - (size_t)(aj - v->as);
+		if (rl != al || memcmp(ri, aj, rl) != 0)
+			break;
+		i = (size_t)(ri - v->rel);
+		j = (size_t)(aj - v->as);
+	}
+	*cur = i;
+	*then = j;
+}
+
+/* By where the version is (its history run, or the live tree), then by
+ * its rename, then name. */
 static int by_base(const void *pa, const void *pb)
 {
 	const struct version *a = *(const struct version *const *)pa;
@@ -806,24 +801,74 @@ static int by_base(const void *pa, const void *pb)
 	int c = memcmp(a->path, b->path, la < lb ? la : lb);
 	if (c || la != lb)
 		return c ? c : (la < lb ? -1 : 1);
+	size_t ac, at, bc, bt;
+	rename_pair(a, &ac, &at);
+	rename_pair(b, &bc, &bt);
+	if (ac != bc || (c = memcmp(a->rel, b->rel, ac)) != 0)
+		return ac != bc ? (ac < bc ? -1 : 1) : c;
+	if (at != bt || (c = memcmp(a->as, b->as, at)) != 0)
+		return at != bt ? (at < bt ? -1 : 1) : c;
 	return strcmp(a->rel, b->rel);
 }
 
-/* The member list of one base: each version, its directories first (from
- * the same place, so they come back with the modes that were kept). */
-static void group_list(const struct version *const *pick, size_t n, struct buf *list)
+static bool same_group(const struct version *a, const struct version *b)
+{
+	size_t ac, at, bc, bt;
+	rename_pair(a, &ac, &at);
+	rename_pair(b, &bc, &bt);
+	return base_len(a) == base_len(b) && !memcmp(a->path, b->path, base_len(a)) && ac == bc &&
+	       at == bt && !memcmp(a->rel, b->rel, ac) && !memcmp(a->as, b->as, at);
+}
+
+/* The member list of one group: each version, its directories first (from
+ * the same place, so they come back with the modes that were kept); a
+ * renamed group's only from the renamed directory down (what is above it
+ * had another name then). */
+static void group_list(const struct version *const *pick, size_t n, size_t min_len,
+		       struct buf *list)
 {
 	const char *prev = "";
 	for (size_t i = 0; i < n; i++) {
 		const char *rel = pick[i]->rel;
 		for (const char *sl = strchr(rel, '/'); sl; sl = strchr(sl + 1, '/')) {
 			size_t plen = (size_t)(sl - rel);
-			if (strncmp(prev, rel, plen + 1) != 0)
+			if (plen >= min_len && strncmp(prev, rel, plen + 1) != 0)
 				buf_add(list, rel, plen), buf_addc(list, '\0');
 		}
 		buf_add(list, rel, strlen(rel) + 1);
 		prev = rel;
 	}
+}
+
+/* tar's --transform turning the name prefix cur into then (and what is
+ * below it), no byte of either taken as regex or replacement syntax; link
+ * targets untouched (S, H). NULL when the names cannot be said so (a
+ * newline, every delimiter used): they come back under today's name. */
+static char *transform_arg(const char *cur, size_t cur_len, const char *then, size_t then_len)
+{
+	static const char delims[] = "|,#%@:;~!+=";
+	char d = 0;
+	for (const char *c = delims; *c && !d; c++)
+		if (!memchr(cur, *c, cur_len) && !memchr(then, *c, then_len))
+			d = *c;
+	if (!d || memchr(cur, '\n', cur_len) || memchr(then, '\n', then_len))
+		return NULL;
+	struct buf b;
+	buf_init(&b);
+	buf_addf(&b, "--transform=s%c^", d);
+	for (size_t i = 0; i < cur_len; i++) {
+		if (strchr(".[]*^$\\", cur[i]))
+			buf_addc(&b, '\\');
+		buf_addc(&b, cur[i]);
+	}
+	buf_addf(&b, "\\(/.*\\)\\{0,1\\}$%c", d);
+	for (size_t i = 0; i < then_len; i++) {
+		if (then[i] == '\\' || then[i] == '&')
+			buf_addc(&b, '\\');
+		buf_addc(&b, then[i]);
+	}
+	buf_addf(&b, "\\1%cSH", d);
+	return buf_steal(&b);
 }
 
 static void on_tarc_exit(struct proc *p, void *arg)
@@ -832,14 +877,20 @@ static void on_tarc_exit(struct proc *p, void *arg)
 	loop_stop(arg);
 }
 
-/* tar -c of one base's members onto stdout. */
+/* tar -c of one group's members onto stdout, under the names they had. */
 static int tar_group(const char *base, const struct version *const *pick, size_t n)
 {
+	size_t cur, then;
+	rename_pair(pick[0], &cur, &then);
+	char *transform = cur ? transform_arg(pick[0]->rel, cur, pick[0]->as, then) : NULL;
+	if (cur && !transform)
+		log_warn("serve: restore: %s comes back under its name of today (%s)",
+			 pick[0]->as, pick[0]->rel);
 	struct buf list;
 	buf_init(&list);
-	group_list(pick, n, &list);
+	group_list(pick, n, transform ? cur : 0, &list);
 	char *argv[] = {"tar", "-c", "-f", "-", "--format=posix", "--null", "--verbatim-files-from",
-			"--no-recursion", "-C", (char *)base, "-T", "-", NULL};
+			"--no-recursion", "-C", (char *)base, "-T", "-", transform, NULL};
 	struct loop *loop = loop_new();
 	int out = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	struct proc_opts o = {.argv = argv, .stdin_pipe = true, .stdout_to = out};
@@ -862,27 +913,53 @@ static int tar_group(const char *base, const struct version *const *pick, size_t
 	}
 	loop_free(loop);
 	buf_free(&list);
+	free(transform);
 	return code;
 }
 
-/* "FILES BYTES\n", then one tar archive per place the versions are kept
- * in, one after the other (the reader unpacks with --ignore-zeros). The
- * versions are read where they are: nothing is linked or touched, as a
- * version's replacement time is its ctime. */
-static int send_versions(const struct version **pick, size_t n)
+/* The names under REL that were not there at AT (restore removes them
+ * from the source): "f SIZE MTIME\tREL\0" for a file as the target has
+ * it (the source's is removed only if it is the same), "d 0 0\tREL\0" for
+ * a directory (removed only if empty), deepest first. */
+static void send_gone(const struct restore_plan *p)
 {
+	for (size_t i = 0; i < p->n_gone; i++) {
+		const struct version *v = p->gone[i];
+		printf("f %llu %lld\t%s", (unsigned long long)v->size, (long long)v->mtime, v->rel);
+		putchar('\0');
+	}
+	for (size_t i = 0; i < p->gone_dirs.len; i++) {
+		printf("d 0 0\t%s", p->gone_dirs.v[i].rel);
+		putchar('\0');
+	}
+}
+
+/* "FILES BYTES GONE\n", GONE names (send_gone), then one tar archive per
+ * place the versions are kept in (and rename), one after the other (the
+ * reader unpacks with --ignore-zeros). The versions are read where they
+ * are: nothing is linked or touched, as a version's replacement time is
+ * its ctime. Without history (keep 0) nothing is named gone: a removal
+ * would replicate and lose the file. */
+static int send_versions(const struct restore_plan *p, bool history_on)
+{
+	const struct version **pick = p->pick;
+	size_t n = p->n_pick;
+	/* The archive's size, near enough for a progress line: each member
+	 * a pax header, a ustar header and its data in 512-byte blocks. */
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		bytes += pick[i]->size;
-	printf("%zu %llu\n", n, (unsigned long long)bytes);
+		bytes += 3 * 512 + ((pick[i]->size + 511) & ~(uint64_t)511);
+	size_t gone = history_on ? p->n_gone + p->gone_dirs.len : 0;
+	printf("%zu %llu %zu\n", n, (unsigned long long)bytes, gone);
+	if (gone)
+		send_gone(p);
 	fflush(stdout);
 	if (n)
 		qsort(pick, n, sizeof(*pick), by_base);
 	int rc = SERVE_OK;
 	for (size_t i = 0; i < n && rc == SERVE_OK;) {
 		size_t j = i + 1;
-		while (j < n && base_len(pick[j]) == base_len(pick[i]) &&
-		       !memcmp(pick[j]->path, pick[i]->path, base_len(pick[i])))
+		while (j < n && same_group(pick[j], pick[i]))
 			j++;
 		char *base = xstrndup(pick[i]->path, base_len(pick[i]));
 		rc = tar_group(base, (const struct version *const *)pick + i, j - i);
@@ -892,8 +969,9 @@ static int send_versions(const struct version **pick, size_t n)
 	return rc;
 }
 
-/* restore AT; stdin: ROOT, REL. Writes "FILES BYTES\n", then a tar archive
- * of REL as it was at AT (seconds since the epoch). */
+/* restore AT; stdin: ROOT, REL. Writes the header, the names to remove
+ * and the tar archives of REL as it was at AT (seconds since the epoch),
+ * under the names it had then (send_versions). */
 static int serve_restore(const struct trees *tr, const struct strv *w, size_t at)
 {
 	long long when;
@@ -907,18 +985,15 @@ static int serve_restore(const struct trees *tr, const struct strv *w, size_t at
 	const char *rel = t ? next_name(&p, end) : NULL;
 	int rc = SERVE_REFUSED;
 	if (rel && beneath_rel_ok(rel) && !history_name(rel)) {
-		struct version_list l;
+		struct restore_plan plan;
 		char *err = NULL;
-		if (history_versions(t->root, rel, &l, &err) == 0) {
-			const struct version **pick;
-			size_t n = history_pick(&l, (time_t)when, &pick);
-			rc = send_versions(pick, n);
-			free(pick);
+		if (history_plan(t->root, rel, (time_t)when, &plan, &err) == 0) {
+			rc = send_versions(&plan, keep_of(t) > 0);
 		} else {
 			log_error("serve: %s", err);
 			free(err);
 		}
-		version_list_free(&l);
+		restore_plan_free(&plan);
 	} else if (t) {
 		refuse("restore: not a path of the tree: ", rel ? rel : "(none)");
 	}

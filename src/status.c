@@ -41,6 +41,8 @@ json_object *status_sync_json(struct syncer *s, bool running)
 	json_object_object_add(o, "pending", json_object_new_uint64(st.pending));
 	json_object_object_add(o, "in_flight", json_object_new_uint64(st.in_flight));
 	json_object_object_add(o, "held", json_object_new_uint64(st.held));
+	json_object_object_add(o, "held_path", json_string_or_null(st.held_path));
+	json_object_object_add(o, "held_age", json_seconds_new(st.held_age));
 	json_object_object_add(o, "oldest_pending_age", json_seconds_new(st.oldest_pending_age));
 	json_object_object_add(o, "last_success", json_time_new(st.last_success));
 	json_object_object_add(o, "last_success_unix", json_seconds_new(st.last_success));

@@ -358,7 +358,10 @@ static void finish_batch(struct syncer *s, bool ok)
 				 (unsigned long long)(s->watch ? watch_count(s->watch) : 0));
 		}
 	}
-	set_state(s, SYNC_IDLE);
+	/* A batch that was in flight as the source went (read through the
+	 * directory the guard had looked at) ends well; the guard's error
+	 * stands until the source is back. */
+	set_state(s, s->source_gone || s->source_suspect ? SYNC_ERROR : SYNC_IDLE);
 	notify(s);
 	schedule(s);
 }
@@ -1053,6 +1056,9 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 		out->pending += out->in_flight;
 	}
 	out->held = changes_held(s->q);
+	int64_t held_ms = 0;
+	out->held_path = changes_held_oldest(s->q, &held_ms);
+	out->held_age = out->held_path ? (now - held_ms) / 1000.0 : 0;
 	out->oldest_pending_age = age / 1000.0;
 	out->last_error = s->last_error;
 	out->startup_done = s->startup_done;

@@ -32,6 +32,8 @@ struct sync_stats {
 	size_t pending;        /* queued + in flight */
 	size_t in_flight;      /* in the batch on its way (tar stream members too) */
 	size_t held;           /* queued, held back while still open for writing */
+	const char *held_path; /* the one held longest (owned by the syncer), or NULL */
+	double held_age;       /* seconds since its first change */
 	double oldest_pending_age; /* seconds: the files' RPO */
 	double last_success;       /* unix time, 0: never */
 	double last_error_time;

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "loop.h"
 
 /* The remote end: `lifeboat serve tar-x` reads a header (10 digits: its
  * length, then the target directory and the tree names, NUL-separated)
@@ -35,6 +38,9 @@ struct tarstream {
 	int root_fd;   /* a local target: where the staging is merged */
 	char *staging; /* ... relative to it, NULL when remote */
 	bool keep_history;
+	struct loop *loop;
+	int trailer_fd;      /* remote: our end of the stream, for the trailer */
+	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
 	int ended; /* exit callbacks seen: the result waits for both */
 	uint64_t files;
 	tarstream_cb cb;
@@ -345,12 +351,70 @@ static int make_staging(struct tarstream *ts, const char *target, char **why)
 	return 0;
 }
 
+static void close_trailer(struct tarstream *ts)
+{
+	if (ts->trailer_fd < 0)
+		return;
+	if (ts->trailer_watched)
+		loop_del_fd(ts->loop, ts->trailer_fd);
+	close(ts->trailer_fd);
+	ts->trailer_fd = -1;
+	ts->trailer_watched = false;
+}
+
+static void on_trailer_room(struct loop *loop, int fd, uint32_t events, void *arg);
+
+/* One write (shorter than PIPE_BUF: all or nothing); a full pipe is
+ * waited for in the loop, never blocked on. */
+static void write_trailer(struct tarstream *ts)
+{
+	ssize_t w = write(ts->trailer_fd, TARSTREAM_TRAILER, TARSTREAM_TRAILER_LEN);
+	if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+		if (!ts->trailer_watched &&
+		    loop_add_fd(ts->loop, ts->trailer_fd, EPOLLOUT, on_trailer_room, ts) == 0) {
+			ts->trailer_watched = true;
+			return;
+		}
+		if (ts->trailer_watched)
+			return;
+	}
+	if (w != (ssize_t)TARSTREAM_TRAILER_LEN)
+		log_debug("tar stream: no trailer (the receiving end is gone): %s",
+			  w < 0 ? strerror(errno) : "short write");
+	close_trailer(ts); /* the receiver's EOF */
+}
+
+static void on_trailer_room(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	write_trailer(arg);
+}
+
+/* The sender is done: vouch for the archive only when tar read every
+ * member whole (exit 0); else the receiver sees EOF without a trailer and
+ * moves nothing into place. */
+static void after_sender(struct tarstream *ts, int sender_code)
+{
+	if (ts->trailer_fd < 0)
+		return;
+	if (sender_code != 0) {
+		close_trailer(ts);
+		return;
+	}
+	fcntl(ts->trailer_fd, F_SETFL, fcntl(ts->trailer_fd, F_GETFL) | O_NONBLOCK);
+	write_trailer(ts);
+}
+
 static void on_child_exit(struct proc *p, void *arg)
 {
-	(void)p;
 	struct tarstream *ts = arg;
+	if (p == ts->sender)
+		after_sender(ts, proc_exit_code(p));
 	if (++ts->ended < 2)
 		return;
+	close_trailer(ts);
 	struct tarstream_result r = {.files = ts->files};
 	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
@@ -363,6 +427,16 @@ static void on_child_exit(struct proc *p, void *arg)
 	} else if (ts->staging && r.outcome == TS_OK && local_merge(ts, &merge_err) < 0) {
 		r.outcome = TS_USE_RSYNC;
 		rc = -1;
+	}
+	if (ts->remote && sc != 0 && r.outcome != TS_UNREACHABLE && rc != GUARD_EXISTS) {
+		/* Our sender failed, so we did not vouch: serve moved nothing into
+		 * place, on our word. Not the receiving end's failure. */
+		r.outcome = TS_USE_RSYNC;
+		rc = 0;
+		merge_err = xstrdup(sc == 1 ? "a file changed while it was read: nothing of it "
+					     "was moved into place"
+					   : "the archive was not whole: nothing of it was moved "
+					     "into place");
 	}
 	r.exists = ts->remote && rc == GUARD_EXISTS;
 	r.receiver_failed = rc != 0 && !r.exists;
@@ -510,6 +584,8 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	}
 	struct tarstream *ts = xcalloc(1, sizeof(*ts));
 	ts->root_fd = -1;
+	ts->trailer_fd = -1;
+	ts->loop = loop;
 	ts->keep_history = tt->keep_history;
 	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
 		close(pipefd[0]);
@@ -532,9 +608,12 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		ts->sender = spawn(loop, &argv, -1, pipefd[1], true, ts, why);
 	}
 	/* The children hold the pipe now; the receiver sees EOF when the
-	 * sender is done. */
+	 * sender is done (and, over ssh, once the trailer is behind it). */
 	close(pipefd[0]);
-	close(pipefd[1]);
+	if (remote && ts->sender)
+		ts->trailer_fd = pipefd[1];
+	else
+		close(pipefd[1]);
 	strv_free(&argv);
 	if (!ts->sender) {
 		tarstream_free(ts);
@@ -550,6 +629,7 @@ void tarstream_free(struct tarstream *ts)
 {
 	if (!ts)
 		return;
+	close_trailer(ts);
 	proc_free(ts->sender);
 	proc_free(ts->receiver);
 	remove_staging(ts);
@@ -557,4 +637,167 @@ void tarstream_free(struct tarstream *ts)
 		close(ts->root_fd);
 	free(ts->staging);
 	free(ts);
+}
+
+/* ---- the receiving end over ssh (serve tar-x) ---- */
+
+/* stdin copied into tar -x, all but the last TARSTREAM_TRAILER_LEN bytes:
+ * those are the sender's word that the archive is whole. GNU tar reads a
+ * pipe to its end, so the trailer cannot simply follow the archive into
+ * it. */
+struct receive {
+	struct loop *loop;
+	int in, out;
+	char buf[1 << 16];
+	size_t len, off;                  /* bytes for tar, not yet written */
+	char tail[TARSTREAM_TRAILER_LEN]; /* the last bytes read, held back */
+	size_t tail_len;
+	bool eof, broken, tar_done;
+};
+
+static void receive_check_done(struct receive *rv)
+{
+	if (rv->tar_done && (rv->eof || rv->broken))
+		loop_stop(rv->loop);
+}
+
+/* What was read (n bytes in data) joins the held-back tail; all but the
+ * last TARSTREAM_TRAILER_LEN bytes of the two go to tar. */
+static void receive_take(struct receive *rv, const char *data, size_t n)
+{
+	size_t total = rv->tail_len + n, keep = TARSTREAM_TRAILER_LEN;
+	if (total <= keep) {
+		memcpy(rv->tail + rv->tail_len, data, n);
+		rv->tail_len = total;
+		return;
+	}
+	size_t send = total - keep, from_tail = send < rv->tail_len ? send : rv->tail_len;
+	memcpy(rv->buf, rv->tail, from_tail);
+	memcpy(rv->buf + from_tail, data, send - from_tail);
+	rv->len = send;
+	rv->off = 0;
+	/* The new tail: the rest of the old one, then the rest of data. */
+	char tail[TARSTREAM_TRAILER_LEN];
+	size_t t = 0;
+	for (size_t i = from_tail; i < rv->tail_len; i++)
+		tail[t++] = rv->tail[i];
+	memcpy(tail + t, data + (send - from_tail), n - (send - from_tail));
+	memcpy(rv->tail, tail, keep);
+	rv->tail_len = keep;
+}
+
+static void receive_pump(struct loop *loop, int fd, uint32_t events, void *arg);
+
+/* Either read stdin or write to tar, never both: one buffer, and an fd
+ * left in the set would report its hang-up over and over. */
+static bool receive_flow(struct receive *rv, bool want_out)
+{
+	loop_del_fd(rv->loop, want_out ? rv->in : rv->out);
+	return loop_add_fd(rv->loop, want_out ? rv->out : rv->in, want_out ? EPOLLOUT : EPOLLIN,
+			   receive_pump, rv) == 0;
+}
+
+static void receive_end(struct receive *rv, bool broken)
+{
+	loop_del_fd(rv->loop, rv->in);
+	loop_del_fd(rv->loop, rv->out);
+	if (rv->out >= 0)
+		close(rv->out); /* tar's EOF */
+	rv->out = -1;
+	rv->eof = !broken;
+	rv->broken = broken;
+	receive_check_done(rv);
+}
+
+static void receive_pump(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	struct receive *rv = arg;
+	if (fd == rv->out) {
+		while (rv->off < rv->len) {
+			ssize_t w = write(rv->out, rv->buf + rv->off, rv->len - rv->off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno == EAGAIN)
+				return;
+			if (w <= 0) {
+				receive_end(rv, true); /* tar is gone */
+				return;
+			}
+			rv->off += (size_t)w;
+		}
+		if (!receive_flow(rv, false))
+			receive_end(rv, true);
+		return;
+	}
+	char data[sizeof(rv->buf) - TARSTREAM_TRAILER_LEN];
+	ssize_t n = read(rv->in, data, sizeof(data));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		receive_end(rv, n < 0);
+		return;
+	}
+	receive_take(rv, data, (size_t)n);
+	if (rv->len && !receive_flow(rv, true))
+		receive_end(rv, true);
+}
+
+static void on_receive_tar_exit(struct proc *p, void *arg)
+{
+	(void)p;
+	struct receive *rv = arg;
+	rv->tar_done = true;
+	if (!rv->eof && !rv->broken)
+		receive_end(rv, true); /* tar ended before the stream did */
+	receive_check_done(rv);
+}
+
+int tarstream_receive(int in_fd, const char *dir, char **err)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*err = xasprintf("pipe: %s", strerror(errno));
+		return -1;
+	}
+	struct receive *rv = xcalloc(1, sizeof(*rv));
+	rv->loop = loop_new();
+	rv->in = in_fd;
+	rv->out = pfd[1];
+	char *argv[] = {"tar", "-x", "-p", "-f", "-", "-C", (char *)dir, NULL};
+	struct proc_opts o = {.argv = argv, .stdin_from = pfd[0], .stdout_to = -1};
+	struct proc *p = proc_start(rv->loop, &o, on_receive_tar_exit, rv, err);
+	close(pfd[0]);
+	int rc = -1;
+	fcntl(rv->out, F_SETFL, fcntl(rv->out, F_GETFL) | O_NONBLOCK);
+	if (p && loop_add_fd(rv->loop, rv->in, EPOLLIN, receive_pump, rv) < 0) {
+		*err = xasprintf("cannot wait for the stream: %s", strerror(errno));
+		proc_kill(p, SIGKILL);
+		receive_end(rv, true);
+	}
+	if (p) {
+		loop_run(rv->loop);
+		int code = proc_exit_code(p);
+		bool vouched = rv->eof && rv->tail_len == TARSTREAM_TRAILER_LEN &&
+			       !memcmp(rv->tail, TARSTREAM_TRAILER, TARSTREAM_TRAILER_LEN);
+		if (*err) {
+			rc = -1;
+		} else if (code != 0) {
+			*err = xasprintf("tar -x exit %d: %s", code, proc_stderr_tail(p));
+		} else if (!vouched) {
+			*err = xasprintf("the sender did not vouch for the archive (a file changed "
+					 "as it was read, or the sender stopped): nothing was moved "
+					 "into place");
+			rc = 1;
+		} else {
+			rc = 0;
+		}
+		proc_free(p);
+	}
+	if (rv->out >= 0)
+		close(rv->out);
+	loop_free(rv->loop);
+	free(rv);
+	return rc;
 }

@@ -67,6 +67,22 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 /* Ends both children if still running; cb is not called. */
 void tarstream_free(struct tarstream *ts);
 
+/* Over ssh the sender vouches for the archive: once `tar -c` exited 0 (no
+ * file changed while it was read, nothing missing), the daemon writes this
+ * trailer behind the archive on the same stdin. The receiving end moves
+ * nothing into place without it, so neither a torn file nor the prefix of
+ * a file still being written, nor what a killed sender left, gets a final
+ * name. */
+#define TARSTREAM_TRAILER "\nlifeboat tar-x: archive whole\n"
+#define TARSTREAM_TRAILER_LEN (sizeof(TARSTREAM_TRAILER) - 1)
+
+/* serve tar-x's side: unpack what follows on in_fd (an archive, then the
+ * trailer) into dir with `tar -x`, holding the last TARSTREAM_TRAILER_LEN
+ * bytes back from tar. 0: tar unpacked it and the trailer is there;
+ * 1: tar unpacked it but the sender did not vouch for it (*err says so);
+ * -1: tar failed (*err). */
+int tarstream_receive(int in_fd, const char *dir, char **err);
+
 /* Exposed for unit tests. The member list for tar, NUL-separated: each
  * tree's parent directories, the tree, and everything under it not excluded
  * (a directory before its contents); then the flat entries with their

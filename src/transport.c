@@ -72,6 +72,8 @@ struct run {
 	bool delivered; /* its result went out before the process exited */
 	struct run *next_lingering; /* a transfer is waiting for it (primed ones are not yet) */
 	bool reads_stage; /* its source is the stage, emptied once it is done */
+	bool pinned;      /* reads the source through pin_fd (the source guard) */
+	int pin_fd;
 	struct strv held; /* paths the stage held back from this run */
 	struct strv touched; /* a local path or tree batch's list: what settle syncs */
 	bool *failed;
@@ -288,6 +290,8 @@ static void free_run(struct run *r)
 	proc_free(r->p);
 	strv_free(&r->held);
 	strv_free(&r->touched);
+	if (r->pinned)
+		close(r->pin_fd);
 	free(r);
 }
 
@@ -693,9 +697,45 @@ static void on_run_output(struct proc *p, void *arg)
 
 /* source: where rsync reads (NULL: the sync's source; the stage for
  * path batches). */
+/* The source guard, in the transport: is the source still the directory,
+ * on the file system, it was when the transport started? */
+static bool source_is_itself(const struct transport *t)
+{
+	struct stat st;
+	return !t->source_dev || (stat(t->sc->source, &st) == 0 && st.st_dev == t->source_dev);
+}
+
+/* An rsync that reads the source itself gets it as /proc/OURPID/fd/N, a
+ * directory we opened and looked at: whatever happens to the path
+ * afterwards (a disk unmounted, lazily or not, a directory moved away), it
+ * reads the tree the guard saw (or fails), never the empty mount point
+ * left behind, which --delete would mirror. Held until rsync exits; such
+ * rsyncs are started per transfer, never primed ahead (a held directory
+ * would keep the disk from being unmounted). -1 with *err: not shipped. */
+static int pin_source(const struct transport *t, char **path, char **err)
+{
+	int fd = open(t->sc->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat fs, ps;
+	if (fd >= 0 && fstat(fd, &fs) == 0 && stat(t->sc->source, &ps) == 0 &&
+	    fs.st_dev == ps.st_dev && fs.st_ino == ps.st_ino &&
+	    (!t->source_dev || fs.st_dev == t->source_dev)) {
+		*path = xasprintf("/proc/%ld/fd/%d", (long)getpid(), fd);
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	*err = xasprintf("the source %s is gone or on another file system: not shipped",
+			 t->sc->source);
+	return -1;
+}
+
 static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
 			     const char *source, char **err)
 {
+	char *pinned_path = NULL;
+	int pin_fd = source ? -1 : pin_source(t, &pinned_path, err);
+	if (!source && pin_fd < 0)
+		return NULL;
 	struct strv argv;
 	strv_init(&argv);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
@@ -723,12 +763,15 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		free(t->backup_dir);
 		t->backup_dir = NULL;
 	}
-	append_paths(t->sc, source, &argv);
+	append_paths(t->sc, source ? source : pinned_path, &argv);
+	free(pinned_path);
 
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->t = t;
 	r->mode = mode;
 	r->reads_stage = source != NULL;
+	r->pinned = pin_fd >= 0;
+	r->pin_fd = pin_fd;
 	struct proc_opts o = {
 		.argv = argv.items,
 		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES,
@@ -737,7 +780,7 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
 	strv_free(&argv);
 	if (!r->p) {
-		free(r);
+		free_run(r);
 		return NULL;
 	}
 	if (mode != RSYNC_VERIFY)
@@ -771,7 +814,9 @@ static void prime(struct transport *t)
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
-		if (t->primed[i])
+		/* Only an rsync that reads the stage waits primed: one that reads
+		 * the source pins it (pin_source) for as long as it lives. */
+		if (t->primed[i] || i == 1 || !t->stage)
 			continue;
 		char *err = NULL;
 		const char *src = i == 0 && t->stage ? stage_dir(t->stage) : NULL;
@@ -957,13 +1002,21 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 		return;
 	/* The syncer's source guard looked before the batch; a disk unmounted
 	 * since then must not become a deletion either. */
-	struct stat sst;
-	if (t->source_dev && (stat(t->sc->source, &sst) < 0 || sst.st_dev != t->source_dev)) {
+	if (!source_is_itself(t)) {
 		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
 		return;
 	}
 	struct strv sent, held;
 	bool staged = mode == RSYNC_PATHS && stage_batch(t, list, &sent, &held);
+	if (staged && !source_is_itself(t)) {
+		/* Unmounted while the stage was read: what it missed is not gone,
+		 * and --delete-missing-args must not say so on the target. */
+		stage_clear(t->stage);
+		strv_free(&sent);
+		strv_free(&held);
+		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
+		return;
+	}
 	if (mode == RSYNC_PATHS && sent.len == 0) {
 		/* Every file kept changing: nothing to ship yet. */
 		struct transfer_result res = {.outcome = T_OK, .held = &held};
@@ -1084,8 +1137,9 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg)
 {
 	struct stat st;
 	struct transfer_result res = {.outcome = T_OK};
-	if (stat(t->sc->source, &st) < 0) {
-		cb(arg, &res); /* the next full pass will tell */
+	if (!source_is_itself(t) || stat(t->sc->source, &st) < 0) {
+		/* Not the times of an empty mount point: the next full pass will tell. */
+		cb(arg, &res);
 		return;
 	}
 	if (!t->remote) {

@@ -34,6 +34,12 @@ file=$(echo "$out" | grep -o "$MDB_WORK/state/errant-[0-9TZ]*\.sql")
 [ -s "$file" ] || die "errant file missing"
 grep -q "errant-two" "$file" && grep -q "errant-three" "$file" || die "errant rows not in $file"
 grep -q "'base'" "$file" && die "extract holds more than the errant transactions"
+# A second refused rejoin at once (same second, often): a second extract,
+# the first one kept.
+out2=$(lb db rejoin 2>&1) && die "second rejoin with errant did not refuse"
+file2=$(echo "$out2" | grep -o "$MDB_WORK/state/errant-[0-9TZ-]*\.sql")
+[ -s "$file2" ] && [ "$file2" != "$file" ] && [ -s "$file" ] || die "errant extracts: '$file' '$file2'"
+cmp -s "$file" "$file2" || die "the second extract differs"
 [ "$(mdb_sql a "SELECT @@read_only")" = 1 ] || die "old primary not left fenced"
 [ -z "$(mdb_sql a "SHOW SLAVE STATUS")" ] || die "refused rejoin configured replication"
 [ "$(mdb_sql a "SELECT COUNT(*) FROM app.t")" = 3 ] || die "refused rejoin changed data"

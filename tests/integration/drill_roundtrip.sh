@@ -7,7 +7,8 @@
 # --crash without drill_allow_crash (exit 2), a drill on the primary node
 # (exit 1). A standby that diverged (a row written on it behind
 # replication's back) fails the first verification before anything is
-# switched.
+# switched. A drill killed while it holds the replica at its snapshot
+# leaves replication stopped; the next drill starts it again.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$LIFEBOAT_ROOT/tests/lib/netns.sh"
@@ -77,6 +78,22 @@ bars=$(grep -o '<rect class="bar ok' "$T/dom.html" | wc -l)
 grep -q 'id="timeline"' "$T/dom.html" || fail "no timeline in the DOM"
 (cd "$T" && chrome --screenshot="$T/shot.png" --window-size=1200,900 >/dev/null) || fail "chromium --screenshot"
 python3 "$LIFEBOAT_ROOT/tests/lib/png_colours.py" "$T/shot.png" 47,111,189 || fail "the timeline's bars are not drawn"
+
+# A drill killed while it holds the replica at its snapshot (SQL thread
+# stopped at the primary's GTID): the next drill starts replication again
+# first, says so, and passes.
+LIFEBOAT_FAILPOINT=drill-frozen lb_d drill >/dev/null 2>"$T/killed.err"; rc=$?
+[ $rc = 137 ] || fail "the failpoint did not kill the drill (exit $rc): $(cat "$T/killed.err")"
+# Slave_running: ON while both replication threads run.
+replicating_d() { sql_d "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'Slave_running'"; }
+[ "$(replicating_d)" = OFF ] || fail "the killed drill did not hold the replica: $(replicating_d)"
+sql_p "INSERT INTO app.t VALUES (3, 'three')" || fail "row 3"
+lb_d drill >"$T/again.out" 2>"$T/again.err"; rc=$?
+[ $rc = 0 ] || { cat "$T/again.out" "$T/again.err"; fail "drill after the killed one: exit $rc"; }
+grep -q "an interrupted drill had stopped replication on dr: started again" "$T/again.err" \
+	|| fail "no word of the restart: $(cat "$T/again.err")"
+[ "$(replicating_d)" = ON ] || fail "replication not running after the drill"
+wait_until 30 eval '[ "$(sql_d "SELECT v FROM app.t WHERE id = 3" 2>/dev/null)" = three ]' || fail "row 3 not replicated"
 
 # A diverged standby: the first verification fails, nothing is switched.
 sql_d "SET sql_log_bin = 0; INSERT INTO app.u VALUES ('z', 26)" || fail "diverge"

@@ -76,5 +76,25 @@ kill_matching "$SSHD_PID" "lifeboat serve" || fail "no lifeboat serve to kill"
 kill_matching "$SSHD_PID" "/.incoming-" || true
 [ ! -e "$SDST/tree" ] || no_partial "$SSRC" "$SDST"
 assert_trees_equal "$SSRC" "$SDST" 90
+
+# 4. The tar stream's sending side (the daemon, its tar -c and ssh), killed
+#    mid-stream: serve tar-x sees the stream end without the sender's word
+#    that the archive is whole, and moves nothing of it into place.
+mkdir "$T/tree2"
+for i in $(seq 1 80); do head -c 4000000 /dev/zero | tr '\0' "$((i % 7))" >"$T/tree2/g$i"; done
+mv "$T/tree2" "$SSRC/tree2"
+wait_until 30 eval 'find "$SDST/.lifeboat-history" -path "*/.incoming-*/tree2/*" -size +1M 2>/dev/null | grep -q .' ||
+	fail "no tar stream of tree2 seen in flight"
+victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
+for p in $victims; do kill -9 "$p" 2>/dev/null; done
+wait "$SYNC_PID" 2>/dev/null
+wait_until 15 gone || fail "the killed daemon's processes are still there"
+# serve on the target notices the end of its stdin and stops.
+serve_tarx() { local p; for p in $(_lb_descendants "$SSHD_PID"); do
+	tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "serve tar-x" && return 0; done; return 1; }
+wait_until 15 eval '! serve_tarx' || fail "serve tar-x did not end"
+[ ! -e "$SDST/tree2" ] || no_partial "$SSRC" "$SDST"
+start_sync "$T/lb.conf"
+assert_trees_equal "$SSRC" "$SDST" 90
 stop_sync || fail "sync did not stop cleanly"
 pass

@@ -88,6 +88,36 @@ assert v[0]["live"] and not v[1]["live"] and v[1]["replaced"] >= '"$t2"', v' ||
 	lb restore --at "$(iso "$t3")" "$src" || fail "$name: restore of the whole root failed"
 	trees_equal -O "$T/$name-orig" "$src" || fail "$name: the root did not come back: $TREES_DIFF"
 	assert_trees_equal "$src" "$dst" 30
+
+	# A bad deploy (or ransomware) renames files and drops new ones: the
+	# root restored as of before it is exactly as it was then, renamed
+	# files under their old names, the new files and directories removed;
+	# those are not lost: the sync replicates the removal and the target
+	# keeps them in its history.
+	rm -rf "$T/$name-orig" && cp -a "$src" "$T/$name-orig"
+	local t4
+	t4=$(mark)
+	mv "$src/css/site.css" "$src/css/site.css.locked"
+	mv "$src/uploads/2026" "$src/uploads/2026-enc"
+	for f in "$src" "$src/css" "$src/uploads/2026-enc"; do echo "pay us" >"$f/README-DECRYPT.txt"; done
+	mkdir -p "$src/pwned/deep" && echo x >"$src/pwned/deep/x"
+	assert_trees_equal "$src" "$dst" 30
+	grep -qa "site.css.locked" "$dst/.lifeboat-history/.renames" ||
+		fail "$name: the target did not log the rename it carried out"
+	lb restore --at "$(iso "$t4")" --to "$T/$name-before" "$src/uploads" ||
+		fail "$name: restore of a renamed tree into --to failed"
+	trees_equal -O "$T/$name-orig/uploads" "$T/$name-before/uploads" ||
+		fail "$name: the renamed tree did not come back under its old names: $TREES_DIFF"
+	lb restore --at "$(iso "$t4")" "$src" 2>"$T/$name-restore.err" ||
+		fail "$name: restore after the bad deploy failed: $(cat "$T/$name-restore.err")"
+	trees_equal -O "$T/$name-orig" "$src" ||
+		fail "$name: the root is not as it was before the bad deploy: $TREES_DIFF"
+	grep -q "removed" "$T/$name-restore.err" || fail "$name: restore does not say what it removed"
+	assert_trees_equal "$src" "$dst" 30
+	for f in README-DECRYPT.txt css/README-DECRYPT.txt pwned/deep/x css/site.css.locked; do
+		find "$dst/.lifeboat-history" -path "*/$f" -type f | grep -q . ||
+			fail "$name: $f, removed by the restore, is not in the target's history"
+	done
 }
 
 scenario loc "$LSRC" "$LDST"

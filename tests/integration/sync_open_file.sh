@@ -18,8 +18,14 @@ echo "line 1" >&7
 wait_until 10 cmp -s "$SRC/app.log" "$DST/app.log" || fail "open log not shipped while open"
 echo "line 2" >&7
 wait_until 10 cmp -s "$SRC/app.log" "$DST/app.log" || fail "open log: second write not shipped"
-# It keeps growing without a pause: still shipped within the hold time.
-for i in $(seq 1 40); do echo "busy $i" >&7; wait_until 0.15 false; done
+# It keeps growing without a pause: still shipped within the hold time,
+# and meanwhile status names the file that waits.
+seen=
+for i in $(seq 1 40); do
+	echo "busy $i" >&7; wait_until 0.15 false
+	[ -n "$seen" ] || { "$LIFEBOAT" -c "$T/lb.conf" status 2>/dev/null | grep -q "waiting for app.log to hold still" && seen=1; }
+done
+[ -n "$seen" ] || fail "status never named the file that waits"
 wait_until 10 cmp -s "$SRC/app.log" "$DST/app.log" || fail "busy open log not converged"
 exec 7>&-
 

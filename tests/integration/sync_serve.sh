@@ -91,6 +91,34 @@ after=$(find "$DST/.lifeboat-history" -type f | wc -l)
 printf '%s\0%s\0%s\0' "$DST" ".lifeboat-history" "gone" | rssh lifeboat serve rename >"$T/ren.out"
 grep -q '^ok' "$T/ren.out" && fail "the history was renamed away"
 [ -d "$DST/.lifeboat-history" ] || fail "the history directory is gone"
+# The tar stream's receiving end moves nothing into place that its sender
+# did not vouch for (tar -c exited 0: no file changed while it was read, no
+# sender killed mid-way): the same archive without the trailer leaves no
+# final name; with it, the tree arrives.
+python3 - "$DST" "$T/stream" <<'PY'
+import io, sys, tarfile
+root, out = sys.argv[1], sys.argv[2]
+names = (root + "\0" + "vouched\0").encode()
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    d = tarfile.TarInfo("vouched"); d.type = tarfile.DIRTYPE; d.mode = 0o755
+    tar.addfile(d)
+    data = b"x" * 300000
+    f = tarfile.TarInfo("vouched/big"); f.size = len(data); f.mode = 0o644
+    tar.addfile(f, io.BytesIO(data))
+stream = b"%010d" % len(names) + names + buf.getvalue()
+open(out + ".torn", "wb").write(stream)
+open(out + ".whole", "wb").write(stream + b"\nlifeboat tar-x: archive whole\n")
+PY
+rssh lifeboat serve tar-x <"$T/stream.torn" >/dev/null 2>"$T/tx1.err" &&
+	fail "serve tar-x accepted an archive its sender did not vouch for"
+[ ! -e "$DST/vouched" ] || fail "an archive not vouched for was moved into place"
+grep -q "did not vouch" "$T/tx1.err" || fail "no reason given: $(cat "$T/tx1.err")"
+rssh lifeboat serve tar-x <"$T/stream.whole" 2>"$T/tx2.err" ||
+	fail "serve tar-x refused a whole archive: $(cat "$T/tx2.err")"
+[ "$(stat -c %s "$DST/vouched/big" 2>/dev/null)" = 300000 ] || fail "the vouched archive did not arrive whole"
+[ -z "$(find "$DST/.lifeboat-history" -path '*/.incoming-*/vouched*')" ] ||
+	fail "serve tar-x left what it staged behind"
 # The sync puts back what that rsync deleted (a full pass: SIGUSR1).
 kill -USR1 "$SYNC_PID"
 assert_trees_equal "$SRC" "$DST" 20

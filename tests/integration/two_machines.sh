@@ -56,6 +56,10 @@ wait_until 10 eval 'python3 -c "import json,sys,time; a=json.load(open(sys.argv[
 out=$(lb_d status 2>&1)
 echo "$out" | grep -q "receiving.*from oslo" || fail "dr's status: $out"
 
+# The clone ran on oslo; dr's own sync daemon wrote dr's read_only drop-in.
+wait_until 10 in_node dr grep -q "^read_only = ON" /etc/mysql/mariadb.conf.d/99-lifeboat-read-only.cnf \
+	|| fail "dr has no read_only drop-in"
+
 # db status on day one: oslo writable (db writable at setup), dr replicates.
 lb_d db status >"$T/dbstatus.out" 2>&1 || { cat "$T/dbstatus.out"; fail "db status at start"; }
 

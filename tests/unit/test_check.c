@@ -97,32 +97,6 @@ static void test_clock_bounds(void **state)
 	assert_int_equal(check_clock_verdict(100.0, 101.0, 100.0, 1.0, NULL), CHECK_PASS);
 }
 
-static void test_grants(void **state)
-{
-	(void)state;
-	static const char *const want[] = {"READ_ONLY ADMIN", "RELOAD", "SLAVE MONITOR"};
-	char *all[] = {"GRANT ALL PRIVILEGES ON *.* TO `lifeboat`@`%` WITH GRANT OPTION"};
-	assert_null(check_grants_missing(all, 1, want, 3));
-	char *some[] = {"GRANT RELOAD, SLAVE MONITOR ON *.* TO `lb`@`%`",
-			"GRANT SELECT ON `mysql`.* TO `lb`@`%`"};
-	char *m = check_grants_missing(some, 2, want, 3);
-	assert_string_equal(m, "READ_ONLY ADMIN");
-	free(m);
-	/* A grant on one database is not a global one. */
-	char *db_only[] = {"GRANT ALL PRIVILEGES ON `app`.* TO `lb`@`%`"};
-	m = check_grants_missing(db_only, 1, want, 3);
-	assert_string_equal(m, "READ_ONLY ADMIN, RELOAD, SLAVE MONITOR");
-	free(m);
-	/* REPLICATION SLAVE ADMIN is not REPLICATION SLAVE. */
-	static const char *const repl[] = {"REPLICATION SLAVE"};
-	char *admin[] = {"GRANT REPLICATION SLAVE ADMIN ON *.* TO `repl`@`%`"};
-	m = check_grants_missing(admin, 1, repl, 1);
-	assert_string_equal(m, "REPLICATION SLAVE");
-	free(m);
-	char *ok[] = {"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD '*X'"};
-	assert_null(check_grants_missing(ok, 1, repl, 1));
-}
-
 static void test_option_bool(void **state)
 {
 	(void)state;
@@ -227,7 +201,6 @@ int main(void)
 		cmocka_unit_test(test_scheduler_verdict),
 		cmocka_unit_test(test_df_first_existing_line),
 		cmocka_unit_test(test_clock_bounds),
-		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_option_bool),
 		cmocka_unit_test(test_sys_paths),
 		cmocka_unit_test(test_report_render),

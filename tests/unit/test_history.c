@@ -173,10 +173,71 @@ static void test_config_keys(void **state)
 	assert_true(history_keep_seconds(NULL) == HISTORY_DEFAULT_KEEP);
 }
 
+/* restore's plan: renames the target logged after `at` are undone (a file
+ * and a directory come back under their old names, found under their new
+ * ones), and the new names are what a restore removes from the source. */
+static void test_plan_renames(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/lifeboat-plan-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char *p = NULL;
+	assert_true(asprintf(&p, "mkdir -p %s/c %s/.lifeboat-history && echo b >%s/b && "
+				 "echo x >%s/c/x", root, root, root, root) > 0);
+	assert_int_equal(system(p), 0);
+	free(p);
+	time_t at = time(NULL) + 2;
+	char rec[256];
+	int n = snprintf(rec, sizeof(rec), "%lld.000000000", (long long)at + 5);
+	size_t len = (size_t)n + 1;
+	memcpy(rec + len, "a\0b\0", 4);
+	len += 4;
+	n = snprintf(rec + len, sizeof(rec) - len, "%lld.000000000", (long long)at + 6);
+	len += (size_t)n + 1;
+	memcpy(rec + len, "d\0c\0", 4);
+	len += 4;
+	assert_true(asprintf(&p, "%s/.lifeboat-history/.renames", root) > 0);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(rec, 1, len, f), len);
+	fclose(f);
+	free(p);
+
+	struct restore_plan plan;
+	char *err = NULL;
+	assert_int_equal(history_plan(root, "", at, &plan, &err), 0);
+	assert_int_equal(plan.n_pick, 2);
+	assert_string_equal(plan.pick[0]->as, "a");
+	assert_string_equal(plan.pick[0]->rel, "b");
+	assert_string_equal(plan.pick[1]->as, "d/x");
+	assert_string_equal(plan.pick[1]->rel, "c/x");
+	assert_int_equal(plan.n_gone, 2); /* b and c/x: new names */
+	assert_int_equal(plan.gone_dirs.len, 1);
+	assert_string_equal(plan.gone_dirs.v[0].rel, "c");
+	restore_plan_free(&plan);
+
+	/* The old name of the directory alone: found under its new one. */
+	assert_int_equal(history_plan(root, "d", at, &plan, &err), 0);
+	assert_int_equal(plan.n_pick, 1);
+	assert_string_equal(plan.pick[0]->as, "d/x");
+	assert_int_equal(plan.n_gone, 0);
+	restore_plan_free(&plan);
+
+	/* Before anything arrived: nothing to pick, nothing named gone. */
+	assert_int_equal(history_plan(root, "", at - 3600, &plan, &err), 0);
+	assert_int_equal(plan.n_pick, 0);
+	assert_int_equal(plan.n_gone, 0);
+	restore_plan_free(&plan);
+	assert_true(asprintf(&p, "rm -rf %s", root) > 0);
+	assert_int_equal(system(p), 0);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations), cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_plan_renames),
 		cmocka_unit_test(test_rel_paths), cmocka_unit_test(test_split),
 		cmocka_unit_test(test_rsync_args), cmocka_unit_test(test_config_keys),
 	};

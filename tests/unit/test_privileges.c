@@ -77,6 +77,32 @@ static void test_table_rows(void **state)
 	free(buf);
 }
 
+static void test_grants(void **state)
+{
+	(void)state;
+	static const char *const want[] = {"READ_ONLY ADMIN", "RELOAD", "SLAVE MONITOR"};
+	char *all[] = {"GRANT ALL PRIVILEGES ON *.* TO `lifeboat`@`%` WITH GRANT OPTION"};
+	assert_null(priv_lines_missing(all, 1, want, 3));
+	char *some[] = {"GRANT RELOAD, SLAVE MONITOR ON *.* TO `lb`@`%`",
+			"GRANT SELECT ON `mysql`.* TO `lb`@`%`"};
+	char *m = priv_lines_missing(some, 2, want, 3);
+	assert_string_equal(m, "READ_ONLY ADMIN");
+	free(m);
+	/* A grant on one database is not a global one. */
+	char *db_only[] = {"GRANT ALL PRIVILEGES ON `app`.* TO `lb`@`%`"};
+	m = priv_lines_missing(db_only, 1, want, 3);
+	assert_string_equal(m, "READ_ONLY ADMIN, RELOAD, SLAVE MONITOR");
+	free(m);
+	/* REPLICATION SLAVE ADMIN is not REPLICATION SLAVE. */
+	static const char *const repl[] = {"REPLICATION SLAVE"};
+	char *admin[] = {"GRANT REPLICATION SLAVE ADMIN ON *.* TO `repl`@`%`"};
+	m = priv_lines_missing(admin, 1, repl, 1);
+	assert_string_equal(m, "REPLICATION SLAVE");
+	free(m);
+	char *ok[] = {"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD '*X'"};
+	assert_null(priv_lines_missing(ok, 1, repl, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -84,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_clone_dump_grant_is_all_alone),
 		cmocka_unit_test(test_replication_grant),
 		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_grants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
