@@ -384,7 +384,8 @@ static void on_receiver_exit(struct proc *p, void *arg)
  * its statistics (which its side takes as "done") only once this ssh
  * session ended, so what it sent is on disk by then. rsync's own --fsync
  * would fsync each file in turn, a journal commit each. Returns rsync's
- * exit code, or SERVE_FAILED when the sync failed. */
+ * exit code, or SERVE_FAILED when the sync failed after a transfer the
+ * peer would count as done. */
 static int receive_settled(const struct tree *t, struct strv *argv)
 {
 	int in = fcntl(0, F_DUPFD_CLOEXEC, 3), out = fcntl(1, F_DUPFD_CLOEXEC, 3);
@@ -393,6 +394,7 @@ static int receive_settled(const struct tree *t, struct strv *argv)
 	char *err = NULL;
 	struct proc *p = in >= 0 && out >= 0 ? proc_start(loop, &o, on_receiver_exit, loop, &err)
 					    : NULL;
+	bool ran = p != NULL;
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -410,11 +412,16 @@ static int receive_settled(const struct tree *t, struct strv *argv)
 		free(err);
 	}
 	loop_free(loop);
-	int fd = code == 0 ? open_root(t) : -1;
-	if (code == 0 && (fd < 0 || history_sync(fd, t->root, &err) < 0)) {
-		log_error("serve: %s", err ? err : "cannot open the tree");
+	if (!ran)
+		return code;
+	/* Whatever rsync wrote, also when some files vanished meanwhile (24:
+	 * the peer counts that batch as done) or it failed part way. */
+	int fd = open_root(t);
+	if (fd < 0 || history_sync(fd, t->root, &err) < 0) {
+		log_error("serve: %s", err ? err : "cannot open the tree to sync it");
 		free(err);
-		code = SERVE_FAILED;
+		if (code == 0 || code == 24)
+			code = SERVE_FAILED;
 	}
 	if (fd >= 0)
 		close(fd);
