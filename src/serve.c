@@ -700,6 +700,7 @@ static int serve_tar(const struct trees *tr)
 	if (err)
 		log_error("serve: %s", err);
 	free(err);
+	err = NULL; /* beneath_open_dir below sets it only on failure */
 	if (sfd >= 0) {
 		close(sfd);
 		int hfd = beneath_open_dir(fd, HISTORY_DIR, false, &err);
