@@ -43,8 +43,12 @@ mkdir -p "$T/oslo/www/uploads" "$T/oslo/www/app"
 printf '<?php echo "shop";\n' >"$T/oslo/www/app/index.php"
 for i in $(seq 1 200); do printf 'product image %d\n' "$i" >"$T/oslo/www/uploads/product-$i.jpg"; done
 cluster_sync_start || { echo "sync daemons did not start" >&2; exit 1; }
-wait_until 30 eval '[ "$(find "$T/dr/www" -type f | wc -l)" = 201 ]' || { echo "first pass failed" >&2; exit 1; }
-echo "  lifeboat sync on both nodes: Oslo pushes its web root, DR receives ($(find "$T/dr/www" -type f | wc -l) files)"
+# The site's files, not the history DR keeps beside them.
+site_files() { find "$1" -path "$1/.lifeboat-history" -prune -o -type f -print | wc -l; }
+wait_until 30 eval '[ "$(site_files "$T/dr/www")" = 201 ]' || {
+	echo "first pass failed: $(site_files "$T/dr/www") of 201 files on DR" >&2
+	find "$T/dr/www" | head -20 >&2; tail -20 "$T/sync-oslo.log" "$T/sync-dr.log" >&2 2>/dev/null; exit 1; }
+echo "  lifeboat sync on both nodes: Oslo pushes its web root, DR receives ($(site_files "$T/dr/www") files)"
 lb_d status 2>/dev/null | grep -A1 "receiving" | sed 's/^/  DR: /'
 
 say "business as usual: orders through the VIP, uploads on Oslo"

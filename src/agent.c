@@ -10,6 +10,7 @@
 #include "gtid.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "peer.h"
 #include "role.h"
@@ -33,10 +34,24 @@
 #include <unistd.h>
 
 #define PROBE_TIMEOUT_MS 4000
-#define FAILSAFE_RESERVE_MS 1500
+#define FAILSAFE_RESERVE_MS 2000
+/* A primary whose renewal failed tries again this soon, not a tick later:
+ * an etcd election is over in one or two election timeouts. */
+#define RENEW_RETRY_MS 250
+/* A renewal's bound while the failsafe's answers are awaited. */
+#define PROBE_WAIT_MS 500
 #define FAILOVER_GRACE_MS 120000
 #define FAILOVER_ATTEMPTS 5
 #define FAILOVER_RETRY_MS 2000
+
+struct agent;
+
+/* One failsafe question in flight: `agent --failsafe-probe` on a node. */
+struct probe {
+	struct agent *a;
+	struct proc *p;
+	char *node;
+};
 
 struct agent {
 	const struct config *cfg;
@@ -50,6 +65,12 @@ struct agent {
 
 	int64_t lease;
 	int64_t renewed_ms;     /* when the last successful renewal was sent */
+	int64_t lease_ttl_ms;   /* the ttl etcd confirmed at that renewal */
+	int64_t failsafe_tried_for; /* the fence deadline the failsafe was last asked for */
+	struct probe *probes;   /* its questions, asked side by side with renewals */
+	size_t n_probes, probes_left;
+	int64_t probe_sent;
+	bool probe_no;          /* a node did not confirm */
 	int64_t failsafe_ms;    /* when the last probe every peer confirmed was sent */
 	bool etcd_ok;
 	bool leader;            /* the last transaction said leader is this node */
@@ -71,11 +92,13 @@ struct agent {
 	int64_t failover_retry_at;
 	int64_t leader_lost_ms; /* when this standby saw the leader key gone */
 	int64_t takeover_lost_ms; /* that moment, for the running failover's report */
+	int64_t watch_woke_ms;  /* when a watch on the leader key last saw it change */
 
 	int wd_fd;
 	bool wd_missing_logged;
 	char *decision;
 	uint64_t tick_timer, fence_timer;
+	struct metrics *health; /* metrics_listen, when no sync daemon serves it */
 };
 
 /* ------------------------------------------------------------ decisions */
@@ -314,10 +337,14 @@ static void fence_self(struct agent *a, const char *why)
 	decide(a, LOG_LVL_WARN, "fenced: %s", why);
 }
 
+/* The lease lives at least until the last renewal was sent plus the ttl
+ * etcd confirmed (a new leader extends leases, never shortens them); the
+ * failsafe's promises last ttl from the probe. */
 static int64_t fence_deadline(const struct agent *a)
 {
-	int64_t from = a->renewed_ms > a->failsafe_ms ? a->renewed_ms : a->failsafe_ms;
-	return from + a->ttl_ms - a->margin_ms;
+	int64_t ttl = a->lease_ttl_ms > 0 ? a->lease_ttl_ms : a->ttl_ms;
+	int64_t by_lease = a->renewed_ms + ttl, by_failsafe = a->failsafe_ms + a->ttl_ms;
+	return (by_lease > by_failsafe ? by_lease : by_failsafe) - a->margin_ms;
 }
 
 static void check_deadline(struct agent *a)
@@ -347,61 +374,44 @@ static void arm_fence_timer(struct agent *a)
 }
 
 /* A primary's request may take until just before its fence deadline (an
- * etcd election stalls requests for a second or two); it must end before. */
+ * etcd election stalls requests for a second or two); it must end before,
+ * and before the failsafe's turn when that has not been asked yet. */
 static int64_t request_timeout(const struct agent *a)
 {
 	if (!acting_primary(a) || a->fenced_self)
 		return CLUSTER_TIMEOUT_MS;
-	/* What is left for asking the other nodes (the failsafe) when etcd
-	 * does not answer. */
-	int64_t left = fence_deadline(a) - now_ms() - FAILSAFE_RESERVE_MS;
-	return left < 300 ? 300 : left;
+	int64_t now = now_ms(), deadline = fence_deadline(a);
+	/* No lease yet (the agent starts on a writable primary): one short try. */
+	if (deadline <= now)
+		return 300;
+	int64_t left = deadline - now - (a->failsafe_tried_for == deadline ? 50 : FAILSAFE_RESERVE_MS);
+	if (left < 200)
+		left = 200;
+	/* Back in the loop soon while the failsafe's answers are awaited. */
+	if (a->probes_left && left > PROBE_WAIT_MS)
+		left = PROBE_WAIT_MS;
+	/* Never past the deadline: the fence runs in this loop. */
+	if (left > deadline - now - 50)
+		left = deadline - now - 50;
+	return left > 1 ? left : 1;
 }
 
 /* ------------------------------------------------------------ etcd */
 
 /* Renew the lease (a new one when it is gone). 0 or -1 (etcd unreachable
- * or an error). */
-/* A renewal that did not come back (keepalives stall while etcd elects a
- * new leader, reads may not): a linearizable read of the lease's time to
- * live still moves the deadline, to what etcd says is left. */
-static bool lease_still_alive(struct agent *a, char **err)
-{
-	int64_t sent = now_ms(), budget = fence_deadline(a) - sent - FAILSAFE_RESERVE_MS / 2;
-	long left = 0;
-	free(*err);
-	*err = NULL;
-	if (etcd_lease_ttl(a->cl.etcd, a->lease, budget < 300 ? 300 : budget, &left, err) < 0 ||
-	    left <= 0) {
-		if (!*err)
-			*err = xstrdup("etcd says the lease is gone");
-		return false;
-	}
-	/* The lease lives until at least sent + left: the deadline follows. */
-	int64_t as_if = sent + (int64_t)left * 1000 - a->ttl_ms;
-	if (as_if > a->renewed_ms)
-		a->renewed_ms = as_if;
-	decide(a, LOG_LVL_WARN, "lease renewal did not answer; etcd says %ld s left on it", left);
-	return true;
-}
-
+ * or an error). A primary's failed renewal is tried again within
+ * RENEW_RETRY_MS (schedule_tick), every member in turn (etcd.c). */
 static int renew(struct agent *a)
 {
 	int64_t sent = now_ms();
 	char *err = NULL;
 	long ttl = 0;
-	if (a->lease) {
-		int64_t budget = request_timeout(a);
-		bool primary = a->leader && acting_primary(a);
-		if (etcd_lease_keepalive(a->cl.etcd, a->lease, primary ? budget * 3 / 5 : budget, &ttl,
-					 &err) < 0) {
-			if (primary && lease_still_alive(a, &err))
-				return 0;
-			goto fail;
-		}
-	}
+	if (a->lease &&
+	    etcd_lease_keepalive(a->cl.etcd, a->lease, request_timeout(a), &ttl, &err) < 0)
+		goto fail;
 	if (a->lease && ttl > 0) {
 		a->renewed_ms = sent;
+		a->lease_ttl_ms = (int64_t)ttl * 1000;
 		return 0;
 	}
 	if (a->lease) {
@@ -414,11 +424,14 @@ static int renew(struct agent *a)
 	if (etcd_lease_grant(a->cl.etcd, a->cfg->cluster.ttl, request_timeout(a), &a->lease, &err) < 0)
 		goto fail;
 	/* A new lease holds no leader key: nothing to extend for a primary. */
-	if (!a->leader)
+	if (!a->leader) {
 		a->renewed_ms = sent;
+		a->lease_ttl_ms = a->ttl_ms; /* etcd grants at least what was asked */
+	}
 	return 0;
 fail:
-	decide(a, LOG_LVL_WARN, "etcd unreachable: %s", err);
+	decide(a, LOG_LVL_WARN, "etcd unreachable (%.1f s after the last renewal): %s",
+	       (double)(now_ms() - a->renewed_ms) / 1000.0, err);
 	free(err);
 	return -1;
 }
@@ -550,11 +563,64 @@ static int publish(struct agent *a, bool may_promote)
 
 /* ------------------------------------------------------------ failsafe */
 
-/* Ask every other node whether it, too, cannot reach etcd and is not
- * promoting. true only when each one said so. */
-static bool failsafe_confirmed(struct agent *a)
+static void probes_free(struct agent *a)
 {
-	size_t asked = 0;
+	for (size_t i = 0; i < a->n_probes; i++) {
+		proc_free(a->probes[i].p);
+		free(a->probes[i].node);
+	}
+	free(a->probes);
+	a->probes = NULL;
+	a->n_probes = a->probes_left = 0;
+}
+
+/* One node answered (or its question timed out). When every node has,
+ * and each said it cannot reach etcd either and is not promoting, the
+ * deadline moves to ttl after the questions were sent. */
+static void on_probe_exit(struct proc *p, void *arg)
+{
+	struct probe *q = arg;
+	struct agent *a = q->a;
+	const struct buf *out = proc_stdout(p);
+	bool yes = proc_exit_code(p) == 0 && out->data &&
+		   strstr(out->data, "etcd=unreachable promoting=no") != NULL;
+	if (!yes) {
+		log_info("agent: failsafe: %s did not confirm (exit %d after %.1f s: %s)", q->node,
+			 proc_exit_code(p), (double)(now_ms() - a->probe_sent) / 1000.0,
+			 out->data && *out->data ? out->data : proc_stderr_tail(p));
+		a->probe_no = true;
+	}
+	proc_free(p);
+	q->p = NULL;
+	if (--a->probes_left > 0)
+		return;
+	bool confirmed = !a->probe_no;
+	int64_t sent = a->probe_sent;
+	probes_free(a);
+	if (!confirmed || !acting_primary(a) || a->fenced_self)
+		return;
+	a->failsafe_ms = sent;
+	decide(a, LOG_LVL_WARN, "etcd unreachable; failsafe: every other node confirmed it cannot "
+				"reach etcd either and is not promoting: staying writable (asked in "
+				"%.1f s)",
+	       (double)(now_ms() - sent) / 1000.0);
+	arm_fence_timer(a);
+}
+
+/* Ask every other node whether it, too, cannot reach etcd and is not
+ * promoting: children of the loop, so that renewals go on meanwhile (an
+ * election may end first; a node that is cut off answers only at the
+ * question's timeout). */
+static void start_failsafe(struct agent *a)
+{
+	int64_t timeout = fence_deadline(a) - now_ms() - 100;
+	if (timeout > PROBE_TIMEOUT_MS)
+		timeout = PROBE_TIMEOUT_MS;
+	if (timeout < 100)
+		return;
+	a->probes = xcalloc(a->cfg->n_nodes, sizeof(*a->probes));
+	a->probe_sent = now_ms();
+	a->probe_no = false;
 	for (size_t i = 0; i < a->cfg->n_nodes; i++) {
 		const struct node_conf *n = &a->cfg->nodes[i];
 		if (strcmp(n->name, a->cfg->node) == 0)
@@ -566,29 +632,33 @@ static bool failsafe_confirmed(struct agent *a)
 		if (!peer_lifeboat_argv_fresh(a->cfg, n, &v)) {
 			strv_free(&v);
 			log_warn("agent: failsafe: no way to ask %s (no peer_command, no ssh)", n->name);
-			return false;
+			probes_free(a);
+			return;
 		}
 		strv_push(&v, "agent");
 		strv_push(&v, "--failsafe-probe");
 		strv_push(&v, a->cfg->node);
-		int64_t left = fence_deadline(a) - now_ms() - 200;
-		struct run_result r;
-		int code = child_run(v.items, NULL, 0,
-				     left < PROBE_TIMEOUT_MS ? (left > 100 ? left : 100)
-							     : PROBE_TIMEOUT_MS,
-				     &r);
-		bool yes = code == 0 && r.out.data &&
-			   strstr(r.out.data, "etcd=unreachable promoting=no") != NULL;
-		if (!yes)
-			log_info("agent: failsafe: %s did not confirm (exit %d: %s)", n->name, code,
-				 r.out.data && *r.out.data ? r.out.data : r.err_tail);
-		run_result_free(&r);
+		struct proc_opts po = {.argv = v.items,
+				       .capture_stdout = true,
+				       .timeout_ms = timeout,
+				       .stdin_from = -1,
+				       .stdout_to = -1};
+		struct probe *q = &a->probes[a->n_probes++];
+		q->a = a;
+		q->node = xstrdup(n->name);
+		char *err = NULL;
+		q->p = proc_start(a->loop, &po, on_probe_exit, q, &err);
 		strv_free(&v);
-		if (!yes)
-			return false;
-		asked++;
+		if (!q->p) {
+			log_warn("agent: failsafe: cannot ask %s: %s", n->name, err);
+			free(err);
+			probes_free(a);
+			return;
+		}
+		a->probes_left++;
 	}
-	return asked > 0;
+	if (!a->probes_left)
+		probes_free(a);
 }
 
 /* ------------------------------------------------------------ failover */
@@ -800,6 +870,10 @@ static bool resume_writes(struct agent *a)
 	char *err = NULL, *note = NULL;
 	struct db_conn c;
 	int rc = db_pair_connect(&a->pair, a->self_db, &c, &err);
+	/* What fence_self took (READ_ONLY ADMIN, semi-sync's master side)
+	 * comes back first, as `db writable` does it. */
+	if (!rc)
+		rc = db_unfence(a->cfg, &c, &err);
 	if (!rc)
 		rc = db_exec(&c, "SET GLOBAL read_only = OFF", &err);
 	db_close(&c);
@@ -932,16 +1006,19 @@ static void no_leader(struct agent *a)
 		try_takeover(a);
 }
 
+/* Renewals come first (an election is over in a second or two, and a
+ * renewal is the better answer); the other nodes are asked once per
+ * deadline, when only FAILSAFE_RESERVE_MS is left before it, while the
+ * renewals go on. */
 static void etcd_down(struct agent *a)
 {
-	if (!acting_primary(a) || a->fenced_self || a->failover)
+	if (!acting_primary(a) || a->fenced_self || a->failover || a->probes_left)
 		return;
-	int64_t sent = now_ms();
-	if (failsafe_confirmed(a)) {
-		a->failsafe_ms = sent;
-		decide(a, LOG_LVL_WARN, "etcd unreachable; failsafe: every other node confirmed it "
-			"cannot reach etcd either and is not promoting: staying writable");
-	}
+	int64_t deadline = fence_deadline(a);
+	if (a->failsafe_tried_for == deadline || now_ms() < deadline - FAILSAFE_RESERVE_MS)
+		return;
+	a->failsafe_tried_for = deadline;
+	start_failsafe(a);
 }
 
 static void schedule_tick(struct agent *a);
@@ -989,13 +1066,49 @@ static void tick(struct agent *a)
 	notify_send("WATCHDOG=1");
 }
 
+/* A standby following a live primary spends the time until its next tick
+ * in a watch on the leader key, from the revision its transaction read:
+ * when the key goes (the primary's lease ran out) or changes hands, the
+ * next tick comes at once instead of up to half a tick later. true: the
+ * wait is over (changed, or the whole interval passed): tick now. false:
+ * no watch (etcd did not take one): the timer paces the ticks as before.
+ * The tick decides, from its own transaction. */
+static bool await_leader_change(struct agent *a)
+{
+	if (!a->etcd_ok || a->leader || !a->leader_name || a->failover || acting_primary(a) ||
+	    a->members.revision <= 0 || loop_stopping(a->loop) || stop_pending())
+		return false;
+	char *kl = cluster_key(&a->cl, "leader"), *err = NULL;
+	int64_t wait = a->tick_ms / 2, began = now_ms();
+	int rc = etcd_watch_wait(a->cl.etcd, kl, a->members.revision, wait, &err);
+	free(kl);
+	if (rc < 0) {
+		log_debug("agent: no watch on the leader key (%s): polling", err);
+		free(err);
+		/* A member that never answered used up the interval already. */
+		return now_ms() - began >= wait;
+	}
+	if (rc > 0) {
+		/* Changes in a row (a key that flaps): the timer paces the ticks. */
+		int64_t now = now_ms(), last = a->watch_woke_ms;
+		a->watch_woke_ms = now;
+		if (now - last < a->tick_ms / 2)
+			return false;
+		log_debug("agent: the leader key changed: ticking now");
+	}
+	return true;
+}
+
 static void on_tick(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct agent *a = arg;
 	a->tick_timer = 0;
 	tick(a);
-	schedule_tick(a);
+	if (await_leader_change(a) && !loop_stopping(a->loop))
+		a->tick_timer = loop_add_timer(a->loop, 0, on_tick, a);
+	else
+		schedule_tick(a);
 }
 
 /* A standby looks twice as often: the moment the primary's lease is gone
@@ -1003,6 +1116,8 @@ static void on_tick(struct loop *loop, void *arg)
 static void schedule_tick(struct agent *a)
 {
 	int64_t ms = a->leader || acting_primary(a) ? a->tick_ms : a->tick_ms / 2;
+	if (!a->etcd_ok && acting_primary(a) && !a->fenced_self && ms > RENEW_RETRY_MS)
+		ms = RENEW_RETRY_MS;
 	if (!loop_stopping(a->loop))
 		a->tick_timer = loop_add_timer(a->loop, ms, on_tick, a);
 }
@@ -1012,6 +1127,58 @@ static void on_stop(struct loop *loop, int signo, void *arg)
 	(void)arg;
 	log_info("agent: signal %d: stopping", signo);
 	loop_stop(loop);
+}
+
+static char *render_metrics(void *arg)
+{
+	struct agent *a = arg;
+	return status_render_metrics(a->cfg, NULL, 0);
+}
+
+static int health_answer(const char *path, void *arg)
+{
+	struct agent *a = arg;
+	return agent_health(a->cfg, path);
+}
+
+/* metrics_listen is the sync daemon's; without a [sync] section no sync
+ * daemon runs on this node (a database-only pair), and the load
+ * balancer's health checks (/primary, /standby) are answered here. */
+static void start_health(struct agent *a)
+{
+	if (a->cfg->n_syncs > 0 || !a->cfg->metrics_listen)
+		return;
+	char *err = NULL;
+	a->health = metrics_new(a->loop, a->cfg->metrics_listen, render_metrics, a, &err);
+	if (!a->health) {
+		log_error("agent: %s: no health endpoint", err);
+		free(err);
+		return;
+	}
+	metrics_set_health(a->health, health_answer, a);
+	log_info("agent: /primary, /standby and /metrics on %s (no [sync] section: no sync "
+		 "daemon serves them)",
+		 a->cfg->metrics_listen);
+}
+
+/* One tick every ttl/5, at most 1 s; the fence margin 1 s or ttl/4. */
+static int64_t tick_of(int64_t ttl_ms)
+{
+	return ttl_ms / 5 < 1000 ? ttl_ms / 5 : 1000;
+}
+
+static int64_t margin_of(int64_t ttl_ms)
+{
+	return ttl_ms / 4 > 1000 ? ttl_ms / 4 : 1000;
+}
+
+/* The worst case: etcd's leader lost just after a renewal, found out at
+ * the next tick; from then on a renewal is tried every RENEW_RETRY_MS
+ * until the fence deadline. */
+int64_t agent_leaderless_budget_ms(long ttl)
+{
+	int64_t ttl_ms = (int64_t)ttl * 1000;
+	return ttl_ms - margin_of(ttl_ms) - tick_of(ttl_ms) - RENEW_RETRY_MS;
 }
 
 static int setup(struct agent *a, char **err)
@@ -1046,8 +1213,8 @@ static int setup(struct agent *a, char **err)
 			a->self_db->connect_timeout = 2;
 	}
 	a->ttl_ms = cfg->cluster.ttl * 1000;
-	a->tick_ms = a->ttl_ms / 5 < 1000 ? a->ttl_ms / 5 : 1000;
-	a->margin_ms = a->ttl_ms / 4 > 1000 ? a->ttl_ms / 4 : 1000;
+	a->tick_ms = tick_of(a->ttl_ms);
+	a->margin_ms = margin_of(a->ttl_ms);
 	cluster_open(&a->cl, cfg);
 	return LB_OK;
 }
@@ -1075,6 +1242,7 @@ int agent_run(const struct config *cfg, const struct agent_opts *o)
 		 " ms), automatic failover %s",
 		 cfg->node, cfg->cluster.scope, cfg->cluster.ttl, a.tick_ms, a.margin_ms,
 		 cfg->cluster.auto_failover ? "on" : "off");
+	start_health(&a);
 	notify_send("READY=1");
 	tick(&a);
 	schedule_tick(&a);
@@ -1085,7 +1253,9 @@ int agent_run(const struct config *cfg, const struct agent_opts *o)
 	 * ttl; past it, the standby takes over. */
 	if (a.failover)
 		proc_free(a.failover);
+	probes_free(&a);
 	wd_disarm(&a);
+	metrics_free(a.health);
 	loop_free(a.loop);
 	cluster_close(&a.cl);
 	db_facts_free(&a.facts);

@@ -54,6 +54,11 @@ int agent_pause(const struct config *cfg);
  * the leader key for ttl) or "etcd=reachable ...". A result (result.h). */
 int agent_failsafe_probe(const struct config *cfg, const char *asking);
 
+/* How long etcd may go without a leader (an election) while a primary
+ * with this ttl still renews before its fence deadline, in ms; `check`
+ * compares it with etcd's election timeout. */
+int64_t agent_leaderless_budget_ms(long ttl);
+
 /* The health answer for path ("/primary" or "/standby") from this node's
  * STATE_DIR/agent.json: 200 or 503; 0 when path is not a health path. */
 int agent_health(const struct config *cfg, const char *path);

@@ -1,12 +1,15 @@
 /* check_cluster: the [cluster] rules of `lifeboat check`: every etcd member
  * answers, there are three of them on three hosts (no two on one node, so
  * one site's loss leaves a majority), the agents' clocks agree with this
- * one, and ttl leaves room for etcd elections. Reads only. */
+ * one, and ttl lets the primary renew through an etcd election. Reads
+ * only. */
+#include "agent.h"
 #include "check.h"
 #include "cluster.h"
 #include "etcd.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,28 +135,76 @@ static void check_clocks(const struct config *cfg, struct check_report *r)
 	json_object_put(o);
 }
 
+/* The value of NAME=VALUE on a line of its own in an environment file
+ * (quotes dropped); NULL when absent or commented out. Caller frees. */
+static char *env_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, n) != 0 || l[n] != '=')
+			continue;
+		const char *v = l + n + 1;
+		size_t len = strcspn(v, "\n");
+		if (len >= 2 && (v[0] == '"' || v[0] == '\'') && v[len - 1] == v[0]) {
+			v++;
+			len -= 2;
+		}
+		return xstrndup(v, len);
+	}
+	return NULL;
+}
+
 /* Debian's etcd reads ETCD_ELECTION_TIMEOUT from /etc/default/etcd (ms,
- * default 1000). A leader election stalls every request; the primary must
- * get through one well before ttl - margin. */
+ * default 1000). Losing etcd's leader stalls every request until the others
+ * elect one: within two election timeouts (each member waits a random one
+ * to two). The primary must renew through that before its fence deadline
+ * (agent_leaderless_budget_ms), or it fences itself: safe, but an outage.
+ * Without pre-vote (ETCD_PRE_VOTE, off by default in 3.4) a member that
+ * comes back from a partition makes the others elect again, which can take
+ * several election timeouts. Only this machine's member is visible here. */
 static void check_ttl(const struct config *cfg, struct check_report *r)
 {
 	long election = 1000;
 	char *text = read_file("/etc/default/etcd", NULL);
-	const char *p = text ? strstr(text, "\nETCD_ELECTION_TIMEOUT=") : NULL;
-	if (p) {
-		const char *v = strchr(p, '=') + 1;
-		election = strtol(v + (*v == '"'), NULL, 10);
-	}
+	char *et = text ? env_value(text, "ETCD_ELECTION_TIMEOUT") : NULL;
+	char *pv = text ? env_value(text, "ETCD_PRE_VOTE") : NULL;
+	char *name = text ? env_value(text, "ETCD_NAME") : NULL;
+	char *ic = text ? env_value(text, "ETCD_INITIAL_CLUSTER") : NULL;
+	if (et && strtol(et, NULL, 10) > 0)
+		election = strtol(et, NULL, 10);
+	bool member_here = name || ic;
+	bool pre_vote = pv && strcmp(pv, "true") == 0;
 	free(text);
-	long ttl_ms = cfg->cluster.ttl * 1000;
-	if (election > 0 && ttl_ms >= 5 * election)
-		check_add(r, "cluster ttl", CHECK_PASS, NULL,
-			  "ttl %ld s, etcd election timeout %ld ms", cfg->cluster.ttl, election);
-	else
+	free(et);
+	free(pv);
+	free(name);
+	free(ic);
+	long ttl = cfg->cluster.ttl;
+	int64_t budget = agent_leaderless_budget_ms(ttl), needed = 2 * (int64_t)election;
+	long enough = ttl;
+	while (agent_leaderless_budget_ms(enough) < needed && enough < 3600)
+		enough++;
+	if (budget < needed)
 		check_add(r, "cluster ttl", CHECK_WARN,
-			  "ttl at least 5 x the election timeout: a primary must renew through an "
-			  "etcd election, or it fences itself",
-			  "ttl %ld s, etcd election timeout %ld ms", cfg->cluster.ttl, election);
+			  "raise ttl: the primary must renew through an etcd election (up to two "
+			  "election timeouts), or it fences itself at every one",
+			  "ttl %ld s renews through %" PRId64 " ms without an etcd leader; an "
+			  "election takes up to %" PRId64 " ms (election timeout %ld ms): ttl %ld "
+			  "s or more",
+			  ttl, budget, needed, election, enough);
+	else if (member_here && !pre_vote)
+		check_add(r, "cluster ttl", CHECK_WARN,
+			  "ETCD_PRE_VOTE=true in /etc/default/etcd on every etcd member (the default "
+			  "from etcd 3.5): without it a member back from a partition makes the others "
+			  "elect again, which can outlast the primary's fence deadline",
+			  "ttl %ld s, etcd election timeout %ld ms; this machine's etcd member runs "
+			  "without pre-vote",
+			  ttl, election);
+	else
+		check_add(r, "cluster ttl", CHECK_PASS, NULL,
+			  "ttl %ld s renews through %" PRId64 " ms without an etcd leader (election "
+			  "timeout %ld ms: an election takes up to %" PRId64 " ms)",
+			  ttl, budget, election, needed);
 }
 
 void check_cluster(const struct config *cfg, struct check_report *r)

@@ -20,6 +20,9 @@ void cluster_open(struct cluster *c, const struct config *cfg)
 	struct etcd_tls tls = {cc->etcd_ca, cc->etcd_cert, cc->etcd_key};
 	c->cfg = cfg;
 	c->etcd = etcd_new(&cc->etcd, &tls);
+	const struct node_conf *self = cfg->node ? config_find_node(cfg, cfg->node) : NULL;
+	if (self)
+		etcd_prefer_host(c->etcd, self->address);
 	c->prefix = xasprintf("/lifeboat/%s/", cc->scope);
 }
 

@@ -136,6 +136,11 @@ int db_rejoin(struct db_pair *p, bool force, uint64_t *new_epoch, char **err);
  * and the highest role epoch, and the other server is reachable, read-only
  * and not newer (db_writable.c). *changed: writes were off and are on now. */
 int db_make_writable(struct db_pair *p, bool *changed, char **err);
+/* Undo a fence of the server c is connected to, before its writes go back
+ * on by any way other than a promote (`db writable`, the agent): READ_ONLY
+ * ADMIN back to the accounts the fence recorded, and, with semi_sync, the
+ * master side of semi-sync on again (the agent's fence turns it off). */
+int db_unfence(const struct config *cfg, struct db_conn *c, char **err);
 
 int db_persist_read_only(const struct config *cfg, const struct db_server *s, bool on,
 			 uint64_t epoch, char **err);

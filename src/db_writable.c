@@ -103,6 +103,23 @@ static int read_server(struct db_pair *p, const struct db_server *s, struct db_c
 	return rc;
 }
 
+int db_unfence(const struct config *cfg, struct db_conn *c, char **err)
+{
+	unsigned given = 0;
+	int rc = db_fence_give_back(c, &given, err);
+	if (!rc && given)
+		log_info("%s: READ_ONLY ADMIN given back to %u account(s) a fence took it from",
+			 c->name, given);
+	/* The agent's fence turns the master side of semi-sync off (a commit
+	 * waiting for a cut-off standby holds read_only back); without it on
+	 * again an acknowledged write could be lost at the next failover. */
+	if (!rc && cfg->db.semi_sync)
+		rc = db_exec(c, "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC", err);
+	if (!rc && cfg->db.semi_sync)
+		rc = db_exec(c, "SET GLOBAL rpl_semi_sync_master_enabled = ON", err);
+	return rc;
+}
+
 /* Whether the other server leaves this one the newest: reachable, not
  * writable, no higher epoch. 0, or the refusal. */
 static int other_is_behind(const struct db_server *there, const struct db_facts *fo,
@@ -150,6 +167,9 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	if (!rc && !f.read_only) {
 		log_debug("%s is writable already (role epoch %llu)", c.name,
 			 (unsigned long long)mine);
+		/* Writes came back another way (SET GLOBAL by hand, the agent):
+		 * what a fence took is given back too. */
+		rc = db_unfence(p->cfg, &c, err);
 		goto out;
 	}
 	if (!rc && f.replica) {
@@ -171,6 +191,11 @@ int db_make_writable(struct db_pair *p, bool *changed, char **err)
 	/* [cluster]: the leader key first, as failover does. */
 	if (!rc)
 		rc = cluster_claim_for_writable(p->cfg, mine, err);
+	/* As promote does: what a fence of this server took comes back
+	 * before writes go on (a failure leaves it read-only; a second run
+	 * finishes). */
+	if (!rc)
+		rc = db_unfence(p->cfg, &c, err);
 	if (!rc)
 		rc = db_exec(&c, "SET GLOBAL read_only = OFF", err);
 	if (!rc)

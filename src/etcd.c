@@ -4,15 +4,27 @@
 #include "util.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A member that answers at all accepts a connection within this (a LAN or
  * a WAN link); more is a dead link or host. */
 #define CONNECT_TIMEOUT_MS 500
 #define MIN_TRY_MS 300
+/* One try's bound, and the pause before another round of every member. */
+#define TRY_CAP_MS 1000
+/* A lease renewal touches no disk: it answers in milliseconds or waits
+ * for a leader. A member that has none looks again only every election
+ * timeout (etcd 3.4's waitLeader), so a renewal that came while there was
+ * none is answered up to a second after the election: a new one, sent
+ * after it, is answered at once. */
+#define RENEW_TRY_MS 400
+#define ROUND_PAUSE_MS 100
 /* gRPC codes meaning "this member cannot serve now": another may. */
 #define GRPC_DEADLINE_EXCEEDED 4
 #define GRPC_UNAVAILABLE 14
@@ -471,6 +483,26 @@ void etcd_free(struct etcd *e)
 	free(e);
 }
 
+/* "http://HOST:PORT" or "https://[V6]:PORT": whether HOST is host. */
+static bool endpoint_on(const char *url, const char *host)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	size_t n = strlen(host);
+	if (*h == '[')
+		return strncmp(h + 1, host, n) == 0 && h[1 + n] == ']';
+	return strncmp(h, host, n) == 0 && (h[n] == ':' || h[n] == '/' || h[n] == '\0');
+}
+
+void etcd_prefer_host(struct etcd *e, const char *host)
+{
+	for (size_t i = 0; host && *host && i < e->endpoints.len; i++)
+		if (endpoint_on(e->endpoints.items[i], host)) {
+			e->cur = i;
+			return;
+		}
+}
+
 const char *etcd_endpoint(const struct etcd *e)
 {
 	return e->endpoints.len ? e->endpoints.items[e->cur] : "";
@@ -482,10 +514,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* One POST to one endpoint. 0 with *status and the body, or -1 when no
- * answer came (connect failure, timeout): *err says why. */
-static int post_one(struct etcd *e, const char *url, const char *body, int64_t timeout_ms,
-		    long *status, struct buf *out, char **err)
+/* The easy handle set for one JSON POST (TLS as configured); the caller
+ * frees the returned header list after curl_easy_perform. */
+static struct curl_slist *request_setup(struct etcd *e, const char *url, const char *body,
+					int64_t timeout_ms, curl_write_callback on_data, void *data)
 {
 	CURL *c = e->curl;
 	curl_easy_reset(c);
@@ -497,8 +529,8 @@ static int post_one(struct etcd *e, const char *url, const char *body, int64_t t
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, data);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (e->ca)
 		curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
@@ -506,8 +538,20 @@ static int post_one(struct etcd *e, const char *url, const char *body, int64_t t
 		curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
 	if (e->key)
 		curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+	return hdr;
+}
+
+/* One POST to one endpoint. 0 with *status and the body, or -1 when no
+ * answer came (connect failure, timeout): *err says why, *refused whether
+ * nothing listens there (or no route). */
+static int post_one(struct etcd *e, const char *url, const char *body, int64_t timeout_ms,
+		    long *status, struct buf *out, bool *refused, char **err)
+{
+	CURL *c = e->curl;
+	struct curl_slist *hdr = request_setup(e, url, body, timeout_ms, on_body, out);
 	CURLcode rc = curl_easy_perform(c);
 	curl_slist_free_all(hdr);
+	*refused = rc == CURLE_COULDNT_CONNECT;
 	if (rc != CURLE_OK) {
 		*err = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		return -1;
@@ -516,50 +560,89 @@ static int post_one(struct etcd *e, const char *url, const char *body, int64_t t
 	return 0;
 }
 
-/* A member without quorum answers "no leader" or times out the request:
- * another member may still serve it. */
-static bool try_next_member(long status, const char *body)
+/* The gRPC code of an error answer: {"code": N} (unary calls) or, for a
+ * stream such as keepalive, {"error": {"grpc_code": N}}; 0 when none. */
+static int answer_code(struct json_object *root)
+{
+	struct json_object *c, *e;
+	if (json_object_object_get_ex(root, "code", &c))
+		return json_object_get_int(c);
+	if (json_object_object_get_ex(root, "error", &e) &&
+	    json_object_is_type(e, json_type_object) &&
+	    (json_object_object_get_ex(e, "grpc_code", &c) ||
+	     json_object_object_get_ex(e, "code", &c)))
+		return json_object_get_int(c);
+	return 0;
+}
+
+/* A member without quorum answers "no leader" or times out the request
+ * (both gRPC Unavailable, HTTP 503), and one that just lost its leader
+ * "leader changed": another member may serve it, or this one shortly. */
+bool etcd_answer_retryable(long status, const char *body)
 {
 	if (status == 503 || status == 504)
 		return true;
-	struct json_object *root = json_tokener_parse(body), *c;
-	bool next = false;
-	if (root && json_object_object_get_ex(root, "code", &c)) {
-		int code = json_object_get_int(c);
-		next = code == GRPC_UNAVAILABLE || code == GRPC_DEADLINE_EXCEEDED;
-	}
+	struct json_object *root = json_tokener_parse(body);
+	int code = root ? answer_code(root) : 0;
 	json_object_put(root);
-	return next;
+	return code == GRPC_UNAVAILABLE || code == GRPC_DEADLINE_EXCEEDED;
 }
 
-/* POST path to the members in turn until one answers within timeout_ms.
- * 0 with the answer's body in out (any HTTP status: the body says), or
- * ETCD_UNREACHABLE with *err. */
+static void pause_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* POST path to the members in turn, round after round, until one answers
+ * within timeout_ms. Each try is short (try_cap_ms): a member that took
+ * the connection but waits for an election may be on the minority side of
+ * a partition, and another member may already serve; an election is over
+ * in a few election timeouts, so a later round finds a leader. 0 with the
+ * answer's body in out (any HTTP status: the body says), or
+ * ETCD_UNREACHABLE with *err (the last round's reasons); at once when no
+ * member took the connection (etcd is down: waiting changes nothing, and
+ * a primary's failsafe needs the time). */
 static int post(struct etcd *e, const char *path, const char *body, int64_t timeout_ms,
-		struct buf *out, char **err)
+		int64_t try_cap_ms, struct buf *out, char **err)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	size_t n = e->endpoints.len;
 	struct buf why;
 	buf_init(&why);
-	for (size_t i = 0; i < n; i++) {
+	int rounds = 0;
+	size_t refused_in_round = 0, last = e->cur > 0 ? e->cur - 1 : n - 1;
+	for (size_t i = 0; n > 0; i++) {
 		size_t at = (e->cur + i) % n;
 		int64_t left = deadline - now_ms();
 		if (left < MIN_TRY_MS / 3)
 			break;
-		/* Two thirds of what is left (all of it for the last one): a
-		 * member that took the connection is most likely waiting for an
-		 * election, while a dead one costs only the connect timeout. */
-		int64_t try_ms = i + 1 == n ? left : left * 2 / 3;
-		if (try_ms < MIN_TRY_MS)
-			try_ms = left < MIN_TRY_MS ? left : MIN_TRY_MS;
+		if (i % n == 0 && i > 0) {
+			if (refused_in_round == n)
+				break;
+			/* Every member said no: wait a little for an election. */
+			int64_t nap = left / 4 < ROUND_PAUSE_MS ? left / 4 : ROUND_PAUSE_MS;
+			pause_ms(nap);
+			left -= nap;
+			buf_reset(&why);
+		}
+		if (i % n == 0) {
+			refused_in_round = 0;
+			rounds++;
+		}
+		int64_t try_ms = left < try_cap_ms ? left : try_cap_ms;
 		char *url = xasprintf("%s%s", e->endpoints.items[at], path);
 		char *e1 = NULL;
 		long status = 0;
+		bool refused = false;
 		buf_reset(out);
-		int rc = post_one(e, url, body, try_ms, &status, out, &e1);
+		int rc = post_one(e, url, body, try_ms, &status, out, &refused, &e1);
 		free(url);
-		if (rc == 0 && !try_next_member(status, out->data ? out->data : "")) {
+		last = at;
+		if (refused)
+			refused_in_round++;
+		if (rc == 0 && !etcd_answer_retryable(status, out->data ? out->data : "")) {
 			e->cur = at;
 			buf_free(&why);
 			return 0;
@@ -570,8 +653,12 @@ static int post(struct etcd *e, const char *path, const char *body, int64_t time
 		buf_addf(&why, "%s%s", why.len ? "; " : "", e1);
 		free(e1);
 	}
-	*err = xasprintf("no etcd member answered within %" PRId64 " ms (%s)", timeout_ms,
-			 why.len ? why.data : "no time left");
+	/* The next call starts with the member after the last one tried: a
+	 * short budget is not spent on the same stalled member every time. */
+	if (n > 0)
+		e->cur = (last + 1) % n;
+	*err = xasprintf("no etcd member answered within %" PRId64 " ms, %d round(s) (%s)",
+			 timeout_ms, rounds, why.len ? why.data : "no time left");
 	buf_free(&why);
 	return ETCD_UNREACHABLE;
 }
@@ -583,7 +670,7 @@ int etcd_range(struct etcd *e, const char *key, bool prefix, int64_t timeout_ms,
 	char *body = etcd_range_body(key, prefix);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/kv/range", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/range", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_range(ans.data ? ans.data : "", out, err);
 	buf_free(&ans);
@@ -596,7 +683,7 @@ int etcd_delete(struct etcd *e, const char *key, int64_t timeout_ms, char **err)
 	char *body = etcd_range_body(key, false);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/kv/deleterange", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/deleterange", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0) {
 		struct etcd_kvs dummy;
 		rc = etcd_parse_range(ans.data ? ans.data : "", &dummy, err);
@@ -622,7 +709,7 @@ int etcd_lease_grant(struct etcd *e, long ttl, int64_t timeout_ms, int64_t *id, 
 	char *body = id_body("TTL", ttl, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/grant", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/grant", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_lease_grant(ans.data ? ans.data : "", id, err);
 	buf_free(&ans);
@@ -635,7 +722,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t timeout_ms, long *t
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/keepalive", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/keepalive", body, timeout_ms, RENEW_TRY_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_keepalive(ans.data ? ans.data : "", ttl, err);
 	buf_free(&ans);
@@ -648,7 +735,7 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, int64_t timeout_ms, char **err
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/revoke", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/revoke", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0) {
 		struct etcd_kvs dummy;
 		rc = etcd_parse_range(ans.data ? ans.data : "", &dummy, err);
@@ -665,7 +752,7 @@ int etcd_lease_ttl(struct etcd *e, int64_t id, int64_t timeout_ms, long *left, c
 	char *body = id_body("ID", id, NULL, 0);
 	struct buf ans;
 	buf_init(&ans);
-	int rc = post(e, "/v3/lease/timetolive", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/lease/timetolive", body, timeout_ms, RENEW_TRY_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_timetolive(ans.data ? ans.data : "", left, err);
 	buf_free(&ans);
@@ -680,10 +767,100 @@ int etcd_txn_run(struct etcd *e, const struct etcd_txn *t, int64_t timeout_ms, b
 	struct buf ans;
 	buf_init(&ans);
 	*succeeded = false;
-	int rc = post(e, "/v3/kv/txn", body, timeout_ms, &ans, err);
+	int rc = post(e, "/v3/kv/txn", body, timeout_ms, TRY_CAP_MS, &ans, err);
 	if (rc == 0)
 		rc = etcd_parse_txn(ans.data ? ans.data : "", succeeded, got, err);
 	buf_free(&ans);
 	free(body);
 	return rc;
+}
+
+/* ------------------------------------------------------------ watch */
+
+char *etcd_watch_body(const char *key, int64_t rev)
+{
+	struct json_object *c = range_request(key, false), *o = json_object_new_object();
+	add_i64(c, "start_revision", rev + 1);
+	json_object_object_add(o, "create_request", c);
+	return json_text(o);
+}
+
+/* One stream message: {"result": {"created": true, ...}}, then {"result":
+ * {"events": [...]}} per change; {"result": {"canceled": true}} when etcd
+ * ends the watch (its revision compacted away). */
+int etcd_parse_watch(const char *body, bool *created, char **err)
+{
+	struct json_object *root, *res, *v;
+	if (parse_body(body, &root, NULL, err) < 0)
+		return -1;
+	if (!json_object_object_get_ex(root, "result", &res))
+		res = root;
+	int rc = 0;
+	if (json_object_object_get_ex(res, "created", &v) && json_object_get_boolean(v))
+		*created = true;
+	if ((json_object_object_get_ex(res, "canceled", &v) && json_object_get_boolean(v)) ||
+	    (json_object_object_get_ex(res, "events", &v) && json_object_array_length(v) > 0))
+		rc = 1;
+	json_object_put(root);
+	return rc;
+}
+
+struct watch_stream {
+	struct json_tokener *tok;
+	bool created;
+	int outcome; /* 1 changed, -1 error, 0 still watching */
+	char *err;
+};
+
+/* The stream's bytes: complete JSON messages are judged as they arrive;
+ * the first that decides ends the transfer (returning 0 aborts it). */
+static size_t on_watch_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct watch_stream *w = arg;
+	size_t len = size * n, off = 0;
+	while (off < len && w->outcome == 0) {
+		while (off < len && isspace((unsigned char)data[off]))
+			off++;
+		if (off == len)
+			break;
+		struct json_object *o = json_tokener_parse_ex(w->tok, data + off, (int)(len - off));
+		if (!o && json_tokener_get_error(w->tok) == json_tokener_continue)
+			break;
+		off += json_tokener_get_parse_end(w->tok);
+		json_tokener_reset(w->tok);
+		const char *text = o ? json_object_to_json_string(o) : "";
+		w->outcome = etcd_parse_watch(text, &w->created, &w->err);
+		json_object_put(o);
+	}
+	return w->outcome == 0 ? len : 0;
+}
+
+int etcd_watch_wait(struct etcd *e, const char *key, int64_t rev, int64_t timeout_ms, char **err)
+{
+	if (!e->endpoints.len) {
+		*err = xstrdup("no etcd endpoint");
+		return -1;
+	}
+	char *url = xasprintf("%s/v3/watch", e->endpoints.items[e->cur]);
+	char *body = etcd_watch_body(key, rev);
+	struct watch_stream w = {.tok = json_tokener_new()};
+	CURL *c = e->curl;
+	struct curl_slist *hdr = request_setup(e, url, body, timeout_ms, on_watch_data, &w);
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(hdr);
+	int out = w.outcome;
+	if (out < 0) {
+		*err = w.err;
+		w.err = NULL;
+	} else if (out == 0 && !(rc == CURLE_OPERATION_TIMEDOUT && w.created)) {
+		/* Ended without a decision: no watch was running all along. */
+		*err = xasprintf("%s: %s", url,
+				 rc == CURLE_OK ? "the watch stream ended" : curl_easy_strerror(rc));
+		out = -1;
+	}
+	free(w.err);
+	json_tokener_free(w.tok);
+	free(body);
+	free(url);
+	return out;
 }

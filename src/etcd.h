@@ -32,6 +32,10 @@ struct etcd_tls {
 
 struct etcd *etcd_new(const struct strv *endpoints, const struct etcd_tls *tls);
 void etcd_free(struct etcd *e);
+/* Ask the endpoint on host (this node's own member) first: a fresh client
+ * otherwise starts with the first one listed, which may be the member of
+ * the site that just went dark (a connect timeout lost per process). */
+void etcd_prefer_host(struct etcd *e, const char *host);
 /* The endpoint that answered last (for messages). */
 const char *etcd_endpoint(const struct etcd *e);
 
@@ -61,6 +65,19 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t timeout_ms, long *t
 int etcd_lease_revoke(struct etcd *e, int64_t id, int64_t timeout_ms, char **err);
 /* Seconds left, -1 when the lease is gone. */
 int etcd_lease_ttl(struct etcd *e, int64_t id, int64_t timeout_ms, long *left, char **err);
+
+/* Wait, at most timeout_ms, for key to change after revision rev (a watch
+ * on one member, the one that answered last: POST /v3/watch, streamed).
+ * 1: it changed (or etcd cancelled the watch: look again), 0: no change
+ * within timeout_ms, -1 with *err: no watch (the caller polls instead). A
+ * wake-up only: decisions still come from a transaction. */
+int etcd_watch_wait(struct etcd *e, const char *key, int64_t rev, int64_t timeout_ms, char **err);
+/* The watch request's body (start_revision rev + 1); caller frees. */
+char *etcd_watch_body(const char *key, int64_t rev);
+/* Feed one message of the watch stream: 1 an event (or the watch was
+ * cancelled), 0 nothing yet (*created set once etcd made the watch), -1
+ * an error message (*err). */
+int etcd_parse_watch(const char *body, bool *created, char **err);
 
 /* A transaction: if every compare holds, the success operations run, else
  * the failure ones; all at one revision. Build it, run it, free it. */
@@ -99,5 +116,9 @@ int etcd_parse_txn(const char *body, bool *succeeded, struct etcd_kvs *got, char
 int etcd_parse_lease_grant(const char *body, int64_t *id, char **err);
 int etcd_parse_keepalive(const char *body, long *ttl, char **err);
 int etcd_parse_timetolive(const char *body, long *left, char **err);
+/* Whether an answer means "not now, ask another member or again": no
+ * leader, leader changed, request timed out (gRPC Unavailable or
+ * DeadlineExceeded, as a unary call or a stream such as keepalive says it). */
+bool etcd_answer_retryable(long status, const char *body);
 
 #endif

@@ -37,6 +37,10 @@
 
 #define PEER_TIMEOUT_MS 15000
 #define PROBE_TIMEOUT_MS 1000
+/* The old primary's lease is known gone (old_lease_gone): a host that
+ * answers at all, on a LAN or a WAN, answers a connect within this. */
+#define PROBE_LEASE_GONE_MS 300
+#define PROBE_ETCD_MS 500
 
 /* ------------------------------------------------------------ helpers */
 
@@ -108,37 +112,86 @@ static void plan_hooks(const struct fo *f, const struct strv *hooks, const char 
 	}
 }
 
-/* A TCP connect bounded by PROBE_TIMEOUT_MS: a dead host costs 1 s here
- * instead of the client library's 5 s. */
-static int tcp_probe(const char *host, unsigned port)
+/* A TCP connect to the old primary, started before the other probes and
+ * finished after them (tcp_probe_end), bounded: a dead host costs
+ * PROBE_TIMEOUT_MS here instead of the client library's 5 s. */
+struct tcp_probe {
+	int fd;     /* the connect in flight, or -1 */
+	int result; /* 1 port answers, 0 refused, -1 silent or no address */
+	int64_t started;
+};
+
+static void tcp_probe_start(struct tcp_probe *t, const char *host, unsigned port)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	char ps[16];
 	snprintf(ps, sizeof(ps), "%u", port);
+	t->fd = -1;
+	t->result = -1;
+	t->started = now_ms();
 	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
-		return -1;
+		return;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int rc = -1;
 	if (fd >= 0) {
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			rc = 1;
+			t->result = 1;
 		} else if (errno == EINPROGRESS) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			if (poll(&pfd, 1, PROBE_TIMEOUT_MS) == 1) {
-				int e = 0;
-				socklen_t l = sizeof(e);
-				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
-				rc = e == 0 ? 1 : (e == ECONNREFUSED ? 0 : -1);
-			}
+			t->fd = fd;
+			fd = -1;
 		} else if (errno == ECONNREFUSED) {
-			rc = 0;
+			t->result = 0;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 	freeaddrinfo(ai);
-	return rc;
 }
 
+/* The answer, waiting until budget_ms after the start at most. */
+static int tcp_probe_end(struct tcp_probe *t, int64_t budget_ms)
+{
+	if (t->fd < 0)
+		return t->result;
+	int64_t left = t->started + budget_ms - now_ms();
+	struct pollfd pfd = {.fd = t->fd, .events = POLLOUT};
+	if (poll(&pfd, 1, left > 0 ? (int)left : 0) == 1) {
+		int e = 0;
+		socklen_t l = sizeof(e);
+		getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &e, &l);
+		t->result = e == 0 ? 1 : (e == ECONNREFUSED ? 0 : -1);
+	}
+	close(t->fd);
+	t->fd = -1;
+	return t->result;
+}
+
+/* [cluster]: etcd (a linearizable read) says the leader key is this
+ * node's, so the old primary's lease is gone: its agent, if it runs,
+ * fenced it before the lease could run out (read-only, sessions ended,
+ * address released). The probe then looks only briefly for what it can
+ * still fence (a primary whose agent was stopped answers at once on a LAN
+ * or a WAN). */
+static bool old_lease_gone(const struct fo *f)
+{
+	const struct config *cfg = f->cfg;
+	if (!cfg->cluster.present || !cfg->node || f->switchover)
+		return false;
+	struct cluster c;
+	cluster_open(&c, cfg);
+	char *kl = cluster_key(&c, "leader"), *err = NULL;
+	struct etcd_kvs kvs;
+	bool mine = false;
+	if (etcd_range(c.etcd, kl, false, PROBE_ETCD_MS, &kvs, &err) == 0) {
+		mine = kvs.len == 1 && strcmp(kvs.items[0].value, cfg->node) == 0;
+		etcd_kvs_free(&kvs);
+	} else {
+		log_debug("failover: %s", err);
+		free(err);
+	}
+	free(kl);
+	cluster_close(&c);
+	return mine;
+}
 
 /* ------------------------------------------------------------ lock */
 
@@ -221,6 +274,8 @@ static void probe_files(struct fo *f)
 static void probe(struct fo *f)
 {
 	struct probe *p = &f->pr;
+	struct tcp_probe t;
+	tcp_probe_start(&t, f->pair.primary.host, f->pair.primary.port);
 	struct db_conn c;
 	memset(&c, 0, sizeof(c));
 	if (!db_pair_connect(&f->pair, &f->pair.standby, &c, &p->local_err) &&
@@ -228,7 +283,12 @@ static void probe(struct fo *f)
 		p->local_ok = true;
 	p->local_flavor = c.flavor;
 	db_close(&c);
-	p->peer_net = tcp_probe(f->pair.primary.host, f->pair.primary.port);
+	bool gone = t.fd >= 0 && old_lease_gone(f);
+	p->peer_net = tcp_probe_end(&t, gone ? PROBE_LEASE_GONE_MS : PROBE_TIMEOUT_MS);
+	if (gone && p->peer_net < 0)
+		log_info("failover: the old primary does not answer within %d ms and etcd says its "
+			 "lease is gone (its agent fences it before the lease can run out)",
+			 PROBE_LEASE_GONE_MS);
 	if (p->peer_net == 1) {
 		memset(&c, 0, sizeof(c));
 		if (!db_pair_connect(&f->pair, &f->pair.primary, &c, &p->peer_err) &&

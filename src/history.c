@@ -553,21 +553,27 @@ static void collect_from(struct version_list *l, const char *base, const char *r
 	buf_free(&r);
 }
 
-static int by_rel_then_replaced(const void *pa, const void *pb)
+/* Versions of one path in time order: older replacement first, the live
+ * one (replaced 0) last. */
+static int replaced_order(const struct version *a, const struct version *b)
 {
-	const struct version *a = pa, *b = pb;
-	int c = strcmp(a->rel, b->rel);
-	if (c)
-		return c;
-	/* live (0) last within a path; else older replacement first */
 	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
 	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
 	if (ra != rb)
 		return ra < rb ? -1 : 1;
-	/* Replaced within one second: the one that arrived first went first. */
+	if (a->replaced_ns != b->replaced_ns)
+		return a->replaced_ns < b->replaced_ns ? -1 : 1;
+	/* Replaced within one tick: the one that arrived first went first. */
 	if (a->born != b->born)
 		return a->born < b->born ? -1 : 1;
 	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
+}
+
+static int by_rel_then_replaced(const void *pa, const void *pb)
+{
+	const struct version *a = pa, *b = pb;
+	int c = strcmp(a->rel, b->rel);
+	return c ? c : replaced_order(a, b);
 }
 
 /* The live tree's and every history run's entries under rel. */
@@ -815,17 +821,7 @@ static int by_as_then_replaced(const void *pa, const void *pb)
 	const struct version *a = *(const struct version *const *)pa;
 	const struct version *b = *(const struct version *const *)pb;
 	int c = strcmp(a->as, b->as);
-	if (c)
-		return c;
-	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
-	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
-	if (ra != rb)
-		return ra < rb ? -1 : 1;
-	if (a->replaced_ns != b->replaced_ns)
-		return a->replaced_ns < b->replaced_ns ? -1 : 1;
-	if (a->born != b->born)
-		return a->born < b->born ? -1 : 1;
-	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
+	return c ? c : replaced_order(a, b);
 }
 
 static int by_string(const void *pa, const void *pb)

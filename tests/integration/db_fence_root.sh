@@ -73,6 +73,19 @@ mdb_config b a >"$CONF2"
 	|| die "a's grants not given back: $(mdb_sql a "SHOW GRANTS FOR shopadmin@'%'")"
 [ "$(mdb_sql a "SELECT COUNT(*) FROM lifeboat.fence_revoked")" = 0 ] || die "fence record not cleared on a"
 
+# A fence undone by 'db writable' (writes back without a promote): the
+# accounts get READ_ONLY ADMIN back there too. a holds the higher epoch and
+# b is read-only, so writable picks a.
+"$LIFEBOAT" -c "$CONF2" db fence --server standby || die "fence a"
+[ "$(mdb_sql a "SELECT COUNT(*) FROM lifeboat.fence_revoked")" -gt 0 ] || die "fence of a recorded nothing"
+"$LIFEBOAT" -c "$CONF2" db writable 2>"$MDB_WORK/err" || die "writable: $(cat "$MDB_WORK/err")"
+[ "$(mdb_sql a "SELECT @@read_only")" = 0 ] || die "a not writable after db writable"
+[ "$(mdb_sql a "SHOW GRANTS FOR shopadmin@'%'"; mdb_sql_root a "SHOW GRANTS FOR root@localhost")" = "$grants_a" ] \
+	|| die "db writable did not give a's grants back: $(mdb_sql a "SHOW GRANTS FOR shopadmin@'%'")"
+[ "$(mdb_sql a "SELECT COUNT(*) FROM lifeboat.fence_revoked")" = 0 ] || die "fence record not cleared by db writable"
+mdb_app a shopadmin "$MDB_APPADMIN_PASS" "INSERT INTO shop.orders (item, qty) VALUES ('back', 1)" \
+	|| die "the application cannot write after db writable"
+
 # A lifeboat account without GRANT OPTION cannot revoke: the fence still
 # sets read_only and kills the sessions, then fails naming the GRANT.
 mdb_sql_root a "CREATE USER lbng@'%' IDENTIFIED BY '$MDB_PASS';

@@ -112,6 +112,16 @@ lb_track_pid() {
 	echo "$1 $st" >>"$T/.lb/pids"
 }
 
+# lb_track_pid_kill PID: the same, for a throwaway server whose graceful
+# stop only costs time (an etcd member that is raft leader waits seconds
+# to hand leadership to peers that are going too): cleanup KILLs it first.
+lb_track_pid_kill() {
+	local st
+	st=$(_lb_starttime "$1") || return 0
+	echo "$1 $st" >>"$T/.lb/pids"
+	echo "$1 $st" >>"$T/.lb/kill-first"
+}
+
 # Descendants of PID (children first-level, then theirs), one per line.
 _lb_descendants() {
 	local kids k
@@ -160,6 +170,9 @@ _lb_cleanup() {
 		# 1. tracked processes: TERM all, bounded wait, KILL survivors.
 		local -a pids=() sts=()
 		while read -r pid st; do
+			_lb_same "$pid" "$st" && kill -KILL "$pid" 2>/dev/null
+		done < <(cat "$T/.lb/kill-first" 2>/dev/null)
+		while read -r pid st; do
 			[ -n "$pid" ] || continue
 			pids+=("$pid"); sts+=("$st")
 		done <"$T/.lb/pids"
@@ -188,7 +201,7 @@ _lb_cleanup() {
 		done
 		for i in "${!pids[@]}"; do
 			if _lb_same "${pids[$i]}" "${sts[$i]}" && _lb_alive "${pids[$i]}"; then
-				echo "cleanup: PID ${pids[$i]} ignored SIGTERM for ${LB_TERM_TIMEOUT:-5} s, sending SIGKILL" >&2
+				echo "cleanup: PID ${pids[$i]} ($(tr "\0" " " </proc/${pids[$i]}/cmdline 2>/dev/null | cut -c1-120)) ignored SIGTERM for ${LB_TERM_TIMEOUT:-5} s, sending SIGKILL" >&2
 				kill -KILL "${pids[$i]}" 2>/dev/null
 			fi
 			wait "${pids[$i]}" 2>/dev/null

@@ -64,7 +64,7 @@ etcd_start() {
 		--initial-cluster "$ETCD_INITIAL" --initial-cluster-state "$state" \
 		--initial-cluster-token "lb$LB_ID" --log-level warn >>"$T/etcd-$name.log" 2>&1 &
 	echo $! >"$T/etcd-$name.pid"
-	lb_track_pid $!
+	lb_track_pid_kill $!
 }
 
 etcd_kill() {

@@ -36,6 +36,25 @@ static void roundtrip(const char *s)
 	free(d);
 }
 
+/* What etcd 3.4's gateway answers while it has no leader: a unary call
+ * with HTTP 503, the keepalive stream with HTTP 200 and the error inside. */
+static void test_retryable(void **state)
+{
+	(void)state;
+	assert_true(etcd_answer_retryable(503, "{\"error\":\"etcdserver: no leader\",\"message\":"
+					       "\"etcdserver: no leader\",\"code\":14}"));
+	assert_true(etcd_answer_retryable(200, "{\"error\":{\"grpc_code\":14,\"http_code\":503,"
+					       "\"message\":\"etcdserver: no leader\","
+					       "\"http_status\":\"Service Unavailable\"}}"));
+	assert_true(etcd_answer_retryable(200, "{\"error\":{\"grpc_code\":4,\"message\":"
+					       "\"context deadline exceeded\"}}"));
+	assert_false(etcd_answer_retryable(200, "{\"result\":{\"ID\":\"7\",\"TTL\":\"5\"}}"));
+	/* A real refusal is an answer: asking another member changes nothing. */
+	assert_false(etcd_answer_retryable(400, "{\"error\":\"etcdserver: requested lease not "
+					       "found\",\"code\":5}"));
+	assert_false(etcd_answer_retryable(200, "not json"));
+}
+
 static void test_b64(void **state)
 {
 	(void)state;
@@ -166,6 +185,70 @@ static void test_parse_answers(void **state)
 	free(err);
 }
 
+/* The watch stream as etcd 3.4's gateway writes it: created, then events
+ * (a DELETE carries "type"; a PUT, type 0, leaves it out), or cancelled. */
+static void test_watch(void **state)
+{
+	(void)state;
+	char *body = etcd_watch_body("/lifeboat/s/leader", 41), *err = NULL;
+	struct json_object *o = json_tokener_parse(body), *c, *v;
+	assert_true(json_object_object_get_ex(o, "create_request", &c));
+	assert_true(json_object_object_get_ex(c, "start_revision", &v));
+	assert_string_equal(json_object_get_string(v), "42");
+	assert_true(json_object_object_get_ex(c, "key", &v));
+	assert_string_equal(json_object_get_string(v), "L2xpZmVib2F0L3MvbGVhZGVy");
+	assert_false(json_object_object_get_ex(c, "range_end", &v));
+	json_object_put(o);
+	free(body);
+
+	bool created = false;
+	assert_int_equal(etcd_parse_watch("{\"result\":{\"header\":{\"revision\":\"41\"},"
+					  "\"created\":true}}",
+					  &created, &err),
+			 0);
+	assert_true(created);
+	assert_int_equal(etcd_parse_watch("{\"result\":{\"header\":{\"revision\":\"43\"},"
+					  "\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":"
+					  "\"YQ==\",\"mod_revision\":\"43\"}}]}}",
+					  &created, &err),
+			 1);
+	assert_int_equal(etcd_parse_watch("{\"result\":{\"events\":[{\"kv\":{\"key\":\"YQ==\"}}]}}",
+					  &created, &err),
+			 1);
+	assert_int_equal(etcd_parse_watch("{\"result\":{\"canceled\":true,\"compact_revision\":"
+					  "\"50\"}}",
+					  &created, &err),
+			 1);
+	assert_int_equal(etcd_parse_watch("{\"error\":{\"grpc_code\":14,\"message\":\"no leader\"}}",
+					  &created, &err),
+			 -1);
+	assert_non_null(strstr(err, "no leader"));
+	free(err);
+}
+
+/* A fresh client asks this node's own member first. */
+static void test_prefer_host(void **state)
+{
+	(void)state;
+	struct strv eps;
+	strv_init(&eps);
+	strv_push(&eps, "http://10.0.0.1:2379");
+	strv_push(&eps, "https://10.0.0.12:2379");
+	strv_push(&eps, "http://10.0.0.2:2379/");
+	strv_push(&eps, "http://[fd00::2]:2379");
+	struct etcd *e = etcd_new(&eps, NULL);
+	etcd_prefer_host(e, "10.0.0.5");
+	assert_string_equal(etcd_endpoint(e), "http://10.0.0.1:2379");
+	etcd_prefer_host(e, "10.0.0.2");
+	assert_string_equal(etcd_endpoint(e), "http://10.0.0.2:2379");
+	etcd_prefer_host(e, "fd00::2");
+	assert_string_equal(etcd_endpoint(e), "http://[fd00::2]:2379");
+	etcd_prefer_host(e, "10.0.0.12");
+	assert_string_equal(etcd_endpoint(e), "https://10.0.0.12:2379");
+	etcd_free(e);
+	strv_free(&eps);
+}
+
 static void test_cluster_config(void **state)
 {
 	(void)state;
@@ -253,6 +336,9 @@ int main(void)
 		cmocka_unit_test(test_prefix_end),
 		cmocka_unit_test(test_txn_body),
 		cmocka_unit_test(test_parse_answers),
+		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_prefer_host),
+		cmocka_unit_test(test_retryable),
 		cmocka_unit_test(test_cluster_config),
 		cmocka_unit_test(test_health),
 	};
