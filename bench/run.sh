@@ -22,6 +22,10 @@
 #   BENCH_FS=tmp            no loop device: use /tmp's file system
 #   BENCH_OUT=FILE          also write the table (markdown) to FILE
 #   LIFEBOAT                binary (default ./lifeboat, built by `make bench`)
+#   BENCH_LIFEBOAT_B        a second lifeboat binary, run as tool "lifeboat-b"
+#                           right after lifeboat in every round (serve on the
+#                           ssh side too), with an A/B table: two builds
+#                           compared in the same time window
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -47,6 +51,11 @@ ST_DIRS=${BENCH_STARTUP_DIRS:-20000}
 ST_FILES=${BENCH_STARTUP_FILES:-200000}
 ST_REPS=${BENCH_STARTUP_REPS:-5}
 TOOLS=${BENCH_TOOLS:-lifeboat lsyncd rsync}
+LIFEBOAT_B=${BENCH_LIFEBOAT_B:-}
+if [ -n "$LIFEBOAT_B" ]; then
+	LIFEBOAT_B=$(readlink -f "$LIFEBOAT_B")
+	TOOLS=${TOOLS/lifeboat/lifeboat lifeboat-b}
+fi
 MODES=${BENCH_MODES:-local ssh}
 CM=${BENCH_CM:-1}
 
@@ -122,7 +131,11 @@ start_tool() {
 	TOOL_LOG=$T/$tool-$mode.log
 	: >"$TOOL_LOG"
 	case $tool in
-	lifeboat)
+	lifeboat|lifeboat-b)
+		local bin=$LIFEBOAT
+		[ "$tool" = lifeboat ] || bin=$LIFEBOAT_B
+		# what the ssh side runs as `lifeboat serve` (tests/lib/sshd.sh)
+		ln -sf "$(readlink -f "$bin")" "$T/ssh/bin/lifeboat"
 		rm -rf "$T/lbstate"; mkdir -p "$T/lbstate"
 		{
 			printf '[lifeboat]\nstate_dir = %s\nlog = stderr\n\n[sync bench]\nsource = %s/\ndelay = 0\n' \
@@ -134,7 +147,7 @@ start_tool() {
 					"$SSH_HOST" "$dst" "$SSHD_PORT" "$SSH_KEY" "$SSH_OPTS"
 			fi
 		} >"$T/lifeboat.conf"
-		"$LIFEBOAT" -c "$T/lifeboat.conf" sync >>"$TOOL_LOG" 2>&1 &
+		"$bin" -c "$T/lifeboat.conf" sync >>"$TOOL_LOG" 2>&1 &
 		TOOL_PID=$!
 		;;
 	lsyncd|lsyncd-cm)
@@ -168,7 +181,7 @@ start_tool() {
 tool_idle() {
 	kill -0 "$TOOL_PID" 2>/dev/null || { cat "$TOOL_LOG" >&2; fail "$TOOL exited"; }
 	case $TOOL in
-	lifeboat)
+	lifeboat|lifeboat-b)
 		# The log line comes the moment every startup pass is done; the
 		# status file is rewritten at most every 200 ms.
 		grep -q 'every sync is live' "$TOOL_LOG" && return 0
@@ -279,6 +292,12 @@ bench_burst() {
 					fi
 					t1=$(now)
 					sample "burst/$n/rsync/$mode" "$(elapsed "$t0" "$t1")"
+					# lifeboat's target has what it received on disk before
+					# a batch counts as done; plain rsync does not: the same
+					# copy, durable, is rsync then a sync of the target's
+					# file system (the same one here, local and ssh alike).
+					sync -f "$W/dst"
+					sample "burst/$n/rsync+sync/$mode" "$(elapsed "$t0" "$(now)")"
 				done
 			fi
 			# live tools: start idle on empty dirs, then generate; from the
@@ -310,7 +329,8 @@ bench_burst() {
 				stop_tool
 			done
 		done
-		for k in "burst/$n/gen" "burst/$n/rsync/local" "burst/$n/rsync/ssh"; do
+		for k in "burst/$n/gen" "burst/$n/rsync/local" "burst/$n/rsync/ssh" \
+			"burst/$n/rsync+sync/local" "burst/$n/rsync+sync/ssh"; do
 			put "$k" "$(samples "$k" | median)"
 		done
 		for pair in "${pairs[@]}"; do
@@ -373,6 +393,29 @@ ms() { awk -v s="$1" 'BEGIN { if (s == "" || s == "n/a") print "n/a"; else print
 secs() { awk -v s="$1" 'BEGIN { if (s == "" || s == "n/a") print "n/a"; else printf "%.2f s", s }'; }
 mib() { awk -v k="$1" 'BEGIN { if (k == "" || k == 0) print "n/a"; else printf "%.1f MiB", k / 1024 }'; }
 
+# Two builds in the same run: A is $LIFEBOAT, B is $BENCH_LIFEBOAT_B.
+report_ab() {
+	local mode n a b v
+	echo "A: $(readlink -f "$LIFEBOAT"), B: $LIFEBOAT_B"
+	echo
+	echo "| A/B, same run | A | B | B / A | A / rsync | B / rsync |"
+	echo "|---|---|---|---|---|---|"
+	for mode in $MODES; do
+		if [[ " ${WHAT[*]} " == *" latency "* ]]; then
+			a=$(get "lat/lifeboat/$mode"); b=$(get "lat/lifeboat-b/$mode")
+			echo "| one-file change, $mode, p50 / p90 ms | $(awk '{ print $1 " / " $2 }' <<<"$a") | $(awk '{ print $1 " / " $2 }' <<<"$b") | $(ratio "${b%% *}" "${a%% *}") | | |"
+		fi
+		if [[ " ${WHAT[*]} " == *" burst "* ]]; then
+			for n in $BURST_SIZES; do
+				a=$(get "burst/$n/lifeboat/$mode"); b=$(get "burst/$n/lifeboat-b/$mode")
+				v=$(get "burst/$n/rsync/$mode")
+				echo "| burst $n, $mode | $(secs "$a") | $(secs "$b") | $(ratio "$b" "$a") | $(ratio "$a" "$v") | $(ratio "$b" "$v") |"
+			done
+		fi
+	done
+	echo
+}
+
 report() {
 	local mode n a b c v g net
 	echo
@@ -391,17 +434,21 @@ report() {
 		echo
 	fi
 	if [[ " ${WHAT[*]} " == *" burst "* ]]; then
-		echo "| files (4 KiB, 100 new dirs), start of creation until the target's last change | lifeboat | lsyncd | lsyncd + CM | plain rsync -a alone | lifeboat / rsync | lsyncd / rsync | lifeboat / lsyncd | lifeboat / rsync, until the poller saw it |"
-		echo "|---|---|---|---|---|---|---|---|---|"
+		echo "| files (4 KiB, 100 new dirs), start of creation until the target's last change | lifeboat | lsyncd | lsyncd + CM | plain rsync -a alone | lifeboat / rsync | lsyncd / rsync | lifeboat / lsyncd | lifeboat / rsync, until the poller saw it | plain rsync -a, then sync -f | lifeboat / (rsync + sync) |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
 		for n in $BURST_SIZES; do
 			for mode in $MODES; do
 				a=$(get "burst/$n/lifeboat/$mode"); b=$(get "burst/$n/lsyncd/$mode")
 				c=$(get "burst/$n/lsyncd-cm/$mode"); v=$(get "burst/$n/rsync/$mode")
 				g=$(get "burst/$n/gen"); seen=$(get "burst/$n/lifeboat/$mode/seen")
-				echo "| $n, $mode (generation alone $(secs "$g")) | $(secs "$a") | $(secs "$b") | $(secs "$c") | $(secs "$v") | $(ratio "$a" "$v") | $(ratio "$b" "$v") | $(ratio "$a" "$b") | $(ratio "$seen" "$v") |"
+				d=$(get "burst/$n/rsync+sync/$mode")
+				echo "| $n, $mode (generation alone $(secs "$g")) | $(secs "$a") | $(secs "$b") | $(secs "$c") | $(secs "$v") | $(ratio "$a" "$v") | $(ratio "$b" "$v") | $(ratio "$a" "$b") | $(ratio "$seen" "$v") | $(secs "$d") | $(ratio "$a" "$d") |"
 			done
 		done
 		echo
+	fi
+	if [ -n "$LIFEBOAT_B" ]; then
+		report_ab
 	fi
 	if [[ " ${WHAT[*]} " == *" startup "* ]]; then
 		echo "| startup on $ST_DIRS dirs / $ST_FILES files in sync, until idle (warm cache) | lifeboat | lsyncd | lifeboat / lsyncd |"

@@ -430,17 +430,29 @@ int history_merge(int root_fd, const char *staging_rel, const char *run_rel, cha
 	int stage = beneath_open_dir(root_fd, staging_rel, false, err);
 	if (stage < 0)
 		return -1;
-	/* Everything staged is on disk before any of it gets its final name. */
-	syncfs(stage);
 	struct buf rel;
 	buf_init(&rel);
 	buf_adds(&rel, "");
 	int rc = merge_dir(stage, root_fd, root_fd, &rel, run_rel, err);
 	buf_free(&rel);
-	/* ...and the renames before the sender hears "done". */
-	syncfs(stage);
+	/* The files and their renames are on disk before the sender hears
+	 * "done". One syncfs after the renames, not one before them too: a
+	 * killed receiver never gets here (staging keeps the partial files),
+	 * and what a power cut could leave short under a final name belongs to
+	 * a batch never acknowledged: it is sent again, and its size tells
+	 * rsync's quick check to copy it. */
+	if (rc == 0)
+		rc = history_sync(stage, "the merged files", err);
 	close(stage);
 	return rc;
+}
+
+int history_sync(int dir_fd, const char *what, char **err)
+{
+	if (syncfs(dir_fd) == 0)
+		return 0;
+	*err = xasprintf("cannot write %s to disk (syncfs): %s", what, strerror(errno));
+	return -1;
 }
 
 /* ---- reading it back ---- */

@@ -62,8 +62,16 @@ int history_rename(int root_fd, const char *from, const char *to, const char *ru
  * into ROOT, keeping what it replaces in RUN: new names are renamed in
  * whole (a tree in one step), a directory that exists on both sides is
  * merged and then given the staged directory's mode, owner and times.
- * Files are fsynced before they get their final name. 0, or -1 with *err. */
+ * What was staged and the renames are on disk when it returns (one
+ * syncfs, after the renames). 0, or -1 with *err. */
 int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err);
+
+/* What a transfer wrote on the file system of dir_fd is on disk: one
+ * syncfs for a whole batch, where an fsync per file (rsync --fsync) costs
+ * a journal commit each, one after the other. It also writes out other
+ * dirty data of that file system. 0, or -1 with *err (a write-back error:
+ * the batch must not count as done). */
+int history_sync(int dir_fd, const char *what, char **err);
 
 /* One version of a path. */
 struct version {

@@ -375,6 +375,61 @@ int serve_check_rsync(const struct strv *args, size_t from, bool *sender, const 
 	return 0;
 }
 
+static void on_receiver_exit(struct proc *p, void *arg)
+{
+	(void)p;
+	loop_stop(arg);
+}
+
+/* The receiving rsync as our child on our stdin and stdout, then one
+ * syncfs of the tree's file system before we exit: the peer's rsync prints
+ * its statistics (which its side takes as "done") only once this ssh
+ * session ended, so what it sent is on disk by then. rsync's own --fsync
+ * would fsync each file in turn, a journal commit each. Returns rsync's
+ * exit code, or SERVE_FAILED when the sync failed after a transfer the
+ * peer would count as done. */
+static int receive_settled(const struct tree *t, struct strv *argv)
+{
+	int in = fcntl(0, F_DUPFD_CLOEXEC, 3), out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	struct loop *loop = loop_new();
+	struct proc_opts o = {.argv = argv->items, .stdin_from = in, .stdout_to = out};
+	char *err = NULL;
+	struct proc *p = in >= 0 && out >= 0 ? proc_start(loop, &o, on_receiver_exit, loop, &err)
+					    : NULL;
+	bool ran = p != NULL;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	int code = SERVE_FAILED;
+	if (p) {
+		loop_run(loop);
+		code = proc_exit_code(p);
+		const char *tail = proc_stderr_tail(p);
+		if (*tail)
+			fprintf(stderr, "%s\n", tail);
+		proc_free(p);
+	} else {
+		log_error("serve: cannot run rsync: %s", err ? err : strerror(errno));
+		free(err);
+	}
+	loop_free(loop);
+	if (!ran)
+		return code;
+	/* Whatever rsync wrote, also when some files vanished meanwhile (24:
+	 * the peer counts that batch as done) or it failed part way. */
+	int fd = open_root(t);
+	if (fd < 0 || history_sync(fd, t->root, &err) < 0) {
+		log_error("serve: %s", err ? err : "cannot open the tree to sync it");
+		free(err);
+		if (code == 0 || code == 24)
+			code = SERVE_FAILED;
+	}
+	if (fd >= 0)
+		close(fd);
+	return code;
+}
+
 static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from)
 {
 	bool sender, backup;
@@ -400,9 +455,9 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 			return rc;
 		}
 		/* Whatever the peer asks: history is never a name it can touch,
-		 * what it replaces is kept, and it is on disk before rsync says done. */
+		 * what it replaces is kept, and it is on disk before rsync says done
+		 * (receive_settled). */
 		strv_push(&argv, "--filter=P /" HISTORY_DIR "/");
-		strv_push(&argv, "--fsync");
 		/* Files are written in the history's staging area and renamed into
 		 * place whole: a killed transfer leaves nothing under a final name. */
 		mkdir_p(t->root, 0755);
@@ -422,6 +477,11 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 		if (strcmp(w->items[i], "--backup") != 0)
 			strv_push(&argv, w->items[i]);
 	fflush(NULL);
+	if (!sender) {
+		int rc = receive_settled(t, &argv);
+		strv_free(&argv);
+		return rc;
+	}
 	execvp("rsync", argv.items);
 	log_error("serve: cannot run rsync: %s", strerror(errno));
 	strv_free(&argv);
@@ -464,6 +524,7 @@ static int serve_rename(const struct trees *tr)
 		return SERVE_REFUSED;
 	}
 	char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
+	int rc = SERVE_OK;
 	const char *from, *to;
 	while ((from = next_name(&p, end)) && (to = next_name(&p, end))) {
 		char *err = NULL;
@@ -474,11 +535,16 @@ static int serve_rename(const struct trees *tr)
 		free(err);
 	}
 	fflush(stdout);
-	syncfs(fd);
+	char *err = NULL;
+	if (history_sync(fd, t->root, &err) < 0) { /* on disk before they count */
+		log_error("serve: %s", err);
+		free(err);
+		rc = SERVE_FAILED;
+	}
 	free(run);
 	close(fd);
 	free(in);
-	return SERVE_OK;
+	return rc;
 }
 
 static bool parse_time_arg(const char *s, struct timespec *ts)
@@ -636,6 +702,7 @@ static int serve_tar(const struct trees *tr)
 	if (err)
 		log_error("serve: %s", err);
 	free(err);
+	err = NULL; /* beneath_open_dir below sets it only on failure */
 	if (sfd >= 0) {
 		close(sfd);
 		int hfd = beneath_open_dir(fd, HISTORY_DIR, false, &err);

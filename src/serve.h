@@ -33,8 +33,9 @@ enum {
 int serve_split(const char *command, struct strv *words, char **err);
 
 /* Carry out one request (words: "rsync --server ...", "lifeboat serve
- * REQUEST ...", or "REQUEST ..."). Returns a SERVE_* code, or, for rsync,
- * does not return (exec). self is this program (for forwarded commands). */
+ * REQUEST ...", or "REQUEST ..."). Returns a SERVE_* code (a receiving
+ * rsync: its exit code, once what it wrote is on disk), or, for a sending
+ * rsync, does not return (exec). self is this program (for forwarded commands). */
 int serve_run(const struct config *cfg, const char *self, const struct strv *words);
 
 /* Exposed for tests: is this rsync server argv acceptable (words after

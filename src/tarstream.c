@@ -653,6 +653,10 @@ struct receive {
 	char tail[TARSTREAM_TRAILER_LEN]; /* the last bytes read, held back */
 	size_t tail_len;
 	bool eof, broken, tar_done;
+	/* tar stopped reading (it exits once it read the end of the archive,
+	 * which may be before the trailer and our EOF arrived): stdin is read
+	 * on for the trailer, nothing more goes to tar. */
+	bool draining;
 };
 
 static void receive_check_done(struct receive *rv)
@@ -709,6 +713,22 @@ static void receive_end(struct receive *rv, bool broken)
 	receive_check_done(rv);
 }
 
+static void receive_drain(struct receive *rv)
+{
+	if (rv->draining)
+		return;
+	rv->draining = true;
+	if (rv->out >= 0) {
+		loop_del_fd(rv->loop, rv->out);
+		close(rv->out);
+		rv->out = -1;
+	}
+	rv->len = rv->off = 0;
+	loop_del_fd(rv->loop, rv->in);
+	if (loop_add_fd(rv->loop, rv->in, EPOLLIN, receive_pump, rv) < 0)
+		receive_end(rv, true);
+}
+
 static void receive_pump(struct loop *loop, int fd, uint32_t events, void *arg)
 {
 	(void)loop;
@@ -722,7 +742,7 @@ static void receive_pump(struct loop *loop, int fd, uint32_t events, void *arg)
 			if (w < 0 && errno == EAGAIN)
 				return;
 			if (w <= 0) {
-				receive_end(rv, true); /* tar is gone */
+				receive_drain(rv); /* tar is gone: its exit code judges */
 				return;
 			}
 			rv->off += (size_t)w;
@@ -740,17 +760,22 @@ static void receive_pump(struct loop *loop, int fd, uint32_t events, void *arg)
 		return;
 	}
 	receive_take(rv, data, (size_t)n);
-	if (rv->len && !receive_flow(rv, true))
+	if (rv->draining)
+		rv->len = rv->off = 0; /* past the end of the archive tar read */
+	else if (rv->len && !receive_flow(rv, true))
 		receive_end(rv, true);
 }
 
 static void on_receive_tar_exit(struct proc *p, void *arg)
 {
-	(void)p;
 	struct receive *rv = arg;
 	rv->tar_done = true;
-	if (!rv->eof && !rv->broken)
-		receive_end(rv, true); /* tar ended before the stream did */
+	if (!rv->eof && !rv->broken) {
+		if (proc_exit_code(p) == 0)
+			receive_drain(rv); /* the trailer may still be on its way */
+		else
+			receive_end(rv, true);
+	}
 	receive_check_done(rv);
 }
 

@@ -1,4 +1,5 @@
 #include "transport.h"
+#include "beneath.h"
 #include "child.h"
 #include "exclude.h"
 #include "history.h"
@@ -8,6 +9,7 @@
 #include "loop.h"
 #include "peer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -75,6 +77,7 @@ struct run {
 	bool pinned;      /* reads the source through pin_fd (the source guard) */
 	int pin_fd;
 	struct strv held; /* paths the stage held back from this run */
+	struct strv touched; /* a local path or tree batch's list: what settle syncs */
 	bool *failed;
 	size_t n_ops;
 	transfer_cb cb;
@@ -288,6 +291,7 @@ static void free_run(struct run *r)
 		return;
 	proc_free(r->p);
 	strv_free(&r->held);
+	strv_free(&r->touched);
 	if (r->pinned)
 		close(r->pin_fd);
 	free(r);
@@ -403,6 +407,137 @@ static void done_reading(struct run *r, struct transfer_result *res)
 	res->held = r->held.len ? &r->held : NULL;
 }
 
+/* ---- what a local batch wrote, on disk ---- */
+
+/* A small batch syncs what it touched, not the whole file system: syncfs
+ * also waits for every other writer's dirty data there (the source itself
+ * when it shares the file system, a database on the DR node). */
+#define SETTLE_MAX_FDS 256
+
+struct settle_set {
+	int fds[SETTLE_MAX_FDS];
+	size_t n;
+	bool over; /* more than SETTLE_MAX_FDS: syncfs instead */
+};
+
+/* Open a regular file or directory and start its data's write-back, so
+ * that one journal commit carries them all. Anything else (gone: a
+ * deletion; a symlink, a device) is carried by its directory's sync, and a
+ * device is never opened. */
+static int settle_open(struct settle_set *s, int dir_fd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+		return -1;
+	if (s->n == SETTLE_MAX_FDS) {
+		s->over = true;
+		return -1;
+	}
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1; /* replaced meanwhile: the next batch syncs it */
+	if (S_ISREG(st.st_mode))
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	s->fds[s->n++] = fd;
+	return fd;
+}
+
+static void settle_walk(struct settle_set *s, int dir_fd)
+{
+	DIR *d = fdopendir(dup(dir_fd));
+	struct dirent *e;
+	while (d && !s->over && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int fd = settle_open(s, dir_fd, e->d_name);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+			settle_walk(s, fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Each listed path, a tree's entries and each path's directory. */
+static void settle_collect(struct settle_set *s, int root, const struct strv *paths, bool trees)
+{
+	settle_open(s, root, ".");
+	char *last_parent = NULL;
+	for (size_t i = 0; i < paths->len && !s->over; i++) {
+		const char *rel = paths->items[i];
+		if (!*rel || !beneath_rel_ok(rel) || history_name(rel)) {
+			s->over = true; /* the root, or a name we do not judge here */
+			break;
+		}
+		const char *slash = strrchr(rel, '/');
+		char *parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : NULL;
+		char *err = NULL;
+		int pfd = parent ? beneath_open_dir(root, parent, false, &err) : dup(root);
+		if (pfd >= 0) {
+			if (parent && (!last_parent || strcmp(parent, last_parent) != 0))
+				settle_open(s, pfd, ".");
+			int fd = settle_open(s, pfd, slash ? slash + 1 : rel);
+			if (fd >= 0 && trees)
+				settle_walk(s, fd);
+			close(pfd);
+		}
+		free(err);
+		free(last_parent);
+		last_parent = parent;
+	}
+	free(last_parent);
+}
+
+/* 0: every fd synced; 1: too many, syncfs instead; -1 with *err. */
+static int settle_paths(int root, const struct strv *paths, bool trees, char **err)
+{
+	struct settle_set s = {.n = 0};
+	settle_collect(&s, root, paths, trees);
+	int rc = s.over ? 1 : 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (rc == 0 && fsync(s.fds[i]) < 0 && errno != EINVAL) {
+			*err = xasprintf("cannot write what was shipped to disk (fsync): %s",
+					 strerror(errno));
+			rc = -1;
+		}
+		close(s.fds[i]);
+	}
+	return rc;
+}
+
+/* A local target: what the rsync run wrote is on disk before the batch
+ * counts as done: a small batch's files and directories fsynced in one
+ * pass, else one syncfs (rsync's --fsync costs a journal commit per file,
+ * one after the other). rsync prints its statistics after its receiver
+ * exited, so this comes after every write. A remote target's serve syncs
+ * before it exits. */
+static void settle(struct run *r, struct transfer_result *res)
+{
+	struct transport *t = r->t;
+	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY ||
+	    res->outcome != T_OK)
+		return;
+	char *err = NULL;
+	int fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
+	int rc = -1;
+	if (fd >= 0)
+		rc = r->mode == RSYNC_FULL
+			     ? 1
+			     : settle_paths(fd, &r->touched, r->mode == RSYNC_TREES, &err);
+	if (rc == 1)
+		rc = history_sync(fd, t->sc->target_path, &err);
+	if (rc < 0) {
+		res->outcome = T_FAILED;
+		snprintf(res->message, sizeof(res->message), "%s", err);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(err);
+}
+
 static void deliver(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
@@ -411,6 +546,7 @@ static void deliver(struct run *r, struct transfer_result *res)
 	transfer_cb cb = r->cb;
 	void *arg = r->arg;
 	done_reading(r, res);
+	settle(r, res);
 	if (cb)
 		cb(arg, res);
 	free_run(r);
@@ -564,6 +700,7 @@ static void on_run_output(struct proc *p, void *arg)
 	transfer_cb cb = r->cb;
 	r->cb = NULL;
 	done_reading(r, &res);
+	settle(r, &res);
 	cb(r->arg, &res);
 }
 
@@ -617,9 +754,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		/* serve on the target keeps what the pass replaces, in its history. */
 		strv_push(&argv, "--backup");
 	} else if (mode != RSYNC_VERIFY && !t->remote) {
-		/* A local target: what rsync replaces is kept (history), and what
-		 * it wrote is on disk before it reports done. */
-		strv_push(&argv, "--fsync");
+		/* A local target: what rsync replaces is kept (history); what it
+		 * wrote is put on disk once it is done (settle). */
 		char *tmp = history_temp_dir(t->sc->target_path, "rsync");
 		if (tmp)
 			strv_pushf(&argv, "--temp-dir=%s", tmp);
@@ -925,9 +1061,12 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	if (mode == RSYNC_PATHS) {
 		r->held = held;
 		send_list(r, &sent);
-		strv_free(&sent);
+		r->touched = sent; /* settle syncs what was sent */
 	} else if (slot >= 0) {
 		send_list(r, list);
+		strv_init(&r->touched);
+		for (size_t i = 0; list && i < list->len; i++)
+			strv_push(&r->touched, list->items[i]);
 	}
 	if (slot >= 0)
 		prime(t); /* the next change finds a warm rsync too */
@@ -949,7 +1088,12 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 	}
 	free(run);
 	if (root >= 0) {
-		syncfs(root); /* on disk before they count as done */
+		char *err = NULL;
+		if (history_sync(root, "the renames", &err) < 0) { /* on disk before they count */
+			res.outcome = T_FAILED;
+			snprintf(res.message, sizeof(res.message), "%s", err);
+			free(err);
+		}
 		close(root);
 	}
 	cb(arg, &res);
