@@ -94,7 +94,7 @@ struct syncer {
 	uint64_t retry_timer; /* backoff */
 	uint64_t rescan_timer;
 	uint64_t source_timer; /* waiting for a vanished source to return */
-	dev_t source_dev;         /* the source's file system at start */
+	uint64_t source_fs;       /* the source's file system at start (fs_id_of_path) */
 	bool source_had_entries;  /* the source was seen with something in it */
 	bool source_suspect;      /* the guard holds transfers (source_guard) */
 	uint64_t guard_timer;     /* the guard's look at an idle source */
@@ -191,9 +191,10 @@ static const char *source_guard(struct syncer *s)
 	struct stat st;
 	if (stat(s->sc->source, &st) < 0 || !S_ISDIR(st.st_mode))
 		return "is gone";
-	if (!s->source_dev)
-		s->source_dev = st.st_dev;
-	if (st.st_dev != s->source_dev)
+	uint64_t fs = fs_id_of_path(s->sc->source);
+	if (!s->source_fs)
+		s->source_fs = fs;
+	if (fs != s->source_fs)
 		return "is on another file system than when lifeboat started (an unmounted disk?)";
 	if (dir_has_entries(s->sc->source, NULL)) {
 		s->source_had_entries = true;

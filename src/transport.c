@@ -52,7 +52,7 @@ struct transport {
 	void *late_arg;
 	char *backup_dir; /* for the next full pass only */
 	struct stage *stage; /* whole copies of a path batch's files (stage.h) */
-	dev_t source_dev;    /* the source's file system when the transport started */
+	uint64_t source_fs;  /* the source's file system when the transport started */
 	bool stopping;
 	/* Bursts of new trees and files go as one tar stream when our exclude
 	 * answer is rsync's and no rsync option shapes the copy; else, or when
@@ -724,8 +724,7 @@ static void on_run_output(struct proc *p, void *arg)
  * on the file system, it was when the transport started? */
 static bool source_is_itself(const struct transport *t)
 {
-	struct stat st;
-	return !t->source_dev || (stat(t->sc->source, &st) == 0 && st.st_dev == t->source_dev);
+	return !t->source_fs || fs_id_of_path(t->sc->source) == t->source_fs;
 }
 
 /* An rsync that reads the source itself gets it as /proc/OURPID/fd/N, a
@@ -741,7 +740,7 @@ static int pin_source(const struct transport *t, char **path, char **err)
 	struct stat fs, ps;
 	if (fd >= 0 && fstat(fd, &fs) == 0 && stat(t->sc->source, &ps) == 0 &&
 	    fs.st_dev == ps.st_dev && fs.st_ino == ps.st_ino &&
-	    (!t->source_dev || fs.st_dev == t->source_dev)) {
+	    (!t->source_fs || fs_id_of_fd(fd) == t->source_fs)) {
 		*path = xasprintf("/proc/%ld/fd/%d", (long)getpid(), fd);
 		return fd;
 	}
@@ -855,9 +854,7 @@ static void prime(struct transport *t)
 void transport_start(struct transport *t)
 {
 	t->stopping = false;
-	struct stat sst;
-	if (stat(t->sc->source, &sst) == 0)
-		t->source_dev = sst.st_dev;
+	t->source_fs = fs_id_of_path(t->sc->source);
 	if (!t->remote)
 		history_clean_staging(t->sc->target_path); /* a crashed run's partial files */
 	if (t->remote)

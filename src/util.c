@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -362,6 +363,34 @@ bool path_is_within(const char *inner, const char *outer)
 	if (n == 1 && outer[0] == '/')
 		return inner[0] == '/';
 	return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+/* statfs's f_fsid names the file system itself (ext4 derives it from its
+ * UUID), so the same disk mounted again, even through another device, is
+ * the same; st_dev where a file system gives no fsid. */
+static uint64_t fs_identity(const struct statfs *sfs, dev_t dev)
+{
+	uint64_t id = (uint64_t)(uint32_t)sfs->f_fsid.__val[0] << 32 |
+		      (uint32_t)sfs->f_fsid.__val[1];
+	return id ? id : (uint64_t)dev | (uint64_t)1 << 63;
+}
+
+uint64_t fs_id_of_path(const char *path)
+{
+	struct statfs sfs;
+	struct stat st;
+	if (statfs(path, &sfs) < 0 || stat(path, &st) < 0)
+		return 0;
+	return fs_identity(&sfs, st.st_dev);
+}
+
+uint64_t fs_id_of_fd(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0)
+		return 0;
+	return fs_identity(&sfs, st.st_dev);
 }
 
 char *path_normalise(const char *path)

@@ -66,6 +66,10 @@ char *read_file(const char *path, size_t *len);
 bool path_is_within(const char *inner, const char *outer);
 /* Strip trailing slashes except for "/" itself; returns a new string. */
 char *path_normalise(const char *path);
+/* Which file system holds path (or fd): the same disk mounted again gives
+ * the same value, another one (an empty mount point) another; 0 on error. */
+uint64_t fs_id_of_path(const char *path);
+uint64_t fs_id_of_fd(int fd);
 
 /* Test-only: LIFEBOAT_FAILPOINT=NAME makes lifeboat kill itself (SIGKILL,
  * nothing cleaned up) at the point NAME, so tests can check that a re-run
