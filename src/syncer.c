@@ -13,11 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A file open for writing ships once closed, or once it has been quiet this
  * long, and at least this often while it keeps growing (an open log). */
@@ -692,6 +694,111 @@ static void start_manifest(struct syncer *s)
 	}
 }
 
+/* Trees listed for the stage stay small: past these, rsync -r reads them in
+ * place as before (the stage copies every file of a path batch). */
+#define EXPAND_MAX_ENTRIES 10000
+#define EXPAND_MAX_BYTES (256ULL << 20)
+#define EXPAND_MAX_DEPTH 64
+
+struct expansion {
+	const struct exclude_set *x;
+	struct strv *out;
+	size_t entries;
+	uint64_t bytes;
+};
+
+/* Lists what is below dir_fd (rel, relative to the source; dir_fd is
+ * consumed), never through a symlink, excludes as the watcher judges them.
+ * false: the tree is rsync -r's after all (too big or deep, a hard link:
+ * rsync keeps links only within one transfer, unreadable). */
+static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int depth)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return false;
+	}
+	bool ok = depth < EXPAND_MAX_DEPTH;
+	struct dirent *de;
+	while (ok && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ok = errno == ENOENT; /* gone meanwhile: nothing to list */
+			continue;
+		}
+		bool is_dir = S_ISDIR(st.st_mode);
+		if (exclude_match(e->x, n, is_dir))
+			continue;
+		if (S_ISREG(st.st_mode))
+			e->bytes += (uint64_t)st.st_size;
+		if (++e->entries > EXPAND_MAX_ENTRIES || e->bytes > EXPAND_MAX_BYTES ||
+		    (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+			ok = false;
+			break;
+		}
+		char *path = xasprintf("%s/%s", rel, n);
+		strv_push(e->out, path);
+		if (is_dir) {
+			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			ok = fd >= 0 ? expand_dir(e, fd, path, depth + 1) : errno == ENOENT;
+		}
+		free(path);
+	}
+	closedir(d);
+	return ok;
+}
+
+/* rsync -r reads a tree's files in place and can ship one being rewritten
+ * torn, or a prefix, under its final name. Instead the trees' entries join
+ * the path batch, which the stage copies whole version by version; the
+ * trees stay for an rsync that only deletes (a tree may exist on the
+ * target: a directory re-created, a rename the target could not do, a
+ * queue collapsed to directories). false: trees and paths as they were. */
+static bool expand_trees(struct syncer *s, struct batch *b)
+{
+	struct strv found;
+	strv_init(&found);
+	struct expansion e = {.x = s->excludes, .out = &found};
+	bool ok = true;
+	for (size_t i = 0; ok && i < b->trees.len; i++) {
+		const char *tree = b->trees.items[i];
+		char *full = xasprintf("%s/%s", s->sc->source, tree);
+		int fd = tree[0] ? open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		free(full);
+		ok = fd >= 0; /* gone or not a directory: rsync -r says so on the target */
+		if (ok) {
+			strv_push(&found, tree);
+			ok = expand_dir(&e, fd, tree, 0);
+		}
+	}
+	if (ok)
+		move_all(&found, &b->paths);
+	else
+		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (too big, "
+			  "hard links or unreadable for the stage)",
+			  s->sc->name, b->trees.len);
+	strv_free(&found);
+	return ok;
+}
+
+/* The trees' files go staged with the paths; rsync -r only deletes. */
+static void ship_trees(struct syncer *s, struct batch *b)
+{
+	s->stage = STAGE_TREES;
+	if (!expand_trees(s, b)) {
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+	} else if (pass_delete(s)) {
+		transport_rsync(s->t, RSYNC_PRUNE, &b->trees, true, on_transfer_done, s);
+	} else {
+		strv_free(&b->trees);
+		strv_init(&b->trees);
+		run_stage(s);
+	}
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
@@ -725,8 +832,7 @@ static void run_stage(struct syncer *s)
 		move_all(&b->new_files, &b->paths);
 		run_stage(s);
 	} else if (b->trees.len) {
-		s->stage = STAGE_TREES;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+		ship_trees(s, b);
 	} else if (b->paths.len && drop_root(s, &b->paths)) {
 		s->stage = STAGE_PATHS;
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
