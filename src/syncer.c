@@ -72,6 +72,7 @@ struct syncer {
 	struct strv filters;  /* rsync filter rules from exclude + exclude_from */
 	struct exclude_set *excludes; /* what of them we evaluate ourselves */
 	bool stream_tried;            /* this batch: the tar stream declined it */
+	bool trees_listed; /* cur.trees' entries are among its paths: the trees only prune */
 	bool root_changed;    /* the source directory's own attributes */
 
 	enum sync_state state;
@@ -500,6 +501,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	} else if (s->stage == STAGE_TREES) {
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
+		s->trees_listed = false;
 	} else if (s->stage == STAGE_PATHS) {
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.paths);
@@ -702,6 +704,7 @@ static void start_manifest(struct syncer *s)
 
 struct expansion {
 	const struct exclude_set *x;
+	size_t max_entries;
 	struct strv *out;
 	size_t entries;
 	uint64_t bytes;
@@ -734,7 +737,7 @@ static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int dep
 			continue;
 		if (S_ISREG(st.st_mode))
 			e->bytes += (uint64_t)st.st_size;
-		if (++e->entries > EXPAND_MAX_ENTRIES || e->bytes > EXPAND_MAX_BYTES ||
+		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES ||
 		    (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
 			ok = false;
 			break;
@@ -761,7 +764,11 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 {
 	struct strv found;
 	strv_init(&found);
-	struct expansion e = {.x = s->excludes, .out = &found};
+	/* Entries in flight count as pending: max_pending bounds them too. */
+	size_t max = s->sc->max_pending > 0 && (size_t)s->sc->max_pending < EXPAND_MAX_ENTRIES
+			     ? (size_t)s->sc->max_pending
+			     : EXPAND_MAX_ENTRIES;
+	struct expansion e = {.x = s->excludes, .max_entries = max, .out = &found};
 	bool ok = true;
 	for (size_t i = 0; ok && i < b->trees.len; i++) {
 		const char *tree = b->trees.items[i];
@@ -784,19 +791,31 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 	return ok;
 }
 
-/* The trees' files go staged with the paths; rsync -r only deletes. */
+/* A tree listed goes staged with the paths, and its rsync -r comes after
+ * them and only deletes (prune_trees); a tree not listed is rsync -r's. */
 static void ship_trees(struct syncer *s, struct batch *b)
 {
-	s->stage = STAGE_TREES;
 	if (!expand_trees(s, b)) {
+		s->stage = STAGE_TREES;
 		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
-	} else if (pass_delete(s)) {
-		transport_rsync(s->t, RSYNC_PRUNE, &b->trees, true, on_transfer_done, s);
-	} else {
+		return;
+	}
+	s->trees_listed = true;
+	if (!pass_delete(s)) {
 		strv_free(&b->trees);
 		strv_init(&b->trees);
-		run_stage(s);
 	}
+	run_stage(s);
+}
+
+/* Deletes in the listed trees what the source lacks: a tree may exist on
+ * the target (a directory re-created, a rename the target could not do, a
+ * queue collapsed to directories). After the paths, so the target already
+ * has the trees' own types (a file there that is a directory here). */
+static void prune_trees(struct syncer *s, struct batch *b)
+{
+	s->stage = STAGE_TREES;
+	transport_rsync(s->t, RSYNC_PRUNE, &b->trees, true, on_transfer_done, s);
 }
 
 /* Advance the batch to its next non-empty stage. */
@@ -831,11 +850,13 @@ static void run_stage(struct syncer *s)
 	} else if (b->new_files.len) {
 		move_all(&b->new_files, &b->paths);
 		run_stage(s);
-	} else if (b->trees.len) {
+	} else if (b->trees.len && !s->trees_listed) {
 		ship_trees(s, b);
 	} else if (b->paths.len && drop_root(s, &b->paths)) {
 		s->stage = STAGE_PATHS;
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
+	} else if (b->trees.len) {
+		prune_trees(s, b);
 	} else if (s->once) {
 		s->stage = STAGE_VERIFY;
 		batch_free(b);
@@ -942,6 +963,7 @@ static void start_batch(struct syncer *s)
 	if (!guard_batch(s))
 		return;
 	s->stream_tried = false;
+	s->trees_listed = false;
 	s->batch_bytes = s->batch_files = 0;
 	if (!s->cur.full)
 		note_top_changes(s, &s->cur);
