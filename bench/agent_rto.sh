@@ -34,11 +34,6 @@ export LIFEBOAT LIFEBOAT_ROOT=$ROOT
 
 one_run() {
 	. "$ROOT/tests/lib/common.sh"
-	. "$ROOT/tests/lib/netns.sh"
-	. "$ROOT/tests/lib/sshd.sh"
-	. "$ROOT/tests/lib/sync.sh"
-	. "$ROOT/tests/lib/mariadb.sh"
-	. "$ROOT/tests/lib/cluster.sh"
 	. "$ROOT/tests/lib/etcd.sh"
 	lb_setup
 	need_root

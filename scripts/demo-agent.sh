@@ -17,11 +17,6 @@ export LIFEBOAT=${LIFEBOAT:-$ROOT/lifeboat} LIFEBOAT_ROOT=$ROOT
 [ "$(id -u)" = 0 ] || { echo "demo-agent needs root (network namespaces)" >&2; exit 2; }
 command -v etcd >/dev/null || { echo "demo-agent: etcd not installed (scripts/install-deps.sh)" >&2; exit 2; }
 . tests/lib/common.sh
-. tests/lib/netns.sh
-. tests/lib/sshd.sh
-. tests/lib/sync.sh
-. tests/lib/mariadb.sh
-. tests/lib/cluster.sh
 . tests/lib/etcd.sh
 lb_setup
 T0=$(lb_now_ms)

@@ -427,6 +427,12 @@ static int merge_dir(int stage_fd, int target_fd, int root_fd, struct buf *rel,
 
 int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err)
 {
+	return history_merge_then(root_fd, staging_rel, run_rel, true, err);
+}
+
+int history_merge_then(int root_fd, const char *staging_rel, const char *run_rel, bool sync,
+		       char **err)
+{
 	int stage = beneath_open_dir(root_fd, staging_rel, false, err);
 	if (stage < 0)
 		return -1;
@@ -441,7 +447,7 @@ int history_merge(int root_fd, const char *staging_rel, const char *run_rel, cha
 	 * and what a power cut could leave short under a final name belongs to
 	 * a batch never acknowledged: it is sent again, and its size tells
 	 * rsync's quick check to copy it. */
-	if (rc == 0)
+	if (rc == 0 && sync)
 		rc = history_sync(stage, "the merged files", err);
 	close(stage);
 	return rc;

@@ -65,6 +65,10 @@ int history_rename(int root_fd, const char *from, const char *to, const char *ru
  * What was staged and the renames are on disk when it returns (one
  * syncfs, after the renames). 0, or -1 with *err. */
 int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err);
+/* The same, the syncfs left to the caller when !sync (a local sync daemon
+ * syncs once at the end of its batch, before the batch counts as done). */
+int history_merge_then(int root_fd, const char *staging_rel, const char *run_rel, bool sync,
+		       char **err);
 
 /* What a transfer wrote on the file system of dir_fd is on disk: one
  * syncfs for a whole batch, where an fsync per file (rsync --fsync) costs

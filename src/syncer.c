@@ -42,6 +42,7 @@ enum stage {
 	STAGE_PATHS,
 	STAGE_ROOT,
 	STAGE_VERIFY,
+	STAGE_SYNC, /* a local target: the batch's one syncfs, last */
 };
 
 struct syncer {
@@ -81,6 +82,11 @@ struct syncer {
 	bool source_gone;
 	enum stage stage;
 	struct batch cur;
+	/* A local target: the batch shipped before cur, counted (flush, RPO)
+	 * only once its syncfs, running beside the loop, is done. */
+	struct batch unacked;
+	bool unacked_on;
+	bool ack_waiting; /* cur is shipped too and waits for that syncfs */
 	bool *rename_failed;
 	uint64_t batch_bytes, batch_files;
 	bool startup_done;
@@ -376,6 +382,59 @@ static void finish_batch(struct syncer *s, bool ok)
 	schedule(s);
 }
 
+/* ---- acknowledgement: a batch counts once its syncfs is done ---- */
+
+static void batch_shipped(struct syncer *s);
+
+static void on_synced(void *arg, const struct transfer_result *r)
+{
+	struct syncer *s = arg;
+	if (r->outcome != T_OK) {
+		/* Its lists are gone stage by stage: the whole source goes again,
+		 * as old as the batch, so no flush counts it done unsynced. */
+		log_warn("[sync %s] %s: shipping everything again", s->sc->name, r->message);
+		s->stats.failures++;
+		set_error(s, r->message);
+		int64_t since = s->unacked.oldest_ms;
+		changes_requeue(s->q, &s->unacked);
+		changes_full(s->q, since);
+	}
+	batch_free(&s->unacked);
+	s->unacked_on = false;
+	if (s->ack_waiting) {
+		s->ack_waiting = false;
+		batch_shipped(s);
+		return;
+	}
+	notify(s);
+	schedule(s);
+}
+
+/* Every stage of cur ran. What it wrote to a local target is not all on
+ * disk yet: its syncfs runs beside the loop and the next batch may start
+ * meanwhile; cur counts (flush, RPO) once that syncfs is done. One syncfs
+ * at a time: a batch shipped during one waits for it. */
+static void batch_shipped(struct syncer *s)
+{
+	if (!transport_sync_owed(s->t)) {
+		finish_batch(s, true);
+		return;
+	}
+	if (transport_syncing(s->t)) {
+		s->stage = STAGE_SYNC;
+		s->ack_waiting = true;
+		return;
+	}
+	s->unacked = s->cur;
+	memset(&s->cur, 0, sizeof(s->cur));
+	strv_init(&s->cur.trees);
+	strv_init(&s->cur.paths);
+	strv_init(&s->cur.new_files);
+	s->unacked_on = true;
+	transport_sync(s->t, on_synced, s);
+	finish_batch(s, true);
+}
+
 static void on_retry(struct loop *loop, void *arg)
 {
 	(void)loop;
@@ -386,6 +445,12 @@ static void on_retry(struct loop *loop, void *arg)
 
 static void batch_failed(struct syncer *s, const struct transfer_result *r)
 {
+	/* What the batch's earlier stages shipped to a local target is on disk
+	 * only after its last stage's syncfs (transport_sync), and their lists
+	 * are gone from the batch: a failure before that ships the whole source
+	 * again, as old as the batch, so no flush counts it done unsynced. */
+	bool unsynced = transport_sync_owed(s->t);
+	int64_t since = s->cur.oldest_ms;
 	s->stats.failures++;
 	s->consecutive_failures++;
 	set_error(s, r->message);
@@ -399,6 +464,8 @@ static void batch_failed(struct syncer *s, const struct transfer_result *r)
 	free(s->rename_failed);
 	s->rename_failed = NULL;
 	changes_requeue(s->q, &s->cur);
+	if (unsynced)
+		changes_full(s->q, since);
 	/* A transfer that fails twice for a reason other than the network may
 	 * have left the target in doubt: the next success is a full pass. */
 	if (!unreachable && s->consecutive_failures == 2) {
@@ -857,6 +924,9 @@ static void run_stage(struct syncer *s)
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
 	} else if (b->trees.len) {
 		prune_trees(s, b);
+	} else if (s->once && transport_sync_owed(s->t) && !transport_syncing(s->t)) {
+		s->stage = STAGE_SYNC;
+		transport_sync(s->t, on_transfer_done, s);
 	} else if (s->once) {
 		s->stage = STAGE_VERIFY;
 		batch_free(b);
@@ -866,7 +936,7 @@ static void run_stage(struct syncer *s)
 		s->root_changed = false;
 		transport_copy_root_times(s->t, on_transfer_done, s);
 	} else {
-		finish_batch(s, true);
+		batch_shipped(s);
 	}
 }
 
@@ -1262,6 +1332,7 @@ void syncer_free(struct syncer *s)
 	watch_free(s->receive_watch);
 	changes_free(s->q);
 	batch_free(&s->cur);
+	batch_free(&s->unacked);
 	free(s->rename_failed);
 	free(s->last_error);
 	strv_free(&s->filters);
@@ -1291,6 +1362,8 @@ bool syncer_reached(const struct syncer *s, int64_t mark)
 		return false;
 	if (oldest_seen_ms(s) <= mark)
 		return false;
+	if (s->unacked_on && s->unacked.oldest_ms <= mark)
+		return false; /* shipped, its syncfs not done */
 	return !s->busy || s->cur.oldest_ms > mark;
 }
 
@@ -1315,6 +1388,8 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 				 s->cur.n_renames + (s->cur.full ? 1 : 0);
 		out->pending += out->in_flight;
 	}
+	if (s->unacked_on && now - s->unacked.oldest_ms > age)
+		age = now - s->unacked.oldest_ms; /* not on disk there yet */
 	out->held = changes_held(s->q);
 	int64_t held_ms = 0;
 	out->held_path = changes_held_oldest(s->q, &held_ms);

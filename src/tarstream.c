@@ -38,6 +38,7 @@ struct tarstream {
 	int root_fd;   /* a local target: where the staging is merged */
 	char *staging; /* ... relative to it, NULL when remote */
 	bool keep_history;
+	bool sync_later; /* the caller syncs after the moves */
 	struct loop *loop;
 	int trailer_fd;      /* remote: our end of the stream, for the trailer */
 	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
@@ -314,7 +315,7 @@ static uint64_t bytes_written(const char *tail)
 static int local_merge(struct tarstream *ts, char **err)
 {
 	char *run = ts->keep_history ? history_run_dir("") : NULL;
-	int rc = history_merge(ts->root_fd, ts->staging, run, err);
+	int rc = history_merge_then(ts->root_fd, ts->staging, run, !ts->sync_later, err);
 	free(run);
 	return rc;
 }
@@ -587,6 +588,7 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	ts->trailer_fd = -1;
 	ts->loop = loop;
 	ts->keep_history = tt->keep_history;
+	ts->sync_later = tt->sync_later;
 	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);

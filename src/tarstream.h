@@ -49,6 +49,7 @@ struct tarstream_target {
 	char *const *ssh_argv;
 	const struct exclude_set *excludes; /* borrowed, may be NULL */
 	bool keep_history; /* a local target keeps what the stream replaces */
+	bool sync_later; /* a local target: the caller syncs what the moves put in place */
 };
 
 /* Start shipping trees (recursive) and flat entries (new files, and

@@ -10,12 +10,15 @@
 #include "peer.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,7 +65,13 @@ struct transport {
 	void *active_arg;
 	transfer_cb root_cb;   /* root times wait for lingering runs to exit */
 	void *root_arg;
+	/* A local target: a stage wrote more than settle fsyncs one by one;
+	 * one syncfs at the end of the batch covers it (transport_sync). */
+	bool sync_owed;
+	struct bg_sync *bg; /* that syncfs, running beside the loop */
 };
+
+static void bg_sync_end(struct transport *t);
 
 /* One rsync or rename child and what to do when it ends. */
 struct run {
@@ -307,6 +316,8 @@ void transport_stop(struct transport *t)
 {
 	t->stopping = true;
 	t->root_cb = NULL;
+	if (t->bg)
+		bg_sync_end(t); /* waits for the syncfs; its cb is dropped */
 	loop_cancel_timer(t->loop, t->master_timer);
 	loop_cancel_timer(t->loop, t->prime_timer);
 	t->master_timer = t->prime_timer = 0;
@@ -514,10 +525,11 @@ static int settle_paths(int root, const struct strv *paths, bool trees, char **e
 
 /* A local target: what the rsync run wrote is on disk before the batch
  * counts as done: a small batch's files and directories fsynced in one
- * pass, else one syncfs (rsync's --fsync costs a journal commit per file,
- * one after the other). rsync prints its statistics after its receiver
- * exited, so this comes after every write. A remote target's serve syncs
- * before it exits. */
+ * pass, else one syncfs at the end of the batch (transport_sync: one for
+ * all its stages, after the top directory's times; rsync's --fsync costs a
+ * journal commit per file, one after the other). rsync prints its
+ * statistics after its receiver exited, so this comes after every write. A
+ * remote target's serve syncs before it exits. */
 static void settle(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
@@ -533,9 +545,11 @@ static void settle(struct run *r, struct transfer_result *res)
 		rc = r->mode == RSYNC_FULL
 			     ? 1
 			     : settle_paths(fd, &r->touched,
-						    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE, &err);
-	if (rc == 1)
-		rc = history_sync(fd, t->sc->target_path, &err);
+					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE, &err);
+	if (rc == 1) {
+		t->sync_owed = true; /* one syncfs at the end of the batch */
+		rc = 0;
+	}
 	if (rc < 0) {
 		res->outcome = T_FAILED;
 		snprintf(res->message, sizeof(res->message), "%s", err);
@@ -913,6 +927,8 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 	case TS_OK:
 		log_debug("[sync %s] tar stream: %llu files, %llu bytes", t->sc->name,
 			  (unsigned long long)r->files, (unsigned long long)r->bytes);
+		if (!t->remote)
+			t->sync_owed = true; /* the moves are done, not yet on disk */
 		t->stream_failures = 0;
 		res.outcome = T_OK;
 		break;
@@ -953,6 +969,7 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 		.ssh_argv = t->remote ? ssh.items : NULL,
 		.excludes = t->excludes,
 		.keep_history = history_keep_seconds(t->sc->keep) > 0,
+		.sync_later = !t->remote,
 	};
 	t->active_cb = cb;
 	t->active_arg = arg;
@@ -1229,4 +1246,109 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 		r->n_ops = n;
 	}
 	buf_free(&b);
+}
+
+bool transport_sync_owed(const struct transport *t)
+{
+	return t->sync_owed;
+}
+
+/* The batch's syncfs runs in a thread: the loop collects and ships the next
+ * batch meanwhile; cb (from the loop) says when this one is on disk. */
+struct bg_sync {
+	struct transport *t;
+	pthread_t thread;
+	int dir_fd;
+	int done_fd; /* eventfd: the thread finished */
+	int error;   /* syncfs's errno, 0: done */
+	transfer_cb cb;
+	void *arg;
+};
+
+static void *bg_sync_run(void *arg)
+{
+	struct bg_sync *b = arg;
+	b->error = syncfs(b->dir_fd) == 0 ? 0 : errno;
+	uint64_t one = 1;
+	if (write(b->done_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd cannot fail with a counter this small */
+	}
+	return NULL;
+}
+
+static void bg_sync_end(struct transport *t)
+{
+	struct bg_sync *b = t->bg;
+	t->bg = NULL;
+	loop_del_fd(t->loop, b->done_fd);
+	pthread_join(b->thread, NULL);
+	close(b->done_fd);
+	close(b->dir_fd);
+	free(b);
+}
+
+static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	struct transport *t = arg;
+	uint64_t n;
+	if (read(fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
+		return;
+	struct transfer_result res = {.outcome = T_OK};
+	if (t->bg->error) {
+		res.outcome = T_FAILED;
+		snprintf(res.message, sizeof(res.message),
+			 "cannot write what was shipped to disk (syncfs %s): %s", t->sc->target_path,
+			 strerror(t->bg->error));
+	}
+	transfer_cb cb = t->bg->cb;
+	void *cb_arg = t->bg->arg;
+	bg_sync_end(t);
+	cb(cb_arg, &res);
+}
+
+bool transport_syncing(const struct transport *t)
+{
+	return t->bg != NULL;
+}
+
+void transport_sync(struct transport *t, transfer_cb cb, void *arg)
+{
+	struct transfer_result res = {.outcome = T_FAILED};
+	struct bg_sync *b = xcalloc(1, sizeof(*b));
+	b->t = t;
+	b->cb = cb;
+	b->arg = arg;
+	b->done_fd = -1;
+	b->dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->dir_fd < 0) {
+		snprintf(res.message, sizeof(res.message), "cannot open %s: %s", t->sc->target_path,
+			 strerror(errno));
+		free(b);
+		cb(arg, &res);
+		return;
+	}
+	b->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->done_fd < 0 || (errno = pthread_create(&b->thread, NULL, bg_sync_run, b)) != 0) {
+		/* No thread: the loop waits for this one syncfs itself. */
+		if (b->done_fd >= 0)
+			close(b->done_fd);
+		char *err = NULL;
+		if (history_sync(b->dir_fd, t->sc->target_path, &err) == 0) {
+			t->sync_owed = false;
+			res.outcome = T_OK;
+		} else {
+			snprintf(res.message, sizeof(res.message), "%s", err);
+			free(err);
+		}
+		close(b->dir_fd);
+		free(b);
+		cb(arg, &res);
+		return;
+	}
+	/* What is written from now on is the next sync's. */
+	t->sync_owed = false;
+	t->bg = b;
+	loop_add_fd(t->loop, b->done_fd, EPOLLIN, on_bg_sync_done, t);
 }

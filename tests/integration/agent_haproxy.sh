@@ -8,11 +8,6 @@
 # moves, and the client's writes through HAProxy follow the new primary.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-. "$LIFEBOAT_ROOT/tests/lib/netns.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sync.sh"
-. "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
-. "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
 . "$LIFEBOAT_ROOT/tests/lib/etcd.sh"
 lb_setup
 need_root

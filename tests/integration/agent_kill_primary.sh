@@ -11,17 +11,9 @@
 # sync does not push) and `agent --resume` arms automatic failover again.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-. "$LIFEBOAT_ROOT/tests/lib/netns.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sync.sh"
-. "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
-. "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
 . "$LIFEBOAT_ROOT/tests/lib/etcd.sh"
 lb_setup
-need_root
-need_netns
-command -v arping >/dev/null || skip "arping not installed"
-etcd_cluster_up || fail "cluster setup"
+etcd_test_up
 agent_start p
 agent_start d
 wait_until 20 leader_is oslo || fail "oslo's agent did not take the leader key: $(tail -5 "$T/agent-oslo.log")"

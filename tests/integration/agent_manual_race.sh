@@ -16,17 +16,9 @@
 #      by itself: one promotion, one new epoch.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-. "$LIFEBOAT_ROOT/tests/lib/netns.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sync.sh"
-. "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
-. "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
 . "$LIFEBOAT_ROOT/tests/lib/etcd.sh"
 lb_setup
-need_root
-need_netns
-command -v arping >/dev/null || skip "arping not installed"
-etcd_cluster_up || fail "cluster setup"
+etcd_test_up
 conf_add '$a\
 watchdog = auto'
 agent_start p

@@ -19,20 +19,12 @@
 # writable; no write acknowledged on either side is missing on dr.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-. "$LIFEBOAT_ROOT/tests/lib/netns.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sshd.sh"
-. "$LIFEBOAT_ROOT/tests/lib/sync.sh"
-. "$LIFEBOAT_ROOT/tests/lib/mariadb.sh"
-. "$LIFEBOAT_ROOT/tests/lib/cluster.sh"
 # The default ttl 5: the primary's fence deadline is 3.75 s after its last
 # renewal, and etcd's leader is killed in step 2b (the other two elect one
 # within two election timeouts): the primary must renew through that.
 . "$LIFEBOAT_ROOT/tests/lib/etcd.sh"
 lb_setup
-need_root
-need_netns
-command -v arping >/dev/null || skip "arping not installed"
-etcd_cluster_up || fail "cluster setup"
+etcd_test_up
 # No [sync] section here (a database-only pair): no sync daemon runs, and
 # the agent answers the health checks on metrics_listen.
 HPORT=9180

@@ -4,8 +4,10 @@
 # network namespace, one in dr's, one in a witness namespace on the same
 # bridge. The agents run on the machines (node_bg) from the installed
 # lifeboat and the one configuration file, to which [cluster] is added.
-# Needs common.sh, netns.sh, sshd.sh, sync.sh, mariadb.sh, cluster.sh.
+# Needs common.sh (it loads the two-machine fixture's libraries itself).
 #
+#   etcd_test_up             a test's start: root, namespaces and arping
+#                            there (else skip), then etcd_cluster_up
 #   etcd_cluster_up          cluster_up, then the witness, three etcd members,
 #                            [cluster] (ETCD_TTL, default 5 as in production)
 #                            in the configuration (both copies, identical),
@@ -30,11 +32,24 @@
 #
 # Every process is tracked (common.sh); the witness namespace goes at exit.
 
+for _lib in netns sshd sync mariadb cluster; do
+	# shellcheck source=/dev/null
+	. "$LIFEBOAT_ROOT/tests/lib/$_lib.sh"
+done
+unset _lib
+
 ETCD_TTL=${ETCD_TTL:-5}
 ETCD_SCOPE=test
 
 _etcd_ns() { case $1 in p | primary) echo primary ;; d | dr) echo dr ;; *) echo "$1" ;; esac; }
 _etcd_ip() { case $1 in primary) echo "$LB_NET.1" ;; dr) echo "$LB_NET.2" ;; witness) echo "$LB_NET.4" ;; esac; }
+
+etcd_test_up() {
+	need_root
+	need_netns
+	command -v arping >/dev/null || skip "arping not installed"
+	etcd_cluster_up || fail "cluster setup"
+}
 
 need_etcd() {
 	command -v etcd >/dev/null && command -v etcdctl >/dev/null || skip "etcd not installed (etcd-server, etcd-client)"
