@@ -13,11 +13,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A file open for writing ships once closed, or once it has been quiet this
  * long, and at least this often while it keeps growing (an open log). */
@@ -71,6 +73,7 @@ struct syncer {
 	struct strv filters;  /* rsync filter rules from exclude + exclude_from */
 	struct exclude_set *excludes; /* what of them we evaluate ourselves */
 	bool stream_tried;            /* this batch: the tar stream declined it */
+	bool trees_listed; /* cur.trees' entries are among its paths: the trees only prune */
 	bool root_changed;    /* the source directory's own attributes */
 
 	enum sync_state state;
@@ -566,6 +569,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 	} else if (s->stage == STAGE_TREES) {
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
+		s->trees_listed = false;
 	} else if (s->stage == STAGE_PATHS) {
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.paths);
@@ -760,6 +764,128 @@ static void start_manifest(struct syncer *s)
 	}
 }
 
+/* Trees listed for the stage stay small: past these, rsync -r reads them in
+ * place as before (the stage copies every file of a path batch). */
+#define EXPAND_MAX_ENTRIES 10000
+#define EXPAND_MAX_BYTES (256ULL << 20)
+#define EXPAND_MAX_DEPTH 64
+
+struct expansion {
+	const struct exclude_set *x;
+	size_t max_entries;
+	struct strv *out;
+	size_t entries;
+	uint64_t bytes;
+};
+
+/* Lists what is below dir_fd (rel, relative to the source; dir_fd is
+ * consumed), never through a symlink, excludes as the watcher judges them.
+ * false: the tree is rsync -r's after all (too big or deep, a hard link:
+ * rsync keeps links only within one transfer, unreadable). */
+static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int depth)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return false;
+	}
+	bool ok = depth < EXPAND_MAX_DEPTH;
+	struct dirent *de;
+	while (ok && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ok = errno == ENOENT; /* gone meanwhile: nothing to list */
+			continue;
+		}
+		bool is_dir = S_ISDIR(st.st_mode);
+		if (exclude_match(e->x, n, is_dir))
+			continue;
+		if (S_ISREG(st.st_mode))
+			e->bytes += (uint64_t)st.st_size;
+		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES ||
+		    (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+			ok = false;
+			break;
+		}
+		char *path = xasprintf("%s/%s", rel, n);
+		strv_push(e->out, path);
+		if (is_dir) {
+			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			ok = fd >= 0 ? expand_dir(e, fd, path, depth + 1) : errno == ENOENT;
+		}
+		free(path);
+	}
+	closedir(d);
+	return ok;
+}
+
+/* rsync -r reads a tree's files in place and can ship one being rewritten
+ * torn, or a prefix, under its final name. Instead the trees' entries join
+ * the path batch, which the stage copies whole version by version; the
+ * trees stay for an rsync that only deletes (a tree may exist on the
+ * target: a directory re-created, a rename the target could not do, a
+ * queue collapsed to directories). false: trees and paths as they were. */
+static bool expand_trees(struct syncer *s, struct batch *b)
+{
+	struct strv found;
+	strv_init(&found);
+	/* Entries in flight count as pending: max_pending bounds them too. */
+	size_t max = s->sc->max_pending > 0 && (size_t)s->sc->max_pending < EXPAND_MAX_ENTRIES
+			     ? (size_t)s->sc->max_pending
+			     : EXPAND_MAX_ENTRIES;
+	struct expansion e = {.x = s->excludes, .max_entries = max, .out = &found};
+	bool ok = true;
+	for (size_t i = 0; ok && i < b->trees.len; i++) {
+		const char *tree = b->trees.items[i];
+		char *full = xasprintf("%s/%s", s->sc->source, tree);
+		int fd = tree[0] ? open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		free(full);
+		ok = fd >= 0; /* gone or not a directory: rsync -r says so on the target */
+		if (ok) {
+			strv_push(&found, tree);
+			ok = expand_dir(&e, fd, tree, 0);
+		}
+	}
+	if (ok)
+		move_all(&found, &b->paths);
+	else
+		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (too big, "
+			  "hard links or unreadable for the stage)",
+			  s->sc->name, b->trees.len);
+	strv_free(&found);
+	return ok;
+}
+
+/* A tree listed goes staged with the paths, and its rsync -r comes after
+ * them and only deletes (prune_trees); a tree not listed is rsync -r's. */
+static void ship_trees(struct syncer *s, struct batch *b)
+{
+	if (!expand_trees(s, b)) {
+		s->stage = STAGE_TREES;
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+		return;
+	}
+	s->trees_listed = true;
+	if (!pass_delete(s)) {
+		strv_free(&b->trees);
+		strv_init(&b->trees);
+	}
+	run_stage(s);
+}
+
+/* Deletes in the listed trees what the source lacks: a tree may exist on
+ * the target (a directory re-created, a rename the target could not do, a
+ * queue collapsed to directories). After the paths, so the target already
+ * has the trees' own types (a file there that is a directory here). */
+static void prune_trees(struct syncer *s, struct batch *b)
+{
+	s->stage = STAGE_TREES;
+	transport_rsync(s->t, RSYNC_PRUNE, &b->trees, true, on_transfer_done, s);
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
@@ -792,12 +918,13 @@ static void run_stage(struct syncer *s)
 	} else if (b->new_files.len) {
 		move_all(&b->new_files, &b->paths);
 		run_stage(s);
-	} else if (b->trees.len) {
-		s->stage = STAGE_TREES;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+	} else if (b->trees.len && !s->trees_listed) {
+		ship_trees(s, b);
 	} else if (b->paths.len && drop_root(s, &b->paths)) {
 		s->stage = STAGE_PATHS;
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
+	} else if (b->trees.len) {
+		prune_trees(s, b);
 	} else if (s->once && transport_sync_owed(s->t) && !transport_syncing(s->t)) {
 		s->stage = STAGE_SYNC;
 		transport_sync(s->t, on_transfer_done, s);
@@ -907,6 +1034,7 @@ static void start_batch(struct syncer *s)
 	if (!guard_batch(s))
 		return;
 	s->stream_tried = false;
+	s->trees_listed = false;
 	s->batch_bytes = s->batch_files = 0;
 	if (!s->cur.full)
 		note_top_changes(s, &s->cur);

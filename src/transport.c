@@ -147,10 +147,16 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		break;
 	case RSYNC_PATHS:
 	case RSYNC_TREES:
+	case RSYNC_PRUNE:
 		strv_push(argv, "--stats");
 		strv_push(argv, "--files-from=-");
 		strv_push(argv, "--from0");
-		if (mode == RSYNC_TREES) {
+		if (mode == RSYNC_PRUNE) {
+			/* Neither creates nor updates: only --delete acts. */
+			strv_push(argv, "--existing");
+			strv_push(argv, "--ignore-existing");
+		}
+		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE) {
 			strv_push(argv, "-r");
 			if (allow_delete)
 				strv_push(argv, "--delete");
@@ -538,7 +544,8 @@ static void settle(struct run *r, struct transfer_result *res)
 	if (fd >= 0)
 		rc = r->mode == RSYNC_FULL
 			     ? 1
-			     : settle_paths(fd, &r->touched, r->mode == RSYNC_TREES, &err);
+			     : settle_paths(fd, &r->touched,
+					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE, &err);
 	if (rc == 1) {
 		t->sync_owed = true; /* one syncfs at the end of the batch */
 		rc = 0;
@@ -796,7 +803,7 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	r->pin_fd = pin_fd;
 	struct proc_opts o = {
 		.argv = argv.items,
-		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES,
+		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE,
 		.capture_stdout = true,
 	};
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
@@ -1076,7 +1083,7 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 		r->held = held;
 		send_list(r, &sent);
 		r->touched = sent; /* settle syncs what was sent */
-	} else if (slot >= 0) {
+	} else if (list) { /* RSYNC_TREES, RSYNC_PRUNE */
 		send_list(r, list);
 		strv_init(&r->touched);
 		for (size_t i = 0; list && i < list->len; i++)

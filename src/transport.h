@@ -24,6 +24,8 @@ enum rsync_mode {
 	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I) */
 	RSYNC_TREES,  /* listed directories, recursive */
 	RSYNC_VERIFY, /* dry run of a full pass: does the target match? */
+	RSYNC_PRUNE,  /* listed directories, recursive: only deletes what the
+		       * source lacks, copies nothing (their files go staged) */
 };
 
 enum transfer_outcome {

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""A new tree arrives holding a file that is rewritten while the tree is
+shipped: OUTSIDE/f.bin (1 MiB, one byte value per generation) is rewritten
+in place without pause through a directory fd, so moving OUTSIDE to INSIDE
+(in the synced source) does not stop the writer; after DURATION s one last
+generation is written and the writer stops.  Meanwhile TARGET/f.bin is
+read every 5 ms; a read is torn when it holds more than one byte value or
+is not 1 MiB.  Prints "reads N torn M".
+
+    torn_tree_probe.py OUTSIDE INSIDE TARGET [DURATION]
+"""
+import os, sys, threading, time
+
+outside, inside, target = sys.argv[1], sys.argv[2], sys.argv[3]
+duration = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
+SIZE, CHUNK = 1 << 20, 64 << 10
+stop = time.monotonic() + duration
+
+os.mkdir(outside)
+dfd = os.open(outside, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def write_generation(gen):
+    fd = os.open("f.bin", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dfd)
+    block = bytes([gen % 251 + 1]) * CHUNK
+    for _ in range(SIZE // CHUNK):
+        os.write(fd, block)
+    os.close(fd)
+
+
+def writer():
+    gen = 2
+    while time.monotonic() < stop:
+        write_generation(gen)
+        gen += 1
+    write_generation(gen)  # the last one, whole
+
+
+write_generation(1)
+w = threading.Thread(target=writer)
+w.start()
+time.sleep(0.2)
+os.rename(outside, inside)  # the new tree appears in the source
+path = os.path.join(target, "f.bin")
+reads = torn = 0
+while w.is_alive():
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        reads += 1
+        if len(set(data)) > 1 or len(data) != SIZE:
+            torn += 1
+    except FileNotFoundError:
+        pass
+    time.sleep(0.005)
+w.join()
+print("reads %d torn %d" % (reads, torn))
