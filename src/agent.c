@@ -1111,11 +1111,13 @@ static void on_tick(struct loop *loop, void *arg)
 		schedule_tick(a);
 }
 
-/* A standby looks twice as often: the moment the primary's lease is gone
- * counts towards the RTO; the primary's renewals need no more. */
+/* Every half tick: on a standby the moment the primary's lease is gone
+ * counts towards the RTO; on the primary each renewal moves its fence
+ * deadline on, and an etcd election (a member lost, or one rejoining
+ * without pre-vote) must end before that deadline, or it fences itself. */
 static void schedule_tick(struct agent *a)
 {
-	int64_t ms = a->leader || acting_primary(a) ? a->tick_ms : a->tick_ms / 2;
+	int64_t ms = a->tick_ms / 2;
 	if (!a->etcd_ok && acting_primary(a) && !a->fenced_self && ms > RENEW_RETRY_MS)
 		ms = RENEW_RETRY_MS;
 	if (!loop_stopping(a->loop))
@@ -1173,12 +1175,12 @@ static int64_t margin_of(int64_t ttl_ms)
 }
 
 /* The worst case: etcd's leader lost just after a renewal, found out at
- * the next tick; from then on a renewal is tried every RENEW_RETRY_MS
- * until the fence deadline. */
+ * the next tick (half a tick later); from then on a renewal is tried every
+ * RENEW_RETRY_MS until the fence deadline. */
 int64_t agent_leaderless_budget_ms(long ttl)
 {
 	int64_t ttl_ms = (int64_t)ttl * 1000;
-	return ttl_ms - margin_of(ttl_ms) - tick_of(ttl_ms) - RENEW_RETRY_MS;
+	return ttl_ms - margin_of(ttl_ms) - tick_of(ttl_ms) / 2 - RENEW_RETRY_MS;
 }
 
 static int setup(struct agent *a, char **err)

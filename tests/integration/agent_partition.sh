@@ -110,7 +110,9 @@ roots=$(sql_p "SHOW GRANTS FOR root@localhost")
 ip -n "$(netns_name dr)" link set eth0 down
 etcd_kill primary; etcd_kill dr; etcd_kill witness
 wait_until $(( ETCD_TTL + 5 )) eval '[ "$(read_only_of p)" = 1 ]' || fail "oslo did not fence itself without etcd and dr: $(tail -5 "$T/agent-oslo.log")"
-[ "$(sql_p "SELECT COUNT(*) FROM lifeboat.fence_revoked")" -gt 0 ] || fail "oslo's fence revoked nothing (root holds READ_ONLY ADMIN)"
+# read_only comes first, the revoke right after it: wait for the record.
+wait_until 10 eval '[ "$(sql_p "SELECT COUNT(*) FROM lifeboat.fence_revoked" 2>/dev/null)" -gt 0 ]' \
+	|| fail "oslo's fence revoked nothing (root holds READ_ONLY ADMIN)"
 echo "   etcd and dr back: the key outlived the outage (etcd extends leases on a new leader): writes back on"
 for n in primary dr witness; do etcd_start "$n"; done
 ip -n "$(netns_name dr)" link set eth0 up
