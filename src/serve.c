@@ -509,15 +509,29 @@ static const struct tree *root_from_stdin(const struct trees *tr, const char **p
 	return t;
 }
 
+/* A request on stdin (up to limit bytes) that starts with a synced tree's
+ * root: the tree, *in (the caller frees it) and *p, *end at what follows.
+ * NULL: refused, and said so. */
+static const struct tree *request_tree(const struct trees *tr, size_t limit, char **in,
+				       const char **p, const char **end)
+{
+	size_t len;
+	*in = read_stdin(limit, &len);
+	*p = *in;
+	*end = *in ? *in + len : NULL;
+	if (!*in) {
+		refuse("unreadable request", NULL);
+		return NULL;
+	}
+	return root_from_stdin(tr, p, *end);
+}
+
 /* stdin: ROOT, then FROM TO pairs; one line out per pair: "ok" or "fail WHY". */
 static int serve_rename(const struct trees *tr)
 {
-	size_t len;
-	char *in = read_stdin(64 << 20, &len);
-	if (!in)
-		return refuse("rename: unreadable request", NULL);
-	const char *p = in, *end = in + len;
-	const struct tree *t = root_from_stdin(tr, &p, end);
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, 64 << 20, &in, &p, &end);
 	int fd = t ? open_root(t) : -1;
 	if (fd < 0) {
 		free(in);
@@ -575,10 +589,9 @@ static int serve_utime(const struct trees *tr, const struct strv *w, size_t at)
 	if (w->len != at + 2 || !parse_time_arg(w->items[at], &times[0]) ||
 	    !parse_time_arg(w->items[at + 1], &times[1]))
 		return refuse("utime: expected ATIME MTIME (seconds.nanoseconds)", NULL);
-	size_t len;
-	char *in = read_stdin(PATH_MAX + 1, &len);
-	const char *p = in, *end = in ? in + len : NULL;
-	const struct tree *t = in ? root_from_stdin(tr, &p, end) : NULL;
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, PATH_MAX + 1, &in, &p, &end);
 	free(in);
 	if (!t)
 		return SERVE_REFUSED;
@@ -723,10 +736,9 @@ static int serve_tar(const struct trees *tr)
 /* usage; stdin: ROOT. "BYTES OLDEST\n": what the history holds (check). */
 static int serve_usage(const struct trees *tr)
 {
-	size_t len;
-	char *in = read_stdin(PATH_MAX + 1, &len);
-	const char *p = in, *end = in ? in + len : NULL;
-	const struct tree *t = in ? root_from_stdin(tr, &p, end) : NULL;
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, PATH_MAX + 1, &in, &p, &end);
 	free(in);
 	if (!t)
 		return SERVE_REFUSED;
@@ -741,10 +753,9 @@ static int serve_usage(const struct trees *tr)
  * "REPLACED BORN MTIME SIZE\tREL\0" (REPLACED 0: the live one). */
 static int serve_versions(const struct trees *tr)
 {
-	size_t len;
-	char *in = read_stdin(2 * PATH_MAX + 2, &len);
-	const char *p = in, *end = in ? in + len : NULL;
-	const struct tree *t = in ? root_from_stdin(tr, &p, end) : NULL;
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, 2 * PATH_MAX + 2, &in, &p, &end);
 	const char *rel = t ? next_name(&p, end) : NULL;
 	int rc = SERVE_REFUSED;
 	if (rel && beneath_rel_ok(rel) && !history_name(rel)) {
@@ -988,10 +999,9 @@ static int serve_restore(const struct trees *tr, const struct strv *w, size_t at
 	char *end_num = NULL;
 	if (w->len != at + 1 || (when = strtoll(w->items[at], &end_num, 10), *end_num))
 		return refuse("restore: expected a time in seconds", NULL);
-	size_t len;
-	char *in = read_stdin(2 * PATH_MAX + 2, &len);
-	const char *p = in, *end = in ? in + len : NULL;
-	const struct tree *t = in ? root_from_stdin(tr, &p, end) : NULL;
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, 2 * PATH_MAX + 2, &in, &p, &end);
 	const char *rel = t ? next_name(&p, end) : NULL;
 	int rc = SERVE_REFUSED;
 	if (rel && beneath_rel_ok(rel) && !history_name(rel)) {
@@ -1071,12 +1081,9 @@ static int serve_check_probe(const struct strv *w, size_t at)
  * symlink. */
 static int serve_manifest(const struct trees *tr)
 {
-	size_t len;
-	char *in = read_stdin(1 << 20, &len);
-	if (!in)
-		return refuse("manifest: unreadable request", NULL);
-	const char *p = in, *end = in + len;
-	const struct tree *t = root_from_stdin(tr, &p, end);
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, 1 << 20, &in, &p, &end);
 	if (!t) {
 		free(in);
 		return SERVE_REFUSED;
