@@ -469,8 +469,14 @@ void version_list_free(struct version_list *l)
 		free(l->v[i].path);
 		free(l->v[i].rel);
 		free(l->v[i].as);
+		free(l->v[i].renamed_to);
 	}
 	free(l->v);
+	for (size_t i = 0; i < l->n_moves; i++) {
+		free(l->moves[i].from);
+		free(l->moves[i].to);
+	}
+	free(l->moves);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -491,6 +497,7 @@ static void add_version(struct version_list *l, const char *path, const char *re
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
 	struct version *v = &l->v[l->len++];
+	memset(v, 0, sizeof(*v));
 	v->path = xstrdup(path);
 	v->rel = xstrdup(rel);
 	v->mtime = st->st_mtime;
@@ -575,13 +582,6 @@ static int replaced_order(const struct version *a, const struct version *b)
 	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
 }
 
-static int by_rel_then_replaced(const void *pa, const void *pb)
-{
-	const struct version *a = pa, *b = pb;
-	int c = strcmp(a->rel, b->rel);
-	return c ? c : replaced_order(a, b);
-}
-
 /* The live tree's and every history run's entries under rel. */
 static void collect_everywhere(struct version_list *l, const char *root, const char *rel)
 {
@@ -612,15 +612,14 @@ static int check_rel(const char *rel, char **err)
 	return 0;
 }
 
-int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+/* Was v on the target at `at` (whole seconds: what happened during that
+ * second counts as before it)? The first such version of a name is the
+ * one restore picks. (Not the first one not yet replaced: a file renamed
+ * away, and a new one under its old name replaced before it, are both
+ * "not yet replaced", and only the first had arrived.) */
+static bool there_at(const struct version *v, time_t at)
 {
-	memset(out, 0, sizeof(*out));
-	if (check_rel(rel, err) < 0)
-		return -1;
-	collect_everywhere(out, root, rel);
-	if (out->len)
-		qsort(out->v, out->len, sizeof(*out->v), by_rel_then_replaced);
-	return 0;
+	return v->born <= at && (v->replaced == 0 || v->replaced > at);
 }
 
 size_t history_pick(const struct version_list *l, time_t at, const struct version ***out)
@@ -631,9 +630,9 @@ size_t history_pick(const struct version_list *l, time_t at, const struct versio
 		size_t j = i;
 		const struct version *pick = NULL;
 		for (; j < l->len && !strcmp(l->v[j].rel, l->v[i].rel); j++)
-			if (!pick && (l->v[j].replaced == 0 || l->v[j].replaced > at))
+			if (!pick && there_at(&l->v[j], at))
 				pick = &l->v[j];
-		if (pick && pick->born <= at)
+		if (pick)
 			(*out)[n++] = pick;
 		i = j;
 	}
@@ -676,13 +675,10 @@ static bool rel_within(const char *path, const char *dir)
 /* The renames logged after `at` (a whole second: what happened during the
  * second `at` counts as before it, as for versions). A torn last record (a
  * crash mid-append) is left out. */
-static void read_renames(const char *root, time_t at, struct rename_log *rl)
+static void parse_renames(char *text, size_t len, time_t at, struct rename_log *rl)
 {
 	memset(rl, 0, sizeof(*rl));
-	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
-	size_t len = 0;
-	rl->text = read_file(path, &len);
-	free(path);
+	rl->text = text;
 	size_t cap = 0;
 	for (size_t at_off = 0; rl->text && at_off < len;) {
 		const char *f[3];
@@ -713,6 +709,15 @@ static void read_renames(const char *root, time_t at, struct rename_log *rl)
 		rl->by_to[i] = (struct to_index){rl->r[i].to, i};
 	if (rl->n)
 		qsort(rl->by_to, rl->n, sizeof(*rl->by_to), by_to_then_index);
+}
+
+static void read_renames(const char *root, time_t at, struct rename_log *rl)
+{
+	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
+	size_t len = 0;
+	char *text = read_file(path, &len);
+	free(path);
+	parse_renames(text, len, at, rl);
 }
 
 static void rename_log_free(struct rename_log *rl)
@@ -749,6 +754,40 @@ static size_t last_rename_to(const struct rename_log *rl, const char *q, size_t 
 	return strncmp(e->to, q, len) == 0 && !e->to[len] && e->i < limit ? e->i : limit;
 }
 
+/* The renames logged before a version left the tree (until_sec 0: it has
+ * not): those below the index returned. */
+static size_t renames_before(const struct rename_log *rl, time_t until_sec, long until_ns)
+{
+	size_t limit = rl->n;
+	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
+		limit--;
+	return limit;
+}
+
+/* One step back in a name's past: the latest rename below index limit
+ * that made the name or one of its parents, or limit when none. */
+static size_t made_by(const struct rename_log *rl, const char *name, size_t limit)
+{
+	size_t best = limit;
+	for (size_t k = 1; *name; k++) {
+		if (name[k] == '/' || name[k] == '\0') {
+			size_t i = last_rename_to(rl, name, k, limit);
+			if (i < limit && (best == limit || i > best))
+				best = i;
+		}
+		if (!name[k])
+			break;
+	}
+	return best;
+}
+
+/* The name a step back gives: the rename's source, and what of name is
+ * below the renamed path. */
+static char *name_before(const struct rename_rec *r, const char *name)
+{
+	return xasprintf("%s%s", r->from, name + strlen(r->to));
+}
+
 /* The name rel had at the log's start: each rename after it and before
  * the version left the tree (until_sec 0: it has not) undone, newest
  * first. A rename applies when it made the name or one of its parents. */
@@ -756,27 +795,11 @@ static char *name_at(const struct rename_log *rl, const char *rel, time_t until_
 		     long until_ns)
 {
 	char *name = xstrdup(rel);
-	size_t limit = rl->n;
-	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
-		limit--;
-	while (*name) {
-		size_t best = limit;
-		for (size_t k = 1;; k++) {
-			if (name[k] == '/' || name[k] == '\0') {
-				size_t i = last_rename_to(rl, name, k, limit);
-				if (i < limit && (best == limit || i > best))
-					best = i;
-			}
-			if (!name[k])
-				break;
-		}
-		if (best == limit)
-			break;
-		const struct rename_rec *r = &rl->r[best];
-		char *old = xasprintf("%s%s", r->from, name + strlen(r->to));
+	size_t limit = renames_before(rl, until_sec, until_ns);
+	for (size_t i; (i = made_by(rl, name, limit)) < limit; limit = i) {
+		char *old = name_before(&rl->r[i], name);
 		free(name);
 		name = old;
-		limit = best;
 	}
 	return name;
 }
@@ -963,15 +986,15 @@ int history_plan(const char *root, const char *rel, time_t at, struct restore_pl
 	}
 	if (n)
 		qsort(cand, n, sizeof(*cand), by_as_then_replaced);
-	/* Per name: the first version still there at `at`, if it had arrived. */
+	/* Per name: the first version there at `at`. */
 	p->pick = xcalloc(n + 1, sizeof(*p->pick));
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		const struct version *pick = NULL;
 		for (; j < n && !strcmp(cand[j]->as, cand[i]->as); j++)
-			if (!pick && (cand[j]->replaced == 0 || cand[j]->replaced > at))
+			if (!pick && there_at(cand[j], at))
 				pick = cand[j];
-		if (pick && pick->born <= at)
+		if (pick)
 			p->pick[p->n_pick++] = pick;
 		i = j;
 	}
@@ -989,6 +1012,308 @@ void restore_plan_free(struct restore_plan *p)
 	free(p->pick);
 	free(p->gone);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---- versions across renames ---- */
+
+/* Before and after every time the log or a version holds. */
+static const struct timespec TS_FIRST = {-((time_t)1 << 62), 0};
+static const struct timespec TS_LAST = {(time_t)1 << 62, 0};
+
+static bool ts_less(const struct timespec *a, const struct timespec *b)
+{
+	return ts_before(a, b->tv_sec, b->tv_nsec);
+}
+
+/* A name the asked path's content had for a while: [from, until). */
+struct window {
+	char *name;
+	struct timespec from, until;
+};
+
+struct windows {
+	struct window *w;
+	size_t len, cap;
+};
+
+static void window_add(struct windows *ws, const char *name, struct timespec from,
+		       struct timespec until)
+{
+	if (ws->len == ws->cap) {
+		ws->cap = ws->cap ? ws->cap * 2 : 8;
+		ws->w = xrealloc(ws->w, ws->cap * sizeof(*ws->w));
+	}
+	ws->w[ws->len++] = (struct window){xstrdup(name), from, until};
+}
+
+static void windows_free(struct windows *ws)
+{
+	for (size_t i = 0; i < ws->len; i++)
+		free(ws->w[i].name);
+	free(ws->w);
+}
+
+/* A name followed through the log, and since (forward) or until
+ * (backward) when it has been called so. The first trail is the asked
+ * path's own: its renames are the ones `versions` reports. */
+struct trail {
+	char *name;
+	struct timespec t;
+};
+
+struct trails {
+	struct trail *t;
+	size_t len, cap;
+};
+
+static void trail_push(struct trails *tr, char *name, struct timespec t)
+{
+	if (tr->len == tr->cap) {
+		tr->cap = tr->cap ? tr->cap * 2 : 8;
+		tr->t = xrealloc(tr->t, tr->cap * sizeof(*tr->t));
+	}
+	tr->t[tr->len++] = (struct trail){name, t};
+}
+
+static void move_add(struct version_list *l, char *from, char *to, time_t when)
+{
+	l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
+	l->moves[l->n_moves++] = (struct path_rename){from, to, when};
+}
+
+/* Forward from the log's start: where rel's content went. A rename of the
+ * name (or a parent) moves the trail; a part renamed out of it starts a
+ * trail of its own. (A rename over the name is, for the name, a new
+ * version, as an overwrite is: the trail stays.) */
+static void trace_forward(const struct rename_log *rl, const char *rel, struct windows *ws,
+			  struct version_list *out)
+{
+	struct trails tr = {0};
+	trail_push(&tr, xstrdup(rel), TS_FIRST);
+	for (size_t i = 0; i < rl->n; i++) {
+		const struct rename_rec *r = &rl->r[i];
+		for (size_t j = 0, open = tr.len; j < open; j++) {
+			struct trail *t = &tr.t[j];
+			if (rel_within(t->name, r->from)) {
+				window_add(ws, t->name, t->t, r->t);
+				char *moved = xasprintf("%s%s", r->to, t->name + strlen(r->from));
+				if (j == 0)
+					move_add(out, t->name, xstrdup(moved), r->t.tv_sec);
+				else
+					free(t->name);
+				t->name = moved;
+				t->t = r->t;
+			} else if (rel_within(r->from, t->name) && !rel_within(r->to, t->name)) {
+				trail_push(&tr, xstrdup(r->to), r->t);
+			}
+		}
+	}
+	for (size_t j = 0; j < tr.len; j++) {
+		window_add(ws, tr.t[j].name, tr.t[j].t, TS_LAST);
+		free(tr.t[j].name);
+	}
+	free(tr.t);
+}
+
+/* Backward from now: what rel's content was called before. A rename that
+ * made the name (or a parent) moves the trail to the old name; a tree
+ * renamed into it from outside starts a trail of its own. */
+static void trace_backward(const struct rename_log *rl, const char *rel, struct windows *ws,
+			   struct version_list *out)
+{
+	struct trails tr = {0};
+	trail_push(&tr, xstrdup(rel), TS_LAST);
+	for (size_t i = rl->n; i-- > 0;) {
+		const struct rename_rec *r = &rl->r[i];
+		for (size_t j = 0, open = tr.len; j < open; j++) {
+			struct trail *t = &tr.t[j];
+			if (rel_within(t->name, r->to)) {
+				window_add(ws, t->name, r->t, t->t);
+				char *old = name_before(r, t->name);
+				if (j == 0)
+					move_add(out, xstrdup(old), t->name, r->t.tv_sec);
+				else
+					free(t->name);
+				t->name = old;
+				t->t = r->t;
+			} else if (rel_within(r->to, t->name) && !rel_within(r->from, t->name)) {
+				trail_push(&tr, xstrdup(r->from), r->t);
+			}
+		}
+	}
+	for (size_t j = 0; j < tr.len; j++) {
+		window_add(ws, tr.t[j].name, TS_FIRST, tr.t[j].t);
+		free(tr.t[j].name);
+	}
+	free(tr.t);
+}
+
+static int move_order(const void *pa, const void *pb)
+{
+	const struct path_rename *a = pa, *b = pb;
+	int c;
+	if (a->when != b->when)
+		return a->when < b->when ? -1 : 1;
+	if ((c = strcmp(a->from, b->from)) != 0)
+		return c;
+	return strcmp(a->to, b->to);
+}
+
+/* Oldest first, each once (a name renamed and renamed back is seen by
+ * both traces). */
+static void moves_sort(struct version_list *l)
+{
+	if (!l->n_moves)
+		return;
+	qsort(l->moves, l->n_moves, sizeof(*l->moves), move_order);
+	size_t k = 1;
+	for (size_t i = 1; i < l->n_moves; i++) {
+		if (move_order(&l->moves[i], &l->moves[k - 1]) == 0) {
+			free(l->moves[i].from);
+			free(l->moves[i].to);
+		} else {
+			l->moves[k++] = l->moves[i];
+		}
+	}
+	l->n_moves = k;
+}
+
+/* A version's names over its life, newest first: the renames that made
+ * its name (history_plan's steps back, name_at), from when it left the
+ * tree (or now) back to its arrival. */
+struct named {
+	char *name;
+	struct timespec from, until;
+};
+
+static size_t names_of(const struct rename_log *rl, const struct version *v, struct named **out)
+{
+	size_t n = 0, cap = 4;
+	struct named *s = xcalloc(cap, sizeof(*s));
+	char *name = xstrdup(v->rel);
+	struct timespec until = v->replaced ? (struct timespec){v->replaced, v->replaced_ns}
+					    : TS_LAST;
+	size_t limit = renames_before(rl, v->replaced, v->replaced_ns), i;
+	for (;;) {
+		if (n == cap)
+			s = xrealloc(s, (cap *= 2) * sizeof(*s));
+		i = made_by(rl, name, limit);
+		/* A rename in the second it arrived may be its own: kept (it
+		 * names the version), its name before that gets no row. */
+		if (i == limit || rl->r[i].t.tv_sec < v->born) {
+			s[n++] = (struct named){name, {v->born, 0}, until};
+			break;
+		}
+		s[n++] = (struct named){name, rl->r[i].t, until};
+		until = rl->r[i].t;
+		name = name_before(&rl->r[i], name);
+		limit = i;
+	}
+	*out = s;
+	return n;
+}
+
+static bool in_windows(const struct windows *ws, const struct named *s, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		for (size_t j = 0; j < ws->len; j++) {
+			const struct window *w = &ws->w[j];
+			if (rel_within(s[k].name, w->name) && ts_less(&s[k].from, &w->until) &&
+			    ts_less(&w->from, &s[k].until))
+				return true;
+		}
+	return false;
+}
+
+/* One row per name of v that `restore --at` can reach (a whole second
+ * under it), newest first. */
+static void add_rows(struct version_list *out, const struct version *v, const struct named *s,
+		     size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		time_t since = s[k].from.tv_sec, until = k ? s[k].until.tv_sec : v->replaced;
+		if (until && since >= until)
+			continue;
+		if (out->len == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 16;
+			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
+		}
+		struct version *row = &out->v[out->len++];
+		*row = *v;
+		row->path = xstrdup(v->path);
+		row->rel = xstrdup(s[k].name);
+		row->as = NULL;
+		row->since = since;
+		row->until = until;
+		row->renamed_to = k ? xstrdup(s[k - 1].name) : NULL;
+	}
+}
+
+/* The names rel's content had, and when (ws), and the renames of rel
+ * itself (out->moves). */
+static void lineage(const struct rename_log *rl, const char *rel, struct windows *ws,
+		    struct version_list *out)
+{
+	window_add(ws, rel, TS_FIRST, TS_LAST); /* whatever was ever called so */
+	trace_forward(rl, rel, ws, out);
+	trace_backward(rl, rel, ws, out);
+	moves_sort(out);
+}
+
+/* The rows of the versions in all that had one of the lineage's names
+ * while it had it. */
+static void rows_of(const struct rename_log *rl, const struct windows *ws,
+		    const struct version_list *all, struct version_list *out)
+{
+	for (size_t i = 0; i < all->len; i++) {
+		struct named *s;
+		size_t n = names_of(rl, &all->v[i], &s);
+		if (in_windows(ws, s, n))
+			add_rows(out, &all->v[i], s, n);
+		for (size_t k = 0; k < n; k++)
+			free(s[k].name);
+		free(s);
+	}
+}
+
+int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_rel(rel, err) < 0)
+		return -1;
+	struct rename_log rl;
+	read_renames(root, 0, &rl);
+	struct windows ws = {0};
+	lineage(&rl, rel, &ws, out);
+	struct strv roots;
+	strv_init(&roots);
+	for (size_t i = 0; i < ws.len; i++)
+		strv_push(&roots, ws.w[i].name);
+	struct version_list all = {0};
+	for (size_t i = 0; i < roots.len; i++)
+		if (!covered(&roots, i))
+			collect_everywhere(&all, root, roots.items[i]);
+	strv_free(&roots);
+	rows_of(&rl, &ws, &all, out);
+	version_list_free(&all);
+	windows_free(&ws);
+	rename_log_free(&rl);
+	return 0;
+}
+
+void history_versions_rows(const char *log, size_t log_len, const char *rel,
+			   const struct version_list *all, struct version_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	char *text = xmalloc(log_len + 1);
+	memcpy(text, log, log_len);
+	struct rename_log rl;
+	parse_renames(text, log_len, 0, &rl);
+	struct windows ws = {0};
+	lineage(&rl, rel, &ws, out);
+	rows_of(&rl, &ws, all, out);
+	windows_free(&ws);
+	rename_log_free(&rl);
 }
 
 /* ---- retention ---- */

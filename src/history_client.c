@@ -107,32 +107,73 @@ static void request_input(const struct sync_conf *sc, const char *rel, struct bu
 	buf_add(in, rel, strlen(rel) + 1);
 }
 
+static struct version *new_row(struct version_list *l)
+{
+	if (l->len == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	struct version *v = &l->v[l->len++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+/* serve's records (serve_versions): a row "UNTIL SINCE MTIME SIZE
+ * [REPLACED BORN]\tNAME" (a serve from before renames were followed sends
+ * the first four: REPLACED BORN MTIME SIZE, the same for a row that is a
+ * version under its one name), "to\tNAME" for the record before it (the
+ * name a rename gave it), "renamed WHEN\tFROM" (a rename of the asked
+ * path). */
 static void parse_versions(const struct sync_conf *sc, const struct buf *out,
 			   struct version_list *l)
 {
 	memset(l, 0, sizeof(*l));
+	char **last_to = NULL; /* where a "to" record goes */
 	for (size_t at = 0; at < out->len;) {
 		const char *rec = out->data + at;
 		size_t n = strnlen(rec, out->len - at);
 		at += n + 1;
-		long long replaced, born, mtime;
-		unsigned long long size;
 		const char *tab = memchr(rec, '\t', n);
-		if (!tab || sscanf(rec, "%lld %lld %lld %llu", &replaced, &born, &mtime, &size) != 4)
+		if (!tab)
 			continue;
-		if (l->len == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 16;
-			l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		char *name = xstrndup(tab + 1, n - (size_t)(tab + 1 - rec));
+		long long until, since, mtime, replaced, born;
+		unsigned long long size;
+		int got;
+		if (!strncmp(rec, "to\t", 3)) {
+			if (last_to && !*last_to)
+				*last_to = name, name = NULL;
+			last_to = NULL;
+		} else if (sscanf(rec, "renamed %lld", &since) == 1) {
+			l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
+			l->moves[l->n_moves] = (struct path_rename){name, NULL, (time_t)since};
+			last_to = &l->moves[l->n_moves++].to;
+			name = NULL;
+		} else if ((got = sscanf(rec, "%lld %lld %lld %llu %lld %lld", &until, &since, &mtime,
+					 &size, &replaced, &born)) >= 4) {
+			struct version *v = new_row(l);
+			v->rel = name;
+			name = NULL;
+			v->path = xasprintf("%s/%s", sc->target_path, v->rel);
+			v->until = (time_t)until;
+			v->since = (time_t)since;
+			v->mtime = (time_t)mtime;
+			v->size = size;
+			v->replaced = got == 6 ? (time_t)replaced : (time_t)until;
+			v->born = got == 6 ? (time_t)born : (time_t)since;
+			last_to = &v->renamed_to;
 		}
-		struct version *v = &l->v[l->len++];
-		memset(v, 0, sizeof(*v));
-		v->rel = xstrndup(tab + 1, n - (size_t)(tab + 1 - rec));
-		v->path = xasprintf("%s/%s", sc->target_path, v->rel);
-		v->replaced = (time_t)replaced;
-		v->born = (time_t)born;
-		v->mtime = (time_t)mtime;
-		v->size = size;
+		free(name);
 	}
+	/* A rename record cut short of its "to": no rename to report. */
+	size_t k = 0;
+	for (size_t i = 0; i < l->n_moves; i++) {
+		if (l->moves[i].to)
+			l->moves[k++] = l->moves[i];
+		else
+			free(l->moves[i].from);
+	}
+	l->n_moves = k;
 }
 
 int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
