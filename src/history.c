@@ -480,13 +480,13 @@ void version_list_free(struct version_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static time_t born_of(const char *path, const struct stat *st)
+static struct timespec born_of(const char *path, const struct stat *st)
 {
 	struct statx sx;
 	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
 	    (sx.stx_mask & STATX_BTIME))
-		return (time_t)sx.stx_btime.tv_sec;
-	return st->st_mtime;
+		return (struct timespec){(time_t)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec};
+	return st->st_mtim;
 }
 
 static void add_version(struct version_list *l, const char *path, const char *rel,
@@ -504,7 +504,9 @@ static void add_version(struct version_list *l, const char *path, const char *re
 	v->replaced = live ? 0 : st->st_ctime;
 	v->replaced_ns = live ? 0 : st->st_ctim.tv_nsec;
 	v->as = NULL;
-	v->born = born_of(path, st);
+	struct timespec born = born_of(path, st);
+	v->born = born.tv_sec;
+	v->born_ns = born.tv_nsec;
 	v->size = (uint64_t)st->st_size;
 	v->is_dir = S_ISDIR(st->st_mode);
 }
@@ -1053,12 +1055,16 @@ static void windows_free(struct windows *ws)
 	free(ws->w);
 }
 
-/* A name followed through the log, and since (forward) or until
- * (backward) when it has been called so. The first trail is the asked
- * path's own: its renames are the ones `versions` reports. */
+/* The names rel's content had, followed through the log: rel itself is
+ * rel's at every time (lineage()'s first window); a trail is another name
+ * some of it had, and since (forward) or until (backward) when. A trail
+ * that is rel's own name moved (main) reports its renames, one that is a
+ * part split off does not. A trail ends where its name held another
+ * file's content. */
 struct trail {
-	char *name;
+	char *name; /* NULL: ended */
 	struct timespec t;
+	bool main;
 };
 
 struct trails {
@@ -1066,86 +1072,122 @@ struct trails {
 	size_t len, cap;
 };
 
-static void trail_push(struct trails *tr, char *name, struct timespec t)
+static void trail_push(struct trails *tr, char *name, struct timespec t, bool main)
 {
 	if (tr->len == tr->cap) {
 		tr->cap = tr->cap ? tr->cap * 2 : 8;
 		tr->t = xrealloc(tr->t, tr->cap * sizeof(*tr->t));
 	}
-	tr->t[tr->len++] = (struct trail){name, t};
+	tr->t[tr->len++] = (struct trail){name, t, main};
 }
 
-static void move_add(struct version_list *l, char *from, char *to, time_t when)
+static void move_add(struct version_list *l, const char *from, const char *to, time_t when)
 {
 	l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
-	l->moves[l->n_moves++] = (struct path_rename){from, to, when};
+	l->moves[l->n_moves++] = (struct path_rename){xstrdup(from), xstrdup(to), when};
 }
 
-/* Forward from the log's start: where rel's content went. A rename of the
- * name (or a parent) moves the trail; a part renamed out of it starts a
- * trail of its own. (A rename over the name is, for the name, a new
- * version, as an overwrite is: the trail stays.) */
-static void trace_forward(const struct rename_log *rl, const char *rel, struct windows *ws,
+static void trail_end(struct windows *ws, struct trail *t, struct timespec from,
+		      struct timespec until)
+{
+	window_add(ws, t->name, from, until);
+	free(t->name);
+	t->name = NULL;
+}
+
+static void trails_end(struct windows *ws, struct trails *tr, bool forward)
+{
+	for (size_t j = 0; j < tr->len; j++)
+		if (tr->t[j].name)
+			trail_end(ws, &tr->t[j], forward ? tr->t[j].t : TS_FIRST,
+				  forward ? TS_LAST : tr->t[j].t);
+	free(tr->t);
+}
+
+/* One rename, forward: a trail's name (or a parent) renamed moves it; a
+ * part renamed out of it starts a trail; a rename over it ends it. */
+static void forward_step(const struct rename_rec *r, struct trails *tr, struct windows *ws,
+			 struct version_list *out)
+{
+	for (size_t j = 0, open = tr->len; j < open; j++) {
+		struct trail *t = &tr->t[j];
+		if (!t->name)
+			continue;
+		if (rel_within(t->name, r->from)) {
+			window_add(ws, t->name, t->t, r->t);
+			char *moved = xasprintf("%s%s", r->to, t->name + strlen(r->from));
+			if (t->main)
+				move_add(out, t->name, moved, r->t.tv_sec);
+			free(t->name);
+			t->name = moved;
+			t->t = r->t;
+		} else if (rel_within(r->from, t->name) && !rel_within(r->to, t->name)) {
+			trail_push(tr, xstrdup(r->to), r->t, false);
+		} else if (rel_within(t->name, r->to)) {
+			trail_end(ws, t, t->t, r->t);
+		}
+	}
+}
+
+/* One rename, backward: a rename that made a trail's name (or a parent)
+ * moves it to the old name; a tree renamed into it starts a trail; a
+ * rename of its name away ends it (what the name held before went
+ * elsewhere). */
+static void backward_step(const struct rename_rec *r, struct trails *tr, struct windows *ws,
 			  struct version_list *out)
 {
-	struct trails tr = {0};
-	trail_push(&tr, xstrdup(rel), TS_FIRST);
-	for (size_t i = 0; i < rl->n; i++) {
-		const struct rename_rec *r = &rl->r[i];
-		for (size_t j = 0, open = tr.len; j < open; j++) {
-			struct trail *t = &tr.t[j];
-			if (rel_within(t->name, r->from)) {
-				window_add(ws, t->name, t->t, r->t);
-				char *moved = xasprintf("%s%s", r->to, t->name + strlen(r->from));
-				if (j == 0)
-					move_add(out, t->name, xstrdup(moved), r->t.tv_sec);
-				else
-					free(t->name);
-				t->name = moved;
-				t->t = r->t;
-			} else if (rel_within(r->from, t->name) && !rel_within(r->to, t->name)) {
-				trail_push(&tr, xstrdup(r->to), r->t);
-			}
+	for (size_t j = 0, open = tr->len; j < open; j++) {
+		struct trail *t = &tr->t[j];
+		if (!t->name)
+			continue;
+		if (rel_within(t->name, r->to)) {
+			window_add(ws, t->name, r->t, t->t);
+			char *old = name_before(r, t->name);
+			if (t->main)
+				move_add(out, old, t->name, r->t.tv_sec);
+			free(t->name);
+			t->name = old;
+			t->t = r->t;
+		} else if (rel_within(r->to, t->name) && !rel_within(r->from, t->name)) {
+			trail_push(tr, xstrdup(r->from), r->t, false);
+		} else if (rel_within(t->name, r->from)) {
+			trail_end(ws, t, r->t, t->t);
 		}
 	}
-	for (size_t j = 0; j < tr.len; j++) {
-		window_add(ws, tr.t[j].name, tr.t[j].t, TS_LAST);
-		free(tr.t[j].name);
-	}
-	free(tr.t);
 }
 
-/* Backward from now: what rel's content was called before. A rename that
- * made the name (or a parent) moves the trail to the old name; a tree
- * renamed into it from outside starts a trail of its own. */
-static void trace_backward(const struct rename_log *rl, const char *rel, struct windows *ws,
-			   struct version_list *out)
+/* Where what was called rel went (forward, each time rel or a parent was
+ * renamed away, and each part renamed out of it) and what it was called
+ * before (backward, each time something was renamed onto rel or into
+ * it). */
+static void trace(const struct rename_log *rl, const char *rel, struct windows *ws,
+		  struct version_list *out)
 {
-	struct trails tr = {0};
-	trail_push(&tr, xstrdup(rel), TS_LAST);
-	for (size_t i = rl->n; i-- > 0;) {
+	struct trails fw = {0}, bw = {0};
+	for (size_t i = 0; i < rl->n; i++) {
 		const struct rename_rec *r = &rl->r[i];
-		for (size_t j = 0, open = tr.len; j < open; j++) {
-			struct trail *t = &tr.t[j];
-			if (rel_within(t->name, r->to)) {
-				window_add(ws, t->name, r->t, t->t);
-				char *old = name_before(r, t->name);
-				if (j == 0)
-					move_add(out, xstrdup(old), t->name, r->t.tv_sec);
-				else
-					free(t->name);
-				t->name = old;
-				t->t = r->t;
-			} else if (rel_within(r->to, t->name) && !rel_within(r->from, t->name)) {
-				trail_push(&tr, xstrdup(r->from), r->t);
-			}
+		forward_step(r, &fw, ws, out);
+		if (rel_within(rel, r->from)) {
+			char *moved = xasprintf("%s%s", r->to, rel + strlen(r->from));
+			move_add(out, rel, moved, r->t.tv_sec);
+			trail_push(&fw, moved, r->t, true);
+		} else if (rel_within(r->from, rel) && !rel_within(r->to, rel)) {
+			trail_push(&fw, xstrdup(r->to), r->t, false);
 		}
 	}
-	for (size_t j = 0; j < tr.len; j++) {
-		window_add(ws, tr.t[j].name, TS_FIRST, tr.t[j].t);
-		free(tr.t[j].name);
+	for (size_t i = rl->n; i-- > 0;) {
+		const struct rename_rec *r = &rl->r[i];
+		backward_step(r, &bw, ws, out);
+		if (rel_within(rel, r->to)) {
+			char *old = name_before(r, rel);
+			move_add(out, old, rel, r->t.tv_sec);
+			trail_push(&bw, old, r->t, true);
+		} else if (rel_within(r->to, rel) && !rel_within(r->from, rel)) {
+			trail_push(&bw, xstrdup(r->from), r->t, false);
+		}
 	}
-	free(tr.t);
+	trails_end(ws, &fw, true);
+	trails_end(ws, &bw, false);
 }
 
 static int move_order(const void *pa, const void *pb)
@@ -1198,10 +1240,11 @@ static size_t names_of(const struct rename_log *rl, const struct version *v, str
 		if (n == cap)
 			s = xrealloc(s, (cap *= 2) * sizeof(*s));
 		i = made_by(rl, name, limit);
-		/* A rename in the second it arrived may be its own: kept (it
-		 * names the version), its name before that gets no row. */
-		if (i == limit || rl->r[i].t.tv_sec < v->born) {
-			s[n++] = (struct named){name, {v->born, 0}, until};
+		/* Renames before it arrived were another file's. (One in the
+		 * second it arrived gives its name before no row: restore counts
+		 * what happened during a second as before it.) */
+		if (i == limit || ts_before(&rl->r[i].t, v->born, v->born_ns)) {
+			s[n++] = (struct named){name, {v->born, v->born_ns}, until};
 			break;
 		}
 		s[n++] = (struct named){name, rl->r[i].t, until};
@@ -1255,8 +1298,7 @@ static void lineage(const struct rename_log *rl, const char *rel, struct windows
 		    struct version_list *out)
 {
 	window_add(ws, rel, TS_FIRST, TS_LAST); /* whatever was ever called so */
-	trace_forward(rl, rel, ws, out);
-	trace_backward(rl, rel, ws, out);
+	trace(rl, rel, ws, out);
 	moves_sort(out);
 }
 

@@ -82,6 +82,7 @@ struct version {
 	char *path;       /* absolute: in the history, or the live file */
 	char *rel;        /* relative to the sync's root */
 	time_t born;      /* when it arrived on the target (birth time, else mtime) */
+	long born_ns;     /* ...its nanoseconds (orders it against renames) */
 	time_t replaced;  /* when it was replaced (ctime in history); 0: live */
 	long replaced_ns; /* ...its nanoseconds (orders it against renames) */
 	char *as;         /* history_plan: its name at the plan's time (owned) */
