@@ -118,43 +118,41 @@ static struct version *new_row(struct version_list *l)
 	return v;
 }
 
-/* serve's records (serve_versions): a row "UNTIL SINCE MTIME SIZE
- * [REPLACED BORN]\tNAME" (a serve from before renames were followed sends
- * the first four: REPLACED BORN MTIME SIZE, the same for a row that is a
- * version under its one name), "to\tNAME" for the record before it (the
- * name a rename gave it), "renamed WHEN\tFROM" (a rename of the asked
- * path). */
-static void parse_versions(const struct sync_conf *sc, const struct buf *out,
-			   struct version_list *l)
+void history_parse_versions(const char *target_path, const char *data, size_t len,
+			    struct version_list *l)
 {
 	memset(l, 0, sizeof(*l));
 	char **last_to = NULL; /* where a "to" record goes */
-	for (size_t at = 0; at < out->len;) {
-		const char *rec = out->data + at;
-		size_t n = strnlen(rec, out->len - at);
+	for (size_t at = 0; at < len;) {
+		const char *rec = data + at;
+		size_t n = strnlen(rec, len - at);
 		at += n + 1;
+		char **prev_to = last_to; /* "to" belongs to the record just before it */
+		last_to = NULL;
 		const char *tab = memchr(rec, '\t', n);
-		if (!tab)
+		char head[160]; /* the numbers before the name, never the name's */
+		if (!tab || (size_t)(tab - rec) >= sizeof(head))
 			continue;
+		memcpy(head, rec, (size_t)(tab - rec));
+		head[tab - rec] = '\0';
 		char *name = xstrndup(tab + 1, n - (size_t)(tab + 1 - rec));
 		long long until, since, mtime, replaced, born;
 		unsigned long long size;
 		int got;
-		if (!strncmp(rec, "to\t", 3)) {
-			if (last_to && !*last_to)
-				*last_to = name, name = NULL;
-			last_to = NULL;
-		} else if (sscanf(rec, "renamed %lld", &since) == 1) {
+		if (!strcmp(head, "to")) {
+			if (prev_to && !*prev_to)
+				*prev_to = name, name = NULL;
+		} else if (sscanf(head, "renamed %lld", &since) == 1) {
 			l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
 			l->moves[l->n_moves] = (struct path_rename){name, NULL, (time_t)since};
 			last_to = &l->moves[l->n_moves++].to;
 			name = NULL;
-		} else if ((got = sscanf(rec, "%lld %lld %lld %llu %lld %lld", &until, &since, &mtime,
+		} else if ((got = sscanf(head, "%lld %lld %lld %llu %lld %lld", &until, &since, &mtime,
 					 &size, &replaced, &born)) >= 4) {
 			struct version *v = new_row(l);
 			v->rel = name;
 			name = NULL;
-			v->path = xasprintf("%s/%s", sc->target_path, v->rel);
+			v->path = xasprintf("%s/%s", target_path, v->rel);
 			v->until = (time_t)until;
 			v->since = (time_t)since;
 			v->mtime = (time_t)mtime;
@@ -194,7 +192,7 @@ int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
 		run_result_free(&res);
 		return -1;
 	}
-	parse_versions(sc, &res.out, out);
+	history_parse_versions(sc->target_path, res.out.data, res.out.len, out);
 	run_result_free(&res);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "beneath.h"
 #include "config.h"
 #include "history.h"
+#include "history_client.h"
 #include "serve.h"
 
 static void test_durations(void **state)
@@ -250,6 +251,44 @@ static void test_versions_renames(void **state)
 	buf_free(&f.log);
 }
 
+/* serve's versions records, read by this lifeboat: rows with the name a
+ * rename gave them, the path's renames, names that look like numbers or
+ * records, and a serve from before renames were followed (four numbers). */
+static void test_parse_versions(void **state)
+{
+	(void)state;
+	static const char rec[] = "0 300 250 5 0 200\told/r.pdf\0"
+				  "300 200 250 5 0 200\treport.pdf\0to\told/r.pdf\0"
+				  "0 1 2 3 0 1\t9 9 9\tto\tx\0"
+				  "renamed 300\treport.pdf\0to\told/r.pdf\0"
+				  "0 100 100 5\t2026 7 x\0"
+				  "junk\0to\tnowhere\0"
+				  "renamed 9\tcut short\0";
+	struct version_list l;
+	history_parse_versions("/dr", rec, sizeof(rec) - 1, &l);
+	assert_int_equal(l.len, 4);
+	assert_string_equal(l.v[0].rel, "old/r.pdf");
+	assert_string_equal(l.v[0].path, "/dr/old/r.pdf");
+	assert_int_equal(l.v[0].until, 0);
+	assert_int_equal(l.v[0].since, 300);
+	assert_int_equal(l.v[0].born, 200);
+	assert_null(l.v[0].renamed_to);
+	assert_int_equal(l.v[1].until, 300);
+	assert_string_equal(l.v[1].renamed_to, "old/r.pdf");
+	assert_string_equal(l.v[2].rel, "9 9 9\tto\tx");
+	assert_null(l.v[2].renamed_to);
+	assert_string_equal(l.v[3].rel, "2026 7 x"); /* an old serve's row */
+	assert_int_equal(l.v[3].replaced, 0);
+	assert_int_equal(l.v[3].born, 100);
+	assert_int_equal(l.v[3].since, 100);
+	assert_null(l.v[3].renamed_to); /* the "to" after junk is no one's */
+	assert_int_equal(l.n_moves, 1);
+	assert_string_equal(l.moves[0].from, "report.pdf");
+	assert_string_equal(l.moves[0].to, "old/r.pdf");
+	assert_int_equal(l.moves[0].when, 300);
+	version_list_free(&l);
+}
+
 static void test_rel_paths(void **state)
 {
 	(void)state;
@@ -471,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_durations), cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_plan_renames), cmocka_unit_test(test_pick_name_reused),
 		cmocka_unit_test(test_versions_renames), cmocka_unit_test(test_versions_restore),
+		cmocka_unit_test(test_parse_versions),
 		cmocka_unit_test(test_rel_paths), cmocka_unit_test(test_split),
 		cmocka_unit_test(test_rsync_args), cmocka_unit_test(test_config_keys),
 	};
