@@ -32,11 +32,13 @@ assert_trees_equal "$LSRC" "$LDST" 10
 assert_trees_equal "$RSRC" "$RDST" 10
 
 lb() { "$LIFEBOAT" -c "$T/lb.conf" "$@"; }
-# A moment strictly before the next change (history times are seconds).
+# The next change in a later second than the last one (history times are
+# seconds; the target stamps renames and ctimes with the kernel's coarse
+# clock, a few ms behind `date`: 50 ms into the next second).
 mark() {
-	local t
-	t=$(date +%s)
-	wait_until 3 eval '[ "$(date +%s)" -gt '"$t"' ]' || fail "the clock does not move"
+	local next
+	next=$((($(date +%s) + 1) * 1000 + 50))
+	wait_until 3 eval '[ "$(date +%s%3N)" -ge '"$next"' ]' || fail "the clock does not move"
 }
 # write FILE TEXT DST_FILE: overwrite on the source, wait for the target
 # and for the batch to be done (a rename while it is in flight ships the
