@@ -23,67 +23,63 @@
 	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
 	"privileges [--markdown] [USER [REPL_USER]]"
 
+#define add(o, k, v) json_object_object_add((o), (k), (v))
+
 /* A missing value is written as "" here (the JSON has always said so). */
-static void json_str_or_empty(struct buf *b, const char *s)
+static json_object *str_or_empty(const char *s)
 {
-	json_str(b, s ? s : "");
+	return json_object_new_string(s ? s : "");
 }
 
-static void json_facts(struct buf *b, const struct db_conn *c, const struct db_server *s,
-		       const struct db_facts *f)
+static void add_replica(json_object *o, const struct db_facts *f)
 {
-	buf_adds(b, "{\"role\":");
-	json_str_or_empty(b, s->role);
-	buf_addf(b, ",\"host\":");
-	json_str_or_empty(b, s->host);
-	buf_addf(b, ",\"port\":%u,\"reachable\":%s", s->port, f->reachable ? "true" : "false");
+	add(o, "io_running", str_or_empty(f->io_running));
+	add(o, "sql_running", str_or_empty(f->sql_running));
+	add(o, "last_io_errno", json_object_new_int64(f->io_errno));
+	add(o, "last_io_error", str_or_empty(f->io_error));
+	add(o, "last_sql_errno", json_object_new_int64(f->sql_errno));
+	add(o, "last_sql_error", str_or_empty(f->sql_error));
+	add(o, "seconds_behind_master",
+	    f->seconds_behind >= 0 ? json_object_new_int64(f->seconds_behind) : NULL);
+	add(o, "gtid_io_pos", str_or_empty(f->gtid_io_pos));
+	add(o, "source", str_or_empty(f->source_host));
+	add(o, "source_port", json_object_new_int64(f->source_port));
+}
+
+static json_object *json_facts(const struct db_server *s, const struct db_facts *f)
+{
+	json_object *o = json_object_new_object();
+	add(o, "role", str_or_empty(s->role));
+	add(o, "host", str_or_empty(s->host));
+	add(o, "port", json_object_new_int64(s->port));
+	add(o, "reachable", json_bool_new(f->reachable));
 	if (!f->reachable) {
-		buf_adds(b, ",\"error\":");
-		json_str_or_empty(b, f->error);
-		buf_addc(b, '}');
-		return;
+		add(o, "error", str_or_empty(f->error));
+		return o;
 	}
-	(void)c;
-	buf_addf(b, ",\"version\":");
-	json_str_or_empty(b, f->version);
-	buf_addf(b, ",\"server_id\":%lld,\"read_only\":%s,\"gtid_binlog_pos\":", f->server_id,
-		 f->read_only ? "true" : "false");
-	json_str_or_empty(b, f->gtid_binlog_pos);
-	buf_adds(b, ",\"gtid_slave_pos\":");
-	json_str_or_empty(b, f->gtid_slave_pos);
-	buf_adds(b, ",\"gtid_current_pos\":");
-	json_str_or_empty(b, f->gtid_current_pos);
-	buf_addf(b, ",\"replica\":%s", f->replica ? "true" : "false");
-	if (f->replica) {
-		buf_adds(b, ",\"io_running\":");
-		json_str_or_empty(b, f->io_running);
-		buf_adds(b, ",\"sql_running\":");
-		json_str_or_empty(b, f->sql_running);
-		buf_addf(b, ",\"last_io_errno\":%lld,\"last_io_error\":", f->io_errno);
-		json_str_or_empty(b, f->io_error);
-		buf_addf(b, ",\"last_sql_errno\":%lld,\"last_sql_error\":", f->sql_errno);
-		json_str_or_empty(b, f->sql_error);
-		if (f->seconds_behind >= 0)
-			buf_addf(b, ",\"seconds_behind_master\":%lld", f->seconds_behind);
-		else
-			buf_adds(b, ",\"seconds_behind_master\":null");
-		buf_adds(b, ",\"gtid_io_pos\":");
-		json_str_or_empty(b, f->gtid_io_pos);
-		buf_adds(b, ",\"source\":");
-		json_str_or_empty(b, f->source_host);
-		buf_addf(b, ",\"source_port\":%lld", f->source_port);
+	add(o, "version", str_or_empty(f->version));
+	add(o, "server_id", json_object_new_int64(f->server_id));
+	add(o, "read_only", json_bool_new(f->read_only));
+	add(o, "gtid_binlog_pos", str_or_empty(f->gtid_binlog_pos));
+	add(o, "gtid_slave_pos", str_or_empty(f->gtid_slave_pos));
+	add(o, "gtid_current_pos", str_or_empty(f->gtid_current_pos));
+	add(o, "replica", json_bool_new(f->replica));
+	if (f->replica)
+		add_replica(o, f);
+	if (f->has_heartbeat) {
+		add(o, "heartbeat_age", json_seconds_new(f->heartbeat_age));
+		add(o, "heartbeat_server_id", json_object_new_int64(f->heartbeat_server_id));
+	} else {
+		add(o, "heartbeat_age", NULL);
 	}
-	if (f->has_heartbeat)
-		buf_addf(b, ",\"heartbeat_age\":%.3f,\"heartbeat_server_id\":%lld", f->heartbeat_age,
-			 f->heartbeat_server_id);
-	else
-		buf_adds(b, ",\"heartbeat_age\":null");
-	buf_addf(b,
-		 ",\"semi_sync\":{\"master_enabled\":%s,\"master_active\":%s,\"slave_enabled\":%s,"
-		 "\"slave_active\":%s}",
-		 f->semi_master_enabled ? "true" : "false", f->semi_master_on ? "true" : "false",
-		 f->semi_slave_enabled ? "true" : "false", f->semi_slave_on ? "true" : "false");
-	buf_addf(b, ",\"epoch\":%llu}", (unsigned long long)f->epoch);
+	json_object *semi = json_object_new_object();
+	add(semi, "master_enabled", json_bool_new(f->semi_master_enabled));
+	add(semi, "master_active", json_bool_new(f->semi_master_on));
+	add(semi, "slave_enabled", json_bool_new(f->semi_slave_enabled));
+	add(semi, "slave_active", json_bool_new(f->semi_slave_on));
+	add(o, "semi_sync", semi);
+	add(o, "epoch", json_object_new_uint64(f->epoch));
+	return o;
 }
 
 /* none_writable: no heartbeat row is then expected (the writer writes only
@@ -202,23 +198,23 @@ static int report_pair(struct db_conn conns[2], const struct db_server *servers[
 	return EXIT_OK;
 }
 
-static void print_json(const struct db_pair *p, struct db_conn conns[2],
-		       const struct db_server *servers[2], const struct db_facts facts[2], int rc)
+static void print_json(const struct db_pair *p, const struct db_server *servers[2],
+		       const struct db_facts facts[2], int rc)
 {
-	struct buf b;
-	buf_init(&b);
-	buf_adds(&b, "{\"servers\":[");
-	for (int i = 0; i < 2; i++) {
-		if (i)
-			buf_addc(&b, ',');
-		json_facts(&b, &conns[i], servers[i], &facts[i]);
-	}
+	json_object *o = json_object_new_object();
+	json_object *list = json_object_new_array();
+	for (int i = 0; i < 2; i++)
+		json_object_array_add(list, json_facts(servers[i], &facts[i]));
+	add(o, "servers", list);
 	uint64_t e = 0;
 	char *err = NULL;
 	if (epoch_read(p->cfg->state_dir, &e, &err) < 0)
 		free(err);
-	buf_addf(&b, "],\"state_dir_epoch\":%llu,\"ok\":%s}\n", (unsigned long long)e,
-		 rc ? "false" : "true");
+	add(o, "state_dir_epoch", json_object_new_uint64(e));
+	add(o, "ok", json_bool_new(rc == 0));
+	struct buf b;
+	buf_init(&b);
+	json_emit(&b, o);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 }
@@ -251,7 +247,7 @@ static int db_status(struct db_pair *p, bool json)
 	bool none_writable = facts[0].reachable && facts[1].reachable && facts[0].read_only &&
 			     facts[1].read_only;
 	if (json) {
-		print_json(p, conns, servers, facts, rc);
+		print_json(p, servers, facts, rc);
 	} else {
 		for (int i = 0; i < 2; i++)
 			print_facts(&conns[i], &facts[i], none_writable);
