@@ -8,6 +8,7 @@
 #include "json.h"
 #include "privileges.h"
 #include "log.h"
+#include "usage.h"
 #include "util.h"
 
 #include <signal.h>
@@ -16,12 +17,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define DB_USAGE                                                                                   \
-	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
-	"[--force] | "  \
-	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
-	"privileges [--markdown] [USER [REPL_USER]]"
 
 #define add(o, k, v) json_object_object_add((o), (k), (v))
 
@@ -310,27 +305,13 @@ static int report(int rc, char *err)
 	return cli_exit_status(rc);
 }
 
-static int run_clone(struct db_pair *p, int argc, char **argv)
+static int run_clone(struct db_pair *p, const struct usage_args *a)
 {
 	struct db_clone_opts o = {.method = DB_CLONE_BACKUP, .progress = isatty(2)};
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--force") == 0) {
-			o.force = true;
-		} else if (strcmp(argv[i], "--method") == 0 && i + 1 < argc) {
-			const char *m = argv[++i];
-			if (strcmp(m, "backup") == 0)
-				o.method = DB_CLONE_BACKUP;
-			else if (strcmp(m, "dump") == 0)
-				o.method = DB_CLONE_DUMP;
-			else {
-				log_error("db clone: --method must be backup or dump, not '%s'", m);
-				return EXIT_USAGE;
-			}
-		} else {
-			log_error("db clone: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	o.force = usage_has(a, "--force");
+	const char *m = usage_value(a, "--method"); /* backup|dump: the table checked it */
+	if (m && !strcmp(m, "dump"))
+		o.method = DB_CLONE_DUMP;
 	char *err = NULL;
 	p->command = o.method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
 	int rc = db_clone(p, &p->primary, &p->standby, &o, &err);
@@ -340,50 +321,33 @@ static int run_clone(struct db_pair *p, int argc, char **argv)
 	return report(rc, err);
 }
 
-static int run_writable(struct db_pair *p, int argc)
+static int run_writable(struct db_pair *p)
 {
-	if (argc > 2) {
-		log_error("db writable takes no arguments (" DB_USAGE ")");
-		return EXIT_USAGE;
-	}
 	char *err = NULL;
 	bool changed;
 	int rc = db_make_writable(p, &changed, &err);
 	return report(rc, err);
 }
 
-static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
+static int run_simple(struct db_pair *p, const char *sub, const struct usage_args *a)
 {
 	char *err = NULL;
 	int rc;
-	bool force = false;
-	const struct db_server *target = &p->primary;
-	for (int i = 2; i < argc; i++) {
-		if ((strcmp(sub, "rejoin") == 0 || strcmp(sub, "promote") == 0) &&
-		    strcmp(argv[i], "--force") == 0) {
-			force = true;
-		} else if (strcmp(sub, "fence") == 0 && strcmp(argv[i], "--server") == 0 &&
-			   i + 1 < argc && (strcmp(argv[i + 1], "primary") == 0 ||
-					    strcmp(argv[i + 1], "standby") == 0)) {
-			target = strcmp(argv[++i], "primary") == 0 ? &p->primary : &p->standby;
-		} else {
-			log_error("db %s: unknown argument '%s' (" DB_USAGE ")", sub, argv[i]);
-			return EXIT_USAGE;
-		}
-	}
 	if (strcmp(sub, "promote") == 0) {
 		struct db_promote_result r;
-		rc = db_promote_guarded(p, force, &r, &err);
+		rc = db_promote_guarded(p, usage_has(a, "--force"), &r, &err);
 		if (!rc)
 			log_info("promoted %s:%u: writable after %.0f ms, epoch %llu, forked at %s",
 				 p->standby.host, p->standby.port, r.ms_to_writable,
 				 (unsigned long long)r.epoch, r.fork_gtid ? r.fork_gtid : "-");
 		free(r.fork_gtid);
 	} else if (strcmp(sub, "fence") == 0) {
-		rc = db_fence(p, target, &err);
+		const char *server = usage_value(a, "--server"); /* primary|standby */
+		bool standby = server && !strcmp(server, "standby");
+		rc = db_fence(p, standby ? &p->standby : &p->primary, &err);
 	} else {
 		uint64_t epoch = 0;
-		rc = db_rejoin(p, force, &epoch, &err);
+		rc = db_rejoin(p, usage_has(a, "--force"), &epoch, &err);
 		/* The old primary's files follow the database: role and epoch. */
 		if (!rc)
 			rc = failover_old_primary_follows(p->cfg, p->primary.node, epoch, &err);
@@ -393,24 +357,13 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 
 /* The GRANTs of the minimal accounts (from the one table in privileges.c),
  * or that table as docs/db.md shows it. No configuration needed. */
-static int run_privileges(int argc, char **argv)
+static int run_privileges(const struct usage_args *a)
 {
-	bool markdown = false;
-	const char *user = "lifeboat", *repl = "repl";
-	int names = 0;
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--markdown") == 0) {
-			markdown = true;
-		} else if (argv[i][0] != '-' && names < 2) {
-			if (names++ == 0)
-				user = argv[i];
-			else
-				repl = argv[i];
-		} else {
-			log_error("db privileges: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	if (a->n_words > 2)
+		return usage_refuse("db privileges", a->words[2]);
+	bool markdown = usage_has(a, "--markdown");
+	const char *user = a->n_words > 0 ? a->words[0] : "lifeboat";
+	const char *repl = a->n_words > 1 ? a->words[1] : "repl";
 	if (markdown) {
 		priv_markdown(stdout);
 		return EXIT_OK;
@@ -429,34 +382,29 @@ static int run_privileges(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cmd_db(const struct cli *cli, int argc, char **argv)
+/* The subcommand's options by the table, before anything is connected. */
+static int parse_sub(int argc, char **argv, const char **sub, struct usage_args *a)
 {
-	if (argc < 2) {
-		log_error(DB_USAGE);
+	const struct usage_command *db = usage_find_command("db");
+	const struct usage_command *sc = argc >= 2 ? usage_most_specific(db, argc, argv) : db;
+	if (sc == db) {
+		log_error("db: %s%s%s (usage: lifeboat db SUBCOMMAND [OPTIONS]; 'lifeboat db --help' "
+			  "lists them)",
+			  argc < 2 ? "which subcommand?" : "unknown subcommand '",
+			  argc < 2 ? "" : argv[1], argc < 2 ? "" : "'");
 		return EXIT_USAGE;
 	}
-	const char *sub = argv[1];
+	*sub = argv[1];
+	int rc = usage_parse(sc->name, argc - 1, argv + 1, a);
+	if (rc == EXIT_OK && strcmp(*sub, "privileges") != 0 && (rc = usage_no_words(a)))
+		usage_args_free(a);
+	return rc;
+}
+
+static int run_sub(const struct cli *cli, const char *sub, const struct usage_args *a)
+{
 	if (strcmp(sub, "privileges") == 0)
-		return run_privileges(argc, argv);
-	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
-					   "heartbeat", "writable"};
-	bool known = false;
-	for (size_t i = 0; i < ARRAY_LEN(subs); i++)
-		known = known || strcmp(sub, subs[i]) == 0;
-	if (!known) {
-		log_error("db: unknown subcommand '%s' (" DB_USAGE ")", sub);
-		return EXIT_USAGE;
-	}
-	bool json = false;
-	if (strcmp(sub, "status") == 0) {
-		for (int i = 2; i < argc; i++) {
-			if (strcmp(argv[i], "--json") != 0) {
-				log_error("db status: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-				return EXIT_USAGE;
-			}
-			json = true;
-		}
-	}
+		return run_privileges(a);
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
@@ -471,18 +419,29 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	char *err = NULL;
 	rc = db_pair_init(&p, &cfg, need_repl, &err);
 	p.command = sub; /* privileges.h names the commands as we do */
-	if (rc) {
+	if (rc)
 		rc = report(rc, err);
-	} else if (strcmp(sub, "status") == 0) {
-		rc = db_status(&p, json);
-	} else if (strcmp(sub, "clone") == 0) {
-		rc = run_clone(&p, argc, argv);
-	} else if (strcmp(sub, "writable") == 0) {
-		rc = run_writable(&p, argc);
-	} else {
-		rc = run_simple(&p, sub, argc, argv);
-	}
+	else if (strcmp(sub, "status") == 0)
+		rc = db_status(&p, usage_has(a, "--json"));
+	else if (strcmp(sub, "clone") == 0)
+		rc = run_clone(&p, a);
+	else if (strcmp(sub, "writable") == 0)
+		rc = run_writable(&p);
+	else
+		rc = run_simple(&p, sub, a);
 	db_pair_free(&p);
 	config_free(&cfg);
+	return rc;
+}
+
+int cmd_db(const struct cli *cli, int argc, char **argv)
+{
+	const char *sub = NULL;
+	struct usage_args a;
+	int rc = parse_sub(argc, argv, &sub, &a);
+	if (rc)
+		return rc;
+	rc = run_sub(cli, sub, &a);
+	usage_args_free(&a);
 	return rc;
 }
