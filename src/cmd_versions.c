@@ -8,14 +8,13 @@
 #include "commands.h"
 #include "history_client.h"
 #include "log.h"
+#include "usage.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define VERSIONS_USAGE "usage: lifeboat versions PATH [--json]"
 
 static void fmt_time(time_t t, char *out, size_t len)
 {
@@ -90,29 +89,36 @@ static void print_json(const struct version_list *l)
 	json_object_put(arr);
 }
 
+/* The one PATH and --json, read by the command table (usage_parse). */
+static int parse_args(int argc, char **argv, const char **path, bool *json)
+{
+	struct usage_args a;
+	int rc = usage_parse("versions", argc, argv, &a);
+	if (rc)
+		return rc;
+	*json = usage_has(&a, "--json");
+	if (a.n_words > 1) {
+		rc = usage_refuse("versions", a.words[1]);
+	} else if (a.n_words == 0) {
+		log_error("versions: which path? (usage: lifeboat versions %s)",
+			  usage_find("versions")->synopsis);
+		rc = EXIT_USAGE;
+	} else {
+		*path = a.words[0];
+	}
+	usage_args_free(&a);
+	return rc;
+}
+
 int cmd_versions(const struct cli *cli, int argc, char **argv)
 {
 	bool json = false;
 	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help")) {
-			puts(VERSIONS_USAGE);
-			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!path && (argv[i][0] != '-' || !strcmp(argv[i - 1], "--"))) {
-			path = argv[i];
-		} else if (strcmp(argv[i], "--") != 0) {
-			log_error("versions: unexpected argument '%s' (%s)", argv[i], VERSIONS_USAGE);
-			return EXIT_USAGE;
-		}
-	}
-	if (!path) {
-		log_error("versions: which path? (%s)", VERSIONS_USAGE);
-		return EXIT_USAGE;
-	}
+	int rc = parse_args(argc, argv, &path, &json);
+	if (rc)
+		return rc;
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc != EXIT_OK)
 		return rc;
 	const struct sync_conf *sc;
