@@ -648,8 +648,9 @@ struct rename_rec {
 	const char *from, *to; /* into the log's text */
 };
 
-struct to_index {
-	const char *to;
+/* The renames by one of their names, then by their place in the log. */
+struct name_index {
+	const char *name;
 	size_t i;
 };
 
@@ -657,14 +658,25 @@ struct rename_log {
 	char *text;
 	struct rename_rec *r; /* oldest first */
 	size_t n;
-	struct to_index *by_to; /* (to, i) sorted: the renames that made a name */
+	struct name_index *by_to;   /* (to, i) sorted: the renames that made a name */
+	struct name_index *by_from; /* (from, i) sorted: the renames of a name away */
 };
 
-static int by_to_then_index(const void *pa, const void *pb)
+static int by_name_then_index(const void *pa, const void *pb)
 {
-	const struct to_index *a = pa, *b = pb;
-	int c = strcmp(a->to, b->to);
+	const struct name_index *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
 	return c ? c : (a->i < b->i ? -1 : a->i > b->i);
+}
+
+static struct name_index *index_by(const struct rename_log *rl, bool by_to)
+{
+	struct name_index *idx = xcalloc(rl->n + 1, sizeof(*idx));
+	for (size_t i = 0; i < rl->n; i++)
+		idx[i] = (struct name_index){by_to ? rl->r[i].to : rl->r[i].from, i};
+	if (rl->n)
+		qsort(idx, rl->n, sizeof(*idx), by_name_then_index);
+	return idx;
 }
 
 /* path is dir or below it ("" holds everything). */
@@ -706,11 +718,8 @@ static void parse_renames(char *text, size_t len, time_t at, struct rename_log *
 		}
 		rl->r[rl->n++] = (struct rename_rec){{(time_t)sec, nsec}, f[1], f[2]};
 	}
-	rl->by_to = xcalloc(rl->n + 1, sizeof(*rl->by_to));
-	for (size_t i = 0; i < rl->n; i++)
-		rl->by_to[i] = (struct to_index){rl->r[i].to, i};
-	if (rl->n)
-		qsort(rl->by_to, rl->n, sizeof(*rl->by_to), by_to_then_index);
+	rl->by_to = index_by(rl, true);
+	rl->by_from = index_by(rl, false);
 }
 
 static void read_renames(const char *root, time_t at, struct rename_log *rl)
@@ -725,6 +734,7 @@ static void read_renames(const char *root, time_t at, struct rename_log *rl)
 static void rename_log_free(struct rename_log *rl)
 {
 	free(rl->by_to);
+	free(rl->by_from);
 	free(rl->r);
 	free(rl->text);
 }
@@ -734,26 +744,83 @@ static bool ts_before(const struct timespec *a, time_t sec, long nsec)
 	return a->tv_sec < sec || (a->tv_sec == sec && a->tv_nsec < nsec);
 }
 
-/* The latest rename before index limit that made the name q (len bytes),
- * or limit when none. */
-static size_t last_rename_to(const struct rename_log *rl, const char *q, size_t len, size_t limit)
+/* An index entry's name against q's first len bytes (strcmp's sign). */
+static int name_cmp(const char *name, const char *q, size_t len)
 {
-	size_t lo = 0, hi = rl->n;
-	while (lo < hi) { /* the first (to, i) >= (q, limit) */
+	int c = strncmp(name, q, len);
+	return c == 0 && name[len] ? 1 : c;
+}
+
+/* The first place in idx at or after (q's first len bytes, i). */
+static size_t index_lower(const struct name_index *idx, size_t n, const char *q, size_t len,
+			  size_t i)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const struct to_index *e = &rl->by_to[mid];
-		int c = strncmp(e->to, q, len);
-		if (c == 0 && e->to[len])
-			c = 1;
-		if (c < 0 || (c == 0 && e->i < limit))
+		int c = name_cmp(idx[mid].name, q, len);
+		if (c < 0 || (c == 0 && idx[mid].i < i))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	return lo;
+}
+
+/* The latest rename below index limit named q (len bytes) in idx, or limit
+ * when none. */
+static size_t last_named(const struct name_index *idx, size_t n, const char *q, size_t len,
+			 size_t limit)
+{
+	size_t p = index_lower(idx, n, q, len, limit);
+	if (p == 0)
 		return limit;
-	const struct to_index *e = &rl->by_to[lo - 1];
-	return strncmp(e->to, q, len) == 0 && !e->to[len] && e->i < limit ? e->i : limit;
+	const struct name_index *e = &idx[p - 1];
+	return name_cmp(e->name, q, len) == 0 && e->i < limit ? e->i : limit;
+}
+
+/* The earliest rename at or after index from named q in idx, or n. */
+static size_t first_named(const struct name_index *idx, size_t n, const char *q, size_t len,
+			  size_t from)
+{
+	size_t p = index_lower(idx, n, q, len, from);
+	return p < n && name_cmp(idx[p].name, q, len) == 0 ? idx[p].i : n;
+}
+
+/* The latest rename below limit named (in idx) name or one of its parents,
+ * or limit when none. */
+static size_t last_on_path(const struct name_index *idx, size_t n, const char *name,
+			   size_t limit)
+{
+	size_t best = limit;
+	for (size_t k = 1; *name; k++) {
+		if (name[k] == '/' || name[k] == '\0') {
+			size_t i = last_named(idx, n, name, k, limit);
+			if (i < limit && (best == limit || i > best))
+				best = i;
+		}
+		if (!name[k])
+			break;
+	}
+	return best;
+}
+
+/* The earliest rename at or after from named (in idx) name or one of its
+ * parents, or n when none. */
+static size_t first_on_path(const struct name_index *idx, size_t n, const char *name,
+			    size_t from)
+{
+	size_t best = n;
+	for (size_t k = 1; *name; k++) {
+		if (name[k] == '/' || name[k] == '\0') {
+			size_t i = first_named(idx, n, name, k, from);
+			if (i < best)
+				best = i;
+		}
+		if (!name[k])
+			break;
+	}
+	return best;
 }
 
 /* The renames logged before a version left the tree (until_sec 0: it has
@@ -770,17 +837,7 @@ static size_t renames_before(const struct rename_log *rl, time_t until_sec, long
  * that made the name or one of its parents, or limit when none. */
 static size_t made_by(const struct rename_log *rl, const char *name, size_t limit)
 {
-	size_t best = limit;
-	for (size_t k = 1; *name; k++) {
-		if (name[k] == '/' || name[k] == '\0') {
-			size_t i = last_rename_to(rl, name, k, limit);
-			if (i < limit && (best == limit || i > best))
-				best = i;
-		}
-		if (!name[k])
-			break;
-	}
-	return best;
+	return last_on_path(rl->by_to, rl->n, name, limit);
 }
 
 /* The name a step back gives: the rename's source, and what of name is
@@ -1057,12 +1114,16 @@ static void windows_free(struct windows *ws)
 
 /* The names rel's content had, followed through the log: rel itself is
  * rel's at every time (lineage()'s first window); a trail is another name
- * some of it had, and since (forward) or until (backward) when. A trail
- * that is rel's own name moved (main) reports its renames, one that is a
- * part split off does not. A trail ends where its name held another
- * file's content. */
+ * some of it had, from the rename at index `at` on (forward: the renames
+ * after it; backward: those before it), and since or until when (t). A
+ * trail that is rel's own name moved (main) reports its renames, one that
+ * is a part split off does not. A trail ends where its name held another
+ * file's content. Each trail looks its renames up in the log's indexes:
+ * many files renamed into or out of rel cost a lookup each, not a pass
+ * over the log each. */
 struct trail {
-	char *name; /* NULL: ended */
+	char *name;
+	size_t at;
 	struct timespec t;
 	bool main;
 };
@@ -1072,13 +1133,13 @@ struct trails {
 	size_t len, cap;
 };
 
-static void trail_push(struct trails *tr, char *name, struct timespec t, bool main)
+static void trail_push(struct trails *tr, char *name, size_t at, struct timespec t, bool main)
 {
 	if (tr->len == tr->cap) {
 		tr->cap = tr->cap ? tr->cap * 2 : 8;
 		tr->t = xrealloc(tr->t, tr->cap * sizeof(*tr->t));
 	}
-	tr->t[tr->len++] = (struct trail){name, t, main};
+	tr->t[tr->len++] = (struct trail){name, at, t, main};
 }
 
 static void move_add(struct version_list *l, const char *from, const char *to, time_t when)
@@ -1087,107 +1148,123 @@ static void move_add(struct version_list *l, const char *from, const char *to, t
 	l->moves[l->n_moves++] = (struct path_rename){xstrdup(from), xstrdup(to), when};
 }
 
-static void trail_end(struct windows *ws, struct trail *t, struct timespec from,
-		      struct timespec until)
+/* The renames with index in [lo, hi) whose name in idx is below name
+ * (name/...), those of names that are not also below it on their other
+ * side (other: the other index's end of a rename) started as trails of
+ * their own. */
+static void split_trails(const struct rename_log *rl, const struct name_index *idx,
+			 bool other_is_to, const char *name, size_t lo, size_t hi,
+			 struct trails *tr)
 {
-	window_add(ws, t->name, from, until);
-	free(t->name);
-	t->name = NULL;
-}
-
-static void trails_end(struct windows *ws, struct trails *tr, bool forward)
-{
-	for (size_t j = 0; j < tr->len; j++)
-		if (tr->t[j].name)
-			trail_end(ws, &tr->t[j], forward ? tr->t[j].t : TS_FIRST,
-				  forward ? TS_LAST : tr->t[j].t);
-	free(tr->t);
-}
-
-/* One rename, forward: a trail's name (or a parent) renamed moves it; a
- * part renamed out of it starts a trail; a rename over it ends it. */
-static void forward_step(const struct rename_rec *r, struct trails *tr, struct windows *ws,
-			 struct version_list *out)
-{
-	for (size_t j = 0, open = tr->len; j < open; j++) {
-		struct trail *t = &tr->t[j];
-		if (!t->name)
-			continue;
-		if (rel_within(t->name, r->from)) {
-			window_add(ws, t->name, t->t, r->t);
-			char *moved = xasprintf("%s%s", r->to, t->name + strlen(r->from));
-			if (t->main)
-				move_add(out, t->name, moved, r->t.tv_sec);
-			free(t->name);
-			t->name = moved;
-			t->t = r->t;
-		} else if (rel_within(r->from, t->name) && !rel_within(r->to, t->name)) {
-			trail_push(tr, xstrdup(r->to), r->t, false);
-		} else if (rel_within(t->name, r->to)) {
-			trail_end(ws, t, t->t, r->t);
-		}
+	char *below = xasprintf("%s/", name);
+	size_t len = strlen(below);
+	for (size_t p = index_lower(idx, rl->n, below, len, 0);
+	     p < rl->n && !strncmp(idx[p].name, below, len); p++) {
+		const struct rename_rec *r = &rl->r[idx[p].i];
+		const char *other = other_is_to ? r->to : r->from;
+		if (idx[p].i >= lo && idx[p].i < hi && !rel_within(other, name))
+			trail_push(tr, xstrdup(other), idx[p].i, r->t, false);
 	}
+	free(below);
 }
 
-/* One rename, backward: a rename that made a trail's name (or a parent)
- * moves it to the old name; a tree renamed into it starts a trail; a
- * rename of its name away ends it (what the name held before went
- * elsewhere). */
-static void backward_step(const struct rename_rec *r, struct trails *tr, struct windows *ws,
-			  struct version_list *out)
+/* Forward: the trail's name (or a parent) renamed moves it; a part renamed
+ * out of it starts a trail; a rename over it ends it. */
+static void follow_forward(const struct rename_log *rl, struct trails *tr, size_t j,
+			   struct windows *ws, struct version_list *out)
 {
-	for (size_t j = 0, open = tr->len; j < open; j++) {
-		struct trail *t = &tr->t[j];
-		if (!t->name)
-			continue;
-		if (rel_within(t->name, r->to)) {
-			window_add(ws, t->name, r->t, t->t);
-			char *old = name_before(r, t->name);
-			if (t->main)
-				move_add(out, old, t->name, r->t.tv_sec);
-			free(t->name);
-			t->name = old;
-			t->t = r->t;
-		} else if (rel_within(r->to, t->name) && !rel_within(r->from, t->name)) {
-			trail_push(tr, xstrdup(r->from), r->t, false);
-		} else if (rel_within(t->name, r->from)) {
-			trail_end(ws, t, r->t, t->t);
+	struct trail t = tr->t[j];
+	for (;;) {
+		size_t moved = first_on_path(rl->by_from, rl->n, t.name, t.at + 1);
+		size_t over = first_on_path(rl->by_to, rl->n, t.name, t.at + 1);
+		size_t stop = moved < over ? moved : over;
+		split_trails(rl, rl->by_from, true, t.name, t.at + 1, stop, tr);
+		if (stop == rl->n) {
+			window_add(ws, t.name, t.t, TS_LAST);
+			break;
 		}
+		const struct rename_rec *r = &rl->r[stop];
+		window_add(ws, t.name, t.t, r->t);
+		if (stop == over)
+			break;
+		char *to = xasprintf("%s%s", r->to, t.name + strlen(r->from));
+		if (t.main)
+			move_add(out, t.name, to, r->t.tv_sec);
+		free(t.name);
+		t = (struct trail){to, stop, r->t, t.main};
 	}
+	free(t.name);
 }
 
-/* Where what was called rel went (forward, each time rel or a parent was
- * renamed away, and each part renamed out of it) and what it was called
- * before (backward, each time something was renamed onto rel or into
- * it). */
+/* Backward: a rename that made the trail's name (or a parent) moves it to
+ * the old name; a tree renamed into it starts a trail; a rename of its
+ * name away ends it (what the name held before went elsewhere). */
+static void follow_backward(const struct rename_log *rl, struct trails *tr, size_t j,
+			    struct windows *ws, struct version_list *out)
+{
+	struct trail t = tr->t[j];
+	for (;;) {
+		size_t made = last_on_path(rl->by_to, rl->n, t.name, t.at);
+		size_t away = last_on_path(rl->by_from, rl->n, t.name, t.at);
+		size_t stop = made == t.at ? away : away == t.at || made > away ? made : away;
+		split_trails(rl, rl->by_to, false, t.name, stop == t.at ? 0 : stop + 1, t.at, tr);
+		if (stop == t.at) {
+			window_add(ws, t.name, TS_FIRST, t.t);
+			break;
+		}
+		const struct rename_rec *r = &rl->r[stop];
+		window_add(ws, t.name, r->t, t.t);
+		if (stop == away)
+			break;
+		char *from = name_before(r, t.name);
+		if (t.main)
+			move_add(out, from, t.name, r->t.tv_sec);
+		free(t.name);
+		t = (struct trail){from, stop, r->t, t.main};
+	}
+	free(t.name);
+}
+
+/* The trails that start at rel itself: each rename of rel or a parent
+ * away (forward) or onto it (backward), as rel's own name moved; each
+ * part renamed out of it (forward) or tree into it (backward). */
+static void start_trails(const struct rename_log *rl, const char *rel, bool forward,
+			 struct trails *tr, struct version_list *out)
+{
+	const struct name_index *idx = forward ? rl->by_from : rl->by_to;
+	for (size_t k = 1; *rel; k++) {
+		if (rel[k] == '/' || rel[k] == '\0') {
+			for (size_t p = index_lower(idx, rl->n, rel, k, 0);
+			     p < rl->n && name_cmp(idx[p].name, rel, k) == 0; p++) {
+				const struct rename_rec *r = &rl->r[idx[p].i];
+				char *other = xasprintf("%s%s", forward ? r->to : r->from, rel + k);
+				if (forward)
+					move_add(out, rel, other, r->t.tv_sec);
+				else
+					move_add(out, other, rel, r->t.tv_sec);
+				trail_push(tr, other, idx[p].i, r->t, true);
+			}
+		}
+		if (!rel[k])
+			break;
+	}
+	split_trails(rl, idx, forward, rel, 0, rl->n, tr);
+}
+
+/* Where what was called rel went and what it was called before: windows
+ * of each name and time, and rel's own renames. */
 static void trace(const struct rename_log *rl, const char *rel, struct windows *ws,
 		  struct version_list *out)
 {
 	struct trails fw = {0}, bw = {0};
-	for (size_t i = 0; i < rl->n; i++) {
-		const struct rename_rec *r = &rl->r[i];
-		forward_step(r, &fw, ws, out);
-		if (rel_within(rel, r->from)) {
-			char *moved = xasprintf("%s%s", r->to, rel + strlen(r->from));
-			move_add(out, rel, moved, r->t.tv_sec);
-			trail_push(&fw, moved, r->t, true);
-		} else if (rel_within(r->from, rel) && !rel_within(r->to, rel)) {
-			trail_push(&fw, xstrdup(r->to), r->t, false);
-		}
-	}
-	for (size_t i = rl->n; i-- > 0;) {
-		const struct rename_rec *r = &rl->r[i];
-		backward_step(r, &bw, ws, out);
-		if (rel_within(rel, r->to)) {
-			char *old = name_before(r, rel);
-			move_add(out, old, rel, r->t.tv_sec);
-			trail_push(&bw, old, r->t, true);
-		} else if (rel_within(r->to, rel) && !rel_within(r->from, rel)) {
-			trail_push(&bw, xstrdup(r->from), r->t, false);
-		}
-	}
-	trails_end(ws, &fw, true);
-	trails_end(ws, &bw, false);
+	start_trails(rl, rel, true, &fw, out);
+	for (size_t j = 0; j < fw.len; j++)
+		follow_forward(rl, &fw, j, ws, out);
+	start_trails(rl, rel, false, &bw, out);
+	for (size_t j = 0; j < bw.len; j++)
+		follow_backward(rl, &bw, j, ws, out);
+	free(fw.t);
+	free(bw.t);
 }
 
 static int move_order(const void *pa, const void *pb)
@@ -1256,15 +1333,43 @@ static size_t names_of(const struct rename_log *rl, const struct version *v, str
 	return n;
 }
 
+static int window_order(const void *pa, const void *pb)
+{
+	const struct window *a = pa, *b = pb;
+	return strcmp(a->name, b->name);
+}
+
+/* Had the name s (or a directory above it, len bytes of it) while a
+ * window of that name was open? ws sorted by name. */
+static bool in_window(const struct windows *ws, const struct named *s, size_t len)
+{
+	size_t lo = 0, hi = ws->len;
+	while (lo < hi) { /* the first window named s's first len bytes, or after */
+		size_t mid = (lo + hi) / 2;
+		if (name_cmp(ws->w[mid].name, s->name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ws->len && name_cmp(ws->w[lo].name, s->name, len) == 0; lo++)
+		if (ts_less(&s->from, &ws->w[lo].until) && ts_less(&ws->w[lo].from, &s->until))
+			return true;
+	return false;
+}
+
+/* Did one of the names of a version fall in the lineage's windows? */
 static bool in_windows(const struct windows *ws, const struct named *s, size_t n)
 {
-	for (size_t k = 0; k < n; k++)
-		for (size_t j = 0; j < ws->len; j++) {
-			const struct window *w = &ws->w[j];
-			if (rel_within(s[k].name, w->name) && ts_less(&s[k].from, &w->until) &&
-			    ts_less(&w->from, &s[k].until))
+	for (size_t k = 0; k < n; k++) {
+		const char *name = s[k].name;
+		for (size_t len = 0;; len++) {
+			if ((len == 0 || name[len] == '/' || name[len] == '\0') &&
+			    in_window(ws, &s[k], len))
 				return true;
+			if (!name[len])
+				break;
 		}
+	}
 	return false;
 }
 
@@ -1300,6 +1405,8 @@ static void lineage(const struct rename_log *rl, const char *rel, struct windows
 	window_add(ws, rel, TS_FIRST, TS_LAST); /* whatever was ever called so */
 	trace(rl, rel, ws, out);
 	moves_sort(out);
+	if (ws->len)
+		qsort(ws->w, ws->len, sizeof(*ws->w), window_order);
 }
 
 /* The rows of the versions in all that had one of the lineage's names
@@ -1318,6 +1425,42 @@ static void rows_of(const struct rename_log *rl, const struct windows *ws,
 	}
 }
 
+/* Bytes, with '/' before every other: a directory's names come right
+ * after it ("a", "a/b", "a-b"). */
+static int path_order(const void *pa, const void *pb)
+{
+	const unsigned char *a = *(const unsigned char *const *)pa;
+	const unsigned char *b = *(const unsigned char *const *)pb;
+	for (;; a++, b++) {
+		unsigned ca = *a == '/' ? 1 : *a, cb = *b == '/' ? 1 : *b;
+		if (ca != cb || !ca)
+			return ca < cb ? -1 : ca > cb;
+	}
+}
+
+/* Past this many places to look in, the whole tree and history are read
+ * once instead (each place is a look into every history run). */
+#define VERSIONS_MAX_ROOTS 256
+
+/* Every version kept under one of the windows' names. */
+static void collect_windows(const char *root, const struct windows *ws, struct version_list *all)
+{
+	const char **names = xcalloc(ws->len + 1, sizeof(*names));
+	for (size_t i = 0; i < ws->len; i++)
+		names[i] = ws->w[i].name;
+	qsort(names, ws->len, sizeof(*names), path_order);
+	size_t kept = 0; /* names not below another: the places to look in */
+	for (size_t i = 0; i < ws->len; i++)
+		if (!kept || !rel_within(names[i], names[kept - 1]))
+			names[kept++] = names[i];
+	if (kept > VERSIONS_MAX_ROOTS)
+		collect_everywhere(all, root, "");
+	else
+		for (size_t i = 0; i < kept; i++)
+			collect_everywhere(all, root, names[i]);
+	free(names);
+}
+
 int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
 {
 	memset(out, 0, sizeof(*out));
@@ -1327,15 +1470,8 @@ int history_versions(const char *root, const char *rel, struct version_list *out
 	read_renames(root, 0, &rl);
 	struct windows ws = {0};
 	lineage(&rl, rel, &ws, out);
-	struct strv roots;
-	strv_init(&roots);
-	for (size_t i = 0; i < ws.len; i++)
-		strv_push(&roots, ws.w[i].name);
 	struct version_list all = {0};
-	for (size_t i = 0; i < roots.len; i++)
-		if (!covered(&roots, i))
-			collect_everywhere(&all, root, roots.items[i]);
-	strv_free(&roots);
+	collect_windows(root, &ws, &all);
 	rows_of(&rl, &ws, &all, out);
 	version_list_free(&all);
 	windows_free(&ws);
