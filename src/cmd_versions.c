@@ -37,13 +37,23 @@ static int newest_first(const void *pa, const void *pb)
 	return strcmp(a->rel, b->rel);
 }
 
-static void print_text(const struct version_list *l)
+/* "FROM: renamed to TO at TIME" for each rename of the path itself. */
+static void print_moves(const struct version_list *l, bool on_stderr)
 {
 	for (size_t i = 0; i < l->n_moves; i++) {
 		char when[40];
 		fmt_time(l->moves[i].when, when, sizeof(when));
-		printf("%s: renamed to %s at %s\n", l->moves[i].from, l->moves[i].to, when);
+		if (on_stderr)
+			log_info("versions: %s: renamed to %s at %s", l->moves[i].from,
+				 l->moves[i].to, when);
+		else
+			printf("%s: renamed to %s at %s\n", l->moves[i].from, l->moves[i].to, when);
 	}
+}
+
+static void print_text(const struct version_list *l)
+{
+	print_moves(l, false);
 	printf("%-24s  %-24s  %-24s  %12s  %s\n", "SINCE", "UNTIL", "MODIFIED", "SIZE", "PATH");
 	for (size_t i = 0; i < l->len; i++) {
 		const struct version *v = &l->v[i];
@@ -65,8 +75,11 @@ static json_object *time_or_null(time_t t)
 	return t ? json_object_new_int64(t) : NULL;
 }
 
+/* An array of rows, as before renames were followed (the rows' names and
+ * renamed_to say the renames; the path's own are said on stderr). */
 static void print_json(const struct version_list *l)
 {
+	print_moves(l, true);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < l->len; i++) {
 		const struct version *v = &l->v[i];
