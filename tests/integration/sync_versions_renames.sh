@@ -123,6 +123,9 @@ scenario() {
 		fail "$name: versions of the old name does not say where it went: $out"
 	grep -q "(on the target now) .* old/report-2025.pdf$" <<<"$out" ||
 		fail "$name: versions of the old name does not list the new one: $out"
+	out=$(lb versions --json "$src/report.pdf" 2>&1 >/dev/null)
+	grep -q "report.pdf: renamed to old/report-2025.pdf at " <<<"$out" ||
+		fail "$name: versions --json of the old name does not say where it went: $out"
 
 	# A directory of versioned files, renamed into another one.
 	write "$src/docs/a.txt" "a two" "$dst/docs/a.txt"
