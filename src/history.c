@@ -863,217 +863,7 @@ static char *name_at(const struct rename_log *rl, const char *rel, time_t until_
 	return name;
 }
 
-static bool covered_by(const struct strv *roots, const char *name)
-{
-	for (size_t j = 0; j < roots->len; j++)
-		if (rel_within(name, roots->items[j]))
-			return true;
-	return false;
-}
-
-/* Where what was under rel at the log's start may be now: rel, and each
- * name a rename moved it (or a part of it) to, oldest first; a name below
- * one already there is not added (so a whole-tree restore has one root). */
-static void search_roots(const struct rename_log *rl, const char *rel, struct strv *roots)
-{
-	strv_push(roots, rel);
-	for (size_t i = 0; i < rl->n; i++) {
-		const struct rename_rec *r = &rl->r[i];
-		size_t have = roots->len;
-		for (size_t j = 0; j < have; j++) {
-			const char *p = roots->items[j];
-			char *moved = NULL;
-			if (*r->from && rel_within(p, r->from))
-				moved = xasprintf("%s%s", r->to, p + strlen(r->from));
-			else if (rel_within(r->from, p))
-				moved = xstrdup(r->to);
-			if (moved && !covered_by(roots, moved))
-				strv_push(roots, moved);
-			free(moved);
-		}
-	}
-}
-
-/* A root inside another one is walked with it already. */
-static bool covered(const struct strv *roots, size_t i)
-{
-	for (size_t j = 0; j < roots->len; j++)
-		if (j != i && rel_within(roots->items[i], roots->items[j]) &&
-		    (strcmp(roots->items[i], roots->items[j]) != 0 || j < i))
-			return true;
-	return false;
-}
-
-static int by_as_then_replaced(const void *pa, const void *pb)
-{
-	const struct version *a = *(const struct version *const *)pa;
-	const struct version *b = *(const struct version *const *)pb;
-	int c = strcmp(a->as, b->as);
-	return c ? c : replaced_order(a, b);
-}
-
-static int by_string(const void *pa, const void *pb)
-{
-	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
-}
-
-/* Is name, or anything below it, among the sorted names? */
-static bool holds(char *const *names, size_t n, const char *name)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) { /* the first >= name */
-		size_t mid = (lo + hi) / 2;
-		if (strcmp(names[mid], name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < n; i++) {
-		if (rel_within(names[i], name))
-			return true;
-		if (strncmp(names[i], name, strlen(name)) != 0)
-			break; /* past every name that starts with it */
-	}
-	return false;
-}
-
-/* The live directories under rel (not rel itself), every depth. */
-static void live_dirs(const char *root, struct buf *rel, struct version_list *out)
-{
-	char *path = *rel->data ? xasprintf("%s/%s", root, rel->data) : xstrdup(root);
-	DIR *d = opendir(path);
-	free(path);
-	if (!d)
-		return;
-	size_t len = rel->len;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-		    (len == 0 && !strcmp(e->d_name, HISTORY_DIR)))
-			continue;
-		rel->len = len;
-		rel->data[len] = '\0';
-		if (len)
-			buf_addc(rel, '/');
-		buf_adds(rel, e->d_name);
-		char *full = xasprintf("%s/%s", root, rel->data);
-		struct stat st;
-		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			add_version(out, full, rel->data, &st, true);
-			live_dirs(root, rel, out);
-		}
-		free(full);
-	}
-	closedir(d);
-	rel->len = len;
-	rel->data[len] = '\0';
-}
-
-static int deepest_first(const void *pa, const void *pb)
-{
-	const struct version *a = pa, *b = pb;
-	size_t la = strlen(a->rel), lb = strlen(b->rel);
-	return la != lb ? (la > lb ? -1 : 1) : strcmp(a->rel, b->rel);
-}
-
-/* What is under rel now and was not at `at`: live files whose name is
- * not one of the picked names, and directories made (or renamed) since
- * with no picked name below them. */
-static void plan_gone(const char *root, const char *rel, time_t at, const struct rename_log *rl,
-		      struct restore_plan *p)
-{
-	char **names = xcalloc(p->n_pick + 1, sizeof(*names));
-	for (size_t i = 0; i < p->n_pick; i++)
-		names[i] = p->pick[i]->as; /* sorted already */
-	p->gone = xcalloc(p->all.len + 1, sizeof(*p->gone));
-	for (size_t i = 0; i < p->all.len; i++) {
-		const struct version *v = &p->all.v[i];
-		if (v->replaced == 0 && rel_within(v->rel, rel) &&
-		    !bsearch(&v->rel, names, p->n_pick, sizeof(*names), by_string))
-			p->gone[p->n_gone++] = v;
-	}
-	struct buf b;
-	buf_init(&b);
-	buf_adds(&b, rel);
-	struct version_list dirs = {0};
-	live_dirs(root, &b, &dirs);
-	buf_free(&b);
-	for (size_t i = 0; i < dirs.len; i++) {
-		struct version *d = &dirs.v[i];
-		char *then = name_at(rl, d->rel, 0, 0);
-		bool new_name = d->born > at || strcmp(then, d->rel) != 0;
-		free(then);
-		if (!new_name || holds(names, p->n_pick, d->rel))
-			continue;
-		struct version_list *g = &p->gone_dirs;
-		if (g->len == g->cap) {
-			g->cap = g->cap ? g->cap * 2 : 16;
-			g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
-		}
-		g->v[g->len++] = *d;
-		memset(d, 0, sizeof(*d));
-	}
-	version_list_free(&dirs);
-	if (p->gone_dirs.len)
-		qsort(p->gone_dirs.v, p->gone_dirs.len, sizeof(*p->gone_dirs.v), deepest_first);
-	free(names);
-}
-
-int history_plan(const char *root, const char *rel, time_t at, struct restore_plan *p,
-		 char **err)
-{
-	memset(p, 0, sizeof(*p));
-	if (check_rel(rel, err) < 0)
-		return -1;
-	struct rename_log rl;
-	read_renames(root, at, &rl);
-	struct strv roots;
-	strv_init(&roots);
-	search_roots(&rl, rel, &roots);
-	for (size_t i = 0; i < roots.len; i++)
-		if (!covered(&roots, i))
-			collect_everywhere(&p->all, root, roots.items[i]);
-	strv_free(&roots);
-	/* Each version by the name it had at `at`; those under rel are candidates. */
-	const struct version **cand = xcalloc(p->all.len + 1, sizeof(*cand));
-	size_t n = 0;
-	for (size_t i = 0; i < p->all.len; i++) {
-		struct version *v = &p->all.v[i];
-		v->as = name_at(&rl, v->rel, v->replaced, v->replaced_ns);
-		if (rel_within(v->as, rel))
-			cand[n++] = v;
-	}
-	if (n)
-		qsort(cand, n, sizeof(*cand), by_as_then_replaced);
-	/* Per name: the first version there at `at`. */
-	p->pick = xcalloc(n + 1, sizeof(*p->pick));
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		const struct version *pick = NULL;
-		for (; j < n && !strcmp(cand[j]->as, cand[i]->as); j++)
-			if (!pick && there_at(cand[j], at))
-				pick = cand[j];
-		if (pick)
-			p->pick[p->n_pick++] = pick;
-		i = j;
-	}
-	free(cand);
-	if (p->n_pick)
-		plan_gone(root, rel, at, &rl, p);
-	rename_log_free(&rl);
-	return 0;
-}
-
-void restore_plan_free(struct restore_plan *p)
-{
-	version_list_free(&p->all);
-	version_list_free(&p->gone_dirs);
-	free(p->pick);
-	free(p->gone);
-	memset(p, 0, sizeof(*p));
-}
-
-/* ---- versions across renames ---- */
+/* ---- the names a tree had: trails through the rename log ---- */
 
 /* Before and after every time the log or a version holds. */
 static const struct timespec TS_FIRST = {-((time_t)1 << 62), 0};
@@ -1251,21 +1041,239 @@ static void start_trails(const struct rename_log *rl, const char *rel, bool forw
 	split_trails(rl, idx, forward, rel, 0, rl->n, tr);
 }
 
+/* Where what was called rel went: windows of each name and time, and
+ * rel's own renames (out->moves). history_plan's places to look in. */
+static void trace_forward(const struct rename_log *rl, const char *rel, struct windows *ws,
+			  struct version_list *out)
+{
+	struct trails fw = {0};
+	start_trails(rl, rel, true, &fw, out);
+	for (size_t j = 0; j < fw.len; j++)
+		follow_forward(rl, &fw, j, ws, out);
+	free(fw.t);
+}
+
 /* Where what was called rel went and what it was called before: windows
  * of each name and time, and rel's own renames. */
 static void trace(const struct rename_log *rl, const char *rel, struct windows *ws,
 		  struct version_list *out)
 {
-	struct trails fw = {0}, bw = {0};
-	start_trails(rl, rel, true, &fw, out);
-	for (size_t j = 0; j < fw.len; j++)
-		follow_forward(rl, &fw, j, ws, out);
+	trace_forward(rl, rel, ws, out);
+	struct trails bw = {0};
 	start_trails(rl, rel, false, &bw, out);
 	for (size_t j = 0; j < bw.len; j++)
 		follow_backward(rl, &bw, j, ws, out);
-	free(fw.t);
 	free(bw.t);
 }
+
+/* Bytes, with '/' before every other: a directory's names come right
+ * after it ("a", "a/b", "a-b"). */
+static int path_order(const void *pa, const void *pb)
+{
+	const unsigned char *a = *(const unsigned char *const *)pa;
+	const unsigned char *b = *(const unsigned char *const *)pb;
+	for (;; a++, b++) {
+		unsigned ca = *a == '/' ? 1 : *a, cb = *b == '/' ? 1 : *b;
+		if (ca != cb || !ca)
+			return ca < cb ? -1 : ca > cb;
+	}
+}
+
+/* Past this many places to look in, the whole tree and history are read
+ * once instead (each place is a look into every history run). */
+#define VERSIONS_MAX_ROOTS 256
+
+/* Every version kept under one of the windows' names. */
+static void collect_windows(const char *root, const struct windows *ws, struct version_list *all)
+{
+	const char **names = xcalloc(ws->len + 1, sizeof(*names));
+	for (size_t i = 0; i < ws->len; i++)
+		names[i] = ws->w[i].name;
+	qsort(names, ws->len, sizeof(*names), path_order);
+	size_t kept = 0; /* names not below another: the places to look in */
+	for (size_t i = 0; i < ws->len; i++)
+		if (!kept || !rel_within(names[i], names[kept - 1]))
+			names[kept++] = names[i];
+	if (kept > VERSIONS_MAX_ROOTS)
+		collect_everywhere(all, root, "");
+	else
+		for (size_t i = 0; i < kept; i++)
+			collect_everywhere(all, root, names[i]);
+	free(names);
+}
+
+static int by_as_then_replaced(const void *pa, const void *pb)
+{
+	const struct version *a = *(const struct version *const *)pa;
+	const struct version *b = *(const struct version *const *)pb;
+	int c = strcmp(a->as, b->as);
+	return c ? c : replaced_order(a, b);
+}
+
+static int by_string(const void *pa, const void *pb)
+{
+	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+/* Is name, or anything below it, among the sorted names? */
+static bool holds(char *const *names, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first >= name */
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(names[mid], name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n; i++) {
+		if (rel_within(names[i], name))
+			return true;
+		if (strncmp(names[i], name, strlen(name)) != 0)
+			break; /* past every name that starts with it */
+	}
+	return false;
+}
+
+/* The live directories under rel (not rel itself), every depth. */
+static void live_dirs(const char *root, struct buf *rel, struct version_list *out)
+{
+	char *path = *rel->data ? xasprintf("%s/%s", root, rel->data) : xstrdup(root);
+	DIR *d = opendir(path);
+	free(path);
+	if (!d)
+		return;
+	size_t len = rel->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (len == 0 && !strcmp(e->d_name, HISTORY_DIR)))
+			continue;
+		rel->len = len;
+		rel->data[len] = '\0';
+		if (len)
+			buf_addc(rel, '/');
+		buf_adds(rel, e->d_name);
+		char *full = xasprintf("%s/%s", root, rel->data);
+		struct stat st;
+		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+			add_version(out, full, rel->data, &st, true);
+			live_dirs(root, rel, out);
+		}
+		free(full);
+	}
+	closedir(d);
+	rel->len = len;
+	rel->data[len] = '\0';
+}
+
+static int deepest_first(const void *pa, const void *pb)
+{
+	const struct version *a = pa, *b = pb;
+	size_t la = strlen(a->rel), lb = strlen(b->rel);
+	return la != lb ? (la > lb ? -1 : 1) : strcmp(a->rel, b->rel);
+}
+
+/* What is under rel now and was not at `at`: live files whose name is
+ * not one of the picked names, and directories made (or renamed) since
+ * with no picked name below them. */
+static void plan_gone(const char *root, const char *rel, time_t at, const struct rename_log *rl,
+		      struct restore_plan *p)
+{
+	char **names = xcalloc(p->n_pick + 1, sizeof(*names));
+	for (size_t i = 0; i < p->n_pick; i++)
+		names[i] = p->pick[i]->as; /* sorted already */
+	p->gone = xcalloc(p->all.len + 1, sizeof(*p->gone));
+	for (size_t i = 0; i < p->all.len; i++) {
+		const struct version *v = &p->all.v[i];
+		if (v->replaced == 0 && rel_within(v->rel, rel) &&
+		    !bsearch(&v->rel, names, p->n_pick, sizeof(*names), by_string))
+			p->gone[p->n_gone++] = v;
+	}
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, rel);
+	struct version_list dirs = {0};
+	live_dirs(root, &b, &dirs);
+	buf_free(&b);
+	for (size_t i = 0; i < dirs.len; i++) {
+		struct version *d = &dirs.v[i];
+		char *then = name_at(rl, d->rel, 0, 0);
+		bool new_name = d->born > at || strcmp(then, d->rel) != 0;
+		free(then);
+		if (!new_name || holds(names, p->n_pick, d->rel))
+			continue;
+		struct version_list *g = &p->gone_dirs;
+		if (g->len == g->cap) {
+			g->cap = g->cap ? g->cap * 2 : 16;
+			g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+		}
+		g->v[g->len++] = *d;
+		memset(d, 0, sizeof(*d));
+	}
+	version_list_free(&dirs);
+	if (p->gone_dirs.len)
+		qsort(p->gone_dirs.v, p->gone_dirs.len, sizeof(*p->gone_dirs.v), deepest_first);
+	free(names);
+}
+
+int history_plan(const char *root, const char *rel, time_t at, struct restore_plan *p,
+		 char **err)
+{
+	memset(p, 0, sizeof(*p));
+	if (check_rel(rel, err) < 0)
+		return -1;
+	struct rename_log rl;
+	read_renames(root, at, &rl);
+	/* Where what was under rel at `at` may be now: rel, and the names the
+	 * renames since gave it (or parts of it). */
+	struct windows ws = {0};
+	struct version_list moves = {0};
+	window_add(&ws, rel, TS_FIRST, TS_LAST);
+	trace_forward(&rl, rel, &ws, &moves);
+	collect_windows(root, &ws, &p->all);
+	windows_free(&ws);
+	version_list_free(&moves);
+	/* Each version by the name it had at `at`; those under rel are candidates. */
+	const struct version **cand = xcalloc(p->all.len + 1, sizeof(*cand));
+	size_t n = 0;
+	for (size_t i = 0; i < p->all.len; i++) {
+		struct version *v = &p->all.v[i];
+		v->as = name_at(&rl, v->rel, v->replaced, v->replaced_ns);
+		if (rel_within(v->as, rel))
+			cand[n++] = v;
+	}
+	if (n)
+		qsort(cand, n, sizeof(*cand), by_as_then_replaced);
+	/* Per name: the first version there at `at`. */
+	p->pick = xcalloc(n + 1, sizeof(*p->pick));
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		const struct version *pick = NULL;
+		for (; j < n && !strcmp(cand[j]->as, cand[i]->as); j++)
+			if (!pick && there_at(cand[j], at))
+				pick = cand[j];
+		if (pick)
+			p->pick[p->n_pick++] = pick;
+		i = j;
+	}
+	free(cand);
+	if (p->n_pick)
+		plan_gone(root, rel, at, &rl, p);
+	rename_log_free(&rl);
+	return 0;
+}
+
+void restore_plan_free(struct restore_plan *p)
+{
+	version_list_free(&p->all);
+	version_list_free(&p->gone_dirs);
+	free(p->pick);
+	free(p->gone);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- versions across renames ---- */
 
 static int move_order(const void *pa, const void *pb)
 {
@@ -1423,42 +1431,6 @@ static void rows_of(const struct rename_log *rl, const struct windows *ws,
 			free(s[k].name);
 		free(s);
 	}
-}
-
-/* Bytes, with '/' before every other: a directory's names come right
- * after it ("a", "a/b", "a-b"). */
-static int path_order(const void *pa, const void *pb)
-{
-	const unsigned char *a = *(const unsigned char *const *)pa;
-	const unsigned char *b = *(const unsigned char *const *)pb;
-	for (;; a++, b++) {
-		unsigned ca = *a == '/' ? 1 : *a, cb = *b == '/' ? 1 : *b;
-		if (ca != cb || !ca)
-			return ca < cb ? -1 : ca > cb;
-	}
-}
-
-/* Past this many places to look in, the whole tree and history are read
- * once instead (each place is a look into every history run). */
-#define VERSIONS_MAX_ROOTS 256
-
-/* Every version kept under one of the windows' names. */
-static void collect_windows(const char *root, const struct windows *ws, struct version_list *all)
-{
-	const char **names = xcalloc(ws->len + 1, sizeof(*names));
-	for (size_t i = 0; i < ws->len; i++)
-		names[i] = ws->w[i].name;
-	qsort(names, ws->len, sizeof(*names), path_order);
-	size_t kept = 0; /* names not below another: the places to look in */
-	for (size_t i = 0; i < ws->len; i++)
-		if (!kept || !rel_within(names[i], names[kept - 1]))
-			names[kept++] = names[i];
-	if (kept > VERSIONS_MAX_ROOTS)
-		collect_everywhere(all, root, "");
-	else
-		for (size_t i = 0; i < kept; i++)
-			collect_everywhere(all, root, names[i]);
-	free(names);
 }
 
 int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
