@@ -61,8 +61,10 @@ struct syncer {
 	uint64_t peer_epoch;
 	bool backup_next_full; /* the next full pass keeps what it replaces */
 	bool rejoin_full;      /* this batch's full pass is that one: rsync's */
-	struct manifest_pass *mpass; /* the startup comparison, while it runs */
-	bool manifest_tried;   /* this startup pass compared manifests already */
+	struct manifest_pass *mpass; /* a full pass's comparison, while it runs */
+	bool manifest_tried;   /* this batch compared manifests already */
+	const char *full_why;  /* why the queued full pass runs (static; NULL: unsaid) */
+	const char *pass_why;  /* why this batch's does */
 	int64_t manifest_start_ms;
 	bool full_counted;
 	bool once;
@@ -135,6 +137,20 @@ static bool live_delete(const struct sync_conf *sc)
 static bool startup_delete(const struct sync_conf *sc)
 {
 	return sc->delete_mode == DELETE_YES || sc->delete_mode == DELETE_STARTUP;
+}
+
+/* A full pass is due, and why (a static string, for its log line). */
+static void full_pass_due(struct syncer *s, const char *why, int64_t since)
+{
+	s->full_why = why;
+	changes_full(s->q, since);
+}
+
+/* The batch goes back to the queue: its full pass keeps its reason. */
+static void keep_full_why(struct syncer *s)
+{
+	if (s->cur.full && !s->full_why)
+		s->full_why = s->pass_why;
 }
 
 static void notify(struct syncer *s)
@@ -228,7 +244,7 @@ static void guard_cleared(struct syncer *s)
 	if (!s->once && open_watch(s) < 0)
 		log_error("[sync %s] cannot watch '%s': %s", s->sc->name, s->sc->source,
 			  strerror(errno));
-	changes_full(s->q, now_ms());
+	full_pass_due(s, "the source is itself again", now_ms());
 }
 
 /* Before a batch: hold (state error, nothing deleted on the target) while
@@ -296,7 +312,7 @@ static void on_source_check(struct loop *loop, void *arg)
 	}
 	log_info("[sync %s] source '%s' is back: full pass", s->sc->name, s->sc->source);
 	s->source_gone = false;
-	changes_full(s->q, now_ms());
+	full_pass_due(s, "the source came back", now_ms());
 	schedule(s);
 }
 
@@ -336,7 +352,7 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 		log_warn("[sync %s] kernel event queue overflowed: rescanning and doing a full pass",
 			 s->sc->name);
 		watch_add_tree(s->watch, "");
-		changes_full(s->q, now);
+		full_pass_due(s, "the kernel event queue overflowed", now);
 		break;
 	case WE_ROOT_GONE:
 		log_error("[sync %s] source '%s' was removed or moved away: nothing is shipped until "
@@ -408,7 +424,7 @@ static void sync_failed(struct syncer *s, const char *why)
 	set_state(s, SYNC_ERROR);
 	int64_t since = s->unacked.oldest_ms;
 	changes_requeue(s->q, &s->unacked);
-	changes_full(s->q, since);
+	full_pass_due(s, "the target could not sync what it received", since);
 	if (!s->retry_timer)
 		s->retry_timer = loop_add_timer(s->loop, s->sync_backoff_ms, on_retry, s);
 	s->sync_backoff_ms = s->sync_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
@@ -488,14 +504,16 @@ static void batch_failed(struct syncer *s, const struct transfer_result *r)
 		log_debug("[sync %s] still failing: %s", s->sc->name, r->message);
 	free(s->rename_failed);
 	s->rename_failed = NULL;
+	keep_full_why(s);
 	changes_requeue(s->q, &s->cur);
 	if (unsynced)
-		changes_full(s->q, since);
+		full_pass_due(s, "a transfer failed before the target synced what it received",
+			      since);
 	/* A transfer that fails twice for a reason other than the network may
 	 * have left the target in doubt: the next success is a full pass. */
 	if (!unreachable && s->consecutive_failures == 2) {
 		log_warn("[sync %s] failed twice: the next transfer is a full pass", s->sc->name);
-		changes_full(s->q, now_ms());
+		full_pass_due(s, "a transfer failed twice", now_ms());
 	}
 	s->busy = false;
 	s->stage = STAGE_NONE;
@@ -688,14 +706,28 @@ static bool pass_delete(const struct syncer *s)
 	return s->in_startup_pass ? startup_delete(s->sc) : live_delete(s->sc);
 }
 
-/* The startup pass compares manifests instead of running rsync over the
- * whole tree, where that comparison is exactly rsync's: lifeboat judges
- * every exclude rule itself, no rsync_args shape the copy, and it is not
- * the rejoin pass (that one keeps what it replaces aside). */
+/* Every full pass (the startup's and every later one: an overflow, a
+ * failure, SIGUSR1, a source back) compares manifests instead of running
+ * rsync over the whole tree, where that comparison is exactly rsync's:
+ * lifeboat judges every exclude rule itself, no rsync_args shape the copy,
+ * and it is not the rejoin pass (that one keeps what it replaces aside).
+ * Its differences then go through the staged stages: rsync's full pass
+ * reads files in place and can ship one being rewritten torn. --once is
+ * rsync's pass and its verification. */
 static bool manifest_fits(const struct syncer *s)
 {
-	return s->in_startup_pass && !s->manifest_tried && !s->once && !s->rejoin_full &&
-	       !s->sc->rsync_args && exclude_exact(s->excludes);
+	return !s->manifest_tried && !s->once && !s->rejoin_full && !s->sc->rsync_args &&
+	       exclude_exact(s->excludes);
+}
+
+/* How a full pass's log line begins: the startup's as it always was,
+ * a later one with its reason. */
+static char *pass_label(const struct syncer *s)
+{
+	if (s->in_startup_pass)
+		return xasprintf("[sync %s] startup comparison", s->sc->name);
+	return xasprintf("[sync %s] full pass (%s) by comparison", s->sc->name,
+			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending");
 }
 
 /* More differences than this: rsync's full pass is the better tool (and
@@ -715,14 +747,15 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 		manifest_pass_free(p);
 		return;
 	}
+	char *label = pass_label(s);
 	if (!d) {
-		log_warn("[sync %s] startup comparison failed (%s): full pass instead", s->sc->name, err);
+		log_warn("%s failed (%s): full pass instead", label, err);
 	} else if (d->full) {
-		log_info("[sync %s] startup comparison: %s: full pass", s->sc->name, d->why);
+		log_info("%s: %s: full pass", label, d->why);
 	} else {
-		log_info("[sync %s] startup comparison: %llu source and %llu target entries in %lld "
+		log_info("%s: %llu source and %llu target entries in %lld "
 			 "ms; %zu new trees, %zu new files, %zu other paths to ship",
-			 s->sc->name, (unsigned long long)d->source_entries,
+			 label, (unsigned long long)d->source_entries,
 			 (unsigned long long)d->target_entries, (long long)took, d->trees.len,
 			 d->new_files.len, d->paths.len);
 		b->full = false;
@@ -735,6 +768,7 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 		s->root_changed = s->root_changed || d->root_times;
 		note_top_changes(s, b);
 	}
+	free(label);
 	/* The pass is freed from here: its threads are joined already. */
 	struct manifest_pass *p = s->mpass;
 	s->mpass = NULL;
@@ -782,7 +816,9 @@ static void start_manifest(struct syncer *s)
 		s->mpass = NULL;
 	}
 	if (!s->mpass) {
-		log_warn("[sync %s] %s: full pass instead", s->sc->name, err);
+		char *label = pass_label(s);
+		log_warn("%s: %s: full pass instead", label, err);
+		free(label);
 		free(err);
 		run_stage(s);
 	}
@@ -918,6 +954,7 @@ static void run_stage(struct syncer *s)
 		log_debug("[sync %s] hard-linked files changed: full pass to keep the links",
 			  s->sc->name);
 		b->full = true;
+		s->manifest_tried = true; /* it would only say so again: rsync's */
 	}
 	if (b->n_renames) {
 		s->stage = STAGE_RENAMES;
@@ -929,6 +966,13 @@ static void run_stage(struct syncer *s)
 		manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
 		s->mpass = NULL;
 		s->stage = STAGE_FULL;
+		if (!s->manifest_tried && !s->in_startup_pass)
+			log_info("[sync %s] full pass (%s): rsync's over the whole tree (%s)",
+				 s->sc->name, s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
+				 s->rejoin_full ? "the rejoin pass keeps what it replaces"
+				 : s->once ? "--once"
+				 : s->sc->rsync_args ? "rsync_args are set"
+						     : "exclude rules lifeboat does not evaluate");
 		if (!s->full_counted)
 			s->stats.full_passes++;
 		s->full_counted = false;
@@ -979,6 +1023,7 @@ static void hold(struct syncer *s, enum sync_state st, const char *why)
 	if (!s->last_error || strcmp(s->last_error, why) != 0)
 		log_error("[sync %s] %s", s->sc->name, why);
 	set_error(s, why);
+	keep_full_why(s);
 	changes_requeue(s->q, &s->cur);
 	s->busy = false;
 	s->stage = STAGE_NONE;
@@ -1055,6 +1100,11 @@ static void start_batch(struct syncer *s)
 	if (!changes_take(s->q, &s->cur, now, QUIET_MS, MAX_HOLD_MS))
 		return;
 	s->busy = true;
+	s->manifest_tried = false;
+	if (s->cur.full) {
+		s->pass_why = s->full_why;
+		s->full_why = NULL;
+	}
 	if (!guard_batch(s))
 		return;
 	s->stream_tried = false;
@@ -1329,8 +1379,8 @@ int syncer_start(struct syncer *s)
 
 void syncer_full_pass(struct syncer *s, const char *why)
 {
-	log_info("[sync %s] full pass: %s", s->sc->name, why);
-	changes_full(s->q, now_ms());
+	log_debug("[sync %s] full pass asked for: %s", s->sc->name, why);
+	full_pass_due(s, why, now_ms());
 	schedule(s);
 }
 

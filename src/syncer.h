@@ -68,6 +68,9 @@ struct syncer_hooks {
 struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
 			  const struct sync_conf *sc, bool once, struct syncer_hooks hooks);
 int syncer_start(struct syncer *s);
+/* A full pass now (SIGUSR1, a late failure, unwatched directories): the
+ * two trees' manifests compared, only what differs shipped. why: a static
+ * string, said in the pass's log line. */
 void syncer_full_pass(struct syncer *s, const char *why);
 void syncer_stop(struct syncer *s);
 void syncer_free(struct syncer *s);
