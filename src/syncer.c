@@ -767,6 +767,7 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 		 * directory's times again, even where they were equal before. */
 		s->root_changed = s->root_changed || d->root_times;
 		note_top_changes(s, b);
+		transport_owe_sync(s->t); /* as rsync's full pass would */
 	}
 	free(label);
 	/* The pass is freed from here: its threads are joined already. */

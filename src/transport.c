@@ -1250,6 +1250,12 @@ bool transport_sync_owed(const struct transport *t)
 	return t->sync_owed;
 }
 
+void transport_owe_sync(struct transport *t)
+{
+	if (!t->remote)
+		t->sync_owed = true;
+}
+
 /* The batch's syncfs runs in a thread: the loop collects and ships the next
  * batch meanwhile; cb (from the loop) says when this one is on disk. */
 struct bg_sync {
