@@ -1,4 +1,4 @@
-/* manifest_pass: the startup comparison of a sync's two trees without
+/* manifest_pass: a full pass's comparison of a sync's two trees without
  * rsync's file list. A worker thread walks the source and merges it
  * (manifest_diff.h) with the target's manifest, which a second thread
  * walks here for a local target, or `lifeboat serve manifest` streams
