@@ -65,6 +65,7 @@ struct syncer {
 	bool manifest_tried;   /* this batch compared manifests already */
 	const char *full_why;  /* why the queued full pass runs (static; NULL: unsaid) */
 	const char *pass_why;  /* why this batch's does */
+	bool remote_sync_due;  /* a comparison pass: the remote target syncs at its end */
 	int64_t manifest_start_ms;
 	bool full_counted;
 	bool once;
@@ -767,7 +768,10 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 		 * directory's times again, even where they were equal before. */
 		s->root_changed = s->root_changed || d->root_times;
 		note_top_changes(s, b);
-		transport_owe_sync(s->t); /* as rsync's full pass would */
+		/* What earlier batches wrote (a failed sync among them) is on disk
+		 * before this pass counts, as after rsync's full pass. */
+		transport_owe_sync(s->t);
+		s->remote_sync_due = transport_remote(s->t);
 	}
 	free(label);
 	/* The pass is freed from here: its threads are joined already. */
@@ -1001,6 +1005,12 @@ static void run_stage(struct syncer *s)
 		s->stage = STAGE_VERIFY;
 		batch_free(b);
 		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
+	} else if (s->remote_sync_due) {
+		/* serve's rename request syncs the tree before it answers: with
+		 * no renames, that sync alone. */
+		s->remote_sync_due = false;
+		s->stage = STAGE_RENAMES;
+		transport_renames(s->t, NULL, 0, NULL, on_transfer_done, s);
 	} else if (s->root_changed) {
 		s->stage = STAGE_ROOT;
 		s->root_changed = false;
@@ -1102,6 +1112,7 @@ static void start_batch(struct syncer *s)
 		return;
 	s->busy = true;
 	s->manifest_tried = false;
+	s->remote_sync_due = false;
 	if (s->cur.full) {
 		s->pass_why = s->full_why;
 		s->full_why = NULL;

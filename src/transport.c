@@ -620,8 +620,10 @@ void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, 
 		break;
 	case HELPER_RENAME:
 		read_rename_answers(failed, n_ops, out, res);
-		if (res->outcome == T_FAILED && res->n_renames_failed == n_ops)
-			res->outcome = T_OK; /* every pair falls back to a copy */
+		/* Every pair falls back to a copy; no pairs: the request was the
+		 * target's sync alone, whose failure stands. */
+		if (res->outcome == T_FAILED && n_ops && res->n_renames_failed == n_ops)
+			res->outcome = T_OK;
 		break;
 	case HELPER_UTIME:
 	case HELPER_NONE:

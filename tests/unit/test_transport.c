@@ -189,6 +189,12 @@ static void test_helper_failures(void **state)
 	assert_true(f2[0] && f2[1]);
 	assert_int_equal(r.outcome, T_OK); /* both fall back to a copy */
 	assert_non_null(strstr(r.message, "rename helper exit 1"));
+	/* No pairs: a full pass's request for the target's sync alone. */
+	transport_helper_result(HELPER_RENAME, 1, true, "", "serve: syncfs: Input/output error",
+				NULL, 0, &r);
+	assert_int_equal(r.outcome, T_FAILED);
+	transport_helper_result(HELPER_RENAME, 0, true, "", "", NULL, 0, &r);
+	assert_int_equal(r.outcome, T_OK);
 }
 
 static void test_history_filter(void **state)
