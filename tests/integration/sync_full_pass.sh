@@ -114,6 +114,7 @@ for s in "$LSRC" "$RSRC"; do
 	mkfiles "$s/bulk" 12000 n
 	echo changed >"$s/c/f00003"
 	rm -f "$s/d/f00004"
+	# shellcheck disable=SC2016 # a name that tries to run a command
 	echo evil >"$s/weird/$(printf 'new\n$(touch pwned)')"
 done
 damage "$LDST"; damage "$RDST"
