@@ -1098,8 +1098,8 @@ static int serve_check_probe(const struct strv *w, size_t at)
 
 /* manifest; stdin: ROOT, then the sync's filter rules ("- PATTERN").
  * The tree's entries in the walk's order (manifest.h), for the peer's
- * startup comparison; only reads, never the history, never through a
- * symlink. */
+ * full passes; only reads (a missing tree is created empty), never the
+ * history, never through a symlink. */
 static int serve_manifest(const struct trees *tr)
 {
 	char *in;
@@ -1115,6 +1115,9 @@ static int serve_manifest(const struct trees *tr)
 		strv_push(&filters, rule);
 	struct exclude_set *x = exclude_new(&filters);
 	char *err = NULL;
+	/* A tree not there yet is created, as the rsync request does: the
+	 * peer's first pass then compares against an empty tree. */
+	mkdir_p(t->root, 0755);
 	struct manifest_walk *w = manifest_walk_open(t->root, x, &err);
 	int rc = w && manifest_write(w, 1, true, NULL, &err) == 0 ? SERVE_OK : SERVE_FAILED;
 	if (rc != SERVE_OK)

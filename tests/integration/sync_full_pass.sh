@@ -81,6 +81,9 @@ sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 \
 	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
 start_sync "$T/lb.conf"
 for n in loc keep rem; do wait_idle $n 30 || fail "$n: startup did not reach idle"; done
+# A remote target not there yet: serve creates it, the comparison finds all new.
+grep -q "\[sync rem\] startup comparison: [0-9]* source and 1 target entries" "$SYNC_LOG" ||
+	fail "rem: the first pass to a new remote tree did not compare: $(grep 'sync rem' "$SYNC_LOG")"
 
 # 1. SIGUSR1: the target was damaged behind the watch's back.
 damage "$LDST"; damage "$KDST"; damage "$RDST"
