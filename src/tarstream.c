@@ -44,6 +44,7 @@ struct tarstream {
 	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
 	int ended; /* exit callbacks seen: the result waits for both */
 	uint64_t files;
+	char *source;
 	tarstream_cb cb;
 	void *arg;
 };
@@ -393,6 +394,55 @@ static void on_trailer_room(struct loop *loop, int fd, uint32_t events, void *ar
 	write_trailer(arg);
 }
 
+#define CHANGED_SUFFIX ": file changed as we read it"
+
+/* One line of tar -c's stderr that does not make the archive less whole:
+ * its totals, or a directory that gained or lost an entry while it was
+ * listed (a new tree being filled: tar -c checks a directory's ctime after
+ * writing its header, and the entries themselves are members, or queued
+ * by their own events). A quoted name (a backslash) is not judged. */
+static bool harmless_line(const char *source, const char *line, size_t len)
+{
+	static const char totals[] = "Total bytes written: ";
+	static const char prefix[] = "tar: ";
+	size_t plen = sizeof(prefix) - 1, slen = sizeof(CHANGED_SUFFIX) - 1;
+	if (len >= sizeof(totals) - 1 && !memcmp(line, totals, sizeof(totals) - 1))
+		return true;
+	if (len <= plen + slen || memcmp(line, prefix, plen) ||
+	    memcmp(line + len - slen, CHANGED_SUFFIX, slen))
+		return false;
+	const char *name = line + plen;
+	size_t nlen = len - plen - slen;
+	if (memchr(name, '\\', nlen))
+		return false;
+	char *path = xasprintf("%s/%.*s", source, (int)nlen, name);
+	struct stat st;
+	bool dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	free(path);
+	return dir;
+}
+
+/* tar -c's exit code, except that 1 (a member changed as it was read) is
+ * 0 when every member it named is a directory (harmless_line). The stderr
+ * tail is flattened (lines joined by ';'): a name with ';' in it is not
+ * judged, nor a tail that may have lost its start. */
+static int sender_verdict(struct tarstream *ts, struct proc *p)
+{
+	int code = proc_exit_code(p);
+	const char *tail = proc_stderr_tail(p);
+	size_t len = strlen(tail);
+	if (code != 1 || !strstr(tail, CHANGED_SUFFIX) || len + 1 >= PROC_STDERR_TAIL / 2)
+		return code;
+	for (const char *line = tail; *line;) {
+		const char *end = strchr(line, ';');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		if (!harmless_line(ts->source, line, n))
+			return code;
+		line += n + (end ? 1 : 0);
+	}
+	return 0;
+}
+
 /* The sender is done: vouch for the archive only when tar read every
  * member whole (exit 0); else the receiver sees EOF without a trailer and
  * moves nothing into place. */
@@ -412,12 +462,12 @@ static void on_child_exit(struct proc *p, void *arg)
 {
 	struct tarstream *ts = arg;
 	if (p == ts->sender)
-		after_sender(ts, proc_exit_code(p));
+		after_sender(ts, sender_verdict(ts, p));
 	if (++ts->ended < 2)
 		return;
 	close_trailer(ts);
 	struct tarstream_result r = {.files = ts->files};
-	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
+	int sc = sender_verdict(ts, ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
 	char *merge_err = NULL;
 	if (ts->staging && r.outcome == TS_OK && sc == 1) {
@@ -597,6 +647,7 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	}
 	ts->remote = remote;
 	ts->files = files;
+	ts->source = xstrdup(tt->source);
 	ts->cb = cb;
 	ts->arg = arg;
 	struct strv argv;
@@ -638,6 +689,7 @@ void tarstream_free(struct tarstream *ts)
 	if (ts->root_fd >= 0)
 		close(ts->root_fd);
 	free(ts->staging);
+	free(ts->source);
 	free(ts);
 }
 

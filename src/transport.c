@@ -65,13 +65,18 @@ struct transport {
 	void *active_arg;
 	transfer_cb root_cb;   /* root times wait for lingering runs to exit */
 	void *root_arg;
-	/* A local target: a stage wrote more than settle fsyncs one by one;
-	 * one syncfs at the end of the batch covers it (transport_sync). */
+	/* A local target: the batch's stages wrote something that is not on
+	 * disk yet; transport_sync puts it there beside the loop: the files
+	 * and directories settle collected (fsynced one by one), or, when
+	 * there were too many or a stage wrote more (a stream, a full pass),
+	 * one syncfs. */
 	bool sync_owed;
-	struct bg_sync *bg; /* that syncfs, running beside the loop */
+	struct settle_set *settle; /* NULL: nothing collected */
+	struct bg_sync *bg; /* that sync, running beside the loop */
 };
 
 static void bg_sync_end(struct transport *t);
+static void settle_free(struct settle_set *s);
 
 /* One rsync or rename child and what to do when it ends. */
 struct run {
@@ -318,6 +323,8 @@ void transport_stop(struct transport *t)
 	t->root_cb = NULL;
 	if (t->bg)
 		bg_sync_end(t); /* waits for the syncfs; its cb is dropped */
+	settle_free(t->settle);
+	t->settle = NULL;
 	loop_cancel_timer(t->loop, t->master_timer);
 	loop_cancel_timer(t->loop, t->prime_timer);
 	t->master_timer = t->prime_timer = 0;
@@ -434,8 +441,30 @@ static void done_reading(struct run *r, struct transfer_result *res)
 struct settle_set {
 	int fds[SETTLE_MAX_FDS];
 	size_t n;
-	bool over; /* more than SETTLE_MAX_FDS: syncfs instead */
+	bool over; /* more than SETTLE_MAX_FDS, or a stage wrote more: syncfs instead */
 };
+
+static void settle_close(struct settle_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->fds[i]);
+	s->n = 0;
+}
+
+static void settle_free(struct settle_set *s)
+{
+	if (!s)
+		return;
+	settle_close(s);
+	free(s);
+}
+
+/* The batch needs a syncfs after all: its fds are no use any more. */
+static void settle_over(struct settle_set *s)
+{
+	s->over = true;
+	settle_close(s);
+}
 
 /* Open a regular file or directory and start its data's write-back, so
  * that one journal commit carries them all. Anything else (gone: a
@@ -444,11 +473,11 @@ struct settle_set {
 static int settle_open(struct settle_set *s, int dir_fd, const char *name)
 {
 	struct stat st;
-	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (s->over || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return -1;
 	if (s->n == SETTLE_MAX_FDS) {
-		s->over = true;
+		settle_over(s);
 		return -1;
 	}
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -484,7 +513,7 @@ static void settle_collect(struct settle_set *s, int root, const struct strv *pa
 	for (size_t i = 0; i < paths->len && !s->over; i++) {
 		const char *rel = paths->items[i];
 		if (!*rel || !beneath_rel_ok(rel) || history_name(rel)) {
-			s->over = true; /* the root, or a name we do not judge here */
+			settle_over(s); /* the root, or a name we do not judge here */
 			break;
 		}
 		const char *slash = strrchr(rel, '/');
@@ -506,57 +535,59 @@ static void settle_collect(struct settle_set *s, int root, const struct strv *pa
 	free(last_parent);
 }
 
-/* 0: every fd synced; 1: too many, syncfs instead; -1 with *err. */
-static int settle_paths(int root, const struct strv *paths, bool trees, char **err)
+/* 0: every fd synced; -1 with *err. */
+static int settle_fsync(struct settle_set *s, char **err)
 {
-	struct settle_set s = {.n = 0};
-	settle_collect(&s, root, paths, trees);
-	int rc = s.over ? 1 : 0;
-	for (size_t i = 0; i < s.n; i++) {
-		if (rc == 0 && fsync(s.fds[i]) < 0 && errno != EINVAL) {
+	int rc = 0;
+	for (size_t i = 0; i < s->n && rc == 0; i++) {
+		if (fsync(s->fds[i]) < 0 && errno != EINVAL) {
 			*err = xasprintf("cannot write what was shipped to disk (fsync): %s",
 					 strerror(errno));
 			rc = -1;
 		}
-		close(s.fds[i]);
 	}
+	settle_close(s);
 	return rc;
 }
 
+/* The batch owes a sync; what settle collected so far, if anything, is
+ * kept (whole: a syncfs after all). */
+static struct settle_set *settle_owed(struct transport *t, bool whole)
+{
+	if (!t->settle)
+		t->settle = xcalloc(1, sizeof(*t->settle));
+	t->sync_owed = true;
+	if (whole && !t->settle->over)
+		settle_over(t->settle);
+	return t->settle;
+}
+
 /* A local target: what the rsync run wrote is on disk before the batch
- * counts as done: a small batch's files and directories fsynced in one
- * pass, else one syncfs at the end of the batch (transport_sync: one for
- * all its stages, after the top directory's times; rsync's --fsync costs a
- * journal commit per file, one after the other). rsync prints its
- * statistics after its receiver exited, so this comes after every write. A
- * remote target's serve syncs before it exits. */
+ * counts as done: transport_sync, once every stage of the batch ran,
+ * fsyncs a small batch's files and directories (write-back started for
+ * all of them here, one journal commit for the lot), else runs one syncfs;
+ * either in a thread, so the loop ships the next batch meanwhile (rsync's
+ * --fsync costs a journal commit per file, one after the other, and an
+ * fsync here would block the loop: on a file system with other writers,
+ * the source's generator among them, its journal commit waits for theirs).
+ * rsync prints its statistics after its receiver exited, so this comes
+ * after every write. A remote target's serve syncs before it exits. */
 static void settle(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
 	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY ||
 	    res->outcome != T_OK)
 		return;
-	char *err = NULL;
+	struct settle_set *s = settle_owed(t, r->mode == RSYNC_FULL);
+	if (s->over)
+		return;
 	int fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
-	int rc = -1;
-	if (fd >= 0)
-		rc = r->mode == RSYNC_FULL
-			     ? 1
-			     : settle_paths(fd, &r->touched,
-					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE, &err);
-	if (rc == 1) {
-		t->sync_owed = true; /* one syncfs at the end of the batch */
-		rc = 0;
+	if (fd < 0) {
+		settle_over(s); /* the syncfs will say what is wrong */
+		return;
 	}
-	if (rc < 0) {
-		res->outcome = T_FAILED;
-		snprintf(res->message, sizeof(res->message), "%s", err);
-	}
-	if (fd >= 0)
-		close(fd);
-	free(err);
+	settle_collect(s, fd, &r->touched, r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE);
+	close(fd);
 }
 
 static void deliver(struct run *r, struct transfer_result *res)
@@ -907,6 +938,11 @@ static void send_list(struct run *r, const struct strv *list)
 	buf_free(&b);
 }
 
+/* Fewer members go through rsync, which is already started (primed), where
+ * the stream starts two processes. Not for a new tree: rsync would copy
+ * its entries and then run again to delete in it what the source lacks (a
+ * tree may exist on the target), where the stream only unpacks a tree the
+ * target does not have. */
 #define STREAM_MIN_MEMBERS 64
 
 bool transport_can_stream(const struct transport *t)
@@ -925,7 +961,7 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 		log_debug("[sync %s] tar stream: %llu files, %llu bytes", t->sc->name,
 			  (unsigned long long)r->files, (unsigned long long)r->bytes);
 		if (!t->remote)
-			t->sync_owed = true; /* the moves are done, not yet on disk */
+			settle_owed(t, true); /* the moves are done, not yet on disk */
 		t->stream_failures = 0;
 		res.outcome = T_OK;
 		break;
@@ -971,7 +1007,8 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	t->active_cb = cb;
 	t->active_arg = arg;
 	char *why = NULL;
-	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest, STREAM_MIN_MEMBERS,
+	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest,
+				    trees->len ? 1 : STREAM_MIN_MEMBERS,
 				    on_stream_done, t, &why);
 	strv_free(&ssh);
 	if (!t->stream) {
@@ -1250,27 +1287,48 @@ bool transport_sync_owed(const struct transport *t)
 	return t->sync_owed;
 }
 
-/* The batch's syncfs runs in a thread: the loop collects and ships the next
+/* The batch's sync runs in a thread: the loop collects and ships the next
  * batch meanwhile; cb (from the loop) says when this one is on disk. */
 struct bg_sync {
 	struct transport *t;
 	pthread_t thread;
 	int dir_fd;
+	struct settle_set *files; /* what to fsync; NULL or over: syncfs */
+	const char *target;
 	int done_fd; /* eventfd: the thread finished */
-	int error;   /* syncfs's errno, 0: done */
+	char *err;   /* NULL: on disk */
 	transfer_cb cb;
 	void *arg;
 };
 
+/* The files and directories settle collected, else the file system. */
+static void sync_written(struct bg_sync *b)
+{
+	if (b->files && !b->files->over)
+		settle_fsync(b->files, &b->err);
+	else
+		history_sync(b->dir_fd, b->target, &b->err);
+}
+
 static void *bg_sync_run(void *arg)
 {
 	struct bg_sync *b = arg;
-	b->error = syncfs(b->dir_fd) == 0 ? 0 : errno;
+	sync_written(b);
 	uint64_t one = 1;
 	if (write(b->done_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd cannot fail with a counter this small */
 	}
 	return NULL;
+}
+
+static void bg_sync_free(struct bg_sync *b)
+{
+	if (b->done_fd >= 0)
+		close(b->done_fd);
+	close(b->dir_fd);
+	settle_free(b->files);
+	free(b->err);
+	free(b);
 }
 
 static void bg_sync_end(struct transport *t)
@@ -1279,9 +1337,15 @@ static void bg_sync_end(struct transport *t)
 	t->bg = NULL;
 	loop_del_fd(t->loop, b->done_fd);
 	pthread_join(b->thread, NULL);
-	close(b->done_fd);
-	close(b->dir_fd);
-	free(b);
+	bg_sync_free(b);
+}
+
+static void bg_sync_result(struct bg_sync *b, struct transfer_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->outcome = b->err ? T_FAILED : T_OK;
+	if (b->err)
+		snprintf(res->message, sizeof(res->message), "%s", b->err);
 }
 
 static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -1292,13 +1356,8 @@ static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *ar
 	uint64_t n;
 	if (read(fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
 		return;
-	struct transfer_result res = {.outcome = T_OK};
-	if (t->bg->error) {
-		res.outcome = T_FAILED;
-		snprintf(res.message, sizeof(res.message),
-			 "cannot write what was shipped to disk (syncfs %s): %s", t->sc->target_path,
-			 strerror(t->bg->error));
-	}
+	struct transfer_result res;
+	bg_sync_result(t->bg, &res);
 	transfer_cb cb = t->bg->cb;
 	void *cb_arg = t->bg->arg;
 	bg_sync_end(t);
@@ -1313,39 +1372,32 @@ bool transport_syncing(const struct transport *t)
 void transport_sync(struct transport *t, transfer_cb cb, void *arg)
 {
 	struct transfer_result res = {.outcome = T_FAILED};
+	int dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		snprintf(res.message, sizeof(res.message), "cannot open %s: %s", t->sc->target_path,
+			 strerror(errno));
+		cb(arg, &res);
+		return;
+	}
 	struct bg_sync *b = xcalloc(1, sizeof(*b));
 	b->t = t;
 	b->cb = cb;
 	b->arg = arg;
-	b->done_fd = -1;
-	b->dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (b->dir_fd < 0) {
-		snprintf(res.message, sizeof(res.message), "cannot open %s: %s", t->sc->target_path,
-			 strerror(errno));
-		free(b);
-		cb(arg, &res);
-		return;
-	}
+	b->dir_fd = dir_fd;
+	b->target = t->sc->target_path;
+	/* What is written from now on is the next sync's. */
+	b->files = t->settle;
+	t->settle = NULL;
+	t->sync_owed = false;
 	b->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->done_fd < 0 || (errno = pthread_create(&b->thread, NULL, bg_sync_run, b)) != 0) {
-		/* No thread: the loop waits for this one syncfs itself. */
-		if (b->done_fd >= 0)
-			close(b->done_fd);
-		char *err = NULL;
-		if (history_sync(b->dir_fd, t->sc->target_path, &err) == 0) {
-			t->sync_owed = false;
-			res.outcome = T_OK;
-		} else {
-			snprintf(res.message, sizeof(res.message), "%s", err);
-			free(err);
-		}
-		close(b->dir_fd);
-		free(b);
+		/* No thread: the loop waits for this one sync itself. */
+		sync_written(b);
+		bg_sync_result(b, &res);
+		bg_sync_free(b);
 		cb(arg, &res);
 		return;
 	}
-	/* What is written from now on is the next sync's. */
-	t->sync_owed = false;
 	t->bg = b;
 	loop_add_fd(t->loop, b->done_fd, EPOLLIN, on_bg_sync_done, t);
 }
