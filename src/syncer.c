@@ -336,10 +336,11 @@ static bool just_streamed(const struct syncer *s, const char *path, int64_t now)
 static void note_streamed(struct syncer *s)
 {
 	strv_free(&s->streamed);
-	strv_init(&s->streamed);
 	if (s->cur.trees.len <= STREAMED_MAX_TREES) {
 		s->streamed = s->cur.trees;
 		strv_init(&s->cur.trees);
+	} else {
+		strv_init(&s->streamed);
 	}
 	s->streamed_until_ms = now_ms() + STREAMED_KEEP_MS;
 }
