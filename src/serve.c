@@ -708,9 +708,18 @@ static int serve_tar(const struct trees *tr)
 	}
 	if (rc == SERVE_OK) {
 		char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
-		if (history_merge(fd, staging, run, &err) < 0)
+		if (history_merge_then(fd, staging, run, false, &err) < 0)
 			rc = SERVE_FAILED;
 		free(run);
+	}
+	if (rc == SERVE_OK) {
+		/* In place: the sender may ship its next batch meanwhile, and
+		 * counts this one (flush, RPO) only once we exit 0, after the
+		 * sync. */
+		fputs(TARSTREAM_PLACED, stdout);
+		fflush(stdout);
+		if (history_sync(fd, "the merged files", &err) < 0)
+			rc = SERVE_FAILED;
 	}
 	if (err)
 		log_error("serve: %s", err);

@@ -43,6 +43,8 @@ struct tarstream {
 	int trailer_fd;      /* remote: our end of the stream, for the trailer */
 	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
 	int ended; /* exit callbacks seen: the result waits for both */
+	bool sender_done;
+	bool placed_told; /* remote: TS_OK went out when serve placed the trees */
 	uint64_t files;
 	char *source;
 	tarstream_cb cb;
@@ -458,14 +460,49 @@ static void after_sender(struct tarstream *ts, int sender_code)
 	write_trailer(ts);
 }
 
+/* Over ssh: serve moved everything into place (it does so only behind our
+ * trailer) and syncs now; the caller may ship on and waits for its exit to
+ * count the batch. */
+static void on_receiver_output(struct proc *p, void *arg)
+{
+	struct tarstream *ts = arg;
+	const struct buf *out = proc_stdout(p);
+	if (ts->placed_told || !ts->sender_done || !out->data ||
+	    !strstr(out->data, TARSTREAM_PLACED))
+		return;
+	ts->placed_told = true;
+	struct tarstream_result r = {.outcome = TS_OK, .files = ts->files, .sync_pending = true,
+				     .stream = ts};
+	r.bytes = bytes_written(proc_stderr_tail(ts->sender));
+	ts->cb(ts->arg, &r);
+}
+
+/* ... and its exit says whether that sync is done. */
+static void report_synced(struct tarstream *ts)
+{
+	int rc = proc_exit_code(ts->receiver);
+	struct tarstream_result r = {.outcome = rc == 0 ? TS_OK : TS_USE_RSYNC, .files = ts->files,
+				     .synced = true, .stream = ts};
+	if (rc != 0)
+		snprintf(r.message, sizeof(r.message), "ssh/serve tar-x exit %d after the moves: %s",
+			 rc, proc_stderr_tail(ts->receiver));
+	ts->cb(ts->arg, &r); /* may free ts */
+}
+
 static void on_child_exit(struct proc *p, void *arg)
 {
 	struct tarstream *ts = arg;
-	if (p == ts->sender)
+	if (p == ts->sender) {
+		ts->sender_done = true;
 		after_sender(ts, sender_verdict(ts, p));
+	}
 	if (++ts->ended < 2)
 		return;
 	close_trailer(ts);
+	if (ts->placed_told) {
+		report_synced(ts);
+		return;
+	}
 	struct tarstream_result r = {.files = ts->files};
 	int sc = sender_verdict(ts, ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
@@ -583,7 +620,9 @@ static void receiver_argv(const struct tarstream_target *tt, const char *staging
 static struct proc *spawn(struct loop *loop, struct strv *argv, int in_from, int out_to,
 			  bool stdin_pipe, struct tarstream *ts, char **why)
 {
+	/* serve's word that it placed the trees comes on its stdout. */
 	struct proc_opts o = {.argv = argv->items, .stdin_pipe = stdin_pipe,
+			      .capture_stdout = ts->remote && in_from >= 0,
 			      .stdin_from = in_from, .stdout_to = out_to};
 	struct proc *p = proc_start(loop, &o, on_child_exit, ts, why);
 	strv_free(argv);
@@ -638,6 +677,7 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	ts->trailer_fd = -1;
 	ts->loop = loop;
 	ts->keep_history = tt->keep_history;
+	ts->remote = remote;
 	ts->sync_later = tt->sync_later;
 	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
 		close(pipefd[0]);
@@ -645,7 +685,6 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		tarstream_free(ts);
 		return decline(&list, flat, rest);
 	}
-	ts->remote = remote;
 	ts->files = files;
 	ts->source = xstrdup(tt->source);
 	ts->cb = cb;
@@ -655,6 +694,8 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
 		receiver_argv(tt, ts->staging, &argv);
 		ts->receiver = spawn(loop, &argv, pipefd[0], -1, false, ts, why);
+		if (ts->receiver && remote)
+			proc_on_output(ts->receiver, on_receiver_output);
 	}
 	if (ts->receiver) {
 		sender_argv(tt->source, &argv);

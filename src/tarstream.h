@@ -36,6 +36,13 @@ struct tarstream_result {
 	uint64_t bytes; /* bytes of the stream */
 	bool exists;    /* TS_USE_RSYNC because a tree exists at the target */
 	bool receiver_failed; /* the receiving end failed (not: a source file vanished) */
+	/* Over ssh, TS_OK comes once the target moved everything into place
+	 * (sync_pending): its sync is still running and the stream is the
+	 * caller's to keep (not to free) until cb comes once more, synced set,
+	 * with TS_OK once that sync is done, else TS_USE_RSYNC. */
+	bool sync_pending;
+	bool synced;
+	struct tarstream *stream;
 	char message[600];
 };
 
@@ -61,7 +68,9 @@ struct tarstream_target {
  * malloc'd; every flat entry is then in rest): fewer than min_members
  * entries (a warm rsync is quicker), a tree missing or existing at a local
  * target, a socket, an unreadable directory, too many trees for the guard.
- * Otherwise cb runs once from the loop when both children ended. */
+ * Otherwise cb runs once from the loop when both children ended (twice
+ * over ssh when the target says it placed the trees first: see
+ * sync_pending). */
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
 				  size_t min_members, tarstream_cb cb, void *arg, char **why);
@@ -76,6 +85,10 @@ void tarstream_free(struct tarstream *ts);
  * name. */
 #define TARSTREAM_TRAILER "\nlifeboat tar-x: archive whole\n"
 #define TARSTREAM_TRAILER_LEN (sizeof(TARSTREAM_TRAILER) - 1)
+
+/* serve tar-x says this on stdout once everything is moved into place,
+ * then syncs and exits (0 once it is on disk). */
+#define TARSTREAM_PLACED "placed\n"
 
 /* serve tar-x's side: unpack what follows on in_fd (an archive, then the
  * trailer) into dir with `tar -x`, holding the last TARSTREAM_TRAILER_LEN

@@ -73,6 +73,19 @@ struct transport {
 	bool sync_owed;
 	struct settle_set *settle; /* NULL: nothing collected */
 	struct bg_sync *bg; /* that sync, running beside the loop */
+	/* A remote target: streams whose trees serve placed and now syncs
+	 * (newest first); transport_sync claims them and waits for their
+	 * exits. */
+	struct placed *placed;
+	transfer_cb placed_cb;
+	void *placed_arg;
+};
+
+struct placed {
+	struct tarstream *ts; /* NULL once its serve exited */
+	bool claimed;         /* the sync transport_sync waits for */
+	char *err;            /* its serve exited: NULL when on disk */
+	struct placed *next;
 };
 
 static void bg_sync_end(struct transport *t);
@@ -325,6 +338,14 @@ void transport_stop(struct transport *t)
 		bg_sync_end(t); /* waits for the syncfs; its cb is dropped */
 	settle_free(t->settle);
 	t->settle = NULL;
+	t->placed_cb = NULL;
+	while (t->placed) {
+		struct placed *pl = t->placed;
+		t->placed = pl->next;
+		tarstream_free(pl->ts);
+		free(pl->err);
+		free(pl);
+	}
 	loop_cancel_timer(t->loop, t->master_timer);
 	loop_cancel_timer(t->loop, t->prime_timer);
 	t->master_timer = t->prime_timer = 0;
@@ -950,10 +971,45 @@ bool transport_can_stream(const struct transport *t)
 	return t->stream_on;
 }
 
+static void placed_check(struct transport *t);
+
+/* serve placed a stream's trees and syncs: the stream stays here until
+ * its exit says the sync is done. */
+static void keep_placed(struct transport *t, struct tarstream *ts)
+{
+	struct placed *pl = xcalloc(1, sizeof(*pl));
+	pl->ts = ts;
+	pl->next = t->placed;
+	t->placed = pl;
+}
+
+static void placed_synced(struct transport *t, const struct tarstream_result *r)
+{
+	for (struct placed *pl = t->placed; pl; pl = pl->next) {
+		if (pl->ts != r->stream)
+			continue;
+		if (r->outcome != TS_OK)
+			pl->err = xasprintf("the target did not confirm what it received is on "
+					    "disk: %s",
+					    r->message);
+		tarstream_free(pl->ts);
+		pl->ts = NULL;
+		break;
+	}
+	placed_check(t);
+}
+
 static void on_stream_done(void *arg, const struct tarstream_result *r)
 {
 	struct transport *t = arg;
-	tarstream_free(t->stream);
+	if (r->synced) {
+		placed_synced(t, r);
+		return;
+	}
+	if (r->sync_pending)
+		keep_placed(t, t->stream);
+	else
+		tarstream_free(t->stream);
 	t->stream = NULL;
 	struct transfer_result res = {.bytes = r->bytes, .files = r->files};
 	switch (r->outcome) {
@@ -1284,7 +1340,58 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 
 bool transport_sync_owed(const struct transport *t)
 {
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (!pl->claimed)
+			return true;
 	return t->sync_owed;
+}
+
+static bool placed_claimed(const struct transport *t)
+{
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (pl->claimed)
+			return true;
+	return false;
+}
+
+/* Once every claimed serve exited, the sync they were is done (or the
+ * first error says why not). */
+static void placed_check(struct transport *t)
+{
+	if (!t->placed_cb)
+		return;
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (pl->claimed && pl->ts)
+			return;
+	struct transfer_result res = {.outcome = T_OK};
+	for (struct placed **pp = &t->placed; *pp;) {
+		struct placed *pl = *pp;
+		if (!pl->claimed) {
+			pp = &pl->next;
+			continue;
+		}
+		if (pl->err && res.outcome == T_OK) {
+			res.outcome = T_FAILED;
+			snprintf(res.message, sizeof(res.message), "%s", pl->err);
+		}
+		*pp = pl->next;
+		free(pl->err);
+		free(pl);
+	}
+	transfer_cb cb = t->placed_cb;
+	t->placed_cb = NULL;
+	cb(t->placed_arg, &res);
+}
+
+/* A remote target: the serves that placed streams sync on their own; this
+ * sync is waiting for every one not yet waited for. */
+static void placed_sync(struct transport *t, transfer_cb cb, void *arg)
+{
+	for (struct placed *pl = t->placed; pl; pl = pl->next)
+		pl->claimed = true;
+	t->placed_cb = cb;
+	t->placed_arg = arg;
+	placed_check(t);
 }
 
 /* The batch's sync runs in a thread: the loop collects and ships the next
@@ -1366,11 +1473,15 @@ static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *ar
 
 bool transport_syncing(const struct transport *t)
 {
-	return t->bg != NULL;
+	return t->bg != NULL || placed_claimed(t);
 }
 
 void transport_sync(struct transport *t, transfer_cb cb, void *arg)
 {
+	if (t->remote) {
+		placed_sync(t, cb, arg);
+		return;
+	}
 	struct transfer_result res = {.outcome = T_FAILED};
 	int dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0) {
