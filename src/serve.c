@@ -672,7 +672,12 @@ static int serve_tar(const struct trees *tr)
 {
 	char digits[11] = {0};
 	long hlen;
-	if (read_exact(0, digits, 10) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
+	ssize_t first;
+	while ((first = read(0, digits, 1)) < 0 && errno == EINTR)
+		;
+	if (first == 0)
+		return SERVE_OK; /* started ahead of a batch that never came */
+	if (first < 0 || read_exact(0, digits + 1, 9) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
 		return refuse("tar-x: bad header", NULL);
 	char *hdr = xmalloc((size_t)hlen + 1);
 	if (read_exact(0, hdr, (size_t)hlen) < 0) {

@@ -45,6 +45,10 @@ struct tarstream {
 	int ended; /* exit callbacks seen: the result waits for both */
 	bool sender_done;
 	bool placed_told; /* remote: TS_OK went out when serve placed the trees */
+	/* tarstream_prime: the receiver runs and waits for its header on
+	 * primed_fd (our end of its stdin); dead: it ended before its batch. */
+	int primed_fd;
+	bool primed_dead;
 	uint64_t files;
 	char *source;
 	tarstream_cb cb;
@@ -492,6 +496,10 @@ static void report_synced(struct tarstream *ts)
 static void on_child_exit(struct proc *p, void *arg)
 {
 	struct tarstream *ts = arg;
+	if (!ts->cb) {
+		ts->primed_dead = true; /* a primed receiver, gone before its batch */
+		return;
+	}
 	if (p == ts->sender) {
 		ts->sender_done = true;
 		after_sender(ts, sender_verdict(ts, p));
@@ -651,9 +659,65 @@ static struct tarstream *decline(struct buf *list, struct strv *flat, struct str
 	return NULL;
 }
 
+static struct tarstream *stream_new(struct loop *loop, bool remote)
+{
+	struct tarstream *ts = xcalloc(1, sizeof(*ts));
+	ts->root_fd = -1;
+	ts->trailer_fd = -1;
+	ts->primed_fd = -1;
+	ts->loop = loop;
+	ts->remote = remote;
+	return ts;
+}
+
+static void spawn_receiver(struct tarstream *ts, const struct tarstream_target *tt, int in_from,
+			   char **why)
+{
+	struct strv argv;
+	strv_init(&argv);
+	receiver_argv(tt, ts->staging, &argv);
+	ts->receiver = spawn(ts->loop, &argv, in_from, -1, false, ts, why);
+	if (ts->receiver && ts->remote)
+		proc_on_output(ts->receiver, on_receiver_output);
+	strv_free(&argv);
+}
+
+struct tarstream *tarstream_prime(struct loop *loop, char *const *ssh_argv, char **why)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		*why = xasprintf("pipe: %s", strerror(errno));
+		return NULL;
+	}
+	struct tarstream *ts = stream_new(loop, true);
+	struct tarstream_target tt = {.ssh_argv = ssh_argv};
+	spawn_receiver(ts, &tt, pipefd[0], why);
+	close(pipefd[0]);
+	ts->primed_fd = pipefd[1];
+	if (!ts->receiver) {
+		tarstream_free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
+/* The primed receiver, when it is still there to take this batch. */
+static struct tarstream *take_primed(struct tarstream **primed, bool remote)
+{
+	struct tarstream *ts = primed ? *primed : NULL;
+	if (!ts)
+		return NULL;
+	*primed = NULL;
+	if (remote && !ts->primed_dead && proc_running(ts->receiver))
+		return ts;
+	tarstream_free(ts);
+	return NULL;
+}
+
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
-				  size_t min_members, tarstream_cb cb, void *arg, char **why)
+				  size_t min_members, struct tarstream **primed, tarstream_cb cb,
+				  void *arg, char **why)
 {
 	bool remote = tt->ssh_argv != NULL;
 	struct buf list;
@@ -667,17 +731,20 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		*why = xasprintf("%zu entries: rsync is quicker for a few", members);
 		return decline(&list, flat, rest);
 	}
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	/* The pipe from tar -c to the receiver: the primed receiver's stdin,
+	 * else a new one. */
+	int pipefd[2] = {-1, -1};
+	struct tarstream *ts = take_primed(primed, remote);
+	if (ts) {
+		pipefd[1] = ts->primed_fd;
+		ts->primed_fd = -1;
+	} else if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*why = xasprintf("pipe: %s", strerror(errno));
 		return decline(&list, flat, rest);
+	} else {
+		ts = stream_new(loop, remote);
 	}
-	struct tarstream *ts = xcalloc(1, sizeof(*ts));
-	ts->root_fd = -1;
-	ts->trailer_fd = -1;
-	ts->loop = loop;
 	ts->keep_history = tt->keep_history;
-	ts->remote = remote;
 	ts->sync_later = tt->sync_later;
 	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
 		close(pipefd[0]);
@@ -689,21 +756,23 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 	ts->source = xstrdup(tt->source);
 	ts->cb = cb;
 	ts->arg = arg;
+	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
+		if (!ts->receiver)
+			spawn_receiver(ts, tt, pipefd[0], why);
+	} else if (ts->receiver) {
+		proc_free(ts->receiver); /* a primed one: it got no header */
+		ts->receiver = NULL;
+	}
 	struct strv argv;
 	strv_init(&argv);
-	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
-		receiver_argv(tt, ts->staging, &argv);
-		ts->receiver = spawn(loop, &argv, pipefd[0], -1, false, ts, why);
-		if (ts->receiver && remote)
-			proc_on_output(ts->receiver, on_receiver_output);
-	}
 	if (ts->receiver) {
 		sender_argv(tt->source, &argv);
 		ts->sender = spawn(loop, &argv, -1, pipefd[1], true, ts, why);
 	}
 	/* The children hold the pipe now; the receiver sees EOF when the
 	 * sender is done (and, over ssh, once the trailer is behind it). */
-	close(pipefd[0]);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
 	if (remote && ts->sender)
 		ts->trailer_fd = pipefd[1];
 	else
@@ -724,6 +793,8 @@ void tarstream_free(struct tarstream *ts)
 	if (!ts)
 		return;
 	close_trailer(ts);
+	if (ts->primed_fd >= 0)
+		close(ts->primed_fd); /* a primed serve's EOF: it ends quietly */
 	proc_free(ts->sender);
 	proc_free(ts->receiver);
 	remove_staging(ts);

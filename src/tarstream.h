@@ -73,7 +73,14 @@ struct tarstream_target {
  * sync_pending). */
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
-				  size_t min_members, tarstream_cb cb, void *arg, char **why);
+				  size_t min_members, struct tarstream **primed, tarstream_cb cb,
+				  void *arg, char **why);
+/* Over ssh: `serve tar-x` started ahead of its batch (its login and start
+ * cost nothing when the batch comes), waiting for its header. Pass it to
+ * tarstream_start as *primed: taken (*primed set to NULL) whether still
+ * usable or not; a stream needing none leaves it. tarstream_free ends it
+ * (serve sees EOF before a header and ends quietly). NULL with *why. */
+struct tarstream *tarstream_prime(struct loop *loop, char *const *ssh_argv, char **why);
 /* Ends both children if still running; cb is not called. */
 void tarstream_free(struct tarstream *ts);
 

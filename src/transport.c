@@ -61,6 +61,7 @@ struct transport {
 	bool stream_on;
 	int stream_failures; /* receiving end failures in a row: 3 turn it off */
 	struct tarstream *stream;
+	struct tarstream *primed_stream; /* remote: serve tar-x up, waiting for a batch */
 	transfer_cb active_cb; /* the stream's caller */
 	void *active_arg;
 	transfer_cb root_cb;   /* root times wait for lingering runs to exit */
@@ -114,6 +115,7 @@ struct run {
 static void start_master(struct transport *t);
 static void master_timer_cb(struct loop *loop, void *arg);
 static void prime(struct transport *t);
+static void prime_stream(struct transport *t);
 
 bool transport_remote(const struct transport *t)
 {
@@ -338,6 +340,8 @@ void transport_stop(struct transport *t)
 		bg_sync_end(t); /* waits for the syncfs; its cb is dropped */
 	settle_free(t->settle);
 	t->settle = NULL;
+	tarstream_free(t->primed_stream);
+	t->primed_stream = NULL;
 	t->placed_cb = NULL;
 	while (t->placed) {
 		struct placed *pl = t->placed;
@@ -908,6 +912,7 @@ static void prime(struct transport *t)
 			free(err);
 		}
 	}
+	prime_stream(t);
 }
 
 void transport_start(struct transport *t)
@@ -1040,18 +1045,41 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 	t->active_cb(t->active_arg, &res);
 }
 
+static void stream_ssh(const struct transport *t, struct strv *ssh)
+{
+	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, ssh);
+	strv_push(ssh, "-o");
+	strv_push(ssh, "ControlMaster=no");
+	strv_push(ssh, "--");
+	strv_push(ssh, t->sc->target_host);
+}
+
+/* A remote target: the next stream's serve tar-x logs in and starts now,
+ * over the master, while nothing waits for it (a burst's batches each
+ * paid that before their first byte). */
+static void prime_stream(struct transport *t)
+{
+	if (!t->remote || !t->stream_on || t->primed_stream || t->stopping || !master_ready(t))
+		return;
+	struct strv ssh;
+	strv_init(&ssh);
+	stream_ssh(t, &ssh);
+	char *why = NULL;
+	t->primed_stream = tarstream_prime(t->loop, ssh.items, &why);
+	if (!t->primed_stream) {
+		log_debug("[sync %s] no tar stream started ahead: %s", t->sc->name, why);
+		free(why);
+	}
+	strv_free(&ssh);
+}
+
 void transport_stream(struct transport *t, const struct strv *trees, struct strv *flat,
 		      struct strv *rest, transfer_cb cb, void *arg)
 {
 	struct strv ssh;
 	strv_init(&ssh);
-	if (t->remote) {
-		ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, &ssh);
-		strv_push(&ssh, "-o");
-		strv_push(&ssh, "ControlMaster=no");
-		strv_push(&ssh, "--");
-		strv_push(&ssh, t->sc->target_host);
-	}
+	if (t->remote)
+		stream_ssh(t, &ssh);
 	struct tarstream_target tt = {
 		.source = t->sc->source,
 		.target_path = t->sc->target_path,
@@ -1064,9 +1092,10 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	t->active_arg = arg;
 	char *why = NULL;
 	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest,
-				    trees->len ? 1 : STREAM_MIN_MEMBERS,
+				    trees->len ? 1 : STREAM_MIN_MEMBERS, &t->primed_stream,
 				    on_stream_done, t, &why);
 	strv_free(&ssh);
+	prime_stream(t); /* for the next batch, while this one ships */
 	if (!t->stream) {
 		log_debug("[sync %s] tar stream declined: %s; rsync instead", t->sc->name, why);
 		struct transfer_result res = {.outcome = T_DECLINED};
