@@ -428,25 +428,24 @@ static bool harmless_line(const char *source, const char *line, size_t len)
 	return dir;
 }
 
-/* tar -c's exit code, except that 1 (a member changed as it was read) is
- * 0 when every member it named is a directory (harmless_line). The stderr
- * tail is flattened (lines joined by ';'): a name with ';' in it is not
- * judged, nor a tail that may have lost its start. */
-static int sender_verdict(struct tarstream *ts, struct proc *p)
+int tarstream_sender_verdict(const char *source, int code, const char *tail)
 {
-	int code = proc_exit_code(p);
-	const char *tail = proc_stderr_tail(p);
 	size_t len = strlen(tail);
 	if (code != 1 || !strstr(tail, CHANGED_SUFFIX) || len + 1 >= PROC_STDERR_TAIL / 2)
 		return code;
 	for (const char *line = tail; *line;) {
 		const char *end = strchr(line, ';');
 		size_t n = end ? (size_t)(end - line) : strlen(line);
-		if (!harmless_line(ts->source, line, n))
+		if (!harmless_line(source, line, n))
 			return code;
 		line += n + (end ? 1 : 0);
 	}
 	return 0;
+}
+
+static int sender_verdict(struct tarstream *ts, struct proc *p)
+{
+	return tarstream_sender_verdict(ts->source, proc_exit_code(p), proc_stderr_tail(p));
 }
 
 /* The sender is done: vouch for the archive only when tar read every

@@ -113,6 +113,12 @@ int tarstream_list(const char *source, const struct strv *trees, struct strv *fl
 		   struct strv *rest, const struct exclude_set *x, struct buf *list,
 		   uint64_t *files, char **why);
 /* Outcome of a run from the two exit codes (0-255, 128+signal). */
+/* tar -c's exit code as the stream counts it: 1 (a member changed as it
+ * was read) is 0 when every member its stderr tail (one line per message,
+ * joined by ';') names is a directory under source (one that gained an
+ * entry while listed: its entries are members of their own, or queued);
+ * a name tar quoted (a backslash) or with ';' in it is not judged. */
+int tarstream_sender_verdict(const char *source, int code, const char *tail);
 enum tarstream_outcome tarstream_classify(int sender_code, int receiver_code, bool remote);
 
 #endif
