@@ -333,7 +333,6 @@ static bool just_streamed(const struct syncer *s, const char *path, int64_t now)
 	return now <= s->streamed_until_ms && below_one_of(&s->streamed, path);
 }
 
-
 /* A stream shipped cur's trees: they are the target's now (streamed). */
 static void note_streamed(struct syncer *s)
 {
