@@ -672,7 +672,12 @@ static int serve_tar(const struct trees *tr)
 {
 	char digits[11] = {0};
 	long hlen;
-	if (read_exact(0, digits, 10) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
+	ssize_t first;
+	while ((first = read(0, digits, 1)) < 0 && errno == EINTR)
+		;
+	if (first == 0)
+		return SERVE_OK; /* started ahead of a batch that never came */
+	if (first < 0 || read_exact(0, digits + 1, 9) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
 		return refuse("tar-x: bad header", NULL);
 	char *hdr = xmalloc((size_t)hlen + 1);
 	if (read_exact(0, hdr, (size_t)hlen) < 0) {
@@ -708,9 +713,18 @@ static int serve_tar(const struct trees *tr)
 	}
 	if (rc == SERVE_OK) {
 		char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
-		if (history_merge(fd, staging, run, &err) < 0)
+		if (history_merge_then(fd, staging, run, false, &err) < 0)
 			rc = SERVE_FAILED;
 		free(run);
+	}
+	if (rc == SERVE_OK) {
+		/* In place: the sender may ship its next batch meanwhile, and
+		 * counts this one (flush, RPO) only once we exit 0, after the
+		 * sync. */
+		fputs(TARSTREAM_PLACED, stdout);
+		fflush(stdout);
+		if (history_sync(fd, "the merged files", &err) < 0)
+			rc = SERVE_FAILED;
 	}
 	if (err)
 		log_error("serve: %s", err);
