@@ -65,7 +65,9 @@ struct syncer {
 	bool manifest_tried;   /* this batch compared manifests already */
 	const char *full_why;  /* why the queued full pass runs (static; NULL: unsaid) */
 	const char *pass_why;  /* why this batch's does */
-	bool remote_sync_due;  /* a comparison pass: the remote target syncs at its end */
+	bool full_resync;      /* the queued full pass follows a failure */
+	bool pass_resync;      /* this batch's does: the target syncs at its end */
+	bool remote_sync_due;  /* that sync, for a remote target, not yet asked for */
 	int64_t manifest_start_ms;
 	bool full_counted;
 	bool once;
@@ -150,10 +152,14 @@ static bool startup_delete(const struct sync_conf *sc)
 	return sc->delete_mode == DELETE_YES || sc->delete_mode == DELETE_STARTUP;
 }
 
-/* A full pass is due, and why (a static string, for its log line). */
-static void full_pass_due(struct syncer *s, const char *why, int64_t since)
+/* A full pass is due, and why (a static string, for its log line).
+ * After a failure, what earlier batches wrote may not be on the target's
+ * disk: that pass ends with the target's sync even where the comparison
+ * finds nothing to ship (rsync's pass ended with one every time). */
+static void full_pass_due(struct syncer *s, const char *why, bool after_failure, int64_t since)
 {
 	s->full_why = why;
+	s->full_resync = s->full_resync || after_failure;
 	changes_full(s->q, since);
 }
 
@@ -162,6 +168,7 @@ static void keep_full_why(struct syncer *s)
 {
 	if (s->cur.full && !s->full_why)
 		s->full_why = s->pass_why;
+	s->full_resync = s->full_resync || (s->cur.full && s->pass_resync);
 }
 
 static void notify(struct syncer *s)
@@ -255,7 +262,7 @@ static void guard_cleared(struct syncer *s)
 	if (!s->once && open_watch(s) < 0)
 		log_error("[sync %s] cannot watch '%s': %s", s->sc->name, s->sc->source,
 			  strerror(errno));
-	full_pass_due(s, "the source is itself again", now_ms());
+	full_pass_due(s, "the source is itself again", false, now_ms());
 }
 
 /* Before a batch: hold (state error, nothing deleted on the target) while
@@ -323,7 +330,7 @@ static void on_source_check(struct loop *loop, void *arg)
 	}
 	log_info("[sync %s] source '%s' is back: full pass", s->sc->name, s->sc->source);
 	s->source_gone = false;
-	full_pass_due(s, "the source came back", now_ms());
+	full_pass_due(s, "the source came back", false, now_ms());
 	schedule(s);
 }
 
@@ -402,7 +409,7 @@ static void on_watch_event(void *arg, enum watch_event ev, const char *path, con
 		log_warn("[sync %s] kernel event queue overflowed: rescanning and doing a full pass",
 			 s->sc->name);
 		watch_add_tree(s->watch, "");
-		full_pass_due(s, "the kernel event queue overflowed", now);
+		full_pass_due(s, "the kernel event queue overflowed", false, now);
 		break;
 	case WE_ROOT_GONE:
 		log_error("[sync %s] source '%s' was removed or moved away: nothing is shipped until "
@@ -495,7 +502,7 @@ static void sync_failed(struct syncer *s, const char *why)
 	set_state(s, SYNC_ERROR);
 	int64_t since = s->unacked.oldest_ms;
 	changes_requeue(s->q, &s->unacked);
-	full_pass_due(s, "the target could not sync what it received", since);
+	full_pass_due(s, "the target could not sync what it received", true, since);
 	if (!s->retry_timer)
 		s->retry_timer = loop_add_timer(s->loop, s->sync_backoff_ms, on_retry, s);
 	s->sync_backoff_ms = s->sync_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
@@ -578,12 +585,12 @@ static void batch_failed(struct syncer *s, const struct transfer_result *r)
 	changes_requeue(s->q, &s->cur);
 	if (unsynced)
 		full_pass_due(s, "a transfer failed before the target synced what it received",
-			      since);
+			      true, since);
 	/* A transfer that fails twice for a reason other than the network may
 	 * have left the target in doubt: the next success is a full pass. */
 	if (!unreachable && s->consecutive_failures == 2) {
 		log_warn("[sync %s] failed twice: the next transfer is a full pass", s->sc->name);
-		full_pass_due(s, "a transfer failed twice", now_ms());
+		full_pass_due(s, "a transfer failed twice", true, now_ms());
 	}
 	s->busy = false;
 	s->stage = STAGE_NONE;
@@ -840,10 +847,10 @@ static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
 		 * directory's times again, even where they were equal before. */
 		s->root_changed = s->root_changed || d->root_times;
 		note_top_changes(s, b);
-		/* What earlier batches wrote (a failed sync among them) is on disk
-		 * before this pass counts, as after rsync's full pass. */
-		transport_owe_sync(s->t);
-		s->remote_sync_due = transport_remote(s->t);
+		if (s->pass_resync) {
+			transport_owe_sync(s->t);
+			s->remote_sync_due = transport_remote(s->t);
+		}
 	}
 	free(label);
 	/* The pass is freed from here: its threads are joined already. */
@@ -1185,9 +1192,12 @@ static void start_batch(struct syncer *s)
 	s->busy = true;
 	s->manifest_tried = false;
 	s->remote_sync_due = false;
+	s->pass_resync = false;
 	if (s->cur.full) {
 		s->pass_why = s->full_why;
 		s->full_why = NULL;
+		s->pass_resync = s->full_resync;
+		s->full_resync = false;
 	}
 	if (!guard_batch(s))
 		return;
@@ -1255,7 +1265,8 @@ static void on_late_failure(void *arg, const char *msg)
 	struct syncer *s = arg;
 	log_warn("[sync %s] %s", s->sc->name, msg);
 	set_error(s, msg);
-	syncer_full_pass(s, "a transfer failed after it reported its statistics");
+	full_pass_due(s, "a transfer failed after it reported its statistics", true, now_ms());
+	schedule(s);
 }
 
 /* exclude values and exclude_from lines become rsync filter rules; a line
@@ -1465,7 +1476,7 @@ int syncer_start(struct syncer *s)
 void syncer_full_pass(struct syncer *s, const char *why)
 {
 	log_debug("[sync %s] full pass asked for: %s", s->sc->name, why);
-	full_pass_due(s, why, now_ms());
+	full_pass_due(s, why, false, now_ms());
 	schedule(s);
 }
 

@@ -92,9 +92,10 @@ void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg);
  * meanwhile the next batch may ship. One at a time: not while
  * transport_syncing(). */
 bool transport_sync_owed(const struct transport *t);
-/* A full pass that compared the trees instead of running rsync's owes the
- * local target the syncfs rsync's pass ended with: what earlier batches
- * wrote (a failed sync among them) is on disk before it counts. */
+/* A full pass after a failure that compared the trees instead of running
+ * rsync's owes the local target the syncfs rsync's pass ended with: what
+ * earlier batches wrote (a failed sync among them) is on disk before it
+ * counts. */
 void transport_owe_sync(struct transport *t);
 bool transport_syncing(const struct transport *t);
 void transport_sync(struct transport *t, transfer_cb cb, void *arg);

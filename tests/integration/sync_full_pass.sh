@@ -143,12 +143,12 @@ probe() { # SRC DST LABEL
 	( while kill -USR1 "$SYNC_PID" 2>/dev/null; do sleep 0.1; done ) &
 	local pinger=$!
 	lb_track_pid "$pinger"
-	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_probe.py" "$1/probe.bin" "$2/probe.bin" 8) ||
+	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_probe.py" "$1/probe.bin" "$2/probe.bin" 6) ||
 		fail "the probe failed: $out"
 	kill "$pinger"
 	echo "$3: $out, full passes $before -> $(status_field "$3" full_passes)"
 	set -- $out "$3"
-	[ "$2" -ge 40 ] || fail "$5: only $2 reads of the target copy"
+	[ "$2" -ge 30 ] || fail "$5: only $2 reads of the target copy"
 	[ "$4" -eq 0 ] || fail "$5: $4 torn reads of the target copy during full passes"
 	_field_ge "$5" full_passes $((before + 10)) || fail "$5: the full passes did not run"
 }
