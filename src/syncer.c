@@ -39,6 +39,7 @@ enum stage {
 	STAGE_MANIFEST,
 	STAGE_STREAM,
 	STAGE_TREES,
+	STAGE_TREE_COPY, /* trees too big to list: a checked rsync -r */
 	STAGE_PATHS,
 	STAGE_ROOT,
 	STAGE_VERIFY,
@@ -112,6 +113,7 @@ static void schedule(struct syncer *s);
 static void hold(struct syncer *s, enum sync_state st, const char *why);
 static void run_stage(struct syncer *s);
 static void move_all(struct strv *from, struct strv *to);
+static bool pass_delete(const struct syncer *s);
 
 const char *sync_direction_name(enum sync_direction d)
 {
@@ -566,6 +568,13 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		strv_init(&s->cur.trees);
 		strv_free(&s->cur.new_files);
 		strv_init(&s->cur.new_files);
+	} else if (s->stage == STAGE_TREE_COPY) {
+		/* Copied; what the source lacks is pruned next, as for listed trees. */
+		if (!pass_delete(s)) {
+			strv_free(&s->cur.trees);
+			strv_init(&s->cur.trees);
+		}
+		requeue_held(s, r->held);
 	} else if (s->stage == STAGE_TREES) {
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
@@ -860,15 +869,17 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 }
 
 /* A tree listed goes staged with the paths, and its rsync -r comes after
- * them and only deletes (prune_trees); a tree not listed is rsync -r's. */
+ * them and only deletes (prune_trees); a tree not listed is copied by a
+ * checked rsync -r (transport.h: never a torn copy) and then pruned the
+ * same way. */
 static void ship_trees(struct syncer *s, struct batch *b)
 {
+	s->trees_listed = true;
 	if (!expand_trees(s, b)) {
-		s->stage = STAGE_TREES;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+		s->stage = STAGE_TREE_COPY;
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, false, on_transfer_done, s);
 		return;
 	}
-	s->trees_listed = true;
 	if (!pass_delete(s)) {
 		strv_free(&b->trees);
 		strv_init(&b->trees);
