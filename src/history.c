@@ -1304,7 +1304,6 @@ char *history_claim_received(int root_fd, const char *tag, char **err)
 	char *name = xasprintf(RECEIVED_PREFIX "%s", tag);
 	char *mine = xasprintf(".incoming-%ld-merge", (long)getpid());
 	char *rel = NULL;
-	beneath_remove_tree(hfd, mine);
 	if (received_expired(hfd, name)) {
 		beneath_remove_tree(hfd, name);
 		*err = xasprintf("the received files of %s waited too long for their check: "

@@ -4,10 +4,10 @@
  * Keeping is a rename on the same file system, never a copy; the moment a
  * version was replaced is its ctime (set by that rename, by the target's
  * own kernel: a source cannot forge it). Staging directories for incoming
- * tar streams and verified rsync runs live in TARGET/.lifeboat-history/
- * .incoming-PID[-TAG] (and .received-TAG between a verified receive and
+ * tar streams and checked rsync runs live in TARGET/.lifeboat-history/
+ * .incoming-PID[-TAG] (and .received-TAG between a checked receive and
  * its merge) and never hold a name the sync uses, so a half-received or
- * unverified file is never visible.
+ * unchecked file is never visible.
  *
  * Nothing here deletes history on anyone's request: history_prune() runs
  * by the target's own `keep` and `keep_size`. */
@@ -152,7 +152,7 @@ void history_usage(const char *root, uint64_t *bytes, time_t *oldest);
  * (below) left unclaimed for HISTORY_RECEIVED_MAX_AGE seconds. */
 void history_clean_staging(const char *root);
 
-/* A verified transfer (transport.h) is received into a staging directory
+/* A checked rsync run (transport.h) is received into a staging directory
  * (history_temp_dir(root, "verified"): a receiver killed mid-way leaves it
  * to history_clean_staging), checked by the sender, then merged. Over ssh
  * the receive and the merge are two serve requests: once the receive

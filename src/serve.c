@@ -526,8 +526,8 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
 	return root_from_stdin(tr, p, *end);
 }
 
-/* rsync-staged TAG --server ... . ROOT: the receive of a verified
- * transfer (transport.h). rsync writes into a staging directory that serve
+/* rsync-staged TAG --server ... . ROOT: the receive of a checked
+ * rsync run (transport.h). rsync writes into a staging directory that serve
  * picks in the tree's history area, comparing with the tree itself
  * (--compare-dest: an unchanged file is not sent, a changed one has the
  * tree's copy as its delta basis): nothing gets a final name here. Once

@@ -72,6 +72,7 @@ struct transport {
 	bool sync_owed;
 	struct bg_sync *bg; /* that syncfs, running beside the loop */
 	struct path_plan *plan; /* the path batch in flight (its runs in turn) */
+	uint64_t plan_timer;    /* its checked run waits for a file's ctime to age */
 };
 
 static void bg_sync_end(struct transport *t);
@@ -371,6 +372,8 @@ void transport_stop(struct transport *t)
 	t->active = NULL;
 	plan_free(t->plan);
 	t->plan = NULL;
+	loop_cancel_timer(t->loop, t->plan_timer);
+	t->plan_timer = 0;
 	if (t->stage)
 		stage_clear(t->stage);
 	tarstream_free(t->stream);
@@ -1303,6 +1306,7 @@ struct path_plan {
 	struct strv unstaged; /* not for the stage: a checked run */
 	struct strv held;     /* did not hold still: queued again */
 	bool allow_delete;
+	bool waited; /* for the checked run's files to age, once */
 	struct transfer_result sum;
 	transfer_cb cb;
 	void *arg;
@@ -1334,11 +1338,48 @@ static void plan_finish(struct transport *t, const struct transfer_result *r)
 }
 
 static void plan_step_done(void *arg, const struct transfer_result *r);
+static void plan_next(struct transport *t);
+
+static void plan_timer_cb(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct transport *t = arg;
+	t->plan_timer = 0;
+	plan_next(t);
+}
+
+/* A file changed less than the check's margin ago would fail the check
+ * whatever rsync read (a file just written and closed, or moved in: a
+ * rename sets ctime too): ms to wait until none has, 0 now. */
+static long ms_until_aged(const struct transport *t, const struct strv *list)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec, wait_ns = 0;
+	for (size_t i = 0; i < list->len && i < 1000; i++) {
+		char *path = xasprintf("%s/%s", t->sc->source, list->items[i]);
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			long long age = now_ns - ((long long)st.st_ctim.tv_sec * 1000000000LL +
+						  st.st_ctim.tv_nsec);
+			if (CHECK_MARGIN_NS - age > wait_ns)
+				wait_ns = CHECK_MARGIN_NS - age;
+		}
+		free(path);
+	}
+	return wait_ns > 0 ? (long)(wait_ns / 1000000 + 2) : 0;
+}
 
 static void plan_next(struct transport *t)
 {
 	struct path_plan *p = t->plan;
 	struct strv list = {0};
+	long wait_ms = p->gone.len || p->waited ? 0 : ms_until_aged(t, &p->unstaged);
+	if (wait_ms > 0 && wait_ms <= 100) {
+		p->waited = true; /* once: a file rewritten without pause fails the check anyway */
+		t->plan_timer = loop_add_timer(t->loop, wait_ms, plan_timer_cb, t);
+		return;
+	}
 	if (p->gone.len) {
 		list = p->gone;
 		strv_init(&p->gone);
