@@ -123,6 +123,7 @@ char *check_render_text(const struct check_report *r, bool colour)
 	return buf_steal(&b);
 }
 
+/* One item a line, so that a reader can grep it too. */
 char *check_render_json(const struct check_report *r)
 {
 	struct buf b;
@@ -130,21 +131,17 @@ char *check_render_json(const struct check_report *r)
 	buf_addc(&b, '[');
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_item *it = &r->items[i];
-		bool first = true;
-		buf_adds(&b, i ? ",\n{" : "\n{");
-		json_key(&b, "rule", &first);
-		json_str(&b, it->rule);
-		json_key(&b, "result", &first);
-		json_str(&b, check_level_name(it->level));
-		json_key(&b, "message", &first);
-		json_str(&b, it->message);
-		json_key(&b, "fix", &first);
-		json_str(&b, it->fix); /* null when there is nothing to fix */
-		if (it->data) {
-			json_key(&b, "data", &first);
-			buf_adds(&b, it->data);
-		}
-		buf_addc(&b, '}');
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "rule", json_string_or_null(it->rule));
+		json_object_object_add(o, "result", json_object_new_string(check_level_name(it->level)));
+		json_object_object_add(o, "message", json_string_or_null(it->message));
+		/* null when there is nothing to fix */
+		json_object_object_add(o, "fix", json_string_or_null(it->fix));
+		if (it->data)
+			json_object_object_add(o, "data", json_tokener_parse(it->data));
+		buf_adds(&b, i ? ",\n" : "\n");
+		buf_adds(&b, json_text(o));
+		json_object_put(o);
 	}
 	buf_adds(&b, "\n]\n");
 	return buf_steal(&b);

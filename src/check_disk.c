@@ -313,25 +313,17 @@ void disk_probe_free(struct disk_probe *p)
 
 char *disk_probe_json(const struct disk_probe *p)
 {
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "path", json_string_or_null(p->path));
+	json_object_object_add(o, "fs_type", json_string_or_null(p->fs_type));
+	json_object_object_add(o, "direct", json_bool_new(p->direct));
+	json_object_object_add(o, "read_iops", json_fixed_new(p->read_iops, 0));
+	json_object_object_add(o, "write_mb_s", json_fixed_new(p->write_mb_s, 1));
+	json_object_object_add(o, "file_bytes", json_object_new_uint64(p->file_bytes));
+	json_object_object_add(o, "seconds", json_fixed_new(p->seconds, 2));
 	struct buf b;
 	buf_init(&b);
-	bool first = true;
-	buf_addc(&b, '{');
-	json_key(&b, "path", &first);
-	json_str(&b, p->path);
-	json_key(&b, "fs_type", &first);
-	json_str(&b, p->fs_type);
-	json_key(&b, "direct", &first);
-	buf_adds(&b, p->direct ? "true" : "false");
-	json_key(&b, "read_iops", &first);
-	buf_addf(&b, "%.0f", p->read_iops);
-	json_key(&b, "write_mb_s", &first);
-	buf_addf(&b, "%.1f", p->write_mb_s);
-	json_key(&b, "file_bytes", &first);
-	buf_addf(&b, "%llu", p->file_bytes);
-	json_key(&b, "seconds", &first);
-	buf_addf(&b, "%.2f", p->seconds);
-	buf_adds(&b, "}\n");
+	json_emit(&b, o);
 	return buf_steal(&b);
 }
 

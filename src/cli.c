@@ -29,11 +29,12 @@ int cli_exit_status(int result)
 
 int cli_parse_json_only(const char *command, int argc, char **argv, bool *json)
 {
-	*json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") != 0)
-			return usage_refuse(command, argv[i]);
-		*json = true;
-	}
-	return EXIT_OK;
+	struct usage_args a;
+	int rc = usage_parse(command, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = usage_no_words(&a);
+	*json = usage_has(&a, "--json");
+	usage_args_free(&a);
+	return rc;
 }

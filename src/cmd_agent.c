@@ -3,42 +3,30 @@
 #include "agent.h"
 #include "commands.h"
 #include "log.h"
+#include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define AGENT_USAGE "usage: lifeboat agent [--pause | --resume | --failsafe-probe NODE]"
-
 int cmd_agent(const struct cli *cli, int argc, char **argv)
 {
-	bool resume = false, pause = false;
-	const char *probe = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--resume") == 0) {
-			resume = true;
-		} else if (strcmp(argv[i], "--pause") == 0) {
-			pause = true;
-		} else if (strcmp(argv[i], "--failsafe-probe") == 0 && i + 1 < argc) {
-			probe = argv[++i];
-		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("%s\n  (no option)        run the agent until SIGTERM\n"
-			       "  --pause            automatic failover off (maintenance)\n"
-			       "  --resume           arm automatic failover again after one\n"
-			       "  --failsafe-probe NODE  what a primary without etcd asks this node\n",
-			       AGENT_USAGE);
-			return EXIT_OK;
-		} else {
-			log_error("agent: unknown argument '%s' (" AGENT_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	struct usage_args a;
+	int rc = usage_parse("agent", argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = usage_no_words(&a);
+	bool resume = usage_has(&a, "--resume"), pause = usage_has(&a, "--pause");
+	const char *probe = usage_value(&a, "--failsafe-probe");
+	usage_args_free(&a);
+	if (rc)
+		return rc;
 	if ((resume != 0) + (pause != 0) + (probe != NULL) > 1) {
 		log_error("agent: --pause, --resume and --failsafe-probe are separate things: use one");
 		return EXIT_USAGE;
 	}
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
 	if (resume) {

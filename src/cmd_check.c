@@ -7,6 +7,7 @@
 #include "check_disk.h"
 #include "commands.h"
 #include "log.h"
+#include "usage.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -38,26 +39,22 @@ static int disk_probe_only(const char *path, bool json)
 	return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-#define CHECK_USAGE "usage: lifeboat check [--json] | check --disk-probe PATH [--json]"
-
 int cmd_check(const struct cli *cli, int argc, char **argv)
 {
-	bool json = false;
-	const char *probe = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (strcmp(argv[i], "--disk-probe") == 0 && i + 1 < argc && !probe) {
-			probe = argv[++i];
-		} else {
-			log_error("check: unknown argument '%s' (" CHECK_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	struct usage_args a;
+	int rc = usage_parse("check", argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = usage_no_words(&a);
+	bool json = usage_has(&a, "--json");
+	const char *probe = usage_value(&a, "--disk-probe");
+	usage_args_free(&a);
+	if (rc)
+		return rc;
 	if (probe)
 		return disk_probe_only(probe, json);
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
 	struct check_report r;

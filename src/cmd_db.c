@@ -8,6 +8,7 @@
 #include "json.h"
 #include "privileges.h"
 #include "log.h"
+#include "usage.h"
 #include "util.h"
 
 #include <signal.h>
@@ -17,73 +18,63 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DB_USAGE                                                                                   \
-	"usage: lifeboat db status [--json] | clone [--method backup|dump] [--force] | promote "  \
-	"[--force] | "  \
-	"fence [--server primary|standby] | rejoin [--force] | heartbeat | writable | "          \
-	"privileges [--markdown] [USER [REPL_USER]]"
+#define add(o, k, v) json_object_object_add((o), (k), (v))
 
 /* A missing value is written as "" here (the JSON has always said so). */
-static void json_str_or_empty(struct buf *b, const char *s)
+static json_object *str_or_empty(const char *s)
 {
-	json_str(b, s ? s : "");
+	return json_object_new_string(s ? s : "");
 }
 
-static void json_facts(struct buf *b, const struct db_conn *c, const struct db_server *s,
-		       const struct db_facts *f)
+static void add_replica(json_object *o, const struct db_facts *f)
 {
-	buf_adds(b, "{\"role\":");
-	json_str_or_empty(b, s->role);
-	buf_addf(b, ",\"host\":");
-	json_str_or_empty(b, s->host);
-	buf_addf(b, ",\"port\":%u,\"reachable\":%s", s->port, f->reachable ? "true" : "false");
+	add(o, "io_running", str_or_empty(f->io_running));
+	add(o, "sql_running", str_or_empty(f->sql_running));
+	add(o, "last_io_errno", json_object_new_int64(f->io_errno));
+	add(o, "last_io_error", str_or_empty(f->io_error));
+	add(o, "last_sql_errno", json_object_new_int64(f->sql_errno));
+	add(o, "last_sql_error", str_or_empty(f->sql_error));
+	add(o, "seconds_behind_master",
+	    f->seconds_behind >= 0 ? json_object_new_int64(f->seconds_behind) : NULL);
+	add(o, "gtid_io_pos", str_or_empty(f->gtid_io_pos));
+	add(o, "source", str_or_empty(f->source_host));
+	add(o, "source_port", json_object_new_int64(f->source_port));
+}
+
+static json_object *json_facts(const struct db_server *s, const struct db_facts *f)
+{
+	json_object *o = json_object_new_object();
+	add(o, "role", str_or_empty(s->role));
+	add(o, "host", str_or_empty(s->host));
+	add(o, "port", json_object_new_int64(s->port));
+	add(o, "reachable", json_bool_new(f->reachable));
 	if (!f->reachable) {
-		buf_adds(b, ",\"error\":");
-		json_str_or_empty(b, f->error);
-		buf_addc(b, '}');
-		return;
+		add(o, "error", str_or_empty(f->error));
+		return o;
 	}
-	(void)c;
-	buf_addf(b, ",\"version\":");
-	json_str_or_empty(b, f->version);
-	buf_addf(b, ",\"server_id\":%lld,\"read_only\":%s,\"gtid_binlog_pos\":", f->server_id,
-		 f->read_only ? "true" : "false");
-	json_str_or_empty(b, f->gtid_binlog_pos);
-	buf_adds(b, ",\"gtid_slave_pos\":");
-	json_str_or_empty(b, f->gtid_slave_pos);
-	buf_adds(b, ",\"gtid_current_pos\":");
-	json_str_or_empty(b, f->gtid_current_pos);
-	buf_addf(b, ",\"replica\":%s", f->replica ? "true" : "false");
-	if (f->replica) {
-		buf_adds(b, ",\"io_running\":");
-		json_str_or_empty(b, f->io_running);
-		buf_adds(b, ",\"sql_running\":");
-		json_str_or_empty(b, f->sql_running);
-		buf_addf(b, ",\"last_io_errno\":%lld,\"last_io_error\":", f->io_errno);
-		json_str_or_empty(b, f->io_error);
-		buf_addf(b, ",\"last_sql_errno\":%lld,\"last_sql_error\":", f->sql_errno);
-		json_str_or_empty(b, f->sql_error);
-		if (f->seconds_behind >= 0)
-			buf_addf(b, ",\"seconds_behind_master\":%lld", f->seconds_behind);
-		else
-			buf_adds(b, ",\"seconds_behind_master\":null");
-		buf_adds(b, ",\"gtid_io_pos\":");
-		json_str_or_empty(b, f->gtid_io_pos);
-		buf_adds(b, ",\"source\":");
-		json_str_or_empty(b, f->source_host);
-		buf_addf(b, ",\"source_port\":%lld", f->source_port);
+	add(o, "version", str_or_empty(f->version));
+	add(o, "server_id", json_object_new_int64(f->server_id));
+	add(o, "read_only", json_bool_new(f->read_only));
+	add(o, "gtid_binlog_pos", str_or_empty(f->gtid_binlog_pos));
+	add(o, "gtid_slave_pos", str_or_empty(f->gtid_slave_pos));
+	add(o, "gtid_current_pos", str_or_empty(f->gtid_current_pos));
+	add(o, "replica", json_bool_new(f->replica));
+	if (f->replica)
+		add_replica(o, f);
+	if (f->has_heartbeat) {
+		add(o, "heartbeat_age", json_seconds_new(f->heartbeat_age));
+		add(o, "heartbeat_server_id", json_object_new_int64(f->heartbeat_server_id));
+	} else {
+		add(o, "heartbeat_age", NULL);
 	}
-	if (f->has_heartbeat)
-		buf_addf(b, ",\"heartbeat_age\":%.3f,\"heartbeat_server_id\":%lld", f->heartbeat_age,
-			 f->heartbeat_server_id);
-	else
-		buf_adds(b, ",\"heartbeat_age\":null");
-	buf_addf(b,
-		 ",\"semi_sync\":{\"master_enabled\":%s,\"master_active\":%s,\"slave_enabled\":%s,"
-		 "\"slave_active\":%s}",
-		 f->semi_master_enabled ? "true" : "false", f->semi_master_on ? "true" : "false",
-		 f->semi_slave_enabled ? "true" : "false", f->semi_slave_on ? "true" : "false");
-	buf_addf(b, ",\"epoch\":%llu}", (unsigned long long)f->epoch);
+	json_object *semi = json_object_new_object();
+	add(semi, "master_enabled", json_bool_new(f->semi_master_enabled));
+	add(semi, "master_active", json_bool_new(f->semi_master_on));
+	add(semi, "slave_enabled", json_bool_new(f->semi_slave_enabled));
+	add(semi, "slave_active", json_bool_new(f->semi_slave_on));
+	add(o, "semi_sync", semi);
+	add(o, "epoch", json_object_new_uint64(f->epoch));
+	return o;
 }
 
 /* none_writable: no heartbeat row is then expected (the writer writes only
@@ -202,23 +193,23 @@ static int report_pair(struct db_conn conns[2], const struct db_server *servers[
 	return EXIT_OK;
 }
 
-static void print_json(const struct db_pair *p, struct db_conn conns[2],
-		       const struct db_server *servers[2], const struct db_facts facts[2], int rc)
+static void print_json(const struct db_pair *p, const struct db_server *servers[2],
+		       const struct db_facts facts[2], int rc)
 {
-	struct buf b;
-	buf_init(&b);
-	buf_adds(&b, "{\"servers\":[");
-	for (int i = 0; i < 2; i++) {
-		if (i)
-			buf_addc(&b, ',');
-		json_facts(&b, &conns[i], servers[i], &facts[i]);
-	}
+	json_object *o = json_object_new_object();
+	json_object *list = json_object_new_array();
+	for (int i = 0; i < 2; i++)
+		json_object_array_add(list, json_facts(servers[i], &facts[i]));
+	add(o, "servers", list);
 	uint64_t e = 0;
 	char *err = NULL;
 	if (epoch_read(p->cfg->state_dir, &e, &err) < 0)
 		free(err);
-	buf_addf(&b, "],\"state_dir_epoch\":%llu,\"ok\":%s}\n", (unsigned long long)e,
-		 rc ? "false" : "true");
+	add(o, "state_dir_epoch", json_object_new_uint64(e));
+	add(o, "ok", json_bool_new(rc == 0));
+	struct buf b;
+	buf_init(&b);
+	json_emit(&b, o);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 }
@@ -251,7 +242,7 @@ static int db_status(struct db_pair *p, bool json)
 	bool none_writable = facts[0].reachable && facts[1].reachable && facts[0].read_only &&
 			     facts[1].read_only;
 	if (json) {
-		print_json(p, conns, servers, facts, rc);
+		print_json(p, servers, facts, rc);
 	} else {
 		for (int i = 0; i < 2; i++)
 			print_facts(&conns[i], &facts[i], none_writable);
@@ -314,27 +305,13 @@ static int report(int rc, char *err)
 	return cli_exit_status(rc);
 }
 
-static int run_clone(struct db_pair *p, int argc, char **argv)
+static int run_clone(struct db_pair *p, const struct usage_args *a)
 {
 	struct db_clone_opts o = {.method = DB_CLONE_BACKUP, .progress = isatty(2)};
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--force") == 0) {
-			o.force = true;
-		} else if (strcmp(argv[i], "--method") == 0 && i + 1 < argc) {
-			const char *m = argv[++i];
-			if (strcmp(m, "backup") == 0)
-				o.method = DB_CLONE_BACKUP;
-			else if (strcmp(m, "dump") == 0)
-				o.method = DB_CLONE_DUMP;
-			else {
-				log_error("db clone: --method must be backup or dump, not '%s'", m);
-				return EXIT_USAGE;
-			}
-		} else {
-			log_error("db clone: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	o.force = usage_has(a, "--force");
+	const char *m = usage_value(a, "--method"); /* backup|dump: the table checked it */
+	if (m && !strcmp(m, "dump"))
+		o.method = DB_CLONE_DUMP;
 	char *err = NULL;
 	p->command = o.method == DB_CLONE_DUMP ? "clone-dump" : "clone-backup";
 	int rc = db_clone(p, &p->primary, &p->standby, &o, &err);
@@ -344,50 +321,33 @@ static int run_clone(struct db_pair *p, int argc, char **argv)
 	return report(rc, err);
 }
 
-static int run_writable(struct db_pair *p, int argc)
+static int run_writable(struct db_pair *p)
 {
-	if (argc > 2) {
-		log_error("db writable takes no arguments (" DB_USAGE ")");
-		return EXIT_USAGE;
-	}
 	char *err = NULL;
 	bool changed;
 	int rc = db_make_writable(p, &changed, &err);
 	return report(rc, err);
 }
 
-static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
+static int run_simple(struct db_pair *p, const char *sub, const struct usage_args *a)
 {
 	char *err = NULL;
 	int rc;
-	bool force = false;
-	const struct db_server *target = &p->primary;
-	for (int i = 2; i < argc; i++) {
-		if ((strcmp(sub, "rejoin") == 0 || strcmp(sub, "promote") == 0) &&
-		    strcmp(argv[i], "--force") == 0) {
-			force = true;
-		} else if (strcmp(sub, "fence") == 0 && strcmp(argv[i], "--server") == 0 &&
-			   i + 1 < argc && (strcmp(argv[i + 1], "primary") == 0 ||
-					    strcmp(argv[i + 1], "standby") == 0)) {
-			target = strcmp(argv[++i], "primary") == 0 ? &p->primary : &p->standby;
-		} else {
-			log_error("db %s: unknown argument '%s' (" DB_USAGE ")", sub, argv[i]);
-			return EXIT_USAGE;
-		}
-	}
 	if (strcmp(sub, "promote") == 0) {
 		struct db_promote_result r;
-		rc = db_promote_guarded(p, force, &r, &err);
+		rc = db_promote_guarded(p, usage_has(a, "--force"), &r, &err);
 		if (!rc)
 			log_info("promoted %s:%u: writable after %.0f ms, epoch %llu, forked at %s",
 				 p->standby.host, p->standby.port, r.ms_to_writable,
 				 (unsigned long long)r.epoch, r.fork_gtid ? r.fork_gtid : "-");
 		free(r.fork_gtid);
 	} else if (strcmp(sub, "fence") == 0) {
-		rc = db_fence(p, target, &err);
+		const char *server = usage_value(a, "--server"); /* primary|standby */
+		bool standby = server && !strcmp(server, "standby");
+		rc = db_fence(p, standby ? &p->standby : &p->primary, &err);
 	} else {
 		uint64_t epoch = 0;
-		rc = db_rejoin(p, force, &epoch, &err);
+		rc = db_rejoin(p, usage_has(a, "--force"), &epoch, &err);
 		/* The old primary's files follow the database: role and epoch. */
 		if (!rc)
 			rc = failover_old_primary_follows(p->cfg, p->primary.node, epoch, &err);
@@ -397,24 +357,13 @@ static int run_simple(struct db_pair *p, const char *sub, int argc, char **argv)
 
 /* The GRANTs of the minimal accounts (from the one table in privileges.c),
  * or that table as docs/db.md shows it. No configuration needed. */
-static int run_privileges(int argc, char **argv)
+static int run_privileges(const struct usage_args *a)
 {
-	bool markdown = false;
-	const char *user = "lifeboat", *repl = "repl";
-	int names = 0;
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--markdown") == 0) {
-			markdown = true;
-		} else if (argv[i][0] != '-' && names < 2) {
-			if (names++ == 0)
-				user = argv[i];
-			else
-				repl = argv[i];
-		} else {
-			log_error("db privileges: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	if (a->n_words > 2)
+		return usage_refuse("db privileges", a->words[2]);
+	bool markdown = usage_has(a, "--markdown");
+	const char *user = a->n_words > 0 ? a->words[0] : "lifeboat";
+	const char *repl = a->n_words > 1 ? a->words[1] : "repl";
 	if (markdown) {
 		priv_markdown(stdout);
 		return EXIT_OK;
@@ -433,34 +382,29 @@ static int run_privileges(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cmd_db(const struct cli *cli, int argc, char **argv)
+/* The subcommand's options by the table, before anything is connected. */
+static int parse_sub(int argc, char **argv, const char **sub, struct usage_args *a)
 {
-	if (argc < 2) {
-		log_error(DB_USAGE);
+	const struct usage_command *db = usage_find_command("db");
+	const struct usage_command *sc = argc >= 2 ? usage_most_specific(db, argc, argv) : db;
+	if (sc == db) {
+		log_error("db: %s%s%s (usage: lifeboat db SUBCOMMAND [OPTIONS]; 'lifeboat db --help' "
+			  "lists them)",
+			  argc < 2 ? "which subcommand?" : "unknown subcommand '",
+			  argc < 2 ? "" : argv[1], argc < 2 ? "" : "'");
 		return EXIT_USAGE;
 	}
-	const char *sub = argv[1];
+	*sub = argv[1];
+	int rc = usage_parse(sc->name, argc - 1, argv + 1, a);
+	if (rc == EXIT_OK && strcmp(*sub, "privileges") != 0 && (rc = usage_no_words(a)))
+		usage_args_free(a);
+	return rc;
+}
+
+static int run_sub(const struct cli *cli, const char *sub, const struct usage_args *a)
+{
 	if (strcmp(sub, "privileges") == 0)
-		return run_privileges(argc, argv);
-	static const char *const subs[] = {"status", "clone", "promote", "fence", "rejoin",
-					   "heartbeat", "writable"};
-	bool known = false;
-	for (size_t i = 0; i < ARRAY_LEN(subs); i++)
-		known = known || strcmp(sub, subs[i]) == 0;
-	if (!known) {
-		log_error("db: unknown subcommand '%s' (" DB_USAGE ")", sub);
-		return EXIT_USAGE;
-	}
-	bool json = false;
-	if (strcmp(sub, "status") == 0) {
-		for (int i = 2; i < argc; i++) {
-			if (strcmp(argv[i], "--json") != 0) {
-				log_error("db status: unknown argument '%s' (" DB_USAGE ")", argv[i]);
-				return EXIT_USAGE;
-			}
-			json = true;
-		}
-	}
+		return run_privileges(a);
 	struct config cfg;
 	int rc = cli_load_config(cli, &cfg);
 	if (rc)
@@ -475,18 +419,29 @@ int cmd_db(const struct cli *cli, int argc, char **argv)
 	char *err = NULL;
 	rc = db_pair_init(&p, &cfg, need_repl, &err);
 	p.command = sub; /* privileges.h names the commands as we do */
-	if (rc) {
+	if (rc)
 		rc = report(rc, err);
-	} else if (strcmp(sub, "status") == 0) {
-		rc = db_status(&p, json);
-	} else if (strcmp(sub, "clone") == 0) {
-		rc = run_clone(&p, argc, argv);
-	} else if (strcmp(sub, "writable") == 0) {
-		rc = run_writable(&p, argc);
-	} else {
-		rc = run_simple(&p, sub, argc, argv);
-	}
+	else if (strcmp(sub, "status") == 0)
+		rc = db_status(&p, usage_has(a, "--json"));
+	else if (strcmp(sub, "clone") == 0)
+		rc = run_clone(&p, a);
+	else if (strcmp(sub, "writable") == 0)
+		rc = run_writable(&p);
+	else
+		rc = run_simple(&p, sub, a);
 	db_pair_free(&p);
 	config_free(&cfg);
+	return rc;
+}
+
+int cmd_db(const struct cli *cli, int argc, char **argv)
+{
+	const char *sub = NULL;
+	struct usage_args a;
+	int rc = parse_sub(argc, argv, &sub, &a);
+	if (rc)
+		return rc;
+	rc = run_sub(cli, sub, &a);
+	usage_args_free(&a);
 	return rc;
 }

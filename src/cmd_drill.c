@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "drill.h"
 #include "log.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -29,26 +30,27 @@ static bool report_dir_ok(const char *path)
 
 int cmd_drill(const struct cli *cli, int argc, char **argv)
 {
-	struct drill_opts o = {0};
-	bool kill_local = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			o.json = true;
-		} else if (strcmp(argv[i], "--crash") == 0) {
-			o.crash = true;
-		} else if (strcmp(argv[i], "--kill-local-database") == 0 && argc == 2) {
-			kill_local = true;
-		} else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc && *argv[i + 1]) {
-			o.report = argv[++i];
-		} else {
-			log_error("drill: bad argument '%s' (" DRILL_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
+	struct usage_args a;
+	int rc = usage_parse("drill", argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = usage_no_words(&a);
+	struct drill_opts o = {.json = usage_has(&a, "--json"),
+			       .crash = usage_has(&a, "--crash"),
+			       .report = usage_value(&a, "--report")};
+	bool kill_local = usage_has(&a, "--kill-local-database");
+	usage_args_free(&a);
+	if (rc)
+		return rc;
+	if (kill_local && argc != 2) {
+		log_error("drill: --kill-local-database takes no other option (usage: lifeboat drill "
+			  "%s)", usage_find("drill")->synopsis);
+		return EXIT_USAGE;
 	}
 	if (o.report && !report_dir_ok(o.report))
 		return EXIT_USAGE;
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
 	if (kill_local) {

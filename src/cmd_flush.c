@@ -15,18 +15,17 @@
 
 static int parse_args(int argc, char **argv, struct strv *names, double *timeout)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			if (!parse_seconds(argv[++i], 86400, timeout) || *timeout <= 0) {
-				log_error("flush: --timeout '%s' is not a number of seconds (1 to 86400)",
-					  argv[i]);
-				return EXIT_USAGE;
-			}
-		} else if (argv[i][0] == '-') {
-			return usage_refuse("flush", argv[i]);
-		} else {
-			strv_push(names, argv[i]);
-		}
+	struct usage_args a;
+	int rc = usage_parse("flush", argc, argv, &a);
+	if (rc)
+		return rc;
+	const char *t = usage_value(&a, "--timeout");
+	for (int i = 0; i < a.n_words; i++)
+		strv_push(names, a.words[i]);
+	usage_args_free(&a);
+	if (t && (!parse_seconds(t, 86400, timeout) || *timeout <= 0)) {
+		log_error("flush: --timeout '%s' is not a number of seconds (1 to 86400)", t);
+		return EXIT_USAGE;
 	}
 	return EXIT_OK;
 }

@@ -14,22 +14,26 @@
 int cmd_import_lsyncd(const struct cli *cli, int argc, char **argv)
 {
 	(void)cli;
-	for (int i = 1; i < argc; i++)
-		if (argv[i][0] == '-' && argv[i][1])
-			return usage_refuse("import-lsyncd", argv[i]);
-	if (argc != 2) {
+	struct usage_args a;
+	int rc = usage_parse("import-lsyncd", argc, argv, &a);
+	if (rc)
+		return rc;
+	int n = a.n_words;
+	const char *file = n ? a.words[0] : NULL;
+	usage_args_free(&a);
+	if (n != 1) {
 		log_error("import-lsyncd: %s (usage: lifeboat import-lsyncd FILE)",
-			  argc < 2 ? "which file?" : "one file at a time");
+			  n < 1 ? "which file?" : "one file at a time");
 		return EXIT_USAGE;
 	}
 	char *out = NULL, *err = NULL;
-	if (lsyncd_import(argv[1], &out, &err) < 0) {
+	if (lsyncd_import(file, &out, &err) < 0) {
 		log_error("%s", err);
 		bool internal = strstr(err, "(a bug)") != NULL;
 		free(err);
 		return internal ? EXIT_FAILED : EXIT_USAGE;
 	}
-	int rc = fputs(out, stdout) < 0 || fflush(stdout) != 0 ? EXIT_FAILED : EXIT_OK;
+	rc = fputs(out, stdout) < 0 || fflush(stdout) != 0 ? EXIT_FAILED : EXIT_OK;
 	if (rc != EXIT_OK)
 		log_error("import-lsyncd: cannot write the configuration to standard output");
 	free(out);

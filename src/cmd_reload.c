@@ -66,17 +66,17 @@ static int reload_one(const char *path, const struct strv *names)
 
 int cmd_reload(const struct cli *cli, int argc, char **argv)
 {
+	struct usage_args a;
+	int rc = usage_parse("reload", argc, argv, &a);
+	if (rc)
+		return rc;
 	struct strv names;
 	strv_init(&names);
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-') {
-			strv_free(&names);
-			return usage_refuse("reload", argv[i]);
-		}
-		strv_push(&names, argv[i]);
-	}
+	for (int i = 0; i < a.n_words; i++)
+		strv_push(&names, a.words[i]);
+	usage_args_free(&a);
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc) {
 		strv_free(&names);
 		return rc;

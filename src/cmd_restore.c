@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "history_client.h"
 #include "log.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,44 +17,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RESTORE_USAGE "usage: lifeboat restore [--at TIME] [--to DIR] PATH...  " \
-		      "(TIME: ISO 8601, or -15m, -2h, -1d)"
-
 struct restore_args {
 	time_t at;
 	const char *to;
-	const char **paths;
-	int n_paths;
+	struct usage_args words; /* owns the list of PATHs */
 };
 
 static int parse_args(int argc, char **argv, struct restore_args *a)
 {
 	a->at = time(NULL);
-	a->paths = xcalloc((size_t)argc + 1, sizeof(*a->paths));
-	bool opts = true;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (opts && !strcmp(s, "--")) {
-			opts = false;
-		} else if (opts && (!strcmp(s, "--at") || !strcmp(s, "--to")) && i + 1 < argc) {
-			if (s[2] == 't' && s[3] == 'o') {
-				a->to = argv[++i];
-			} else if (!history_parse_time(argv[++i], time(NULL), &a->at)) {
-				log_error("restore: --at '%s' is not a time (%s)", argv[i], RESTORE_USAGE);
-				return EXIT_USAGE;
-			}
-		} else if (opts && s[0] == '-') {
-			log_error("restore: unknown option '%s' (%s)", s, RESTORE_USAGE);
-			return EXIT_USAGE;
-		} else {
-			a->paths[a->n_paths++] = s;
-		}
+	int rc = usage_parse("restore", argc, argv, &a->words);
+	if (rc)
+		return rc;
+	a->to = usage_value(&a->words, "--to");
+	const char *at = usage_value(&a->words, "--at");
+	if (at && !history_parse_time(at, time(NULL), &a->at)) {
+		log_error("restore: --at '%s' is not a time (ISO 8601 such as 2026-12-06T09:30:00Z, "
+			  "or -15m, -2h, -1d)", at);
+		rc = EXIT_USAGE;
+	} else if (!a->words.n_words) {
+		log_error("restore: which path? (usage: lifeboat restore %s)",
+			  usage_find("restore")->synopsis);
+		rc = EXIT_USAGE;
 	}
-	if (!a->n_paths) {
-		log_error("restore: which path? (%s)", RESTORE_USAGE);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	if (rc)
+		usage_args_free(&a->words);
+	return rc;
 }
 
 static int count_components(const char *rel)
@@ -127,25 +116,22 @@ static int restore_one(const struct config *cfg, const struct restore_args *a, c
 
 int cmd_restore(const struct cli *cli, int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		puts(RESTORE_USAGE);
-		return EXIT_OK;
-	}
 	struct restore_args a = {0};
 	int rc = parse_args(argc, argv, &a);
+	if (rc != EXIT_OK)
+		return rc;
 	struct config cfg;
-	if (rc == EXIT_OK)
-		rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc != EXIT_OK) {
-		free(a.paths);
+		usage_args_free(&a.words);
 		return rc;
 	}
-	for (int i = 0; i < a.n_paths; i++) {
-		int r = restore_one(&cfg, &a, a.paths[i]);
+	for (int i = 0; i < a.words.n_words; i++) {
+		int r = restore_one(&cfg, &a, a.words.words[i]);
 		if (r != EXIT_OK && rc == EXIT_OK)
 			rc = r;
 	}
-	free(a.paths);
+	usage_args_free(&a.words);
 	config_free(&cfg);
 	return rc;
 }

@@ -5,35 +5,30 @@
 #include "commands.h"
 #include "failover.h"
 #include "log.h"
+#include "usage.h"
 #include "util.h"
 
 #include <inttypes.h>
-#include <string.h>
-
-#define SWITCHOVER_USAGE                                                                           \
-	"usage: lifeboat switchover [--dry-run] [--yes] [--json] | --step-down [--epoch N]"
 
 int cmd_switchover(const struct cli *cli, int argc, char **argv)
 {
-	struct failover_opts o = {0};
-	bool step_down = false;
+	struct usage_args a;
+	int rc = usage_parse("switchover", argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = usage_no_words(&a);
+	struct failover_opts o = {.dry_run = usage_has(&a, "--dry-run"),
+				  .yes = usage_has(&a, "--yes"),
+				  .json = usage_has(&a, "--json")};
+	bool step_down = usage_has(&a, "--step-down");
+	const char *epoch_arg = usage_value(&a, "--epoch");
+	usage_args_free(&a);
+	if (rc)
+		return rc;
 	long epoch = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dry-run") == 0) {
-			o.dry_run = true;
-		} else if (strcmp(argv[i], "--yes") == 0) {
-			o.yes = true;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			o.json = true;
-		} else if (strcmp(argv[i], "--step-down") == 0) {
-			step_down = true;
-		} else if (strcmp(argv[i], "--epoch") == 0 && i + 1 < argc &&
-			   parse_long(argv[i + 1], 0, INT64_MAX, &epoch)) {
-			i++;
-		} else {
-			log_error("switchover: bad argument '%s' (" SWITCHOVER_USAGE ")", argv[i]);
-			return EXIT_USAGE;
-		}
+	if (epoch_arg && !parse_long(epoch_arg, 0, INT64_MAX, &epoch)) {
+		log_error("switchover: --epoch '%s' is not a role epoch (a whole number)", epoch_arg);
+		return EXIT_USAGE;
 	}
 	if (o.dry_run && o.json) {
 		/* stdout carries JSON only under --json; the plan is for people. */
@@ -41,7 +36,7 @@ int cmd_switchover(const struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc)
 		return rc;
 	rc = step_down ? failover_step_down(&cfg, (uint64_t)epoch) : switchover_run(&cfg, &o);

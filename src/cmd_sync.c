@@ -7,6 +7,7 @@
 #include "ctl.h"
 #include "db_ops.h"
 #include "log.h"
+#include "usage.h"
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
@@ -646,17 +647,14 @@ static int start_ctl(struct sync_daemon *d)
 
 static int parse_args(struct sync_daemon *d, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--once") == 0) {
-			d->once = true;
-		} else if (argv[i][0] == '-') {
-			log_error("sync: unknown option '%s' (usage: lifeboat sync [NAME...] [--once])",
-				  argv[i]);
-			return EXIT_USAGE;
-		} else {
-			strv_push(&d->names, argv[i]);
-		}
-	}
+	struct usage_args a;
+	int rc = usage_parse("sync", argc, argv, &a);
+	if (rc)
+		return rc;
+	d->once = usage_has(&a, "--once");
+	for (int i = 0; i < a.n_words; i++)
+		strv_push(&d->names, a.words[i]);
+	usage_args_free(&a);
 	return EXIT_OK;
 }
 

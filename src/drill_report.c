@@ -66,97 +66,63 @@ void drill_report_free(struct drill_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void num_or_null(struct buf *b, double v, const char *fmt)
-{
-	if (v < 0)
-		buf_adds(b, "null");
-	else
-		buf_addf(b, fmt, v);
-}
+#define add(o, k, v) json_object_object_add((o), (k), (v))
 
-static void json_steps(const struct drill_report *r, struct buf *b)
+static json_object *json_steps(const struct drill_report *r)
 {
-	buf_addc(b, '[');
+	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < r->n_steps; i++) {
 		const struct drill_step *s = &r->steps[i];
-		bool first = true;
-		buf_adds(b, i ? ",{" : "{");
-		json_key(b, "name", &first);
-		json_str(b, s->name);
-		json_key(b, "depth", &first);
-		buf_addf(b, "%d", s->depth);
-		json_key(b, "started", &first);
-		json_time(b, s->started);
-		json_key(b, "started_unix", &first);
-		buf_addf(b, "%.3f", s->started);
-		json_key(b, "seconds", &first);
-		num_or_null(b, s->seconds, "%.3f");
-		json_key(b, "ok", &first);
-		buf_adds(b, s->ok ? "true" : "false");
-		json_key(b, "note", &first);
-		json_str(b, s->note);
-		buf_addc(b, '}');
+		json_object *o = json_object_new_object();
+		add(o, "name", json_string_or_null(s->name));
+		add(o, "depth", json_object_new_int(s->depth));
+		add(o, "started", json_time_new(s->started));
+		add(o, "started_unix", json_seconds_new(s->started));
+		add(o, "seconds", json_fixed_new(s->seconds, 3));
+		add(o, "ok", json_bool_new(s->ok));
+		add(o, "note", json_string_or_null(s->note));
+		json_object_array_add(a, o);
 	}
-	buf_addc(b, ']');
+	return a;
 }
 
-static void json_checks(const struct drill_report *r, struct buf *b)
+static json_object *json_checks(const struct drill_report *r)
 {
-	buf_addc(b, '[');
+	json_object *a = json_object_new_array();
 	for (size_t i = 0; i < r->n_checks; i++) {
 		const struct drill_check *c = &r->checks[i];
-		bool first = true;
-		buf_adds(b, i ? ",{" : "{");
-		json_key(b, "phase", &first);
-		json_str(b, c->phase);
-		json_key(b, "what", &first);
-		json_str(b, c->what);
-		json_key(b, "ok", &first);
-		buf_adds(b, c->ok ? "true" : "false");
-		json_key(b, "detail", &first);
-		json_str(b, c->detail);
-		buf_addc(b, '}');
+		json_object *o = json_object_new_object();
+		add(o, "phase", json_string_or_null(c->phase));
+		add(o, "what", json_string_or_null(c->what));
+		add(o, "ok", json_bool_new(c->ok));
+		add(o, "detail", json_string_or_null(c->detail));
+		json_object_array_add(a, o);
 	}
-	buf_addc(b, ']');
+	return a;
 }
 
 void drill_report_json(const struct drill_report *r, struct buf *b)
 {
-	bool first = true;
-	buf_addc(b, '{');
-	json_key(b, "operation", &first);
-	json_str(b, r->crash ? "drill-crash" : "drill");
-	json_key(b, "node", &first);
-	json_str(b, r->node);
-	json_key(b, "peer", &first);
-	json_str(b, r->peer);
-	json_key(b, "ok", &first);
-	buf_adds(b, r->ok ? "true" : "false");
-	json_key(b, "failure", &first);
-	json_str(b, r->failure);
-	json_key(b, "started", &first);
-	json_time(b, r->started);
-	json_key(b, "finished", &first);
-	json_time(b, r->finished);
-	json_key(b, "seconds", &first);
-	num_or_null(b, r->finished > 0 ? r->finished - r->started : -1, "%.3f");
-	buf_adds(b, ",\"rto_s\":");
-	num_or_null(b, r->rto_s, "%.3f");
-	buf_adds(b, ",\"rto_back_s\":");
-	num_or_null(b, r->rto_back_s, "%.3f");
-	buf_adds(b, ",\"rpo\":{\"transactions_lost\":");
-	num_or_null(b, r->tx_lost, "%.0f");
-	buf_adds(b, ",\"files_pending\":");
-	num_or_null(b, r->files_pending, "%.0f");
-	buf_adds(b, "},\"write_block_s\":");
-	num_or_null(b, r->write_block_s, "%.3f");
-	buf_adds(b, ",\"write_block_back_s\":");
-	num_or_null(b, r->write_block_back_s, "%.3f");
-	buf_adds(b, ",\"steps\":");
-	json_steps(r, b);
-	buf_adds(b, ",\"checks\":");
-	json_checks(r, b);
-	buf_adds(b, "}\n");
+	json_object *o = json_object_new_object();
+	add(o, "operation", json_object_new_string(r->crash ? "drill-crash" : "drill"));
+	add(o, "node", json_string_or_null(r->node));
+	add(o, "peer", json_string_or_null(r->peer));
+	add(o, "ok", json_bool_new(r->ok));
+	add(o, "failure", json_string_or_null(r->failure));
+	add(o, "started", json_time_new(r->started));
+	add(o, "finished", json_time_new(r->finished));
+	add(o, "seconds", json_fixed_new(r->finished > 0 ? r->finished - r->started : -1, 3));
+	add(o, "rto_s", json_fixed_new(r->rto_s, 3));
+	add(o, "rto_back_s", json_fixed_new(r->rto_back_s, 3));
+	json_object *rpo = json_object_new_object();
+	add(rpo, "transactions_lost", json_fixed_new(r->tx_lost, 0));
+	add(rpo, "files_pending", json_fixed_new(r->files_pending, 0));
+	add(o, "rpo", rpo);
+	add(o, "write_block_s", json_fixed_new(r->write_block_s, 3));
+	add(o, "write_block_back_s", json_fixed_new(r->write_block_back_s, 3));
+	add(o, "steps", json_steps(r));
+	add(o, "checks", json_checks(r));
+	json_emit(b, o);
 }
 
 static void text_num(FILE *out, const char *label, double v, const char *unit)

@@ -77,12 +77,42 @@ static void rpo_compute(const struct journal *j, struct rpo *r)
 	r->files_pending = journal_get_num(j, "files_pending", -1);
 }
 
-static void json_num_or_null(struct buf *b, double v, const char *fmt)
+#define add(o, k, v) json_object_object_add((o), (k), (v))
+
+static json_object *json_steps(const struct journal *j)
 {
-	if (v < 0)
-		buf_adds(b, "null");
-	else
-		buf_addf(b, fmt, v);
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < j->n_steps; i++) {
+		const struct journal_step *s = &j->steps[i];
+		json_object *o = json_object_new_object();
+		add(o, "name", json_string_or_null(s->name));
+		add(o, "started", json_time_new(s->started));
+		add(o, "ended", json_time_new(s->ended));
+		add(o, "started_unix", json_seconds_new(s->started));
+		add(o, "ended_unix", json_fixed_new(s->ended > 0 ? s->ended : -1, 3));
+		add(o, "seconds", json_fixed_new(s->ended > 0 ? s->ended - s->started : -1, 3));
+		add(o, "note", json_string_or_null(s->note));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static json_object *json_rpo(const struct journal *j, const struct rpo *r)
+{
+	json_object *db = json_object_new_object();
+	add(db, "primary_gtid", json_string_or_null(journal_get(j, "primary_gtid")));
+	add(db, "received_gtid", json_string_or_null(journal_get(j, "received_gtid")));
+	add(db, "applied_gtid", json_string_or_null(journal_get(j, "applied_gtid")));
+	add(db, "transactions_lost", json_fixed_new(r->tx_lost, 0));
+	add(db, "primary_last_heartbeat_age_s", json_fixed_new(r->heartbeat_age, 3));
+	json_object *files = json_object_new_object();
+	add(files, "oldest_pending_age_s", json_fixed_new(r->files_age, 3));
+	add(files, "pending", json_fixed_new(r->files_pending, 0));
+	add(files, "note", json_string_or_null(journal_get(j, "files_note")));
+	json_object *rpo = json_object_new_object();
+	add(rpo, "database", db);
+	add(rpo, "files", files);
+	return rpo;
 }
 
 static void report_json(const struct fo *f)
@@ -91,69 +121,26 @@ static void report_json(const struct fo *f)
 	struct rpo r;
 	rpo_compute(j, &r);
 	double end = rto_end(j);
+	json_object *o = json_object_new_object();
+	add(o, "operation", json_object_new_string(f->switchover ? "switchover" : "failover"));
+	add(o, "node", json_string_or_null(journal_get(j, "node")));
+	add(o, "old_primary", json_string_or_null(journal_get(j, "old_primary")));
+	add(o, "complete", json_bool_new(j->finished > 0));
+	add(o, "started", json_time_new(j->begun));
+	add(o, "finished", json_time_new(j->finished));
+	add(o, "epoch", json_fixed_new(journal_get_num(j, "epoch", -1), 0));
+	add(o, "steps", json_steps(j));
+	json_object *rto = json_object_new_object();
+	add(rto, "from_command_s", json_fixed_new(end > 0 ? end - rto_start(j) : -1, 3));
+	add(rto, "from_last_heartbeat_s",
+	    json_fixed_new(end > 0 && r.heartbeat_age >= 0 ? end - rto_start(j) + r.heartbeat_age
+							    : -1,
+			   3));
+	add(o, "rto", rto);
+	add(o, "rpo", json_rpo(j, &r));
 	struct buf b;
 	buf_init(&b);
-	bool first = true;
-	buf_addc(&b, '{');
-	json_key(&b, "operation", &first);
-	json_str(&b, f->switchover ? "switchover" : "failover");
-	json_key(&b, "node", &first);
-	json_str(&b, journal_get(j, "node"));
-	json_key(&b, "old_primary", &first);
-	json_str(&b, journal_get(j, "old_primary"));
-	json_key(&b, "complete", &first);
-	buf_adds(&b, j->finished > 0 ? "true" : "false");
-	json_key(&b, "started", &first);
-	json_time(&b, j->begun);
-	json_key(&b, "finished", &first);
-	json_time(&b, j->finished);
-	json_key(&b, "epoch", &first);
-	json_num_or_null(&b, journal_get_num(j, "epoch", -1), "%.0f");
-	json_key(&b, "steps", &first);
-	buf_addc(&b, '[');
-	for (size_t i = 0; i < j->n_steps; i++) {
-		const struct journal_step *s = &j->steps[i];
-		bool f2 = true;
-		buf_adds(&b, i ? ",{" : "{");
-		json_key(&b, "name", &f2);
-		json_str(&b, s->name);
-		json_key(&b, "started", &f2);
-		json_time(&b, s->started);
-		json_key(&b, "ended", &f2);
-		json_time(&b, s->ended);
-		json_key(&b, "started_unix", &f2);
-		buf_addf(&b, "%.3f", s->started);
-		json_key(&b, "ended_unix", &f2);
-		json_num_or_null(&b, s->ended > 0 ? s->ended : -1, "%.3f");
-		json_key(&b, "seconds", &f2);
-		json_num_or_null(&b, s->ended > 0 ? s->ended - s->started : -1, "%.3f");
-		json_key(&b, "note", &f2);
-		json_str(&b, s->note);
-		buf_addc(&b, '}');
-	}
-	buf_adds(&b, "],\"rto\":{\"from_command_s\":");
-	json_num_or_null(&b, end > 0 ? end - rto_start(j) : -1, "%.3f");
-	buf_adds(&b, ",\"from_last_heartbeat_s\":");
-	json_num_or_null(&b,
-			 end > 0 && r.heartbeat_age >= 0 ? end - rto_start(j) + r.heartbeat_age : -1,
-			 "%.3f");
-	buf_adds(&b, "},\"rpo\":{\"database\":{\"primary_gtid\":");
-	json_str(&b, journal_get(j, "primary_gtid"));
-	buf_adds(&b, ",\"received_gtid\":");
-	json_str(&b, journal_get(j, "received_gtid"));
-	buf_adds(&b, ",\"applied_gtid\":");
-	json_str(&b, journal_get(j, "applied_gtid"));
-	buf_adds(&b, ",\"transactions_lost\":");
-	json_num_or_null(&b, r.tx_lost, "%.0f");
-	buf_adds(&b, ",\"primary_last_heartbeat_age_s\":");
-	json_num_or_null(&b, r.heartbeat_age, "%.3f");
-	buf_adds(&b, "},\"files\":{\"oldest_pending_age_s\":");
-	json_num_or_null(&b, r.files_age, "%.3f");
-	buf_adds(&b, ",\"pending\":");
-	json_num_or_null(&b, r.files_pending, "%.0f");
-	buf_adds(&b, ",\"note\":");
-	json_str(&b, journal_get(j, "files_note"));
-	buf_adds(&b, "}}}\n");
+	json_emit(&b, o);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 }

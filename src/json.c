@@ -27,34 +27,24 @@ json_object *json_seconds_new(double seconds)
 	return json_object_new_double_s(seconds, s);
 }
 
+json_object *json_fixed_new(double v, int decimals)
+{
+	if (v < 0)
+		return NULL;
+	char s[64];
+	snprintf(s, sizeof(s), "%.*f", decimals, v);
+	return json_object_new_double_s(v, s);
+}
+
 const char *json_text(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-/* The text form goes through json-c too, so there is one escaper. */
-static void add_object(struct buf *b, json_object *o)
+void json_emit(struct buf *b, json_object *o)
 {
 	buf_adds(b, o ? json_text(o) : "null");
+	buf_addc(b, '\n');
 	json_object_put(o);
-}
-
-void json_str(struct buf *b, const char *s)
-{
-	add_object(b, json_string_or_null(s));
-}
-
-void json_key(struct buf *b, const char *key, bool *first)
-{
-	if (!*first)
-		buf_addc(b, ',');
-	*first = false;
-	json_str(b, key);
-	buf_addc(b, ':');
-}
-
-void json_time(struct buf *b, double unix_time)
-{
-	add_object(b, json_time_new(unix_time));
 }

@@ -15,14 +15,16 @@ json_object *json_string_or_null(const char *s);
 json_object *json_time_new(double unix_time);
 /* A number written with 3 decimals (times in seconds). */
 json_object *json_seconds_new(double seconds);
+/* A number written with `decimals` decimals; null when negative (unknown). */
+json_object *json_fixed_new(double v, int decimals);
+/* A boolean. */
+static inline json_object *json_bool_new(bool b)
+{
+	return json_object_new_boolean(b);
+}
 /* The text of o without pretty-printing or escaped slashes (owned by o). */
 const char *json_text(json_object *o);
-
-/* For output built as text: append s as a JSON string (null for NULL). */
-void json_str(struct buf *b, const char *s);
-/* "key": with a comma before it unless first. */
-void json_key(struct buf *b, const char *key, bool *first);
-/* An ISO 8601 UTC time, or null for 0. */
-void json_time(struct buf *b, double unix_time);
+/* Append the text of o and a newline to b, then release o. */
+void json_emit(struct buf *b, json_object *o);
 
 #endif

@@ -226,7 +226,8 @@ char *status_render_metrics(const struct config *cfg, struct syncer *const *sync
 	};
 	struct buf b;
 	buf_init(&b);
-	metric_help(&b, "lifeboat_up", "gauge", "The sync daemon is running.");
+	metric_help(&b, "lifeboat_up", "gauge",
+		    "The process serving these metrics (the sync daemon, else the agent) is running.");
 	buf_adds(&b, "lifeboat_up 1\n");
 	uint64_t epoch = 0;
 	char *err = NULL;

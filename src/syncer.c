@@ -104,6 +104,8 @@ struct syncer {
 	uint64_t guard_timer;     /* the guard's look at an idle source */
 	int backoff_ms;
 	int consecutive_failures;
+	int sync_backoff_ms; /* after a failed syncfs of the target */
+	int sync_failures;   /* in a row */
 
 	struct sync_stats stats;
 	char *last_error;
@@ -389,18 +391,40 @@ static void finish_batch(struct syncer *s, bool ok)
 
 static void batch_shipped(struct syncer *s);
 
+static void on_retry(struct loop *loop, void *arg);
+
+/* The target's disk refused to sync (a write-back error): what was shipped
+ * may not be on it. Everything goes again, as old as the batch, after a
+ * pause that grows while it keeps failing, so a failing disk is not
+ * hammered with full passes; the log says it once, then at the longest. */
+static void sync_failed(struct syncer *s, const char *why)
+{
+	s->stats.failures++;
+	s->sync_failures++;
+	if (s->sync_failures == 1 || s->sync_backoff_ms >= BACKOFF_MAX_MS)
+		log_warn("[sync %s] %s: shipping everything again in %.1f s", s->sc->name, why,
+			 s->sync_backoff_ms / 1000.0);
+	else
+		log_debug("[sync %s] still cannot sync: %s", s->sc->name, why);
+	set_error(s, why);
+	set_state(s, SYNC_ERROR);
+	int64_t since = s->unacked.oldest_ms;
+	changes_requeue(s->q, &s->unacked);
+	changes_full(s->q, since);
+	if (!s->retry_timer)
+		s->retry_timer = loop_add_timer(s->loop, s->sync_backoff_ms, on_retry, s);
+	s->sync_backoff_ms = s->sync_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								     : s->sync_backoff_ms * 2;
+}
+
 static void on_synced(void *arg, const struct transfer_result *r)
 {
 	struct syncer *s = arg;
 	if (r->outcome != T_OK) {
-		/* Its lists are gone stage by stage: the whole source goes again,
-		 * as old as the batch, so no flush counts it done unsynced. */
-		log_warn("[sync %s] %s: shipping everything again", s->sc->name, r->message);
-		s->stats.failures++;
-		set_error(s, r->message);
-		int64_t since = s->unacked.oldest_ms;
-		changes_requeue(s->q, &s->unacked);
-		changes_full(s->q, since);
+		sync_failed(s, r->message);
+	} else {
+		s->sync_failures = 0;
+		s->sync_backoff_ms = BACKOFF_MIN_MS;
 	}
 	batch_free(&s->unacked);
 	s->unacked_on = false;
@@ -1208,6 +1232,7 @@ struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
 	s->t = transport_new(loop, sc, &s->filters, s->excludes, live_delete(sc));
 	transport_on_late_failure(s->t, on_late_failure, s);
 	s->backoff_ms = BACKOFF_MIN_MS;
+	s->sync_backoff_ms = BACKOFF_MIN_MS;
 	s->state = SYNC_STARTUP;
 	return s;
 }

@@ -1,8 +1,10 @@
 /* usage: the command table (see usage.h) and the help printed from it. */
 #include "usage.h"
 #include "log.h"
+#include "util.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A NULL-terminated option list, written inline in its command's entry. */
@@ -244,6 +246,120 @@ int usage_refuse(const char *name, const char *arg)
 		  "the options)",
 		  name, arg, name, c && *c->synopsis ? " " : "", c ? c->synopsis : "", name);
 	return EXIT_USAGE;
+}
+
+static int option_index(const struct usage_command *c, const char *arg, size_t len)
+{
+	for (int i = 0; c->options && c->options[i].name; i++) {
+		const struct usage_option *o = &c->options[i];
+		if ((strlen(o->name) == len && !strncmp(o->name, arg, len)) ||
+		    (o->alias && strlen(o->alias) == len && !strncmp(o->alias, arg, len)))
+			return i;
+	}
+	return -1;
+}
+
+/* Is v one of "a|b|c"? An ARG without '|' takes anything but "". */
+static bool value_allowed(const char *choices, const char *v)
+{
+	if (!strchr(choices, '|'))
+		return *v != '\0';
+	size_t n = strlen(v);
+	for (const char *p = choices; p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && !strncmp(p, v, n))
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+/* One option at argv[*i]: 0, or EXIT_USAGE. */
+static int take_option(struct usage_args *a, const char *name, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i];
+	const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+	int k = option_index(a->cmd, arg, eq ? (size_t)(eq - arg) : strlen(arg));
+	if (k < 0)
+		return usage_refuse(name, arg);
+	const struct usage_option *o = &a->cmd->options[k];
+	if (a->value[k]) {
+		log_error("%s: %s given twice", name, o->name);
+		return EXIT_USAGE;
+	}
+	if (!o->arg) {
+		if (eq)
+			return usage_refuse(name, arg);
+		a->value[k] = "";
+		return 0;
+	}
+	const char *v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+	if (!v || !value_allowed(o->arg, v)) {
+		log_error("%s: %s needs %s%s%s%s", name, o->name, o->arg, v ? ", not '" : "",
+			  v ? v : "", v ? "'" : "");
+		return EXIT_USAGE;
+	}
+	a->value[k] = v;
+	return 0;
+}
+
+int usage_parse(const char *name, int argc, char **argv, struct usage_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->cmd = usage_find(name);
+	a->words = xcalloc((size_t)argc + 1, sizeof(*a->words));
+	bool options = true;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (options && !strcmp(arg, "--")) {
+			options = false;
+		} else if (options && arg[0] == '-' && arg[1]) {
+			if (!a->cmd || take_option(a, name, argc, argv, &i) != 0) {
+				if (!a->cmd)
+					usage_refuse(name, arg);
+				usage_args_free(a);
+				return EXIT_USAGE;
+			}
+		} else {
+			a->words[a->n_words++] = arg;
+		}
+	}
+	return EXIT_OK;
+}
+
+void usage_args_free(struct usage_args *a)
+{
+	free(a->words);
+	a->words = NULL;
+	a->n_words = 0;
+}
+
+static int known_index(const struct usage_args *a, const char *opt)
+{
+	int k = a->cmd ? option_index(a->cmd, opt, strlen(opt)) : -1;
+	if (k < 0)
+		log_error("internal: %s has no option %s in the usage table",
+			  a->cmd ? a->cmd->name : "?", opt);
+	return k;
+}
+
+bool usage_has(const struct usage_args *a, const char *opt)
+{
+	int k = known_index(a, opt);
+	return k >= 0 && a->value[k];
+}
+
+const char *usage_value(const struct usage_args *a, const char *opt)
+{
+	int k = known_index(a, opt);
+	return k >= 0 && a->value[k] && *a->value[k] ? a->value[k] : NULL;
+}
+
+int usage_no_words(const struct usage_args *a)
+{
+	return a->n_words ? usage_refuse(a->cmd ? a->cmd->name : "lifeboat", a->words[0])
+			  : EXIT_OK;
 }
 
 /* "-c, --config FILE": the left column of an option's line. */

@@ -56,6 +56,30 @@ const struct usage_command *usage_most_specific(const struct usage_command *cmd,
  * argv[1..] before any "--" (only argv[1] for raw_args). */
 bool usage_wants_help(const struct usage_command *cmd, int argc, char **argv);
 
+/* A command line read by the table: the options of its entry that were
+ * given and the words that are not options. The one option parser of the
+ * commands, so what a command accepts is what `--help` says. */
+#define USAGE_MAX_OPTIONS 16
+struct usage_args {
+	const struct usage_command *cmd;
+	const char *value[USAGE_MAX_OPTIONS]; /* as cmd->options: NULL not given,
+					       * "" a flag given, else its ARG */
+	const char **words;		      /* borrowed from argv, in order */
+	int n_words;
+};
+/* Read argv[1..] by the entry NAME ("restore", "db clone"): "--opt ARG",
+ * "--opt=ARG", an alias; "--" ends the options. An ARG written "a|b" must
+ * be one of those values. Unknown, repeated or incomplete options are
+ * refused with one line naming them: EXIT_USAGE. EXIT_OK, with a filled
+ * (free it with usage_args_free). */
+int usage_parse(const char *name, int argc, char **argv, struct usage_args *a);
+void usage_args_free(struct usage_args *a);
+/* Whether OPT (as named in the table) was given; its ARG, or NULL. */
+bool usage_has(const struct usage_args *a, const char *opt);
+const char *usage_value(const struct usage_args *a, const char *opt);
+/* Refuse words when the command takes none (EXIT_USAGE), else EXIT_OK. */
+int usage_no_words(const struct usage_args *a);
+
 /* A parser's refusal of ARG, from the table: logs "NAME: unknown argument
  * 'ARG' (usage: lifeboat NAME SYNOPSIS; ...)" and returns EXIT_USAGE. */
 int usage_refuse(const char *name, const char *arg);

@@ -21,8 +21,8 @@ refused() {
 	[ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$want" "$T/err" || fail "$name: stderr: $(cat "$T/err")"
 }
 
-refused "bad argument" "bad argument '--bogus'" -c "$T/lb.conf" drill --bogus
-refused "--report without FILE" "bad argument '--report'" -c "$T/lb.conf" drill --report
+refused "bad argument" "unknown argument '--bogus'" -c "$T/lb.conf" drill --bogus
+refused "--report without FILE" "--report needs FILE" -c "$T/lb.conf" drill --report
 refused "report dir" "cannot write in $T/missing" -c "$T/lb.conf" drill --report "$T/missing/d.html"
 refused "no [database]" "drill needs a [database] section" -c "$T/lb.conf" drill --json
 refused "--crash not allowed" "drill_allow_crash = yes" -c "$T/lb.conf" drill --crash

@@ -37,6 +37,7 @@ static void test_table_well_formed(void **state)
 			assert_non_null(o->help);
 			assert_null(strchr(o->help, '\n'));
 			assert_non_null(strstr(c->synopsis, o->name));
+			assert_true(o - c->options < USAGE_MAX_OPTIONS); /* usage_parse's room */
 			for (const struct usage_option *p = c->options; p != o; p++)
 				assert_string_not_equal(p->name, o->name);
 		}
@@ -112,6 +113,44 @@ static void test_print_has_every_option(void **state)
 	}
 }
 
+static void test_parse(void **state)
+{
+	(void)state;
+	struct usage_args a;
+	char *ok[] = {"restore", "--at", "-1h", "web", "--to=/tmp/x", "--", "--odd-name"};
+	assert_int_equal(usage_parse("restore", 7, ok, &a), EXIT_OK);
+	assert_string_equal(usage_value(&a, "--at"), "-1h"); /* a value may start with '-' */
+	assert_string_equal(usage_value(&a, "--to"), "/tmp/x");
+	assert_int_equal(a.n_words, 2);
+	assert_string_equal(a.words[0], "web");
+	assert_string_equal(a.words[1], "--odd-name");
+	usage_args_free(&a);
+
+	char *choice[] = {"clone", "--method", "dump", "--force"};
+	assert_int_equal(usage_parse("db clone", 4, choice, &a), EXIT_OK);
+	assert_true(usage_has(&a, "--force"));
+	assert_string_equal(usage_value(&a, "--method"), "dump");
+	assert_int_equal(usage_no_words(&a), EXIT_OK);
+	usage_args_free(&a);
+
+	char *bad_choice[] = {"clone", "--method", "tar"};
+	assert_int_equal(usage_parse("db clone", 3, bad_choice, &a), EXIT_USAGE);
+	char *unknown[] = {"status", "--bogus"};
+	assert_int_equal(usage_parse("status", 2, unknown, &a), EXIT_USAGE);
+	char *twice[] = {"status", "--json", "--json"};
+	assert_int_equal(usage_parse("status", 3, twice, &a), EXIT_USAGE);
+	char *missing[] = {"flush", "--timeout"};
+	assert_int_equal(usage_parse("flush", 2, missing, &a), EXIT_USAGE);
+	char *empty[] = {"drill", "--report", ""};
+	assert_int_equal(usage_parse("drill", 3, empty, &a), EXIT_USAGE);
+	char *flag_value[] = {"status", "--json=yes"};
+	assert_int_equal(usage_parse("status", 2, flag_value, &a), EXIT_USAGE);
+	char *word[] = {"status", "extra"};
+	assert_int_equal(usage_parse("status", 2, word, &a), EXIT_OK);
+	assert_int_equal(usage_no_words(&a), EXIT_USAGE);
+	usage_args_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_wants_help),
 		cmocka_unit_test(test_print_has_every_option),
+		cmocka_unit_test(test_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
