@@ -547,7 +547,9 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		free(err);
 		return rc;
 	}
-	const struct tree *t = sender ? NULL : tree_of(tr, dest, true);
+	if (sender)
+		return refuse("rsync-staged: receives only, never sends: ", dest);
+	const struct tree *t = tree_of(tr, dest, true);
 	if (!t)
 		return refuse("rsync-staged: receives into a synced tree's root only: ", dest);
 	int rc = room_for(t);
