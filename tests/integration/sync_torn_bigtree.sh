@@ -26,7 +26,7 @@ staging_of() { find "$1/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-ver
 	-o -name '.incoming-*-merge' -o -name '.received-*' \) 2>/dev/null; }
 probe() { # SRC DST NAME
 	local out
-	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_tree_probe.py" "$T/$3.out" "$1/new" "$2/new" 5 10050) ||
+	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_tree_probe.py" "$T/$3.out" "$1/new" "$2/new" 8 10050) ||
 		fail "$3: the probe failed: $out"
 	echo "$3: $out"
 	set -- "$1" "$2" "$3" $out
