@@ -809,6 +809,7 @@ struct expansion {
 	struct strv *out;
 	size_t entries;
 	uint64_t bytes;
+	bool hard_links; /* found one: the trees are rsync -r's, in place */
 };
 
 /* Lists what is below dir_fd (rel, relative to the source; dir_fd is
@@ -838,8 +839,8 @@ static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int dep
 			continue;
 		if (S_ISREG(st.st_mode))
 			e->bytes += (uint64_t)st.st_size;
-		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES ||
-		    (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+		e->hard_links = S_ISREG(st.st_mode) && st.st_nlink > 1;
+		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES || e->hard_links) {
 			ok = false;
 			break;
 		}
@@ -861,7 +862,7 @@ static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int dep
  * trees stay for an rsync that only deletes (a tree may exist on the
  * target: a directory re-created, a rename the target could not do, a
  * queue collapsed to directories). false: trees and paths as they were. */
-static bool expand_trees(struct syncer *s, struct batch *b)
+static bool expand_trees(struct syncer *s, struct batch *b, bool *hard_links)
 {
 	struct strv found;
 	strv_init(&found);
@@ -882,12 +883,13 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 			ok = expand_dir(&e, fd, tree, 0);
 		}
 	}
+	*hard_links = e.hard_links;
 	if (ok)
 		move_all(&found, &b->paths);
 	else
-		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (too big, "
-			  "hard links or unreadable for the stage)",
-			  s->sc->name, b->trees.len);
+		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (%s)",
+			  s->sc->name, b->trees.len,
+			  e.hard_links ? "hard links: in place" : "too big or unreadable for the stage");
 	strv_free(&found);
 	return ok;
 }
@@ -899,9 +901,14 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 static void ship_trees(struct syncer *s, struct batch *b)
 {
 	s->trees_listed = true;
-	if (!expand_trees(s, b)) {
-		s->stage = STAGE_TREE_COPY;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, false, on_transfer_done, s);
+	bool hard_links = false;
+	if (!expand_trees(s, b, &hard_links)) {
+		/* Hard links: rsync -H with --compare-dest (a checked run) would
+		 * leave out a new name whose twin the target has; such trees are
+		 * read in place, as before. */
+		s->stage = hard_links ? STAGE_TREES : STAGE_TREE_COPY;
+		transport_rsync(s->t, hard_links ? RSYNC_LINKED_TREES : RSYNC_TREES, &b->trees,
+				hard_links ? pass_delete(s) : false, on_transfer_done, s);
 		return;
 	}
 	if (!pass_delete(s)) {

@@ -95,6 +95,7 @@ struct run {
 	 * rsync started, a local target's staging (below the target), and
 	 * rsync's figures for the merge helper's result. */
 	bool checked;
+	bool unprobed; /* a writer could not be probed for: a longer margin */
 	char tag[33];
 	struct timespec started;
 	char *staging_rel;
@@ -167,6 +168,7 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	case RSYNC_TREES:
 	case RSYNC_PRUNE:
 	case RSYNC_CHECKED:
+	case RSYNC_LINKED_TREES:
 		strv_push(argv, "--stats");
 		strv_push(argv, "--files-from=-");
 		strv_push(argv, "--from0");
@@ -175,9 +177,9 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			strv_push(argv, "--existing");
 			strv_push(argv, "--ignore-existing");
 		}
-		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE) {
+		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE || mode == RSYNC_LINKED_TREES) {
 			strv_push(argv, "-r");
-			if (allow_delete && mode == RSYNC_PRUNE)
+			if (allow_delete && mode != RSYNC_TREES)
 				strv_push(argv, "--delete");
 		} else {
 			/* We know these changed: never trust size+mtime, a same-size
@@ -204,6 +206,10 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	 * --exclude-from file as NUL-separated. */
 	for (size_t i = 0; filters && i < filters->len; i++)
 		strv_pushf(argv, "--filter=%s", filters->items[i]);
+	/* rsync 3.5.0 with -H, --compare-dest and incremental recursion was
+	 * seen to hang: a checked run sends its whole file list first. */
+	if (checked_mode(mode))
+		strv_push(argv, "--no-inc-recursive");
 	if (sc->compress)
 		strv_push(argv, "-z");
 	if (sc->bwlimit > 0)
@@ -304,6 +310,9 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
+	/* A broken read lease (the writer probe, the stage) is signalled with
+	 * SIGIO, whose default ends the process. */
+	signal(SIGIO, SIG_IGN);
 	char *serr = NULL;
 	t->stage = stage_new(sc->name, &serr);
 	if (!t->stage) {
@@ -592,7 +601,9 @@ static void settle(struct run *r, struct transfer_result *res)
 		rc = r->mode == RSYNC_FULL
 			     ? 1
 			     : settle_paths(fd, &r->touched,
-					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE, &err);
+					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE ||
+						    r->mode == RSYNC_LINKED_TREES,
+					    &err);
 	if (rc == 1) {
 		t->sync_owed = true; /* one syncfs at the end of the batch */
 		rc = 0;
@@ -861,7 +872,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	r->pin_fd = pin_fd;
 	struct proc_opts o = {
 		.argv = argv.items,
-		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE,
+		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE ||
+			      mode == RSYNC_LINKED_TREES,
 		.capture_stdout = true,
 	};
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
@@ -1069,7 +1081,8 @@ static void new_tag(char tag[33])
 
 /* A run into a staging directory (a local one made here; serve makes its
  * own). It reads the pinned source; started per transfer, never primed. */
-static struct run *spawn_checked(struct transport *t, enum rsync_mode mode, char **err)
+static struct run *spawn_checked(struct transport *t, enum rsync_mode mode,
+				  const struct timespec *started, char **err)
 {
 	char *pinned_path = NULL;
 	int pin_fd = pin_source(t, &pinned_path, err);
@@ -1112,7 +1125,7 @@ static struct run *spawn_checked(struct transport *t, enum rsync_mode mode, char
 	free(staging);
 	free(pinned_path);
 	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true, .capture_stdout = true};
-	clock_gettime(CLOCK_REALTIME, &r->started);
+	r->started = *started;
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
 	strv_free(&argv);
 	if (!r->p) {
@@ -1122,9 +1135,16 @@ static struct run *spawn_checked(struct transport *t, enum rsync_mode mode, char
 	return r;
 }
 
+/* Without a lease to probe writers with (not root, not the owner): a file
+ * counts only when it was quiet this long before the run, as a write call
+ * in flight at the start (its ctime set when it began) could go on. */
+#define CHECK_UNPROBED_NS 1000000000LL
+
 /* Did the file at rel (below the pinned source) hold still while the run
  * read it: its ctime, which no one can set, older than the run's start,
- * and the size rsync sent? A file gone or replaced says no. */
+ * and the size rsync sent? A file gone or replaced says no. A write in
+ * flight when the run started had its file open for writing, which the
+ * probe before the run (probe_writers) caught. */
 static bool held_still(const struct run *r, const char *rel, uint64_t size)
 {
 	struct stat st;
@@ -1133,7 +1153,108 @@ static bool held_still(const struct run *r, const char *rel, uint64_t size)
 		return false;
 	long long changed = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 	long long start = (long long)r->started.tv_sec * 1000000000LL + r->started.tv_nsec;
-	return changed < start - CHECK_MARGIN_NS;
+	return changed < start - (r->unprobed ? CHECK_UNPROBED_NS : CHECK_MARGIN_NS);
+}
+
+/* Is the file open for writing anywhere (a read lease is refused then)?
+ * 1 yes, 0 no (or gone), -1 cannot tell (no right to a lease). The lease
+ * is given back at once: no writer waits for it. */
+static int open_for_writing(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int rc = 0;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	else
+		rc = errno == EAGAIN ? 1 : -1;
+	close(fd);
+	return rc;
+}
+
+struct probe {
+	const struct exclude_set *x;
+	struct strv *busy; /* open for writing */
+	bool unprobed;
+};
+
+static void probe_one(struct probe *p, int dir_fd, const char *name, const char *rel)
+{
+	int w = open_for_writing(dir_fd, name);
+	if (w > 0)
+		strv_push(p->busy, rel);
+	else if (w < 0)
+		p->unprobed = true;
+}
+
+static void probe_tree(struct probe *p, int dir_fd, struct buf *rel, int depth)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return;
+	}
+	size_t len = rel->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		struct stat st;
+		if ((n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) ||
+		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (p->x && exclude_match(p->x, n, S_ISDIR(st.st_mode))))
+			continue;
+		rel->len = len;
+		buf_addc(rel, '/');
+		buf_adds(rel, n);
+		if (S_ISREG(st.st_mode)) {
+			probe_one(p, dirfd(d), n, rel->data);
+		} else if (S_ISDIR(st.st_mode) && depth < 64) {
+			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				probe_tree(p, fd, rel, depth + 1);
+		}
+	}
+	rel->len = len;
+	rel->data[len] = '\0';
+	closedir(d);
+}
+
+/* Before a checked run: the files in list (trees: below them) that someone
+ * is writing now go into busy; those are not merged whatever rsync reads. */
+static bool probe_writers(const struct transport *t, enum rsync_mode mode,
+			  const struct strv *list, struct strv *busy)
+{
+	struct probe p = {.x = t->excludes, .busy = busy};
+	int src = open(t->sc->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; src >= 0 && i < list->len; i++) {
+		const char *rel = list->items[i];
+		struct stat st;
+		if (!*rel || fstatat(src, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			probe_one(&p, src, rel, rel);
+		} else if (S_ISDIR(st.st_mode) && mode == RSYNC_TREES) {
+			int fd = openat(src, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			struct buf b;
+			buf_init(&b);
+			buf_adds(&b, rel);
+			if (fd >= 0)
+				probe_tree(&p, fd, &b, 0);
+			buf_free(&b);
+		}
+	}
+	if (src >= 0)
+		close(src);
+	return p.unprobed;
+}
+
+static bool listed(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (!strcmp(v->items[i], s))
+			return true;
+	return false;
 }
 
 /* rsync's --out-format writes a name's unprintable bytes (and a backslash
@@ -1172,7 +1293,7 @@ static void collect_changed(struct run *r, const char *text)
 		}
 		if (end && *end == ' ' && !errno && end < line + len) {
 			char *rel = unescape_name(end + 1, (size_t)(line + len - end - 1));
-			if (!held_still(r, rel, size)) {
+			if (!listed(&r->held, rel) && !held_still(r, rel, size)) {
 				log_info("[sync %s] %s changed while it was read: it waits for a quiet "
 					 "moment (never a torn copy)",
 					 r->t->sc->name, rel);
@@ -1250,18 +1371,46 @@ static void checked_run_done(struct run *r)
 static void start_checked(struct transport *t, enum rsync_mode mode, const struct strv *list,
 			  transfer_cb cb, void *arg)
 {
+	/* The start first, then the probe: a writer that opens after the
+	 * probe writes after the start, and its ctime says so. */
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	struct strv busy, send;
+	strv_init(&busy);
+	strv_init(&send);
+	bool unprobed = probe_writers(t, mode, list, &busy);
+	for (size_t i = 0; i < busy.len; i++)
+		log_info("[sync %s] %s is open for writing: it waits for a quiet moment (never a "
+			 "torn copy)",
+			 t->sc->name, busy.items[i]);
+	for (size_t i = 0; i < list->len; i++)
+		if (mode != RSYNC_CHECKED || !listed(&busy, list->items[i]))
+			strv_push(&send, list->items[i]);
+	if (!send.len) {
+		/* Every file is being written: nothing to read yet. */
+		struct transfer_result res = {.outcome = T_OK, .held = &busy};
+		cb(arg, &res);
+		strv_free(&busy);
+		strv_free(&send);
+		return;
+	}
 	char *err = NULL;
-	struct run *r = spawn_checked(t, mode, &err);
+	struct run *r = spawn_checked(t, mode, &started, &err);
 	if (!r) {
+		strv_free(&busy);
+		strv_free(&send);
 		fail_now(t, cb, arg, err);
 		free(err);
 		return;
 	}
+	r->held = busy;
+	r->unprobed = unprobed;
 	r->claimed = true;
 	r->cb = cb;
 	r->arg = arg;
 	t->active = r;
-	send_list(r, list);
+	send_list(r, &send);
+	strv_free(&send);
 }
 
 /* One rsync over a list: the primed one when it fits (it reads the stage),

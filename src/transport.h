@@ -22,9 +22,11 @@ struct transport;
 /* A checked run (RSYNC_TREES, RSYNC_CHECKED) reads the source in place but
  * never leaves a torn copy: rsync writes into a staging directory in the
  * target's history area (--compare-dest=the target: an unchanged file is
- * not sent, a changed one has the target's copy as its delta basis); once
- * it exited, each regular file it sent (its --out-format lines) is looked
- * at again on the source: one whose ctime is not older than the run's
+ * not sent, a changed one has the target's copy as its delta basis). Just
+ * before, its files are probed for writers (a read lease is refused while
+ * one has the file open): those are not merged. Once rsync exited, each
+ * regular file it sent (its --out-format lines) is looked at again on the
+ * source: one whose ctime is not older than the run's
  * start (less the kernel's coarse clock tick) or whose size is not the one
  * sent changed while it was read, is dropped from the staging and reported
  * held (queued again, shipped once it holds still). The rest is merged into
@@ -41,6 +43,10 @@ enum rsync_mode {
 		       * source lacks, copies nothing (their files go staged) */
 	RSYNC_CHECKED, /* listed paths, content always re-checked, checked: the
 			* files of a path batch the stage does not copy */
+	RSYNC_LINKED_TREES, /* listed directories holding hard links, recursive,
+			     * read in place: rsync -H with --compare-dest leaves
+			     * out a new name whose twin the target has, so these
+			     * cannot be checked runs */
 };
 
 enum transfer_outcome {

@@ -89,7 +89,13 @@ static void test_delete_modes(void **state)
 	assert_true(argv_has(&argv, "--existing"));
 	strv_free(&argv);
 	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_LINKED_TREES, true, &argv);
+	assert_true(argv_has(&argv, "--delete"));       /* in place, as before */
+	assert_false(argv_has(&argv, "--no-inc-recursive"));
+	strv_free(&argv);
+	strv_init(&argv);
 	transport_build_argv(&sc, NULL, NULL, RSYNC_CHECKED, true, &argv);
+	assert_true(argv_has(&argv, "--no-inc-recursive"));
 	assert_true(argv_has(&argv, "--ignore-times"));
 	assert_true(argv_has(&argv, "--ignore-missing-args"));
 	assert_false(argv_has(&argv, "-r"));
