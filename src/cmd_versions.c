@@ -1,17 +1,20 @@
 /* lifeboat versions PATH [--json]: the versions of PATH (a file, or every
- * file below a directory) that the target's history keeps, newest first,
- * with the live copy on the target first of all. */
+ * file below a directory) that the target's history keeps, across the
+ * renames the sync carried out there: one row per version and name it had,
+ * with the time it had it (what `restore --at` that time brings back under
+ * that name), newest first, the copies on the target now first of all;
+ * before them, the renames of PATH itself, so a name renamed away says
+ * where to. */
 #include "commands.h"
 #include "history_client.h"
 #include "log.h"
+#include "usage.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define VERSIONS_USAGE "usage: lifeboat versions PATH [--json]"
 
 static void fmt_time(time_t t, char *out, size_t len)
 {
@@ -20,40 +23,75 @@ static void fmt_time(time_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
-/* Newest first: the live copy, then by replacement time, latest first. */
+/* Newest first: on the target now, then by when it left its name, latest
+ * first, then by when it got it. */
 static int newest_first(const void *pa, const void *pb)
 {
 	const struct version *a = pa, *b = pb;
-	time_t ra = a->replaced ? a->replaced : (time_t)1 << 62;
-	time_t rb = b->replaced ? b->replaced : (time_t)1 << 62;
-	if (ra != rb)
-		return ra > rb ? -1 : 1;
+	time_t ua = a->until ? a->until : (time_t)1 << 62;
+	time_t ub = b->until ? b->until : (time_t)1 << 62;
+	if (ua != ub)
+		return ua > ub ? -1 : 1;
+	if (a->since != b->since)
+		return a->since > b->since ? -1 : 1;
 	return strcmp(a->rel, b->rel);
+}
+
+/* "FROM: renamed to TO at TIME" for each rename of the path itself. */
+static void print_moves(const struct version_list *l, bool on_stderr)
+{
+	for (size_t i = 0; i < l->n_moves; i++) {
+		char when[40];
+		fmt_time(l->moves[i].when, when, sizeof(when));
+		if (on_stderr)
+			log_info("versions: %s: renamed to %s at %s", l->moves[i].from,
+				 l->moves[i].to, when);
+		else
+			printf("%s: renamed to %s at %s\n", l->moves[i].from, l->moves[i].to, when);
+	}
 }
 
 static void print_text(const struct version_list *l)
 {
-	printf("%-25s %-25s %12s  %s\n", "REPLACED", "MODIFIED", "SIZE", "PATH");
+	print_moves(l, false);
+	printf("%-24s  %-24s  %-24s  %12s  %s\n", "SINCE", "UNTIL", "MODIFIED", "SIZE", "PATH");
 	for (size_t i = 0; i < l->len; i++) {
 		const struct version *v = &l->v[i];
-		char rep[40] = "(on the target now)", mod[40];
-		if (v->replaced)
-			fmt_time(v->replaced, rep, sizeof(rep));
+		char since[40], until[40] = "(on the target now)", mod[40];
+		fmt_time(v->since, since, sizeof(since));
+		if (v->until)
+			fmt_time(v->until, until, sizeof(until));
 		fmt_time(v->mtime, mod, sizeof(mod));
-		printf("%-25s %-25s %12llu  %s\n", rep, mod, (unsigned long long)v->size, v->rel);
+		printf("%-24s  %-24s  %-24s  %12llu  %s", since, until, mod,
+		       (unsigned long long)v->size, v->rel);
+		if (v->renamed_to)
+			printf(" (renamed to %s)", v->renamed_to);
+		putchar('\n');
 	}
 }
 
+static json_object *time_or_null(time_t t)
+{
+	return t ? json_object_new_int64(t) : NULL;
+}
+
+/* An array of rows, as before renames were followed (the rows' names and
+ * renamed_to say the renames; the path's own are said on stderr). */
 static void print_json(const struct version_list *l)
 {
+	print_moves(l, true);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < l->len; i++) {
 		const struct version *v = &l->v[i];
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "path", json_object_new_string(v->rel));
-		json_object_object_add(o, "live", json_object_new_boolean(v->replaced == 0));
-		json_object_object_add(o, "replaced", v->replaced ? json_object_new_int64(v->replaced)
-								  : NULL);
+		json_object_object_add(o, "live", json_object_new_boolean(v->until == 0));
+		json_object_object_add(o, "since", json_object_new_int64(v->since));
+		json_object_object_add(o, "until", time_or_null(v->until));
+		json_object_object_add(o, "renamed_to", v->renamed_to
+								? json_object_new_string(v->renamed_to)
+								: NULL);
+		json_object_object_add(o, "replaced", time_or_null(v->replaced));
 		json_object_object_add(o, "modified", json_object_new_int64(v->mtime));
 		json_object_object_add(o, "arrived", json_object_new_int64(v->born));
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)v->size));
@@ -64,29 +102,36 @@ static void print_json(const struct version_list *l)
 	json_object_put(arr);
 }
 
+/* The one PATH and --json, read by the command table (usage_parse). */
+static int parse_args(int argc, char **argv, const char **path, bool *json)
+{
+	struct usage_args a;
+	int rc = usage_parse("versions", argc, argv, &a);
+	if (rc)
+		return rc;
+	*json = usage_has(&a, "--json");
+	if (a.n_words > 1) {
+		rc = usage_refuse("versions", a.words[1]);
+	} else if (a.n_words == 0) {
+		log_error("versions: which path? (usage: lifeboat versions %s)",
+			  usage_find("versions")->synopsis);
+		rc = EXIT_USAGE;
+	} else {
+		*path = a.words[0];
+	}
+	usage_args_free(&a);
+	return rc;
+}
+
 int cmd_versions(const struct cli *cli, int argc, char **argv)
 {
 	bool json = false;
 	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help")) {
-			puts(VERSIONS_USAGE);
-			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!path && (argv[i][0] != '-' || !strcmp(argv[i - 1], "--"))) {
-			path = argv[i];
-		} else if (strcmp(argv[i], "--") != 0) {
-			log_error("versions: unexpected argument '%s' (%s)", argv[i], VERSIONS_USAGE);
-			return EXIT_USAGE;
-		}
-	}
-	if (!path) {
-		log_error("versions: which path? (%s)", VERSIONS_USAGE);
-		return EXIT_USAGE;
-	}
+	int rc = parse_args(argc, argv, &path, &json);
+	if (rc)
+		return rc;
 	struct config cfg;
-	int rc = cli_load_config(cli, &cfg);
+	rc = cli_load_config(cli, &cfg);
 	if (rc != EXIT_OK)
 		return rc;
 	const struct sync_conf *sc;

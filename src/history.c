@@ -469,18 +469,24 @@ void version_list_free(struct version_list *l)
 		free(l->v[i].path);
 		free(l->v[i].rel);
 		free(l->v[i].as);
+		free(l->v[i].renamed_to);
 	}
 	free(l->v);
+	for (size_t i = 0; i < l->n_moves; i++) {
+		free(l->moves[i].from);
+		free(l->moves[i].to);
+	}
+	free(l->moves);
 	memset(l, 0, sizeof(*l));
 }
 
-static time_t born_of(const char *path, const struct stat *st)
+static struct timespec born_of(const char *path, const struct stat *st)
 {
 	struct statx sx;
 	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
 	    (sx.stx_mask & STATX_BTIME))
-		return (time_t)sx.stx_btime.tv_sec;
-	return st->st_mtime;
+		return (struct timespec){(time_t)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec};
+	return st->st_mtim;
 }
 
 static void add_version(struct version_list *l, const char *path, const char *rel,
@@ -491,13 +497,16 @@ static void add_version(struct version_list *l, const char *path, const char *re
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
 	struct version *v = &l->v[l->len++];
+	memset(v, 0, sizeof(*v));
 	v->path = xstrdup(path);
 	v->rel = xstrdup(rel);
 	v->mtime = st->st_mtime;
 	v->replaced = live ? 0 : st->st_ctime;
 	v->replaced_ns = live ? 0 : st->st_ctim.tv_nsec;
 	v->as = NULL;
-	v->born = born_of(path, st);
+	struct timespec born = born_of(path, st);
+	v->born = born.tv_sec;
+	v->born_ns = born.tv_nsec;
 	v->size = (uint64_t)st->st_size;
 	v->is_dir = S_ISDIR(st->st_mode);
 }
@@ -575,13 +584,6 @@ static int replaced_order(const struct version *a, const struct version *b)
 	return a->mtime < b->mtime ? -1 : a->mtime > b->mtime;
 }
 
-static int by_rel_then_replaced(const void *pa, const void *pb)
-{
-	const struct version *a = pa, *b = pb;
-	int c = strcmp(a->rel, b->rel);
-	return c ? c : replaced_order(a, b);
-}
-
 /* The live tree's and every history run's entries under rel. */
 static void collect_everywhere(struct version_list *l, const char *root, const char *rel)
 {
@@ -612,15 +614,14 @@ static int check_rel(const char *rel, char **err)
 	return 0;
 }
 
-int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+/* Was v on the target at `at` (whole seconds: what happened during that
+ * second counts as before it)? The first such version of a name is the
+ * one restore picks. (Not the first one not yet replaced: a file renamed
+ * away, and a new one under its old name replaced before it, are both
+ * "not yet replaced", and only the first had arrived.) */
+static bool there_at(const struct version *v, time_t at)
 {
-	memset(out, 0, sizeof(*out));
-	if (check_rel(rel, err) < 0)
-		return -1;
-	collect_everywhere(out, root, rel);
-	if (out->len)
-		qsort(out->v, out->len, sizeof(*out->v), by_rel_then_replaced);
-	return 0;
+	return v->born <= at && (v->replaced == 0 || v->replaced > at);
 }
 
 size_t history_pick(const struct version_list *l, time_t at, const struct version ***out)
@@ -631,9 +632,9 @@ size_t history_pick(const struct version_list *l, time_t at, const struct versio
 		size_t j = i;
 		const struct version *pick = NULL;
 		for (; j < l->len && !strcmp(l->v[j].rel, l->v[i].rel); j++)
-			if (!pick && (l->v[j].replaced == 0 || l->v[j].replaced > at))
+			if (!pick && there_at(&l->v[j], at))
 				pick = &l->v[j];
-		if (pick && pick->born <= at)
+		if (pick)
 			(*out)[n++] = pick;
 		i = j;
 	}
@@ -647,8 +648,9 @@ struct rename_rec {
 	const char *from, *to; /* into the log's text */
 };
 
-struct to_index {
-	const char *to;
+/* The renames by one of their names, then by their place in the log. */
+struct name_index {
+	const char *name;
 	size_t i;
 };
 
@@ -656,14 +658,25 @@ struct rename_log {
 	char *text;
 	struct rename_rec *r; /* oldest first */
 	size_t n;
-	struct to_index *by_to; /* (to, i) sorted: the renames that made a name */
+	struct name_index *by_to;   /* (to, i) sorted: the renames that made a name */
+	struct name_index *by_from; /* (from, i) sorted: the renames of a name away */
 };
 
-static int by_to_then_index(const void *pa, const void *pb)
+static int by_name_then_index(const void *pa, const void *pb)
 {
-	const struct to_index *a = pa, *b = pb;
-	int c = strcmp(a->to, b->to);
+	const struct name_index *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
 	return c ? c : (a->i < b->i ? -1 : a->i > b->i);
+}
+
+static struct name_index *index_by(const struct rename_log *rl, bool by_to)
+{
+	struct name_index *idx = xcalloc(rl->n + 1, sizeof(*idx));
+	for (size_t i = 0; i < rl->n; i++)
+		idx[i] = (struct name_index){by_to ? rl->r[i].to : rl->r[i].from, i};
+	if (rl->n)
+		qsort(idx, rl->n, sizeof(*idx), by_name_then_index);
+	return idx;
 }
 
 /* path is dir or below it ("" holds everything). */
@@ -676,13 +689,10 @@ static bool rel_within(const char *path, const char *dir)
 /* The renames logged after `at` (a whole second: what happened during the
  * second `at` counts as before it, as for versions). A torn last record (a
  * crash mid-append) is left out. */
-static void read_renames(const char *root, time_t at, struct rename_log *rl)
+static void parse_renames(char *text, size_t len, time_t at, struct rename_log *rl)
 {
 	memset(rl, 0, sizeof(*rl));
-	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
-	size_t len = 0;
-	rl->text = read_file(path, &len);
-	free(path);
+	rl->text = text;
 	size_t cap = 0;
 	for (size_t at_off = 0; rl->text && at_off < len;) {
 		const char *f[3];
@@ -708,16 +718,23 @@ static void read_renames(const char *root, time_t at, struct rename_log *rl)
 		}
 		rl->r[rl->n++] = (struct rename_rec){{(time_t)sec, nsec}, f[1], f[2]};
 	}
-	rl->by_to = xcalloc(rl->n + 1, sizeof(*rl->by_to));
-	for (size_t i = 0; i < rl->n; i++)
-		rl->by_to[i] = (struct to_index){rl->r[i].to, i};
-	if (rl->n)
-		qsort(rl->by_to, rl->n, sizeof(*rl->by_to), by_to_then_index);
+	rl->by_to = index_by(rl, true);
+	rl->by_from = index_by(rl, false);
+}
+
+static void read_renames(const char *root, time_t at, struct rename_log *rl)
+{
+	char *path = xasprintf("%s/%s/%s", root, HISTORY_DIR, RENAMES_LOG);
+	size_t len = 0;
+	char *text = read_file(path, &len);
+	free(path);
+	parse_renames(text, len, at, rl);
 }
 
 static void rename_log_free(struct rename_log *rl)
 {
 	free(rl->by_to);
+	free(rl->by_from);
 	free(rl->r);
 	free(rl->text);
 }
@@ -727,26 +744,107 @@ static bool ts_before(const struct timespec *a, time_t sec, long nsec)
 	return a->tv_sec < sec || (a->tv_sec == sec && a->tv_nsec < nsec);
 }
 
-/* The latest rename before index limit that made the name q (len bytes),
- * or limit when none. */
-static size_t last_rename_to(const struct rename_log *rl, const char *q, size_t len, size_t limit)
+/* An index entry's name against q's first len bytes (strcmp's sign). */
+static int name_cmp(const char *name, const char *q, size_t len)
 {
-	size_t lo = 0, hi = rl->n;
-	while (lo < hi) { /* the first (to, i) >= (q, limit) */
+	int c = strncmp(name, q, len);
+	return c == 0 && name[len] ? 1 : c;
+}
+
+/* The first place in idx at or after (q's first len bytes, i). */
+static size_t index_lower(const struct name_index *idx, size_t n, const char *q, size_t len,
+			  size_t i)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const struct to_index *e = &rl->by_to[mid];
-		int c = strncmp(e->to, q, len);
-		if (c == 0 && e->to[len])
-			c = 1;
-		if (c < 0 || (c == 0 && e->i < limit))
+		int c = name_cmp(idx[mid].name, q, len);
+		if (c < 0 || (c == 0 && idx[mid].i < i))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	return lo;
+}
+
+/* The latest rename below index limit named q (len bytes) in idx, or limit
+ * when none. */
+static size_t last_named(const struct name_index *idx, size_t n, const char *q, size_t len,
+			 size_t limit)
+{
+	size_t p = index_lower(idx, n, q, len, limit);
+	if (p == 0)
 		return limit;
-	const struct to_index *e = &rl->by_to[lo - 1];
-	return strncmp(e->to, q, len) == 0 && !e->to[len] && e->i < limit ? e->i : limit;
+	const struct name_index *e = &idx[p - 1];
+	return name_cmp(e->name, q, len) == 0 && e->i < limit ? e->i : limit;
+}
+
+/* The earliest rename at or after index from named q in idx, or n. */
+static size_t first_named(const struct name_index *idx, size_t n, const char *q, size_t len,
+			  size_t from)
+{
+	size_t p = index_lower(idx, n, q, len, from);
+	return p < n && name_cmp(idx[p].name, q, len) == 0 ? idx[p].i : n;
+}
+
+/* The latest rename below limit named (in idx) name or one of its parents,
+ * or limit when none. */
+static size_t last_on_path(const struct name_index *idx, size_t n, const char *name,
+			   size_t limit)
+{
+	size_t best = limit;
+	for (size_t k = 1; *name; k++) {
+		if (name[k] == '/' || name[k] == '\0') {
+			size_t i = last_named(idx, n, name, k, limit);
+			if (i < limit && (best == limit || i > best))
+				best = i;
+		}
+		if (!name[k])
+			break;
+	}
+	return best;
+}
+
+/* The earliest rename at or after from named (in idx) name or one of its
+ * parents, or n when none. */
+static size_t first_on_path(const struct name_index *idx, size_t n, const char *name,
+			    size_t from)
+{
+	size_t best = n;
+	for (size_t k = 1; *name; k++) {
+		if (name[k] == '/' || name[k] == '\0') {
+			size_t i = first_named(idx, n, name, k, from);
+			if (i < best)
+				best = i;
+		}
+		if (!name[k])
+			break;
+	}
+	return best;
+}
+
+/* The renames logged before a version left the tree (until_sec 0: it has
+ * not): those below the index returned. */
+static size_t renames_before(const struct rename_log *rl, time_t until_sec, long until_ns)
+{
+	size_t limit = rl->n;
+	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
+		limit--;
+	return limit;
+}
+
+/* One step back in a name's past: the latest rename below index limit
+ * that made the name or one of its parents, or limit when none. */
+static size_t made_by(const struct rename_log *rl, const char *name, size_t limit)
+{
+	return last_on_path(rl->by_to, rl->n, name, limit);
+}
+
+/* The name a step back gives: the rename's source, and what of name is
+ * below the renamed path. */
+static char *name_before(const struct rename_rec *r, const char *name)
+{
+	return xasprintf("%s%s", r->from, name + strlen(r->to));
 }
 
 /* The name rel had at the log's start: each rename after it and before
@@ -756,70 +854,252 @@ static char *name_at(const struct rename_log *rl, const char *rel, time_t until_
 		     long until_ns)
 {
 	char *name = xstrdup(rel);
-	size_t limit = rl->n;
-	while (until_sec && limit > 0 && !ts_before(&rl->r[limit - 1].t, until_sec, until_ns))
-		limit--;
-	while (*name) {
-		size_t best = limit;
-		for (size_t k = 1;; k++) {
-			if (name[k] == '/' || name[k] == '\0') {
-				size_t i = last_rename_to(rl, name, k, limit);
-				if (i < limit && (best == limit || i > best))
-					best = i;
-			}
-			if (!name[k])
-				break;
-		}
-		if (best == limit)
-			break;
-		const struct rename_rec *r = &rl->r[best];
-		char *old = xasprintf("%s%s", r->from, name + strlen(r->to));
+	size_t limit = renames_before(rl, until_sec, until_ns);
+	for (size_t i; (i = made_by(rl, name, limit)) < limit; limit = i) {
+		char *old = name_before(&rl->r[i], name);
 		free(name);
 		name = old;
-		limit = best;
 	}
 	return name;
 }
 
-static bool covered_by(const struct strv *roots, const char *name)
+/* ---- the names a tree had: trails through the rename log ---- */
+
+/* Before and after every time the log or a version holds. */
+static const struct timespec TS_FIRST = {-((time_t)1 << 62), 0};
+static const struct timespec TS_LAST = {(time_t)1 << 62, 0};
+
+static bool ts_less(const struct timespec *a, const struct timespec *b)
 {
-	for (size_t j = 0; j < roots->len; j++)
-		if (rel_within(name, roots->items[j]))
-			return true;
-	return false;
+	return ts_before(a, b->tv_sec, b->tv_nsec);
 }
 
-/* Where what was under rel at the log's start may be now: rel, and each
- * name a rename moved it (or a part of it) to, oldest first; a name below
- * one already there is not added (so a whole-tree restore has one root). */
-static void search_roots(const struct rename_log *rl, const char *rel, struct strv *roots)
+/* A name the asked path's content had for a while: [from, until). */
+struct window {
+	char *name;
+	struct timespec from, until;
+};
+
+struct windows {
+	struct window *w;
+	size_t len, cap;
+};
+
+static void window_add(struct windows *ws, const char *name, struct timespec from,
+		       struct timespec until)
 {
-	strv_push(roots, rel);
-	for (size_t i = 0; i < rl->n; i++) {
-		const struct rename_rec *r = &rl->r[i];
-		size_t have = roots->len;
-		for (size_t j = 0; j < have; j++) {
-			const char *p = roots->items[j];
-			char *moved = NULL;
-			if (*r->from && rel_within(p, r->from))
-				moved = xasprintf("%s%s", r->to, p + strlen(r->from));
-			else if (rel_within(r->from, p))
-				moved = xstrdup(r->to);
-			if (moved && !covered_by(roots, moved))
-				strv_push(roots, moved);
-			free(moved);
+	if (ws->len == ws->cap) {
+		ws->cap = ws->cap ? ws->cap * 2 : 8;
+		ws->w = xrealloc(ws->w, ws->cap * sizeof(*ws->w));
+	}
+	ws->w[ws->len++] = (struct window){xstrdup(name), from, until};
+}
+
+static void windows_free(struct windows *ws)
+{
+	for (size_t i = 0; i < ws->len; i++)
+		free(ws->w[i].name);
+	free(ws->w);
+}
+
+/* The names rel's content had, followed through the log: rel itself is
+ * rel's at every time (lineage()'s first window); a trail is another name
+ * some of it had, from the rename at index `at` on (forward: the renames
+ * after it; backward: those before it), and since or until when (t). A
+ * trail that is rel's own name moved (main) reports its renames, one that
+ * is a part split off does not. A trail ends where its name held another
+ * file's content. Each trail looks its renames up in the log's indexes:
+ * many files renamed into or out of rel cost a lookup each, not a pass
+ * over the log each. */
+struct trail {
+	char *name;
+	size_t at;
+	struct timespec t;
+	bool main;
+};
+
+struct trails {
+	struct trail *t;
+	size_t len, cap;
+};
+
+static void trail_push(struct trails *tr, char *name, size_t at, struct timespec t, bool main)
+{
+	if (tr->len == tr->cap) {
+		tr->cap = tr->cap ? tr->cap * 2 : 8;
+		tr->t = xrealloc(tr->t, tr->cap * sizeof(*tr->t));
+	}
+	tr->t[tr->len++] = (struct trail){name, at, t, main};
+}
+
+static void move_add(struct version_list *l, const char *from, const char *to, time_t when)
+{
+	l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
+	l->moves[l->n_moves++] = (struct path_rename){xstrdup(from), xstrdup(to), when};
+}
+
+/* The renames with index in [lo, hi) whose name in idx is below name
+ * (name/...), those of names that are not also below it on their other
+ * side (other: the other index's end of a rename) started as trails of
+ * their own. */
+static void split_trails(const struct rename_log *rl, const struct name_index *idx,
+			 bool other_is_to, const char *name, size_t lo, size_t hi,
+			 struct trails *tr)
+{
+	char *below = xasprintf("%s/", name);
+	size_t len = strlen(below);
+	for (size_t p = index_lower(idx, rl->n, below, len, 0);
+	     p < rl->n && !strncmp(idx[p].name, below, len); p++) {
+		const struct rename_rec *r = &rl->r[idx[p].i];
+		const char *other = other_is_to ? r->to : r->from;
+		if (idx[p].i >= lo && idx[p].i < hi && !rel_within(other, name))
+			trail_push(tr, xstrdup(other), idx[p].i, r->t, false);
+	}
+	free(below);
+}
+
+/* Forward: the trail's name (or a parent) renamed moves it; a part renamed
+ * out of it starts a trail; a rename over it ends it. */
+static void follow_forward(const struct rename_log *rl, struct trails *tr, size_t j,
+			   struct windows *ws, struct version_list *out)
+{
+	struct trail t = tr->t[j];
+	for (;;) {
+		size_t moved = first_on_path(rl->by_from, rl->n, t.name, t.at + 1);
+		size_t over = first_on_path(rl->by_to, rl->n, t.name, t.at + 1);
+		size_t stop = moved < over ? moved : over;
+		split_trails(rl, rl->by_from, true, t.name, t.at + 1, stop, tr);
+		if (stop == rl->n) {
+			window_add(ws, t.name, t.t, TS_LAST);
+			break;
 		}
+		const struct rename_rec *r = &rl->r[stop];
+		window_add(ws, t.name, t.t, r->t);
+		if (stop == over)
+			break;
+		char *to = xasprintf("%s%s", r->to, t.name + strlen(r->from));
+		if (t.main)
+			move_add(out, t.name, to, r->t.tv_sec);
+		free(t.name);
+		t = (struct trail){to, stop, r->t, t.main};
+	}
+	free(t.name);
+}
+
+/* Backward: a rename that made the trail's name (or a parent) moves it to
+ * the old name; a tree renamed into it starts a trail; a rename of its
+ * name away ends it (what the name held before went elsewhere). */
+static void follow_backward(const struct rename_log *rl, struct trails *tr, size_t j,
+			    struct windows *ws, struct version_list *out)
+{
+	struct trail t = tr->t[j];
+	for (;;) {
+		size_t made = last_on_path(rl->by_to, rl->n, t.name, t.at);
+		size_t away = last_on_path(rl->by_from, rl->n, t.name, t.at);
+		size_t stop = made == t.at ? away : away == t.at || made > away ? made : away;
+		split_trails(rl, rl->by_to, false, t.name, stop == t.at ? 0 : stop + 1, t.at, tr);
+		if (stop == t.at) {
+			window_add(ws, t.name, TS_FIRST, t.t);
+			break;
+		}
+		const struct rename_rec *r = &rl->r[stop];
+		window_add(ws, t.name, r->t, t.t);
+		if (stop == away)
+			break;
+		char *from = name_before(r, t.name);
+		if (t.main)
+			move_add(out, from, t.name, r->t.tv_sec);
+		free(t.name);
+		t = (struct trail){from, stop, r->t, t.main};
+	}
+	free(t.name);
+}
+
+/* The trails that start at rel itself: each rename of rel or a parent
+ * away (forward) or onto it (backward), as rel's own name moved; each
+ * part renamed out of it (forward) or tree into it (backward). */
+static void start_trails(const struct rename_log *rl, const char *rel, bool forward,
+			 struct trails *tr, struct version_list *out)
+{
+	const struct name_index *idx = forward ? rl->by_from : rl->by_to;
+	for (size_t k = 1; *rel; k++) {
+		if (rel[k] == '/' || rel[k] == '\0') {
+			for (size_t p = index_lower(idx, rl->n, rel, k, 0);
+			     p < rl->n && name_cmp(idx[p].name, rel, k) == 0; p++) {
+				const struct rename_rec *r = &rl->r[idx[p].i];
+				char *other = xasprintf("%s%s", forward ? r->to : r->from, rel + k);
+				if (forward)
+					move_add(out, rel, other, r->t.tv_sec);
+				else
+					move_add(out, other, rel, r->t.tv_sec);
+				trail_push(tr, other, idx[p].i, r->t, true);
+			}
+		}
+		if (!rel[k])
+			break;
+	}
+	split_trails(rl, idx, forward, rel, 0, rl->n, tr);
+}
+
+/* Where what was called rel went: windows of each name and time, and
+ * rel's own renames (out->moves). history_plan's places to look in. */
+static void trace_forward(const struct rename_log *rl, const char *rel, struct windows *ws,
+			  struct version_list *out)
+{
+	struct trails fw = {0};
+	start_trails(rl, rel, true, &fw, out);
+	for (size_t j = 0; j < fw.len; j++)
+		follow_forward(rl, &fw, j, ws, out);
+	free(fw.t);
+}
+
+/* Where what was called rel went and what it was called before: windows
+ * of each name and time, and rel's own renames. */
+static void trace(const struct rename_log *rl, const char *rel, struct windows *ws,
+		  struct version_list *out)
+{
+	trace_forward(rl, rel, ws, out);
+	struct trails bw = {0};
+	start_trails(rl, rel, false, &bw, out);
+	for (size_t j = 0; j < bw.len; j++)
+		follow_backward(rl, &bw, j, ws, out);
+	free(bw.t);
+}
+
+/* Bytes, with '/' before every other: a directory's names come right
+ * after it ("a", "a/b", "a-b"). */
+static int path_order(const void *pa, const void *pb)
+{
+	const unsigned char *a = *(const unsigned char *const *)pa;
+	const unsigned char *b = *(const unsigned char *const *)pb;
+	for (;; a++, b++) {
+		unsigned ca = *a == '/' ? 1 : *a, cb = *b == '/' ? 1 : *b;
+		if (ca != cb || !ca)
+			return ca < cb ? -1 : ca > cb;
 	}
 }
 
-/* A root inside another one is walked with it already. */
-static bool covered(const struct strv *roots, size_t i)
+/* Past this many places to look in, the whole tree and history are read
+ * once instead (each place is a look into every history run). */
+#define VERSIONS_MAX_ROOTS 256
+
+/* Every version kept under one of the windows' names. */
+static void collect_windows(const char *root, const struct windows *ws, struct version_list *all)
 {
-	for (size_t j = 0; j < roots->len; j++)
-		if (j != i && rel_within(roots->items[i], roots->items[j]) &&
-		    (strcmp(roots->items[i], roots->items[j]) != 0 || j < i))
-			return true;
-	return false;
+	const char **names = xcalloc(ws->len + 1, sizeof(*names));
+	for (size_t i = 0; i < ws->len; i++)
+		names[i] = ws->w[i].name;
+	qsort(names, ws->len, sizeof(*names), path_order);
+	size_t kept = 0; /* names not below another: the places to look in */
+	for (size_t i = 0; i < ws->len; i++)
+		if (!kept || !rel_within(names[i], names[kept - 1]))
+			names[kept++] = names[i];
+	if (kept > VERSIONS_MAX_ROOTS)
+		collect_everywhere(all, root, "");
+	else
+		for (size_t i = 0; i < kept; i++)
+			collect_everywhere(all, root, names[i]);
+	free(names);
 }
 
 static int by_as_then_replaced(const void *pa, const void *pb)
@@ -945,13 +1225,15 @@ int history_plan(const char *root, const char *rel, time_t at, struct restore_pl
 		return -1;
 	struct rename_log rl;
 	read_renames(root, at, &rl);
-	struct strv roots;
-	strv_init(&roots);
-	search_roots(&rl, rel, &roots);
-	for (size_t i = 0; i < roots.len; i++)
-		if (!covered(&roots, i))
-			collect_everywhere(&p->all, root, roots.items[i]);
-	strv_free(&roots);
+	/* Where what was under rel at `at` may be now: rel, and the names the
+	 * renames since gave it (or parts of it). */
+	struct windows ws = {0};
+	struct version_list moves = {0};
+	window_add(&ws, rel, TS_FIRST, TS_LAST);
+	trace_forward(&rl, rel, &ws, &moves);
+	collect_windows(root, &ws, &p->all);
+	windows_free(&ws);
+	version_list_free(&moves);
 	/* Each version by the name it had at `at`; those under rel are candidates. */
 	const struct version **cand = xcalloc(p->all.len + 1, sizeof(*cand));
 	size_t n = 0;
@@ -963,15 +1245,15 @@ int history_plan(const char *root, const char *rel, time_t at, struct restore_pl
 	}
 	if (n)
 		qsort(cand, n, sizeof(*cand), by_as_then_replaced);
-	/* Per name: the first version still there at `at`, if it had arrived. */
+	/* Per name: the first version there at `at`. */
 	p->pick = xcalloc(n + 1, sizeof(*p->pick));
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		const struct version *pick = NULL;
 		for (; j < n && !strcmp(cand[j]->as, cand[i]->as); j++)
-			if (!pick && (cand[j]->replaced == 0 || cand[j]->replaced > at))
+			if (!pick && there_at(cand[j], at))
 				pick = cand[j];
-		if (pick && pick->born <= at)
+		if (pick)
 			p->pick[p->n_pick++] = pick;
 		i = j;
 	}
@@ -989,6 +1271,199 @@ void restore_plan_free(struct restore_plan *p)
 	free(p->pick);
 	free(p->gone);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---- versions across renames ---- */
+
+static int move_order(const void *pa, const void *pb)
+{
+	const struct path_rename *a = pa, *b = pb;
+	int c;
+	if (a->when != b->when)
+		return a->when < b->when ? -1 : 1;
+	if ((c = strcmp(a->from, b->from)) != 0)
+		return c;
+	return strcmp(a->to, b->to);
+}
+
+/* Oldest first, each once (a name renamed and renamed back is seen by
+ * both traces). */
+static void moves_sort(struct version_list *l)
+{
+	if (!l->n_moves)
+		return;
+	qsort(l->moves, l->n_moves, sizeof(*l->moves), move_order);
+	size_t k = 1;
+	for (size_t i = 1; i < l->n_moves; i++) {
+		if (move_order(&l->moves[i], &l->moves[k - 1]) == 0) {
+			free(l->moves[i].from);
+			free(l->moves[i].to);
+		} else {
+			l->moves[k++] = l->moves[i];
+		}
+	}
+	l->n_moves = k;
+}
+
+/* A version's names over its life, newest first: the renames that made
+ * its name (history_plan's steps back, name_at), from when it left the
+ * tree (or now) back to its arrival. */
+struct named {
+	char *name;
+	struct timespec from, until;
+};
+
+static size_t names_of(const struct rename_log *rl, const struct version *v, struct named **out)
+{
+	size_t n = 0, cap = 4;
+	struct named *s = xcalloc(cap, sizeof(*s));
+	char *name = xstrdup(v->rel);
+	struct timespec until = v->replaced ? (struct timespec){v->replaced, v->replaced_ns}
+					    : TS_LAST;
+	size_t limit = renames_before(rl, v->replaced, v->replaced_ns), i;
+	for (;;) {
+		if (n == cap)
+			s = xrealloc(s, (cap *= 2) * sizeof(*s));
+		i = made_by(rl, name, limit);
+		/* Renames before it arrived were another file's. (One in the
+		 * second it arrived gives its name before no row: restore counts
+		 * what happened during a second as before it.) */
+		if (i == limit || ts_before(&rl->r[i].t, v->born, v->born_ns)) {
+			s[n++] = (struct named){name, {v->born, v->born_ns}, until};
+			break;
+		}
+		s[n++] = (struct named){name, rl->r[i].t, until};
+		until = rl->r[i].t;
+		name = name_before(&rl->r[i], name);
+		limit = i;
+	}
+	*out = s;
+	return n;
+}
+
+static int window_order(const void *pa, const void *pb)
+{
+	const struct window *a = pa, *b = pb;
+	return strcmp(a->name, b->name);
+}
+
+/* Had the name s (or a directory above it, len bytes of it) while a
+ * window of that name was open? ws sorted by name. */
+static bool in_window(const struct windows *ws, const struct named *s, size_t len)
+{
+	size_t lo = 0, hi = ws->len;
+	while (lo < hi) { /* the first window named s's first len bytes, or after */
+		size_t mid = (lo + hi) / 2;
+		if (name_cmp(ws->w[mid].name, s->name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ws->len && name_cmp(ws->w[lo].name, s->name, len) == 0; lo++)
+		if (ts_less(&s->from, &ws->w[lo].until) && ts_less(&ws->w[lo].from, &s->until))
+			return true;
+	return false;
+}
+
+/* Did one of the names of a version fall in the lineage's windows? */
+static bool in_windows(const struct windows *ws, const struct named *s, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		const char *name = s[k].name;
+		for (size_t len = 0;; len++) {
+			if ((len == 0 || name[len] == '/' || name[len] == '\0') &&
+			    in_window(ws, &s[k], len))
+				return true;
+			if (!name[len])
+				break;
+		}
+	}
+	return false;
+}
+
+/* One row per name of v that `restore --at` can reach (a whole second
+ * under it), newest first. */
+static void add_rows(struct version_list *out, const struct version *v, const struct named *s,
+		     size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		time_t since = s[k].from.tv_sec, until = k ? s[k].until.tv_sec : v->replaced;
+		if (until && since >= until)
+			continue;
+		if (out->len == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 16;
+			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
+		}
+		struct version *row = &out->v[out->len++];
+		*row = *v;
+		row->path = xstrdup(v->path);
+		row->rel = xstrdup(s[k].name);
+		row->as = NULL;
+		row->since = since;
+		row->until = until;
+		row->renamed_to = k ? xstrdup(s[k - 1].name) : NULL;
+	}
+}
+
+/* The names rel's content had, and when (ws), and the renames of rel
+ * itself (out->moves). */
+static void lineage(const struct rename_log *rl, const char *rel, struct windows *ws,
+		    struct version_list *out)
+{
+	window_add(ws, rel, TS_FIRST, TS_LAST); /* whatever was ever called so */
+	trace(rl, rel, ws, out);
+	moves_sort(out);
+	if (ws->len)
+		qsort(ws->w, ws->len, sizeof(*ws->w), window_order);
+}
+
+/* The rows of the versions in all that had one of the lineage's names
+ * while it had it. */
+static void rows_of(const struct rename_log *rl, const struct windows *ws,
+		    const struct version_list *all, struct version_list *out)
+{
+	for (size_t i = 0; i < all->len; i++) {
+		struct named *s;
+		size_t n = names_of(rl, &all->v[i], &s);
+		if (in_windows(ws, s, n))
+			add_rows(out, &all->v[i], s, n);
+		for (size_t k = 0; k < n; k++)
+			free(s[k].name);
+		free(s);
+	}
+}
+
+int history_versions(const char *root, const char *rel, struct version_list *out, char **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (check_rel(rel, err) < 0)
+		return -1;
+	struct rename_log rl;
+	read_renames(root, 0, &rl);
+	struct windows ws = {0};
+	lineage(&rl, rel, &ws, out);
+	struct version_list all = {0};
+	collect_windows(root, &ws, &all);
+	rows_of(&rl, &ws, &all, out);
+	version_list_free(&all);
+	windows_free(&ws);
+	rename_log_free(&rl);
+	return 0;
+}
+
+void history_versions_rows(const char *log, size_t log_len, const char *rel,
+			   const struct version_list *all, struct version_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	char *text = xmalloc(log_len + 1);
+	memcpy(text, log, log_len);
+	struct rename_log rl;
+	parse_renames(text, log_len, 0, &rl);
+	struct windows ws = {0};
+	lineage(&rl, rel, &ws, out);
+	rows_of(&rl, &ws, all, out);
+	windows_free(&ws);
+	rename_log_free(&rl);
 }
 
 /* ---- retention ---- */

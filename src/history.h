@@ -84,23 +84,49 @@ struct version {
 	char *path;       /* absolute: in the history, or the live file */
 	char *rel;        /* relative to the sync's root */
 	time_t born;      /* when it arrived on the target (birth time, else mtime) */
+	long born_ns;     /* ...its nanoseconds (orders it against renames) */
 	time_t replaced;  /* when it was replaced (ctime in history); 0: live */
 	long replaced_ns; /* ...its nanoseconds (orders it against renames) */
 	char *as;         /* history_plan: its name at the plan's time (owned) */
 	time_t mtime;
 	uint64_t size;
 	bool is_dir;
+	/* history_versions: one row is a version under one of its names, rel,
+	 * from since until until (seconds; until 0: on the target now under
+	 * rel); renamed_to (owned, NULL when it was replaced or is live) is the
+	 * name a rename gave it at until. `restore --at since rel` (or any
+	 * second before until) brings back these bytes under rel. */
+	time_t since, until;
+	char *renamed_to;
+};
+
+/* A rename of the asked path itself (or of a directory above it). */
+struct path_rename {
+	char *from, *to;
+	time_t when;
 };
 
 struct version_list {
 	struct version *v;
 	size_t len, cap;
+	struct path_rename *moves; /* history_versions: oldest first */
+	size_t n_moves;
 };
 
 void version_list_free(struct version_list *l);
-/* Every version of REL (file: that file; directory: every file below it),
- * newest replacement first, the live ones first of all. */
+/* Every version of REL (file: that file; directory: every file below it)
+ * across renames: what is or was under REL, and, through the renames the
+ * target logged, what its content was called before (earlier versions
+ * kept under an old name) and where it went (the versions under the new
+ * name). One row per version and name (struct version's since, until,
+ * renamed_to: the times `restore --at` brings that version back under
+ * that name); out->moves: the renames of REL itself (or of a directory
+ * above it), so a name renamed away says where to. Rows in no order. */
 int history_versions(const char *root, const char *rel, struct version_list *out, char **err);
+/* The same on versions already collected (all: path, rel, born, replaced,
+ * replaced_ns) and a rename log's bytes (the .renames format, below). */
+void history_versions_rows(const char *log, size_t log_len, const char *rel,
+			   const struct version_list *all, struct version_list *out);
 /* The version of each file that was on the target at time at: one entry
  * per rel (the one replaced first after at, else the live one), only those
  * that had arrived by then. Borrowed pointers into l, caller frees out's

@@ -107,32 +107,71 @@ static void request_input(const struct sync_conf *sc, const char *rel, struct bu
 	buf_add(in, rel, strlen(rel) + 1);
 }
 
-static void parse_versions(const struct sync_conf *sc, const struct buf *out,
-			   struct version_list *l)
+static struct version *new_row(struct version_list *l)
+{
+	if (l->len == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	struct version *v = &l->v[l->len++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+void history_parse_versions(const char *target_path, const char *data, size_t len,
+			    struct version_list *l)
 {
 	memset(l, 0, sizeof(*l));
-	for (size_t at = 0; at < out->len;) {
-		const char *rec = out->data + at;
-		size_t n = strnlen(rec, out->len - at);
+	char **last_to = NULL; /* where a "to" record goes */
+	for (size_t at = 0; at < len;) {
+		const char *rec = data + at;
+		size_t n = strnlen(rec, len - at);
 		at += n + 1;
-		long long replaced, born, mtime;
-		unsigned long long size;
+		char **prev_to = last_to; /* "to" belongs to the record just before it */
+		last_to = NULL;
 		const char *tab = memchr(rec, '\t', n);
-		if (!tab || sscanf(rec, "%lld %lld %lld %llu", &replaced, &born, &mtime, &size) != 4)
+		char head[160]; /* the numbers before the name, never the name's */
+		if (!tab || (size_t)(tab - rec) >= sizeof(head))
 			continue;
-		if (l->len == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 16;
-			l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		memcpy(head, rec, (size_t)(tab - rec));
+		head[tab - rec] = '\0';
+		char *name = xstrndup(tab + 1, n - (size_t)(tab + 1 - rec));
+		long long until, since, mtime, replaced, born;
+		unsigned long long size;
+		int got;
+		if (!strcmp(head, "to")) {
+			if (prev_to && !*prev_to)
+				*prev_to = name, name = NULL;
+		} else if (sscanf(head, "renamed %lld", &since) == 1) {
+			l->moves = xrealloc(l->moves, (l->n_moves + 1) * sizeof(*l->moves));
+			l->moves[l->n_moves] = (struct path_rename){name, NULL, (time_t)since};
+			last_to = &l->moves[l->n_moves++].to;
+			name = NULL;
+		} else if ((got = sscanf(head, "%lld %lld %lld %llu %lld %lld", &until, &since, &mtime,
+					 &size, &replaced, &born)) >= 4) {
+			struct version *v = new_row(l);
+			v->rel = name;
+			name = NULL;
+			v->path = xasprintf("%s/%s", target_path, v->rel);
+			v->until = (time_t)until;
+			v->since = (time_t)since;
+			v->mtime = (time_t)mtime;
+			v->size = size;
+			v->replaced = got == 6 ? (time_t)replaced : (time_t)until;
+			v->born = got == 6 ? (time_t)born : (time_t)since;
+			last_to = &v->renamed_to;
 		}
-		struct version *v = &l->v[l->len++];
-		memset(v, 0, sizeof(*v));
-		v->rel = xstrndup(tab + 1, n - (size_t)(tab + 1 - rec));
-		v->path = xasprintf("%s/%s", sc->target_path, v->rel);
-		v->replaced = (time_t)replaced;
-		v->born = (time_t)born;
-		v->mtime = (time_t)mtime;
-		v->size = size;
+		free(name);
 	}
+	/* A rename record cut short of its "to": no rename to report. */
+	size_t k = 0;
+	for (size_t i = 0; i < l->n_moves; i++) {
+		if (l->moves[i].to)
+			l->moves[k++] = l->moves[i];
+		else
+			free(l->moves[i].from);
+	}
+	l->n_moves = k;
 }
 
 int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
@@ -153,7 +192,7 @@ int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
 		run_result_free(&res);
 		return -1;
 	}
-	parse_versions(sc, &res.out, out);
+	history_parse_versions(sc->target_path, res.out.data, res.out.len, out);
 	run_result_free(&res);
 	return 0;
 }

@@ -23,6 +23,16 @@ int history_locate(const struct config *cfg, const char *path, const struct sync
 int history_fetch_versions(const struct config *cfg, const struct sync_conf *sc,
 			   const char *rel, struct version_list *out, char **err);
 
+/* serve's answer to versions (serve_versions): a row "UNTIL SINCE MTIME
+ * SIZE REPLACED BORN\tNAME" (a serve from before renames were followed
+ * sends the first four: REPLACED BORN MTIME SIZE, the same for a row that
+ * is a version under its one name), "to\tNAME" for the record before it
+ * (the name a rename gave it), "renamed WHEN\tFROM" (a rename of the
+ * asked path, its "to" next); each NUL-terminated. Paths: under
+ * target_path. */
+void history_parse_versions(const char *target_path, const char *data, size_t len,
+			    struct version_list *out);
+
 /* What sc's target history holds: bytes, and the oldest version's time. */
 int history_fetch_usage(const struct config *cfg, const struct sync_conf *sc, uint64_t *bytes,
 			time_t *oldest, char **err);

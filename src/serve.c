@@ -779,7 +779,12 @@ static int serve_tar(const struct trees *tr)
 {
 	char digits[11] = {0};
 	long hlen;
-	if (read_exact(0, digits, 10) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
+	ssize_t first;
+	while ((first = read(0, digits, 1)) < 0 && errno == EINTR)
+		;
+	if (first == 0)
+		return SERVE_OK; /* started ahead of a batch that never came */
+	if (first < 0 || read_exact(0, digits + 1, 9) < 0 || !parse_long(digits, 1, 1 << 20, &hlen))
 		return refuse("tar-x: bad header", NULL);
 	char *hdr = xmalloc((size_t)hlen + 1);
 	if (read_exact(0, hdr, (size_t)hlen) < 0) {
@@ -815,9 +820,18 @@ static int serve_tar(const struct trees *tr)
 	}
 	if (rc == SERVE_OK) {
 		char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
-		if (history_merge(fd, staging, run, &err) < 0)
+		if (history_merge_then(fd, staging, run, false, &err) < 0)
 			rc = SERVE_FAILED;
 		free(run);
+	}
+	if (rc == SERVE_OK) {
+		/* In place: the sender may ship its next batch meanwhile, and
+		 * counts this one (flush, RPO) only once we exit 0, after the
+		 * sync. */
+		fputs(TARSTREAM_PLACED, stdout);
+		fflush(stdout);
+		if (history_sync(fd, "the merged files", &err) < 0)
+			rc = SERVE_FAILED;
 	}
 	if (err)
 		log_error("serve: %s", err);
@@ -856,8 +870,23 @@ static int serve_usage(const struct trees *tr)
 	return SERVE_OK;
 }
 
-/* versions; stdin: ROOT, REL. One record per version:
- * "REPLACED BORN MTIME SIZE\tREL\0" (REPLACED 0: the live one). */
+/* The renames of the asked path: "renamed WHEN\tFROM\0to\tTO\0". */
+static void send_moves(const struct version_list *l)
+{
+	for (size_t i = 0; i < l->n_moves; i++) {
+		printf("renamed %lld\t%s", (long long)l->moves[i].when, l->moves[i].from);
+		putchar('\0');
+		printf("to\t%s", l->moves[i].to);
+		putchar('\0');
+	}
+}
+
+/* versions; stdin: ROOT, REL. One record per version and name (history_
+ * versions' rows): "UNTIL SINCE MTIME SIZE REPLACED BORN\tNAME\0" (UNTIL
+ * 0: on the target now under NAME), then "to\tNEW\0" when a rename ended
+ * it; then the renames of REL (send_moves). A reader that knows only the
+ * first four numbers (lifeboat before renames were followed: REPLACED BORN
+ * MTIME SIZE) skips the records that do not start with them. */
 static int serve_versions(const struct trees *tr)
 {
 	char *in;
@@ -871,11 +900,17 @@ static int serve_versions(const struct trees *tr)
 		if (history_versions(t->root, rel, &l, &err) == 0) {
 			for (size_t i = 0; i < l.len; i++) {
 				const struct version *v = &l.v[i];
-				printf("%lld %lld %lld %llu\t%s", (long long)v->replaced,
-				       (long long)v->born, (long long)v->mtime,
-				       (unsigned long long)v->size, v->rel);
+				printf("%lld %lld %lld %llu %lld %lld\t%s", (long long)v->until,
+				       (long long)v->since, (long long)v->mtime,
+				       (unsigned long long)v->size, (long long)v->replaced,
+				       (long long)v->born, v->rel);
 				putchar('\0');
+				if (v->renamed_to) {
+					printf("to\t%s", v->renamed_to);
+					putchar('\0');
+				}
 			}
+			send_moves(&l);
 			rc = SERVE_OK;
 		} else {
 			log_error("serve: %s", err);

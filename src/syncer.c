@@ -76,6 +76,13 @@ struct syncer {
 	bool stream_tried;            /* this batch: the tar stream declined it */
 	bool trees_listed; /* cur.trees' entries are among its paths: the trees only prune */
 	bool root_changed;    /* the source directory's own attributes */
+	/* The new trees the last tar stream created on the target, for a
+	 * while after it: a file the stream caught while it was being
+	 * written (it lists a tree's files as they are) is closed a moment
+	 * later, and the target has only the stream's copy; it goes with the
+	 * next stream as a new file rather than alone through rsync. */
+	struct strv streamed;
+	int64_t streamed_until_ms;
 
 	enum sync_state state;
 	bool busy;
@@ -84,10 +91,13 @@ struct syncer {
 	enum stage stage;
 	struct batch cur;
 	/* A local target: the batch shipped before cur, counted (flush, RPO)
-	 * only once its syncfs, running beside the loop, is done. */
+	 * only once its sync, running beside the loop, is done. */
 	struct batch unacked;
 	bool unacked_on;
-	bool ack_waiting; /* cur is shipped too and waits for that syncfs */
+	/* Batches shipped while that sync ran (the oldest change among them):
+	 * the next sync, started between two batches, covers them. */
+	bool waiting_on;
+	int64_t waiting_oldest_ms;
 	bool *rename_failed;
 	uint64_t batch_bytes, batch_files;
 	bool startup_done;
@@ -302,22 +312,61 @@ static void on_source_check(struct loop *loop, void *arg)
 	schedule(s);
 }
 
+#define STREAMED_KEEP_MS 1000
+#define STREAMED_MAX_TREES 1000
+
+static bool below_one_of(const struct strv *trees, const char *path)
+{
+	for (size_t i = 0; i < trees->len && trees->len <= STREAMED_MAX_TREES; i++) {
+		const char *t = trees->items[i];
+		size_t n = strlen(t);
+		if (strncmp(path, t, n) == 0 && path[n] == '/')
+			return true;
+	}
+	return false;
+}
+
+/* Is path in a tree the stream is creating on the target, or the last
+ * stream created, lately (streamed)? */
+static bool just_streamed(const struct syncer *s, const char *path, int64_t now)
+{
+	if (s->stage == STAGE_STREAM && below_one_of(&s->cur.trees, path))
+		return true;
+	return now <= s->streamed_until_ms && below_one_of(&s->streamed, path);
+}
+
+/* A stream shipped cur's trees: they are the target's now (streamed). */
+static void note_streamed(struct syncer *s)
+{
+	strv_free(&s->streamed);
+	if (s->cur.trees.len <= STREAMED_MAX_TREES) {
+		s->streamed = s->cur.trees;
+		strv_init(&s->cur.trees);
+	} else {
+		strv_init(&s->streamed);
+	}
+	s->streamed_until_ms = now_ms() + STREAMED_KEEP_MS;
+}
+
 static void on_watch_event(void *arg, enum watch_event ev, const char *path, const char *path2,
 			   bool is_dir)
 {
 	struct syncer *s = arg;
 	int64_t now = now_ms();
+	enum change_kind changed = just_streamed(s, path, now) ? CH_NEW_FILE : CH_PATH;
 	switch (ev) {
 	case WE_CHANGED:
-		changes_add(s->q, path, CH_PATH, false, now);
+		changes_add(s->q, path, changed, false, now);
 		break;
 	case WE_WRITING:
-		changes_add(s->q, path, CH_PATH, true, now);
+		changes_add(s->q, path, changed, true, now);
 		break;
 	case WE_NEW_FILE:
 		changes_add(s->q, path, CH_NEW_FILE, true, now);
 		break;
 	case WE_CLOSED: {
+		if (changed == CH_NEW_FILE)
+			changes_add(s->q, path, CH_NEW_FILE, false, now); /* unless pending */
 		changes_closed(s->q, path, now);
 		/* Its directory waited for it (see watch.c): release it too. */
 		const char *slash = strrchr(path, '/');
@@ -387,9 +436,30 @@ static void finish_batch(struct syncer *s, bool ok)
 	schedule(s);
 }
 
-/* ---- acknowledgement: a batch counts once its syncfs is done ---- */
+/* ---- acknowledgement: a batch counts once its sync is done ---- */
 
-static void batch_shipped(struct syncer *s);
+static void on_synced(void *arg, const struct transfer_result *r);
+
+/* Start the sync that covers every batch shipped and not yet synced (the
+ * waiting ones, and cur when shipped is set). Only between batches: what a
+ * batch in flight wrote before the sync started would count unsynced. */
+static void sync_shipped(struct syncer *s, bool shipped)
+{
+	int64_t oldest = shipped ? s->cur.oldest_ms : INT64_MAX;
+	if (s->waiting_on && s->waiting_oldest_ms < oldest)
+		oldest = s->waiting_oldest_ms;
+	s->waiting_on = false;
+	if (shipped) {
+		s->unacked = s->cur;
+		memset(&s->cur, 0, sizeof(s->cur));
+		strv_init(&s->cur.trees);
+		strv_init(&s->cur.paths);
+		strv_init(&s->cur.new_files);
+	}
+	s->unacked.oldest_ms = oldest;
+	s->unacked_on = true;
+	transport_sync(s->t, on_synced, s);
+}
 
 static void on_retry(struct loop *loop, void *arg);
 
@@ -421,6 +491,10 @@ static void on_synced(void *arg, const struct transfer_result *r)
 {
 	struct syncer *s = arg;
 	if (r->outcome != T_OK) {
+		/* The batches that waited for this sync go again with it. */
+		if (s->waiting_on && s->waiting_oldest_ms < s->unacked.oldest_ms)
+			s->unacked.oldest_ms = s->waiting_oldest_ms;
+		s->waiting_on = false;
 		sync_failed(s, r->message);
 	} else {
 		s->sync_failures = 0;
@@ -428,19 +502,18 @@ static void on_synced(void *arg, const struct transfer_result *r)
 	}
 	batch_free(&s->unacked);
 	s->unacked_on = false;
-	if (s->ack_waiting) {
-		s->ack_waiting = false;
-		batch_shipped(s);
-		return;
-	}
+	if (s->waiting_on && !s->busy)
+		sync_shipped(s, false);
 	notify(s);
 	schedule(s);
 }
 
 /* Every stage of cur ran. What it wrote to a local target is not all on
- * disk yet: its syncfs runs beside the loop and the next batch may start
- * meanwhile; cur counts (flush, RPO) once that syncfs is done. One syncfs
- * at a time: a batch shipped during one waits for it. */
+ * disk yet: its sync runs beside the loop and the next batch may start
+ * meanwhile; cur counts (flush, RPO) once that sync is done. One sync at
+ * a time: a batch shipped during one waits, and the next batch starts
+ * (waiting for that sync here would stall the stream behind it); the sync
+ * after it covers every batch that waited. */
 static void batch_shipped(struct syncer *s)
 {
 	if (!transport_sync_owed(s->t)) {
@@ -448,17 +521,13 @@ static void batch_shipped(struct syncer *s)
 		return;
 	}
 	if (transport_syncing(s->t)) {
-		s->stage = STAGE_SYNC;
-		s->ack_waiting = true;
+		if (!s->waiting_on || s->cur.oldest_ms < s->waiting_oldest_ms)
+			s->waiting_oldest_ms = s->cur.oldest_ms;
+		s->waiting_on = true;
+		finish_batch(s, true);
 		return;
 	}
-	s->unacked = s->cur;
-	memset(&s->cur, 0, sizeof(s->cur));
-	strv_init(&s->cur.trees);
-	strv_init(&s->cur.paths);
-	strv_init(&s->cur.new_files);
-	s->unacked_on = true;
-	transport_sync(s->t, on_synced, s);
+	sync_shipped(s, true);
 	finish_batch(s, true);
 }
 
@@ -501,6 +570,8 @@ static void batch_failed(struct syncer *s, const struct transfer_result *r)
 	}
 	s->busy = false;
 	s->stage = STAGE_NONE;
+	if (s->waiting_on && !transport_syncing(s->t))
+		sync_shipped(s, false); /* the batches shipped before this one */
 	set_state(s, unreachable ? SYNC_RETRYING : SYNC_ERROR);
 	s->retry_timer = loop_add_timer(s->loop, s->backoff_ms, on_retry, s);
 	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
@@ -588,6 +659,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		strv_init(&s->cur.trees);
 		strv_init(&s->cur.paths);
 	} else if (s->stage == STAGE_STREAM) {
+		note_streamed(s);
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
 		strv_free(&s->cur.new_files);
@@ -1234,6 +1306,7 @@ struct syncer *syncer_new(struct loop *loop, const struct config *cfg,
 	s->hooks = hooks;
 	s->q = changes_new((size_t)sc->max_pending);
 	strv_init(&s->filters);
+	strv_init(&s->streamed);
 	load_filters(s);
 	s->excludes = exclude_new(&s->filters);
 	s->t = transport_new(loop, sc, &s->filters, s->excludes, live_delete(sc));
@@ -1377,6 +1450,7 @@ void syncer_free(struct syncer *s)
 	changes_free(s->q);
 	batch_free(&s->cur);
 	batch_free(&s->unacked);
+	strv_free(&s->streamed);
 	free(s->rename_failed);
 	free(s->last_error);
 	strv_free(&s->filters);
@@ -1406,8 +1480,9 @@ bool syncer_reached(const struct syncer *s, int64_t mark)
 		return false;
 	if (oldest_seen_ms(s) <= mark)
 		return false;
-	if (s->unacked_on && s->unacked.oldest_ms <= mark)
-		return false; /* shipped, its syncfs not done */
+	if ((s->unacked_on && s->unacked.oldest_ms <= mark) ||
+	    (s->waiting_on && s->waiting_oldest_ms <= mark))
+		return false; /* shipped, its sync not done */
 	return !s->busy || s->cur.oldest_ms > mark;
 }
 
@@ -1434,6 +1509,8 @@ void syncer_stats(const struct syncer *s, struct sync_stats *out)
 	}
 	if (s->unacked_on && now - s->unacked.oldest_ms > age)
 		age = now - s->unacked.oldest_ms; /* not on disk there yet */
+	if (s->waiting_on && now - s->waiting_oldest_ms > age)
+		age = now - s->waiting_oldest_ms;
 	out->held = changes_held(s->q);
 	int64_t held_ms = 0;
 	out->held_path = changes_held_oldest(s->q, &held_ms);

@@ -43,7 +43,14 @@ struct tarstream {
 	int trailer_fd;      /* remote: our end of the stream, for the trailer */
 	bool trailer_watched; /* ...in the loop, waiting for room in the pipe */
 	int ended; /* exit callbacks seen: the result waits for both */
+	bool sender_done;
+	bool placed_told; /* remote: TS_OK went out when serve placed the trees */
+	/* tarstream_prime: the receiver runs and waits for its header on
+	 * primed_fd (our end of its stdin); dead: it ended before its batch. */
+	int primed_fd;
+	bool primed_dead;
 	uint64_t files;
+	char *source;
 	tarstream_cb cb;
 	void *arg;
 };
@@ -393,6 +400,54 @@ static void on_trailer_room(struct loop *loop, int fd, uint32_t events, void *ar
 	write_trailer(arg);
 }
 
+#define CHANGED_SUFFIX ": file changed as we read it"
+
+/* One line of tar -c's stderr that does not make the archive less whole:
+ * its totals, or a directory that gained or lost an entry while it was
+ * listed (a new tree being filled: tar -c checks a directory's ctime after
+ * writing its header, and the entries themselves are members, or queued
+ * by their own events). A quoted name (a backslash) is not judged. */
+static bool harmless_line(const char *source, const char *line, size_t len)
+{
+	static const char totals[] = "Total bytes written: ";
+	static const char prefix[] = "tar: ";
+	size_t plen = sizeof(prefix) - 1, slen = sizeof(CHANGED_SUFFIX) - 1;
+	if (len >= sizeof(totals) - 1 && !memcmp(line, totals, sizeof(totals) - 1))
+		return true;
+	if (len <= plen + slen || memcmp(line, prefix, plen) ||
+	    memcmp(line + len - slen, CHANGED_SUFFIX, slen))
+		return false;
+	const char *name = line + plen;
+	size_t nlen = len - plen - slen;
+	if (memchr(name, '\\', nlen))
+		return false;
+	char *path = xasprintf("%s/%.*s", source, (int)nlen, name);
+	struct stat st;
+	bool dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	free(path);
+	return dir;
+}
+
+int tarstream_sender_verdict(const char *source, int code, const char *tail)
+{
+	size_t len = strlen(tail);
+	if (code != 1 || !strstr(tail, CHANGED_SUFFIX) || len + 1 >= PROC_STDERR_TAIL / 2)
+		return code;
+	for (const char *line = tail; *line;) {
+		const char *end = strchr(line, ';');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		if (!harmless_line(source, line, n))
+			return code;
+		line += n + (end ? 1 : 0);
+	}
+	return 0;
+}
+
+static int sender_verdict(struct tarstream *ts, struct proc *p)
+{
+	return tarstream_sender_verdict(ts->source, proc_exit_code(p), proc_stderr_tail(p));
+}
+
 /* The sender is done: vouch for the archive only when tar read every
  * member whole (exit 0); else the receiver sees EOF without a trailer and
  * moves nothing into place. */
@@ -408,16 +463,55 @@ static void after_sender(struct tarstream *ts, int sender_code)
 	write_trailer(ts);
 }
 
+/* Over ssh: serve moved everything into place (it does so only behind our
+ * trailer) and syncs now; the caller may ship on and waits for its exit to
+ * count the batch. */
+static void on_receiver_output(struct proc *p, void *arg)
+{
+	struct tarstream *ts = arg;
+	const struct buf *out = proc_stdout(p);
+	if (ts->placed_told || !ts->sender_done || !out->data ||
+	    !strstr(out->data, TARSTREAM_PLACED))
+		return;
+	ts->placed_told = true;
+	struct tarstream_result r = {.outcome = TS_OK, .files = ts->files, .sync_pending = true,
+				     .stream = ts};
+	r.bytes = bytes_written(proc_stderr_tail(ts->sender));
+	ts->cb(ts->arg, &r);
+}
+
+/* ... and its exit says whether that sync is done. */
+static void report_synced(struct tarstream *ts)
+{
+	int rc = proc_exit_code(ts->receiver);
+	struct tarstream_result r = {.outcome = rc == 0 ? TS_OK : TS_USE_RSYNC, .files = ts->files,
+				     .synced = true, .stream = ts};
+	if (rc != 0)
+		snprintf(r.message, sizeof(r.message), "ssh/serve tar-x exit %d after the moves: %s",
+			 rc, proc_stderr_tail(ts->receiver));
+	ts->cb(ts->arg, &r); /* may free ts */
+}
+
 static void on_child_exit(struct proc *p, void *arg)
 {
 	struct tarstream *ts = arg;
-	if (p == ts->sender)
-		after_sender(ts, proc_exit_code(p));
+	if (!ts->cb) {
+		ts->primed_dead = true; /* a primed receiver, gone before its batch */
+		return;
+	}
+	if (p == ts->sender) {
+		ts->sender_done = true;
+		after_sender(ts, sender_verdict(ts, p));
+	}
 	if (++ts->ended < 2)
 		return;
 	close_trailer(ts);
+	if (ts->placed_told) {
+		report_synced(ts);
+		return;
+	}
 	struct tarstream_result r = {.files = ts->files};
-	int sc = proc_exit_code(ts->sender), rc = proc_exit_code(ts->receiver);
+	int sc = sender_verdict(ts, ts->sender), rc = proc_exit_code(ts->receiver);
 	r.outcome = tarstream_classify(sc, rc, ts->remote);
 	char *merge_err = NULL;
 	if (ts->staging && r.outcome == TS_OK && sc == 1) {
@@ -533,7 +627,9 @@ static void receiver_argv(const struct tarstream_target *tt, const char *staging
 static struct proc *spawn(struct loop *loop, struct strv *argv, int in_from, int out_to,
 			  bool stdin_pipe, struct tarstream *ts, char **why)
 {
+	/* serve's word that it placed the trees comes on its stdout. */
 	struct proc_opts o = {.argv = argv->items, .stdin_pipe = stdin_pipe,
+			      .capture_stdout = ts->remote && in_from >= 0,
 			      .stdin_from = in_from, .stdout_to = out_to};
 	struct proc *p = proc_start(loop, &o, on_child_exit, ts, why);
 	strv_free(argv);
@@ -562,9 +658,65 @@ static struct tarstream *decline(struct buf *list, struct strv *flat, struct str
 	return NULL;
 }
 
+static struct tarstream *stream_new(struct loop *loop, bool remote)
+{
+	struct tarstream *ts = xcalloc(1, sizeof(*ts));
+	ts->root_fd = -1;
+	ts->trailer_fd = -1;
+	ts->primed_fd = -1;
+	ts->loop = loop;
+	ts->remote = remote;
+	return ts;
+}
+
+static void spawn_receiver(struct tarstream *ts, const struct tarstream_target *tt, int in_from,
+			   char **why)
+{
+	struct strv argv;
+	strv_init(&argv);
+	receiver_argv(tt, ts->staging, &argv);
+	ts->receiver = spawn(ts->loop, &argv, in_from, -1, false, ts, why);
+	if (ts->receiver && ts->remote)
+		proc_on_output(ts->receiver, on_receiver_output);
+	strv_free(&argv);
+}
+
+struct tarstream *tarstream_prime(struct loop *loop, char *const *ssh_argv, char **why)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		*why = xasprintf("pipe: %s", strerror(errno));
+		return NULL;
+	}
+	struct tarstream *ts = stream_new(loop, true);
+	struct tarstream_target tt = {.ssh_argv = ssh_argv};
+	spawn_receiver(ts, &tt, pipefd[0], why);
+	close(pipefd[0]);
+	ts->primed_fd = pipefd[1];
+	if (!ts->receiver) {
+		tarstream_free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
+/* The primed receiver, when it is still there to take this batch. */
+static struct tarstream *take_primed(struct tarstream **primed, bool remote)
+{
+	struct tarstream *ts = primed ? *primed : NULL;
+	if (!ts)
+		return NULL;
+	*primed = NULL;
+	if (remote && !ts->primed_dead && proc_running(ts->receiver))
+		return ts;
+	tarstream_free(ts);
+	return NULL;
+}
+
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
-				  size_t min_members, tarstream_cb cb, void *arg, char **why)
+				  size_t min_members, struct tarstream **primed, tarstream_cb cb,
+				  void *arg, char **why)
 {
 	bool remote = tt->ssh_argv != NULL;
 	struct buf list;
@@ -578,15 +730,19 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		*why = xasprintf("%zu entries: rsync is quicker for a few", members);
 		return decline(&list, flat, rest);
 	}
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	/* The pipe from tar -c to the receiver: the primed receiver's stdin,
+	 * else a new one. */
+	int pipefd[2] = {-1, -1};
+	struct tarstream *ts = take_primed(primed, remote);
+	if (ts) {
+		pipefd[1] = ts->primed_fd;
+		ts->primed_fd = -1;
+	} else if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*why = xasprintf("pipe: %s", strerror(errno));
 		return decline(&list, flat, rest);
+	} else {
+		ts = stream_new(loop, remote);
 	}
-	struct tarstream *ts = xcalloc(1, sizeof(*ts));
-	ts->root_fd = -1;
-	ts->trailer_fd = -1;
-	ts->loop = loop;
 	ts->keep_history = tt->keep_history;
 	ts->sync_later = tt->sync_later;
 	if (!remote && make_staging(ts, tt->target_path, why) < 0) {
@@ -595,23 +751,27 @@ struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_targ
 		tarstream_free(ts);
 		return decline(&list, flat, rest);
 	}
-	ts->remote = remote;
 	ts->files = files;
+	ts->source = xstrdup(tt->source);
 	ts->cb = cb;
 	ts->arg = arg;
+	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
+		if (!ts->receiver)
+			spawn_receiver(ts, tt, pipefd[0], why);
+	} else if (ts->receiver) {
+		proc_free(ts->receiver); /* a primed one: it got no header */
+		ts->receiver = NULL;
+	}
 	struct strv argv;
 	strv_init(&argv);
-	if (!remote || write_header(pipefd[1], tt->target_path, trees, why) == 0) {
-		receiver_argv(tt, ts->staging, &argv);
-		ts->receiver = spawn(loop, &argv, pipefd[0], -1, false, ts, why);
-	}
 	if (ts->receiver) {
 		sender_argv(tt->source, &argv);
 		ts->sender = spawn(loop, &argv, -1, pipefd[1], true, ts, why);
 	}
 	/* The children hold the pipe now; the receiver sees EOF when the
 	 * sender is done (and, over ssh, once the trailer is behind it). */
-	close(pipefd[0]);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
 	if (remote && ts->sender)
 		ts->trailer_fd = pipefd[1];
 	else
@@ -632,12 +792,15 @@ void tarstream_free(struct tarstream *ts)
 	if (!ts)
 		return;
 	close_trailer(ts);
+	if (ts->primed_fd >= 0)
+		close(ts->primed_fd); /* a primed serve's EOF: it ends quietly */
 	proc_free(ts->sender);
 	proc_free(ts->receiver);
 	remove_staging(ts);
 	if (ts->root_fd >= 0)
 		close(ts->root_fd);
 	free(ts->staging);
+	free(ts->source);
 	free(ts);
 }
 

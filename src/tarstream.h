@@ -36,6 +36,13 @@ struct tarstream_result {
 	uint64_t bytes; /* bytes of the stream */
 	bool exists;    /* TS_USE_RSYNC because a tree exists at the target */
 	bool receiver_failed; /* the receiving end failed (not: a source file vanished) */
+	/* Over ssh, TS_OK comes once the target moved everything into place
+	 * (sync_pending): its sync is still running and the stream is the
+	 * caller's to keep (not to free) until cb comes once more, synced set,
+	 * with TS_OK once that sync is done, else TS_USE_RSYNC. */
+	bool sync_pending;
+	bool synced;
+	struct tarstream *stream;
 	char message[600];
 };
 
@@ -61,10 +68,19 @@ struct tarstream_target {
  * malloc'd; every flat entry is then in rest): fewer than min_members
  * entries (a warm rsync is quicker), a tree missing or existing at a local
  * target, a socket, an unreadable directory, too many trees for the guard.
- * Otherwise cb runs once from the loop when both children ended. */
+ * Otherwise cb runs once from the loop when both children ended (twice
+ * over ssh when the target says it placed the trees first: see
+ * sync_pending). */
 struct tarstream *tarstream_start(struct loop *loop, const struct tarstream_target *tt,
 				  const struct strv *trees, struct strv *flat, struct strv *rest,
-				  size_t min_members, tarstream_cb cb, void *arg, char **why);
+				  size_t min_members, struct tarstream **primed, tarstream_cb cb,
+				  void *arg, char **why);
+/* Over ssh: `serve tar-x` started ahead of its batch (its login and start
+ * cost nothing when the batch comes), waiting for its header. Pass it to
+ * tarstream_start as *primed: taken (*primed set to NULL) whether still
+ * usable or not; a stream needing none leaves it. tarstream_free ends it
+ * (serve sees EOF before a header and ends quietly). NULL with *why. */
+struct tarstream *tarstream_prime(struct loop *loop, char *const *ssh_argv, char **why);
 /* Ends both children if still running; cb is not called. */
 void tarstream_free(struct tarstream *ts);
 
@@ -76,6 +92,10 @@ void tarstream_free(struct tarstream *ts);
  * name. */
 #define TARSTREAM_TRAILER "\nlifeboat tar-x: archive whole\n"
 #define TARSTREAM_TRAILER_LEN (sizeof(TARSTREAM_TRAILER) - 1)
+
+/* serve tar-x says this on stdout once everything is moved into place,
+ * then syncs and exits (0 once it is on disk). */
+#define TARSTREAM_PLACED "placed\n"
 
 /* serve tar-x's side: unpack what follows on in_fd (an archive, then the
  * trailer) into dir with `tar -x`, holding the last TARSTREAM_TRAILER_LEN
@@ -93,6 +113,12 @@ int tarstream_list(const char *source, const struct strv *trees, struct strv *fl
 		   struct strv *rest, const struct exclude_set *x, struct buf *list,
 		   uint64_t *files, char **why);
 /* Outcome of a run from the two exit codes (0-255, 128+signal). */
+/* tar -c's exit code as the stream counts it: 1 (a member changed as it
+ * was read) is 0 when every member its stderr tail (one line per message,
+ * joined by ';') names is a directory under source (one that gained an
+ * entry while listed: its entries are members of their own, or queued);
+ * a name tar quoted (a backslash) or with ';' in it is not judged. */
+int tarstream_sender_verdict(const char *source, int code, const char *tail);
 enum tarstream_outcome tarstream_classify(int sender_code, int receiver_code, bool remote);
 
 #endif

@@ -63,19 +63,38 @@ struct transport {
 	bool stream_on;
 	int stream_failures; /* receiving end failures in a row: 3 turn it off */
 	struct tarstream *stream;
+	struct tarstream *primed_stream; /* remote: serve tar-x up, waiting for a batch */
 	transfer_cb active_cb; /* the stream's caller */
 	void *active_arg;
 	transfer_cb root_cb;   /* root times wait for lingering runs to exit */
 	void *root_arg;
-	/* A local target: a stage wrote more than settle fsyncs one by one;
-	 * one syncfs at the end of the batch covers it (transport_sync). */
+	/* A local target: the batch's stages wrote something that is not on
+	 * disk yet; transport_sync puts it there beside the loop: the files
+	 * and directories settle collected (fsynced one by one), or, when
+	 * there were too many or a stage wrote more (a stream, a full pass),
+	 * one syncfs. */
 	bool sync_owed;
-	struct bg_sync *bg; /* that syncfs, running beside the loop */
+	struct settle_set *settle; /* NULL: nothing collected */
+	struct bg_sync *bg; /* that sync, running beside the loop */
+	/* A remote target: streams whose trees serve placed and now syncs
+	 * (newest first); transport_sync claims them and waits for their
+	 * exits. */
+	struct placed *placed;
+	transfer_cb placed_cb;
+	void *placed_arg;
 	struct path_plan *plan; /* the path batch in flight (its runs in turn) */
 	uint64_t plan_timer;    /* its checked run waits for a file's ctime to age */
 };
 
+struct placed {
+	struct tarstream *ts; /* NULL once its serve exited */
+	bool claimed;         /* the sync transport_sync waits for */
+	char *err;            /* its serve exited: NULL when on disk */
+	struct placed *next;
+};
+
 static void bg_sync_end(struct transport *t);
+static void settle_free(struct settle_set *s);
 
 /* One rsync or rename child and what to do when it ends. */
 struct run {
@@ -109,6 +128,7 @@ struct run {
 static void start_master(struct transport *t);
 static void master_timer_cb(struct loop *loop, void *arg);
 static void prime(struct transport *t);
+static void prime_stream(struct transport *t);
 
 bool transport_remote(const struct transport *t)
 {
@@ -370,6 +390,18 @@ void transport_stop(struct transport *t)
 	t->root_cb = NULL;
 	if (t->bg)
 		bg_sync_end(t); /* waits for the syncfs; its cb is dropped */
+	settle_free(t->settle);
+	t->settle = NULL;
+	tarstream_free(t->primed_stream);
+	t->primed_stream = NULL;
+	t->placed_cb = NULL;
+	while (t->placed) {
+		struct placed *pl = t->placed;
+		t->placed = pl->next;
+		tarstream_free(pl->ts);
+		free(pl->err);
+		free(pl);
+	}
 	loop_cancel_timer(t->loop, t->master_timer);
 	loop_cancel_timer(t->loop, t->prime_timer);
 	t->master_timer = t->prime_timer = 0;
@@ -490,8 +522,30 @@ static void done_reading(struct run *r, struct transfer_result *res)
 struct settle_set {
 	int fds[SETTLE_MAX_FDS];
 	size_t n;
-	bool over; /* more than SETTLE_MAX_FDS: syncfs instead */
+	bool over; /* more than SETTLE_MAX_FDS, or a stage wrote more: syncfs instead */
 };
+
+static void settle_close(struct settle_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->fds[i]);
+	s->n = 0;
+}
+
+static void settle_free(struct settle_set *s)
+{
+	if (!s)
+		return;
+	settle_close(s);
+	free(s);
+}
+
+/* The batch needs a syncfs after all: its fds are no use any more. */
+static void settle_over(struct settle_set *s)
+{
+	s->over = true;
+	settle_close(s);
+}
 
 /* Open a regular file or directory and start its data's write-back, so
  * that one journal commit carries them all. Anything else (gone: a
@@ -500,11 +554,11 @@ struct settle_set {
 static int settle_open(struct settle_set *s, int dir_fd, const char *name)
 {
 	struct stat st;
-	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (s->over || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return -1;
 	if (s->n == SETTLE_MAX_FDS) {
-		s->over = true;
+		settle_over(s);
 		return -1;
 	}
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -540,7 +594,7 @@ static void settle_collect(struct settle_set *s, int root, const struct strv *pa
 	for (size_t i = 0; i < paths->len && !s->over; i++) {
 		const char *rel = paths->items[i];
 		if (!*rel || !beneath_rel_ok(rel) || history_name(rel)) {
-			s->over = true; /* the root, or a name we do not judge here */
+			settle_over(s); /* the root, or a name we do not judge here */
 			break;
 		}
 		const char *slash = strrchr(rel, '/');
@@ -562,59 +616,61 @@ static void settle_collect(struct settle_set *s, int root, const struct strv *pa
 	free(last_parent);
 }
 
-/* 0: every fd synced; 1: too many, syncfs instead; -1 with *err. */
-static int settle_paths(int root, const struct strv *paths, bool trees, char **err)
+/* 0: every fd synced; -1 with *err. */
+static int settle_fsync(struct settle_set *s, char **err)
 {
-	struct settle_set s = {.n = 0};
-	settle_collect(&s, root, paths, trees);
-	int rc = s.over ? 1 : 0;
-	for (size_t i = 0; i < s.n; i++) {
-		if (rc == 0 && fsync(s.fds[i]) < 0 && errno != EINVAL) {
+	int rc = 0;
+	for (size_t i = 0; i < s->n && rc == 0; i++) {
+		if (fsync(s->fds[i]) < 0 && errno != EINVAL) {
 			*err = xasprintf("cannot write what was shipped to disk (fsync): %s",
 					 strerror(errno));
 			rc = -1;
 		}
-		close(s.fds[i]);
 	}
+	settle_close(s);
 	return rc;
 }
 
+/* The batch owes a sync; what settle collected so far, if anything, is
+ * kept (whole: a syncfs after all). */
+static struct settle_set *settle_owed(struct transport *t, bool whole)
+{
+	if (!t->settle)
+		t->settle = xcalloc(1, sizeof(*t->settle));
+	t->sync_owed = true;
+	if (whole && !t->settle->over)
+		settle_over(t->settle);
+	return t->settle;
+}
+
 /* A local target: what the rsync run wrote is on disk before the batch
- * counts as done: a small batch's files and directories fsynced in one
- * pass, else one syncfs at the end of the batch (transport_sync: one for
- * all its stages, after the top directory's times; rsync's --fsync costs a
- * journal commit per file, one after the other). rsync prints its
- * statistics after its receiver exited, so this comes after every write. A
- * remote target's serve syncs before it exits. */
+ * counts as done: transport_sync, once every stage of the batch ran,
+ * fsyncs a small batch's files and directories (write-back started for
+ * all of them here, one journal commit for the lot), else runs one syncfs;
+ * either in a thread, so the loop ships the next batch meanwhile (rsync's
+ * --fsync costs a journal commit per file, one after the other, and an
+ * fsync here would block the loop: on a file system with other writers,
+ * the source's generator among them, its journal commit waits for theirs).
+ * rsync prints its statistics after its receiver exited, so this comes
+ * after every write. A remote target's serve syncs before it exits. */
 static void settle(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
 	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY || r->checked ||
 	    res->outcome != T_OK)
-		return; /* a checked run's merge owes the batch's syncfs */
-	char *err = NULL;
+		return; /* a checked run's merge owes the batch's sync (merge_local) */
+	struct settle_set *s = settle_owed(t, r->mode == RSYNC_FULL);
+	if (s->over)
+		return;
 	int fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
-	int rc = -1;
-	if (fd >= 0)
-		rc = r->mode == RSYNC_FULL
-			     ? 1
-			     : settle_paths(fd, &r->touched,
-					    r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE ||
-						    r->mode == RSYNC_LINKED_TREES,
-					    &err);
-	if (rc == 1) {
-		t->sync_owed = true; /* one syncfs at the end of the batch */
-		rc = 0;
+	if (fd < 0) {
+		settle_over(s); /* the syncfs will say what is wrong */
+		return;
 	}
-	if (rc < 0) {
-		res->outcome = T_FAILED;
-		snprintf(res->message, sizeof(res->message), "%s", err);
-	}
-	if (fd >= 0)
-		close(fd);
-	free(err);
+	settle_collect(s, fd, &r->touched,
+		       r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE ||
+			       r->mode == RSYNC_LINKED_TREES);
+	close(fd);
 }
 
 static void deliver(struct run *r, struct transfer_result *res)
@@ -926,6 +982,7 @@ static void prime(struct transport *t)
 			free(err);
 		}
 	}
+	prime_stream(t);
 }
 
 void transport_start(struct transport *t)
@@ -977,6 +1034,11 @@ static void send_list(struct run *r, const struct strv *list)
 	buf_free(&b);
 }
 
+/* Fewer members go through rsync, which is already started (primed), where
+ * the stream starts two processes. Not for a new tree: rsync would copy
+ * its entries and then run again to delete in it what the source lacks (a
+ * tree may exist on the target), where the stream only unpacks a tree the
+ * target does not have. */
 #define STREAM_MIN_MEMBERS 64
 
 bool transport_can_stream(const struct transport *t)
@@ -984,10 +1046,45 @@ bool transport_can_stream(const struct transport *t)
 	return t->stream_on;
 }
 
+static void placed_check(struct transport *t);
+
+/* serve placed a stream's trees and syncs: the stream stays here until
+ * its exit says the sync is done. */
+static void keep_placed(struct transport *t, struct tarstream *ts)
+{
+	struct placed *pl = xcalloc(1, sizeof(*pl));
+	pl->ts = ts;
+	pl->next = t->placed;
+	t->placed = pl;
+}
+
+static void placed_synced(struct transport *t, const struct tarstream_result *r)
+{
+	for (struct placed *pl = t->placed; pl; pl = pl->next) {
+		if (pl->ts != r->stream)
+			continue;
+		if (r->outcome != TS_OK)
+			pl->err = xasprintf("the target did not confirm what it received is on "
+					    "disk: %s",
+					    r->message);
+		tarstream_free(pl->ts);
+		pl->ts = NULL;
+		break;
+	}
+	placed_check(t);
+}
+
 static void on_stream_done(void *arg, const struct tarstream_result *r)
 {
 	struct transport *t = arg;
-	tarstream_free(t->stream);
+	if (r->synced) {
+		placed_synced(t, r);
+		return;
+	}
+	if (r->sync_pending)
+		keep_placed(t, t->stream);
+	else
+		tarstream_free(t->stream);
 	t->stream = NULL;
 	struct transfer_result res = {.bytes = r->bytes, .files = r->files};
 	switch (r->outcome) {
@@ -995,7 +1092,7 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 		log_debug("[sync %s] tar stream: %llu files, %llu bytes", t->sc->name,
 			  (unsigned long long)r->files, (unsigned long long)r->bytes);
 		if (!t->remote)
-			t->sync_owed = true; /* the moves are done, not yet on disk */
+			settle_owed(t, true); /* the moves are done, not yet on disk */
 		t->stream_failures = 0;
 		res.outcome = T_OK;
 		break;
@@ -1018,18 +1115,41 @@ static void on_stream_done(void *arg, const struct tarstream_result *r)
 	t->active_cb(t->active_arg, &res);
 }
 
+static void stream_ssh(const struct transport *t, struct strv *ssh)
+{
+	ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, ssh);
+	strv_push(ssh, "-o");
+	strv_push(ssh, "ControlMaster=no");
+	strv_push(ssh, "--");
+	strv_push(ssh, t->sc->target_host);
+}
+
+/* A remote target: the next stream's serve tar-x logs in and starts now,
+ * over the master, while nothing waits for it (a burst's batches each
+ * paid that before their first byte). */
+static void prime_stream(struct transport *t)
+{
+	if (!t->remote || !t->stream_on || t->primed_stream || t->stopping || !master_ready(t))
+		return;
+	struct strv ssh;
+	strv_init(&ssh);
+	stream_ssh(t, &ssh);
+	char *why = NULL;
+	t->primed_stream = tarstream_prime(t->loop, ssh.items, &why);
+	if (!t->primed_stream) {
+		log_debug("[sync %s] no tar stream started ahead: %s", t->sc->name, why);
+		free(why);
+	}
+	strv_free(&ssh);
+}
+
 void transport_stream(struct transport *t, const struct strv *trees, struct strv *flat,
 		      struct strv *rest, transfer_cb cb, void *arg)
 {
 	struct strv ssh;
 	strv_init(&ssh);
-	if (t->remote) {
-		ssh_words(t->sc, master_ready(t) ? t->control_path : NULL, &ssh);
-		strv_push(&ssh, "-o");
-		strv_push(&ssh, "ControlMaster=no");
-		strv_push(&ssh, "--");
-		strv_push(&ssh, t->sc->target_host);
-	}
+	if (t->remote)
+		stream_ssh(t, &ssh);
 	struct tarstream_target tt = {
 		.source = t->sc->source,
 		.target_path = t->sc->target_path,
@@ -1041,9 +1161,11 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	t->active_cb = cb;
 	t->active_arg = arg;
 	char *why = NULL;
-	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest, STREAM_MIN_MEMBERS,
+	t->stream = tarstream_start(t->loop, &tt, trees, flat, rest,
+				    trees->len ? 1 : STREAM_MIN_MEMBERS, &t->primed_stream,
 				    on_stream_done, t, &why);
 	strv_free(&ssh);
+	prime_stream(t); /* for the next batch, while this one ships */
 	if (!t->stream) {
 		log_debug("[sync %s] tar stream declined: %s; rsync instead", t->sc->name, why);
 		struct transfer_result res = {.outcome = T_DECLINED};
@@ -1320,7 +1442,7 @@ static void merge_local(struct run *r, struct transfer_result *res)
 	if (root >= 0 && history_merge_then(root, r->staging_rel, run, false, &err) == 0)
 		log_debug("[sync %s] checked run merged (%zu files held back)", t->sc->name,
 			  r->held.len);
-	t->sync_owed = true; /* also what a failed merge moved */
+	settle_owed(t, true); /* one syncfs, also for what a failed merge moved */
 	if (err) {
 		res->outcome = T_FAILED;
 		snprintf(res->message, sizeof(res->message), "%s", err);
@@ -1792,30 +1914,102 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
 
 bool transport_sync_owed(const struct transport *t)
 {
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (!pl->claimed)
+			return true;
 	return t->sync_owed;
 }
 
-/* The batch's syncfs runs in a thread: the loop collects and ships the next
+static bool placed_claimed(const struct transport *t)
+{
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (pl->claimed)
+			return true;
+	return false;
+}
+
+/* Once every claimed serve exited, the sync they were is done (or the
+ * first error says why not). */
+static void placed_check(struct transport *t)
+{
+	if (!t->placed_cb)
+		return;
+	for (const struct placed *pl = t->placed; pl; pl = pl->next)
+		if (pl->claimed && pl->ts)
+			return;
+	struct transfer_result res = {.outcome = T_OK};
+	for (struct placed **pp = &t->placed; *pp;) {
+		struct placed *pl = *pp;
+		if (!pl->claimed) {
+			pp = &pl->next;
+			continue;
+		}
+		if (pl->err && res.outcome == T_OK) {
+			res.outcome = T_FAILED;
+			snprintf(res.message, sizeof(res.message), "%s", pl->err);
+		}
+		*pp = pl->next;
+		free(pl->err);
+		free(pl);
+	}
+	transfer_cb cb = t->placed_cb;
+	t->placed_cb = NULL;
+	cb(t->placed_arg, &res);
+}
+
+/* A remote target: the serves that placed streams sync on their own; this
+ * sync is waiting for every one not yet waited for. */
+static void placed_sync(struct transport *t, transfer_cb cb, void *arg)
+{
+	for (struct placed *pl = t->placed; pl; pl = pl->next)
+		pl->claimed = true;
+	t->placed_cb = cb;
+	t->placed_arg = arg;
+	placed_check(t);
+}
+
+/* The batch's sync runs in a thread: the loop collects and ships the next
  * batch meanwhile; cb (from the loop) says when this one is on disk. */
 struct bg_sync {
 	struct transport *t;
 	pthread_t thread;
 	int dir_fd;
+	struct settle_set *files; /* what to fsync; NULL or over: syncfs */
+	const char *target;
 	int done_fd; /* eventfd: the thread finished */
-	int error;   /* syncfs's errno, 0: done */
+	char *err;   /* NULL: on disk */
 	transfer_cb cb;
 	void *arg;
 };
 
+/* The files and directories settle collected, else the file system. */
+static void sync_written(struct bg_sync *b)
+{
+	if (b->files && !b->files->over)
+		settle_fsync(b->files, &b->err);
+	else
+		history_sync(b->dir_fd, b->target, &b->err);
+}
+
 static void *bg_sync_run(void *arg)
 {
 	struct bg_sync *b = arg;
-	b->error = syncfs(b->dir_fd) == 0 ? 0 : errno;
+	sync_written(b);
 	uint64_t one = 1;
 	if (write(b->done_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd cannot fail with a counter this small */
 	}
 	return NULL;
+}
+
+static void bg_sync_free(struct bg_sync *b)
+{
+	if (b->done_fd >= 0)
+		close(b->done_fd);
+	close(b->dir_fd);
+	settle_free(b->files);
+	free(b->err);
+	free(b);
 }
 
 static void bg_sync_end(struct transport *t)
@@ -1824,9 +2018,15 @@ static void bg_sync_end(struct transport *t)
 	t->bg = NULL;
 	loop_del_fd(t->loop, b->done_fd);
 	pthread_join(b->thread, NULL);
-	close(b->done_fd);
-	close(b->dir_fd);
-	free(b);
+	bg_sync_free(b);
+}
+
+static void bg_sync_result(struct bg_sync *b, struct transfer_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->outcome = b->err ? T_FAILED : T_OK;
+	if (b->err)
+		snprintf(res->message, sizeof(res->message), "%s", b->err);
 }
 
 static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -1837,13 +2037,8 @@ static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *ar
 	uint64_t n;
 	if (read(fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
 		return;
-	struct transfer_result res = {.outcome = T_OK};
-	if (t->bg->error) {
-		res.outcome = T_FAILED;
-		snprintf(res.message, sizeof(res.message),
-			 "cannot write what was shipped to disk (syncfs %s): %s", t->sc->target_path,
-			 strerror(t->bg->error));
-	}
+	struct transfer_result res;
+	bg_sync_result(t->bg, &res);
 	transfer_cb cb = t->bg->cb;
 	void *cb_arg = t->bg->arg;
 	bg_sync_end(t);
@@ -1852,45 +2047,42 @@ static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *ar
 
 bool transport_syncing(const struct transport *t)
 {
-	return t->bg != NULL;
+	return t->bg != NULL || placed_claimed(t);
 }
 
 void transport_sync(struct transport *t, transfer_cb cb, void *arg)
 {
+	if (t->remote) {
+		placed_sync(t, cb, arg);
+		return;
+	}
 	struct transfer_result res = {.outcome = T_FAILED};
+	int dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		snprintf(res.message, sizeof(res.message), "cannot open %s: %s", t->sc->target_path,
+			 strerror(errno));
+		cb(arg, &res);
+		return;
+	}
 	struct bg_sync *b = xcalloc(1, sizeof(*b));
 	b->t = t;
 	b->cb = cb;
 	b->arg = arg;
-	b->done_fd = -1;
-	b->dir_fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (b->dir_fd < 0) {
-		snprintf(res.message, sizeof(res.message), "cannot open %s: %s", t->sc->target_path,
-			 strerror(errno));
-		free(b);
-		cb(arg, &res);
-		return;
-	}
+	b->dir_fd = dir_fd;
+	b->target = t->sc->target_path;
+	/* What is written from now on is the next sync's. */
+	b->files = t->settle;
+	t->settle = NULL;
+	t->sync_owed = false;
 	b->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (b->done_fd < 0 || (errno = pthread_create(&b->thread, NULL, bg_sync_run, b)) != 0) {
-		/* No thread: the loop waits for this one syncfs itself. */
-		if (b->done_fd >= 0)
-			close(b->done_fd);
-		char *err = NULL;
-		if (history_sync(b->dir_fd, t->sc->target_path, &err) == 0) {
-			t->sync_owed = false;
-			res.outcome = T_OK;
-		} else {
-			snprintf(res.message, sizeof(res.message), "%s", err);
-			free(err);
-		}
-		close(b->dir_fd);
-		free(b);
+		/* No thread: the loop waits for this one sync itself. */
+		sync_written(b);
+		bg_sync_result(b, &res);
+		bg_sync_free(b);
 		cb(arg, &res);
 		return;
 	}
-	/* What is written from now on is the next sync's. */
-	t->sync_owed = false;
 	t->bg = b;
 	loop_add_fd(t->loop, b->done_fd, EPOLLIN, on_bg_sync_done, t);
 }

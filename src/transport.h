@@ -105,11 +105,14 @@ void transport_renames(struct transport *t, const struct rename_op *ops, size_t 
  * changes them when it adds a file there but is never asked to fix them
  * (a path list cannot name the top directory alone). */
 void transport_copy_root_times(struct transport *t, transfer_cb cb, void *arg);
-/* A local target: what the batch's stages wrote is not all on disk yet
- * (a tar stream's moves, a big rsync run). transport_sync puts it there
- * with one syncfs in a thread (what is written after it starts is the next
- * sync's) and calls cb from the loop (T_OK or T_FAILED); meanwhile the next
- * batch may ship. One at a time: not while transport_syncing(). */
+/* What the batch's stages wrote is not all on disk yet. A local target:
+ * transport_sync puts it there in a thread (the files a small batch
+ * touched fsynced, else one syncfs; what is written after it starts is
+ * the next sync's). A remote target: serve tar-x placed a stream's trees
+ * and syncs before it exits; transport_sync waits for every such serve not
+ * yet waited for. Either calls cb from the loop (T_OK or T_FAILED);
+ * meanwhile the next batch may ship. One at a time: not while
+ * transport_syncing(). */
 bool transport_sync_owed(const struct transport *t);
 bool transport_syncing(const struct transport *t);
 void transport_sync(struct transport *t, transfer_cb cb, void *arg);

@@ -268,6 +268,38 @@ static void test_classify(void **state)
 	assert_int_equal(tarstream_classify(0, 255, false), TS_USE_RSYNC);
 }
 
+/* A directory that changed as tar -c listed it does not make the archive
+ * less whole; anything else tar complains of does. */
+static void test_sender_verdict(void **state)
+{
+	(void)state;
+	const char *totals = "Total bytes written: 10240 (10KiB, 39MiB/s)";
+	char tail[512];
+	assert_int_equal(tarstream_sender_verdict(root, 0, totals), 0);
+	snprintf(tail, sizeof(tail), "tar: top/new: file changed as we read it;%s", totals);
+	assert_int_equal(tarstream_sender_verdict(root, 1, tail), 0);
+	snprintf(tail, sizeof(tail),
+		 "tar: top/new: file changed as we read it;tar: top/new/sub: file changed as "
+		 "we read it;%s",
+		 totals);
+	assert_int_equal(tarstream_sender_verdict(root, 1, tail), 0);
+	/* a file, a name that is gone, a quoted name, a name split at ';' */
+	snprintf(tail, sizeof(tail), "tar: top/new/a: file changed as we read it;%s", totals);
+	assert_int_equal(tarstream_sender_verdict(root, 1, tail), 1);
+	snprintf(tail, sizeof(tail),
+		 "tar: top/new: file changed as we read it;tar: top/gone: file changed as we "
+		 "read it");
+	assert_int_equal(tarstream_sender_verdict(root, 1, tail), 1);
+	assert_int_equal(tarstream_sender_verdict(root, 1, "tar: top\\:new: file changed as we read it"),
+			 1);
+	assert_int_equal(tarstream_sender_verdict(root, 1, "tar: top;new: file changed as we read it"),
+			 1);
+	/* other complaints and codes stand */
+	assert_int_equal(tarstream_sender_verdict(root, 1, "tar: top/new/a: file shrank by 1 byte"), 1);
+	assert_int_equal(tarstream_sender_verdict(root, 2, "tar: top/new: Cannot open"), 2);
+	assert_int_equal(tarstream_sender_verdict(root, 1, ""), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_list_keeps_directories_together),
 		cmocka_unit_test(test_list_refuses_sockets),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_sender_verdict),
 	};
 	return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
 }
