@@ -1651,6 +1651,17 @@ void history_usage(const char *root, uint64_t *bytes, time_t *oldest)
 	aged_free(&l);
 }
 
+#define RECEIVED_PREFIX ".received-"
+
+/* A received staging left unclaimed too long (its mtime is when it was
+ * received). */
+static bool received_expired(int hfd, const char *name)
+{
+	struct stat st;
+	return fstatat(hfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_mtime < time(NULL) - HISTORY_RECEIVED_MAX_AGE;
+}
+
 void history_clean_staging(const char *root)
 {
 	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
@@ -1661,6 +1672,11 @@ void history_clean_staging(const char *root)
 	DIR *d = fdopendir(dup(hfd));
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
+		if (!strncmp(e->d_name, RECEIVED_PREFIX, strlen(RECEIVED_PREFIX))) {
+			if (received_expired(hfd, e->d_name))
+				beneath_remove_tree(hfd, e->d_name);
+			continue;
+		}
 		char *end = NULL;
 		long pid = strncmp(e->d_name, ".incoming-", 10) == 0
 				   ? strtol(e->d_name + 10, &end, 10) : 0;
@@ -1733,4 +1749,84 @@ int history_room(const char *root, double keep, const char *keep_size, char **wh
 			 (unsigned long long)(reserve >> 20), (unsigned long long)(held >> 20),
 			 (unsigned long long)((reserve - avail) >> 20) + 1);
 	return -1;
+}
+
+bool history_tag_ok(const char *tag)
+{
+	size_t n = strspn(tag, "0123456789abcdef");
+	return n >= 16 && n <= 64 && !tag[n];
+}
+
+int history_mark_received(int root_fd, const char *staging_rel, const char *tag, char **err)
+{
+	char *to = xasprintf("%s/" RECEIVED_PREFIX "%s", HISTORY_DIR, tag);
+	int rc = 0;
+	if (renameat(root_fd, staging_rel, root_fd, to) < 0 ||
+	    utimensat(root_fd, to, NULL, AT_SYMLINK_NOFOLLOW) < 0) {
+		*err = xasprintf("cannot keep the received files for their check: %s",
+				 strerror(errno));
+		rc = -1;
+	}
+	free(to);
+	return rc;
+}
+
+char *history_claim_received(int root_fd, const char *tag, char **err)
+{
+	int hfd = beneath_open_dir(root_fd, HISTORY_DIR, false, err);
+	if (hfd < 0)
+		return NULL;
+	char *name = xasprintf(RECEIVED_PREFIX "%s", tag);
+	char *mine = xasprintf(".incoming-%ld-merge", (long)getpid());
+	char *rel = NULL;
+	if (received_expired(hfd, name)) {
+		beneath_remove_tree(hfd, name);
+		*err = xasprintf("the received files of %s waited too long for their check: "
+				 "not merged",
+				 tag);
+	} else if (renameat(hfd, name, hfd, mine) < 0) {
+		*err = xasprintf("no received files to merge for %s: %s", tag, strerror(errno));
+	} else {
+		rel = xasprintf("%s/%s", HISTORY_DIR, mine);
+	}
+	free(name);
+	free(mine);
+	close(hfd);
+	return rel;
+}
+
+void history_staging_drop(int root_fd, const char *staging_rel, const char *rel)
+{
+	if (!*rel || !beneath_rel_ok(rel))
+		return;
+	char *path = xasprintf("%s/%s", staging_rel, rel);
+	char *parent;
+	const char *base;
+	split_rel(path, &parent, &base);
+	char *err = NULL;
+	int pfd = beneath_open_dir(root_fd, parent, false, &err);
+	if (pfd >= 0) {
+		struct stat st;
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+			unlinkat(pfd, base, 0);
+		close(pfd);
+	}
+	free(err);
+	free(parent);
+	free(path);
+}
+
+void history_staging_remove(int root_fd, const char *staging_rel)
+{
+	char *parent;
+	const char *base;
+	split_rel(staging_rel, &parent, &base);
+	char *err = NULL;
+	int pfd = beneath_open_dir(root_fd, parent, false, &err);
+	if (pfd >= 0) {
+		beneath_remove_tree(pfd, base);
+		close(pfd);
+	}
+	free(err);
+	free(parent);
 }

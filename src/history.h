@@ -4,8 +4,10 @@
  * Keeping is a rename on the same file system, never a copy; the moment a
  * version was replaced is its ctime (set by that rename, by the target's
  * own kernel: a source cannot forge it). Staging directories for incoming
- * tar streams live in TARGET/.lifeboat-history/.incoming-PID and never
- * hold a name the sync uses, so a half-received file is never visible.
+ * tar streams and checked rsync runs live in TARGET/.lifeboat-history/
+ * .incoming-PID[-TAG] (and .received-TAG between a checked receive and
+ * its merge) and never hold a name the sync uses, so a half-received or
+ * unchecked file is never visible.
  *
  * Nothing here deletes history on anyone's request: history_prune() runs
  * by the target's own `keep` and `keep_size`. */
@@ -172,7 +174,31 @@ uint64_t history_bytes(const char *root);
 void history_usage(const char *root, uint64_t *bytes, time_t *oldest);
 
 /* Remove staging directories left by dead receivers (a crash of either
- * side): their contents never had a final name. */
+ * side): their contents never had a final name. Also received stagings
+ * (below) left unclaimed for HISTORY_RECEIVED_MAX_AGE seconds. */
 void history_clean_staging(const char *root);
+
+/* A checked rsync run (transport.h) is received into a staging directory
+ * (history_temp_dir(root, "verified"): a receiver killed mid-way leaves it
+ * to history_clean_staging), checked by the sender, then merged. Over ssh
+ * the receive and the merge are two serve requests: once the receive
+ * ended, serve renames the staging to HISTORY_DIR/.received-TAG (TAG: the
+ * sender's random name for this transfer, history_tag_ok) and the merge
+ * request claims it by renaming it to .incoming-PID-merge, its own. A
+ * received staging nobody claimed for HISTORY_RECEIVED_MAX_AGE (the sender
+ * died between the two) is removed and can no longer be claimed: never
+ * merged late. */
+#define HISTORY_RECEIVED_MAX_AGE 600
+bool history_tag_ok(const char *tag);
+/* staging_rel (below root) becomes HISTORY_DIR/.received-TAG. 0, or -1 with *err. */
+int history_mark_received(int root_fd, const char *staging_rel, const char *tag, char **err);
+/* Claim .received-TAG: the staging's new name below root (caller frees), or
+ * NULL with *err (none, or too old: removed). */
+char *history_claim_received(int root_fd, const char *tag, char **err);
+/* Remove REL (a file the sender found changed) from the staging: it is not
+ * merged. A REL that leaves the staging or is not there is ignored. */
+void history_staging_drop(int root_fd, const char *staging_rel, const char *rel);
+/* Remove a staging directory (what a merge left: merged directories). */
+void history_staging_remove(int root_fd, const char *staging_rel);
 
 #endif

@@ -388,7 +388,7 @@ static void on_receiver_exit(struct proc *p, void *arg)
  * would fsync each file in turn, a journal commit each. Returns rsync's
  * exit code, or SERVE_FAILED when the sync failed after a transfer the
  * peer would count as done. */
-static int receive_settled(const struct tree *t, struct strv *argv)
+static int receive_settled(const struct tree *t, struct strv *argv, bool settle)
 {
 	int in = fcntl(0, F_DUPFD_CLOEXEC, 3), out = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	struct loop *loop = loop_new();
@@ -414,7 +414,7 @@ static int receive_settled(const struct tree *t, struct strv *argv)
 		free(err);
 	}
 	loop_free(loop);
-	if (!ran)
+	if (!ran || !settle)
 		return code;
 	/* Whatever rsync wrote, also when some files vanished meanwhile (24:
 	 * the peer counts that batch as done) or it failed part way. */
@@ -478,7 +478,7 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 			strv_push(&argv, w->items[i]);
 	fflush(NULL);
 	if (!sender) {
-		int rc = receive_settled(t, &argv);
+		int rc = receive_settled(t, &argv, true);
 		strv_free(&argv);
 		return rc;
 	}
@@ -524,6 +524,113 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
 		return NULL;
 	}
 	return root_from_stdin(tr, p, *end);
+}
+
+/* rsync-staged TAG --server ... . ROOT: the receive of a checked
+ * rsync run (transport.h). rsync writes into a staging directory that serve
+ * picks in the tree's history area, comparing with the tree itself
+ * (--compare-dest: an unchanged file is not sent, a changed one has the
+ * tree's copy as its delta basis): nothing gets a final name here. Once
+ * rsync ended well the staging waits as .received-TAG for the sender's
+ * `merge TAG`, which merges only what held still while it was read;
+ * otherwise it goes at once. The merge syncs: no sync here. */
+static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from)
+{
+	const char *tag = from < w->len ? w->items[from] : "";
+	if (!history_tag_ok(tag))
+		return refuse("rsync-staged: not a transfer tag: ", tag);
+	bool sender, backup;
+	const char *dest;
+	char *err = NULL;
+	if (serve_check_rsync(w, from + 1, &sender, &dest, &backup, &err) < 0) {
+		int rc = refuse(err, NULL);
+		free(err);
+		return rc;
+	}
+	if (sender)
+		return refuse("rsync-staged: receives only, never sends: ", dest);
+	const struct tree *t = tree_of(tr, dest, true);
+	if (!t)
+		return refuse("rsync-staged: receives into a synced tree's root only: ", dest);
+	int rc = room_for(t);
+	if (rc != SERVE_OK)
+		return rc;
+	mkdir_p(t->root, 0755);
+	history_clean_staging(t->root);
+	char *staging = history_temp_dir(t->root, "verified");
+	int fd = staging ? open_root(t) : -1;
+	if (fd < 0) {
+		log_error("serve: cannot make a staging directory in %s: %s", t->root,
+			  strerror(errno));
+		free(staging);
+		return SERVE_FAILED;
+	}
+	const char *staging_rel = staging + strlen(t->root) + 1;
+	struct strv argv;
+	strv_init(&argv);
+	strv_push(&argv, "rsync");
+	bool dot = false;
+	for (size_t i = from + 1; i < w->len; i++) {
+		const char *a = w->items[i];
+		if (!dot && !strcmp(a, ".")) {
+			strv_pushf(&argv, "--compare-dest=%s", t->root);
+			dot = true;
+		}
+		if (a == dest)
+			strv_push(&argv, staging);
+		else if (strcmp(a, "--backup") != 0)
+			strv_push(&argv, a);
+	}
+	fflush(NULL);
+	rc = receive_settled(t, &argv, false);
+	strv_free(&argv);
+	if ((rc == 0 || rc == 24) && history_mark_received(fd, staging_rel, tag, &err) < 0) {
+		log_error("serve: %s", err);
+		free(err);
+		rc = SERVE_FAILED;
+	}
+	if (rc != 0 && rc != 24)
+		history_staging_remove(fd, staging_rel);
+	close(fd);
+	free(staging);
+	return rc;
+}
+
+/* merge TAG; stdin: ROOT, then the names (relative to the tree) of files
+ * that changed while they were read: those are dropped, and the rest of
+ * what `rsync-staged TAG` received goes into place, what it replaces kept
+ * in the history, on disk before serve exits. */
+static int serve_merge(const struct trees *tr, const struct strv *w, size_t at)
+{
+	if (w->len != at + 1 || !history_tag_ok(w->items[at]))
+		return refuse("merge: expected a transfer tag", NULL);
+	char *in;
+	const char *p, *end;
+	const struct tree *t = request_tree(tr, 64 << 20, &in, &p, &end);
+	int fd = t ? open_root(t) : -1;
+	if (fd < 0) {
+		free(in);
+		return SERVE_REFUSED;
+	}
+	char *err = NULL;
+	char *staging = history_claim_received(fd, w->items[at], &err);
+	int rc = SERVE_FAILED;
+	if (staging) {
+		for (const char *rel; (rel = next_name(&p, end));)
+			history_staging_drop(fd, staging, rel);
+		char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
+		if (history_merge(fd, staging, run, &err) == 0)
+			rc = SERVE_OK;
+		free(run);
+		history_staging_remove(fd, staging);
+		free(staging);
+	}
+	if (err)
+		log_error("serve: %s", err);
+	free(err);
+	close(fd);
+	free(in);
+	return rc;
 }
 
 /* stdin: ROOT, then FROM TO pairs; one line out per pair: "ok" or "fail WHY". */
@@ -1183,7 +1290,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 	base = base ? base + 1 : req;
 	bool known = !strcmp(base, "rsync") || !strcmp(req, "rename") || !strcmp(req, "utime") ||
 		     !strcmp(req, "tar-x") || !strcmp(req, "versions") || !strcmp(req, "restore") ||
-		     !strcmp(req, "usage") || !strcmp(req, "manifest");
+		     !strcmp(req, "usage") || !strcmp(req, "manifest") ||
+		     !strcmp(req, "rsync-staged") || !strcmp(req, "merge");
 	if (!known)
 		return forward(cfg, self, w, at);
 	struct trees tr;
@@ -1203,6 +1311,10 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 		rc = serve_usage(&tr);
 	else if (!strcmp(req, "manifest"))
 		rc = serve_manifest(&tr);
+	else if (!strcmp(req, "rsync-staged"))
+		rc = serve_rsync_staged(&tr, w, at + 1);
+	else if (!strcmp(req, "merge"))
+		rc = serve_merge(&tr, w, at + 1);
 	else
 		rc = serve_restore(&tr, w, at + 1);
 	trees_free(&tr);

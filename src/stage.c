@@ -195,33 +195,40 @@ static int parent_fd(struct stage *st, const char *source, const char *rel, cons
 	return fd;
 }
 
-/* One listed path: 0 staged, 1 held, 2 batch not stageable. */
-static int stage_one(struct stage *st, const char *source, const char *rel, char **err)
+enum staged_as { STAGED, HELD, GONE, UNSTAGED };
+
+/* Not for the stage: a big or hard-linked regular file, anything but a
+ * regular file, a directory or a symlink. */
+static bool not_for_stage(const struct stat *s)
+{
+	if (S_ISREG(s->st_mode))
+		return (uint64_t)s->st_size > STAGE_MAX_FILE || s->st_nlink > 1;
+	return !(S_ISDIR(s->st_mode) || S_ISLNK(s->st_mode));
+}
+
+/* One listed path. */
+static enum staged_as stage_one(struct stage *st, const char *source, const char *rel)
 {
 	char *src = *rel ? xasprintf("%s/%s", source, rel) : xstrdup(source);
 	struct stat s;
-	int rc = 0;
-	if (lstat(src, &s) < 0) {
-		/* Deleted: such a batch is read in place (deletions through the
-		 * stage were seen not to reach the target after a partition). */
+	enum staged_as as = STAGED;
+	if (lstat(src, &s) < 0)
+		as = GONE; /* deleted: nothing to read */
+	else if (!st || (*rel && not_for_stage(&s)))
+		as = UNSTAGED;
+	if (as != STAGED || !*rel) {
+		if (as == STAGED)
+			copy_attrs(st->fd, ".", &s);
 		free(src);
-		return 2;
-	}
-	if (!*rel) {
-		copy_attrs(st->fd, ".", &s);
-		free(src);
-		return 0;
-	}
-	if ((S_ISREG(s.st_mode) && ((uint64_t)s.st_size > STAGE_MAX_FILE || s.st_nlink > 1)) ||
-	    !(S_ISREG(s.st_mode) || S_ISDIR(s.st_mode) || S_ISLNK(s.st_mode))) {
-		free(src);
-		return 2;
+		return as;
 	}
 	const char *base;
-	int dfd = parent_fd(st, source, rel, &base, err);
+	char *err = NULL;
+	int dfd = parent_fd(st, source, rel, &base, &err);
+	free(err);
 	if (dfd < 0) {
 		free(src);
-		return -1;
+		return UNSTAGED; /* the checked run reads it, and says what is wrong */
 	}
 	if (S_ISDIR(s.st_mode)) {
 		if (mkdirat(dfd, base, 0700) == 0 || errno == EEXIST)
@@ -235,46 +242,17 @@ static int stage_one(struct stage *st, const char *source, const char *rel, char
 			if (symlinkat(target, dfd, base) == 0)
 				copy_attrs(dfd, base, &s);
 		}
-	} else {
-		rc = copy_stable(src, dfd, base);
-		if (rc < 0)
-			rc = 0; /* vanished or unreadable: as rsync would find it */
+	} else if (copy_stable(src, dfd, base) == 1) {
+		as = HELD; /* vanished or unreadable (-1): as rsync would find it */
 	}
 	close(dfd);
 	free(src);
-	return rc;
+	return as;
 }
 
-int stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
-	       char **err)
+/* Directories' times last: creating entries changed them. */
+static void copy_dir_times(struct stage *st, const char *source, const struct strv *list)
 {
-	/* Whatever an earlier batch left (a run stopped before it was done
-	 * reading) must not be shipped as this batch's content. */
-	stage_clear(st);
-	struct strv keep;
-	strv_init(&keep);
-	int rc = 0;
-	for (size_t i = 0; i < list->len && rc == 0; i++) {
-		int r = stage_one(st, source, list->items[i], err);
-		if (r == 1)
-			strv_push(held, list->items[i]);
-		else if (r == 0)
-			strv_push(&keep, list->items[i]);
-		else
-			rc = r == 2 ? 1 : -1;
-	}
-	if (rc != 0) {
-		stage_clear(st);
-		strv_free(&keep);
-		while (held->len)
-			free(held->items[--held->len]);
-		if (held->items)
-			held->items[0] = NULL;
-		return rc;
-	}
-	strv_free(list);
-	*list = keep;
-	/* Directories' times last: creating entries changed them. */
 	for (size_t i = 0; i < list->len; i++) {
 		const char *rel = list->items[i];
 		size_t len = strlen(rel);
@@ -295,8 +273,27 @@ int stage_fill(struct stage *st, const char *source, struct strv *list, struct s
 				break;
 		}
 	}
+}
+
+void stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
+		struct strv *gone, struct strv *unstaged)
+{
+	/* Whatever an earlier batch left (a run stopped before it was done
+	 * reading) must not be shipped as this batch's content. */
+	if (st)
+		stage_clear(st);
+	struct strv keep;
+	strv_init(&keep);
+	for (size_t i = 0; i < list->len; i++) {
+		struct strv *to[] = {&keep, held, gone, unstaged};
+		strv_push(to[stage_one(st, source, list->items[i])], list->items[i]);
+	}
+	strv_free(list);
+	*list = keep;
+	if (!st || !list->len)
+		return;
+	copy_dir_times(st, source, list);
 	struct stat root;
 	if (stat(source, &root) == 0)
 		copy_attrs(st->fd, ".", &root);
-	return 0;
 }

@@ -6,7 +6,8 @@
  * size, mtime and ctime before and after); a file that never holds still
  * is held back, to be shipped once it does. rsync then reads the stage,
  * laid out like the source (directories and symlinks with the source's
- * attributes). Owns one private directory. */
+ * attributes). What the stage cannot copy is sorted out for the transport
+ * (stage_fill). Owns one private directory. */
 #ifndef LIFEBOAT_STAGE_H
 #define LIFEBOAT_STAGE_H
 
@@ -14,7 +15,8 @@
 
 #include "util.h"
 
-/* Files above this size are not copied: the batch ships from the source. */
+/* Files above this size are not copied: a checked rsync run reads them
+ * (transport.h). */
 #define STAGE_MAX_FILE (64ULL << 20)
 /* A file open for writing elsewhere (a log) is copied only when it was
  * not written to for this long. */
@@ -30,11 +32,15 @@ void stage_free(struct stage *st);
 const char *stage_dir(const struct stage *st);
 
 /* Lay out list (paths relative to source, "" the source itself) in the
- * stage. Returns 0: staged, with the paths that would not hold still moved
- * from list into held; 1: this batch cannot be staged (a big or special
- * file, a deleted path), ship it from the source; -1: error (*err). */
-int stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
-	       char **err);
+ * stage; st NULL (no stage): only sort the list. Afterwards list holds
+ * what was staged, and the rest was moved: into held the files that would
+ * not hold still, into gone the paths that do not exist (nothing to read:
+ * rsync ships them from the source, as deletions), into unstaged what the
+ * stage does not copy (a regular file over STAGE_MAX_FILE or hard-linked,
+ * a device or fifo, a path it could not lay out): a checked rsync run
+ * reads those (transport.h). */
+void stage_fill(struct stage *st, const char *source, struct strv *list, struct strv *held,
+		struct strv *gone, struct strv *unstaged);
 /* Empty the stage (after rsync read it). */
 void stage_clear(struct stage *st);
 

@@ -39,6 +39,7 @@ enum stage {
 	STAGE_MANIFEST,
 	STAGE_STREAM,
 	STAGE_TREES,
+	STAGE_TREE_COPY, /* trees too big to list: a checked rsync -r */
 	STAGE_PATHS,
 	STAGE_ROOT,
 	STAGE_VERIFY,
@@ -129,6 +130,7 @@ static void schedule(struct syncer *s);
 static void hold(struct syncer *s, enum sync_state st, const char *why);
 static void run_stage(struct syncer *s);
 static void move_all(struct strv *from, struct strv *to);
+static bool pass_delete(const struct syncer *s);
 
 const char *sync_direction_name(enum sync_direction d)
 {
@@ -688,6 +690,13 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		strv_init(&s->cur.trees);
 		strv_free(&s->cur.new_files);
 		strv_init(&s->cur.new_files);
+	} else if (s->stage == STAGE_TREE_COPY) {
+		/* Copied; what the source lacks is pruned next, as for listed trees. */
+		if (!pass_delete(s)) {
+			strv_free(&s->cur.trees);
+			strv_init(&s->cur.trees);
+		}
+		requeue_held(s, r->held);
 	} else if (s->stage == STAGE_TREES) {
 		strv_free(&s->cur.trees);
 		strv_init(&s->cur.trees);
@@ -920,6 +929,7 @@ struct expansion {
 	struct strv *out;
 	size_t entries;
 	uint64_t bytes;
+	bool hard_links; /* found one: the trees are rsync -r's, in place */
 };
 
 /* Lists what is below dir_fd (rel, relative to the source; dir_fd is
@@ -949,8 +959,8 @@ static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int dep
 			continue;
 		if (S_ISREG(st.st_mode))
 			e->bytes += (uint64_t)st.st_size;
-		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES ||
-		    (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+		e->hard_links = S_ISREG(st.st_mode) && st.st_nlink > 1;
+		if (++e->entries > e->max_entries || e->bytes > EXPAND_MAX_BYTES || e->hard_links) {
 			ok = false;
 			break;
 		}
@@ -972,7 +982,7 @@ static bool expand_dir(struct expansion *e, int dir_fd, const char *rel, int dep
  * trees stay for an rsync that only deletes (a tree may exist on the
  * target: a directory re-created, a rename the target could not do, a
  * queue collapsed to directories). false: trees and paths as they were. */
-static bool expand_trees(struct syncer *s, struct batch *b)
+static bool expand_trees(struct syncer *s, struct batch *b, bool *hard_links)
 {
 	struct strv found;
 	strv_init(&found);
@@ -993,26 +1003,34 @@ static bool expand_trees(struct syncer *s, struct batch *b)
 			ok = expand_dir(&e, fd, tree, 0);
 		}
 	}
+	*hard_links = e.hard_links;
 	if (ok)
 		move_all(&found, &b->paths);
 	else
-		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (too big, "
-			  "hard links or unreadable for the stage)",
-			  s->sc->name, b->trees.len);
+		log_debug("[sync %s] %zu new trees shipped by rsync -r from the source (%s)",
+			  s->sc->name, b->trees.len,
+			  e.hard_links ? "hard links: in place" : "too big or unreadable for the stage");
 	strv_free(&found);
 	return ok;
 }
 
 /* A tree listed goes staged with the paths, and its rsync -r comes after
- * them and only deletes (prune_trees); a tree not listed is rsync -r's. */
+ * them and only deletes (prune_trees); a tree not listed is copied by a
+ * checked rsync -r (transport.h: never a torn copy) and then pruned the
+ * same way. */
 static void ship_trees(struct syncer *s, struct batch *b)
 {
-	if (!expand_trees(s, b)) {
-		s->stage = STAGE_TREES;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, pass_delete(s), on_transfer_done, s);
+	s->trees_listed = true;
+	bool hard_links = false;
+	if (!expand_trees(s, b, &hard_links)) {
+		/* Hard links: rsync -H with --compare-dest (a checked run) would
+		 * leave out a new name whose twin the target has; such trees are
+		 * read in place, as before. */
+		s->stage = hard_links ? STAGE_TREES : STAGE_TREE_COPY;
+		transport_rsync(s->t, hard_links ? RSYNC_LINKED_TREES : RSYNC_TREES, &b->trees,
+				hard_links ? pass_delete(s) : false, on_transfer_done, s);
 		return;
 	}
-	s->trees_listed = true;
 	if (!pass_delete(s)) {
 		strv_free(&b->trees);
 		strv_init(&b->trees);

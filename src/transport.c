@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,9 +30,10 @@
 #define SERVE_CMD "lifeboat serve"
 
 static const char *const helper_names[] = {"rsync", "rename helper", "directory-times helper",
-					   "epoch read"};
+					   "epoch read", "merge of a checked run"};
 
 struct run;
+struct path_plan;
 
 struct transport {
 	struct loop *loop;
@@ -80,6 +82,8 @@ struct transport {
 	struct placed *placed;
 	transfer_cb placed_cb;
 	void *placed_arg;
+	struct path_plan *plan; /* the path batch in flight (its runs in turn) */
+	uint64_t plan_timer;    /* its checked run waits for a file's ctime to age */
 };
 
 struct placed {
@@ -106,6 +110,15 @@ struct run {
 	int pin_fd;
 	struct strv held; /* paths the stage held back from this run */
 	struct strv touched; /* a local path or tree batch's list: what settle syncs */
+	/* A checked run (transport.h): its transfer's name on the target, when
+	 * rsync started, a local target's staging (below the target), and
+	 * rsync's figures for the merge helper's result. */
+	bool checked;
+	bool unprobed; /* a writer could not be probed for: a longer margin */
+	char tag[33];
+	struct timespec started;
+	char *staging_rel;
+	uint64_t bytes, files;
 	bool *failed;
 	size_t n_ops;
 	transfer_cb cb;
@@ -144,9 +157,15 @@ void transport_ssh_argv(const struct sync_conf *sc, struct strv *argv)
 	strv_push(argv, sc->target_host);
 }
 
+static bool checked_mode(enum rsync_mode mode)
+{
+	return mode == RSYNC_TREES || mode == RSYNC_CHECKED;
+}
+
+/* tag: a checked run's name for serve (remote targets). */
 static void build_options(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
-			  struct strv *argv)
+			  const char *tag, struct strv *argv)
 {
 	strv_push(argv, "rsync");
 	strv_push(argv, "-aH"); /* archive (owners when root) and hard links */
@@ -168,6 +187,8 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	case RSYNC_PATHS:
 	case RSYNC_TREES:
 	case RSYNC_PRUNE:
+	case RSYNC_CHECKED:
+	case RSYNC_LINKED_TREES:
 		strv_push(argv, "--stats");
 		strv_push(argv, "--files-from=-");
 		strv_push(argv, "--from0");
@@ -176,16 +197,21 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			strv_push(argv, "--existing");
 			strv_push(argv, "--ignore-existing");
 		}
-		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE) {
+		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE || mode == RSYNC_LINKED_TREES) {
 			strv_push(argv, "-r");
-			if (allow_delete)
+			if (allow_delete && mode != RSYNC_TREES)
 				strv_push(argv, "--delete");
 		} else {
 			/* We know these changed: never trust size+mtime, a same-size
 			 * rewrite within one clock tick must still arrive. */
 			strv_push(argv, "--ignore-times");
 		}
-		if (allow_delete) {
+		if (checked_mode(mode)) {
+			/* Into a staging directory: deletions are RSYNC_PRUNE's and
+			 * the path batch's; each file sent is named for the check. */
+			strv_push(argv, "--ignore-missing-args");
+			strv_push(argv, "--out-format=%i %l %n");
+		} else if (allow_delete) {
 			strv_push(argv, "--delete-missing-args");
 			strv_push(argv, "--force");
 		} else {
@@ -200,6 +226,10 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	 * --exclude-from file as NUL-separated. */
 	for (size_t i = 0; filters && i < filters->len; i++)
 		strv_pushf(argv, "--filter=%s", filters->items[i]);
+	/* rsync 3.5.0 with -H, --compare-dest and incremental recursion was
+	 * seen to hang: a checked run sends its whole file list first. */
+	if (checked_mode(mode))
+		strv_push(argv, "--no-inc-recursive");
 	if (sc->compress)
 		strv_push(argv, "-z");
 	if (sc->bwlimit > 0)
@@ -214,7 +244,10 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		}
 		strv_push(argv, "-e");
 		peer_rsync_e(&words, argv);
-		strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
+		if (checked_mode(mode))
+			strv_pushf(argv, "--rsync-path=" SERVE_CMD " rsync-staged %s", tag);
+		else
+			strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
 		strv_free(&words);
 	}
 	if (sc->rsync_args)
@@ -239,7 +272,7 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv)
 {
-	build_options(sc, filters, control_path, mode, allow_delete, argv);
+	build_options(sc, filters, control_path, mode, allow_delete, "0123456789abcdef", argv);
 	append_paths(sc, NULL, argv);
 }
 
@@ -297,6 +330,9 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 			  sc->bwlimit <= 0 && !sc->compress;
 	t->remote = sc->target_host != NULL;
 	t->live_delete = live_delete;
+	/* A broken read lease (the writer probe, the stage) is signalled with
+	 * SIGIO, whose default ends the process. */
+	signal(SIGIO, SIG_IGN);
 	char *serr = NULL;
 	t->stage = stage_new(sc->name, &serr);
 	if (!t->stage) {
@@ -320,11 +356,27 @@ struct transport *transport_new(struct loop *loop, const struct sync_conf *sc,
 	return t;
 }
 
+static void remove_local_staging(struct transport *t, struct run *r)
+{
+	if (!r->staging_rel)
+		return;
+	int root = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root >= 0) {
+		history_staging_remove(root, r->staging_rel);
+		close(root);
+	}
+	free(r->staging_rel);
+	r->staging_rel = NULL;
+}
+
+static void plan_free(struct path_plan *p);
+
 static void free_run(struct run *r)
 {
 	if (!r)
 		return;
-	proc_free(r->p);
+	proc_free(r->p); /* a checked run's rsync is gone before its staging */
+	remove_local_staging(r->t, r);
 	strv_free(&r->held);
 	strv_free(&r->touched);
 	if (r->pinned)
@@ -359,6 +411,10 @@ void transport_stop(struct transport *t)
 	}
 	free_run(t->active);
 	t->active = NULL;
+	plan_free(t->plan);
+	t->plan = NULL;
+	loop_cancel_timer(t->loop, t->plan_timer);
+	t->plan_timer = 0;
 	if (t->stage)
 		stage_clear(t->stage);
 	tarstream_free(t->stream);
@@ -600,9 +656,9 @@ static struct settle_set *settle_owed(struct transport *t, bool whole)
 static void settle(struct run *r, struct transfer_result *res)
 {
 	struct transport *t = r->t;
-	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY ||
+	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY || r->checked ||
 	    res->outcome != T_OK)
-		return;
+		return; /* a checked run's merge owes the batch's sync (merge_local) */
 	struct settle_set *s = settle_owed(t, r->mode == RSYNC_FULL);
 	if (s->over)
 		return;
@@ -611,7 +667,9 @@ static void settle(struct run *r, struct transfer_result *res)
 		settle_over(s); /* the syncfs will say what is wrong */
 		return;
 	}
-	settle_collect(s, fd, &r->touched, r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE);
+	settle_collect(s, fd, &r->touched,
+		       r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE ||
+			       r->mode == RSYNC_LINKED_TREES);
 	close(fd);
 }
 
@@ -682,6 +740,7 @@ void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, 
 			res->outcome = T_OK;
 		break;
 	case HELPER_UTIME:
+	case HELPER_MERGE:
 	case HELPER_NONE:
 		break; /* the exit code says it all */
 	}
@@ -696,6 +755,10 @@ static void fill_result(struct run *r, struct transfer_result *res)
 	const char *text = out->data ? out->data : "";
 	transport_helper_result(r->kind, proc_exit_code(r->p), r->t->remote, text,
 				proc_stderr_tail(r->p), r->failed, r->n_ops, res);
+	if (r->kind == HELPER_MERGE) {
+		res->bytes = r->bytes; /* what the checked run sent */
+		res->files = r->files;
+	}
 	if (r->kind != HELPER_NONE)
 		return;
 	if (r->mode == RSYNC_VERIFY)
@@ -713,6 +776,8 @@ static void unlinger(struct transport *t, struct run *r)
 		}
 	}
 }
+
+static void checked_run_done(struct run *r);
 
 static void on_run_exit(struct proc *p, void *arg)
 {
@@ -747,6 +812,10 @@ static void on_run_exit(struct proc *p, void *arg)
 		log_debug("[sync %s] idle rsync ended (exit %d: %s)", t->sc->name, proc_exit_code(p),
 			  proc_stderr_tail(p));
 		free_run(r);
+		return;
+	}
+	if (r->checked) {
+		checked_run_done(r);
 		return;
 	}
 	struct transfer_result res;
@@ -826,7 +895,7 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	struct strv argv;
 	strv_init(&argv);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
-		      allow_delete, &argv);
+		      allow_delete, NULL, &argv);
 	bool rejoin = mode == RSYNC_FULL && t->backup_dir;
 	if (t->remote && rejoin) {
 		/* serve on the target keeps what the pass replaces, in its history. */
@@ -861,7 +930,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	r->pin_fd = pin_fd;
 	struct proc_opts o = {
 		.argv = argv.items,
-		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE,
+		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE ||
+			      mode == RSYNC_LINKED_TREES,
 		.capture_stdout = true,
 	};
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
@@ -1107,79 +1177,373 @@ void transport_stream(struct transport *t, const struct strv *trees, struct strv
 	}
 }
 
-/* A path batch: stable copies of its files in the stage (never a torn
- * read), the list without the files that would not hold still (held).
- * Returns true when rsync reads the stage. */
-static bool stage_batch(struct transport *t, const struct strv *list, struct strv *sent,
-			struct strv *held)
+/* ---- checked runs (transport.h) ---- */
+
+/* The kernel stamps ctime from a clock that lags the real one by up to a
+ * tick (4 ms at HZ=250, 10 ms at HZ=100): a change made after a run
+ * started is stamped no earlier than this before it. */
+#define CHECK_MARGIN_NS 20000000LL
+
+static struct run *start_helper(struct transport *t, enum helper_kind kind, const char *request,
+				char *const *args, const void *input, size_t input_len,
+				transfer_cb cb, void *arg);
+
+static void new_tag(char tag[33])
 {
-	strv_init(sent);
-	strv_init(held);
-	for (size_t i = 0; list && i < list->len; i++)
-		strv_push(sent, list->items[i]);
-	if (!t->stage)
-		return false;
-	char *err = NULL;
-	int rc = stage_fill(t->stage, t->sc->source, sent, held, &err);
-	if (rc < 0) {
-		log_warn("[sync %s] %s; this batch is read from the source", t->sc->name, err);
-		free(err);
+	unsigned char raw[16];
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		/* no entropy yet: the pid and the clock still make it unique here */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t a = (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_nsec, b = (uint64_t)ts.tv_sec;
+		memcpy(raw, &a, 8);
+		memcpy(raw + 8, &b, 8);
 	}
-	if (rc != 0) {
-		strv_free(sent);
-		strv_init(sent);
-		for (size_t i = 0; list && i < list->len; i++)
-			strv_push(sent, list->items[i]);
-	}
-	if (log_get_level() >= LOG_LVL_DEBUG) {
-		struct buf names;
-		buf_init(&names);
-		for (size_t i = 0; i < sent->len && i < 30; i++)
-			buf_addf(&names, " %s", sent->items[i]);
-		log_debug("[sync %s] path batch (%s):%s", t->sc->name, rc == 0 ? "staged" : "in place",
-			  names.data ? names.data : "");
-		buf_free(&names);
-	}
-	for (size_t i = 0; i < held->len; i++)
-		log_info("[sync %s] %s changes faster than it can be copied whole: it waits for a "
-			 "quiet moment (never a torn copy)",
-			 t->sc->name, held->items[i]);
-	return rc == 0;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(tag + 2 * i, 3, "%02x", raw[i]);
 }
 
-void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
-		     bool allow_delete, transfer_cb cb, void *arg)
+/* A run into a staging directory (a local one made here; serve makes its
+ * own). It reads the pinned source; started per transfer, never primed. */
+static struct run *spawn_checked(struct transport *t, enum rsync_mode mode,
+				  const struct timespec *started, char **err)
+{
+	char *pinned_path = NULL;
+	int pin_fd = pin_source(t, &pinned_path, err);
+	if (pin_fd < 0)
+		return NULL;
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->t = t;
+	r->mode = mode;
+	r->checked = true;
+	r->pinned = true;
+	r->pin_fd = pin_fd;
+	new_tag(r->tag);
+	struct strv argv;
+	strv_init(&argv);
+	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode, false,
+		      r->tag, &argv);
+	char *staging = NULL;
+	if (!t->remote) {
+		staging = history_temp_dir(t->sc->target_path, "verified");
+		if (!staging) {
+			*err = xasprintf("cannot make a staging directory in %s/%s: %s",
+					 t->sc->target_path, HISTORY_DIR, strerror(errno));
+			strv_free(&argv);
+			free(pinned_path);
+			free_run(r);
+			return NULL;
+		}
+		r->staging_rel = xstrdup(staging + strlen(t->sc->target_path) + 1);
+		strv_pushf(&argv, "--compare-dest=%s", t->sc->target_path);
+	}
+	strv_push(&argv, "--");
+	strv_pushf(&argv, "%s/", pinned_path);
+	if (t->remote) {
+		char *remote = config_rsync_remote(t->sc->target_host, t->sc->target_path);
+		strv_push(&argv, remote);
+		free(remote);
+	} else {
+		strv_pushf(&argv, "%s/", staging);
+	}
+	free(staging);
+	free(pinned_path);
+	struct proc_opts o = {.argv = argv.items, .stdin_pipe = true, .capture_stdout = true};
+	r->started = *started;
+	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
+	strv_free(&argv);
+	if (!r->p) {
+		free_run(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Without a lease to probe writers with (not root, not the owner): a file
+ * counts only when it was quiet this long before the run, as a write call
+ * in flight at the start (its ctime set when it began) could go on. */
+#define CHECK_UNPROBED_NS 1000000000LL
+
+/* Did the file at rel (below the pinned source) hold still while the run
+ * read it: its ctime, which no one can set, older than the run's start,
+ * and the size rsync sent? A file gone or replaced says no. A write in
+ * flight when the run started had its file open for writing, which the
+ * probe before the run (probe_writers) caught. */
+static bool held_still(const struct run *r, const char *rel, uint64_t size)
+{
+	struct stat st;
+	if (fstatat(r->pin_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != size)
+		return false;
+	long long changed = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	long long start = (long long)r->started.tv_sec * 1000000000LL + r->started.tv_nsec;
+	return changed < start - (r->unprobed ? CHECK_UNPROBED_NS : CHECK_MARGIN_NS);
+}
+
+/* Is the file open for writing anywhere (a read lease is refused then)?
+ * 1 yes, 0 no (or gone), -1 cannot tell (no right to a lease). The lease
+ * is given back at once: no writer waits for it. */
+static int open_for_writing(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int rc = 0;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	else
+		rc = errno == EAGAIN ? 1 : -1;
+	close(fd);
+	return rc;
+}
+
+struct probe {
+	const struct exclude_set *x;
+	struct strv *busy; /* open for writing */
+	bool unprobed;
+};
+
+static void probe_one(struct probe *p, int dir_fd, const char *name, const char *rel)
+{
+	int w = open_for_writing(dir_fd, name);
+	if (w > 0)
+		strv_push(p->busy, rel);
+	else if (w < 0)
+		p->unprobed = true;
+}
+
+static void probe_tree(struct probe *p, int dir_fd, struct buf *rel, int depth)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return;
+	}
+	size_t len = rel->len;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		struct stat st;
+		if ((n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) ||
+		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (p->x && exclude_match(p->x, n, S_ISDIR(st.st_mode))))
+			continue;
+		rel->len = len;
+		buf_addc(rel, '/');
+		buf_adds(rel, n);
+		if (S_ISREG(st.st_mode)) {
+			probe_one(p, dirfd(d), n, rel->data);
+		} else if (S_ISDIR(st.st_mode) && depth < 64) {
+			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				probe_tree(p, fd, rel, depth + 1);
+		}
+	}
+	rel->len = len;
+	rel->data[len] = '\0';
+	closedir(d);
+}
+
+/* Before a checked run: the files in list (trees: below them) that someone
+ * is writing now go into busy; those are not merged whatever rsync reads. */
+static bool probe_writers(const struct transport *t, enum rsync_mode mode,
+			  const struct strv *list, struct strv *busy)
+{
+	struct probe p = {.x = t->excludes, .busy = busy};
+	int src = open(t->sc->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; src >= 0 && i < list->len; i++) {
+		const char *rel = list->items[i];
+		struct stat st;
+		if (!*rel || fstatat(src, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			probe_one(&p, src, rel, rel);
+		} else if (S_ISDIR(st.st_mode) && mode == RSYNC_TREES) {
+			int fd = openat(src, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			struct buf b;
+			buf_init(&b);
+			buf_adds(&b, rel);
+			if (fd >= 0)
+				probe_tree(&p, fd, &b, 0);
+			buf_free(&b);
+		}
+	}
+	if (src >= 0)
+		close(src);
+	return p.unprobed;
+}
+
+static bool listed(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (!strcmp(v->items[i], s))
+			return true;
+	return false;
+}
+
+/* rsync's --out-format writes a name's unprintable bytes (and a backslash
+ * that would look like such an escape) as \#ooo. */
+static char *unescape_name(const char *s, size_t len)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 4 < len && s[i + 1] == '#' && s[i + 2] >= '0' &&
+		    s[i + 2] <= '3' && s[i + 3] >= '0' && s[i + 3] <= '7' && s[i + 4] >= '0' &&
+		    s[i + 4] <= '7') {
+			buf_addc(&b, (char)((s[i + 2] - '0') * 64 + (s[i + 3] - '0') * 8 + (s[i + 4] - '0')));
+			i += 4;
+		} else {
+			buf_addc(&b, s[i]);
+		}
+	}
+	buf_addc(&b, '\0');
+	return buf_steal(&b);
+}
+
+/* The regular files the run sent ("%i %l %n" lines, up to the statistics'
+ * blank line) that did not hold still: into r->held. */
+static void collect_changed(struct run *r, const char *text)
+{
+	for (const char *line = text; line && *line && *line != '\n';) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		const char *sp = memchr(line, ' ', len);
+		char *end = NULL;
+		unsigned long long size = 0;
+		if (sp && sp - line == 11 && line[1] == 'f' && strchr("<>ch.", line[0])) {
+			errno = 0;
+			size = strtoull(sp + 1, &end, 10);
+		}
+		if (end && *end == ' ' && !errno && end < line + len) {
+			char *rel = unescape_name(end + 1, (size_t)(line + len - end - 1));
+			if (!listed(&r->held, rel) && !held_still(r, rel, size)) {
+				log_info("[sync %s] %s changed while it was read: it waits for a quiet "
+					 "moment (never a torn copy)",
+					 r->t->sc->name, rel);
+				strv_push(&r->held, rel);
+			}
+			free(rel);
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/* A local target: what held still goes into place, what it replaces into
+ * the history; the batch's syncfs puts it on disk (sync_owed). */
+static void merge_local(struct run *r, struct transfer_result *res)
+{
+	struct transport *t = r->t;
+	char *err = NULL;
+	int root = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
+	for (size_t i = 0; root >= 0 && i < r->held.len; i++)
+		history_staging_drop(root, r->staging_rel, r->held.items[i]);
+	char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir("") : NULL;
+	if (root >= 0 && history_merge_then(root, r->staging_rel, run, false, &err) == 0)
+		log_debug("[sync %s] checked run merged (%zu files held back)", t->sc->name,
+			  r->held.len);
+	settle_owed(t, true); /* one syncfs, also for what a failed merge moved */
+	if (err) {
+		res->outcome = T_FAILED;
+		snprintf(res->message, sizeof(res->message), "%s", err);
+	}
+	free(err);
+	free(run);
+	if (root >= 0)
+		close(root);
+	remove_local_staging(t, r);
+}
+
+/* rsync exited: check what it sent, then merge (here, or serve's merge
+ * request over ssh, which delivers the result in its turn). */
+static void checked_run_done(struct run *r)
+{
+	struct transport *t = r->t;
+	struct transfer_result res;
+	fill_result(r, &res);
+	if (res.outcome == T_OK) {
+		const struct buf *out = proc_stdout(r->p);
+		collect_changed(r, out->data ? out->data : "");
+	}
+	if (res.outcome != T_OK || !t->remote) {
+		if (res.outcome == T_OK)
+			merge_local(r, &res);
+		deliver(r, &res);
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	buf_add(&b, t->sc->target_path, strlen(t->sc->target_path) + 1);
+	for (size_t i = 0; i < r->held.len; i++)
+		buf_add(&b, r->held.items[i], strlen(r->held.items[i]) + 1);
+	char *args[] = {r->tag, NULL};
+	if (t->active == r)
+		t->active = NULL;
+	struct run *m = start_helper(t, HELPER_MERGE, "merge", args, b.data, b.len, r->cb, r->arg);
+	if (m) {
+		m->held = r->held;
+		strv_init(&r->held);
+		m->bytes = res.bytes;
+		m->files = res.files;
+	}
+	buf_free(&b);
+	free_run(r);
+}
+
+static void start_checked(struct transport *t, enum rsync_mode mode, const struct strv *list,
+			  transfer_cb cb, void *arg)
+{
+	/* The start first, then the probe: a writer that opens after the
+	 * probe writes after the start, and its ctime says so. */
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	struct strv busy, send;
+	strv_init(&busy);
+	strv_init(&send);
+	bool unprobed = probe_writers(t, mode, list, &busy);
+	for (size_t i = 0; i < busy.len; i++)
+		log_info("[sync %s] %s is open for writing: it waits for a quiet moment (never a "
+			 "torn copy)",
+			 t->sc->name, busy.items[i]);
+	for (size_t i = 0; i < list->len; i++)
+		if (mode != RSYNC_CHECKED || !listed(&busy, list->items[i]))
+			strv_push(&send, list->items[i]);
+	if (!send.len) {
+		/* Every file is being written: nothing to read yet. */
+		struct transfer_result res = {.outcome = T_OK, .held = &busy};
+		cb(arg, &res);
+		strv_free(&busy);
+		strv_free(&send);
+		return;
+	}
+	char *err = NULL;
+	struct run *r = spawn_checked(t, mode, &started, &err);
+	if (!r) {
+		strv_free(&busy);
+		strv_free(&send);
+		fail_now(t, cb, arg, err);
+		free(err);
+		return;
+	}
+	r->held = busy;
+	r->unprobed = unprobed;
+	r->claimed = true;
+	r->cb = cb;
+	r->arg = arg;
+	t->active = r;
+	send_list(r, &send);
+	strv_free(&send);
+}
+
+/* One rsync over a list: the primed one when it fits (it reads the stage),
+ * else a new one (reading the stage, or the pinned source). */
+static void start_run(struct transport *t, enum rsync_mode mode, const struct strv *list,
+		      bool allow_delete, bool staged, transfer_cb cb, void *arg)
 {
 	struct run *r = NULL;
-	int slot = mode == RSYNC_PATHS ? 0 : (mode == RSYNC_TREES ? 1 : -1);
-	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
-		return;
-	/* The syncer's source guard looked before the batch; a disk unmounted
-	 * since then must not become a deletion either. */
-	if (!source_is_itself(t)) {
-		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
-		return;
-	}
-	struct strv sent, held;
-	bool staged = mode == RSYNC_PATHS && stage_batch(t, list, &sent, &held);
-	if (staged && !source_is_itself(t)) {
-		/* Unmounted while the stage was read: what it missed is not gone,
-		 * and --delete-missing-args must not say so on the target. */
-		stage_clear(t->stage);
-		strv_free(&sent);
-		strv_free(&held);
-		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
-		return;
-	}
-	if (mode == RSYNC_PATHS && sent.len == 0) {
-		/* Every file kept changing: nothing to ship yet. */
-		struct transfer_result res = {.outcome = T_OK, .held = &held};
-		cb(arg, &res);
-		strv_free(&sent);
-		strv_free(&held);
-		return;
-	}
-	/* The primed path rsync reads the stage; an unstaged batch its own. */
+	int slot = mode == RSYNC_PATHS ? 0 : -1;
 	bool primed_fits = slot != 0 || staged == (t->stage != NULL);
 	if (slot >= 0 && allow_delete == t->live_delete && t->primed[slot] && primed_fits) {
 		r = t->primed[slot];
@@ -1192,10 +1556,6 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 				stage_clear(t->stage);
 			fail_now(t, cb, arg, err);
 			free(err);
-			if (mode == RSYNC_PATHS) {
-				strv_free(&sent);
-				strv_free(&held);
-			}
 			return;
 		}
 	}
@@ -1203,18 +1563,203 @@ void transport_rsync(struct transport *t, enum rsync_mode mode, const struct str
 	r->cb = cb;
 	r->arg = arg;
 	t->active = r;
-	if (mode == RSYNC_PATHS) {
-		r->held = held;
-		send_list(r, &sent);
-		r->touched = sent; /* settle syncs what was sent */
-	} else if (list) { /* RSYNC_TREES, RSYNC_PRUNE */
+	if (list) {
 		send_list(r, list);
-		strv_init(&r->touched);
-		for (size_t i = 0; list && i < list->len; i++)
-			strv_push(&r->touched, list->items[i]);
+		for (size_t i = 0; i < list->len; i++)
+			strv_push(&r->touched, list->items[i]); /* settle syncs what was sent */
 	}
 	if (slot >= 0)
 		prime(t); /* the next change finds a warm rsync too */
+}
+
+/* ---- a path batch: up to three runs, one result ---- */
+
+struct path_plan {
+	struct strv gone;     /* deleted: rsync from the source deletes them */
+	struct strv unstaged; /* not for the stage: a checked run */
+	struct strv held;     /* did not hold still: queued again */
+	bool allow_delete;
+	bool waited; /* for the checked run's files to age, once */
+	struct transfer_result sum;
+	transfer_cb cb;
+	void *arg;
+};
+
+static void plan_free(struct path_plan *p)
+{
+	if (!p)
+		return;
+	strv_free(&p->gone);
+	strv_free(&p->unstaged);
+	strv_free(&p->held);
+	free(p);
+}
+
+static void plan_finish(struct transport *t, const struct transfer_result *r)
+{
+	struct path_plan *p = t->plan;
+	t->plan = NULL;
+	struct transfer_result res = *r;
+	if (res.outcome == T_OK) {
+		res.bytes = p->sum.bytes;
+		res.files = p->sum.files;
+		res.exit_code = p->sum.exit_code;
+	}
+	res.held = p->held.len ? &p->held : NULL;
+	p->cb(p->arg, &res);
+	plan_free(p);
+}
+
+static void plan_step_done(void *arg, const struct transfer_result *r);
+static void plan_next(struct transport *t);
+
+static void plan_timer_cb(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct transport *t = arg;
+	t->plan_timer = 0;
+	plan_next(t);
+}
+
+/* A file changed less than the check's margin ago would fail the check
+ * whatever rsync read (a file just written and closed, or moved in: a
+ * rename sets ctime too): ms to wait until none has, 0 now. */
+static long ms_until_aged(const struct transport *t, const struct strv *list)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec, wait_ns = 0;
+	for (size_t i = 0; i < list->len && i < 1000; i++) {
+		char *path = xasprintf("%s/%s", t->sc->source, list->items[i]);
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			long long age = now_ns - ((long long)st.st_ctim.tv_sec * 1000000000LL +
+						  st.st_ctim.tv_nsec);
+			if (CHECK_MARGIN_NS - age > wait_ns)
+				wait_ns = CHECK_MARGIN_NS - age;
+		}
+		free(path);
+	}
+	return wait_ns > 0 ? (long)(wait_ns / 1000000 + 2) : 0;
+}
+
+static void plan_next(struct transport *t)
+{
+	struct path_plan *p = t->plan;
+	struct strv list = {0};
+	long wait_ms = p->gone.len || p->waited ? 0 : ms_until_aged(t, &p->unstaged);
+	if (wait_ms > 0 && wait_ms <= 100) {
+		p->waited = true; /* once: a file rewritten without pause fails the check anyway */
+		t->plan_timer = loop_add_timer(t->loop, wait_ms, plan_timer_cb, t);
+		return;
+	}
+	if (p->gone.len) {
+		list = p->gone;
+		strv_init(&p->gone);
+		start_run(t, RSYNC_PATHS, &list, p->allow_delete, false, plan_step_done, t);
+	} else if (p->unstaged.len) {
+		list = p->unstaged;
+		strv_init(&p->unstaged);
+		start_checked(t, RSYNC_CHECKED, &list, plan_step_done, t);
+	} else {
+		plan_finish(t, &p->sum);
+		return;
+	}
+	strv_free(&list);
+}
+
+static void plan_step_done(void *arg, const struct transfer_result *r)
+{
+	struct transport *t = arg;
+	struct path_plan *p = t->plan;
+	if (!p)
+		return;
+	p->sum.bytes += r->bytes;
+	p->sum.files += r->files;
+	if (r->exit_code == 24)
+		p->sum.exit_code = 24;
+	for (size_t i = 0; r->held && i < r->held->len; i++)
+		strv_push(&p->held, r->held->items[i]);
+	if (r->outcome != T_OK)
+		plan_finish(t, r);
+	else
+		plan_next(t);
+}
+
+static void log_batch(struct transport *t, const struct strv *staged, const struct path_plan *p)
+{
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		struct buf names;
+		buf_init(&names);
+		for (size_t i = 0; i < staged->len && i < 30; i++)
+			buf_addf(&names, " %s", staged->items[i]);
+		log_debug("[sync %s] path batch: %zu staged, %zu deleted, %zu checked:%s",
+			  t->sc->name, staged->len, p->gone.len, p->unstaged.len,
+			  names.data ? names.data : "");
+		buf_free(&names);
+	}
+	for (size_t i = 0; i < p->held.len; i++)
+		log_info("[sync %s] %s changes faster than it can be copied whole: it waits for a "
+			 "quiet moment (never a torn copy)",
+			 t->sc->name, p->held.items[i]);
+}
+
+/* A path batch: stable copies of its files in the stage (never a torn
+ * read) read by the primed rsync; deleted paths by an rsync of the source
+ * (nothing to read there); files the stage does not copy by a checked run.
+ * The callback hears once, with every run's held files. */
+static void paths_start(struct transport *t, const struct strv *list, bool allow_delete,
+			transfer_cb cb, void *arg)
+{
+	struct path_plan *p = xcalloc(1, sizeof(*p));
+	strv_init(&p->gone);
+	strv_init(&p->unstaged);
+	strv_init(&p->held);
+	p->allow_delete = allow_delete;
+	p->sum.outcome = T_OK;
+	p->cb = cb;
+	p->arg = arg;
+	t->plan = p;
+	struct strv staged;
+	strv_init(&staged);
+	for (size_t i = 0; list && i < list->len; i++)
+		strv_push(&staged, list->items[i]);
+	stage_fill(t->stage, t->sc->source, &staged, &p->held, &p->gone, &p->unstaged);
+	log_batch(t, &staged, p);
+	if (!source_is_itself(t)) {
+		/* Unmounted while the stage was read: what it missed is not gone,
+		 * and --delete-missing-args must not say so on the target. */
+		if (t->stage)
+			stage_clear(t->stage);
+		struct transfer_result res = {.outcome = T_FAILED, .exit_code = -1};
+		snprintf(res.message, sizeof(res.message),
+			 "the source is gone or on another file system: not shipped");
+		plan_finish(t, &res);
+	} else if (staged.len) {
+		start_run(t, RSYNC_PATHS, &staged, allow_delete, true, plan_step_done, t);
+	} else {
+		plan_next(t);
+	}
+	strv_free(&staged);
+}
+
+void transport_rsync(struct transport *t, enum rsync_mode mode, const struct strv *list,
+		     bool allow_delete, transfer_cb cb, void *arg)
+{
+	if (mode != RSYNC_VERIFY && local_no_room(t, cb, arg))
+		return;
+	/* The syncer's source guard looked before the batch; a disk unmounted
+	 * since then must not become a deletion either. */
+	if (!source_is_itself(t)) {
+		fail_now(t, cb, arg, "the source is gone or on another file system: not shipped");
+		return;
+	}
+	if (mode == RSYNC_PATHS)
+		paths_start(t, list, allow_delete, cb, arg);
+	else if (checked_mode(mode))
+		start_checked(t, mode, list, cb, arg);
+	else
+		start_run(t, mode, list, allow_delete, false, cb, arg);
 }
 
 static void local_renames(struct transport *t, const struct rename_op *ops, size_t n,

@@ -19,13 +19,34 @@
 struct loop;
 struct transport;
 
+/* A checked run (RSYNC_TREES, RSYNC_CHECKED) reads the source in place but
+ * never leaves a torn copy: rsync writes into a staging directory in the
+ * target's history area (--compare-dest=the target: an unchanged file is
+ * not sent, a changed one has the target's copy as its delta basis). Just
+ * before, its files are probed for writers (a read lease is refused while
+ * one has the file open): those are not merged. Once rsync exited, each
+ * regular file it sent (its --out-format lines) is looked at again on the
+ * source: one whose ctime is not older than the run's
+ * start (less the kernel's coarse clock tick) or whose size is not the one
+ * sent changed while it was read, is dropped from the staging and reported
+ * held (queued again, shipped once it holds still). The rest is merged into
+ * place (history_merge: what it replaces kept). Over ssh the receive is
+ * `serve rsync-staged TAG` and the merge `serve merge TAG` (docs/serve.md). */
 enum rsync_mode {
 	RSYNC_FULL,   /* the whole source, recursive */
-	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I) */
-	RSYNC_TREES,  /* listed directories, recursive */
+	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I):
+		       * staged files, deletions, the rest a checked run */
+	RSYNC_TREES,  /* listed directories, recursive, checked (never deletes:
+		       * RSYNC_PRUNE does) */
 	RSYNC_VERIFY, /* dry run of a full pass: does the target match? */
 	RSYNC_PRUNE,  /* listed directories, recursive: only deletes what the
 		       * source lacks, copies nothing (their files go staged) */
+	RSYNC_CHECKED, /* listed paths, content always re-checked, checked: the
+			* files of a path batch the stage does not copy */
+	RSYNC_LINKED_TREES, /* listed directories holding hard links, recursive,
+			     * read in place: rsync -H with --compare-dest leaves
+			     * out a new name whose twin the target has, so these
+			     * cannot be checked runs */
 };
 
 enum transfer_outcome {
@@ -42,8 +63,9 @@ struct transfer_result {
 	uint64_t files;  /* regular files transferred */
 	bool differs;    /* RSYNC_VERIFY: the target differs */
 	size_t n_renames_failed;
-	/* RSYNC_PATHS: files that changed every time they were copied, not
-	 * shipped (never torn): queue them again. Borrowed for the callback. */
+	/* RSYNC_PATHS, RSYNC_TREES: files that changed every time they were
+	 * copied, or while a checked run read them, not shipped (never torn):
+	 * queue them again. Borrowed for the callback. */
 	const struct strv *held;
 	char text[128];  /* transport_read_peer_file: the file's start, or "none" */
 	char message[600];
@@ -126,7 +148,7 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 enum transfer_outcome transport_classify(int exit_code, bool remote);
 /* What a run was: rsync, or one of serve's small requests; each failure is
  * reported under its own name. */
-enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ };
+enum helper_kind { HELPER_NONE, HELPER_RENAME, HELPER_UTIME, HELPER_READ, HELPER_MERGE };
 /* The result of a finished helper (rsync's statistics aside): out is its
  * stdout, failed[n_ops] the renames' flags (HELPER_RENAME). */
 void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, const char *out,

@@ -39,8 +39,10 @@ kill_matching() { # PARENT PATTERN: kill -9 the descendants of PARENT whose comm
 	done
 	[ $n -gt 0 ]
 }
-# rsync writes into the history's staging area, then renames into place.
-temp_file_in() { find "$1/.lifeboat-history" -name 'big.bin.*' -size +1M 2>/dev/null | grep -q .; }
+# rsync writes into the history's staging area (a file over 64 MiB: a
+# checked run's staging directory, as .big.bin.XXXXXX), then it is moved
+# into place.
+temp_file_in() { find "$1/.lifeboat-history" -name '*big.bin.*' -size +1M 2>/dev/null | grep -q .; }
 
 # 1. The sending side: the daemon and its rsync, killed mid-file.
 head -c 800000000 /dev/zero | tr '\0' 'a' >"$T/big.bin"

@@ -5,19 +5,27 @@ in place without pause through a directory fd, so moving OUTSIDE to INSIDE
 (in the synced source) does not stop the writer; after DURATION s one last
 generation is written and the writer stops.  Meanwhile TARGET/f.bin is
 read every 5 ms; a read is torn when it holds more than one byte value or
-is not 1 MiB.  Prints "reads N torn M".
+is not 1 MiB.  With EXTRA, the tree also holds EXTRA small files (s/N)
+made before it moves in (a tree too big to be listed file by file).
+Prints "reads N torn M".
 
-    torn_tree_probe.py OUTSIDE INSIDE TARGET [DURATION]
+    torn_tree_probe.py OUTSIDE INSIDE TARGET [DURATION [EXTRA]]
 """
 import os, sys, threading, time
 
 outside, inside, target = sys.argv[1], sys.argv[2], sys.argv[3]
 duration = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
+extra = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 SIZE, CHUNK = 1 << 20, 64 << 10
 stop = time.monotonic() + duration
 
 os.mkdir(outside)
 dfd = os.open(outside, os.O_RDONLY | os.O_DIRECTORY)
+if extra:
+    os.mkdir(os.path.join(outside, "s"))
+for i in range(extra):
+    with open(os.path.join(outside, "s", str(i)), "w") as f:
+        f.write("%d\n" % i)
 
 
 def write_generation(gen):

@@ -77,8 +77,28 @@ static void test_delete_modes(void **state)
 	strv_init(&argv);
 	transport_build_argv(&sc, NULL, NULL, RSYNC_TREES, true, &argv);
 	assert_true(argv_has(&argv, "-r"));
-	assert_true(argv_has(&argv, "--delete"));
+	/* A checked run writes into a staging directory: RSYNC_PRUNE deletes. */
+	assert_false(argv_has(&argv, "--delete"));
+	assert_false(argv_has(&argv, "--delete-missing-args"));
+	assert_true(argv_has(&argv, "--out-format=%i %l %n"));
 	assert_false(argv_has(&argv, "--ignore-times")); /* trees use the quick check */
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_PRUNE, true, &argv);
+	assert_true(argv_has(&argv, "--delete"));
+	assert_true(argv_has(&argv, "--existing"));
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_LINKED_TREES, true, &argv);
+	assert_true(argv_has(&argv, "--delete"));       /* in place, as before */
+	assert_false(argv_has(&argv, "--no-inc-recursive"));
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_CHECKED, true, &argv);
+	assert_true(argv_has(&argv, "--no-inc-recursive"));
+	assert_true(argv_has(&argv, "--ignore-times"));
+	assert_true(argv_has(&argv, "--ignore-missing-args"));
+	assert_false(argv_has(&argv, "-r"));
 	strv_free(&argv);
 	strv_init(&argv);
 	transport_build_argv(&sc, NULL, NULL, RSYNC_FULL, false, &argv);
@@ -211,6 +231,11 @@ static void test_history_filter(void **state)
 	strv_init(&argv);
 	transport_build_argv(&sc, NULL, NULL, RSYNC_PATHS, true, &argv);
 	assert_true(argv_has(&argv, "--rsync-path=lifeboat serve rsync"));
+	strv_free(&argv);
+	/* A checked run's receive: serve picks the staging from the tag. */
+	strv_init(&argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_TREES, true, &argv);
+	assert_true(argv_has(&argv, "--rsync-path=lifeboat serve rsync-staged 0123456789abcdef"));
 	strv_free(&argv);
 	strv_free(&sc.excludes);
 }

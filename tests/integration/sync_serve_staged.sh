@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# serve's checked-run requests through the restricted key: `rsync-staged
+# TAG` receives only into a synced tree's root, only into a staging
+# directory serve picks (nothing under a final name until `merge TAG`),
+# never as a sender and never with a compare or link directory the peer
+# names; `merge TAG` merges only what that receive staged, leaves out the
+# names it is given (and nothing outside the staging), and a tag with no
+# staging, or a malformed one, changes nothing.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/sshd.sh"
+. "$(dirname "$0")/../lib/sync.sh"
+need rsync ssh
+need_root
+lb_setup
+cd "$T" || fail "cannot cd to $T"
+start_sshd || fail "cannot start sshd"
+SRC=$T/src DST=$T/remote/dst
+mkdir -p "$SRC" "$DST" "$T/outside"
+echo keep >"$T/outside/keep"
+sync_conf "$T/lb.conf" www "$SRC" "$SSH_TARGET:$DST" delay=0 \
+	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
+RSH="ssh -i $SSH_SYNC_KEY -p $SSHD_PORT $SSH_OPTS"
+rssh() { ssh -i "$SSH_SYNC_KEY" -p "$SSHD_PORT" $SSH_OPTS "$SSH_TARGET" "$@"; }
+TAG=0123456789abcdef0123456789abcdef
+mkdir -p "$T/in/d"
+echo one >"$T/in/d/one" && echo two >"$T/in/d/two"
+staged() { rsync -a -e "$RSH" --rsync-path="lifeboat serve rsync-staged $1" "$T/in/" "$SSH_TARGET:$2"; }
+
+# Refused: a bad tag, a path that is not a tree's root, a sender, options
+# that name another directory.
+staged "../x" "$DST/" 2>"$T/e1" && fail "a malformed tag was accepted"
+grep -q "refused" "$T/e1" || fail "no refusal for a malformed tag: $(cat "$T/e1")"
+staged "$TAG" "$T/outside/" 2>"$T/e2" && fail "rsync-staged into another directory was accepted"
+staged "$TAG" "$DST/d/" 2>"$T/e3" && fail "rsync-staged below the root was accepted"
+rsync -a -e "$RSH" --rsync-path="lifeboat serve rsync-staged $TAG" "$SSH_TARGET:$DST/" "$T/got/" \
+	2>"$T/e4" && fail "rsync-staged as a sender was accepted"
+rsync -a -e "$RSH" --compare-dest=/etc --rsync-path="lifeboat serve rsync-staged $TAG" \
+	"$T/in/" "$SSH_TARGET:$DST/" 2>"$T/e5" && fail "a peer's --compare-dest was accepted"
+[ ! -e "$T/outside/d" ] || fail "a file was written outside the tree"
+
+# Received: staged under the tag, nothing under a final name.
+staged "$TAG" "$DST/" 2>"$T/e6" || fail "rsync-staged failed: $(cat "$T/e6")"
+[ ! -e "$DST/d" ] || fail "rsync-staged wrote under a final name"
+[ -f "$DST/.lifeboat-history/.received-$TAG/d/one" ] || fail "nothing staged for the tag"
+# A merge of another tag, or of a path outside the tree, changes nothing.
+printf '%s\0' "$DST" | rssh lifeboat serve merge ffffffffffffffff 2>"$T/e7" &&
+	fail "a merge of a tag with no staging succeeded"
+printf '%s\0' "$T/outside" | rssh lifeboat serve merge "$TAG" 2>"$T/e8" &&
+	fail "a merge into a directory that is not a synced tree succeeded"
+printf '%s\0' "$DST" | rssh lifeboat serve merge "../$TAG" 2>"$T/e9" && fail "a malformed tag merged"
+# The merge leaves out what it is told, and nothing outside the staging.
+printf '%s\0%s\0%s\0' "$DST" "d/two" "../../../outside/keep" | rssh lifeboat serve merge "$TAG" \
+	2>"$T/e10" || fail "merge failed: $(cat "$T/e10")"
+[ "$(cat "$DST/d/one")" = one ] || fail "the staged file was not merged"
+[ ! -e "$DST/d/two" ] || fail "a file the merge was told to leave out arrived"
+[ -f "$T/outside/keep" ] || fail "the merge removed a file outside the staging"
+[ ! -e "$DST/.lifeboat-history/.received-$TAG" ] || fail "the staging stayed after the merge"
+# Merged once: the same tag again finds nothing.
+printf '%s\0' "$DST" | rssh lifeboat serve merge "$TAG" 2>/dev/null && fail "a tag merged twice"
+for e in e1 e2 e3 e4 e5 e7 e8 e9; do echo "$e: $(head -c 300 "$T/$e" | tr "\n" " ")"; done
+pass
