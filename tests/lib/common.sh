@@ -114,12 +114,14 @@ lb_track_pid() {
 
 # lb_track_pid_kill PID: the same, for a throwaway server whose graceful
 # stop only costs time (an etcd member that is raft leader waits seconds
-# to hand leadership to peers that are going too): cleanup KILLs it first.
+# to hand leadership to peers that are going too): cleanup KILLs it first,
+# and the shell does not report it "Killed" (it is no job of ours any more).
 lb_track_pid_kill() {
 	local st
 	st=$(_lb_starttime "$1") || return 0
 	echo "$1 $st" >>"$T/.lb/pids"
 	echo "$1 $st" >>"$T/.lb/kill-first"
+	disown "$1" 2>/dev/null || true
 }
 
 # Descendants of PID (children first-level, then theirs), one per line.
