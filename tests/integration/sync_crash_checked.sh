@@ -14,14 +14,8 @@ need_root
 lb_setup
 cd "$T" || fail "cannot cd to $T"
 start_sshd || fail "cannot start sshd"
-LSRC=$T/lsrc LDST=$T/ldst RSRC=$T/rsrc RDST=$T/remote/rdst
-mkdir -p "$LSRC" "$RSRC"
 # bwlimit (KB/s): a big file takes seconds, long enough to be killed in flight.
-sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" delay=0 bwlimit=100000
-sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 bwlimit=100000 \
-	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
-start_sync "$T/lb.conf"
-wait_idle loc 30 && wait_idle rem 30 || fail "startup did not reach idle"
+sync_pair_up delay=0 bwlimit=100000
 
 no_partial() { # SRC DST: every file under a final name is whole
 	local src=$1 dst=$2 f rel

@@ -15,13 +15,7 @@ need_root
 lb_setup
 cd "$T" || fail "cannot cd to $T"
 start_sshd || fail "cannot start sshd"
-LSRC=$T/lsrc LDST=$T/ldst RSRC=$T/rsrc RDST=$T/remote/rdst
-mkdir -p "$LSRC" "$RSRC"
-sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" delay=0 bwlimit=1000000
-sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 bwlimit=1000000 \
-	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
-start_sync "$T/lb.conf"
-wait_idle loc 30 && wait_idle rem 30 || fail "startup did not reach idle"
+sync_pair_up delay=0 bwlimit=1000000
 staging_of() { find "$1/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' \
 	-o -name '.incoming-*-merge' -o -name '.received-*' \) 2>/dev/null; }
 probe() { # SRC DST NAME

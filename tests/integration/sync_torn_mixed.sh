@@ -13,14 +13,12 @@ need_root
 lb_setup
 cd "$T" || fail "cannot cd to $T"
 start_sshd || fail "cannot start sshd"
-LSRC=$T/lsrc LDST=$T/ldst RSRC=$T/rsrc RDST=$T/remote/rdst
+sync_pair_paths
 for d in "$LSRC" "$RSRC"; do
 	mkdir -p "$d/old"
 	for i in $(seq 1 400); do echo "$i" >"$d/old/f$i"; done
 done
-sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" delay=0
-sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 \
-	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
+sync_pair_conf delay=0
 # -v: the log tells how each path batch was split.
 SYNC_LOG=$T/sync.log
 "$LIFEBOAT" -v -c "$T/lb.conf" sync >>"$SYNC_LOG" 2>&1 &

@@ -15,7 +15,7 @@ lb_setup
 cd "$T" || fail "cannot cd to $T"
 start_sshd || fail "cannot start sshd"
 
-LSRC=$T/lsrc LDST=$T/ldst RSRC=$T/rsrc RDST=$T/remote/rdst
+sync_pair_paths
 for d in "$LSRC" "$RSRC"; do
 	mkdir -p "$d/old" "$d/archive" "$d/docs"
 	echo "report one" >"$d/report.pdf"
@@ -23,11 +23,7 @@ for d in "$LSRC" "$RSRC"; do
 	echo "b one" >"$d/docs/b.txt"
 	echo "c one" >"$d/c1.txt"
 done
-sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" delay=0
-sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 \
-	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
-start_sync "$T/lb.conf"
-wait_idle loc 30 && wait_idle rem 30 || fail "startup did not reach idle: $(tail -3 "$SYNC_LOG")"
+sync_pair_up delay=0
 assert_trees_equal "$LSRC" "$LDST" 10
 assert_trees_equal "$RSRC" "$RDST" 10
 

@@ -7,6 +7,14 @@
 #   make_weird_names DIR      files whose names try to break shells and logs
 #                             (a shell that ran one creates ./pwned: run
 #                             lifeboat from a directory you then check)
+#
+# The local and the ssh sync that most sync tests run side by side (the ssh
+# one through the restricted key of the private sshd: start_sshd first):
+#   sync_pair_paths           sets LSRC LDST (this machine), RSRC RDST
+#                             (over ssh) and makes the two sources
+#   sync_pair_conf [K=V...]   $T/lb.conf with [sync loc] and [sync rem],
+#                             the same K=Vs each
+#   sync_pair_up [K=V...]     sync_pair_conf, the daemon, both idle
 
 status_field() {
 	local f=${3:-$T/state}/status.json
@@ -54,4 +62,23 @@ make_weird_names() {
 	echo glob >"$d/[abc]?"
 	mkdir -p "$d/dir with space/-sub"
 	echo deep >"$d/dir with space/-sub/file"
+}
+
+sync_pair_paths() {
+	LSRC=$T/lsrc LDST=$T/ldst RSRC=$T/rsrc RDST=$T/remote/rdst
+	mkdir -p "$LSRC" "$RSRC"
+}
+
+sync_pair_conf() {
+	[ -n "${LSRC:-}" ] || sync_pair_paths
+	sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" "$@"
+	sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" "$@" \
+		ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
+}
+
+sync_pair_up() {
+	sync_pair_conf "$@"
+	start_sync "$T/lb.conf"
+	wait_idle loc 30 && wait_idle rem 30 ||
+		fail "startup did not reach idle: $(tail -3 "$SYNC_LOG")"
 }
