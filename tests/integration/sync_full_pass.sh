@@ -73,12 +73,11 @@ extras_kept() {
 	[ -f "$2/b/extra" ] && [ -f "$2/extra-dir/x/e" ] && [ -f "$2/weird/$(printf 'extra\nnl;rm -rf')" ]
 }
 
-LSRC=$T/lsrc LDST=$T/ldst KSRC=$T/ksrc KDST=$T/kdst RSRC=$T/rsrc RDST=$T/remote/rdst
+sync_pair_paths
+KSRC=$T/ksrc KDST=$T/kdst
 seed "$LSRC"; seed "$KSRC"; seed "$RSRC"
-sync_conf "$T/lb.conf" loc "$LSRC" "$LDST" delay=0
+sync_pair_conf delay=0
 sync_conf_add "$T/lb.conf" keep "$KSRC" "$KDST" delay=0 delete=startup
-sync_conf_add "$T/lb.conf" rem "$RSRC" "$SSH_TARGET:$RDST" delay=0 \
-	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
 start_sync "$T/lb.conf"
 for n in loc keep rem; do wait_idle $n 30 || fail "$n: startup did not reach idle"; done
 # A remote target not there yet: serve creates it, the comparison finds all new.

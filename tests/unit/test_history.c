@@ -393,13 +393,10 @@ static void test_config_keys(void **state)
 	assert_true(history_keep_seconds(NULL) == HISTORY_DEFAULT_KEEP);
 }
 
-/* restore's plan: renames the target logged after `at` are undone (a file
- * and a directory come back under their old names, found under their new
- * ones), and the new names are what a restore removes from the source. */
-static void test_plan_renames(void **state)
+/* A target (root, a mkdtemp template) holding b and c/x, whose log says
+ * a was renamed to b at AT+5 and d to c at AT+6. Returns AT. */
+static time_t renamed_tree(char *root)
 {
-	(void)state;
-	char root[] = "/tmp/lifeboat-plan-XXXXXX";
 	assert_non_null(mkdtemp(root));
 	char *p = NULL;
 	assert_true(asprintf(&p, "mkdir -p %s/c %s/.lifeboat-history && echo b >%s/b && "
@@ -407,21 +404,29 @@ static void test_plan_renames(void **state)
 	assert_int_equal(system(p), 0);
 	free(p);
 	time_t at = time(NULL) + 2;
-	char rec[256];
-	int n = snprintf(rec, sizeof(rec), "%lld.000000000", (long long)at + 5);
-	size_t len = (size_t)n + 1;
-	memcpy(rec + len, "a\0b\0", 4);
-	len += 4;
-	n = snprintf(rec + len, sizeof(rec) - len, "%lld.000000000", (long long)at + 6);
-	len += (size_t)n + 1;
-	memcpy(rec + len, "d\0c\0", 4);
-	len += 4;
+	struct buf b;
+	buf_init(&b);
+	log_rename(&b, at + 5, 0, "a", "b");
+	log_rename(&b, at + 6, 0, "d", "c");
 	assert_true(asprintf(&p, "%s/.lifeboat-history/.renames", root) > 0);
 	FILE *f = fopen(p, "wb");
 	assert_non_null(f);
-	assert_int_equal(fwrite(rec, 1, len, f), len);
+	assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
 	fclose(f);
 	free(p);
+	buf_free(&b);
+	return at;
+}
+
+/* restore's plan: renames the target logged after `at` are undone (a file
+ * and a directory come back under their old names, found under their new
+ * ones), and the new names are what a restore removes from the source. */
+static void test_plan_renames(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/lifeboat-plan-XXXXXX";
+	time_t at = renamed_tree(root);
+	char *p = NULL;
 
 	struct restore_plan plan;
 	char *err = NULL;
@@ -459,24 +464,8 @@ static void test_versions_restore(void **state)
 {
 	(void)state;
 	char root[] = "/tmp/lifeboat-versions-XXXXXX";
-	assert_non_null(mkdtemp(root));
+	time_t at = renamed_tree(root);
 	char *p = NULL;
-	assert_true(asprintf(&p, "mkdir -p %s/c %s/.lifeboat-history && echo b >%s/b && "
-				 "echo x >%s/c/x", root, root, root, root) > 0);
-	assert_int_equal(system(p), 0);
-	free(p);
-	time_t at = time(NULL) + 2;
-	struct buf b;
-	buf_init(&b);
-	log_rename(&b, at + 5, 0, "a", "b");
-	log_rename(&b, at + 6, 0, "d", "c");
-	assert_true(asprintf(&p, "%s/.lifeboat-history/.renames", root) > 0);
-	FILE *f = fopen(p, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
-	fclose(f);
-	free(p);
-	buf_free(&b);
 
 	struct version_list out;
 	char *err = NULL;
