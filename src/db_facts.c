@@ -195,3 +195,10 @@ char *db_facts_replication_problem(const struct db_facts *f)
 				 f->io_running, f->sql_running);
 	return NULL;
 }
+
+bool db_facts_replication_starting(const struct db_facts *f)
+{
+	return f->replica && !f->sql_errno && !f->io_errno && f->sql_running && f->io_running &&
+	       strcmp(f->sql_running, "Yes") == 0 &&
+	       (strcmp(f->io_running, "Connecting") == 0 || strcmp(f->io_running, "Preparing") == 0);
+}

@@ -44,6 +44,9 @@ int db_facts_read(struct db_conn *c, struct db_facts *f, char **err);
 void db_facts_free(struct db_facts *f);
 /* Replica threads are stopped with an error, or not running: message. */
 char *db_facts_replication_problem(const struct db_facts *f);
+/* Both threads started, no error, the IO thread still connecting
+ * ("Connecting", "Preparing"): it runs in a moment. */
+bool db_facts_replication_starting(const struct db_facts *f);
 
 /* lifeboat schema on a writable server (replicates to the standby). */
 int db_meta_ensure(struct db_conn *c, char **err);

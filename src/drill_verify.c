@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define CATCH_UP_S 30
+#define STARTING_S 10
 #define FILES_WAIT_S 30
 #define RSYNC_TIMEOUT_MS 120000
 
@@ -150,6 +151,29 @@ static int wait_frozen(struct pair_conns *pc, const char *pos)
 	return rc;
 }
 
+/* Replication as the administrator left it is not ours to start; one just
+ * started (a switchback, a thawed drill) gets STARTING_S to connect.
+ * 0, or -1 with pc->err. */
+static int replication_running(struct pair_conns *pc)
+{
+	int64_t deadline = now_ms() + STARTING_S * 1000;
+	for (;;) {
+		struct db_facts f;
+		if (db_facts_read(&pc->replica, &f, &pc->err))
+			return -1;
+		bool starting = db_facts_replication_starting(&f) && now_ms() < deadline;
+		if (!starting)
+			pc->err = f.replica ? db_facts_replication_problem(&f)
+					    : xstrdup("the replica does not replicate (no "
+						      "replication configured)");
+		db_facts_free(&f);
+		if (!starting)
+			return pc->err ? -1 : 0;
+		struct timespec nap = {0, 50 * 1000000L};
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* One consistent point on both sides while the application writes: the
  * replica's SQL thread stops, the primary opens a consistent snapshot, and
  * the replica applies up to exactly that snapshot's GTID and stops there.
@@ -158,14 +182,7 @@ static int freeze_at_snapshot(struct pair_conns *pc, char **pos)
 {
 	const struct db_flavor *fl = pc->replica.flavor;
 	*pos = NULL;
-	/* Replication as the administrator left it is not ours to start. */
-	struct db_facts f;
-	if (db_facts_read(&pc->replica, &f, &pc->err))
-		return -1;
-	pc->err = f.replica ? db_facts_replication_problem(&f)
-			    : xstrdup("the replica does not replicate (no replication configured)");
-	db_facts_free(&f);
-	if (pc->err)
+	if (replication_running(pc))
 		return -2;
 	/* A drill killed from here on leaves the replica's SQL thread stopped:
 	 * the mark lets the next drill start it again (drill_thaw_leftover). */
