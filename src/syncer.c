@@ -36,6 +36,7 @@ enum stage {
 	STAGE_PEER,
 	STAGE_RENAMES,
 	STAGE_FULL,      /* rsync's pass over the whole tree, in place */
+	STAGE_FULL_DIFF, /* rsync's dry run: what differs (no comparison possible) */
 	STAGE_FULL_COPY, /* the whole tree by a checked rsync -r */
 	STAGE_FULL_HELD, /* what changed while it read them, through the stage */
 	STAGE_FULL_PRUNE, /* then what the source lacks deleted, the top's attributes */
@@ -134,6 +135,7 @@ static void hold(struct syncer *s, enum sync_state st, const char *why);
 static void run_stage(struct syncer *s);
 static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_delete);
 static void on_transfer_done(void *arg, const struct transfer_result *r);
+static void on_full_diff(struct syncer *s, const struct manifest_diff *d);
 static void move_all(struct strv *from, struct strv *to);
 static bool pass_delete(const struct syncer *s);
 
@@ -714,6 +716,10 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		s->cur.renames = NULL;
 		s->cur.n_renames = 0;
 	}
+	if (s->stage == STAGE_FULL_DIFF) {
+		on_full_diff(s, r->diff);
+		return;
+	}
 	if (s->stage == STAGE_FULL_COPY && ship_held(s, r->held))
 		return;
 	if (s->stage == STAGE_FULL_COPY || s->stage == STAGE_FULL_HELD) {
@@ -1105,41 +1111,102 @@ static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_
 	strv_free(&whole);
 }
 
-/* A full pass the comparison cannot do (or found too big): a checked
- * rsync -r of the whole source into the target's staging (only what
- * differs is sent and merged, a file that changed while it was read is
- * held, never merged torn), then a run that deletes what the source lacks
- * and gives the top directory its attributes. rsync's pass in place is
- * left for --once (its verification follows) and the rejoin pass (its
- * --backup-dir keeps what it replaces). */
-static void start_full(struct syncer *s)
+/* Why the manifest comparison does not run for this full pass. */
+static const char *why_not_compared(const struct syncer *s)
 {
-	manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
-	s->mpass = NULL;
-	bool in_place = s->rejoin_full || s->once;
-	if (!s->manifest_tried && !s->in_startup_pass)
-		log_info("[sync %s] full pass (%s): %s over the whole tree (%s)", s->sc->name,
-			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
-			 in_place ? "rsync's" : "a checked rsync",
-			 s->rejoin_full ? "the rejoin pass keeps what it replaces"
-			 : s->once ? "--once"
-			 : s->sc->rsync_args ? "rsync_args are set"
-					     : "exclude rules lifeboat does not evaluate");
-	if (!s->full_counted)
-		s->stats.full_passes++;
-	s->full_counted = false;
-	s->rejoin_full = false;
-	if (in_place) {
-		s->stage = STAGE_FULL;
-		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
-		return;
-	}
+	return s->rejoin_full ? "the rejoin pass keeps what it replaces"
+	       : s->once      ? "--once"
+	       : s->sc->rsync_args ? "rsync_args are set"
+				   : "exclude rules lifeboat does not evaluate";
+}
+
+/* The whole tree by a checked rsync -r into the target's staging (only
+ * what differs is sent and merged; a file that changed while it was read
+ * is not merged but copied whole by the stage after), then a run that
+ * deletes what the source lacks and gives the top directory its
+ * attributes. */
+static void start_full_copy(struct syncer *s)
+{
 	if (s->pass_resync) {
 		transport_owe_sync(s->t);
 		s->remote_sync_due = transport_remote(s->t);
 	}
 	s->stage = STAGE_FULL_COPY;
 	rsync_whole_tree(s, RSYNC_TREES, false);
+}
+
+/* A full pass the manifest comparison cannot do: rsync's dry run (which
+ * judges its own exclude rules and rsync_args) says what differs, and that
+ * goes through the usual stages, as the comparison's lists do; where it
+ * compared already and found hard links or too much, the checked copy of
+ * the whole tree. rsync's pass in place is left for --once (its
+ * verification follows) and the rejoin pass (its --backup-dir keeps what
+ * it replaces). */
+static void start_full(struct syncer *s)
+{
+	manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
+	s->mpass = NULL;
+	bool in_place = s->rejoin_full || s->once;
+	if (in_place && !s->in_startup_pass)
+		log_info("[sync %s] full pass (%s): rsync's over the whole tree (%s)", s->sc->name,
+			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
+			 why_not_compared(s));
+	if (!s->full_counted)
+		s->stats.full_passes++;
+	s->full_counted = false;
+	if (in_place) {
+		s->rejoin_full = false;
+		s->stage = STAGE_FULL;
+		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
+	} else if (!s->manifest_tried) {
+		s->manifest_start_ms = now_ms();
+		s->stage = STAGE_FULL_DIFF;
+		transport_rsync(s->t, RSYNC_DIFF, NULL, pass_delete(s), on_transfer_done, s);
+	} else {
+		start_full_copy(s);
+	}
+}
+
+/* rsync's dry run said what differs: into the batch, as the comparison's
+ * lists; hard links, the top directory's mode or owner, or too many
+ * differences: the checked copy of the whole tree. One log line. */
+static void on_full_diff(struct syncer *s, const struct manifest_diff *d)
+{
+	struct batch *b = &s->cur;
+	char *label = s->in_startup_pass
+			      ? xasprintf("[sync %s] startup pass by rsync's dry run", s->sc->name)
+			      : xasprintf("[sync %s] full pass (%s) by rsync's dry run", s->sc->name,
+					  s->pass_why ? s->pass_why
+						      : "the change queue outgrew max_pending");
+	size_t n = d->trees.len + d->new_files.len + d->paths.len;
+	if (d->full || n > MANIFEST_MAX_PATHS) {
+		log_info("%s (%s): %s: a checked rsync over the whole tree", label,
+			 why_not_compared(s),
+			 d->full ? d->why : "more differences than a path list is worth");
+		free(label);
+		start_full_copy(s);
+		return;
+	}
+	log_info("%s (%s) in %lld ms: %zu new trees, %zu new files, %zu other paths to ship",
+		 label, why_not_compared(s), (long long)(now_ms() - s->manifest_start_ms),
+		 d->trees.len, d->new_files.len, d->paths.len);
+	free(label);
+	b->full = false;
+	s->manifest_tried = true; /* a file of several names among them: the copy */
+	for (size_t i = 0; i < d->trees.len; i++)
+		strv_push(&b->trees, d->trees.items[i]);
+	for (size_t i = 0; i < d->new_files.len; i++)
+		strv_push(&b->new_files, d->new_files.items[i]);
+	for (size_t i = 0; i < d->paths.len; i++)
+		strv_push(&b->paths, d->paths.items[i]);
+	s->root_changed = s->root_changed || d->root_times;
+	note_top_changes(s, b);
+	if (s->pass_resync) {
+		transport_owe_sync(s->t);
+		s->remote_sync_due = transport_remote(s->t);
+	}
+	s->stage = STAGE_NONE;
+	run_stage(s);
 }
 
 /* Advance the batch to its next non-empty stage. */

@@ -118,6 +118,7 @@ struct run {
 	char tag[33];
 	struct timespec started;
 	char *staging_rel;
+	struct manifest_diff diff; /* RSYNC_DIFF's result */
 	uint64_t bytes, files;
 	bool *failed;
 	size_t n_ops;
@@ -184,6 +185,16 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		strv_push(argv, "--itemize-changes");
 		if (allow_delete)
 			strv_push(argv, "--delete");
+		break;
+	case RSYNC_DIFF:
+		/* The whole list first: a new tree's entries then follow it. */
+		strv_push(argv, "--dry-run");
+		strv_push(argv, "--out-format=%i %n");
+		strv_push(argv, "--no-inc-recursive");
+		if (allow_delete)
+			strv_push(argv, "--delete");
+		if (sc->target_host)
+			strv_push(argv, "--mkpath");
 		break;
 	case RSYNC_PATHS:
 	case RSYNC_TREES:
@@ -380,6 +391,7 @@ static void free_run(struct run *r)
 	remove_local_staging(r->t, r);
 	strv_free(&r->held);
 	strv_free(&r->touched);
+	manifest_diff_free(&r->diff);
 	if (r->pinned)
 		close(r->pin_fd);
 	free(r);
@@ -760,9 +772,14 @@ static void fill_result(struct run *r, struct transfer_result *res)
 	}
 	if (r->kind != HELPER_NONE)
 		return;
-	if (r->mode == RSYNC_VERIFY)
+	if (r->mode == RSYNC_VERIFY) {
 		res->differs = out->len > 0;
-	else
+	} else if (r->mode == RSYNC_DIFF) {
+		manifest_diff_free(&r->diff);
+		manifest_diff_init(&r->diff);
+		transport_parse_itemized(text, &r->diff);
+		res->diff = &r->diff;
+	} else
 		transport_parse_stats(text, &res->bytes, &res->files);
 }
 
@@ -1427,6 +1444,61 @@ static char *unescape_name(const char *s, size_t len)
 	}
 	buf_addc(&b, '\0');
 	return buf_steal(&b);
+}
+
+/* One "%i %n" line of a dry run into d; tree: the new tree whose entries
+ * are skipped (they follow it: the dry run lists the whole tree first). */
+static void itemized_line(const char *line, size_t len, struct manifest_diff *d, char **tree)
+{
+	if (len < 13 || line[11] != ' ')
+		return; /* not an item ("created directory", a message) */
+	char *rel = unescape_name(line + 12, len - 12);
+	size_t n = strlen(rel);
+	bool dir = n && rel[n - 1] == '/';
+	if (dir)
+		rel[--n] = '\0';
+	bool is_new = !strncmp(line + 2, "+++++++++", 9);
+	if (*tree && !strncmp(rel, *tree, strlen(*tree)) && rel[strlen(*tree)] == '/') {
+		free(rel); /* inside a new tree: the tree carries it */
+		return;
+	}
+	if (!strncmp(line, "*deleting", 9)) {
+		strv_push(&d->paths, rel);
+	} else if (!strchr("<>ch.", line[0]) || !strchr("fdLDS", line[1])) {
+		/* not an item */
+	} else if (line[0] == 'h' && !d->full) {
+		d->full = true;
+		d->why = xstrdup("hard links differ");
+	} else if (!strcmp(rel, ".")) {
+		/* the top directory: its times are copied after every batch */
+		d->root_times = true;
+		if (is_new && !d->full) {
+			d->full = true;
+			d->why = xstrdup("no top directory to compare");
+		} else if ((line[5] == 'p' || line[6] == 'o' || line[7] == 'g') && !d->full) {
+			d->full = true;
+			d->why = xstrdup("the top directory's mode or owner differ");
+		}
+	} else if (dir && is_new) {
+		strv_push(&d->trees, rel);
+		free(*tree);
+		*tree = xstrdup(rel);
+	} else {
+		strv_push(is_new ? &d->new_files : &d->paths, rel);
+	}
+	free(rel);
+}
+
+void transport_parse_itemized(const char *out, struct manifest_diff *d)
+{
+	char *tree = NULL;
+	for (const char *line = out; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		itemized_line(line, len, d, &tree);
+		line = nl ? nl + 1 : NULL;
+	}
+	free(tree);
 }
 
 /* The regular files the run sent ("%i %l %n" lines, up to the statistics'

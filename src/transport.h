@@ -15,6 +15,7 @@
 
 #include "changes.h"
 #include "config.h"
+#include "manifest_diff.h"
 
 struct loop;
 struct transport;
@@ -42,6 +43,7 @@ enum rsync_mode {
 		       * pass), recursive, checked (never deletes: RSYNC_PRUNE
 		       * does) */
 	RSYNC_VERIFY, /* dry run of a full pass: does the target match? */
+	RSYNC_DIFF,   /* dry run of a full pass: what differs (result's diff) */
 	RSYNC_PRUNE,  /* listed directories, recursive: only deletes what the
 		       * source lacks, copies nothing (their files go staged) */
 	RSYNC_CHECKED, /* listed paths, content always re-checked, checked: the
@@ -66,6 +68,8 @@ struct transfer_result {
 	 * copied, or while a checked run read them, not shipped (never torn):
 	 * queue them again. Borrowed for the callback. */
 	const struct strv *held;
+	/* RSYNC_DIFF: what a full pass would change. Borrowed for the callback. */
+	const struct manifest_diff *diff;
 	char text[128];  /* transport_read_peer_file: the file's start, or "none" */
 	char message[600];
 };
@@ -154,5 +158,9 @@ void transport_helper_result(enum helper_kind kind, int exit_code, bool remote, 
 			     const char *err_tail, bool *failed, size_t n_ops,
 			     struct transfer_result *res);
 void transport_parse_stats(const char *out, uint64_t *bytes, uint64_t *files);
+/* A dry run's "%i %n" lines as the manifest comparison's lists: new trees
+ * (their entries left out), new files, other paths (deletions among
+ * them); hard links or the top directory's mode or owner make it full. */
+void transport_parse_itemized(const char *out, struct manifest_diff *d);
 
 #endif

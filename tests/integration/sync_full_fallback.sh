@@ -28,11 +28,10 @@ seed() { # SRC: 200 files in 2 directories, a hard-linked pair, hostile names
 	make_weird_names "$1/weird"
 }
 
-damage() { # DST: a changed file, a missing file, an extra tree, a broken link
+damage() { # DST: a changed file, missing files, an extra tree
 	echo damaged >"$1/a/f01"
 	rm -f "$1/a/f02" "$1/weird/-rf"
 	mkdir -p "$1/extra/x" && echo e >"$1/extra/x/e"
-	rm -f "$1/b/twin" && cp "$1/a/f00" "$1/b/twin"
 }
 
 sync_pair_paths
@@ -43,30 +42,45 @@ for n in loc rem; do wait_idle $n 30 || fail "$n: startup did not reach idle"; d
 assert_trees_equal "$LSRC" "$LDST" 20
 assert_trees_equal "$RSRC" "$RDST" 20
 
-# 1. SIGUSR1 after damage behind the watch's back, and a new name linked to
-# a file the target has.
+# 1. SIGUSR1 after damage behind the watch's back: rsync's dry run says
+# what differs, and that goes through the usual stages.
+damage "$LDST"; damage "$RDST"
+kill -USR1 "$SYNC_PID"
+assert_trees_equal "$LSRC" "$LDST" 20
+assert_trees_equal "$RSRC" "$RDST" 20
+for n in loc rem; do
+	wait_until 10 grep -q "\[sync $n\] full pass (SIGUSR1) by rsync's dry run (exclude rules lifeboat does not evaluate) in [0-9]* ms: 0 new trees, 2 new files, [0-9]* other paths to ship" "$SYNC_LOG" ||
+		fail "$n: no dry-run full pass line: $(grep "sync $n" "$SYNC_LOG" | tail -3)"
+done
+for d in "$LDST" "$RDST"; do
+	find "$d/.lifeboat-history" -path '*/a/f01' -type f -exec grep -l damaged {} + | grep -q . ||
+		fail "$d: the overwritten file is not in the history"
+	find "$d/.lifeboat-history" -path '*/extra/x/e' -type f | grep -q . ||
+		fail "$d: the deleted tree is not in the history"
+done
+[ -e "$T/pwned" ] || [ -e "$T/pwned2" ] && fail "a hostile name ran a command"
+
+# 2. Hard links: a link broken on the target and a new name linked to a
+# file the target has, then SIGUSR1: the dry run sees hard links, and the
+# pass is a checked rsync over the whole tree (--link-dest).
 kill -STOP "$SYNC_PID"
 for s in "$LSRC" "$RSRC"; do ln "$s/a/f03" "$s/b/newtwin"; done
-damage "$LDST"; damage "$RDST"
+for d in "$LDST" "$RDST"; do rm -f "$d/b/twin" && cp "$d/a/f00" "$d/b/twin"; done
 kill -CONT "$SYNC_PID"
 kill -USR1 "$SYNC_PID"
 assert_trees_equal "$LSRC" "$LDST" 20
 assert_trees_equal "$RSRC" "$RDST" 20
 for n in loc rem; do
-	wait_until 10 grep -q "\[sync $n\] full pass (SIGUSR1): a checked rsync over the whole tree (exclude rules lifeboat does not evaluate)" "$SYNC_LOG" ||
+	wait_until 10 grep -q "\[sync $n\] full pass (SIGUSR1) by rsync's dry run (exclude rules lifeboat does not evaluate): hard links differ: a checked rsync over the whole tree" "$SYNC_LOG" ||
 		fail "$n: no checked full pass line: $(grep "sync $n" "$SYNC_LOG" | tail -3)"
 done
 for d in "$LDST" "$RDST"; do
-	[ "$(stat -c %i "$d/a/f03")" = "$(stat -c %i "$d/b/newtwin")" ] ||
-		fail "$d: the new name is not a hard link of its twin"
-	find "$d/.lifeboat-history" -path '*/a/f01' -type f -exec grep -l damaged {} + | grep -q . ||
-		fail "$d: the overwritten file is not in the history"
-	find "$d/.lifeboat-history" -path '*/extra/x/e' -type f | grep -q . ||
-		fail "$d: the deleted tree is not in the history"
+	[ "$(stat -c %i "$d/a/f03")" = "$(stat -c %i "$d/b/newtwin")" ] &&
+		[ "$(stat -c %i "$d/a/f00")" = "$(stat -c %i "$d/b/twin")" ] ||
+		fail "$d: hard links not restored"
 	[ -z "$(find "$d/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' -o -name '.received-*' \))" ] ||
 		fail "$d: staging left behind: $(ls -a "$d/.lifeboat-history")"
 done
-[ -e "$T/pwned" ] || [ -e "$T/pwned2" ] && fail "a hostile name ran a command"
 
 # New names of files the target has (one sorting before its twin, one
 # after): rsync -H with --compare-dest left such a name out.
@@ -77,7 +91,10 @@ for d in "$LDST" "$RDST"; do
 	[ "$(stat -c %i "$d/a/f05")" = "$(stat -c %i "$d/a/0link")" ] &&
 		[ "$(stat -c %i "$d/a/f06")" = "$(stat -c %i "$d/b/zlink")" ] ||
 		fail "$d: a new name is not a hard link of its twin"
-	find "$d/.lifeboat-history" -path '*/a/f05' | grep -q . &&
+	# A name sorting after its twin finds the twin in --link-dest: linked,
+	# nothing kept (one sorting before it leads rsync's group: the pair is
+	# copied anew, and the twin's old inode is kept, same bytes).
+	find "$d/.lifeboat-history" -path '*/a/f06' | grep -q . &&
 		fail "$d: an unchanged file was kept in the history as replaced"
 done
 
@@ -96,7 +113,7 @@ for d in "$LDST" "$RDST"; do
 		fail "$d: the new tree's hard links were not kept"
 done
 
-# 2. A file rewritten in place every 40 ms while full passes are forced
+# 3. A file rewritten in place every 40 ms while full passes are forced
 # again and again: no read of the target copy is ever torn.
 for n in loc rem; do wait_idle $n 30 || fail "$n: not idle before the probe"; done
 probe() { # SRC DST LABEL

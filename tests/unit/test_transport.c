@@ -238,6 +238,64 @@ static void test_history_filter(void **state)
 	strv_free(&sc.excludes);
 }
 
+static bool has(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (!strcmp(v->items[i], s))
+			return true;
+	return false;
+}
+
+/* A dry run's itemized lines as the comparison's lists (rsync 3.2's own
+ * output for a tree with every kind of difference). */
+static void test_parse_itemized(void **state)
+{
+	(void)state;
+	const char *out = "created directory /srv/dst\n"
+			  "*deleting   gone/z\n"
+			  "*deleting   gone/\n"
+			  ".d..t...... ./\n"
+			  "*deleting   k/del\n"
+			  ">f.st...... k/chg\n"
+			  ".f...p..... k/perm\n"
+			  "cS+++++++++ k/fifo\n"
+			  "cL+++++++++ k/lnk\n"
+			  ">f+++++++++ k/new\\#012line\n"
+			  "cd+++++++++ newd/\n"
+			  "cd+++++++++ newd/sub/\n"
+			  ">f+++++++++ newd/sub/f\n"
+			  ">f+++++++++ newdx\n";
+	struct manifest_diff d;
+	manifest_diff_init(&d);
+	transport_parse_itemized(out, &d);
+	assert_false(d.full);
+	assert_true(d.root_times);
+	assert_int_equal(d.trees.len, 1);
+	assert_string_equal(d.trees.items[0], "newd");
+	assert_int_equal(d.new_files.len, 4);
+	assert_true(has(&d.new_files, "k/fifo") && has(&d.new_files, "k/lnk") &&
+		    has(&d.new_files, "k/new\nline") && has(&d.new_files, "newdx"));
+	assert_int_equal(d.paths.len, 5);
+	assert_true(has(&d.paths, "gone/z") && has(&d.paths, "gone") && has(&d.paths, "k/del") &&
+		    has(&d.paths, "k/chg") && has(&d.paths, "k/perm"));
+	manifest_diff_free(&d);
+
+	/* Hard links, or the top directory's mode: rsync's whole-tree pass. */
+	manifest_diff_init(&d);
+	transport_parse_itemized("hf+++++++++ a/twin => a/one\n", &d);
+	assert_true(d.full);
+	assert_string_equal(d.why, "hard links differ");
+	manifest_diff_free(&d);
+	manifest_diff_init(&d);
+	transport_parse_itemized(".d...p..... ./\n", &d);
+	assert_true(d.full);
+	manifest_diff_free(&d);
+	manifest_diff_init(&d);
+	transport_parse_itemized("cd+++++++++ ./\n>f+++++++++ a\n", &d); /* no target yet */
+	assert_true(d.full);
+	manifest_diff_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_remote_ssh_command),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_parse_stats),
+		cmocka_unit_test(test_parse_itemized),
 		cmocka_unit_test(test_helper_failures),
 		cmocka_unit_test(test_history_filter),
 	};
