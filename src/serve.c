@@ -531,7 +531,7 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
  * picks in the tree's history area, comparing with the tree itself
  * (--compare-dest: an unchanged file is not sent, a changed one has the
  * tree's copy as its delta basis): nothing gets a final name here. Once
- * rsync ended well the staging waits as .received-TAG for the sender's
+ * rsync ended well the staging waits as .staging/.received-TAG for the sender's
  * `merge TAG`, which merges only what held still while it was read;
  * otherwise it goes at once. The merge syncs: no sync here. */
 static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from)
@@ -802,13 +802,12 @@ static int serve_tar(const struct trees *tr)
 	int rc = fd < 0 ? SERVE_REFUSED : check_absent(fd, names, n);
 	if (rc == SERVE_OK)
 		rc = room_for(t);
-	char *staging = xasprintf("%s/.incoming-%ld", HISTORY_DIR, (long)getpid());
+	char *staging = NULL;
 	char *err = NULL;
-	int sfd = -1;
 	if (rc == SERVE_OK) {
 		history_clean_staging(t->root);
-		sfd = beneath_open_dir(fd, staging, true, &err);
-		if (sfd < 0)
+		staging = history_staging_make(fd, NULL, &err);
+		if (!staging)
 			rc = SERVE_FAILED;
 	}
 	if (rc == SERVE_OK) {
@@ -836,16 +835,8 @@ static int serve_tar(const struct trees *tr)
 	if (err)
 		log_error("serve: %s", err);
 	free(err);
-	err = NULL; /* beneath_open_dir below sets it only on failure */
-	if (sfd >= 0) {
-		close(sfd);
-		int hfd = beneath_open_dir(fd, HISTORY_DIR, false, &err);
-		if (hfd >= 0) {
-			beneath_remove_tree(hfd, staging + strlen(HISTORY_DIR) + 1);
-			close(hfd);
-		}
-		free(err);
-	}
+	if (staging)
+		history_staging_remove(fd, staging);
 	free(staging);
 	free(names);
 	free(hdr);
