@@ -463,8 +463,13 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 		mkdir_p(t->root, 0755);
 		history_clean_staging(t->root);
 		char *tmp = history_temp_dir(t->root, NULL);
-		if (tmp)
-			strv_pushf(&argv, "--temp-dir=%s", tmp);
+		if (!tmp) {
+			log_error("serve: cannot make a staging directory in %s/%s: %s", t->root,
+				  HISTORY_STAGING, strerror(errno));
+			strv_free(&argv);
+			return SERVE_FAILED;
+		}
+		strv_pushf(&argv, "--temp-dir=%s", tmp);
 		free(tmp);
 		if (keep_of(t) > 0 || backup) {
 			char *run = history_run_dir(t->root);
@@ -557,15 +562,17 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		return rc;
 	mkdir_p(t->root, 0755);
 	history_clean_staging(t->root);
-	char *staging = history_temp_dir(t->root, "verified");
-	int fd = staging ? open_root(t) : -1;
-	if (fd < 0) {
+	int fd = open_root(t);
+	char *staging_rel = fd < 0 ? NULL : history_staging_make(fd, "verified", &err);
+	if (!staging_rel) {
 		log_error("serve: cannot make a staging directory in %s: %s", t->root,
-			  strerror(errno));
-		free(staging);
+			  err ? err : strerror(errno));
+		free(err);
+		if (fd >= 0)
+			close(fd);
 		return SERVE_FAILED;
 	}
-	const char *staging_rel = staging + strlen(t->root) + 1;
+	char *staging = xasprintf("%s/%s", t->root, staging_rel);
 	struct strv argv;
 	strv_init(&argv);
 	strv_push(&argv, "rsync");
@@ -593,6 +600,7 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		history_staging_remove(fd, staging_rel);
 	close(fd);
 	free(staging);
+	free(staging_rel);
 	return rc;
 }
 
