@@ -1698,9 +1698,13 @@ static int open_staging(int root_fd, bool create, char **err)
 	int hfd = open_history_dir(root_fd);
 	int sfd = hfd < 0 ? -1
 			  : openat(hfd, STAGING_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0 && hfd >= 0 && errno == ENOENT && mkdirat(hfd, STAGING_NAME, 0700) == 0) {
-		remove_dead_staging(hfd, true);
-		sfd = openat(hfd, STAGING_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 && hfd >= 0 && errno == ENOENT) {
+		/* EEXIST: another receiver made it a moment ago (and sweeps). */
+		int made = mkdirat(hfd, STAGING_NAME, 0700);
+		if (made == 0)
+			remove_dead_staging(hfd, true);
+		if (made == 0 || errno == EEXIST)
+			sfd = openat(hfd, STAGING_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	int saved = errno;
 	if (sfd < 0)
