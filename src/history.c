@@ -1860,7 +1860,8 @@ int history_mark_received(int root_fd, const char *staging_rel, const char *tag,
 {
 	const char *name = staging_name(staging_rel);
 	if (!name || !history_tag_ok(tag)) {
-		*err = xasprintf("not a staging directory and tag: %s %s", staging_rel, tag);
+		*err = xasprintf("'%s' is not a staging directory, or '%s' not a transfer tag",
+				 staging_rel, tag);
 		return -1;
 	}
 	int sfd = open_staging(root_fd, false, err);
