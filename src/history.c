@@ -355,6 +355,8 @@ static int merge_entry(int stage_fd, int target_fd, int root_fd, struct buf *rel
 	if (fstatat(stage_fd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
 	bool exists = fstatat(target_fd, name, &ts, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && !S_ISDIR(ss.st_mode) && ss.st_dev == ts.st_dev && ss.st_ino == ts.st_ino)
+		return 0; /* rsync's --link-dest linked the target's own file: unchanged */
 	if (exists && S_ISDIR(ss.st_mode) && S_ISDIR(ts.st_mode)) {
 		int s = openat(stage_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int t = openat(target_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -535,11 +535,14 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
  * rsync run (transport.h). rsync writes into a staging directory that serve
  * picks in the tree's history area, comparing with the tree itself
  * (--compare-dest: an unchanged file is not sent, a changed one has the
- * tree's copy as its delta basis): nothing gets a final name here. Once
+ * tree's copy as its delta basis): nothing gets a final name here.
+ * rsync-linked TAG: the same with --link-dest (hard links: an unchanged
+ * file is linked into the staging, a new name of it too). Once
  * rsync ended well the staging waits as .staging/.received-TAG for the sender's
  * `merge TAG`, which merges only what held still while it was read;
  * otherwise it goes at once. The merge syncs: no sync here. */
-static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from)
+static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from,
+			      bool linked)
 {
 	const char *tag = from < w->len ? w->items[from] : "";
 	if (!history_tag_ok(tag))
@@ -580,7 +583,7 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 	for (size_t i = from + 1; i < w->len; i++) {
 		const char *a = w->items[i];
 		if (!dot && !strcmp(a, ".")) {
-			strv_pushf(&argv, "--compare-dest=%s", t->root);
+			strv_pushf(&argv, "--%s=%s", linked ? "link-dest" : "compare-dest", t->root);
 			dot = true;
 		}
 		if (a == dest)
@@ -1290,7 +1293,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 	bool known = !strcmp(base, "rsync") || !strcmp(req, "rename") || !strcmp(req, "utime") ||
 		     !strcmp(req, "tar-x") || !strcmp(req, "versions") || !strcmp(req, "restore") ||
 		     !strcmp(req, "usage") || !strcmp(req, "manifest") ||
-		     !strcmp(req, "rsync-staged") || !strcmp(req, "merge");
+		     !strcmp(req, "rsync-staged") || !strcmp(req, "rsync-linked") ||
+		     !strcmp(req, "merge");
 	if (!known)
 		return forward(cfg, self, w, at);
 	struct trees tr;
@@ -1310,8 +1314,8 @@ int serve_run(const struct config *cfg, const char *self, const struct strv *w)
 		rc = serve_usage(&tr);
 	else if (!strcmp(req, "manifest"))
 		rc = serve_manifest(&tr);
-	else if (!strcmp(req, "rsync-staged"))
-		rc = serve_rsync_staged(&tr, w, at + 1);
+	else if (!strcmp(req, "rsync-staged") || !strcmp(req, "rsync-linked"))
+		rc = serve_rsync_staged(&tr, w, at + 1, !strcmp(req, "rsync-linked"));
 	else if (!strcmp(req, "merge"))
 		rc = serve_merge(&tr, w, at + 1);
 	else

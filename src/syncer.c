@@ -35,7 +35,10 @@ enum stage {
 	STAGE_NONE,
 	STAGE_PEER,
 	STAGE_RENAMES,
-	STAGE_FULL,
+	STAGE_FULL,      /* rsync's pass over the whole tree, in place */
+	STAGE_FULL_COPY, /* the whole tree by a checked rsync -r */
+	STAGE_FULL_HELD, /* what changed while it read them, through the stage */
+	STAGE_FULL_PRUNE, /* then what the source lacks deleted, the top's attributes */
 	STAGE_MANIFEST,
 	STAGE_STREAM,
 	STAGE_TREES,
@@ -129,6 +132,8 @@ struct syncer {
 static void schedule(struct syncer *s);
 static void hold(struct syncer *s, enum sync_state st, const char *why);
 static void run_stage(struct syncer *s);
+static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_delete);
+static void on_transfer_done(void *arg, const struct transfer_result *r);
 static void move_all(struct strv *from, struct strv *to);
 static bool pass_delete(const struct syncer *s);
 
@@ -621,6 +626,16 @@ static void once_verified(void *arg, const struct transfer_result *r)
 		s->hooks.finished(s->hooks.arg, s, code);
 }
 
+/* A regular file of the source with more than one name. */
+static bool has_hard_link(const struct syncer *s, const char *rel)
+{
+	char *full = xasprintf("%s/%s", s->sc->source, rel);
+	struct stat st;
+	bool multi = lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1;
+	free(full);
+	return multi;
+}
+
 /* Files that changed every time they were copied: shipped once they hold
  * still (a later batch), never as a torn copy. */
 static void requeue_held(struct syncer *s, const struct strv *held)
@@ -628,6 +643,28 @@ static void requeue_held(struct syncer *s, const struct strv *held)
 	int64_t now = now_ms();
 	for (size_t i = 0; held && i < held->len; i++)
 		changes_add(s->q, held->items[i], CH_PATH, true, now); /* waits for a close or a quiet moment */
+}
+
+/* A full pass's files that changed while rsync read them: the stage
+ * copies a version that held still now rather than in a later batch. A
+ * file with more than one name waits for a later full pass (the stage
+ * copies it alone, which would part it from its twins). false: none. */
+static bool ship_held(struct syncer *s, const struct strv *held)
+{
+	struct strv single, linked;
+	strv_init(&single);
+	strv_init(&linked);
+	for (size_t i = 0; held && i < held->len; i++)
+		strv_push(has_hard_link(s, held->items[i]) ? &linked : &single, held->items[i]);
+	requeue_held(s, &linked);
+	strv_free(&linked);
+	if (single.len) {
+		s->stage = STAGE_FULL_HELD;
+		transport_rsync(s->t, RSYNC_PATHS, &single, false, on_transfer_done, s);
+	}
+	bool shipping = single.len > 0;
+	strv_free(&single);
+	return shipping;
 }
 
 static void on_transfer_done(void *arg, const struct transfer_result *r)
@@ -677,7 +714,15 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		s->cur.renames = NULL;
 		s->cur.n_renames = 0;
 	}
-	if (s->stage == STAGE_FULL) {
+	if (s->stage == STAGE_FULL_COPY && ship_held(s, r->held))
+		return;
+	if (s->stage == STAGE_FULL_COPY || s->stage == STAGE_FULL_HELD) {
+		requeue_held(s, r->held);
+		s->stage = STAGE_FULL_PRUNE;
+		rsync_whole_tree(s, RSYNC_PRUNE, pass_delete(s));
+		return;
+	}
+	if (s->stage == STAGE_FULL || s->stage == STAGE_FULL_PRUNE) {
 		s->cur.full = false;
 		/* The full pass covered every path queued with it. */
 		strv_free(&s->cur.trees);
@@ -713,14 +758,9 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
  * path list holds one name of the pair: such a batch becomes a full pass. */
 static bool has_hard_links(const struct syncer *s, const struct strv *paths)
 {
-	for (size_t i = 0; i < paths->len; i++) {
-		char *full = xasprintf("%s/%s", s->sc->source, paths->items[i]);
-		struct stat st;
-		bool multi = lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1;
-		free(full);
-		if (multi)
+	for (size_t i = 0; i < paths->len; i++)
+		if (has_hard_link(s, paths->items[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -1022,13 +1062,20 @@ static void ship_trees(struct syncer *s, struct batch *b)
 {
 	s->trees_listed = true;
 	bool hard_links = false;
-	if (!expand_trees(s, b, &hard_links)) {
-		/* Hard links: rsync -H with --compare-dest (a checked run) would
-		 * leave out a new name whose twin the target has; such trees are
-		 * read in place, as before. */
-		s->stage = hard_links ? STAGE_TREES : STAGE_TREE_COPY;
-		transport_rsync(s->t, hard_links ? RSYNC_LINKED_TREES : RSYNC_TREES, &b->trees,
-				hard_links ? pass_delete(s) : false, on_transfer_done, s);
+	bool listed = expand_trees(s, b, &hard_links);
+	if (!listed && hard_links) {
+		/* rsync keeps hard links only within one transfer, and a link's
+		 * twin may be outside the new trees: a full pass (checked). */
+		log_debug("[sync %s] new trees hold hard links: full pass to keep the links",
+			  s->sc->name);
+		b->full = true;
+		s->manifest_tried = true;
+		run_stage(s);
+		return;
+	}
+	if (!listed) {
+		s->stage = STAGE_TREE_COPY;
+		transport_rsync(s->t, RSYNC_TREES, &b->trees, false, on_transfer_done, s);
 		return;
 	}
 	if (!pass_delete(s)) {
@@ -1048,6 +1095,53 @@ static void prune_trees(struct syncer *s, struct batch *b)
 	transport_rsync(s->t, RSYNC_PRUNE, &b->trees, true, on_transfer_done, s);
 }
 
+/* One rsync over the whole tree: its list names the source itself. */
+static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_delete)
+{
+	struct strv whole;
+	strv_init(&whole);
+	strv_push(&whole, "");
+	transport_rsync(s->t, mode, &whole, allow_delete, on_transfer_done, s);
+	strv_free(&whole);
+}
+
+/* A full pass the comparison cannot do (or found too big): a checked
+ * rsync -r of the whole source into the target's staging (only what
+ * differs is sent and merged, a file that changed while it was read is
+ * held, never merged torn), then a run that deletes what the source lacks
+ * and gives the top directory its attributes. rsync's pass in place is
+ * left for --once (its verification follows) and the rejoin pass (its
+ * --backup-dir keeps what it replaces). */
+static void start_full(struct syncer *s)
+{
+	manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
+	s->mpass = NULL;
+	bool in_place = s->rejoin_full || s->once;
+	if (!s->manifest_tried && !s->in_startup_pass)
+		log_info("[sync %s] full pass (%s): %s over the whole tree (%s)", s->sc->name,
+			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
+			 in_place ? "rsync's" : "a checked rsync",
+			 s->rejoin_full ? "the rejoin pass keeps what it replaces"
+			 : s->once ? "--once"
+			 : s->sc->rsync_args ? "rsync_args are set"
+					     : "exclude rules lifeboat does not evaluate");
+	if (!s->full_counted)
+		s->stats.full_passes++;
+	s->full_counted = false;
+	s->rejoin_full = false;
+	if (in_place) {
+		s->stage = STAGE_FULL;
+		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
+		return;
+	}
+	if (s->pass_resync) {
+		transport_owe_sync(s->t);
+		s->remote_sync_due = transport_remote(s->t);
+	}
+	s->stage = STAGE_FULL_COPY;
+	rsync_whole_tree(s, RSYNC_TREES, false);
+}
+
 /* Advance the batch to its next non-empty stage. */
 static void run_stage(struct syncer *s)
 {
@@ -1065,21 +1159,7 @@ static void run_stage(struct syncer *s)
 	} else if (b->full && manifest_fits(s)) {
 		start_manifest(s);
 	} else if (b->full) {
-		manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
-		s->mpass = NULL;
-		s->stage = STAGE_FULL;
-		if (!s->manifest_tried && !s->in_startup_pass)
-			log_info("[sync %s] full pass (%s): rsync's over the whole tree (%s)",
-				 s->sc->name, s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
-				 s->rejoin_full ? "the rejoin pass keeps what it replaces"
-				 : s->once ? "--once"
-				 : s->sc->rsync_args ? "rsync_args are set"
-						     : "exclude rules lifeboat does not evaluate");
-		if (!s->full_counted)
-			s->stats.full_passes++;
-		s->full_counted = false;
-		s->rejoin_full = false;
-		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
+		start_full(s);
 	} else if ((b->trees.len || b->new_files.len) && !s->stream_tried &&
 		   transport_can_stream(s->t)) {
 		s->stage = STAGE_STREAM;

@@ -162,10 +162,11 @@ static bool checked_mode(enum rsync_mode mode)
 	return mode == RSYNC_TREES || mode == RSYNC_CHECKED;
 }
 
-/* tag: a checked run's name for serve (remote targets). */
+/* staged_request: a checked run's serve request (remote targets),
+ * "rsync-staged TAG" or "rsync-linked TAG". */
 static void build_options(const struct sync_conf *sc, const struct strv *filters,
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
-			  const char *tag, struct strv *argv)
+			  const char *staged_request, struct strv *argv)
 {
 	strv_push(argv, "rsync");
 	strv_push(argv, "-aH"); /* archive (owners when root) and hard links */
@@ -188,7 +189,6 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	case RSYNC_TREES:
 	case RSYNC_PRUNE:
 	case RSYNC_CHECKED:
-	case RSYNC_LINKED_TREES:
 		strv_push(argv, "--stats");
 		strv_push(argv, "--files-from=-");
 		strv_push(argv, "--from0");
@@ -197,7 +197,7 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			strv_push(argv, "--existing");
 			strv_push(argv, "--ignore-existing");
 		}
-		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE || mode == RSYNC_LINKED_TREES) {
+		if (mode == RSYNC_TREES || mode == RSYNC_PRUNE) {
 			strv_push(argv, "-r");
 			if (allow_delete && mode != RSYNC_TREES)
 				strv_push(argv, "--delete");
@@ -245,7 +245,7 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 		strv_push(argv, "-e");
 		peer_rsync_e(&words, argv);
 		if (checked_mode(mode))
-			strv_pushf(argv, "--rsync-path=" SERVE_CMD " rsync-staged %s", tag);
+			strv_pushf(argv, "--rsync-path=" SERVE_CMD " %s", staged_request);
 		else
 			strv_push(argv, "--rsync-path=" SERVE_CMD " rsync");
 		strv_free(&words);
@@ -272,7 +272,8 @@ void transport_build_argv(const struct sync_conf *sc, const struct strv *filters
 			  const char *control_path, enum rsync_mode mode, bool allow_delete,
 			  struct strv *argv)
 {
-	build_options(sc, filters, control_path, mode, allow_delete, "0123456789abcdef", argv);
+	build_options(sc, filters, control_path, mode, allow_delete,
+		      "rsync-staged 0123456789abcdef", argv);
 	append_paths(sc, NULL, argv);
 }
 
@@ -667,9 +668,7 @@ static void settle(struct run *r, struct transfer_result *res)
 		settle_over(s); /* the syncfs will say what is wrong */
 		return;
 	}
-	settle_collect(s, fd, &r->touched,
-		       r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE ||
-			       r->mode == RSYNC_LINKED_TREES);
+	settle_collect(s, fd, &r->touched, r->mode == RSYNC_TREES || r->mode == RSYNC_PRUNE);
 	close(fd);
 }
 
@@ -930,8 +929,7 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	r->pin_fd = pin_fd;
 	struct proc_opts o = {
 		.argv = argv.items,
-		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE ||
-			      mode == RSYNC_LINKED_TREES,
+		.stdin_pipe = mode == RSYNC_PATHS || mode == RSYNC_TREES || mode == RSYNC_PRUNE,
 		.capture_stdout = true,
 	};
 	r->p = proc_start(t->loop, &o, on_run_exit, r, err);
@@ -1206,7 +1204,7 @@ static void new_tag(char tag[33])
 /* A run into a staging directory (a local one made here; serve makes its
  * own). It reads the pinned source; started per transfer, never primed. */
 static struct run *spawn_checked(struct transport *t, enum rsync_mode mode,
-				  const struct timespec *started, char **err)
+				  const struct timespec *started, bool linked, char **err)
 {
 	char *pinned_path = NULL;
 	int pin_fd = pin_source(t, &pinned_path, err);
@@ -1221,10 +1219,14 @@ static struct run *spawn_checked(struct transport *t, enum rsync_mode mode,
 	new_tag(r->tag);
 	struct strv argv;
 	strv_init(&argv);
+	char *request = xasprintf("%s %s", linked ? "rsync-linked" : "rsync-staged", r->tag);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode, false,
-		      r->tag, &argv);
+		      request, &argv);
+	free(request);
 	char *staging = NULL;
 	if (!t->remote) {
+		/* A full pass to a target not made yet (serve makes a remote one). */
+		mkdir_p(t->sc->target_path, 0755);
 		staging = history_temp_dir(t->sc->target_path, "verified");
 		if (!staging) {
 			*err = xasprintf("cannot make a staging directory in %s/%s: %s",
@@ -1235,7 +1237,8 @@ static struct run *spawn_checked(struct transport *t, enum rsync_mode mode,
 			return NULL;
 		}
 		r->staging_rel = xstrdup(staging + strlen(t->sc->target_path) + 1);
-		strv_pushf(&argv, "--compare-dest=%s", t->sc->target_path);
+		strv_pushf(&argv, "--%s=%s", linked ? "link-dest" : "compare-dest",
+			   t->sc->target_path);
 	}
 	strv_push(&argv, "--");
 	strv_pushf(&argv, "%s/", pinned_path);
@@ -1301,6 +1304,7 @@ struct probe {
 	const struct exclude_set *x;
 	struct strv *busy; /* open for writing */
 	bool unprobed;
+	bool links; /* a file with more than one name */
 };
 
 static void probe_one(struct probe *p, int dir_fd, const char *name, const char *rel)
@@ -1328,10 +1332,14 @@ static void probe_tree(struct probe *p, int dir_fd, struct buf *rel, int depth)
 		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    (p->x && exclude_match(p->x, n, S_ISDIR(st.st_mode))))
 			continue;
+		if (!len && !strcmp(n, HISTORY_DIR))
+			continue; /* never shipped */
 		rel->len = len;
-		buf_addc(rel, '/');
+		if (len)
+			buf_addc(rel, '/');
 		buf_adds(rel, n);
 		if (S_ISREG(st.st_mode)) {
+			p->links = p->links || st.st_nlink > 1;
 			probe_one(p, dirfd(d), n, rel->data);
 		} else if (S_ISDIR(st.st_mode) && depth < 64) {
 			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1344,19 +1352,38 @@ static void probe_tree(struct probe *p, int dir_fd, struct buf *rel, int depth)
 	closedir(d);
 }
 
+/* The whole source: its top entries' names are the relative paths. */
+static void probe_whole(struct probe *p, int src)
+{
+	int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, "");
+	probe_tree(p, fd, &b, 0);
+	buf_free(&b);
+}
+
 /* Before a checked run: the files in list (trees: below them) that someone
- * is writing now go into busy; those are not merged whatever rsync reads. */
+ * is writing now go into busy; those are not merged whatever rsync reads.
+ * *links: one of them has more than one name. */
 static bool probe_writers(const struct transport *t, enum rsync_mode mode,
-			  const struct strv *list, struct strv *busy)
+			  const struct strv *list, struct strv *busy, bool *links)
 {
 	struct probe p = {.x = t->excludes, .busy = busy};
 	int src = open(t->sc->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; src >= 0 && i < list->len; i++) {
 		const char *rel = list->items[i];
 		struct stat st;
+		if (!*rel && mode == RSYNC_TREES) {
+			probe_whole(&p, src); /* a full pass: the whole source */
+			continue;
+		}
 		if (!*rel || fstatat(src, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(st.st_mode)) {
+			p.links = p.links || st.st_nlink > 1;
 			probe_one(&p, src, rel, rel);
 		} else if (S_ISDIR(st.st_mode) && mode == RSYNC_TREES) {
 			int fd = openat(src, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1370,6 +1397,7 @@ static bool probe_writers(const struct transport *t, enum rsync_mode mode,
 	}
 	if (src >= 0)
 		close(src);
+	*links = p.links;
 	return p.unprobed;
 }
 
@@ -1502,7 +1530,8 @@ static void start_checked(struct transport *t, enum rsync_mode mode, const struc
 	struct strv busy, send;
 	strv_init(&busy);
 	strv_init(&send);
-	bool unprobed = probe_writers(t, mode, list, &busy);
+	bool links = false;
+	bool unprobed = probe_writers(t, mode, list, &busy, &links);
 	for (size_t i = 0; i < busy.len; i++)
 		log_info("[sync %s] %s is open for writing: it waits for a quiet moment (never a "
 			 "torn copy)",
@@ -1519,7 +1548,10 @@ static void start_checked(struct transport *t, enum rsync_mode mode, const struc
 		return;
 	}
 	char *err = NULL;
-	struct run *r = spawn_checked(t, mode, &started, &err);
+	/* rsync -H with --compare-dest leaves out a new name whose twin the
+	 * target has; --link-dest links it there (unchanged files too, which
+	 * the merge leaves where they are). */
+	struct run *r = spawn_checked(t, mode, &started, links, &err);
 	if (!r) {
 		strv_free(&busy);
 		strv_free(&send);

@@ -22,7 +22,9 @@ struct transport;
 /* A checked run (RSYNC_TREES, RSYNC_CHECKED) reads the source in place but
  * never leaves a torn copy: rsync writes into a staging directory in the
  * target's history area (--compare-dest=the target: an unchanged file is
- * not sent, a changed one has the target's copy as its delta basis). Just
+ * not sent, a changed one has the target's copy as its delta basis; where
+ * a file read has several names, --link-dest: rsync -H with --compare-dest
+ * leaves out a new name whose twin the target has). Just
  * before, its files are probed for writers (a read lease is refused while
  * one has the file open): those are not merged. Once rsync exited, each
  * regular file it sent (its --out-format lines) is looked at again on the
@@ -36,17 +38,14 @@ enum rsync_mode {
 	RSYNC_FULL,   /* the whole source, recursive */
 	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I):
 		       * staged files, deletions, the rest a checked run */
-	RSYNC_TREES,  /* listed directories, recursive, checked (never deletes:
-		       * RSYNC_PRUNE does) */
+	RSYNC_TREES,  /* listed directories ("": the whole source, a full
+		       * pass), recursive, checked (never deletes: RSYNC_PRUNE
+		       * does) */
 	RSYNC_VERIFY, /* dry run of a full pass: does the target match? */
 	RSYNC_PRUNE,  /* listed directories, recursive: only deletes what the
 		       * source lacks, copies nothing (their files go staged) */
 	RSYNC_CHECKED, /* listed paths, content always re-checked, checked: the
 			* files of a path batch the stage does not copy */
-	RSYNC_LINKED_TREES, /* listed directories holding hard links, recursive,
-			     * read in place: rsync -H with --compare-dest leaves
-			     * out a new name whose twin the target has, so these
-			     * cannot be checked runs */
 };
 
 enum transfer_outcome {

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "beneath.h"
 #include "config.h"
@@ -493,10 +496,73 @@ static void test_versions_restore(void **state)
 	free(p);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static ino_t inode_of(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int rc = lstat(path, &st);
+	free(path);
+	return rc == 0 ? st.st_ino : 0;
+}
+
+/* A staging filled by rsync --link-dest holds the target's unchanged
+ * files as links: the merge leaves them where they are (nothing kept in
+ * the history), moves a changed file in (the old one kept) and a new
+ * name linked to the target's file in as that link. */
+static void test_merge_linked(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/lb-test-merge-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	put(root, "same", "unchanged\n");
+	put(root, "changed", "old\n");
+	char *staging = history_temp_dir(root, "verified");
+	assert_non_null(staging);
+	char *a = xasprintf("%s/same", root), *b = xasprintf("%s/same", staging),
+	     *c = xasprintf("%s/twin", staging);
+	assert_int_equal(link(a, b), 0);
+	assert_int_equal(link(a, c), 0);
+	put(staging, "changed", "new\n");
+	ino_t same = inode_of(root, "same");
+	int fd = open(root, O_RDONLY | O_DIRECTORY);
+	char *run = history_run_dir("");
+	char *err = NULL;
+	assert_int_equal(history_merge_then(fd, staging + strlen(root) + 1, run, false, &err), 0);
+	assert_int_equal(inode_of(root, "same"), same);
+	assert_int_equal(inode_of(root, "twin"), same);
+	char *kept = xasprintf("%s/%s", root, run);
+	assert_int_equal(inode_of(kept, "same"), 0); /* not kept: it was not replaced */
+	assert_int_not_equal(inode_of(kept, "changed"), 0);
+	history_staging_remove(fd, staging + strlen(root) + 1);
+	assert_int_equal(inode_of(root, "same"), same);
+	close(fd);
+	int tmp = open("/tmp", O_RDONLY | O_DIRECTORY);
+	beneath_remove_tree(tmp, root + strlen("/tmp/"));
+	close(tmp);
+	free(a);
+	free(b);
+	free(c);
+	free(staging);
+	free(run);
+	free(kept);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations), cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_merge_linked),
 		cmocka_unit_test(test_plan_renames), cmocka_unit_test(test_pick_name_reused),
 		cmocka_unit_test(test_versions_renames), cmocka_unit_test(test_versions_restore),
 		cmocka_unit_test(test_parse_versions),
