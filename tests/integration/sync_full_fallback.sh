@@ -63,8 +63,8 @@ for d in "$LDST" "$RDST"; do
 		fail "$d: the overwritten file is not in the history"
 	find "$d/.lifeboat-history" -path '*/extra/x/e' -type f | grep -q . ||
 		fail "$d: the deleted tree is not in the history"
-	[ -z "$(find "$d/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' -o -name '.received-*' \))" ] ||
-		fail "$d: staging left behind: $(ls -a "$d/.lifeboat-history")"
+	[ -z "$(find "$d/.lifeboat-history" -maxdepth 2 \( -name '.incoming-*-verified' -o -name '.received-*' \))" ] ||
+		fail "$d: staging left behind: $(ls -a "$d/.lifeboat-history" "$d/.lifeboat-history/.staging")"
 done
 [ -e "$T/pwned" ] || [ -e "$T/pwned2" ] && fail "a hostile name ran a command"
 
