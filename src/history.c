@@ -139,18 +139,6 @@ bool history_parse_time(const char *s, time_t now, time_t *out)
 
 /* ---- keeping ---- */
 
-char *history_temp_dir(const char *root, const char *tag)
-{
-	history_ensure_dir(root);
-	char *dir = xasprintf("%s/%s/.incoming-%ld%s%s", root, HISTORY_DIR, (long)getpid(),
-			      tag ? "-" : "", tag ? tag : "");
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
 char *history_run_dir(const char *root)
 {
 	static unsigned counter;
@@ -596,7 +584,7 @@ static void collect_everywhere(struct version_list *l, const char *root, const c
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.')
-				continue; /* ., .., .renames and .incoming-* staging */
+				continue; /* ., .., .renames, .pruned and .staging */
 			char *run = xasprintf("%s/%s", hist, e->d_name);
 			collect_from(l, run, rel, false);
 			free(run);
@@ -1653,44 +1641,144 @@ void history_usage(const char *root, uint64_t *bytes, time_t *oldest)
 	aged_free(&l);
 }
 
+/* ---- the staging area ---- */
+
+#define STAGING_NAME ".staging"
+#define INCOMING_PREFIX ".incoming-"
 #define RECEIVED_PREFIX ".received-"
 
 /* A received staging left unclaimed too long (its mtime is when it was
  * received). */
-static bool received_expired(int hfd, const char *name)
+static bool received_expired(int dir_fd, const char *name)
 {
 	struct stat st;
-	return fstatat(hfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       st.st_mtime < time(NULL) - HISTORY_RECEIVED_MAX_AGE;
+}
+
+/* The receiver PID of a staging directory's name .incoming-PID[-TAG], else 0. */
+static long incoming_pid(const char *name)
+{
+	if (strncmp(name, INCOMING_PREFIX, strlen(INCOMING_PREFIX)) != 0)
+		return 0;
+	char *end = NULL;
+	long pid = strtol(name + strlen(INCOMING_PREFIX), &end, 10);
+	return pid > 0 && end && (!*end || *end == '-') ? pid : 0;
+}
+
+/* In dir_fd, remove the staging directories of dead receivers and the
+ * received stagings left unclaimed too long (all of them with
+ * any_received: the old layout's, which no merge looks for any more). */
+static void remove_dead_staging(int dir_fd, bool any_received)
+{
+	DIR *d = fdopendir(dup(dir_fd));
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strncmp(e->d_name, RECEIVED_PREFIX, strlen(RECEIVED_PREFIX))) {
+			if (any_received || received_expired(dir_fd, e->d_name))
+				beneath_remove_tree(dir_fd, e->d_name);
+			continue;
+		}
+		long pid = incoming_pid(e->d_name);
+		if (pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		beneath_remove_tree(dir_fd, e->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The staging area below root_fd, never through a symlink. With create it
+ * is made when missing, the history too (root's times kept), and then,
+ * once per target, the old layout's leftovers are removed: staging
+ * directories an older lifeboat left directly in the history, found by
+ * the one read of the whole history this costs. -1 with *err. */
+static int open_staging(int root_fd, bool create, char **err)
+{
+	if (!create)
+		return beneath_open_dir(root_fd, HISTORY_STAGING, false, err);
+	int hfd = open_history_dir(root_fd);
+	int sfd = hfd < 0 ? -1
+			  : openat(hfd, STAGING_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 && hfd >= 0 && errno == ENOENT) {
+		/* EEXIST: another receiver made it a moment ago (and sweeps). */
+		int made = mkdirat(hfd, STAGING_NAME, 0700);
+		if (made == 0)
+			remove_dead_staging(hfd, true);
+		if (made == 0 || errno == EEXIST)
+			sfd = openat(hfd, STAGING_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	int saved = errno;
+	if (sfd < 0)
+		*err = xasprintf("cannot open %s: %s", hfd < 0 ? HISTORY_DIR : HISTORY_STAGING,
+				 saved == ELOOP || saved == ENOTDIR
+					 ? "not a directory (or a symlink): refused"
+					 : strerror(saved));
+	if (hfd >= 0)
+		close(hfd);
+	errno = saved;
+	return sfd;
+}
+
+char *history_staging_make(int root_fd, const char *tag, char **err)
+{
+	int sfd = open_staging(root_fd, true, err);
+	if (sfd < 0)
+		return NULL;
+	char *name = xasprintf(INCOMING_PREFIX "%ld%s%s", (long)getpid(), tag ? "-" : "",
+			       tag ? tag : "");
+	int fd = -1;
+	if (mkdirat(sfd, name, 0700) == 0 || errno == EEXIST)
+		fd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int saved = errno;
+	char *rel = NULL;
+	if (fd < 0)
+		*err = xasprintf("cannot make %s/%s: %s", HISTORY_STAGING, name, strerror(saved));
+	else
+		rel = xasprintf("%s/%s", HISTORY_STAGING, name);
+	if (fd >= 0)
+		close(fd);
+	close(sfd);
+	free(name);
+	errno = saved;
+	return rel;
+}
+
+char *history_temp_dir(const char *root, const char *tag)
+{
+	int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return NULL;
+	char *err = NULL;
+	char *rel = history_staging_make(root_fd, tag, &err);
+	int saved = errno;
+	close(root_fd);
+	char *dir = NULL;
+	if (rel)
+		dir = xasprintf("%s/%s", root, rel);
+	else
+		log_debug("history: %s: %s", root, err);
+	free(err);
+	free(rel);
+	errno = saved;
+	return dir;
 }
 
 void history_clean_staging(const char *root)
 {
-	char *hist = xasprintf("%s/%s", root, HISTORY_DIR);
-	int hfd = open(hist, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	free(hist);
-	if (hfd < 0)
+	int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
 		return;
-	DIR *d = fdopendir(dup(hfd));
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (!strncmp(e->d_name, RECEIVED_PREFIX, strlen(RECEIVED_PREFIX))) {
-			if (received_expired(hfd, e->d_name))
-				beneath_remove_tree(hfd, e->d_name);
-			continue;
-		}
-		char *end = NULL;
-		long pid = strncmp(e->d_name, ".incoming-", 10) == 0
-				   ? strtol(e->d_name + 10, &end, 10) : 0;
-		if (pid <= 0 || !end || (*end && *end != '-'))
-			continue;
-		if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		beneath_remove_tree(hfd, e->d_name);
+	char *err = NULL;
+	int sfd = open_staging(root_fd, true, &err);
+	if (sfd >= 0) {
+		remove_dead_staging(sfd, false);
+		close(sfd);
+	} else {
+		log_warn("history: %s: %s", root, err);
 	}
-	if (d)
-		closedir(d);
-	close(hfd);
+	free(err);
+	close(root_fd);
 }
 
 /* The history directory, made before the first transfer that may keep
@@ -1759,41 +1847,65 @@ bool history_tag_ok(const char *tag)
 	return n >= 16 && n <= 64 && !tag[n];
 }
 
+/* The name of a staging directory directly in the staging area, from its
+ * path below root; NULL for any other path. */
+static const char *staging_name(const char *staging_rel)
+{
+	size_t n = strlen(HISTORY_STAGING);
+	if (strncmp(staging_rel, HISTORY_STAGING, n) != 0 || staging_rel[n] != '/')
+		return NULL;
+	const char *name = staging_rel + n + 1;
+	return *name && !strchr(name, '/') && beneath_rel_ok(name) ? name : NULL;
+}
+
 int history_mark_received(int root_fd, const char *staging_rel, const char *tag, char **err)
 {
-	char *to = xasprintf("%s/" RECEIVED_PREFIX "%s", HISTORY_DIR, tag);
+	const char *name = staging_name(staging_rel);
+	if (!name || !history_tag_ok(tag)) {
+		*err = xasprintf("'%s' is not a staging directory, or '%s' not a transfer tag",
+				 staging_rel, tag);
+		return -1;
+	}
+	int sfd = open_staging(root_fd, false, err);
+	if (sfd < 0)
+		return -1;
+	char *to = xasprintf(RECEIVED_PREFIX "%s", tag);
 	int rc = 0;
-	if (renameat(root_fd, staging_rel, root_fd, to) < 0 ||
-	    utimensat(root_fd, to, NULL, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (renameat(sfd, name, sfd, to) < 0 || utimensat(sfd, to, NULL, AT_SYMLINK_NOFOLLOW) < 0) {
 		*err = xasprintf("cannot keep the received files for their check: %s",
 				 strerror(errno));
 		rc = -1;
 	}
 	free(to);
+	close(sfd);
 	return rc;
 }
 
 char *history_claim_received(int root_fd, const char *tag, char **err)
 {
-	int hfd = beneath_open_dir(root_fd, HISTORY_DIR, false, err);
-	if (hfd < 0)
+	if (!history_tag_ok(tag)) {
+		*err = xasprintf("not a transfer tag: %s", tag);
+		return NULL;
+	}
+	int sfd = open_staging(root_fd, false, err);
+	if (sfd < 0)
 		return NULL;
 	char *name = xasprintf(RECEIVED_PREFIX "%s", tag);
-	char *mine = xasprintf(".incoming-%ld-merge", (long)getpid());
+	char *mine = xasprintf(INCOMING_PREFIX "%ld-merge", (long)getpid());
 	char *rel = NULL;
-	if (received_expired(hfd, name)) {
-		beneath_remove_tree(hfd, name);
+	if (received_expired(sfd, name)) {
+		beneath_remove_tree(sfd, name);
 		*err = xasprintf("the received files of %s waited too long for their check: "
 				 "not merged",
 				 tag);
-	} else if (renameat(hfd, name, hfd, mine) < 0) {
+	} else if (renameat(sfd, name, sfd, mine) < 0) {
 		*err = xasprintf("no received files to merge for %s: %s", tag, strerror(errno));
 	} else {
-		rel = xasprintf("%s/%s", HISTORY_DIR, mine);
+		rel = xasprintf("%s/%s", HISTORY_STAGING, mine);
 	}
 	free(name);
 	free(mine);
-	close(hfd);
+	close(sfd);
 	return rel;
 }
 

@@ -4,10 +4,14 @@
  * Keeping is a rename on the same file system, never a copy; the moment a
  * version was replaced is its ctime (set by that rename, by the target's
  * own kernel: a source cannot forge it). Staging directories for incoming
- * tar streams and checked rsync runs live in TARGET/.lifeboat-history/
- * .incoming-PID[-TAG] (and .received-TAG between a checked receive and
- * its merge) and never hold a name the sync uses, so a half-received or
- * unchecked file is never visible.
+ * tar streams and checked rsync runs live in the staging area
+ * TARGET/.lifeboat-history/.staging: .incoming-PID[-TAG] (and .received-TAG
+ * between a checked receive and its merge); they never hold a name the
+ * sync uses, so a half-received or unchecked file is never visible. The
+ * staging area is its own directory so that finding a dead receiver's
+ * leftovers (every batch) reads a few entries, not the whole history (one
+ * run directory per batch for `keep`: hundreds of thousands). Listing,
+ * versions and pruning skip it, as every dot entry of the history.
  *
  * Nothing here deletes history on anyone's request: history_prune() runs
  * by the target's own `keep` and `keep_size`. */
@@ -23,6 +27,9 @@
 
 #define HISTORY_DIR ".lifeboat-history"
 #define HISTORY_DEFAULT_KEEP (7 * 86400.0)
+/* The staging area, below the sync's root (same file system: what is
+ * staged goes into place by rename). */
+#define HISTORY_STAGING HISTORY_DIR "/.staging"
 
 /* "7d", "12h", "15m", "30s", "2w", a bare number of seconds; "0" (off).
  * Returns false on junk. */
@@ -43,10 +50,15 @@ char *history_run_dir(const char *root);
  * root itself (they are the source's). */
 void history_ensure_dir(const char *root);
 /* Where rsync writes files before they get their final name (--temp-dir):
- * ROOT/.lifeboat-history/.incoming-PID[-TAG], made; a crash leaves its
+ * ROOT/HISTORY_STAGING/.incoming-PID[-TAG], made; a crash leaves its
  * partial files there, never under a name the sync uses, and
- * history_clean_staging removes them once PID is gone. NULL on error. */
+ * history_clean_staging removes them once PID is gone. NULL on error
+ * (errno kept; a staging area that is a symlink is refused). */
 char *history_temp_dir(const char *root, const char *tag);
+/* The same below root_fd, never through a symlink: HISTORY_STAGING/
+ * .incoming-PID[-TAG] made (or there already), its path below root
+ * returned (caller frees). NULL with *err. */
+char *history_staging_make(int root_fd, const char *tag, char **err);
 
 /* Keep ROOT/REL (any type; a directory with its tree) in RUN/REL: a rename.
  * A REL that does not exist is no error. 0, or -1 with *err. */
@@ -175,14 +187,17 @@ void history_usage(const char *root, uint64_t *bytes, time_t *oldest);
 
 /* Remove staging directories left by dead receivers (a crash of either
  * side): their contents never had a final name. Also received stagings
- * (below) left unclaimed for HISTORY_RECEIVED_MAX_AGE seconds. */
+ * (below) left unclaimed for HISTORY_RECEIVED_MAX_AGE seconds. Reads only
+ * the staging area; the call that makes it (the first on a target, with
+ * this layout) also removes what an older lifeboat left directly in the
+ * history (.incoming-PID of a dead PID, any .received-TAG). */
 void history_clean_staging(const char *root);
 
 /* A checked rsync run (transport.h) is received into a staging directory
  * (history_temp_dir(root, "verified"): a receiver killed mid-way leaves it
  * to history_clean_staging), checked by the sender, then merged. Over ssh
  * the receive and the merge are two serve requests: once the receive
- * ended, serve renames the staging to HISTORY_DIR/.received-TAG (TAG: the
+ * ended, serve renames the staging to HISTORY_STAGING/.received-TAG (TAG: the
  * sender's random name for this transfer, history_tag_ok) and the merge
  * request claims it by renaming it to .incoming-PID-merge, its own. A
  * received staging nobody claimed for HISTORY_RECEIVED_MAX_AGE (the sender
@@ -190,7 +205,8 @@ void history_clean_staging(const char *root);
  * merged late. */
 #define HISTORY_RECEIVED_MAX_AGE 600
 bool history_tag_ok(const char *tag);
-/* staging_rel (below root) becomes HISTORY_DIR/.received-TAG. 0, or -1 with *err. */
+/* staging_rel (below root: a directory of the staging area, nothing else)
+ * becomes HISTORY_STAGING/.received-TAG. 0, or -1 with *err. */
 int history_mark_received(int root_fd, const char *staging_rel, const char *tag, char **err);
 /* Claim .received-TAG: the staging's new name below root (caller frees), or
  * NULL with *err (none, or too old: removed). */

@@ -463,8 +463,13 @@ static int serve_rsync(const struct trees *tr, const struct strv *w, size_t from
 		mkdir_p(t->root, 0755);
 		history_clean_staging(t->root);
 		char *tmp = history_temp_dir(t->root, NULL);
-		if (tmp)
-			strv_pushf(&argv, "--temp-dir=%s", tmp);
+		if (!tmp) {
+			log_error("serve: cannot make a staging directory in %s/%s: %s", t->root,
+				  HISTORY_STAGING, strerror(errno));
+			strv_free(&argv);
+			return SERVE_FAILED;
+		}
+		strv_pushf(&argv, "--temp-dir=%s", tmp);
 		free(tmp);
 		if (keep_of(t) > 0 || backup) {
 			char *run = history_run_dir(t->root);
@@ -533,7 +538,7 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
  * tree's copy as its delta basis): nothing gets a final name here.
  * rsync-linked TAG: the same with --link-dest (hard links: an unchanged
  * file is linked into the staging, a new name of it too). Once
- * rsync ended well the staging waits as .received-TAG for the sender's
+ * rsync ended well the staging waits as .staging/.received-TAG for the sender's
  * `merge TAG`, which merges only what held still while it was read;
  * otherwise it goes at once. The merge syncs: no sync here. */
 static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from,
@@ -560,15 +565,17 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		return rc;
 	mkdir_p(t->root, 0755);
 	history_clean_staging(t->root);
-	char *staging = history_temp_dir(t->root, "verified");
-	int fd = staging ? open_root(t) : -1;
-	if (fd < 0) {
+	int fd = open_root(t);
+	char *staging_rel = fd < 0 ? NULL : history_staging_make(fd, "verified", &err);
+	if (!staging_rel) {
 		log_error("serve: cannot make a staging directory in %s: %s", t->root,
-			  strerror(errno));
-		free(staging);
+			  err ? err : strerror(errno));
+		free(err);
+		if (fd >= 0)
+			close(fd);
 		return SERVE_FAILED;
 	}
-	const char *staging_rel = staging + strlen(t->root) + 1;
+	char *staging = xasprintf("%s/%s", t->root, staging_rel);
 	struct strv argv;
 	strv_init(&argv);
 	strv_push(&argv, "rsync");
@@ -596,6 +603,7 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		history_staging_remove(fd, staging_rel);
 	close(fd);
 	free(staging);
+	free(staging_rel);
 	return rc;
 }
 
@@ -805,13 +813,12 @@ static int serve_tar(const struct trees *tr)
 	int rc = fd < 0 ? SERVE_REFUSED : check_absent(fd, names, n);
 	if (rc == SERVE_OK)
 		rc = room_for(t);
-	char *staging = xasprintf("%s/.incoming-%ld", HISTORY_DIR, (long)getpid());
+	char *staging = NULL;
 	char *err = NULL;
-	int sfd = -1;
 	if (rc == SERVE_OK) {
 		history_clean_staging(t->root);
-		sfd = beneath_open_dir(fd, staging, true, &err);
-		if (sfd < 0)
+		staging = history_staging_make(fd, NULL, &err);
+		if (!staging)
 			rc = SERVE_FAILED;
 	}
 	if (rc == SERVE_OK) {
@@ -839,16 +846,8 @@ static int serve_tar(const struct trees *tr)
 	if (err)
 		log_error("serve: %s", err);
 	free(err);
-	err = NULL; /* beneath_open_dir below sets it only on failure */
-	if (sfd >= 0) {
-		close(sfd);
-		int hfd = beneath_open_dir(fd, HISTORY_DIR, false, &err);
-		if (hfd >= 0) {
-			beneath_remove_tree(hfd, staging + strlen(HISTORY_DIR) + 1);
-			close(hfd);
-		}
-		free(err);
-	}
+	if (staging)
+		history_staging_remove(fd, staging);
 	free(staging);
 	free(names);
 	free(hdr);

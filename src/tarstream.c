@@ -329,19 +329,13 @@ static int local_merge(struct tarstream *ts, char **err)
 
 static void remove_staging(struct tarstream *ts)
 {
-	if (!ts->staging)
-		return;
-	char *err = NULL;
-	int hfd = beneath_open_dir(ts->root_fd, HISTORY_DIR, false, &err);
-	if (hfd >= 0) {
-		beneath_remove_tree(hfd, ts->staging + strlen(HISTORY_DIR) + 1);
-		close(hfd);
-	}
-	free(err);
+	if (ts->staging)
+		history_staging_remove(ts->root_fd, ts->staging);
 }
 
 /* A local target's staging directory, made fresh: .lifeboat-history/
- * .incoming-PID-N (a crashed run's leftovers are removed by the next). */
+ * .staging/.incoming-PID-N (a crashed run's leftovers are removed by the
+ * next). */
 static int make_staging(struct tarstream *ts, const char *target, char **why)
 {
 	static unsigned counter;
@@ -351,12 +345,10 @@ static int make_staging(struct tarstream *ts, const char *target, char **why)
 		return -1;
 	}
 	history_clean_staging(target);
-	ts->staging = xasprintf("%s/.incoming-%ld-%u", HISTORY_DIR, (long)getpid(), counter++);
-	int fd = beneath_open_dir(ts->root_fd, ts->staging, true, why);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	char *n = xasprintf("%u", counter++);
+	ts->staging = history_staging_make(ts->root_fd, n, why);
+	free(n);
+	return ts->staging ? 0 : -1;
 }
 
 static void close_trailer(struct tarstream *ts)

@@ -41,7 +41,7 @@ kill_daemon() {
 gone() { local p; for p in $victims; do _lb_alive "$p" && return 1; done; return 0; }
 # The checked run's file in flight: in its staging directory.
 in_flight() { find "$1/.lifeboat-history" -path '*/.incoming-*-verified/*' -name "*$2*" -size +1M 2>/dev/null | grep -q .; }
-staging_of() { find "$1/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' \
+staging_of() { find "$1/.lifeboat-history" -maxdepth 2 \( -name '.incoming-*-verified' \
 	-o -name '.incoming-*-merge' -o -name '.received-*' \) 2>/dev/null; }
 no_staging() { [ -z "$(staging_of "$1")" ]; }
 big() { head -c 400000000 /dev/zero | tr '\0' "$2" >"$T/$1" && mv "$T/$1" "$3/$1"; }
@@ -57,6 +57,8 @@ wait_until 30 in_flight "$LDST" a.bin || fail "no checked run of a.bin seen in f
 kill_daemon
 no_partial "$LSRC" "$LDST"
 [ -n "$(staging_of "$LDST")" ] || fail "the killed run left no staging to clean (not a checked run?)"
+[ -z "$(staging_of "$LDST" | grep -v '/\.lifeboat-history/\.staging/')" ] ||
+	fail "a staging directory outside .lifeboat-history/.staging: $(staging_of "$LDST")"
 start_sync "$T/lb.conf"
 converged "$LSRC" "$LDST" loc
 

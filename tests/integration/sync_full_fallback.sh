@@ -78,8 +78,8 @@ for d in "$LDST" "$RDST"; do
 	[ "$(stat -c %i "$d/a/f03")" = "$(stat -c %i "$d/b/newtwin")" ] &&
 		[ "$(stat -c %i "$d/a/f00")" = "$(stat -c %i "$d/b/twin")" ] ||
 		fail "$d: hard links not restored"
-	[ -z "$(find "$d/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' -o -name '.received-*' \))" ] ||
-		fail "$d: staging left behind: $(ls -a "$d/.lifeboat-history")"
+	[ -z "$(find "$d/.lifeboat-history" -maxdepth 2 \( -name '.incoming-*-verified' -o -name '.received-*' \))" ] ||
+		fail "$d: staging left behind: $(ls -a "$d/.lifeboat-history" "$d/.lifeboat-history/.staging")"
 done
 
 # New names of files the target has (one sorting before its twin, one

@@ -21,9 +21,27 @@ for d in "$LSRC" "$RSRC"; do
 	echo "<h1>home</h1>" >"$d/index.html"
 	printf 'name with\nnewline' >"$d/$(printf 'odd\nname')"
 done
+# Both targets were written by an older lifeboat that crashed: its
+# staging directories sit directly in the history (a dead receiver's
+# partial files, a received staging never merged). The first transfer
+# with the staging area (.lifeboat-history/.staging) removes them, once.
+dead=$(sh -c 'echo $$')
+for d in "$LDST" "$RDST"; do
+	mkdir -p "$d/.lifeboat-history/.incoming-$dead-verified/uploads" \
+		"$d/.lifeboat-history/.received-0123456789abcdef/css" "$d/.lifeboat-history/.incoming-$dead"
+	echo partial >"$d/.lifeboat-history/.incoming-$dead-verified/uploads/u1.jpg"
+	echo unchecked >"$d/.lifeboat-history/.received-0123456789abcdef/css/site.css"
+	echo partial >"$d/.lifeboat-history/.incoming-$dead/.index.html.x1Yz"
+done
+old_layout() { find "$1/.lifeboat-history" -maxdepth 1 -name '.incoming-*' -o -maxdepth 1 -name '.received-*'; }
 sync_pair_up delay=0
 assert_trees_equal "$LSRC" "$LDST" 10
 assert_trees_equal "$RSRC" "$RDST" 10
+for d in "$LDST" "$RDST"; do
+	[ -z "$(old_layout "$d")" ] || fail "an older lifeboat's staging stayed: $(old_layout "$d")"
+	[ -d "$d/.lifeboat-history/.staging" ] && [ ! -L "$d/.lifeboat-history/.staging" ] ||
+		fail "no staging area in $d/.lifeboat-history"
+done
 
 lb() { "$LIFEBOAT" -c "$T/lb.conf" "$@"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }

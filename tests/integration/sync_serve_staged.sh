@@ -42,7 +42,7 @@ rsync -a -e "$RSH" --compare-dest=/etc --rsync-path="lifeboat serve rsync-staged
 # Received: staged under the tag, nothing under a final name.
 staged "$TAG" "$DST/" 2>"$T/e6" || fail "rsync-staged failed: $(cat "$T/e6")"
 [ ! -e "$DST/d" ] || fail "rsync-staged wrote under a final name"
-[ -f "$DST/.lifeboat-history/.received-$TAG/d/one" ] || fail "nothing staged for the tag"
+[ -f "$DST/.lifeboat-history/.staging/.received-$TAG/d/one" ] || fail "nothing staged for the tag"
 # A merge of another tag, or of a path outside the tree, changes nothing.
 printf '%s\0' "$DST" | rssh lifeboat serve merge ffffffffffffffff 2>"$T/e7" &&
 	fail "a merge of a tag with no staging succeeded"
@@ -55,7 +55,7 @@ printf '%s\0%s\0%s\0' "$DST" "d/two" "../../../outside/keep" | rssh lifeboat ser
 [ "$(cat "$DST/d/one")" = one ] || fail "the staged file was not merged"
 [ ! -e "$DST/d/two" ] || fail "a file the merge was told to leave out arrived"
 [ -f "$T/outside/keep" ] || fail "the merge removed a file outside the staging"
-[ ! -e "$DST/.lifeboat-history/.received-$TAG" ] || fail "the staging stayed after the merge"
+[ ! -e "$DST/.lifeboat-history/.staging/.received-$TAG" ] || fail "the staging stayed after the merge"
 # Merged once: the same tag again finds nothing.
 printf '%s\0' "$DST" | rssh lifeboat serve merge "$TAG" 2>/dev/null && fail "a tag merged twice"
 
@@ -78,5 +78,16 @@ printf '%s\0' "$DST" | rssh lifeboat serve merge "$TAG2" 2>"$T/e15" || fail "mer
 	fail "the linked merge did not leave d/one and bring d/two"
 [ -z "$(find "$DST/.lifeboat-history" -path '*/d/one' -newer "$T/e14")" ] ||
 	fail "an unchanged file was kept in the history"
-for e in e1 e2 e3 e4 e5 e7 e8 e9 e11 e12 e13; do echo "$e: $(head -c 300 "$T/$e" | tr "\n" " ")"; done
+# A staging area that is a symlink (out of the tree) is refused, never
+# written through: no receive, no claim, no cleanup there.
+mkdir -p "$T/outside/.received-$TAG" && echo out >"$T/outside/.received-$TAG/f"
+rm -rf "$DST/.lifeboat-history/.staging" && ln -s "$T/outside" "$DST/.lifeboat-history/.staging"
+staged "$TAG" "$DST/" 2>"$T/e16" && fail "rsync-staged wrote through a symlinked staging area"
+grep -q "symlink" "$T/e16" || fail "no reason given for the symlinked staging area: $(cat "$T/e16")"
+printf '%s\0' "$DST" | rssh lifeboat serve merge "$TAG" 2>"$T/e17" &&
+	fail "a merge claimed through a symlinked staging area"
+[ ! -e "$DST/d/f" ] || fail "a file outside the tree was merged"
+[ -f "$T/outside/.received-$TAG/f" ] && [ "$(ls -A "$T/outside" | sort | tr '\n' ' ')" = ".received-$TAG keep " ] ||
+	fail "something was written or removed through the symlink: $(ls -A "$T/outside")"
+for e in e1 e2 e3 e4 e5 e7 e8 e9 e11 e12 e13 e16 e17; do echo "$e: $(head -c 300 "$T/$e" | tr "\n" " ")"; done
 pass

@@ -17,9 +17,11 @@ start_sshd || fail "cannot start sshd"
 sync_pair_up delay=0
 
 SIZE=$((72 << 20))
-# A checked run's staging: .incoming-PID-verified while it is received,
-# .received-TAG until merged (serve), .incoming-PID-merge while merged.
-staging_of() { find "$1/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' \
+# A checked run's staging (in .lifeboat-history/.staging; the old layout's
+# place, the history itself, is looked at too): .incoming-PID-verified
+# while it is received, .received-TAG until merged (serve),
+# .incoming-PID-merge while merged.
+staging_of() { find "$1/.lifeboat-history" -maxdepth 2 \( -name '.incoming-*-verified' \
 	-o -name '.incoming-*-merge' -o -name '.received-*' \) 2>/dev/null; }
 no_staging() { [ -z "$(staging_of "$1")" ]; }
 probe() { # SRC DST NAME

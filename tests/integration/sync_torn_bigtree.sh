@@ -16,7 +16,7 @@ lb_setup
 cd "$T" || fail "cannot cd to $T"
 start_sshd || fail "cannot start sshd"
 sync_pair_up delay=0 bwlimit=1000000
-staging_of() { find "$1/.lifeboat-history" -maxdepth 1 \( -name '.incoming-*-verified' \
+staging_of() { find "$1/.lifeboat-history" -maxdepth 2 \( -name '.incoming-*-verified' \
 	-o -name '.incoming-*-merge' -o -name '.received-*' \) 2>/dev/null; }
 probe() { # SRC DST NAME
 	local out
