@@ -8,6 +8,7 @@
 #   completion: run in a real bash, it offers exactly the table's commands,
 #     subcommands and options, an option's listed values after it, file
 #     names after a FILE or PATH option, directories after a DIR one.
+#   no tracked file holds a merge's conflict markers.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 [ -x "$LIFEBOAT" ] || skip "no binary at $LIFEBOAT (make asan)"
@@ -112,8 +113,14 @@ done <"$T/commands"
 bash contrib/bash-completion/test.sh >"$T/completion-test.log" 2>&1 ||
 	errors+=("contrib/bash-completion/test.sh: $(grep -v '^ ' "$T/completion-test.log" | tr '\n' ' ')")
 
+# A merge's conflict markers left in a tracked text file (one sat in
+# docs/ARCHITECTURE.md for a session).
+while IFS= read -r hit; do
+	errors+=("conflict marker: $hit")
+done < <(git grep -nE '^(<<<<<<<|>>>>>>>) ' -- ':!*.png' 2>/dev/null)
+
 if [ ${#errors[@]} -gt 0 ]; then
 	printf '%s\n' "${errors[@]}" >&2
-	fail "${#errors[@]} places drifted from the command table (src/usage.c)"
+	fail "${#errors[@]} problems: drift from the command table (src/usage.c) or conflict markers"
 fi
 pass "$(wc -l <"$T/commands") commands: man page and completion match the table"
