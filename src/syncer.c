@@ -1330,7 +1330,16 @@ static void on_peer_epoch(void *arg, const struct transfer_result *r)
 		return;
 	}
 	s->next_peer_check = now_ms() + PEER_CHECK_MS;
-	if (s->backup_next_full) {
+	if (s->backup_next_full && history_keep_seconds(s->sc->keep) > 0) {
+		/* The history keeps what the pass replaces or deletes there, as for
+		 * every pass: an ordinary full pass, whole versions only. */
+		log_info("[sync %s] first pass to %s: files it replaces or deletes there are kept "
+			 "in its history ('lifeboat versions')",
+			 s->sc->name, s->sc->target_node);
+		s->backup_next_full = false;
+		s->pass_why = "the first pass to a rejoined node";
+		s->cur.full = true;
+	} else if (s->backup_next_full) {
 		char stamp[32];
 		time_t t = time(NULL);
 		struct tm tm;

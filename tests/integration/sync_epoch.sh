@@ -2,7 +2,8 @@
 # Split brain, file side: a node never pushes to a peer holding a higher
 # role epoch (a returning old primary is refused); the new primary pushes
 # back to the old one only once it is rejoined, and that first pass keeps a
-# copy of every file it replaces or deletes there.
+# copy of every file it replaces or deletes there (in its history: a full
+# pass by comparison, whole versions only).
 # Two nodes on one machine: "oslo" and "dr", each with its own state_dir,
 # the peer reached over a private sshd.
 . "$(dirname "$0")/../lib/common.sh"
@@ -77,4 +78,9 @@ assert_trees_equal "$T/dr/www" "$T/oslo/www" 40
 kept=$(find "$T/oslo/www/.lifeboat-history" -name late-write 2>/dev/null | head -1)
 [ -n "$kept" ] && grep -q "only on the old primary" "$kept" || fail "the old primary's own file was not kept"
 echo "kept: $kept"
+# With history on, that pass is an ordinary full pass by comparison (whole
+# versions only), not rsync's pass in place.
+grep -v debug "$T/dr.log" | grep -A1 "first pass to oslo: files it replaces or deletes there are kept in its history" |
+	grep -Eq "(startup|full pass \(the first pass to a rejoined node\) by) comparison: " ||
+	fail "the rejoin pass was not a full pass by comparison: $(grep -v debug "$T/dr.log" | tail -8)"
 pass
