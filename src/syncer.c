@@ -619,6 +619,12 @@ static void once_verified(void *arg, const struct transfer_result *r)
 	if (r->outcome != T_OK) {
 		log_error("[sync %s] verification failed: %s", s->sc->name, r->message);
 		code = 1;
+	} else if (r->differs && !changes_empty(s->q)) {
+		log_error("[sync %s] the target still differs from the source after the pass: "
+			  "files changed while they were read were not shipped (never a torn "
+			  "copy); run again once they are quiet",
+			  s->sc->name);
+		code = 1;
 	} else if (r->differs) {
 		log_error("[sync %s] the target still differs from the source after the pass",
 			  s->sc->name);
@@ -847,26 +853,30 @@ static bool pass_delete(const struct syncer *s)
  * lifeboat judges every exclude rule itself, no rsync_args shape the copy,
  * and it is not the rejoin pass (that one keeps what it replaces aside).
  * Its differences then go through the staged stages: rsync's full pass
- * reads files in place and can ship one being rewritten torn. --once is
- * rsync's pass and its verification. */
+ * reads files in place and can ship one being rewritten torn. --once too,
+ * then rsync's dry run verifies. */
 static bool manifest_fits(const struct syncer *s)
 {
-	return !s->manifest_tried && !s->once && !s->rejoin_full && !s->sc->rsync_args &&
+	return !s->manifest_tried && !s->rejoin_full && !s->sc->rsync_args &&
 	       exclude_exact(s->excludes);
 }
 
 /* How a full pass's log line begins: the startup's as it always was,
  * a later one with its reason. */
+static const char *pass_reason(const struct syncer *s)
+{
+	return s->pass_why ? s->pass_why : "the change queue outgrew max_pending";
+}
+
 static char *pass_label(const struct syncer *s)
 {
 	if (s->in_startup_pass)
 		return xasprintf("[sync %s] startup comparison", s->sc->name);
-	return xasprintf("[sync %s] full pass (%s) by comparison", s->sc->name,
-			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending");
+	return xasprintf("[sync %s] full pass (%s) by comparison", s->sc->name, pass_reason(s));
 }
 
-/* More differences than this: rsync's full pass is the better tool (and
- * the lists stay small). */
+/* More differences than this: the checked copy of the whole tree is the
+ * better tool (and the lists stay small). */
 #define MANIFEST_MAX_PATHS 50000
 
 static void on_manifest(void *arg, struct manifest_diff *d, const char *err)
@@ -1115,7 +1125,6 @@ static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_
 static const char *why_not_compared(const struct syncer *s)
 {
 	return s->rejoin_full ? "the rejoin pass keeps what it replaces"
-	       : s->once      ? "--once"
 	       : s->sc->rsync_args ? "rsync_args are set"
 				   : "exclude rules lifeboat does not evaluate";
 }
@@ -1139,18 +1148,16 @@ static void start_full_copy(struct syncer *s)
  * judges its own exclude rules and rsync_args) says what differs, and that
  * goes through the usual stages, as the comparison's lists do; where it
  * compared already and found hard links or too much, the checked copy of
- * the whole tree. rsync's pass in place is left for --once (its
- * verification follows) and the rejoin pass (its --backup-dir keeps what
- * it replaces). */
+ * the whole tree. rsync's pass in place is left for the rejoin pass
+ * without history (its --backup-dir keeps what it replaces). */
 static void start_full(struct syncer *s)
 {
 	manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
 	s->mpass = NULL;
-	bool in_place = s->rejoin_full || s->once;
+	bool in_place = s->rejoin_full;
 	if (in_place && !s->in_startup_pass)
 		log_info("[sync %s] full pass (%s): rsync's over the whole tree (%s)", s->sc->name,
-			 s->pass_why ? s->pass_why : "the change queue outgrew max_pending",
-			 why_not_compared(s));
+			 pass_reason(s), why_not_compared(s));
 	if (!s->full_counted)
 		s->stats.full_passes++;
 	s->full_counted = false;
@@ -1176,8 +1183,7 @@ static void on_full_diff(struct syncer *s, const struct manifest_diff *d)
 	char *label = s->in_startup_pass
 			      ? xasprintf("[sync %s] startup pass by rsync's dry run", s->sc->name)
 			      : xasprintf("[sync %s] full pass (%s) by rsync's dry run", s->sc->name,
-					  s->pass_why ? s->pass_why
-						      : "the change queue outgrew max_pending");
+					  pass_reason(s));
 	size_t n = d->trees.len + d->new_files.len + d->paths.len;
 	if (d->full || n > MANIFEST_MAX_PATHS) {
 		log_info("%s (%s): %s: a checked rsync over the whole tree", label,
@@ -1192,7 +1198,7 @@ static void on_full_diff(struct syncer *s, const struct manifest_diff *d)
 		 d->trees.len, d->new_files.len, d->paths.len);
 	free(label);
 	b->full = false;
-	s->manifest_tried = true; /* a file of several names among them: the copy */
+	s->manifest_tried = true; /* a hard link among the paths: the copy, no second dry run */
 	for (size_t i = 0; i < d->trees.len; i++)
 		strv_push(&b->trees, d->trees.items[i]);
 	for (size_t i = 0; i < d->new_files.len; i++)
@@ -1242,13 +1248,6 @@ static void run_stage(struct syncer *s)
 		transport_rsync(s->t, RSYNC_PATHS, &b->paths, pass_delete(s), on_transfer_done, s);
 	} else if (b->trees.len) {
 		prune_trees(s, b);
-	} else if (s->once && transport_sync_owed(s->t) && !transport_syncing(s->t)) {
-		s->stage = STAGE_SYNC;
-		transport_sync(s->t, on_transfer_done, s);
-	} else if (s->once) {
-		s->stage = STAGE_VERIFY;
-		batch_free(b);
-		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
 	} else if (s->remote_sync_due) {
 		/* serve's rename request syncs the tree before it answers: with
 		 * no renames, that sync alone. */
@@ -1259,6 +1258,13 @@ static void run_stage(struct syncer *s)
 		s->stage = STAGE_ROOT;
 		s->root_changed = false;
 		transport_copy_root_times(s->t, on_transfer_done, s);
+	} else if (s->once && transport_sync_owed(s->t) && !transport_syncing(s->t)) {
+		s->stage = STAGE_SYNC;
+		transport_sync(s->t, on_transfer_done, s);
+	} else if (s->once) {
+		s->stage = STAGE_VERIFY;
+		batch_free(b);
+		transport_rsync(s->t, RSYNC_VERIFY, NULL, startup_delete(s->sc), once_verified, s);
 	} else {
 		batch_shipped(s);
 	}
