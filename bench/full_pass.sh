@@ -7,6 +7,8 @@
 #   bench/full_pass.sh                  (as root; from the repository)
 # Knobs: BENCH_FP_FILES (50000), BENCH_FP_DIRS (500), BENCH_FP_CHANGED (10),
 # BENCH_FP_REPS (5), BENCH_MODES (local ssh), LIFEBOAT (A: build/lifeboat),
+# BENCH_FP_EXCLUDE (an exclude rule, e.g. /cache/tmp/: one lifeboat does not
+# evaluate itself makes the pass rsync's dry run instead of the comparison),
 # BENCH_LIFEBOAT_B (a second build timed the same way, e.g. main's).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -48,7 +50,8 @@ one() {
 	target=$DST
 	[ "$mode" = ssh ] && target=$SSH_TARGET:$DST
 	sync_conf "$T/lb.conf" fp "$SRC" "$target" delay=0 ssh_port="$SSHD_PORT" \
-		ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
+		ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS" \
+		${BENCH_FP_EXCLUDE:+exclude="$BENCH_FP_EXCLUDE"}
 	: >"$T/sync.log"
 	LIFEBOAT=$bin start_sync "$T/lb.conf"
 	wait_idle fp 300 || fail "$mode: startup did not reach idle"
