@@ -1,5 +1,6 @@
 #include "syncer.h"
 #include "history.h"
+#include "links.h"
 #include "exclude.h"
 #include "changes.h"
 #include "epoch.h"
@@ -45,6 +46,7 @@ enum stage {
 	STAGE_TREES,
 	STAGE_TREE_COPY, /* trees too big to list: a checked rsync -r */
 	STAGE_PATHS,
+	STAGE_LINKED, /* hard-linked files with all their names: a checked run */
 	STAGE_ROOT,
 	STAGE_VERIFY,
 	STAGE_SYNC, /* a local target: the batch's one syncfs, last */
@@ -634,16 +636,6 @@ static void once_verified(void *arg, const struct transfer_result *r)
 		s->hooks.finished(s->hooks.arg, s, code);
 }
 
-/* A regular file of the source with more than one name. */
-static bool has_hard_link(const struct syncer *s, const char *rel)
-{
-	char *full = xasprintf("%s/%s", s->sc->source, rel);
-	struct stat st;
-	bool multi = lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1;
-	free(full);
-	return multi;
-}
-
 /* Files that changed every time they were copied: shipped once they hold
  * still (a later batch), never as a torn copy. */
 static void requeue_held(struct syncer *s, const struct strv *held)
@@ -655,15 +647,16 @@ static void requeue_held(struct syncer *s, const struct strv *held)
 
 /* A full pass's files that changed while rsync read them: the stage
  * copies a version that held still now rather than in a later batch. A
- * file with more than one name waits for a later full pass (the stage
- * copies it alone, which would part it from its twins). false: none. */
+ * file with more than one name waits for a later batch (the stage copies
+ * it alone, which would part it from its twins). false: none. */
 static bool ship_held(struct syncer *s, const struct strv *held)
 {
 	struct strv single, linked;
 	strv_init(&single);
 	strv_init(&linked);
 	for (size_t i = 0; held && i < held->len; i++)
-		strv_push(has_hard_link(s, held->items[i]) ? &linked : &single, held->items[i]);
+		strv_push(links_has_twins(s->sc->source, held->items[i]) ? &linked : &single,
+			  held->items[i]);
 	requeue_held(s, &linked);
 	strv_free(&linked);
 	if (single.len) {
@@ -762,18 +755,46 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		strv_free(&s->cur.paths);
 		strv_init(&s->cur.paths);
 		requeue_held(s, r->held);
+	} else if (s->stage == STAGE_LINKED) {
+		requeue_held(s, r->held);
 	}
 	run_stage(s);
 }
 
-/* rsync keeps hard links only between files in the same transfer, and a
- * path list holds one name of the pair: such a batch becomes a full pass. */
-static bool has_hard_links(const struct syncer *s, const struct strv *paths)
+/* rsync keeps hard links only between names in one transfer, and a path
+ * list holds one name of a pair: the batch's files with more than one
+ * name go, with all their other names, in a checked run of their own
+ * (rsync -H, --link-dest). false: none (or their names cannot be found:
+ * then they go as the other paths do). */
+static bool ship_linked(struct syncer *s, struct batch *b)
 {
-	for (size_t i = 0; i < paths->len; i++)
-		if (has_hard_link(s, paths->items[i]))
-			return true;
-	return false;
+	struct strv linked, names;
+	strv_init(&linked);
+	strv_init(&names);
+	for (size_t i = 0; i < b->paths.len; i++)
+		if (links_has_twins(s->sc->source, b->paths.items[i]))
+			strv_push(&linked, b->paths.items[i]);
+	char *err = NULL;
+	bool found = linked.len && links_names(s->sc->source, &linked, s->excludes, &names, &err) == 0;
+	if (err)
+		log_debug("[sync %s] hard-linked files: %s", s->sc->name, err);
+	free(err);
+	if (found) {
+		struct strv rest;
+		strv_init(&rest);
+		for (size_t i = 0; i < b->paths.len; i++)
+			if (!strv_contains(&names, b->paths.items[i]))
+				strv_push(&rest, b->paths.items[i]);
+		strv_free(&b->paths);
+		b->paths = rest;
+		log_debug("[sync %s] %zu hard-linked files changed: %zu names in one checked run",
+			  s->sc->name, linked.len, names.len);
+		s->stage = STAGE_LINKED;
+		transport_rsync(s->t, RSYNC_CHECKED, &names, false, on_transfer_done, s);
+	}
+	strv_free(&linked);
+	strv_free(&names);
+	return found;
 }
 
 /* "." in a path list makes rsync copy the whole top directory's files, so
@@ -1070,6 +1091,25 @@ static bool expand_trees(struct syncer *s, struct batch *b, bool *hard_links)
 	return ok;
 }
 
+/* The other names, outside the trees, of their files with more than one
+ * name: into list. */
+static void add_outside_twins(struct syncer *s, const struct strv *trees, struct strv *list)
+{
+	struct strv linked, names;
+	strv_init(&linked);
+	strv_init(&names);
+	links_below(s->sc->source, trees, s->excludes, &linked);
+	char *err = NULL;
+	if (links_names(s->sc->source, &linked, s->excludes, &names, &err) < 0)
+		log_debug("[sync %s] hard-linked files: %s", s->sc->name, err);
+	free(err);
+	for (size_t i = 0; i < names.len; i++)
+		if (!strv_contains(&linked, names.items[i]))
+			strv_push(list, names.items[i]);
+	strv_free(&linked);
+	strv_free(&names);
+}
+
 /* A tree listed goes staged with the paths, and its rsync -r comes after
  * them and only deletes (prune_trees); a tree not listed is copied by a
  * checked rsync -r (transport.h: never a torn copy) and then pruned the
@@ -1079,19 +1119,18 @@ static void ship_trees(struct syncer *s, struct batch *b)
 	s->trees_listed = true;
 	bool hard_links = false;
 	bool listed = expand_trees(s, b, &hard_links);
-	if (!listed && hard_links) {
-		/* rsync keeps hard links only within one transfer, and a link's
-		 * twin may be outside the new trees: a full pass (checked). */
-		log_debug("[sync %s] new trees hold hard links: full pass to keep the links",
-			  s->sc->name);
-		b->full = true;
-		s->manifest_tried = true;
-		run_stage(s);
-		return;
-	}
 	if (!listed) {
+		/* rsync keeps hard links only within one transfer: a link's twins
+		 * outside the trees go with them. */
+		struct strv list;
+		strv_init(&list);
+		for (size_t i = 0; i < b->trees.len; i++)
+			strv_push(&list, b->trees.items[i]);
+		if (hard_links)
+			add_outside_twins(s, &b->trees, &list);
 		s->stage = STAGE_TREE_COPY;
-		transport_rsync(s->t, RSYNC_TREES, &b->trees, false, on_transfer_done, s);
+		transport_rsync(s->t, RSYNC_TREES, &list, false, on_transfer_done, s);
+		strv_free(&list);
 		return;
 	}
 	if (!pass_delete(s)) {
@@ -1219,12 +1258,6 @@ static void on_full_diff(struct syncer *s, const struct manifest_diff *d)
 static void run_stage(struct syncer *s)
 {
 	struct batch *b = &s->cur;
-	if (!b->full && b->paths.len && has_hard_links(s, &b->paths)) {
-		log_debug("[sync %s] hard-linked files changed: full pass to keep the links",
-			  s->sc->name);
-		b->full = true;
-		s->manifest_tried = true; /* it would only say so again: rsync's */
-	}
 	if (b->n_renames) {
 		s->stage = STAGE_RENAMES;
 		s->rename_failed = xcalloc(b->n_renames, sizeof(bool));
@@ -1233,6 +1266,8 @@ static void run_stage(struct syncer *s)
 		start_manifest(s);
 	} else if (b->full) {
 		start_full(s);
+	} else if (b->paths.len && ship_linked(s, b)) {
+		/* STAGE_LINKED */
 	} else if ((b->trees.len || b->new_files.len) && !s->stream_tried &&
 		   transport_can_stream(s->t)) {
 		s->stage = STAGE_STREAM;

@@ -1418,14 +1418,6 @@ static bool probe_writers(const struct transport *t, enum rsync_mode mode,
 	return p.unprobed;
 }
 
-static bool listed(const struct strv *v, const char *s)
-{
-	for (size_t i = 0; i < v->len; i++)
-		if (!strcmp(v->items[i], s))
-			return true;
-	return false;
-}
-
 /* rsync's --out-format writes a name's unprintable bytes (and a backslash
  * that would look like such an escape) as \#ooo. */
 static char *unescape_name(const char *s, size_t len)
@@ -1517,7 +1509,7 @@ static void collect_changed(struct run *r, const char *text)
 		}
 		if (end && *end == ' ' && !errno && end < line + len) {
 			char *rel = unescape_name(end + 1, (size_t)(line + len - end - 1));
-			if (!listed(&r->held, rel) && !held_still(r, rel, size)) {
+			if (!strv_contains(&r->held, rel) && !held_still(r, rel, size)) {
 				log_info("[sync %s] %s changed while it was read: it waits for a quiet "
 					 "moment (never a torn copy)",
 					 r->t->sc->name, rel);
@@ -1609,7 +1601,7 @@ static void start_checked(struct transport *t, enum rsync_mode mode, const struc
 			 "torn copy)",
 			 t->sc->name, busy.items[i]);
 	for (size_t i = 0; i < list->len; i++)
-		if (mode != RSYNC_CHECKED || !listed(&busy, list->items[i]))
+		if (mode != RSYNC_CHECKED || !strv_contains(&busy, list->items[i]))
 			strv_push(&send, list->items[i]);
 	if (!send.len) {
 		/* Every file is being written: nothing to read yet. */

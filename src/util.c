@@ -158,6 +158,14 @@ void strv_init(struct strv *v)
 	v->cap = 1;
 }
 
+bool strv_contains(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (!strcmp(v->items[i], s))
+			return true;
+	return false;
+}
+
 void strv_free(struct strv *v)
 {
 	if (!v->items)

@@ -40,6 +40,8 @@ struct strv {
 };
 
 void strv_init(struct strv *v);
+/* Is s one of v's items (a linear search)? */
+bool strv_contains(const struct strv *v, const char *s);
 void strv_free(struct strv *v);
 void strv_push(struct strv *v, const char *s);
 void strv_pushf(struct strv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
