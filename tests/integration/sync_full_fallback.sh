@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A full pass the manifest comparison cannot do (here: an exclude rule
 # anchored to a path, which lifeboat leaves to rsync, as lsyncd imports
-# have) is a checked rsync over the whole tree into the target's staging
-# and a run that deletes what the source lacks, local and over ssh through
-# the restricted key: the damaged target is repaired, hard links stay hard
+# have) is rsync's dry run whose differences go through the usual stages,
+# or, where hard links differ, a checked rsync over the whole tree into the
+# target's staging and a run that deletes what the source lacks; local and
+# over ssh through the restricted key: the damaged target is repaired, hard links stay hard
 # links (a new name whose twin the target has, a new tree linking outside
 # itself: neither a pass over the whole tree), what was replaced
 # or deleted is in the history, and a file rewritten in place all through
