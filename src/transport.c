@@ -1458,9 +1458,11 @@ static void itemized_line(const char *line, size_t len, struct manifest_diff *d,
 		strv_push(&d->paths, rel);
 	} else if (!strchr("<>ch.", line[0]) || !strchr("fdLDS", line[1])) {
 		/* not an item */
-	} else if (line[0] == 'h' && !d->full) {
-		d->full = true;
-		d->why = xstrdup("hard links differ");
+	} else if (line[0] == 'h') {
+		if (!d->full) {
+			d->full = true;
+			d->why = xstrdup("hard links differ");
+		}
 	} else if (!strcmp(rel, ".")) {
 		/* the top directory: its times are copied after every batch */
 		d->root_times = true;
