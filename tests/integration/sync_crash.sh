@@ -51,8 +51,15 @@ wait_until 30 temp_file_in "$LDST" || fail "no transfer of big.bin seen in fligh
 victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
 for p in $victims; do kill -9 "$p" 2>/dev/null; done
 wait "$SYNC_PID" 2>/dev/null
-gone() { local p; for p in $victims; do _lb_alive "$p" && return 1; done; return 0; }
-wait_until 15 gone || fail "the killed daemon's processes are still there"
+# Gone: every process killed, and none left listening on the daemon's
+# control socket (a new daemon refuses to start while one is).
+sock_holders() { ss -xlpn 2>/dev/null | grep -F "$T/state/sync" || true; }
+gone() {
+	local p
+	for p in $victims; do _lb_alive "$p" && return 1; done
+	[ -z "$(sock_holders)" ]
+}
+wait_until 15 gone || fail "the killed daemon's processes are still there: $(sock_holders)"
 no_partial "$LSRC" "$LDST"
 start_sync "$T/lb.conf"
 assert_trees_equal "$LSRC" "$LDST" 60
@@ -90,7 +97,7 @@ wait_until 30 eval 'find "$SDST/.lifeboat-history" -path "*/.incoming-*/tree2/*"
 victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
 for p in $victims; do kill -9 "$p" 2>/dev/null; done
 wait "$SYNC_PID" 2>/dev/null
-wait_until 15 gone || fail "the killed daemon's processes are still there"
+wait_until 15 gone || fail "the killed daemon's processes are still there: $(sock_holders)"
 # serve on the target notices the end of its stdin and stops.
 serve_tarx() { local p; for p in $(_lb_descendants "$SSHD_PID"); do
 	tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "serve tar-x" && return 0; done; return 1; }
