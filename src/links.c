@@ -21,6 +21,48 @@ bool links_has_twins(const char *root, const char *rel)
 	return multi;
 }
 
+/* Calls found for each regular file of more than one name below dir_fd
+ * (rel its path, extended in place), excludes as the watcher judges them,
+ * never through a symlink, the history left out at the top; stops when
+ * found returns false. dir_fd is consumed. false: stopped. */
+typedef bool (*found_fn)(void *arg, const char *rel, const struct stat *st);
+
+static bool walk(const struct exclude_set *x, int dir_fd, struct buf *rel, int depth,
+		 found_fn found, void *arg)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (!d) {
+		close(dir_fd);
+		return true;
+	}
+	size_t len = rel->len;
+	bool go_on = true;
+	struct dirent *e;
+	while (go_on && (e = readdir(d))) {
+		const char *n = e->d_name;
+		struct stat st;
+		if ((n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) || (!len && history_name(n)) ||
+		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (x && exclude_match(x, n, S_ISDIR(st.st_mode))))
+			continue;
+		rel->len = len;
+		if (len)
+			buf_addc(rel, '/');
+		buf_adds(rel, n);
+		if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+			go_on = found(arg, rel->data, &st);
+		} else if (S_ISDIR(st.st_mode) && depth < LINKS_MAX_DEPTH) {
+			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				go_on = walk(x, fd, rel, depth + 1, found, arg);
+		}
+	}
+	rel->len = len;
+	rel->data[len] = '\0';
+	closedir(d);
+	return go_on;
+}
+
 /* One file whose names are sought. */
 struct wanted {
 	dev_t dev;
@@ -29,7 +71,6 @@ struct wanted {
 };
 
 struct search {
-	const struct exclude_set *x;
 	struct wanted *w;
 	size_t n, done; /* done: how many have all their names */
 	struct strv *out;
@@ -43,46 +84,22 @@ static struct wanted *wanted_of(struct search *s, const struct stat *st)
 	return NULL;
 }
 
-static void search_dir(struct search *s, int dir_fd, struct buf *rel, int depth)
+static bool found_name(void *arg, const char *rel, const struct stat *st)
 {
-	DIR *d = fdopendir(dir_fd);
-	if (!d) {
-		close(dir_fd);
-		return;
+	struct search *s = arg;
+	struct wanted *w = wanted_of(s, st);
+	if (w && w->found < w->nlink) {
+		strv_push(s->out, rel);
+		if (++w->found == w->nlink)
+			s->done++;
 	}
-	size_t len = rel->len;
-	struct dirent *e;
-	while (s->done < s->n && (e = readdir(d))) {
-		const char *n = e->d_name;
-		struct stat st;
-		if ((n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) || (!len && history_name(n)) ||
-		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (s->x && exclude_match(s->x, n, S_ISDIR(st.st_mode))))
-			continue;
-		rel->len = len;
-		if (len)
-			buf_addc(rel, '/');
-		buf_adds(rel, n);
-		struct wanted *w = S_ISREG(st.st_mode) && st.st_nlink > 1 ? wanted_of(s, &st) : NULL;
-		if (w && w->found < w->nlink) {
-			strv_push(s->out, rel->data);
-			if (++w->found == w->nlink)
-				s->done++;
-		} else if (S_ISDIR(st.st_mode) && depth < LINKS_MAX_DEPTH) {
-			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0)
-				search_dir(s, fd, rel, depth + 1);
-		}
-	}
-	rel->len = len;
-	rel->data[len] = '\0';
-	closedir(d);
+	return s->done < s->n;
 }
 
 int links_names(const char *root, const struct strv *rels, const struct exclude_set *x,
 		struct strv *out, char **err)
 {
-	struct search s = {.x = x, .out = out};
+	struct search s = {.out = out};
 	s.w = xcalloc(rels->len ? rels->len : 1, sizeof(*s.w));
 	for (size_t i = 0; i < rels->len; i++) {
 		char *full = xasprintf("%s/%s", root, rels->items[i]);
@@ -102,7 +119,7 @@ int links_names(const char *root, const struct strv *rels, const struct exclude_
 	buf_init(&rel);
 	buf_adds(&rel, "");
 	if (s.n)
-		search_dir(&s, fd, &rel, 0);
+		walk(x, fd, &rel, 0, found_name, &s);
 	else
 		close(fd);
 	buf_free(&rel);
@@ -110,37 +127,11 @@ int links_names(const char *root, const struct strv *rels, const struct exclude_
 	return 0;
 }
 
-static void below_dir(const struct exclude_set *x, int dir_fd, struct buf *rel, int depth,
-		      struct strv *out)
+static bool found_any(void *arg, const char *rel, const struct stat *st)
 {
-	DIR *d = fdopendir(dir_fd);
-	if (!d) {
-		close(dir_fd);
-		return;
-	}
-	size_t len = rel->len;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		const char *n = e->d_name;
-		struct stat st;
-		if ((n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) ||
-		    fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (x && exclude_match(x, n, S_ISDIR(st.st_mode))))
-			continue;
-		rel->len = len;
-		buf_addc(rel, '/');
-		buf_adds(rel, n);
-		if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-			strv_push(out, rel->data);
-		} else if (S_ISDIR(st.st_mode) && depth < LINKS_MAX_DEPTH) {
-			int fd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0)
-				below_dir(x, fd, rel, depth + 1, out);
-		}
-	}
-	rel->len = len;
-	rel->data[len] = '\0';
-	closedir(d);
+	(void)st;
+	strv_push(arg, rel);
+	return true;
 }
 
 void links_below(const char *root, const struct strv *dirs, const struct exclude_set *x,
@@ -154,7 +145,7 @@ void links_below(const char *root, const struct strv *dirs, const struct exclude
 		buf_init(&rel);
 		buf_adds(&rel, dir);
 		if (fd >= 0)
-			below_dir(x, fd, &rel, 0, out);
+			walk(x, fd, &rel, 0, found_any, out);
 		buf_free(&rel);
 	}
 	if (top >= 0)

@@ -136,23 +136,8 @@ done
 # 3. A file rewritten in place every 40 ms while full passes are forced
 # again and again: no read of the target copy is ever torn.
 for n in loc rem; do wait_idle $n 30 || fail "$n: not idle before the probe"; done
-probe() { # SRC DST LABEL
-	local before out
-	before=$(status_field "$3" full_passes)
-	( while kill -USR1 "$SYNC_PID" 2>/dev/null; do sleep 0.1; done ) &
-	local pinger=$!
-	lb_track_pid "$pinger"
-	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_probe.py" "$1/probe.bin" "$2/probe.bin" 6) ||
-		fail "the probe failed: $out"
-	kill "$pinger"
-	echo "$3: $out, full passes $before -> $(status_field "$3" full_passes)"
-	set -- $out "$3"
-	[ "$2" -ge 30 ] || fail "$5: only $2 reads of the target copy"
-	[ "$4" -eq 0 ] || fail "$5: $4 torn reads of the target copy during full passes"
-	_field_ge "$5" full_passes $((before + 10)) || fail "$5: the full passes did not run"
-}
-probe "$LSRC" "$LDST" loc
-probe "$RSRC" "$RDST" rem
+probe_full_passes "$LSRC" "$LDST" loc 10
+probe_full_passes "$RSRC" "$RDST" rem 10
 assert_trees_equal "$LSRC" "$LDST" 20
 assert_trees_equal "$RSRC" "$RDST" 20
 stop_sync || fail "sync did not stop cleanly"

@@ -82,3 +82,23 @@ sync_pair_up() {
 	wait_idle loc 30 && wait_idle rem 30 ||
 		fail "startup did not reach idle: $(tail -3 "$SYNC_LOG")"
 }
+
+# probe_full_passes SRC DST NAME MIN_PASSES: SIGUSR1 to the sync daemon
+# every 100 ms (a full pass each) while torn_probe.py rewrites SRC/probe.bin
+# in place for 6 s and reads DST/probe.bin: fails on a torn read, on fewer
+# than 30 reads, or when fewer than MIN_PASSES full passes ran.
+probe_full_passes() {
+	local before out pinger
+	before=$(status_field "$3" full_passes)
+	( while kill -USR1 "$SYNC_PID" 2>/dev/null; do sleep 0.1; done ) &
+	pinger=$!
+	lb_track_pid "$pinger"
+	out=$(python3 "$LIFEBOAT_ROOT/tests/lib/torn_probe.py" "$1/probe.bin" "$2/probe.bin" 6) ||
+		fail "the probe failed: $out"
+	kill "$pinger"
+	echo "$3: $out, full passes $before -> $(status_field "$3" full_passes)"
+	set -- $out "$3" "$4"
+	[ "$2" -ge 30 ] || fail "$5: only $2 reads of the target copy"
+	[ "$4" -eq 0 ] || fail "$5: $4 torn reads of the target copy during full passes"
+	_field_ge "$5" full_passes $((before + $6)) || fail "$5: the full passes did not run"
+}
