@@ -99,6 +99,11 @@ while [ ${#running[@]} -gt 0 ]; do
 	done_pid=
 done
 for t in "${alone[@]}"; do
+	# What the tests before wrote is on disk first: an etcd member's WAL
+	# fsync behind gigabytes of write-back slows its elections past the
+	# lease deadlines these tests are about (seen: agent_partition fenced
+	# at 'witness down' right after the suite, never alone).
+	timeout 300 sync
 	run_test "$t"
 	for pid in "${!running[@]}"; do finish "$pid"; done
 done
