@@ -48,7 +48,7 @@ temp_file_in() { find "$1/.lifeboat-history" -name '*big.bin.*' -size +1M 2>/dev
 head -c 800000000 /dev/zero | tr '\0' 'a' >"$T/big.bin"
 mv "$T/big.bin" "$LSRC/big.bin"
 wait_until 30 temp_file_in "$LDST" || fail "no transfer of big.bin seen in flight"
-victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
+victims="$SYNC_PID $(_lb_descendants "$SYNC_PID")" # the daemon first: it spawns nothing after
 for p in $victims; do kill -9 "$p" 2>/dev/null; done
 wait "$SYNC_PID" 2>/dev/null
 # Gone: every process killed, and none left listening on the daemon's
@@ -94,7 +94,7 @@ for i in $(seq 1 80); do head -c 4000000 /dev/zero | tr '\0' "$((i % 7))" >"$T/t
 mv "$T/tree2" "$SSRC/tree2"
 wait_until 30 eval 'find "$SDST/.lifeboat-history" -path "*/.incoming-*/tree2/*" -size +1M 2>/dev/null | grep -q .' ||
 	fail "no tar stream of tree2 seen in flight"
-victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
+victims="$SYNC_PID $(_lb_descendants "$SYNC_PID")" # the daemon first: it spawns nothing after
 for p in $victims; do kill -9 "$p" 2>/dev/null; done
 wait "$SYNC_PID" 2>/dev/null
 wait_until 15 gone || fail "the killed daemon's processes are still there: $(sock_holders)"

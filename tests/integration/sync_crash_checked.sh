@@ -33,7 +33,9 @@ kill_matching() { # PARENT PATTERN: kill -9 the descendants of PARENT whose comm
 	[ $n -gt 0 ]
 }
 kill_daemon() {
-	victims="$(_lb_descendants "$SYNC_PID") $SYNC_PID"
+	# The daemon first: killed after its rsync, it could see that one
+	# exit and clean up, and there would be no crash to recover from.
+	victims="$SYNC_PID $(_lb_descendants "$SYNC_PID")"
 	for p in $victims; do kill -9 "$p" 2>/dev/null; done
 	wait "$SYNC_PID" 2>/dev/null
 	wait_until 15 gone || fail "the killed daemon's processes are still there"
