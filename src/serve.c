@@ -219,6 +219,13 @@ static int refuse(const char *fmt, const char *what)
 	return SERVE_REFUSED;
 }
 
+/* The same, naming the request refused. */
+static int refuse_request(const char *req, const char *why, const char *what)
+{
+	log_error("serve: refused: %s: %s%s", req, why, what ? what : "");
+	return SERVE_REFUSED;
+}
+
 /* ---- stdin helpers ---- */
 
 static int read_exact(int fd, char *b, size_t n)
@@ -544,9 +551,10 @@ static const struct tree *request_tree(const struct trees *tr, size_t limit, cha
 static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size_t from,
 			      bool linked)
 {
+	const char *req = linked ? "rsync-linked" : "rsync-staged";
 	const char *tag = from < w->len ? w->items[from] : "";
 	if (!history_tag_ok(tag))
-		return refuse("rsync-staged: not a transfer tag: ", tag);
+		return refuse_request(req, "not a transfer tag: ", tag);
 	bool sender, backup;
 	const char *dest;
 	char *err = NULL;
@@ -556,10 +564,10 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
 		return rc;
 	}
 	if (sender)
-		return refuse("rsync-staged: receives only, never sends: ", dest);
+		return refuse_request(req, "receives only, never sends: ", dest);
 	const struct tree *t = tree_of(tr, dest, true);
 	if (!t)
-		return refuse("rsync-staged: receives into a synced tree's root only: ", dest);
+		return refuse_request(req, "receives into a synced tree's root only: ", dest);
 	int rc = room_for(t);
 	if (rc != SERVE_OK)
 		return rc;

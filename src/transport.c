@@ -1369,19 +1369,6 @@ static void probe_tree(struct probe *p, int dir_fd, struct buf *rel, int depth)
 	closedir(d);
 }
 
-/* The whole source: its top entries' names are the relative paths. */
-static void probe_whole(struct probe *p, int src)
-{
-	int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	struct buf b;
-	buf_init(&b);
-	buf_adds(&b, "");
-	probe_tree(p, fd, &b, 0);
-	buf_free(&b);
-}
-
 /* Before a checked run: the files in list (trees: below them) that someone
  * is writing now go into busy; those are not merged whatever rsync reads.
  * *links: one of them has more than one name. */
@@ -1393,17 +1380,15 @@ static bool probe_writers(const struct transport *t, enum rsync_mode mode,
 	for (size_t i = 0; src >= 0 && i < list->len; i++) {
 		const char *rel = list->items[i];
 		struct stat st;
-		if (!*rel && mode == RSYNC_TREES) {
-			probe_whole(&p, src); /* a full pass: the whole source */
+		bool whole = !*rel && mode == RSYNC_TREES; /* a full pass: the whole source */
+		if (!whole && (!*rel || fstatat(src, rel, &st, AT_SYMLINK_NOFOLLOW) < 0))
 			continue;
-		}
-		if (!*rel || fstatat(src, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISREG(st.st_mode)) {
+		if (!whole && S_ISREG(st.st_mode)) {
 			p.links = p.links || st.st_nlink > 1;
 			probe_one(&p, src, rel, rel);
-		} else if (S_ISDIR(st.st_mode) && mode == RSYNC_TREES) {
-			int fd = openat(src, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		} else if (whole || (S_ISDIR(st.st_mode) && mode == RSYNC_TREES)) {
+			int fd = openat(src, whole ? "." : rel,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			struct buf b;
 			buf_init(&b);
 			buf_adds(&b, rel);

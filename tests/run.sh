@@ -86,11 +86,12 @@ run_test() {   # run_test TEST: in the background, output to its log
 
 start_ts=$(date +%s)
 # The tests that run alone go first, on a machine the rest of the suite
-# has not churned yet: after it (a hundred tests' network namespaces torn
-# down, their writes flushed) agent_partition's etcd elections ran past
-# the lease deadline it times, in 3 of 4 CI runs, never when run alone.
+# has not churned yet: after it, agent_partition's etcd elections ran past
+# the lease deadline it times in 3 of 4 CI runs, never when run alone.
+# What the suite leaves behind that slows them was not found (no stray
+# process, no write-back pending): a scheduling answer, not a cause.
 for t in "${alone[@]}"; do
-	timeout 300 sync # what came before is on disk: no WAL fsync behind it
+	timeout 300 sync # nothing written before is still on its way to disk
 	run_test "$t"
 	for pid in "${!running[@]}"; do finish "$pid"; done
 done
