@@ -1,6 +1,7 @@
 #include "history.h"
 #include "beneath.h"
 #include "log.h"
+#include "placing.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -426,19 +427,29 @@ int history_merge_then(int root_fd, const char *staging_rel, const char *run_rel
 	int stage = beneath_open_dir(root_fd, staging_rel, false, err);
 	if (stage < 0)
 		return -1;
+	/* A dead merge's files first: this one may replace them. */
+	if (placing_recover(root_fd, err) < 0 ||
+	    placing_log(root_fd, stage, run_rel, err) < 0) {
+		close(stage);
+		return -1;
+	}
 	struct buf rel;
 	buf_init(&rel);
 	buf_adds(&rel, "");
 	int rc = merge_dir(stage, root_fd, root_fd, &rel, run_rel, err);
 	buf_free(&rel);
+	failpoint("merge-placed"); /* a crash before the sync: what placing recovers */
 	/* The files and their renames are on disk before the sender hears
 	 * "done". One syncfs after the renames, not one before them too: a
 	 * killed receiver never gets here (staging keeps the partial files),
-	 * and what a power cut could leave short under a final name belongs to
-	 * a batch never acknowledged: it is sent again, and its size tells
-	 * rsync's quick check to copy it. */
-	if (rc == 0 && sync)
+	 * and what a power cut leaves short under a final name the placing
+	 * log rolls back (placing.h). */
+	if (rc == 0 && sync) {
+		uint64_t mark = placing_mark();
 		rc = history_sync(stage, "the merged files", err);
+		if (rc == 0)
+			placing_synced(mark);
+	}
 	close(stage);
 	return rc;
 }

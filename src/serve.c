@@ -6,6 +6,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manifest.h"
+#include "placing.h"
 #include "role.h"
 #include "tarstream.h"
 
@@ -276,9 +277,16 @@ static const char *next_name(const char **p, const char *end)
 	return s;
 }
 
+/* The tree, whatever a merge that died there left recovered first: nothing
+ * a request reads or writes may be a file short after a power cut. */
 static int open_root(const struct tree *t)
 {
-	return open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *err = NULL;
+	if (fd >= 0 && placing_recover(fd, &err) < 0)
+		log_warn("serve: %s: %s", t->root, err);
+	free(err);
+	return fd;
 }
 
 static double keep_of(const struct tree *t)
@@ -848,8 +856,11 @@ static int serve_tar(const struct trees *tr)
 		 * sync. */
 		fputs(TARSTREAM_PLACED, stdout);
 		fflush(stdout);
+		uint64_t mark = placing_mark();
 		if (history_sync(fd, "the merged files", &err) < 0)
 			rc = SERVE_FAILED;
+		else
+			placing_synced(mark);
 	}
 	if (err)
 		log_error("serve: %s", err);

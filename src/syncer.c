@@ -6,6 +6,7 @@
 #include "epoch.h"
 #include "log.h"
 #include "peer.h"
+#include "placing.h"
 #include "role.h"
 #include "loop.h"
 #include "manifest_pass.h"
@@ -1637,9 +1638,33 @@ static void watch_received(struct syncer *s)
 			 s->sc->name, s->receive_dir, strerror(errno));
 }
 
+/* A tree here that was a target may hold files a merge placed just before
+ * this node went down, short if their data never reached the disk: rolled
+ * back before this node reads them or serves them (placing.h). */
+static void recover_placed(struct syncer *s, const char *tree)
+{
+	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *err = NULL;
+	int n = fd >= 0 ? placing_recover(fd, &err) : 0;
+	if (n < 0)
+		log_warn("[sync %s] %s: %s", s->sc->name, tree, err);
+	else if (n > 0)
+		log_warn("[sync %s] %d files in %s were short after an unclean stop: rolled back",
+			 s->sc->name, n, tree);
+	free(err);
+	if (fd >= 0)
+		close(fd);
+}
+
 int syncer_start(struct syncer *s)
 {
 	const struct sync_conf *sc = s->sc;
+	if (s->direction == DIR_RECEIVING)
+		recover_placed(s, s->receive_dir);
+	else
+		recover_placed(s, sc->source);
+	if (s->direction != DIR_RECEIVING && !sc->target_host)
+		recover_placed(s, sc->target_path);
 	if (s->direction == DIR_RECEIVING) {
 		log_info("[sync %s] this node is the standby: it receives these files in %s%s%s "
 			 "and pushes nothing",

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
+#include "placing.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -2066,6 +2067,7 @@ struct bg_sync {
 	pthread_t thread;
 	int dir_fd;
 	struct settle_set *files; /* what to fsync; NULL or over: syncfs */
+	uint64_t placing_mark;    /* the merges' logs it puts on disk */
 	const char *target;
 	int done_fd; /* eventfd: the thread finished */
 	char *err;   /* NULL: on disk */
@@ -2112,12 +2114,15 @@ static void bg_sync_end(struct transport *t)
 	bg_sync_free(b);
 }
 
+/* From the loop (placing's list is the loop's). */
 static void bg_sync_result(struct bg_sync *b, struct transfer_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->outcome = b->err ? T_FAILED : T_OK;
 	if (b->err)
 		snprintf(res->message, sizeof(res->message), "%s", b->err);
+	else
+		placing_synced(b->placing_mark);
 }
 
 static void on_bg_sync_done(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -2160,6 +2165,7 @@ void transport_sync(struct transport *t, transfer_cb cb, void *arg)
 	b->cb = cb;
 	b->arg = arg;
 	b->dir_fd = dir_fd;
+	b->placing_mark = placing_mark();
 	b->target = t->sc->target_path;
 	/* What is written from now on is the next sync's. */
 	b->files = t->settle;
