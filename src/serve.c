@@ -338,13 +338,17 @@ static bool in_list(const char *const *list, const char *a, bool prefix)
 	return false;
 }
 
-static bool short_flags_ok(const char *a)
+/* b (a client's --backup, as rsync passes it on) sets *backup: kept in
+ * the history's run, never beside the file with rsync's ~ suffix. */
+static bool short_flags_ok(const char *a, bool *backup)
 {
 	for (const char *p = a + 1; *p; p++) {
 		if (*p == 'e')
 			return true; /* capability letters follow */
 		if (!strchr(short_ok, *p))
 			return false;
+		if (*p == 'b')
+			*backup = true;
 	}
 	return true;
 }
@@ -365,7 +369,7 @@ int serve_check_rsync(const struct strv *args, size_t from, bool *sender, const 
 		} else if (!strcmp(a, "--backup")) {
 			*wants_backup = true;
 		} else if (a[0] == '-' && a[1] != '-' && a[1]) {
-			if (!short_flags_ok(a)) {
+			if (!short_flags_ok(a, wants_backup)) {
 				*err = xasprintf("rsync option '%s' is not allowed", a);
 				return -1;
 			}
@@ -629,8 +633,11 @@ static int serve_rsync_staged(const struct trees *tr, const struct strv *w, size
  * in the history, on disk before serve exits. */
 static int serve_merge(const struct trees *tr, const struct strv *w, size_t at)
 {
-	if (w->len != at + 1 || !history_tag_ok(w->items[at]))
-		return refuse("merge: expected a transfer tag", NULL);
+	/* "keep": the rejoin pass to a node without history keeps what it
+	 * replaces all the same (adds history, never removes any). */
+	bool keep = w->len == at + 2 && !strcmp(w->items[at + 1], "keep");
+	if ((w->len != at + 1 && !keep) || !history_tag_ok(w->items[at]))
+		return refuse("merge: expected a transfer tag (and 'keep')", NULL);
 	char *in;
 	const char *p, *end;
 	const struct tree *t = request_tree(tr, 64 << 20, &in, &p, &end);
@@ -645,7 +652,7 @@ static int serve_merge(const struct trees *tr, const struct strv *w, size_t at)
 	if (staging) {
 		for (const char *rel; (rel = next_name(&p, end));)
 			history_staging_drop(fd, staging, rel);
-		char *run = keep_of(t) > 0 ? history_run_dir("") : NULL;
+		char *run = keep || keep_of(t) > 0 ? history_run_dir("") : NULL;
 		if (history_merge(fd, staging, run, &err) == 0)
 			rc = SERVE_OK;
 		free(run);

@@ -37,7 +37,6 @@ enum stage {
 	STAGE_NONE,
 	STAGE_PEER,
 	STAGE_RENAMES,
-	STAGE_FULL,      /* rsync's pass over the whole tree, in place */
 	STAGE_FULL_DIFF, /* rsync's dry run: what differs (no comparison possible) */
 	STAGE_FULL_COPY, /* the whole tree by a checked rsync -r */
 	STAGE_FULL_HELD, /* what changed while it read them, through the stage */
@@ -68,7 +67,7 @@ struct syncer {
 	int64_t next_peer_check;
 	uint64_t peer_epoch;
 	bool backup_next_full; /* the next full pass keeps what it replaces */
-	bool rejoin_full;      /* this batch's full pass is that one: rsync's */
+	bool keeping_all;      /* that pass, to a target without history: transport_keep_all */
 	struct manifest_pass *mpass; /* a full pass's comparison, while it runs */
 	bool manifest_tried;   /* this batch compared manifests already */
 	const char *full_why;  /* why the queued full pass runs (static; NULL: unsaid) */
@@ -455,6 +454,10 @@ static void finish_batch(struct syncer *s, bool ok)
 		s->backoff_ms = BACKOFF_MIN_MS;
 		s->consecutive_failures = 0;
 		batch_free(&s->cur);
+		if (s->keeping_all) { /* the rejoin pass is done */
+			s->keeping_all = false;
+			transport_keep_all(s->t, false);
+		}
 		if (s->in_startup_pass) {
 			s->in_startup_pass = false;
 			s->startup_done = true;
@@ -728,7 +731,7 @@ static void on_transfer_done(void *arg, const struct transfer_result *r)
 		rsync_whole_tree(s, RSYNC_PRUNE, pass_delete(s));
 		return;
 	}
-	if (s->stage == STAGE_FULL || s->stage == STAGE_FULL_PRUNE) {
+	if (s->stage == STAGE_FULL_PRUNE) {
 		s->cur.full = false;
 		/* The full pass covered every path queued with it. */
 		strv_free(&s->cur.trees);
@@ -879,7 +882,7 @@ static bool pass_delete(const struct syncer *s)
  * then rsync's dry run verifies. */
 static bool manifest_fits(const struct syncer *s)
 {
-	return !s->manifest_tried && !s->rejoin_full && !s->sc->rsync_args &&
+	return !s->manifest_tried && !s->sc->rsync_args &&
 	       exclude_exact(s->excludes);
 }
 
@@ -1164,9 +1167,7 @@ static void rsync_whole_tree(struct syncer *s, enum rsync_mode mode, bool allow_
 /* Why the manifest comparison does not run for this full pass. */
 static const char *why_not_compared(const struct syncer *s)
 {
-	return s->rejoin_full ? "the rejoin pass keeps what it replaces"
-	       : s->sc->rsync_args ? "rsync_args are set"
-				   : "exclude rules lifeboat does not evaluate";
+	return s->sc->rsync_args ? "rsync_args are set" : "exclude rules lifeboat does not evaluate";
 }
 
 /* The whole tree by a checked rsync -r into the target's staging (only
@@ -1194,18 +1195,10 @@ static void start_full(struct syncer *s)
 {
 	manifest_pass_free(s->mpass); /* prepared, but rsync's pass it is */
 	s->mpass = NULL;
-	bool in_place = s->rejoin_full;
-	if (in_place && !s->in_startup_pass)
-		log_info("[sync %s] full pass (%s): rsync's over the whole tree (%s)", s->sc->name,
-			 pass_reason(s), why_not_compared(s));
 	if (!s->full_counted)
 		s->stats.full_passes++;
 	s->full_counted = false;
-	if (in_place) {
-		s->rejoin_full = false;
-		s->stage = STAGE_FULL;
-		transport_rsync(s->t, RSYNC_FULL, NULL, pass_delete(s), on_transfer_done, s);
-	} else if (!s->manifest_tried) {
+	if (!s->manifest_tried) {
 		s->manifest_start_ms = now_ms();
 		s->stage = STAGE_FULL_DIFF;
 		transport_rsync(s->t, RSYNC_DIFF, NULL, pass_delete(s), on_transfer_done, s);
@@ -1372,29 +1365,21 @@ static void on_peer_epoch(void *arg, const struct transfer_result *r)
 		return;
 	}
 	s->next_peer_check = now_ms() + PEER_CHECK_MS;
-	if (s->backup_next_full && history_keep_seconds(s->sc->keep) > 0) {
-		/* The history keeps what the pass replaces or deletes there, as for
-		 * every pass: an ordinary full pass, whole versions only. */
+	if (s->backup_next_full) {
+		/* An ordinary full pass, whole versions only; the history keeps
+		 * what it replaces or deletes there, as for every pass, and so
+		 * it does on a target without history (keep = 0) for this pass,
+		 * until it is done: rejoin never loses a file only the old
+		 * primary had. */
+		bool keeps = history_keep_seconds(s->sc->keep) > 0;
 		log_info("[sync %s] first pass to %s: files it replaces or deletes there are kept "
-			 "in its history ('lifeboat versions')",
-			 s->sc->name, s->sc->target_node);
+			 "in its history ('lifeboat versions')%s",
+			 s->sc->name, s->sc->target_node,
+			 keeps ? "" : ", history off or not (keep = 0 prunes nothing there)");
 		s->backup_next_full = false;
+		s->keeping_all = !keeps;
+		transport_keep_all(s->t, s->keeping_all);
 		s->pass_why = "the first pass to a rejoined node";
-		s->cur.full = true;
-	} else if (s->backup_next_full) {
-		char stamp[32];
-		time_t t = time(NULL);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-		char *dir = xasprintf("%s/rejoin-backup/%s-epoch%llu-%s", peer_state_dir(s),
-				      s->sc->name, (unsigned long long)ours, stamp);
-		log_info("[sync %s] first pass to %s: files it would replace are kept in %s on %s",
-			 s->sc->name, s->sc->target_node, dir, s->sc->target_node);
-		transport_backup_next_full(s->t, dir);
-		free(dir);
-		s->backup_next_full = false;
-		s->rejoin_full = true;
 		s->cur.full = true;
 	}
 	run_stage(s);

@@ -53,7 +53,7 @@ struct transport {
 	struct run *lingering; /* delivered early, still exiting */
 	void (*late_failure)(void *arg, const char *msg);
 	void *late_arg;
-	char *backup_dir; /* for the next full pass only */
+	bool keep_all; /* transport_keep_all */
 	struct stage *stage; /* whole copies of a path batch's files (stage.h) */
 	uint64_t source_fs;  /* the source's file system when the transport started */
 	bool stopping;
@@ -174,13 +174,6 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 	strv_push(argv, "-aH"); /* archive (owners when root) and hard links */
 	strv_push(argv, "--modify-window=-1"); /* compare nanoseconds too */
 	switch (mode) {
-	case RSYNC_FULL:
-		strv_push(argv, "--stats");
-		if (allow_delete)
-			strv_push(argv, "--delete");
-		if (sc->target_host)
-			strv_push(argv, "--mkpath");
-		break;
 	case RSYNC_VERIFY:
 		strv_push(argv, "--dry-run");
 		strv_push(argv, "--itemize-changes");
@@ -456,7 +449,6 @@ void transport_free(struct transport *t)
 		rmdir(t->runtime_dir);
 	free(t->control_path);
 	free(t->runtime_dir);
-	free(t->backup_dir);
 	stage_free(t->stage);
 	free(t);
 }
@@ -673,7 +665,7 @@ static void settle(struct run *r, struct transfer_result *res)
 	if (t->remote || r->kind != HELPER_NONE || r->mode == RSYNC_VERIFY || r->checked ||
 	    res->outcome != T_OK)
 		return; /* a checked run's merge owes the batch's sync (merge_local) */
-	struct settle_set *s = settle_owed(t, r->mode == RSYNC_FULL);
+	struct settle_set *s = settle_owed(t, false);
 	if (s->over)
 		return;
 	int fd = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -902,6 +894,25 @@ static int pin_source(const struct transport *t, char **path, char **err)
 	return -1;
 }
 
+void transport_keep_all(struct transport *t, bool on)
+{
+	if (t->keep_all == on)
+		return;
+	t->keep_all = on;
+	for (int i = 0; i < 2; i++) { /* primed with the other rule */
+		free_run(t->primed[i]);
+		t->primed[i] = NULL;
+	}
+	prime(t);
+}
+
+/* Whether what this target's transfers replace is kept: its keep, or
+ * the rejoin pass's keep_all. */
+static bool keeps(const struct transport *t)
+{
+	return t->keep_all || history_keep_seconds(t->sc->keep) > 0;
+}
+
 static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool allow_delete,
 			     const char *source, char **err)
 {
@@ -913,9 +924,8 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 	strv_init(&argv);
 	build_options(t->sc, t->filters, master_ready(t) ? t->control_path : NULL, mode,
 		      allow_delete, NULL, &argv);
-	bool rejoin = mode == RSYNC_FULL && t->backup_dir;
-	if (t->remote && rejoin) {
-		/* serve on the target keeps what the pass replaces, in its history. */
+	if (t->remote && t->keep_all) {
+		/* serve keeps what the run replaces in its history, whatever its keep. */
 		strv_push(&argv, "--backup");
 	} else if (mode != RSYNC_VERIFY && !t->remote) {
 		/* A local target: what rsync replaces is kept (history); what it
@@ -924,17 +934,12 @@ static struct run *spawn_run(struct transport *t, enum rsync_mode mode, bool all
 		if (tmp)
 			strv_pushf(&argv, "--temp-dir=%s", tmp);
 		free(tmp);
-		char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir(t->sc->target_path)
-			: rejoin ? xstrdup(t->backup_dir) : NULL;
-		if (run) {
+		if (keeps(t)) {
+			char *run = history_run_dir(t->sc->target_path);
 			strv_push(&argv, "--backup");
 			strv_pushf(&argv, "--backup-dir=%s", run);
+			free(run);
 		}
-		free(run);
-	}
-	if (rejoin) {
-		free(t->backup_dir);
-		t->backup_dir = NULL;
 	}
 	append_paths(t->sc, source ? source : pinned_path, &argv);
 	free(pinned_path);
@@ -1061,7 +1066,7 @@ static void send_list(struct run *r, const struct strv *list)
 
 bool transport_can_stream(const struct transport *t)
 {
-	return t->stream_on;
+	return t->stream_on && !t->keep_all;
 }
 
 static void placed_check(struct transport *t);
@@ -1520,7 +1525,7 @@ static void merge_local(struct run *r, struct transfer_result *res)
 		err = xasprintf("cannot open %s: %s", t->sc->target_path, strerror(errno));
 	for (size_t i = 0; root >= 0 && i < r->held.len; i++)
 		history_staging_drop(root, r->staging_rel, r->held.items[i]);
-	char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir("") : NULL;
+	char *run = keeps(t) ? history_run_dir("") : NULL;
 	if (root >= 0 && history_merge_then(root, r->staging_rel, run, false, &err) == 0)
 		log_debug("[sync %s] checked run merged (%zu files held back)", t->sc->name,
 			  r->held.len);
@@ -1558,7 +1563,7 @@ static void checked_run_done(struct run *r)
 	buf_add(&b, t->sc->target_path, strlen(t->sc->target_path) + 1);
 	for (size_t i = 0; i < r->held.len; i++)
 		buf_add(&b, r->held.items[i], strlen(r->held.items[i]) + 1);
-	char *args[] = {r->tag, NULL};
+	char *args[] = {r->tag, t->keep_all ? "keep" : NULL, NULL};
 	if (t->active == r)
 		t->active = NULL;
 	struct run *m = start_helper(t, HELPER_MERGE, "merge", args, b.data, b.len, r->cb, r->arg);
@@ -1851,7 +1856,7 @@ static void local_renames(struct transport *t, const struct rename_op *ops, size
 {
 	struct transfer_result res = {.outcome = T_OK};
 	int root = open(t->sc->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char *run = history_keep_seconds(t->sc->keep) > 0 ? history_run_dir("") : NULL;
+	char *run = keeps(t) ? history_run_dir("") : NULL;
 	for (size_t i = 0; i < n; i++) {
 		char *err = NULL;
 		if (root < 0 || history_rename(root, ops[i].from, ops[i].to, run, &err) < 0) {
@@ -1968,12 +1973,6 @@ void transport_read_peer_file(struct transport *t, const char *path, transfer_cb
 		return;
 	}
 	start_helper(t, HELPER_READ, "read", NULL, path, strlen(path) + 1, cb, arg);
-}
-
-void transport_backup_next_full(struct transport *t, const char *dir)
-{
-	free(t->backup_dir);
-	t->backup_dir = xstrdup(dir);
 }
 
 void transport_renames(struct transport *t, const struct rename_op *ops, size_t n, bool *failed,

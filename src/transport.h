@@ -36,7 +36,6 @@ struct transport;
  * place (history_merge: what it replaces kept). Over ssh the receive is
  * `serve rsync-staged TAG` and the merge `serve merge TAG` (docs/serve.md). */
 enum rsync_mode {
-	RSYNC_FULL,   /* the whole source, recursive */
 	RSYNC_PATHS,  /* listed paths only, content always re-checked (-I):
 		       * staged files, deletions, the rest a checked run */
 	RSYNC_TREES,  /* listed directories ("": the whole source, a full
@@ -126,9 +125,11 @@ bool transport_syncing(const struct transport *t);
 void transport_sync(struct transport *t, transfer_cb cb, void *arg);
 /* Read a small file on the target host (the peer's role epoch). */
 void transport_read_peer_file(struct transport *t, const char *path, transfer_cb cb, void *arg);
-/* The next full pass keeps a copy of every file it would overwrite or
- * delete on the target in dir (an absolute path on the target host). */
-void transport_backup_next_full(struct transport *t, const char *dir);
+/* The rejoin pass to a target without history (keep = 0): while on, what
+ * the transfers replace or delete there is kept in its history all the
+ * same (a run nothing prunes: keep = 0 prunes nothing), and nothing goes
+ * by the tar stream (serve's tar-x keeps by the target's own keep). */
+void transport_keep_all(struct transport *t, bool on);
 /* A transfer reported done from its statistics may still exit with an
  * error; cb hears of it (the caller then does a full pass). */
 void transport_on_late_failure(struct transport *t, void (*cb)(void *arg, const char *msg),

@@ -99,7 +99,7 @@ static void test_delete_modes(void **state)
 	assert_false(argv_has(&argv, "-r"));
 	strv_free(&argv);
 	strv_init(&argv);
-	transport_build_argv(&sc, NULL, NULL, RSYNC_FULL, false, &argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_DIFF, false, &argv);
 	assert_false(argv_has(&argv, "--delete"));
 	strv_free(&argv);
 	strv_init(&argv);
@@ -125,7 +125,7 @@ static void test_remote_ssh_command(void **state)
 	sc.rsync_args = "--acls --xattrs";
 	struct strv argv;
 	strv_init(&argv);
-	transport_build_argv(&sc, NULL, "/tmp/lb.x/www.ssh", RSYNC_FULL, true, &argv);
+	transport_build_argv(&sc, NULL, "/tmp/lb.x/www.ssh", RSYNC_DIFF, true, &argv);
 	const char *e = argv_after(&argv, "-e");
 	assert_non_null(e);
 	assert_non_null(strstr(e, "ssh -p 2222 -i '/etc/lifeboat/id key'"));
@@ -221,7 +221,7 @@ static void test_history_filter(void **state)
 	struct sync_conf sc = base_conf();
 	struct strv argv;
 	strv_init(&argv);
-	transport_build_argv(&sc, NULL, NULL, RSYNC_FULL, true, &argv);
+	transport_build_argv(&sc, NULL, NULL, RSYNC_DIFF, true, &argv);
 	assert_true(argv_has(&argv, "--filter=- /.lifeboat-history/"));
 	assert_false(argv_has(&argv, "--inplace"));
 	strv_free(&argv);
