@@ -211,6 +211,13 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			 * rewrite within one clock tick must still arrive. */
 			strv_push(argv, "--ignore-times");
 		}
+		if (mode == RSYNC_PATHS) {
+			/* Each file's data on disk before rsync renames it into
+			 * place: a power cut must not leave a short file under its
+			 * final name (the merges of every other mode log what they
+			 * place instead: placing.h). */
+			strv_push(argv, "--fsync");
+		}
 		if (checked_mode(mode)) {
 			/* Into a staging directory: deletions are RSYNC_PRUNE's and
 			 * the path batch's; each file sent is named for the check. */

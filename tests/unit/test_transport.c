@@ -52,6 +52,7 @@ static void test_paths_mode_local(void **state)
 	assert_true(argv_has(&argv, "--from0"));
 	assert_true(argv_has(&argv, "--ignore-times"));
 	assert_true(argv_has(&argv, "--delete-missing-args"));
+	assert_true(argv_has(&argv, "--fsync")); /* rsync renames into place itself */
 	assert_false(argv_has(&argv, "-r"));
 	assert_false(argv_has(&argv, "-e"));
 	assert_true(argv_has(&argv, "--filter=- *.tmp"));
