@@ -349,6 +349,30 @@ static void copy_dir_attrs(int fd, const struct stat *st)
 static int merge_dir(int stage_fd, int target_fd, int root_fd, struct buf *rel,
 		     const char *run_rel, char **err);
 
+DIR *history_staged_open(int dir_fd, char **err)
+{
+	DIR *d = fdopendir(dup(dir_fd));
+	if (!d) {
+		*err = xasprintf("cannot read the staging directory: %s", strerror(errno));
+		return NULL;
+	}
+	rewinddir(d); /* the dup shares dir_fd's offset: from the top, whoever read it before */
+	return d;
+}
+
+const char *history_staged_next(DIR *d, bool top)
+{
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (top && !strcmp(e->d_name, HISTORY_DIR))
+			continue; /* never a name the sync ships */
+		return e->d_name;
+	}
+	return NULL;
+}
+
 static int merge_entry(int stage_fd, int target_fd, int root_fd, struct buf *rel,
 		       const char *run_rel, const char *name, char **err)
 {
@@ -389,25 +413,19 @@ static int merge_entry(int stage_fd, int target_fd, int root_fd, struct buf *rel
 static int merge_dir(int stage_fd, int target_fd, int root_fd, struct buf *rel,
 		     const char *run_rel, char **err)
 {
-	DIR *d = fdopendir(dup(stage_fd));
-	if (!d) {
-		*err = xasprintf("cannot read the staging directory: %s", strerror(errno));
+	DIR *d = history_staged_open(stage_fd, err);
+	if (!d)
 		return -1;
-	}
 	size_t len = rel->len;
 	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (len == 0 && !strcmp(e->d_name, HISTORY_DIR))
-			continue; /* never a name the sync ships */
+	const char *name;
+	while (rc == 0 && (name = history_staged_next(d, len == 0))) {
 		rel->len = len;
 		rel->data[len] = '\0';
 		if (len)
 			buf_addc(rel, '/');
-		buf_adds(rel, e->d_name);
-		rc = merge_entry(stage_fd, target_fd, root_fd, rel, run_rel, e->d_name, err);
+		buf_adds(rel, name);
+		rc = merge_entry(stage_fd, target_fd, root_fd, rel, run_rel, name, err);
 	}
 	closedir(d);
 	rel->len = len;

@@ -18,6 +18,7 @@
 #ifndef LIFEBOAT_HISTORY_H
 #define LIFEBOAT_HISTORY_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,12 @@ int history_rename(int root_fd, const char *from, const char *to, const char *ru
  * on disk when it returns (one syncfs, after the renames). 0, or -1 with
  * *err. */
 int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err);
+/* A staging directory's entries, for a merge and for what it logs first:
+ * history_staged_next gives the next name a merge moves (not . or .., nor
+ * at the top the history's own name), NULL at the end; closedir when
+ * done. NULL with *err. */
+DIR *history_staged_open(int dir_fd, char **err);
+const char *history_staged_next(DIR *d, bool top);
 /* The same, the syncfs left to the caller when !sync (a local sync daemon
  * syncs once at the end of its batch, before the batch counts as done):
  * placing_mark() before that sync, placing_synced(mark) after it. */

@@ -42,41 +42,32 @@ static uint64_t next_seq = 1;
 /* "INO SIZE REL\0" for each regular file below dir_fd. */
 static int add_files(int dir_fd, struct buf *rel, struct buf *out, char **err)
 {
-	DIR *d = fdopendir(dup(dir_fd));
-	if (!d) {
-		*err = xasprintf("cannot read the staging directory: %s", strerror(errno));
+	DIR *d = history_staged_open(dir_fd, err);
+	if (!d)
 		return -1;
-	}
-	rewinddir(d); /* the dup shares dir_fd's offset: the merge reads it next */
 	size_t len = rel->len;
 	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (len == 0 && !strcmp(e->d_name, HISTORY_DIR))
-			continue; /* never merged */
+	const char *name;
+	while (rc == 0 && (name = history_staged_next(d, len == 0))) {
 		struct stat st;
-		if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		rel->len = len;
 		if (len)
 			buf_addc(rel, '/');
-		buf_adds(rel, e->d_name);
+		buf_adds(rel, name);
 		if (S_ISREG(st.st_mode)) {
 			buf_addf(out, "%ju %jd ", (uintmax_t)st.st_ino, (intmax_t)st.st_size);
 			buf_add(out, rel->data, rel->len);
 			buf_addc(out, '\0');
 		} else if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dir_fd, e->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				rc = add_files(sub, rel, out, err);
 				close(sub);
 			}
 		}
 	}
-	rewinddir(d);
 	closedir(d);
 	rel->len = len;
 	return rc;
