@@ -74,6 +74,7 @@ static const struct key_spec sync_keys[] = {
 	KEY(sync_conf, "exclude_from", K_PATH, exclude_from),
 	KEY(sync_conf, "delete", K_DELETE, delete_mode),
 	KEY(sync_conf, "compress", K_BOOL, compress),
+	KEY(sync_conf, "power_safe", K_BOOL, power_safe),
 	KEY_RANGE(sync_conf, "bwlimit", K_LONG, bwlimit, 0, 1000000000L),
 	KEY_RANGE(sync_conf, "ssh_port", K_LONG, ssh_port, 1, 65535),
 	KEY(sync_conf, "ssh_identity", K_PATH, ssh_identity),

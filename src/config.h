@@ -49,6 +49,7 @@ struct sync_conf {
 	char *exclude_from;
 	enum delete_mode delete_mode;
 	bool compress;
+	bool power_safe; /* a path batch's files on disk before their renames */
 	long bwlimit;
 	long ssh_port;
 	char *ssh_identity;

@@ -1375,7 +1375,8 @@ static void on_peer_epoch(void *arg, const struct transfer_result *r)
 		log_info("[sync %s] first pass to %s: files it replaces or deletes there are kept "
 			 "in its history ('lifeboat versions')%s",
 			 s->sc->name, s->sc->target_node,
-			 keeps ? "" : ", history off or not (keep = 0 prunes nothing there)");
+			 keeps ? "" : " although its keep is 0 (nothing prunes them there: remove them by "
+				      "hand once looked at)");
 		s->backup_next_full = false;
 		s->keeping_all = !keeps;
 		transport_keep_all(s->t, s->keeping_all);

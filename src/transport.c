@@ -211,11 +211,12 @@ static void build_options(const struct sync_conf *sc, const struct strv *filters
 			 * rewrite within one clock tick must still arrive. */
 			strv_push(argv, "--ignore-times");
 		}
-		if (mode == RSYNC_PATHS) {
-			/* Each file's data on disk before rsync renames it into
-			 * place: a power cut must not leave a short file under its
-			 * final name (the merges of every other mode log what they
-			 * place instead: placing.h). */
+		if (mode == RSYNC_PATHS && sc->power_safe) {
+			/* rsync renames these into place itself: with --fsync each
+			 * file's data is on disk first, so a power cut never leaves
+			 * one short under its final name (merges log what they place
+			 * instead: placing.h). A flush per file before it is visible,
+			 * hence a choice. */
 			strv_push(argv, "--fsync");
 		}
 		if (checked_mode(mode)) {

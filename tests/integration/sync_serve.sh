@@ -21,7 +21,8 @@ LIFEBOAT=$T/lifeboat-v
 SRC=$T/src DST=$T/remote/dst
 mkdir -p "$SRC/sub" "$DST" "$T/outside"
 echo hello >"$SRC/sub/a"
-sync_conf "$T/lb.conf" www "$SRC" "$SSH_TARGET:$DST" delay=0 \
+# power_safe: the path batches' rsync asks for --fsync, which serve allows.
+sync_conf "$T/lb.conf" www "$SRC" "$SSH_TARGET:$DST" delay=0 power_safe=yes \
 	ssh_port="$SSHD_PORT" ssh_identity="$SSH_SYNC_KEY" ssh_options="$SSH_OPTS"
 start_sync "$T/lb.conf"
 wait_idle www 30 || fail "startup pass through serve did not reach idle: $(tail -5 "$SYNC_LOG")"

@@ -52,7 +52,7 @@ static void test_paths_mode_local(void **state)
 	assert_true(argv_has(&argv, "--from0"));
 	assert_true(argv_has(&argv, "--ignore-times"));
 	assert_true(argv_has(&argv, "--delete-missing-args"));
-	assert_true(argv_has(&argv, "--fsync")); /* rsync renames into place itself */
+	assert_false(argv_has(&argv, "--fsync")); /* power_safe = no */
 	assert_false(argv_has(&argv, "-r"));
 	assert_false(argv_has(&argv, "-e"));
 	assert_true(argv_has(&argv, "--filter=- *.tmp"));
@@ -60,6 +60,17 @@ static void test_paths_mode_local(void **state)
 	assert_string_equal(argv.items[argv.len - 3], "--");
 	assert_string_equal(argv.items[argv.len - 2], "/srv/src/");
 	assert_string_equal(argv.items[argv.len - 1], "/srv/dst/");
+	strv_free(&argv);
+	/* power_safe: rsync renames a path batch's files into place itself,
+	 * each fsynced first; a checked run's merge logs them instead. */
+	sc.power_safe = true;
+	strv_init(&argv);
+	transport_build_argv(&sc, &filters, NULL, RSYNC_PATHS, true, &argv);
+	assert_true(argv_has(&argv, "--fsync"));
+	strv_free(&argv);
+	strv_init(&argv);
+	transport_build_argv(&sc, &filters, NULL, RSYNC_CHECKED, true, &argv);
+	assert_false(argv_has(&argv, "--fsync"));
 	strv_free(&argv);
 	strv_free(&filters);
 	strv_free(&sc.excludes);
