@@ -3,7 +3,7 @@
 # 10,000 entries) with the tar stream off (bwlimit): rsync -r reads it in
 # place, into a staging directory, and a file that changed while it was
 # read is not merged but shipped once it holds still. The tree holds
-# 10,050 small files and a 1 MiB file rewritten without pause while the
+# 10,050 small files and a 1 MiB file rewritten again and again (2 ms apart) while the
 # tree is shipped; a reader polling that file's final name on the target
 # never sees two versions in it, locally and over ssh, and the whole tree
 # arrives.

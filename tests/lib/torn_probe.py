@@ -6,7 +6,7 @@ it holds more than one byte value.  Prints "reads N torn M".
 
     torn_probe.py SOURCE_FILE TARGET_FILE [DURATION]
 """
-import os, sys, threading, time
+import os, sys, time
 
 src, dst = sys.argv[1], sys.argv[2]
 duration = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
@@ -29,8 +29,11 @@ def writer():
 
 with open(src, "wb") as f:
     f.write(b"\0" * SIZE)
-w = threading.Thread(target=writer)
-w.start()
+# The writer is a process of its own (see torn_tree_probe.py).
+pid = os.fork()
+if pid == 0:
+    writer()
+    os._exit(0)
 reads = torn = 0
 while time.monotonic() < stop:
     t0 = time.monotonic()
@@ -38,10 +41,10 @@ while time.monotonic() < stop:
         with open(dst, "rb") as f:
             data = f.read()
         reads += 1
-        if len(set(data)) > 1 or (data and len(data) != SIZE):
+        if data and (len(data) != SIZE or data.strip(data[:1])):
             torn += 1
     except FileNotFoundError:
         pass
     time.sleep(max(0.0, 0.050 - (time.monotonic() - t0)))
-w.join()
+os.waitpid(pid, 0)
 print("reads %d torn %d" % (reads, torn))

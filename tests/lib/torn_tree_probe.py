@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A new tree arrives holding a file that is rewritten while the tree is
 shipped: OUTSIDE/f.bin (1 MiB, one byte value per generation) is rewritten
-in place without pause through a directory fd, so moving OUTSIDE to INSIDE
+in place, 2 ms apart, through a directory fd, so moving OUTSIDE to INSIDE
 (in the synced source) does not stop the writer; after DURATION s one last
 generation is written and the writer stops.  Meanwhile TARGET/f.bin is
 read every 5 ms; a read is torn when it holds more than one byte value or
@@ -11,7 +11,7 @@ Prints "reads N torn M".
 
     torn_tree_probe.py OUTSIDE INSIDE TARGET [DURATION [EXTRA]]
 """
-import os, sys, threading, time
+import os, sys, time
 
 outside, inside, target = sys.argv[1], sys.argv[2], sys.argv[3]
 duration = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
@@ -37,29 +37,36 @@ def write_generation(gen):
 
 
 def writer():
+    # 2 ms between generations: a file never closed long enough to copy is
+    # held until its writer stops, which would leave nothing to read here.
     gen = 2
     while time.monotonic() < stop:
         write_generation(gen)
         gen += 1
+        time.sleep(0.002)
     write_generation(gen)  # the last one, whole
 
 
 write_generation(1)
-w = threading.Thread(target=writer)
-w.start()
+# The writer is a process of its own: a thread would stall mid-generation
+# whenever this reader holds the interpreter lock, with the file open and
+# quiet, which the sync may rightly take as a version that held still.
+pid = os.fork()
+if pid == 0:
+    writer()
+    os._exit(0)
 time.sleep(0.2)
 os.rename(outside, inside)  # the new tree appears in the source
 path = os.path.join(target, "f.bin")
 reads = torn = 0
-while w.is_alive():
+while os.waitpid(pid, os.WNOHANG) == (0, 0):
     try:
         with open(path, "rb") as f:
             data = f.read()
         reads += 1
-        if len(set(data)) > 1 or len(data) != SIZE:
+        if len(data) != SIZE or data.strip(data[:1]):
             torn += 1
     except FileNotFoundError:
         pass
     time.sleep(0.005)
-w.join()
 print("reads %d torn %d" % (reads, torn))
