@@ -96,7 +96,7 @@ kept=$(find "$T/oslo/www/.lifeboat-history" -name late-write 2>/dev/null | head 
 echo "kept: $kept"
 # With history on, that pass is an ordinary full pass by comparison (whole
 # versions only), not rsync's pass in place.
-grep -v debug "$T/dr.log" | grep -A1 "first pass to oslo: files it replaces or deletes there are kept in its history" |
+grep -v debug "$T/dr.log" | grep -F "[sync www] " | grep -A1 "first pass to oslo: files it replaces or deletes there are kept in its history" |
 	grep -Eq "(startup|full pass \(the first pass to a rejoined node\) by) comparison: " ||
 	fail "the rejoin pass was not a full pass by comparison: $(grep -v debug "$T/dr.log" | tail -8)"
 # Without history there (keep = 0), the same pass, and it keeps the file
@@ -105,7 +105,7 @@ kept=$(find "$T/oslo/www0/.lifeboat-history" -name late-write 2>/dev/null | head
 [ -n "$kept" ] && grep -q "only on the old primary" "$kept" || fail "keep = 0: the old primary's own file was not kept"
 kept=$(find "$T/oslo/www0/.lifeboat-history" -name index.html 2>/dev/null | head -1)
 [ -n "$kept" ] && grep -q "only the old primary had" "$kept" || fail "keep = 0: the replaced version was not kept"
-grep -v debug "$T/dr.log" | grep -A1 "\[sync www0\] first pass to oslo: files it replaces or deletes there are kept in its history" |
+grep -v debug "$T/dr.log" | grep -F "[sync www0] " | grep -A1 "first pass to oslo: files it replaces or deletes there are kept in its history" |
 	grep -Eq "(startup|full pass \(the first pass to a rejoined node\) by) comparison: " ||
 	fail "keep = 0: the rejoin pass was not a full pass by comparison: $(grep -v debug "$T/dr.log" | grep www0 | tail -8)"
 # Once done, that sync keeps nothing again: a later overwrite is not kept.
