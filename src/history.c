@@ -445,9 +445,7 @@ int history_merge_then(int root_fd, const char *staging_rel, const char *run_rel
 	int stage = beneath_open_dir(root_fd, staging_rel, false, err);
 	if (stage < 0)
 		return -1;
-	/* A dead merge's files first: this one may replace them. */
-	if (placing_recover(root_fd, err) < 0 ||
-	    placing_log(root_fd, stage, run_rel, err) < 0) {
+	if (placing_log(root_fd, stage, run_rel, err) < 0) {
 		close(stage);
 		return -1;
 	}

@@ -77,8 +77,7 @@ int history_rename(int root_fd, const char *from, const char *to, const char *ru
  * into ROOT, keeping what it replaces in RUN: new names are renamed in
  * whole (a tree in one step), a directory that exists on both sides is
  * merged and then given the staged directory's mode, owner and times.
- * Before the first rename, what it places is logged on disk and a dead
- * merge's log recovered (placing.h). What was staged and the renames are
+ * Before the first rename, what it places is logged on disk (placing.h). What was staged and the renames are
  * on disk when it returns (one syncfs, after the renames). 0, or -1 with
  * *err. */
 int history_merge(int root_fd, const char *staging_rel, const char *run_rel, char **err);

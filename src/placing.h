@@ -7,7 +7,9 @@
  * fsyncs, a log of every regular file it is about to place (inode, size,
  * name) in TARGET/.lifeboat-history/.placing/; the sync that puts the
  * batch on disk removes it. A log still there when nobody holds it (its
- * writer died, or the machine went down) is recovered: each file still
+ * writer died, or the machine went down) is recovered where the tree is
+ * first used (serve's lookup of a request's tree, the sync daemon's
+ * start): each file still
  * that inode but no longer that size is rolled back to the version the
  * merge kept in the history, or removed if it was new. The target then
  * holds whole versions only, and the sender's next pass ships the file

@@ -195,8 +195,22 @@ static char *resolve_partial(const char *path)
 	return real;
 }
 
+/* What a merge that died in the tree left is recovered before a request
+ * reads or writes there: never a file a power cut left short (placing.h). */
+static void recover_placed(const struct tree *t)
+{
+	int fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *err = NULL;
+	if (fd >= 0 && placing_recover(fd, &err) < 0)
+		log_warn("serve: %s: %s", t->root, err);
+	free(err);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The tree path is in (exactly its root with want_root), after resolving
- * symlinks in what exists of it; NULL when none. */
+ * symlinks in what exists of it, recovered; NULL when none. Every request
+ * finds its tree here. */
 static const struct tree *tree_of(const struct trees *tr, const char *path, bool want_root)
 {
 	char *real = resolve_partial(path);
@@ -211,6 +225,8 @@ static const struct tree *tree_of(const struct trees *tr, const char *path, bool
 		}
 	}
 	free(real);
+	if (found)
+		recover_placed(found);
 	return found;
 }
 
@@ -277,16 +293,9 @@ static const char *next_name(const char **p, const char *end)
 	return s;
 }
 
-/* The tree, whatever a merge that died there left recovered first: nothing
- * a request reads or writes may be a file short after a power cut. */
 static int open_root(const struct tree *t)
 {
-	int fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char *err = NULL;
-	if (fd >= 0 && placing_recover(fd, &err) < 0)
-		log_warn("serve: %s: %s", t->root, err);
-	free(err);
-	return fd;
+	return open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 static double keep_of(const struct tree *t)
